@@ -1,0 +1,1 @@
+/* placeholder */ void assay_datagen_placeholder(void); void assay_datagen_placeholder(void) {}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The context: thread count, kernel choice, progress callback and the last error message. */
+#ifndef ASSAY_CTX_H
+#define ASSAY_CTX_H
+
+#include <stdint.h>
+#include "assay_api.h"
+#include "assay_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct assay_ctx assay_ctx;
+
+/* Instruction sets the kernels can be built for. AUTO picks the best the CPU supports. */
+typedef enum assay_isa {
+    ASSAY_ISA_AUTO = -1,
+    ASSAY_ISA_SCALAR = 0,
+    ASSAY_ISA_AVX2 = 1,
+    ASSAY_ISA_AVX512 = 2,
+    ASSAY_ISA_NEON = 3,
+    ASSAY_ISA_SVE = 4,
+    ASSAY_ISA_COUNT = 5
+} assay_isa;
+
+/* Progress callback: `stage` is a static string ("load", "fingerprint", "knn", "detect",
+ * "report"), `done` of `total` units. Calls are serialised (never concurrent) but may come from
+ * any library thread. It must not call back into the library with the same context. */
+typedef void (*assay_progress_fn)(void *user, const char *stage, uint64_t done, uint64_t total);
+
+typedef struct assay_ctx_opts {
+    int n_threads;              /* 0 = number of online CPUs. Also the cap for BLAS threads. */
+    assay_isa isa;              /* ASSAY_ISA_AUTO, or force one (must be supported). */
+    assay_progress_fn progress; /* may be NULL */
+    void *progress_user;        /* passed to `progress` unchanged */
+} assay_ctx_opts;
+#define ASSAY_CTX_OPTS_INIT {0, ASSAY_ISA_AUTO, NULL, NULL}
+
+/* Creates a context. `opts` may be NULL (defaults; the ASSAY_ISA environment variable may then
+ * lower the ISA). On success *out owns a new context, released with assay_ctx_destroy(); on
+ * failure *out is NULL. Returns ASSAY_OK, ASSAY_E_INVAL (bad option), ASSAY_E_UNSUPPORTED (ISA
+ * not available on this CPU or build), ASSAY_E_NOMEM.
+ * Thread-safety: any thread. A context must not be used by two threads at once. */
+ASSAY_API assay_status assay_ctx_create(assay_ctx **out, const assay_ctx_opts *opts);
+
+/* Releases a context. NULL is a no-op. */
+ASSAY_API void assay_ctx_destroy(assay_ctx *ctx);
+
+/* Detail of the last failure in this context ("" if none). The string belongs to the context
+ * and is valid until the next call that uses it. */
+ASSAY_API const char *assay_ctx_errmsg(const assay_ctx *ctx);
+
+/* Threads the context will use (after resolving 0 to the CPU count). */
+ASSAY_API int assay_ctx_threads(const assay_ctx *ctx);
+
+/* The instruction set the context's kernels run on. */
+ASSAY_API assay_isa assay_ctx_isa(const assay_ctx *ctx);
+
+/* Lower-case name of an ISA ("scalar", "avx2", ...), "auto" or "unknown". Static string. */
+ASSAY_API const char *assay_isa_name(assay_isa isa);
+
+/* 1 if kernels for `isa` are built into this library and the CPU supports them. */
+ASSAY_API int assay_isa_supported(assay_isa isa);
+
+/* Version string of the library ("0.1.0"), static. */
+ASSAY_API const char *assay_version(void);
+
+/* One-line description of the BLAS library in use (name, version, core type), static. */
+ASSAY_API const char *assay_blas_info(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Datasets: embeddings [N,d] as float32, labels, optional ids and predicted probabilities, loaded
+ * from HDF5, CSV or NumPy .npy, validated and fingerprinted (SHA-256 per row and per dataset). */
+#ifndef ASSAY_DATASET_H
+#define ASSAY_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "assay_api.h"
+#include "assay_status.h"
+#include "assay_ctx.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct assay_dataset assay_dataset;
+
+typedef enum assay_format {
+    ASSAY_FORMAT_AUTO = 0, /* from the file's magic bytes, then its extension */
+    ASSAY_FORMAT_HDF5 = 1,
+    ASSAY_FORMAT_CSV = 2,
+    ASSAY_FORMAT_NPY = 3
+} assay_format;
+
+/* Where to find each part of the dataset. Every pointer may be NULL (default shown). Strings are
+ * only read during the call and are not retained. */
+typedef struct assay_load_opts {
+    assay_format format;
+    /* HDF5 dataset paths */
+    const char *h5_embeddings; /* "/embeddings" */
+    const char *h5_labels;     /* "/labels" */
+    const char *h5_ids;        /* "/ids", used if present */
+    const char *h5_pred_probs; /* "/pred_probs", used if present */
+    /* CSV columns */
+    const char *label_column;    /* "label" */
+    const char *id_column;       /* "id", used if present */
+    const char *feature_columns; /* comma-separated names; NULL = every other column */
+    /* Separate files (.npy or .csv), required for .npy embeddings; override the above */
+    const char *labels_file;
+    const char *ids_file;
+    const char *pred_probs_file;
+    /* Declared label set, comma-separated ("cat,dog" or "0,1,2"). Labels outside it are
+     * reported as integrity findings. NULL = the labels found (or an HDF5 `class_names`
+     * attribute on the labels dataset, which declares integer labels 0..C-1 and names them). */
+    const char *classes;
+} assay_load_opts;
+#define ASSAY_LOAD_OPTS_INIT {ASSAY_FORMAT_AUTO, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
+
+/* Loads, validates and fingerprints a dataset. `path` is the embeddings file; `opts` may be NULL.
+ * Rows with NaN/Inf or overflowing values are kept (and reported by the scan as integrity
+ * findings) but are zeroed in the working matrix after fingerprinting.
+ * On success *out owns the dataset (release with assay_dataset_destroy); on failure *out is NULL
+ * and assay_ctx_errmsg() names the file, dataset/column and row/line at fault.
+ * Returns ASSAY_OK, ASSAY_E_NOTFOUND, ASSAY_E_IO, ASSAY_E_FORMAT, ASSAY_E_SHAPE, ASSAY_E_HDF5,
+ * ASSAY_E_UNSUPPORTED, ASSAY_E_INVAL, ASSAY_E_NOMEM. Thread-safety: as for the context. */
+ASSAY_API assay_status assay_dataset_load(assay_ctx *ctx, const char *path,
+                                          const assay_load_opts *opts, assay_dataset **out);
+
+/* Releases a dataset. NULL is a no-op. */
+ASSAY_API void assay_dataset_destroy(assay_dataset *ds);
+
+ASSAY_API size_t assay_dataset_rows(const assay_dataset *ds);
+ASSAY_API size_t assay_dataset_dims(const assay_dataset *ds);
+ASSAY_API size_t assay_dataset_classes(const assay_dataset *ds);
+ASSAY_API assay_format assay_dataset_format(const assay_dataset *ds);
+ASSAY_API const char *assay_format_name(assay_format f); /* "hdf5", "csv", "npy", "auto" */
+
+/* Number of rows carrying class `c` (0 if c is out of range). */
+ASSAY_API size_t assay_dataset_class_count(const assay_dataset *ds, size_t c);
+
+/* Label value of class `c` as text (the integer in decimal, or the string), NULL if out of range.
+ * Borrowed; valid until assay_dataset_destroy. */
+ASSAY_API const char *assay_dataset_class_label(const assay_dataset *ds, size_t c);
+
+/* Class index of row i, or -1 if its label is outside the declared set or i is out of range. */
+ASSAY_API int32_t assay_dataset_row_class(const assay_dataset *ds, size_t i);
+
+/* Borrowed pointer to row i's float32 features (d values), NULL if out of range. */
+ASSAY_API const float *assay_dataset_row(const assay_dataset *ds, size_t i);
+
+/* Copies row i's id as text ("" when the dataset has no ids) into buf, NUL-terminated.
+ * Returns ASSAY_E_INVAL if i is out of range or the id does not fit in buf_len bytes. */
+ASSAY_API assay_status assay_dataset_row_id(const assay_dataset *ds, size_t i, char *buf,
+                                            size_t buf_len);
+
+/* Copies the lower-case hex SHA-256 of the dataset (over the row digests in order) into
+ * buf[0..64]; buf_len must be at least 65 (ASSAY_E_INVAL otherwise). */
+ASSAY_API assay_status assay_dataset_digest_hex(const assay_dataset *ds, char *buf, size_t buf_len);
+
+/* Same for row i's digest. */
+ASSAY_API assay_status assay_dataset_row_digest_hex(const assay_dataset *ds, size_t i, char *buf,
+                                                    size_t buf_len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

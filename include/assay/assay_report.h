@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Reports rendered from one assay_result: scores.csv, flagged.csv, report.json, manifest.json,
+ * and the short human summary. Files are written under temporary names and renamed into place
+ * only when all of them are complete, so an error or a kill never leaves a half-written report. */
+#ifndef ASSAY_REPORT_H
+#define ASSAY_REPORT_H
+
+#include <stdio.h>
+#include "assay_api.h"
+#include "assay_status.h"
+#include "assay_ctx.h"
+#include "assay_dataset.h"
+#include "assay_scan.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct assay_report_opts {
+    int argc;                 /* command line recorded in report.json (0 = none) */
+    const char *const *argv;  /* argc strings, only read during the call */
+    const char *input_source; /* optional provenance (URL or description) for manifest.json */
+} assay_report_opts;
+#define ASSAY_REPORT_OPTS_INIT {0, NULL, NULL}
+
+/* Creates `dir` (one level) if it does not exist and checks that files can be created in it, so
+ * a scan can fail fast before doing any work. Returns ASSAY_OK or ASSAY_E_IO (message names the
+ * folder and the reason). */
+ASSAY_API assay_status assay_report_prepare_dir(assay_ctx *ctx, const char *dir);
+
+/* Writes scores.csv, flagged.csv, report.json and manifest.json into `dir` (which must exist).
+ * `opts` may be NULL. Nothing is left behind on failure: temporary files are removed and
+ * existing reports are untouched. Returns ASSAY_OK, ASSAY_E_IO, ASSAY_E_NOMEM. */
+ASSAY_API assay_status assay_report_write(assay_ctx *ctx, const assay_dataset *ds,
+                                          const assay_result *res, const char *dir,
+                                          const assay_report_opts *opts);
+
+/* Writes the short human summary (counts, gate verdict, evaluation if any, report paths) to `fp`.
+ * `dir` is the report folder named in the summary (may be NULL). */
+ASSAY_API void assay_report_summary(const assay_dataset *ds, const assay_result *res,
+                                    const char *dir, FILE *fp);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The scan: exact k-nearest-neighbour graph, detectors, combined score, gate verdict.
+ * Everything is kept in one in-memory assay_result that every report format is rendered from. */
+#ifndef ASSAY_SCAN_H
+#define ASSAY_SCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "assay_api.h"
+#include "assay_status.h"
+#include "assay_ctx.h"
+#include "assay_dataset.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct assay_result assay_result;
+
+typedef enum assay_metric {
+    ASSAY_METRIC_COSINE = 0, /* 1 - cos(a, b), in [0, 2] */
+    ASSAY_METRIC_L2 = 1      /* squared Euclidean distance */
+} assay_metric;
+
+/* Severity of a finding; the gate fails on findings at or above `fail_on`. */
+typedef enum assay_severity {
+    ASSAY_SEV_NONE = 0, /* as fail_on: never fail on severity */
+    ASSAY_SEV_LOW = 1,
+    ASSAY_SEV_MEDIUM = 2,
+    ASSAY_SEV_HIGH = 3,
+    ASSAY_SEV_CRITICAL = 4
+} assay_severity;
+
+/* The detectors of this version. Each gives a per-row score in [0,1] (NaN where it does not
+ * apply) and a flag rule; see README "Detectors". */
+typedef enum assay_detector {
+    ASSAY_DET_KNN_LABEL = 0,   /* label disagrees with the neighbours' labels */
+    ASSAY_DET_KNN_OUTLIER = 1, /* far from its neighbours */
+    ASSAY_DET_DUPLICATE = 2,   /* exact duplicate rows (conflicting labels: high) */
+    ASSAY_DET_INTEGRITY = 3,   /* non-finite or all-zero rows, undeclared labels */
+    ASSAY_DET_COUNT = 4
+} assay_detector;
+
+typedef struct assay_scan_opts {
+    uint32_t k;                  /* neighbours per row (10) */
+    assay_metric metric;         /* ASSAY_METRIC_COSINE */
+    int weighted;                /* knn-label: weight neighbours by 1/(distance + tau) (0) */
+    double label_threshold;      /* knn-label flags rows whose score is >= this (0.8) */
+    double outlier_iqr;          /* knn-outlier flags mean distance > Q3 + this * IQR (1.7) */
+    assay_severity fail_on;      /* gate fails on findings at/above this (ASSAY_SEV_HIGH) */
+    double max_flagged_fraction; /* gate fails when more rows are flagged (1.0 = off) */
+} assay_scan_opts;
+#define ASSAY_SCAN_OPTS_INIT {10u, ASSAY_METRIC_COSINE, 0, 0.8, 1.7, ASSAY_SEV_HIGH, 1.0}
+
+/* Runs the scan on a loaded dataset with the context's threads. `opts` may be NULL. `ds` is only
+ * read; it must outlive the result. On success *out owns the result (assay_result_destroy).
+ * Returns ASSAY_OK, ASSAY_E_INVAL (e.g. fewer than k+1 usable rows; the message says how many),
+ * ASSAY_E_NOMEM, ASSAY_E_THREAD, ASSAY_E_BLAS. Thread-safety: as for the context. */
+ASSAY_API assay_status assay_scan(assay_ctx *ctx, const assay_dataset *ds,
+                                  const assay_scan_opts *opts, assay_result **out);
+
+/* Releases a result. NULL is a no-op. */
+ASSAY_API void assay_result_destroy(assay_result *res);
+
+/* Combined per-row score in [0,1] (higher = more suspicious) and flag (score >= 0.5, i.e. at
+ * least one detector's flag rule fired). Out-of-range rows give NaN / 0. */
+ASSAY_API float assay_result_score(const assay_result *res, size_t row);
+ASSAY_API int assay_result_flagged(const assay_result *res, size_t row);
+
+/* Detector `det`'s score for `row`, NaN where the detector does not apply to the row. */
+ASSAY_API float assay_result_detector_score(const assay_result *res, assay_detector det,
+                                            size_t row);
+
+/* Class index the neighbours suggest for `row`, or -1 if none differs from its own label. */
+ASSAY_API int32_t assay_result_suggested_class(const assay_result *res, size_t row);
+
+/* The k neighbours of `row`, nearest first: borrowed pointers to k ids and k distances, valid
+ * until assay_result_destroy. Rows left out of the graph (non-finite) have ids -1.
+ * Returns ASSAY_E_INVAL if row is out of range. */
+ASSAY_API assay_status assay_result_neighbours(const assay_result *res, size_t row,
+                                               const int64_t **ids, const float **dists,
+                                               size_t *k);
+
+ASSAY_API size_t assay_result_flagged_count(const assay_result *res);
+
+/* Highest severity among the row's findings (ASSAY_SEV_NONE if none). */
+ASSAY_API assay_severity assay_result_row_severity(const assay_result *res, size_t row);
+
+/* Number of findings (one per row and detector whose flag rule fired). */
+ASSAY_API size_t assay_result_finding_count(const assay_result *res);
+
+/* Gate verdict: 1 passed, 0 failed; and the CLI exit code it maps to (0 or 1). */
+ASSAY_API int assay_result_gate_passed(const assay_result *res);
+
+/* Compares the result with a ground-truth CSV (`index,is_poison[,attack]`, header required, as
+ * written by the bundled dataset tools) and stores precision, recall and AUROC overall and per
+ * attack in the result, where reports include them. Returns ASSAY_E_NOTFOUND, ASSAY_E_FORMAT
+ * (line and column named), ASSAY_E_SHAPE (row count differs), ASSAY_E_NOMEM. */
+ASSAY_API assay_status assay_result_evaluate(assay_ctx *ctx, assay_result *res, const char *truth_path);
+
+/* Name of a detector ("knn-label", ...), severity ("low", ...) or metric ("cosine", "l2"). */
+ASSAY_API const char *assay_detector_name(assay_detector det);
+ASSAY_API const char *assay_severity_name(assay_severity sev);
+ASSAY_API const char *assay_metric_name(assay_metric m);
+
+/* Parses the names above; returns ASSAY_E_INVAL for an unknown name. */
+ASSAY_API assay_status assay_severity_parse(const char *name, assay_severity *out);
+ASSAY_API assay_status assay_metric_parse(const char *name, assay_metric *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

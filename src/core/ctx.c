@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Context lifecycle, error messages and progress reporting. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+#include "core/dispatch.h"
+
+assay_status assay_ctx_create(assay_ctx **out, const assay_ctx_opts *opts) {
+    if (out == NULL) return ASSAY_E_INVAL;
+    *out = NULL;
+    assay_ctx_opts o = ASSAY_CTX_OPTS_INIT;
+    if (opts != NULL) o = *opts;
+    if (o.n_threads < 0) return ASSAY_E_INVAL;
+    const assay_kernels *k = NULL;
+    assay_isa isa = o.isa;
+    assay_status s = assay__dispatch_select(&isa, &k);
+    if (s != ASSAY_OK) return s;
+    assay_ctx *ctx = calloc(1, sizeof *ctx);
+    if (ctx == NULL) return ASSAY_E_NOMEM;
+    if (o.n_threads == 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        o.n_threads = c > 0 ? (int)c : 1;
+    }
+    ctx->n_threads = o.n_threads;
+    ctx->isa = isa;
+    ctx->k = k;
+    ctx->progress = o.progress;
+    ctx->progress_user = o.progress_user;
+    if (pthread_mutex_init(&ctx->progress_lock, NULL) != 0) {
+        free(ctx);
+        return ASSAY_E_THREAD;
+    }
+    *out = ctx;
+    return ASSAY_OK;
+}
+
+void assay_ctx_destroy(assay_ctx *ctx) {
+    if (ctx == NULL) return;
+    pthread_mutex_destroy(&ctx->progress_lock);
+    free(ctx);
+}
+
+const char *assay_ctx_errmsg(const assay_ctx *ctx) {
+    return ctx == NULL ? "" : ctx->errmsg;
+}
+
+int assay_ctx_threads(const assay_ctx *ctx) {
+    return ctx == NULL ? 0 : ctx->n_threads;
+}
+
+assay_isa assay_ctx_isa(const assay_ctx *ctx) {
+    return ctx == NULL ? ASSAY_ISA_SCALAR : ctx->isa;
+}
+
+const char *assay_version(void) {
+    return ASSAY_VERSION_STRING;
+}
+
+assay_status assay__fail(assay_ctx *ctx, assay_status s, const char *fmt, ...) {
+    if (ctx != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(ctx->errmsg, sizeof ctx->errmsg, fmt, ap);
+        va_end(ap);
+    }
+    return s;
+}
+
+void assay__errmsg_prefix(assay_ctx *ctx, const char *fmt, ...) {
+    if (ctx == NULL) return;
+    char prefix[ASSAY_ERRMSG_MAX], old[ASSAY_ERRMSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, ctx->errmsg, sizeof old);
+    size_t lp = strlen(prefix);
+    if (lp >= sizeof ctx->errmsg) lp = sizeof ctx->errmsg - 1;
+    memcpy(ctx->errmsg, prefix, lp);
+    size_t lo = strlen(old);
+    if (lo > sizeof ctx->errmsg - 1 - lp) lo = sizeof ctx->errmsg - 1 - lp;
+    memcpy(ctx->errmsg + lp, old, lo);
+    ctx->errmsg[lp + lo] = '\0';
+}
+
+void assay__progress(assay_ctx *ctx, const char *stage, uint64_t done, uint64_t total) {
+    if (ctx == NULL || ctx->progress == NULL) return;
+    pthread_mutex_lock(&ctx->progress_lock);
+    ctx->progress(ctx->progress_user, stage, done, total);
+    pthread_mutex_unlock(&ctx->progress_lock);
+}

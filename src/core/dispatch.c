@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* One table of kernel pointers per ISA, built once from the scalar table with the optimised
+ * entries laid over it (BLIS's "reference first" pattern), chosen honestly from cpuid/xgetbv or
+ * getauxval. The tables are immutable after the first call; this is the library's only global
+ * state. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/dispatch.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMD
+#define HWCAP_ASIMD (1 << 1)
+#endif
+#ifndef HWCAP_SVE
+#define HWCAP_SVE (1 << 22)
+#endif
+#endif
+
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static unsigned g_features;
+static char g_feature_names[128];
+static assay_kernels g_tables[ASSAY_ISA_COUNT];
+static unsigned g_have; /* bit per usable ISA */
+
+#if defined(__x86_64__) || defined(__i386__)
+static unsigned long long read_xcr0(void) {
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((unsigned long long)hi << 32) | lo;
+}
+#endif
+
+static void append_name(const char *name) {
+    size_t len = strlen(g_feature_names);
+    if (len + strlen(name) + 2 >= sizeof g_feature_names) return;
+    if (len > 0) g_feature_names[len++] = ' ';
+    strcpy(g_feature_names + len, name);
+}
+
+static unsigned detect(void) {
+    unsigned f = 0;
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    int osxsave = (c >> 27) & 1, avx = (c >> 28) & 1, fma = (c >> 12) & 1;
+    unsigned long long xcr0 = osxsave ? read_xcr0() : 0;
+    int ymm = (xcr0 & 0x6) == 0x6, zmm = (xcr0 & 0xE6) == 0xE6;
+    unsigned b7 = 0, c7 = 0, d7 = 0, a7 = 0;
+    if (__get_cpuid_max(0, NULL) >= 7) __get_cpuid_count(7, 0, &a7, &b7, &c7, &d7);
+    int avx2 = (b7 >> 5) & 1, f512 = (b7 >> 16) & 1, bw = (b7 >> 30) & 1, vl = (b7 >> 31) & 1;
+    if (avx && ymm) append_name("avx");
+    if (fma && ymm) append_name("fma");
+    if (avx2 && ymm) append_name("avx2");
+    if (f512 && zmm) append_name("avx512f");
+    if (bw && zmm) append_name("avx512bw");
+    if (vl && zmm) append_name("avx512vl");
+    if (avx && avx2 && fma && ymm) f |= ASSAY__CPU_AVX2_FMA;
+    if ((f & ASSAY__CPU_AVX2_FMA) && f512 && bw && vl && zmm) f |= ASSAY__CPU_AVX512;
+#elif defined(__aarch64__) && defined(__linux__)
+    unsigned long hw = getauxval(AT_HWCAP);
+    if (hw & HWCAP_ASIMD) {
+        f |= ASSAY__CPU_NEON;
+        append_name("asimd");
+    }
+    if (hw & HWCAP_SVE) {
+        f |= ASSAY__CPU_SVE;
+        append_name("sve");
+    }
+#endif
+    return f;
+}
+
+/* Starts from the scalar table and takes every non-NULL entry of `src`. */
+static void overlay(assay_kernels *dst, const assay_kernels *src) {
+    *dst = assay__kernels_scalar;
+    if (src == NULL) return;
+    dst->name = src->name;
+    if (src->norms_sq) dst->norms_sq = src->norms_sq;
+    if (src->tile_l2) dst->tile_l2 = src->tile_l2;
+    if (src->tile_cos) dst->tile_cos = src->tile_cos;
+    if (src->topk_tile) dst->topk_tile = src->topk_tile;
+}
+
+static void init_once(void) {
+    g_features = detect();
+    overlay(&g_tables[ASSAY_ISA_SCALAR], NULL);
+    g_have = 1u << ASSAY_ISA_SCALAR;
+    /* Optimised tables are registered here by the kernel layer as they are built:
+     * #if ASSAY_BUILD_AVX2 ... overlay(&g_tables[ASSAY_ISA_AVX2], &assay__kernels_avx2) ... */
+}
+
+unsigned assay__cpu_features(void) {
+    pthread_once(&g_once, init_once);
+    return g_features;
+}
+
+const char *assay__cpu_feature_names(void) {
+    pthread_once(&g_once, init_once);
+    return g_feature_names[0] ? g_feature_names : "(none detected)";
+}
+
+const assay_kernels *assay__kernels_for(assay_isa isa) {
+    pthread_once(&g_once, init_once);
+    if (isa < 0 || isa >= ASSAY_ISA_COUNT) return NULL;
+    return (g_have & (1u << isa)) ? &g_tables[isa] : NULL;
+}
+
+static const char *const k_isa_names[ASSAY_ISA_COUNT] = {"scalar", "avx2", "avx512", "neon",
+                                                          "sve"};
+
+const char *assay_isa_name(assay_isa isa) {
+    if (isa == ASSAY_ISA_AUTO) return "auto";
+    if (isa < 0 || isa >= ASSAY_ISA_COUNT) return "unknown";
+    return k_isa_names[isa];
+}
+
+int assay_isa_supported(assay_isa isa) {
+    return assay__kernels_for(isa) != NULL;
+}
+
+int assay__isa_parse(const char *name) {
+    if (name == NULL || name[0] == '\0' || strcasecmp(name, "auto") == 0) return ASSAY_ISA_AUTO;
+    for (int i = 0; i < ASSAY_ISA_COUNT; i++)
+        if (strcasecmp(name, k_isa_names[i]) == 0) return i;
+    return -2;
+}
+
+assay_status assay__dispatch_select(assay_isa *isa, const assay_kernels **k) {
+    pthread_once(&g_once, init_once);
+    assay_isa want = *isa;
+    if (want == ASSAY_ISA_AUTO) {
+        int best = ASSAY_ISA_SCALAR;
+        for (int i = 0; i < ASSAY_ISA_COUNT; i++)
+            if (g_have & (1u << i)) best = i;
+        int env = assay__isa_parse(getenv("ASSAY_ISA"));
+        if (env == -2) return ASSAY_E_INVAL;
+        /* The override may lower the choice, never raise it past what the CPU supports. */
+        if (env != ASSAY_ISA_AUTO && (g_have & (1u << env))) best = env;
+        want = (assay_isa)best;
+    }
+    const assay_kernels *t = assay__kernels_for(want);
+    if (t == NULL) return ASSAY_E_UNSUPPORTED;
+    *isa = want;
+    *k = t;
+    return ASSAY_OK;
+}

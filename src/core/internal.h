@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Private cross-file declarations of libassay (never installed): the context, error helpers,
+ * threads, timers and small containers. Private symbols are prefixed assay__. */
+#ifndef ASSAY_INTERNAL_H
+#define ASSAY_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+
+#include "assay/assay.h"
+#include "kernels.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ASSAY_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define ASSAY_PRINTF(a, b)
+#endif
+
+#define ASSAY_ERRMSG_MAX 1024
+
+struct assay_ctx {
+    int n_threads;
+    assay_isa isa;
+    const assay_kernels *k;
+    assay_progress_fn progress;
+    void *progress_user;
+    pthread_mutex_t progress_lock; /* serialises progress calls from worker threads */
+    char errmsg[ASSAY_ERRMSG_MAX];
+};
+
+/* Records a formatted detail message in ctx (if not NULL) and returns `s`. */
+assay_status assay__fail(assay_ctx *ctx, assay_status s, const char *fmt, ...) ASSAY_PRINTF(3, 4);
+
+/* Prefixes the context's current message with a formatted context ("labels.npy: ..."). */
+void assay__errmsg_prefix(assay_ctx *ctx, const char *fmt, ...) ASSAY_PRINTF(2, 3);
+
+#define ASSAY_TRY(expr)                                                                            \
+    do {                                                                                           \
+        assay_status assay__s_ = (expr);                                                           \
+        if (assay__s_ != ASSAY_OK) return assay__s_;                                               \
+    } while (0)
+
+/* Reports progress through the context's callback (serialised). */
+void assay__progress(assay_ctx *ctx, const char *stage, uint64_t done, uint64_t total);
+
+/* ---- threads ---- */
+
+/* Runs fn(arg, task, worker) for task in [0, n_tasks) on up to n_threads threads (the caller's
+ * thread is worker 0). Tasks are handed out in order from a shared counter; which worker runs
+ * which task varies, so tasks must write only to their own outputs. */
+typedef void (*assay__task_fn)(void *arg, size_t task, int worker);
+assay_status assay__parallel_for(assay_ctx *ctx, size_t n_tasks, int n_threads, assay__task_fn fn,
+                                 void *arg);
+
+/* Sets OpenBLAS's own thread count (no-op with other BLAS libraries); returns the previous one.
+ * Our workers each call single-threaded BLAS, so BLAS threads and ours never oversubscribe. */
+int assay__blas_set_threads(int n);
+
+/* ---- time ---- */
+double assay__now(void);              /* monotonic seconds */
+void assay__utc_timestamp(char *buf, size_t len); /* "2026-11-24T04:32:32Z" */
+
+/* ---- memory ---- */
+void *assay__aligned_alloc(size_t bytes); /* 64-byte aligned, free with free(); NULL on failure */
+int assay__mul_overflows(size_t a, size_t b, size_t *out);
+
+/* ---- string pool: stable pointers to many small strings ---- */
+typedef struct assay__strpool_block assay__strpool_block;
+typedef struct assay__strpool {
+    assay__strpool_block *head;
+} assay__strpool;
+/* Copies len bytes (plus a NUL) into the pool; returns NULL on out-of-memory. */
+char *assay__strpool_add(assay__strpool *p, const char *s, size_t len);
+void assay__strpool_free(assay__strpool *p);
+
+/* ---- typed columns (labels, ids) as read from a file ---- */
+typedef enum assay__coltype { ASSAY__COL_NONE = 0, ASSAY__COL_INT, ASSAY__COL_STR } assay__coltype;
+typedef struct assay__column {
+    assay__coltype type;
+    size_t n;
+    int64_t *i; /* n values when type == INT */
+    char **s;   /* n pointers into `pool` when type == STR */
+    assay__strpool pool;
+    char *source; /* "file.h5:/labels" or "labels.csv", for messages */
+} assay__column;
+void assay__column_free(assay__column *c);
+/* Sets c->source to a copy of the formatted string. */
+assay_status assay__column_set_source(assay_ctx *ctx, assay__column *c, const char *fmt, ...)
+    ASSAY_PRINTF(3, 4);
+
+/* Converts an all-string column to INT when every value is a decimal integer (labels from CSV). */
+assay_status assay__column_maybe_to_int(assay_ctx *ctx, assay__column *c);
+
+/* Parses a decimal int64 (optional sign, surrounding spaces allowed); 0 on success. */
+int assay__parse_int64(const char *s, int64_t *out);
+
+#endif

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Small shared helpers: clocks, aligned allocation, the string pool and typed columns. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/internal.h"
+
+double assay__now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void assay__utc_timestamp(char *buf, size_t len) {
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void *assay__aligned_alloc(size_t bytes) {
+    void *p = NULL;
+    if (bytes == 0) bytes = 64;
+    if (posix_memalign(&p, 64, bytes) != 0) return NULL;
+    return p;
+}
+
+int assay__mul_overflows(size_t a, size_t b, size_t *out) {
+    if (a != 0 && b > SIZE_MAX / a) return 1;
+    *out = a * b;
+    return 0;
+}
+
+/* ---- string pool ---- */
+
+struct assay__strpool_block {
+    assay__strpool_block *next;
+    size_t used, cap;
+    char data[];
+};
+
+char *assay__strpool_add(assay__strpool *p, const char *s, size_t len) {
+    assay__strpool_block *b = p->head;
+    if (b == NULL || b->cap - b->used < len + 1) {
+        size_t cap = len + 1 > 65536 ? len + 1 : 65536;
+        b = malloc(sizeof *b + cap);
+        if (b == NULL) return NULL;
+        b->next = p->head;
+        b->used = 0;
+        b->cap = cap;
+        p->head = b;
+    }
+    char *dst = b->data + b->used;
+    if (len > 0) memcpy(dst, s, len);
+    dst[len] = '\0';
+    b->used += len + 1;
+    return dst;
+}
+
+void assay__strpool_free(assay__strpool *p) {
+    assay__strpool_block *b = p->head;
+    while (b != NULL) {
+        assay__strpool_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    p->head = NULL;
+}
+
+/* ---- columns ---- */
+
+void assay__column_free(assay__column *c) {
+    if (c == NULL) return;
+    free(c->i);
+    free(c->s);
+    free(c->source);
+    assay__strpool_free(&c->pool);
+    memset(c, 0, sizeof *c);
+}
+
+assay_status assay__column_set_source(assay_ctx *ctx, assay__column *c, const char *fmt, ...) {
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    free(c->source);
+    c->source = strdup(buf);
+    if (c->source == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
+    return ASSAY_OK;
+}
+
+int assay__parse_int64(const char *s, int64_t *out) {
+    while (isspace((unsigned char)*s)) s++;
+    if (*s == '\0') return -1;
+    errno = 0;
+    char *end = NULL;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s) return -1;
+    while (isspace((unsigned char)*end)) end++;
+    if (*end != '\0') return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+assay_status assay__column_maybe_to_int(assay_ctx *ctx, assay__column *c) {
+    if (c->type != ASSAY__COL_STR) return ASSAY_OK;
+    for (size_t r = 0; r < c->n; r++) {
+        int64_t v;
+        if (assay__parse_int64(c->s[r], &v) != 0) return ASSAY_OK; /* stays a string column */
+    }
+    int64_t *vals = malloc((c->n ? c->n : 1) * sizeof *vals);
+    if (vals == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
+    for (size_t r = 0; r < c->n; r++) assay__parse_int64(c->s[r], &vals[r]);
+    free(c->s);
+    c->s = NULL;
+    assay__strpool_free(&c->pool);
+    c->i = vals;
+    c->type = ASSAY__COL_INT;
+    return ASSAY_OK;
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Shared helpers for the cmocka tests: a seeded PRNG, temporary paths, file writers and an
+ * approximate-equality assertion (cmocka 1.1.5 has no assert_double_equal). */
+#ifndef ASSAY_TEST_UTIL_H
+#define ASSAY_TEST_UTIL_H
+
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+/* splitmix64: tiny, seedable, good enough for test data. */
+static inline uint64_t tu_next(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [0, 1). */
+static inline double tu_uniform(uint64_t *s) {
+    return (double)(tu_next(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* Standard normal (Box-Muller). */
+static inline double tu_normal(uint64_t *s) {
+    double u = tu_uniform(s), v = tu_uniform(s);
+    if (u < 1e-300) u = 1e-300;
+    return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
+}
+
+/* A path under the test scratch folder: tu_path(buf, "x_%d.csv", 3). */
+static inline const char *tu_path(char *buf, size_t len, const char *fmt, ...) {
+    char name[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    snprintf(buf, len, "%s/%s", ASSAY_TEST_TMP, name);
+    return buf;
+}
+
+/* Writes `len` bytes to `path` (fails the test on error). */
+static inline void tu_write_file(const char *path, const void *data, size_t len) {
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    if (len > 0) assert_int_equal(fwrite(data, 1, len, fp), len);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static inline void tu_write_text(const char *path, const char *text) {
+    tu_write_file(path, text, strlen(text));
+}
+
+/* Fails with both values and the tolerance when |ref - got| > tol. */
+#define assert_close(ref, got, tol)                                                                \
+    do {                                                                                           \
+        double r_ = (double)(ref), g_ = (double)(got), t_ = (double)(tol);                         \
+        if (!(fabs(r_ - g_) <= t_))                                                                \
+            fail_msg("%s:%d: expected %.9g, got %.9g (|diff| %.3g > tol %.3g)", __FILE__,        \
+                     __LINE__, r_, g_, fabs(r_ - g_), t_);                                         \
+    } while (0)
+
+/* Asserts that `haystack` contains `needle` (error messages must name the culprit). */
+#define assert_contains(haystack, needle)                                                          \
+    do {                                                                                           \
+        const char *h_ = (haystack), *n_ = (needle);                                               \
+        if (h_ == NULL || strstr(h_, n_) == NULL)                                                  \
+            fail_msg("%s:%d: expected \"%s\" in \"%s\"", __FILE__, __LINE__, n_,                  \
+                     h_ ? h_ : "(null)");                                                          \
+    } while (0)
+
+#endif
