@@ -25,8 +25,8 @@ typedef struct assay_kernels {
     /* Cosine tile. On entry t[i*ldt + j] = <q_i, b_j>; on exit
      *   t = max(0, 1 - t * qinv[i] * binv[j]) + pen[j]
      * with qinv, binv the reciprocal row norms. */
-    void (*tile_cos)(float *t, size_t ldt, size_t m, size_t n, const float *qinv,
-                     const float *binv, const float *pen);
+    void (*tile_cos)(float *t, size_t ldt, size_t m, size_t n, const float *qinv, const float *binv,
+                     const float *pen);
 
     /* Top-k selection over a distance tile. Row i of the tile (n distances for database rows
      * j0 .. j0+n-1) updates heap i: hd[i*k .. i*k+k-1] / hi[...], a max-heap of the k best

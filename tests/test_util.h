@@ -62,7 +62,7 @@ static inline void tu_write_text(const char *path, const char *text) {
     do {                                                                                           \
         double r_ = (double)(ref), g_ = (double)(got), t_ = (double)(tol);                         \
         if (!(fabs(r_ - g_) <= t_))                                                                \
-            fail_msg("%s:%d: expected %.9g, got %.9g (|diff| %.3g > tol %.3g)", __FILE__,        \
+            fail_msg("%s:%d: expected %.9g, got %.9g (|diff| %.3g > tol %.3g)", __FILE__,          \
                      __LINE__, r_, g_, fabs(r_ - g_), t_);                                         \
     } while (0)
 
@@ -71,7 +71,7 @@ static inline void tu_write_text(const char *path, const char *text) {
     do {                                                                                           \
         const char *h_ = (haystack), *n_ = (needle);                                               \
         if (h_ == NULL || strstr(h_, n_) == NULL)                                                  \
-            fail_msg("%s:%d: expected \"%s\" in \"%s\"", __FILE__, __LINE__, n_,                  \
+            fail_msg("%s:%d: expected \"%s\" in \"%s\"", __FILE__, __LINE__, n_,                   \
                      h_ ? h_ : "(null)");                                                          \
     } while (0)
 

@@ -13,9 +13,9 @@
 #ifndef ASSAY_H
 #define ASSAY_H
 
-#define ASSAY_VERSION_MAJOR 0
-#define ASSAY_VERSION_MINOR 1
-#define ASSAY_VERSION_PATCH 0
+#define ASSAY_VERSION_MAJOR  0
+#define ASSAY_VERSION_MINOR  1
+#define ASSAY_VERSION_PATCH  0
 #define ASSAY_VERSION_STRING "0.1.0"
 
 #include "assay_api.h"

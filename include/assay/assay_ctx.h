@@ -35,7 +35,8 @@ typedef struct assay_ctx_opts {
     assay_progress_fn progress; /* may be NULL */
     void *progress_user;        /* passed to `progress` unchanged */
 } assay_ctx_opts;
-#define ASSAY_CTX_OPTS_INIT {0, ASSAY_ISA_AUTO, NULL, NULL}
+#define ASSAY_CTX_OPTS_INIT                                                                        \
+    { 0, ASSAY_ISA_AUTO, NULL, NULL }
 
 /* Creates a context. `opts` may be NULL (defaults; the ASSAY_ISA environment variable may then
  * lower the ISA). On success *out owns a new context, released with assay_ctx_destroy(); on

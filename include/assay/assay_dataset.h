@@ -45,7 +45,8 @@ typedef struct assay_load_opts {
      * attribute on the labels dataset, which declares integer labels 0..C-1 and names them). */
     const char *classes;
 } assay_load_opts;
-#define ASSAY_LOAD_OPTS_INIT {ASSAY_FORMAT_AUTO, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
+#define ASSAY_LOAD_OPTS_INIT                                                                       \
+    { ASSAY_FORMAT_AUTO, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
 
 /* Loads, validates and fingerprints a dataset. `path` is the embeddings file; `opts` may be NULL.
  * Rows with NaN/Inf or overflowing values are kept (and reported by the scan as integrity

@@ -21,7 +21,8 @@ typedef struct assay_report_opts {
     const char *const *argv;  /* argc strings, only read during the call */
     const char *input_source; /* optional provenance (URL or description) for manifest.json */
 } assay_report_opts;
-#define ASSAY_REPORT_OPTS_INIT {0, NULL, NULL}
+#define ASSAY_REPORT_OPTS_INIT                                                                     \
+    { 0, NULL, NULL }
 
 /* Creates `dir` (one level) if it does not exist and checks that files can be created in it, so
  * a scan can fail fast before doing any work. Returns ASSAY_OK or ASSAY_E_IO (message names the

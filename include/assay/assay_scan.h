@@ -50,7 +50,8 @@ typedef struct assay_scan_opts {
     assay_severity fail_on;      /* gate fails on findings at/above this (ASSAY_SEV_HIGH) */
     double max_flagged_fraction; /* gate fails when more rows are flagged (1.0 = off) */
 } assay_scan_opts;
-#define ASSAY_SCAN_OPTS_INIT {10u, ASSAY_METRIC_COSINE, 0, 0.8, 1.7, ASSAY_SEV_HIGH, 1.0}
+#define ASSAY_SCAN_OPTS_INIT                                                                       \
+    { 10u, ASSAY_METRIC_COSINE, 0, 0.8, 1.7, ASSAY_SEV_HIGH, 1.0 }
 
 /* Runs the scan on a loaded dataset with the context's threads. `opts` may be NULL. `ds` is only
  * read; it must outlive the result. On success *out owns the result (assay_result_destroy).
@@ -78,8 +79,7 @@ ASSAY_API int32_t assay_result_suggested_class(const assay_result *res, size_t r
  * until assay_result_destroy. Rows left out of the graph (non-finite) have ids -1.
  * Returns ASSAY_E_INVAL if row is out of range. */
 ASSAY_API assay_status assay_result_neighbours(const assay_result *res, size_t row,
-                                               const int64_t **ids, const float **dists,
-                                               size_t *k);
+                                               const int64_t **ids, const float **dists, size_t *k);
 
 ASSAY_API size_t assay_result_flagged_count(const assay_result *res);
 
@@ -96,7 +96,8 @@ ASSAY_API int assay_result_gate_passed(const assay_result *res);
  * written by the bundled dataset tools) and stores precision, recall and AUROC overall and per
  * attack in the result, where reports include them. Returns ASSAY_E_NOTFOUND, ASSAY_E_FORMAT
  * (line and column named), ASSAY_E_SHAPE (row count differs), ASSAY_E_NOMEM. */
-ASSAY_API assay_status assay_result_evaluate(assay_ctx *ctx, assay_result *res, const char *truth_path);
+ASSAY_API assay_status assay_result_evaluate(assay_ctx *ctx, assay_result *res,
+                                             const char *truth_path);
 
 /* Name of a detector ("knn-label", ...), severity ("low", ...) or metric ("cosine", "l2"). */
 ASSAY_API const char *assay_detector_name(assay_detector det);

@@ -112,8 +112,7 @@ const assay_kernels *assay__kernels_for(assay_isa isa) {
     return (g_have & (1u << isa)) ? &g_tables[isa] : NULL;
 }
 
-static const char *const k_isa_names[ASSAY_ISA_COUNT] = {"scalar", "avx2", "avx512", "neon",
-                                                          "sve"};
+static const char *const k_isa_names[ASSAY_ISA_COUNT] = {"scalar", "avx2", "avx512", "neon", "sve"};
 
 const char *assay_isa_name(assay_isa isa) {
     if (isa == ASSAY_ISA_AUTO) return "auto";

@@ -59,7 +59,7 @@ assay_status assay__parallel_for(assay_ctx *ctx, size_t n_tasks, int n_threads, 
 int assay__blas_set_threads(int n);
 
 /* ---- time ---- */
-double assay__now(void);              /* monotonic seconds */
+double assay__now(void);                          /* monotonic seconds */
 void assay__utc_timestamp(char *buf, size_t len); /* "2026-11-24T04:32:32Z" */
 
 /* ---- memory ---- */

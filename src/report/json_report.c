@@ -1,1 +1,289 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* report.json: everything a CI system or an auditor needs from one scan -- tool, command,
+ * input digests, parameters, per-detector summaries (even when passing), findings with their
+ * evidence and ETSI EN 304 223 references, the gate verdict, timings. Fields are documented in
+ * README.md ("report.json"). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "report/report_internal.h"
+
+/* A JSON number, or null for NaN/inf (JSON has no such numbers). */
+static json_t *num(double v) {
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static const char *reason_code(const assay__finding *f) {
+    switch (f->det) {
+    case ASSAY_DET_KNN_LABEL:
+        return "label_disagrees_with_neighbours";
+    case ASSAY_DET_KNN_OUTLIER:
+        return "far_from_neighbours";
+    case ASSAY_DET_DUPLICATE:
+        return f->why == ASSAY__WHY_DUP_CONFLICT ? "conflicting_duplicate" : "repeated_row";
+    case ASSAY_DET_INTEGRITY:
+        switch (f->why) {
+        case ASSAY__WHY_NONFINITE:
+            return "nonfinite_values";
+        case ASSAY__WHY_OVERFLOW:
+            return "overflowing_values";
+        case ASSAY__WHY_ZERO:
+            return "zero_vector";
+        default:
+            return "undeclared_label";
+        }
+    default:
+        return "unknown";
+    }
+}
+
+static json_t *evidence_json(const assay_result *res, const assay__finding *f) {
+    switch (f->det) {
+    case ASSAY_DET_KNN_LABEL:
+        return json_pack("{s:o, s:o, s:I, s:b}", "own_label_share", num(f->a),
+                         "suggested_label_share", num(f->b), "k", (json_int_t)res->graph.k,
+                         "weighted", res->opts.weighted);
+    case ASSAY_DET_KNN_OUTLIER:
+        return json_pack("{s:o, s:o, s:o}", "mean_distance", num(f->a), "fence", num(f->b),
+                         "rank_score", num(f->c));
+    case ASSAY_DET_DUPLICATE:
+        return json_pack("{s:I, s:I, s:I}", "group_size", (json_int_t)f->a, "distinct_labels",
+                         (json_int_t)f->b, "other_row", (json_int_t)f->ref);
+    case ASSAY_DET_INTEGRITY:
+        if (f->why == ASSAY__WHY_NONFINITE)
+            return json_pack("{s:I, s:I}", "nonfinite_values", (json_int_t)f->a, "first_column",
+                             (json_int_t)f->b);
+        return json_object();
+    default:
+        return json_object();
+    }
+}
+
+static json_t *cites(const json_t *refs) {
+    json_t *out = json_array();
+    size_t i;
+    const json_t *r;
+    json_array_foreach(refs, i, r) json_array_append(out, json_object_get(r, "cite"));
+    return out;
+}
+
+static json_t *findings_json(const assay_dataset *ds, const assay_result *res, const json_t *etsi) {
+    json_t *kind_cites[ASSAY_DET_COUNT];
+    for (int d = 0; d < ASSAY_DET_COUNT; d++) {
+        json_t *refs = assay__etsi_refs(etsi, assay__detector_kind(d));
+        kind_cites[d] = cites(refs);
+        json_decref(refs);
+    }
+    json_t *arr = json_array();
+    char why[512];
+    for (size_t i = 0; i < res->n_flagged; i++) {
+        size_t r = res->order[i];
+        for (size_t j = res->finding_start[r]; j < res->finding_start[r + 1]; j++) {
+            const assay__finding *f = &res->findings[j];
+            assay__explain(ds, res, f, why, sizeof why);
+            int32_t sug = res->suggested[r];
+            json_t *o = json_pack(
+                "{s:I, s:I, s:o, s:o, s:o, s:o, s:s, s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:O}",
+                "rank", (json_int_t)(i + 1), "index", (json_int_t)r, "id", assay__id_json(ds, r),
+                "label", assay__label_json(ds, r), "class",
+                assay__json_str(assay__class_text(ds, ds->y[r])), "score", num(res->score[r]),
+                "severity", assay_severity_name(f->sev), "kind", assay__detector_kind(f->det),
+                "detector", assay_detector_name(f->det), "detector_score", num(f->score), "reason",
+                reason_code(f), "evidence", evidence_json(res, f), "explanation",
+                assay__json_str(why), "suggested_label",
+                sug >= 0 ? assay__json_str(ds->class_label[sug]) : json_null(), "etsi",
+                kind_cites[f->det]);
+            json_array_append_new(arr, o);
+        }
+    }
+    for (int d = 0; d < ASSAY_DET_COUNT; d++) json_decref(kind_cites[d]);
+    return arr;
+}
+
+static json_t *severity_counts(const size_t *counts) {
+    json_t *o = json_object();
+    for (int s = ASSAY_SEV_LOW; s <= ASSAY_SEV_CRITICAL; s++)
+        json_object_set_new(o, assay_severity_name(s), json_integer((json_int_t)counts[s]));
+    return o;
+}
+
+static json_t *detectors_json(const assay_result *res, const json_t *etsi) {
+    json_t *arr = json_array();
+    for (int d = 0; d < ASSAY_DET_COUNT; d++) {
+        const assay__det_summary *s = &res->det[d];
+        json_t *stats = json_object();
+        for (int i = 0; i < 4; i++)
+            if (s->stat_name[i]) json_object_set_new(stats, s->stat_name[i], num(s->stat[i]));
+        json_t *o =
+            json_pack("{s:s, s:s, s:b, s:s, s:o, s:I, s:I, s:o, s:o, s:o, s:o}", "name",
+                      assay_detector_name(d), "kind", assay__detector_kind(d), "ran", s->ran,
+                      "rule", s->rule ? s->rule : "", "threshold", num(s->threshold), "rows_scored",
+                      (json_int_t)s->rows_scored, "flagged", (json_int_t)s->flagged, "by_severity",
+                      severity_counts(s->by_sev), "stats", stats, "seconds", num(s->seconds),
+                      "etsi", assay__etsi_refs(etsi, assay__detector_kind(d)));
+        if (s->note) json_object_set_new(o, "note", json_string(s->note));
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+static json_t *input_json(const assay_dataset *ds, const assay_result *res) {
+    char hex[65];
+    json_t *files = json_array();
+    for (size_t i = 0; i < ds->n_files; i++) {
+        assay__hex32(ds->files[i].sha256, hex);
+        json_array_append_new(files, json_pack("{s:s, s:o, s:I, s:s}", "role", ds->files[i].role,
+                                               "path", assay__json_str(ds->files[i].path), "bytes",
+                                               (json_int_t)ds->files[i].bytes, "sha256", hex));
+    }
+    json_t *classes = json_array(), *small = json_array();
+    for (size_t c = 0; c < ds->n_classes; c++) {
+        json_array_append_new(classes, json_pack("{s:I, s:o, s:o, s:I}", "index", (json_int_t)c,
+                                                 "label", assay__json_str(ds->class_label[c]),
+                                                 "name", assay__json_str(ds->class_name[c]),
+                                                 "count", (json_int_t)ds->class_count[c]));
+        if (ds->class_count[c] < 2)
+            json_array_append_new(small, assay__json_str(ds->class_label[c]));
+    }
+    assay__hex32(ds->digest, hex);
+    json_t *pp =
+        ds->pred_probs == NULL
+            ? json_null()
+            : json_pack("{s:o, s:I}", "source", assay__json_str(ds->pp_source ? ds->pp_source : ""),
+                        "columns", (json_int_t)ds->pp_cols);
+    return json_pack("{s:o, s:s, s:o, s:I, s:I, s:s, s:s, s:b, s:o, s:o, s:b, s:o, s:I, s:I}",
+                     "path", assay__json_str(ds->path), "format", assay_format_name(ds->format),
+                     "files", files, "rows", (json_int_t)ds->n, "dims", (json_int_t)ds->d,
+                     "dataset_sha256", hex, "row_hash", "assay-row/v1 (see README)", "ids",
+                     ds->ids.type != ASSAY__COL_NONE, "pred_probs", pp, "classes", classes,
+                     "classes_declared", ds->classes_declared, "classes_with_fewer_than_2_rows",
+                     small, "rows_in_graph", (json_int_t)res->n_in_graph, "rows_left_out_of_graph",
+                     (json_int_t)(ds->n - res->n_in_graph));
+}
+
+static json_t *evaluation_json(const assay_result *res) {
+    const assay__eval *e = &res->eval;
+    json_t *groups = json_array(), *dets = json_object();
+    for (size_t g = 0; g < e->n_groups; g++)
+        json_array_append_new(groups, json_pack("{s:o, s:I, s:I, s:o, s:o}", "attack",
+                                                assay__json_str(e->groups[g].name), "rows",
+                                                (json_int_t)e->groups[g].rows, "flagged",
+                                                (json_int_t)e->groups[g].flagged, "recall",
+                                                num(e->groups[g].recall), "auroc",
+                                                num(e->groups[g].auroc)));
+    for (int d = 0; d < ASSAY_DET_COUNT; d++)
+        json_object_set_new(dets, assay_detector_name(d), num(e->det_auroc[d]));
+    return json_pack("{s:o, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "truth",
+                     assay__json_str(e->truth_path), "poisons", (json_int_t)e->poisons, "flagged",
+                     (json_int_t)e->flagged, "true_positives", (json_int_t)e->true_positives,
+                     "precision", num(e->precision), "recall", num(e->recall), "auroc",
+                     num(e->auroc), "detector_auroc", dets, "attacks", groups);
+}
+
+static json_t *warnings_json(const assay_dataset *ds, const assay_result *res) {
+    json_t *w = json_array();
+    char buf[256];
+    if (res->small_classes > 0) {
+        snprintf(buf, sizeof buf,
+                 "%zu class%s fewer than 2 rows: label consistency cannot be judged for %s",
+                 res->small_classes, res->small_classes == 1 ? " has" : "es have",
+                 res->small_classes == 1 ? "it" : "them");
+        json_array_append_new(w, json_string(buf));
+    }
+    if (ds->n > res->n_in_graph) {
+        snprintf(buf, sizeof buf, "%zu row%s left out of the neighbour graph (see integrity)",
+                 ds->n - res->n_in_graph, ds->n - res->n_in_graph == 1 ? " is" : "s are");
+        json_array_append_new(w, json_string(buf));
+    }
+    if (ds->pred_probs != NULL)
+        json_array_append_new(w, json_string("predicted probabilities were loaded and checked, "
+                                             "but no detector of this version uses them"));
+    return w;
+}
+
+static json_t *etsi_json(const json_t *etsi) {
+    json_t *ev = json_object();
+    static const char *const keys[] = {"label",    "outlier", "duplicate", "integrity",
+                                       "manifest", "report",  "gate"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        json_t *e = json_object_get(json_object_get(etsi, "evidence"), keys[i]);
+        json_object_set_new(ev, keys[i],
+                            json_pack("{s:O, s:o}", "what", json_object_get(e, "what"),
+                                      "provisions", assay__etsi_refs(etsi, keys[i])));
+    }
+    return json_pack("{s:O, s:O, s:O, s:o, s:O}", "document", json_object_get(etsi, "document"),
+                     "version", json_object_get(etsi, "version"), "disclaimer",
+                     json_object_get(etsi, "disclaimer"), "evidence", ev, "not_evidenced",
+                     json_object_get(etsi, "not_evidenced"));
+}
+
+json_t *assay__report_json(const assay_dataset *ds, const assay_result *res,
+                           const assay_report_opts *opts, const json_t *etsi, const char *dir) {
+    (void)dir;
+    json_t *cmd = json_array();
+    for (int i = 0; opts && i < opts->argc; i++)
+        json_array_append_new(cmd, assay__json_str(opts->argv[i]));
+    size_t by_kind[ASSAY_DET_COUNT] = {0};
+    for (size_t i = 0; i < res->n_findings; i++) by_kind[res->findings[i].det]++;
+    json_t *kinds = json_object();
+    for (int d = 0; d < ASSAY_DET_COUNT; d++)
+        json_object_set_new(kinds, assay__detector_kind(d), json_integer((json_int_t)by_kind[d]));
+
+    json_t *doc = json_object();
+    json_object_set_new(doc, "schema", json_string("assay-report/1"));
+    json_object_set_new(doc, "tool",
+                        json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", "assay", "version",
+                                  assay_version(), "isa", assay_isa_name(res->isa), "blas",
+                                  assay_blas_info(), "threads", res->n_threads));
+    json_object_set_new(doc, "command", cmd);
+    json_object_set_new(doc, "started", json_string(res->started));
+    json_object_set_new(doc, "finished", json_string(res->finished));
+    json_object_set_new(doc, "input", input_json(ds, res));
+    json_object_set_new(
+        doc, "parameters",
+        json_pack("{s:I, s:s, s:b, s:o, s:o, s:s, s:o}", "k", (json_int_t)res->opts.k, "metric",
+                  assay_metric_name(res->opts.metric), "weighted", res->opts.weighted,
+                  "label_threshold", num(res->opts.label_threshold), "outlier_iqr",
+                  num(res->opts.outlier_iqr), "fail_on", assay_severity_name(res->opts.fail_on),
+                  "max_flagged_fraction", num(res->opts.max_flagged_fraction)));
+    json_object_set_new(doc, "detectors", detectors_json(res, etsi));
+    json_object_set_new(doc, "summary",
+                        json_pack("{s:I, s:I, s:o, s:I, s:o, s:o, s:o}", "rows", (json_int_t)res->n,
+                                  "flagged", (json_int_t)res->n_flagged, "flagged_fraction",
+                                  num(res->n ? (double)res->n_flagged / (double)res->n : 0.0),
+                                  "findings", (json_int_t)res->n_findings, "findings_by_severity",
+                                  severity_counts(res->findings_by_sev), "rows_by_severity",
+                                  severity_counts(res->rows_by_sev), "findings_by_kind", kinds));
+    json_object_set_new(doc, "gate",
+                        json_pack("{s:s, s:b, s:i, s:s, s:o, s:s, s:o}", "verdict",
+                                  res->gate_passed ? "pass" : "fail", "passed", res->gate_passed,
+                                  "exit_code", res->gate_passed ? 0 : 1, "fail_on",
+                                  assay_severity_name(res->opts.fail_on), "max_flagged_fraction",
+                                  num(res->opts.max_flagged_fraction), "reason", res->gate_reason,
+                                  "etsi", assay__etsi_refs(etsi, "gate")));
+    if (res->eval.present) json_object_set_new(doc, "evaluation", evaluation_json(res));
+    json_object_set_new(doc, "warnings", warnings_json(ds, res));
+    json_object_set_new(doc, "findings", findings_json(ds, res, etsi));
+    json_object_set_new(doc, "etsi", etsi_json(etsi));
+    json_object_set_new(doc, "timings_seconds",
+                        json_pack("{s:o, s:o, s:o, s:o, s:o}", "load", num(ds->t_load),
+                                  "fingerprint", num(ds->t_fingerprint), "knn", num(res->t_knn),
+                                  "detect", num(res->t_detect), "scan_total", num(res->t_total)));
+    json_object_set_new(doc, "outputs",
+                        json_pack("{s:s, s:s, s:s, s:s}", "scores", "scores.csv", "flagged",
+                                  "flagged.csv", "manifest", "manifest.json", "report",
+                                  "report.json"));
+    return doc;
+}
+
+assay_status assay__dump_json(assay_ctx *ctx, const json_t *doc, FILE *fp, int indent,
+                              const char *path) {
+    if (doc == NULL)
+        return assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory building JSON", path);
+    size_t flags = JSON_REAL_PRECISION(7) | JSON_ENSURE_ASCII;
+    flags |= indent ? JSON_INDENT(2) : JSON_COMPACT;
+    if (json_dumpf(doc, fp, flags) != 0 || fputc('\n', fp) == EOF)
+        return assay__fail(ctx, ASSAY_E_IO, "%s: write failed", path);
+    return ASSAY_OK;
+}

@@ -1,1 +1,106 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The scan pipeline: validate options, build the exact neighbour graph over the usable rows,
+ * run the detectors (each reads the dataset and the graph), combine their evidence, decide. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scan/result_internal.h"
+
+static assay_status check_opts(assay_ctx *ctx, const assay_scan_opts *o) {
+    if (o->k < 1) return assay__fail(ctx, ASSAY_E_INVAL, "-k must be at least 1, got %u", o->k);
+    if (o->metric != ASSAY_METRIC_COSINE && o->metric != ASSAY_METRIC_L2)
+        return assay__fail(ctx, ASSAY_E_INVAL, "unknown metric %d", (int)o->metric);
+    if (!(o->label_threshold > 0.0 && o->label_threshold <= 1.0))
+        return assay__fail(ctx, ASSAY_E_INVAL, "--label-threshold must be in (0, 1], got %g",
+                           o->label_threshold);
+    if (!(o->outlier_iqr >= 0.0) || isinf(o->outlier_iqr))
+        return assay__fail(ctx, ASSAY_E_INVAL, "--outlier-iqr must be a finite number >= 0, got %g",
+                           o->outlier_iqr);
+    if (!(o->max_flagged_fraction >= 0.0 && o->max_flagged_fraction <= 1.0))
+        return assay__fail(ctx, ASSAY_E_INVAL, "--max-flagged-fraction must be in [0, 1], got %g",
+                           o->max_flagged_fraction);
+    if (o->fail_on < ASSAY_SEV_NONE || o->fail_on > ASSAY_SEV_CRITICAL)
+        return assay__fail(ctx, ASSAY_E_INVAL, "unknown severity %d", (int)o->fail_on);
+    return ASSAY_OK;
+}
+
+typedef assay_status (*detector_fn)(assay_ctx *, const assay_dataset *, assay_result *);
+
+static assay_status run_detectors(assay_ctx *ctx, const assay_dataset *ds, assay_result *res) {
+    /* Order matters only for the order of findings in the result. */
+    static const struct {
+        assay_detector id;
+        detector_fn fn;
+    } detectors[] = {
+        {ASSAY_DET_INTEGRITY, assay__detect_integrity},
+        {ASSAY_DET_DUPLICATE, assay__detect_duplicate},
+        {ASSAY_DET_KNN_LABEL, assay__detect_knn_label},
+        {ASSAY_DET_KNN_OUTLIER, assay__detect_knn_outlier},
+    };
+    const size_t count = sizeof detectors / sizeof detectors[0];
+    for (size_t i = 0; i < count; i++) {
+        double t0 = assay__now();
+        ASSAY_TRY(detectors[i].fn(ctx, ds, res));
+        res->det[detectors[i].id].seconds = assay__now() - t0;
+        assay__progress(ctx, "detect", i + 1, count);
+    }
+    return ASSAY_OK;
+}
+
+assay_status assay_scan(assay_ctx *ctx, const assay_dataset *ds, const assay_scan_opts *opts,
+                        assay_result **out) {
+    if (out == NULL) return assay__fail(ctx, ASSAY_E_INVAL, "assay_scan: out is NULL");
+    *out = NULL;
+    if (ctx == NULL || ds == NULL)
+        return assay__fail(ctx, ASSAY_E_INVAL, "assay_scan: NULL argument");
+    ctx->errmsg[0] = '\0';
+    assay_scan_opts o = ASSAY_SCAN_OPTS_INIT;
+    if (opts != NULL) o = *opts;
+    ASSAY_TRY(check_opts(ctx, &o));
+
+    double t0 = assay__now();
+    assay_result *res = calloc(1, sizeof *res);
+    if (res == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
+    res->opts = o;
+    res->n_threads = ctx->n_threads;
+    res->isa = ctx->isa;
+    assay__utc_timestamp(res->started, sizeof res->started);
+    assay_status s = assay__result_alloc(ctx, res, ds->n);
+    uint8_t *in_graph = malloc(ds->n ? ds->n : 1);
+    if (s == ASSAY_OK && in_graph == NULL) s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
+    if (s != ASSAY_OK) goto fail;
+    for (size_t r = 0; r < ds->n; r++) {
+        in_graph[r] = (uint8_t)assay__row_in_graph(ds, r, o.metric);
+        res->n_in_graph += in_graph[r];
+    }
+    if (res->n_in_graph <= o.k) {
+        size_t left_out = ds->n - res->n_in_graph;
+        s = assay__fail(ctx, ASSAY_E_INVAL,
+                        "%s: k = %u needs at least %u rows in the neighbour graph, but the data "
+                        "has %zu row%s%s",
+                        ds->path, o.k, o.k + 1, ds->n, ds->n == 1 ? "" : "s",
+                        left_out ? " (some are left out: non-finite or all-zero)" : "");
+        goto fail;
+    }
+
+    double tk = assay__now();
+    s = assay__knn_build(ctx, ds->x, ds->n, ds->d, ds->ld, in_graph, o.k, o.metric, NULL,
+                         &res->graph);
+    res->t_knn = assay__now() - tk;
+    if (s != ASSAY_OK) goto fail;
+
+    double td = assay__now();
+    if ((s = run_detectors(ctx, ds, res)) != ASSAY_OK) goto fail;
+    if ((s = assay__combine(ctx, ds, res)) != ASSAY_OK) goto fail;
+    res->t_detect = assay__now() - td;
+    res->t_total = assay__now() - t0;
+    assay__utc_timestamp(res->finished, sizeof res->finished);
+    free(in_graph);
+    *out = res;
+    return ASSAY_OK;
+fail:
+    free(in_graph);
+    assay_result_destroy(res);
+    return s;
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The exact k-nearest-neighbour graph of a dataset with itself, built as independent
+ * query-row-block tasks (so the blocks can later be spread over processes). */
+#ifndef ASSAY_KNN_H
+#define ASSAY_KNN_H
+
+#include "core/internal.h"
+
+/* Neighbour lists, nearest first, ties by lower index. Rows out of the graph have ids -1 and
+ * distances NaN; every other row has k real neighbours (never itself). */
+typedef struct assay__graph {
+    size_t n, k;
+    assay_metric metric;
+    int64_t *ids; /* n * k */
+    float *dist;  /* n * k; final distances recomputed in double precision */
+} assay__graph;
+
+/* Tile shape: rows of queries per task x database rows per GEMM call. 0 = default. */
+typedef struct assay__knn_tiles {
+    size_t query_rows;
+    size_t base_rows;
+} assay__knn_tiles;
+
+/* Builds the graph of the n rows of x (row stride ld >= d floats). in_graph[i] != 0 marks rows
+ * that take part; the others are neither queried nor returned. Requires more than k rows in the
+ * graph (ASSAY_E_INVAL otherwise). The result does not depend on the thread count: tiles are
+ * fixed, each GEMM call is single-threaded, and selection is a strict total order. */
+assay_status assay__knn_build(assay_ctx *ctx, const float *x, size_t n, size_t d, size_t ld,
+                              const uint8_t *in_graph, size_t k, assay_metric metric,
+                              const assay__knn_tiles *tiles, assay__graph *out);
+
+void assay__graph_free(assay__graph *g);
+
+/* The exact distance (double precision) between two rows, in the metric's definition. */
+double assay__distance_exact(const float *a, const float *b, size_t d, assay_metric metric);
+
+#endif

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The one in-memory scan result that every report format is rendered from: per-row scores,
+ * findings with their evidence, per-detector summaries, the gate verdict and timings. */
+#ifndef ASSAY_RESULT_INTERNAL_H
+#define ASSAY_RESULT_INTERNAL_H
+
+#include "core/internal.h"
+#include "graph/knn.h"
+#include "io/dataset_internal.h"
+
+#define ASSAY__SEV_COUNT 5
+
+/* Why a detector flagged a row (reason codes are per detector). */
+enum {
+    ASSAY__WHY_LABEL_DISAGREES = 0,
+    ASSAY__WHY_OUTLIER_FAR = 0,
+    ASSAY__WHY_DUP_CONFLICT = 0, /* identical features, different labels */
+    ASSAY__WHY_DUP_COPY = 1,     /* identical features and label: a repeated row */
+    ASSAY__WHY_NONFINITE = 0,
+    ASSAY__WHY_OVERFLOW = 1,
+    ASSAY__WHY_ZERO = 2,
+    ASSAY__WHY_BADLABEL = 3
+};
+
+/* One row flagged by one detector. The evidence fields mean, per detector:
+ *   knn-label:   a = own-label share, b = suggested-label share, ref = suggested class
+ *   knn-outlier: a = mean neighbour distance, b = flag fence, c = rank score
+ *   duplicate:   a = group size, b = distinct labels in group, ref = first other row
+ *   integrity:   a = non-finite values, b = first non-finite column, ref = -1 */
+typedef struct assay__finding {
+    size_t row;
+    assay_detector det;
+    assay_severity sev;
+    int why;
+    float score; /* the detector's score for the row */
+    double a, b, c;
+    int64_t ref;
+} assay__finding;
+
+typedef struct assay__det_summary {
+    int ran;            /* 0 when the detector could not apply (reason in `note`) */
+    const char *note;   /* static text, or NULL */
+    const char *rule;   /* static: the flag rule in words */
+    double threshold;   /* in the detector's units (see rule) */
+    size_t rows_scored; /* rows with a score */
+    size_t flagged;     /* rows this detector flagged */
+    size_t by_sev[ASSAY__SEV_COUNT];
+    double stat[4]; /* detector statistics, named by stat_name */
+    const char *stat_name[4];
+    double seconds;
+} assay__det_summary;
+
+/* Precision/recall/AUROC against planted truth (assay_result_evaluate). */
+typedef struct assay__eval_group {
+    char name[48]; /* attack name, or "all" */
+    size_t rows, flagged;
+    double recall, auroc; /* auroc against the clean rows; NaN when undefined */
+} assay__eval_group;
+
+typedef struct assay__eval {
+    int present;
+    char *truth_path;
+    size_t poisons, flagged, true_positives;
+    double precision, recall, auroc;
+    double det_auroc[ASSAY_DET_COUNT];
+    assay__eval_group *groups;
+    size_t n_groups;
+} assay__eval;
+
+struct assay_result {
+    size_t n;
+    assay_scan_opts opts;
+    int n_threads;
+    assay_isa isa;
+    assay__graph graph;
+    size_t n_in_graph;
+
+    float *score;                         /* combined, in [0,1] */
+    uint8_t *flagged;                     /* score >= 0.5 */
+    uint8_t *severity;                    /* highest finding severity per row */
+    float *det_score[ASSAY_DET_COUNT];    /* NaN where not applicable */
+    float *det_evidence[ASSAY_DET_COUNT]; /* calibrated: >= 0.5 iff the detector flags */
+    int32_t *suggested; /* neighbours' majority class when it differs from the row's, else -1 */
+
+    assay__finding *findings;
+    size_t n_findings, cap_findings;
+    size_t *finding_start; /* n+1 offsets: findings of row r are [start[r], start[r+1]) */
+    size_t *order;         /* flagged rows, most suspicious first */
+    size_t n_flagged;
+    size_t findings_by_sev[ASSAY__SEV_COUNT];
+    size_t rows_by_sev[ASSAY__SEV_COUNT];
+    assay__det_summary det[ASSAY_DET_COUNT];
+    size_t small_classes; /* classes with fewer than 2 rows */
+
+    int gate_passed;
+    char gate_reason[512];
+
+    double t_knn, t_detect, t_total;
+    char started[32], finished[32];
+    assay__eval eval;
+};
+
+/* Appends a finding (grows the array). */
+assay_status assay__result_add_finding(assay_ctx *ctx, assay_result *res, const assay__finding *f);
+
+/* ---- detectors: each fills det_score/det_evidence for its rows, adds findings and fills its
+ * summary. They only read the dataset and the graph. ---- */
+assay_status assay__detect_integrity(assay_ctx *ctx, const assay_dataset *ds, assay_result *res);
+assay_status assay__detect_duplicate(assay_ctx *ctx, const assay_dataset *ds, assay_result *res);
+assay_status assay__detect_knn_label(assay_ctx *ctx, const assay_dataset *ds, assay_result *res);
+assay_status assay__detect_knn_outlier(assay_ctx *ctx, const assay_dataset *ds, assay_result *res);
+
+/* Combined score, flags, severities, ordering and the gate verdict. */
+assay_status assay__combine(assay_ctx *ctx, const assay_dataset *ds, assay_result *res);
+
+/* Maps a detector score s with flag threshold t (0 < t <= 1) to calibrated evidence:
+ * 0.5 * s / t below t, 0.5 + 0.5 * (s - t) / (1 - t) from t up. */
+float assay__evidence_from_threshold(float s, float t);
+
+/* Allocates the per-row arrays of a result for n rows. */
+assay_status assay__result_alloc(assay_ctx *ctx, assay_result *res, size_t n);
+
+#endif
