@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The public API contract: status strings and classes, NULL handling, destroy(NULL), option
+ * validation, the ISA choice and its environment override, names and their parsers. */
+#include <stdlib.h>
+
+#include "test_util.h"
+
+#include "assay/assay.h"
+#include "core/dispatch.h"
+
+static void test_api_status_strings_and_classes(void **state) {
+    (void)state;
+    assert_string_equal(assay_status_str(ASSAY_OK), "success");
+    assert_string_equal(assay_status_str(ASSAY_E_FORMAT), "malformed input file");
+    assert_string_equal(assay_status_str((assay_status)999), "unknown status");
+    /* exit code 2 for bad input, 3 for the tool or the machine */
+    assert_true(assay_status_is_input_error(ASSAY_E_FORMAT));
+    assert_true(assay_status_is_input_error(ASSAY_E_NOTFOUND));
+    assert_true(assay_status_is_input_error(ASSAY_E_SHAPE));
+    assert_true(assay_status_is_input_error(ASSAY_E_IO));
+    assert_false(assay_status_is_input_error(ASSAY_E_NOMEM));
+    assert_false(assay_status_is_input_error(ASSAY_E_INTERNAL));
+    assert_false(assay_status_is_input_error(ASSAY_OK));
+    /* pinned values */
+    assert_int_equal(ASSAY_E_INVAL, 1);
+    assert_int_equal(ASSAY_E_HDF5, 9);
+}
+
+static void test_api_null_handling(void **state) {
+    (void)state;
+    assay_ctx_destroy(NULL);
+    assay_dataset_destroy(NULL);
+    assay_result_destroy(NULL);
+    assert_string_equal(assay_ctx_errmsg(NULL), "");
+    assert_int_equal(assay_ctx_create(NULL, NULL), ASSAY_E_INVAL);
+    assay_ctx *ctx = NULL;
+    assert_int_equal(assay_ctx_create(&ctx, NULL), ASSAY_OK);
+    assert_true(assay_ctx_threads(ctx) >= 1);
+    assert_string_equal(assay_ctx_errmsg(ctx), "");
+    assay_dataset *ds = (assay_dataset *)&ds;
+    assert_int_equal(assay_dataset_load(ctx, NULL, NULL, &ds), ASSAY_E_INVAL);
+    assert_null(ds);
+    assay_result *res = (assay_result *)&res;
+    assert_int_equal(assay_scan(ctx, NULL, NULL, &res), ASSAY_E_INVAL);
+    assert_null(res);
+    assert_true(isnan(assay_result_score(NULL, 0)));
+    assert_int_equal(assay_dataset_rows(NULL), 0);
+    char buf[65];
+    assert_int_equal(assay_dataset_digest_hex(NULL, buf, sizeof buf), ASSAY_E_INVAL);
+    assay_ctx_destroy(ctx);
+}
+
+static void test_api_options_are_validated(void **state) {
+    (void)state;
+    assay_ctx *ctx = NULL;
+    assay_ctx_opts o = ASSAY_CTX_OPTS_INIT;
+    o.n_threads = -1;
+    assert_int_equal(assay_ctx_create(&ctx, &o), ASSAY_E_INVAL);
+    assert_null(ctx);
+    o.n_threads = 3;
+    assert_int_equal(assay_ctx_create(&ctx, &o), ASSAY_OK);
+    assert_int_equal(assay_ctx_threads(ctx), 3);
+    assay_ctx_destroy(ctx);
+}
+
+static void test_api_isa_choice_and_override(void **state) {
+    (void)state;
+    assert_true(assay_isa_supported(ASSAY_ISA_SCALAR));
+    assert_false(assay_isa_supported(ASSAY_ISA_COUNT));
+    assert_string_equal(assay_isa_name(ASSAY_ISA_SCALAR), "scalar");
+    assert_string_equal(assay_isa_name(ASSAY_ISA_AUTO), "auto");
+    assert_int_equal(assay__isa_parse("AVX2"), ASSAY_ISA_AVX2);
+    assert_int_equal(assay__isa_parse("auto"), ASSAY_ISA_AUTO);
+    assert_int_equal(assay__isa_parse("mmx"), -2);
+
+    /* The override can lower the choice to the reference... */
+    const char *saved = getenv("ASSAY_ISA");
+    setenv("ASSAY_ISA", "scalar", 1);
+    assay_ctx *ctx = NULL;
+    assert_int_equal(assay_ctx_create(&ctx, NULL), ASSAY_OK);
+    assert_int_equal(assay_ctx_isa(ctx), ASSAY_ISA_SCALAR);
+    assay_ctx_destroy(ctx);
+    /* ...an unknown name is an error, not silently ignored... */
+    setenv("ASSAY_ISA", "mmx", 1);
+    assert_int_equal(assay_ctx_create(&ctx, NULL), ASSAY_E_INVAL);
+    /* ...and it never raises the choice above what the CPU and build support. */
+    for (int isa = 0; isa < ASSAY_ISA_COUNT; isa++) {
+        setenv("ASSAY_ISA", assay_isa_name((assay_isa)isa), 1);
+        assert_int_equal(assay_ctx_create(&ctx, NULL), ASSAY_OK);
+        assert_true(assay_isa_supported(assay_ctx_isa(ctx)));
+        if (assay_isa_supported((assay_isa)isa)) assert_int_equal(assay_ctx_isa(ctx), isa);
+        assay_ctx_destroy(ctx);
+    }
+    if (saved)
+        setenv("ASSAY_ISA", saved, 1);
+    else
+        unsetenv("ASSAY_ISA");
+    /* An explicit unsupported request fails. */
+    for (int isa = 0; isa < ASSAY_ISA_COUNT; isa++) {
+        if (assay_isa_supported((assay_isa)isa)) continue;
+        assay_ctx_opts o = ASSAY_CTX_OPTS_INIT;
+        o.isa = (assay_isa)isa;
+        assert_int_equal(assay_ctx_create(&ctx, &o), ASSAY_E_UNSUPPORTED);
+        assert_null(ctx);
+    }
+}
+
+static void test_api_names_round_trip(void **state) {
+    (void)state;
+    for (int s = ASSAY_SEV_NONE; s <= ASSAY_SEV_CRITICAL; s++) {
+        assay_severity out;
+        assert_int_equal(assay_severity_parse(assay_severity_name((assay_severity)s), &out),
+                         ASSAY_OK);
+        assert_int_equal(out, s);
+    }
+    assay_severity sev;
+    assert_int_equal(assay_severity_parse("severe", &sev), ASSAY_E_INVAL);
+    assay_metric m;
+    assert_int_equal(assay_metric_parse("L2", &m), ASSAY_OK);
+    assert_int_equal(m, ASSAY_METRIC_L2);
+    assert_int_equal(assay_metric_parse("manhattan", &m), ASSAY_E_INVAL);
+    assert_string_equal(assay_detector_name(ASSAY_DET_KNN_LABEL), "knn-label");
+    assert_string_equal(assay_format_name(ASSAY_FORMAT_NPY), "npy");
+    assert_string_equal(assay_version(), ASSAY_VERSION_STRING);
+    assert_non_null(strstr(assay_blas_info(), "OpenBLAS"));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_api_status_strings_and_classes),
+        cmocka_unit_test(test_api_null_handling),
+        cmocka_unit_test(test_api_options_are_validated),
+        cmocka_unit_test(test_api_isa_choice_and_override),
+        cmocka_unit_test(test_api_names_round_trip),
+    };
+    return cmocka_run_group_tests_name("api", tests, NULL, NULL);
+}
