@@ -47,6 +47,8 @@ static void fx_init(fixture *f, size_t n, const int32_t *y, size_t n_classes, si
         if (y[r] >= 0) ds->class_count[y[r]]++;
     assay_scan_opts o = ASSAY_SCAN_OPTS_INIT;
     o.k = (uint32_t)k;
+    o.label_threshold = 0.8; /* the cases below are worked out for these */
+    o.outlier_iqr = 1.7;
     f->res.opts = o;
     assert_int_equal(assay__result_alloc(f->ctx, &f->res, n), ASSAY_OK);
     f->res.graph.n = n;

@@ -35,6 +35,8 @@ static inline double tu_normal(uint64_t *s) {
 }
 
 /* A path under the test scratch folder: tu_path(buf, "x_%d.csv", 3). */
+static inline const char *tu_path(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static inline const char *tu_path(char *buf, size_t len, const char *fmt, ...) {
     char name[512];
     va_list ap;

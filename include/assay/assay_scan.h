@@ -45,13 +45,13 @@ typedef struct assay_scan_opts {
     uint32_t k;                  /* neighbours per row (10) */
     assay_metric metric;         /* ASSAY_METRIC_COSINE */
     int weighted;                /* knn-label: weight neighbours by 1/(distance + tau) (0) */
-    double label_threshold;      /* knn-label flags rows whose score is >= this (0.8) */
-    double outlier_iqr;          /* knn-outlier flags mean distance > Q3 + this * IQR (1.7) */
+    double label_threshold;      /* knn-label flags rows whose score is >= this (0.9) */
+    double outlier_iqr;          /* knn-outlier flags mean distance > Q3 + this * IQR (3.0) */
     assay_severity fail_on;      /* gate fails on findings at/above this (ASSAY_SEV_HIGH) */
     double max_flagged_fraction; /* gate fails when more rows are flagged (1.0 = off) */
 } assay_scan_opts;
 #define ASSAY_SCAN_OPTS_INIT                                                                       \
-    { 10u, ASSAY_METRIC_COSINE, 0, 0.8, 1.7, ASSAY_SEV_HIGH, 1.0 }
+    { 10u, ASSAY_METRIC_COSINE, 0, 0.9, 3.0, ASSAY_SEV_HIGH, 1.0 }
 
 /* Runs the scan on a loaded dataset with the context's threads. `opts` may be NULL. `ds` is only
  * read; it must outlive the result. On success *out owns the result (assay_result_destroy).

@@ -43,7 +43,8 @@ void cli_print_scan_help(FILE *fp);
 typedef struct cli_progress {
     int enabled;
     int tty;
-    const char *stage;
+    const char *stage; /* the stage in progress, NULL between stages */
+    const char *ended; /* the last stage that ended */
     int last_step;
     double stage_start;
 } cli_progress;

@@ -26,6 +26,7 @@ void cli_progress_end(cli_progress *p) {
     double secs = now() - p->stage_start;
     if (p->tty) fprintf(stderr, "\r\033[K");
     fprintf(stderr, "assay: %-11s done in %.2f s\n", p->stage, secs);
+    p->ended = p->stage;
     p->stage = NULL;
     p->last_step = -1;
 }
@@ -33,11 +34,18 @@ void cli_progress_end(cli_progress *p) {
 void cli_progress_cb(void *user, const char *stage, uint64_t done, uint64_t total) {
     cli_progress *p = user;
     if (!p->enabled) return;
+    /* A stage may report its end twice (a loader, then the dataset step); say it once. */
+    if (p->stage == NULL && p->ended != NULL && strcmp(p->ended, stage) == 0 && done >= total)
+        return;
     if (p->stage == NULL || strcmp(p->stage, stage) != 0) {
         cli_progress_end(p);
         p->stage = stage;
         p->stage_start = now();
         if (!p->tty) fprintf(stderr, "assay: %-11s started\n", stage);
+    }
+    if (done >= total) {
+        cli_progress_end(p);
+        return;
     }
     int pct = total ? (int)(100 * done / total) : 100;
     if (p->tty) {
@@ -49,15 +57,11 @@ void cli_progress_cb(void *user, const char *stage, uint64_t done, uint64_t tota
         fprintf(stderr, "\rassay: %-11s [%s] %3d%%", stage, bar, pct);
         fflush(stderr);
         p->last_step = pct;
-    } else {
-        /* Plain lines every 25% of long stages only. */
-        int step = pct / 25;
-        if (total < 8 || step == p->last_step || pct >= 100) {
-            if (p->last_step < 0) p->last_step = step;
-            return;
-        }
-        p->last_step = step;
-        if (step > 0) fprintf(stderr, "assay: %-11s %d%%\n", stage, step * 25);
+        return;
     }
-    if (done >= total) cli_progress_end(p);
+    /* Plain lines at every quarter of stages long enough to have quarters. */
+    int step = pct / 25;
+    if (total >= 8 && step > 0 && step != p->last_step)
+        fprintf(stderr, "assay: %-11s %d%%\n", stage, step * 25);
+    p->last_step = step;
 }

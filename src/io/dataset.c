@@ -27,7 +27,8 @@ static int has_ext(const char *path, const char *ext) {
 
 /* Opens the file to tell a missing file from an unreadable or empty one, then picks the format
  * from its first bytes (HDF5 signature, NumPy magic) or, failing that, its extension. */
-static assay_status detect_format(assay_ctx *ctx, const char *path, assay_format *fmt) {
+static assay_status detect_format(assay_ctx *ctx, const char *path, const char *what,
+                                  assay_format *fmt) {
     FILE *fp = fopen(path, "rb");
     if (fp == NULL) {
         int e = errno;
@@ -43,16 +44,19 @@ static assay_status detect_format(assay_ctx *ctx, const char *path, assay_format
     size_t got = fread(magic, 1, sizeof magic, fp);
     fclose(fp);
     if (got == 0)
-        return assay__fail(ctx, ASSAY_E_FORMAT,
-                           "%s: file is empty, expected HDF5, CSV or .npy embeddings", path);
+        return assay__fail(ctx, ASSAY_E_FORMAT, "%s: file is empty, expected %s", path, what);
     if (*fmt != ASSAY_FORMAT_AUTO) return ASSAY_OK;
     static const unsigned char h5sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
-    if (got == 8 && memcmp(magic, h5sig, 8) == 0) *fmt = ASSAY_FORMAT_HDF5;
-    else if (got >= 6 && memcmp(magic, "\x93NUMPY", 6) == 0) *fmt = ASSAY_FORMAT_NPY;
+    if (got == 8 && memcmp(magic, h5sig, 8) == 0)
+        *fmt = ASSAY_FORMAT_HDF5;
+    else if (got >= 6 && memcmp(magic, "\x93NUMPY", 6) == 0)
+        *fmt = ASSAY_FORMAT_NPY;
     else if (has_ext(path, ".h5") || has_ext(path, ".hdf5") || has_ext(path, ".he5"))
         *fmt = ASSAY_FORMAT_HDF5; /* the loader will say the signature is missing */
-    else if (has_ext(path, ".npy")) *fmt = ASSAY_FORMAT_NPY;
-    else *fmt = ASSAY_FORMAT_CSV;
+    else if (has_ext(path, ".npy"))
+        *fmt = ASSAY_FORMAT_NPY;
+    else
+        *fmt = ASSAY_FORMAT_CSV;
     return ASSAY_OK;
 }
 
@@ -73,7 +77,7 @@ static assay_status load_side_column(assay_ctx *ctx, const char *path, const cha
                                      assay__column *out) {
     assay__column_free(out);
     assay_format fmt = ASSAY_FORMAT_AUTO;
-    ASSAY_TRY(detect_format(ctx, path, &fmt));
+    ASSAY_TRY(detect_format(ctx, path, "labels or ids (.npy or .csv)", &fmt));
     if (fmt == ASSAY_FORMAT_NPY) return assay__npy_load_column(ctx, path, out);
     if (fmt == ASSAY_FORMAT_HDF5)
         return assay__fail(ctx, ASSAY_E_UNSUPPORTED,
@@ -85,7 +89,7 @@ static assay_status load_side_column(assay_ctx *ctx, const char *path, const cha
 
 static assay_status load_pred_probs_file(assay_ctx *ctx, assay_dataset *ds, const char *path) {
     assay_format fmt = ASSAY_FORMAT_AUTO;
-    ASSAY_TRY(detect_format(ctx, path, &fmt));
+    ASSAY_TRY(detect_format(ctx, path, "predicted probabilities (.npy)", &fmt));
     if (fmt != ASSAY_FORMAT_NPY)
         return assay__fail(ctx, ASSAY_E_UNSUPPORTED,
                            "%s: predicted probabilities must be a float .npy array [N, classes]",
@@ -93,8 +97,8 @@ static assay_status load_pred_probs_file(assay_ctx *ctx, assay_dataset *ds, cons
     free(ds->pred_probs);
     ds->pred_probs = NULL;
     size_t ld = 0;
-    ASSAY_TRY(assay__npy_load_matrix(ctx, path, 0, &ds->pred_probs, &ds->pp_rows, &ds->pp_cols,
-                                     &ld, NULL));
+    ASSAY_TRY(assay__npy_load_matrix(ctx, path, 0, &ds->pred_probs, &ds->pp_rows, &ds->pp_cols, &ld,
+                                     NULL));
     free(ds->pp_source);
     ds->pp_source = strdup(path);
     return ds->pp_source ? ASSAY_OK : assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
@@ -120,7 +124,8 @@ assay_status assay_dataset_load(assay_ctx *ctx, const char *path, const assay_lo
         goto fail;
     }
     ds->format = o.format;
-    if ((s = detect_format(ctx, path, &ds->format)) != ASSAY_OK) goto fail;
+    if ((s = detect_format(ctx, path, "HDF5, CSV or .npy embeddings", &ds->format)) != ASSAY_OK)
+        goto fail;
     assay__progress(ctx, "load", 0, 1);
 
     switch (ds->format) {
@@ -133,16 +138,19 @@ assay_status assay_dataset_load(assay_ctx *ctx, const char *path, const assay_lo
         if (s == ASSAY_OK) s = assay__dataset_add_file(ctx, ds, "table", path);
         break;
     case ASSAY_FORMAT_NPY: {
+        /* Checked first: no point reading a large array without its labels. */
+        if (o.labels_file == NULL) {
+            s = assay__fail(ctx, ASSAY_E_INVAL,
+                            "%s: a .npy file holds only the embeddings; give the labels with "
+                            "--labels-file labels.npy|labels.csv",
+                            path);
+            break;
+        }
         assay__npy_matrix_info info = {0, 0};
         s = assay__npy_load_matrix(ctx, path, 1, &ds->x, &ds->n, &ds->d, &ds->ld, &info);
         ds->npy_data_offset = info.data_offset;
         ds->npy_row_bytes = info.itemsize * ds->d;
         if (s == ASSAY_OK) s = assay__dataset_add_file(ctx, ds, "embeddings", path);
-        if (s == ASSAY_OK && o.labels_file == NULL)
-            s = assay__fail(ctx, ASSAY_E_INVAL,
-                            "%s: a .npy file holds only the embeddings; give the labels with "
-                            "--labels-file labels.npy|labels.csv",
-                            path);
         break;
     }
     default:
@@ -245,7 +253,8 @@ static assay_status parse_declared(assay_ctx *ctx, assay_dataset *ds, const char
         const char *a = p, *b = end;
         while (a < b && (*a == ' ' || *a == '\t')) a++;
         while (b > a && (b[-1] == ' ' || b[-1] == '\t')) b--;
-        if (a == b) return assay__fail(ctx, ASSAY_E_INVAL, "--classes: empty class name in '%s'", list);
+        if (a == b)
+            return assay__fail(ctx, ASSAY_E_INVAL, "--classes: empty class name in '%s'", list);
         char *name = assay__strpool_add(&ds->pool, a, (size_t)(b - a));
         if (name == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
         ds->declared[ds->n_declared++] = name;
@@ -421,14 +430,17 @@ static void validity_task(void *arg, size_t task, int worker) {
         size_t bad = 0, nonzero = 0;
         for (size_t c = 0; c < ds->d; c++) {
             float v = x[c];
-            if (!isfinite(v)) bad++;
-            else ss += (double)v * (double)v;
+            if (!isfinite(v))
+                bad++;
+            else
+                ss += (double)v * (double)v;
             nonzero += v != 0.0f;
         }
         uint8_t f = 0;
         if (bad) f |= ASSAY__ROW_NONFINITE;
         /* Distances are formed from sums of squared norms in float32; keep them finite. */
-        else if (ss > (double)FLT_MAX / 8.0) f |= ASSAY__ROW_OVERFLOW;
+        else if (ss > (double)FLT_MAX / 8.0)
+            f |= ASSAY__ROW_OVERFLOW;
         if (nonzero == 0) f |= ASSAY__ROW_ZERO;
         ds->row_flags[r] = f;
     }
@@ -467,10 +479,9 @@ static assay_status mark_rows(assay_ctx *ctx, assay_dataset *ds) {
 static assay_status check_length(assay_ctx *ctx, const assay_dataset *ds, const char *what,
                                  const char *source, size_t n) {
     if (n == ds->n) return ASSAY_OK;
-    return assay__fail(ctx, ASSAY_E_SHAPE,
-                       "%s (%s) have %zu rows, but the embeddings (%s) have %zu rows", what,
-                       source ? source : "?", n,
-                       ds->h5_embeddings ? ds->h5_embeddings : ds->path, ds->n);
+    return assay__fail(
+        ctx, ASSAY_E_SHAPE, "%s (%s) have %zu rows, but the embeddings (%s) have %zu rows", what,
+        source ? source : "?", n, ds->h5_embeddings ? ds->h5_embeddings : ds->path, ds->n);
 }
 
 assay_status assay__dataset_finish(assay_ctx *ctx, assay_dataset *ds, const assay_load_opts *opts) {
@@ -496,7 +507,8 @@ assay_status assay__dataset_finish(assay_ctx *ctx, assay_dataset *ds, const assa
     ds->row_flags = calloc(ds->n, 1);
     if (ds->y == NULL || ds->row_flags == NULL)
         return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
-    if (ds->labels.type == ASSAY__COL_INT) ASSAY_TRY(build_int_classes(ctx, ds));
+    if (ds->labels.type == ASSAY__COL_INT)
+        ASSAY_TRY(build_int_classes(ctx, ds));
     else {
         if (ds->declared_names_for_ints)
             return assay__fail(ctx, ASSAY_E_FORMAT,
@@ -539,10 +551,14 @@ assay_format assay_dataset_format(const assay_dataset *ds) {
 
 const char *assay_format_name(assay_format f) {
     switch (f) {
-    case ASSAY_FORMAT_HDF5: return "hdf5";
-    case ASSAY_FORMAT_CSV: return "csv";
-    case ASSAY_FORMAT_NPY: return "npy";
-    default: return "auto";
+    case ASSAY_FORMAT_HDF5:
+        return "hdf5";
+    case ASSAY_FORMAT_CSV:
+        return "csv";
+    case ASSAY_FORMAT_NPY:
+        return "npy";
+    default:
+        return "auto";
     }
 }
 
@@ -565,9 +581,12 @@ const float *assay_dataset_row(const assay_dataset *ds, size_t i) {
 assay_status assay_dataset_row_id(const assay_dataset *ds, size_t i, char *buf, size_t buf_len) {
     if (ds == NULL || buf == NULL || buf_len == 0 || i >= ds->n) return ASSAY_E_INVAL;
     int len;
-    if (ds->ids.type == ASSAY__COL_NONE) len = snprintf(buf, buf_len, "%s", "");
-    else if (ds->ids.type == ASSAY__COL_STR) len = snprintf(buf, buf_len, "%s", ds->ids.s[i]);
-    else len = snprintf(buf, buf_len, "%lld", (long long)ds->ids.i[i]);
+    if (ds->ids.type == ASSAY__COL_NONE)
+        len = snprintf(buf, buf_len, "%s", "");
+    else if (ds->ids.type == ASSAY__COL_STR)
+        len = snprintf(buf, buf_len, "%s", ds->ids.s[i]);
+    else
+        len = snprintf(buf, buf_len, "%lld", (long long)ds->ids.i[i]);
     return (size_t)len < buf_len ? ASSAY_OK : ASSAY_E_INVAL;
 }
 

@@ -103,8 +103,8 @@ assay_status assay__csv_load(assay_ctx *ctx, assay_dataset *ds, const char *path
 assay_status assay__csv_load_column(assay_ctx *ctx, const char *path, const char *column,
                                     int want_int_if_possible, assay__column *out);
 
-/* .npy matrix (2-D; or 1-D as a column vector when allow_1d) converted to float32 into a new
- * 64-byte aligned buffer with row stride *ld (>= d, multiple of 16 floats when pad_rows). */
+/* .npy matrix (2-D) converted to float32 into a new 64-byte aligned buffer with row stride *ld
+ * (a multiple of 16 floats when pad_rows, else d). */
 typedef struct assay__npy_matrix_info {
     uint64_t data_offset; /* byte offset of the data in the file */
     size_t itemsize;
@@ -112,7 +112,8 @@ typedef struct assay__npy_matrix_info {
 assay_status assay__npy_load_matrix(assay_ctx *ctx, const char *path, int pad_rows, float **x,
                                     size_t *n, size_t *d, size_t *ld, assay__npy_matrix_info *info);
 
-/* .npy integer vector ([N] or [N,1]; <i4 <i8 |u1 and other integer types) as an INT column. */
+/* .npy vector ([N] or [N,1]) as an INT column: integer types, or float types whose values are
+ * all whole numbers. */
 assay_status assay__npy_load_column(assay_ctx *ctx, const char *path, assay__column *out);
 
 /* ---- common steps ---- */

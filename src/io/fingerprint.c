@@ -50,6 +50,7 @@ static int update_value(EVP_MD_CTX *md, const assay__column *c, size_t r) {
 
 typedef struct fp_job {
     assay_ctx *ctx;
+    const EVP_MD *sha256; /* fetched once: OpenSSL 3 fetches per call otherwise, under a lock */
     assay_dataset *ds;
     size_t rows_per_task;
     size_t n_row_tasks;
@@ -90,7 +91,7 @@ static void hash_rows(fp_job *j, size_t task) {
             x = swap;
         }
         unsigned int len = 0;
-        ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
+        ok = EVP_DigestInit_ex(md, j->sha256, NULL) &&
              EVP_DigestUpdate(md, x, ds->d * sizeof(float)) && EVP_MD_CTX_copy_ex(tmp, md) &&
              EVP_DigestFinal_ex(tmp, ds->content_digest[r], &len) &&
              update_value(md, &ds->labels, r) && update_value(md, &ds->ids, r) &&
@@ -115,7 +116,7 @@ static void hash_file(fp_job *j, assay__file_info *f) {
     }
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     unsigned char *buf = malloc(1 << 20);
-    int ok = md != NULL && buf != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    int ok = md != NULL && buf != NULL && EVP_DigestInit_ex(md, j->sha256, NULL);
     uint64_t total = 0;
     size_t got;
     while (ok && (got = fread(buf, 1, 1 << 20, fp)) > 0) {
@@ -139,8 +140,10 @@ static void hash_file(fp_job *j, assay__file_info *f) {
 static void fp_task(void *arg, size_t task, int worker) {
     (void)worker;
     fp_job *j = arg;
-    if (task < j->ds->n_files) hash_file(j, &j->ds->files[task]);
-    else hash_rows(j, task - j->ds->n_files);
+    if (task < j->ds->n_files)
+        hash_file(j, &j->ds->files[task]);
+    else
+        hash_rows(j, task - j->ds->n_files);
 }
 
 assay_status assay__fingerprint(assay_ctx *ctx, assay_dataset *ds) {
@@ -152,21 +155,31 @@ assay_status assay__fingerprint(assay_ctx *ctx, assay_dataset *ds) {
     memset(&job, 0, sizeof job);
     job.ctx = ctx;
     job.ds = ds;
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+    EVP_MD *fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
+    job.sha256 = fetched;
+#else
+    job.sha256 = EVP_sha256();
+#endif
+    if (job.sha256 == NULL) return assay__fail(ctx, ASSAY_E_INTERNAL, "OpenSSL has no SHA-256");
     job.rows_per_task = 2048;
     job.n_row_tasks = (ds->n + job.rows_per_task - 1) / job.rows_per_task;
     if (pthread_mutex_init(&job.lock, NULL) != 0)
         return assay__fail(ctx, ASSAY_E_THREAD, "cannot create a mutex");
-    assay_status s = assay__parallel_for(ctx, ds->n_files + job.n_row_tasks, ctx->n_threads,
-                                         fp_task, &job);
+    assay_status s =
+        assay__parallel_for(ctx, ds->n_files + job.n_row_tasks, ctx->n_threads, fp_task, &job);
     pthread_mutex_destroy(&job.lock);
-    if (s != ASSAY_OK) return s;
-    if (job.failed) return assay__fail(ctx, ASSAY_E_IO, "%s", job.file_error);
-
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     unsigned int len = 0;
-    int ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
+    int ok = s == ASSAY_OK && !job.failed && md != NULL &&
+             EVP_DigestInit_ex(md, job.sha256, NULL) &&
              EVP_DigestUpdate(md, ds->row_digest, ds->n * sizeof *ds->row_digest) &&
              EVP_DigestFinal_ex(md, ds->digest, &len);
     EVP_MD_CTX_free(md);
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+    EVP_MD_free(fetched);
+#endif
+    if (s != ASSAY_OK) return s;
+    if (job.failed) return assay__fail(ctx, ASSAY_E_IO, "%s", job.file_error);
     return ok ? ASSAY_OK : assay__fail(ctx, ASSAY_E_INTERNAL, "SHA-256 (OpenSSL) failed");
 }

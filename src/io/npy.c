@@ -1,1 +1,350 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* NumPy .npy loader: checks the header and the file length, maps the file read-only and converts
+ * the data straight into the destination (float32 matrix or int64 column), with no second copy. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io/dataset_internal.h"
+#include "io/npy_header.h"
+
+/* ---- opening and mapping ---- */
+
+typedef struct npy_file {
+    int fd;
+    assay__npy_header h;
+    void *map;
+    size_t map_len;
+    const unsigned char *data; /* map + h.header_len */
+} npy_file;
+
+static void npy_close(npy_file *f) {
+    if (f->map != NULL) munmap(f->map, f->map_len);
+    if (f->fd >= 0) close(f->fd);
+    f->map = NULL;
+    f->fd = -1;
+}
+
+/* Reads exactly len bytes at offset 0 (short only at end of file); -1 with errno on failure. */
+static ssize_t read_prefix(int fd, unsigned char *buf, size_t len) {
+    size_t got = 0;
+    while (got < len) {
+        ssize_t r = pread(fd, buf + got, len - got, (off_t)got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return -1;
+        if (r == 0) break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+/* Opens and parses the header, and checks the file holds all the data the header promises, so a
+ * short file is an error here and never a SIGBUS in the middle of the conversion. */
+static assay_status npy_open(assay_ctx *ctx, const char *path, npy_file *f) {
+    f->map = NULL;
+    f->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (f->fd < 0) {
+        int e = errno;
+        return assay__fail(ctx, e == ENOENT ? ASSAY_E_NOTFOUND : ASSAY_E_IO, "%s: cannot open: %s",
+                           path, strerror(e));
+    }
+    struct stat st;
+    if (fstat(f->fd, &st) != 0) {
+        int e = errno;
+        return assay__fail(ctx, ASSAY_E_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode))
+        return assay__fail(ctx, ASSAY_E_IO, "%s: not a regular file; expected a .npy file", path);
+    uint64_t size = (uint64_t)st.st_size;
+
+    unsigned char pre[ASSAY__NPY_PREAMBLE_MAX];
+    ssize_t got = read_prefix(f->fd, pre, sizeof pre);
+    if (got < 0) {
+        int e = errno;
+        return assay__fail(ctx, ASSAY_E_IO, "%s: cannot read: %s", path, strerror(e));
+    }
+    size_t total = assay__npy_header_total(pre, (size_t)got);
+    size_t want = total != 0 ? total : (size_t)got;
+    if (want > size) want = (size_t)size; /* the parser reports the truncation */
+    unsigned char *hdr = malloc(want ? want : 1);
+    if (hdr == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
+    got = read_prefix(f->fd, hdr, want);
+    if (got < 0) {
+        int e = errno;
+        free(hdr);
+        return assay__fail(ctx, ASSAY_E_IO, "%s: cannot read: %s", path, strerror(e));
+    }
+    assay_status s = assay__npy_parse_header(ctx, path, hdr, (size_t)got, &f->h);
+    free(hdr);
+    if (s != ASSAY_OK) return s;
+
+    const assay__npy_header *h = &f->h;
+    uint64_t have = size - h->header_len; /* header_len <= size: the parser saw it all */
+    if (have < (uint64_t)h->data_bytes) {
+        char shape[128];
+        assay__npy_shape_str(h, 1, shape, sizeof shape);
+        return assay__fail(ctx, ASSAY_E_FORMAT,
+                           "%s: truncated: header says %s %s = %zu bytes of data, file has only "
+                           "%llu",
+                           path, shape, h->descr, h->data_bytes, (unsigned long long)have);
+    }
+    return ASSAY_OK;
+}
+
+static assay_status npy_map(assay_ctx *ctx, const char *path, npy_file *f) {
+    /* Only the header and the data are mapped; bytes past them (allowed, as np.load ignores
+     * them) are never touched. */
+    f->map_len = f->h.header_len + f->h.data_bytes;
+    void *m = mmap(NULL, f->map_len, PROT_READ, MAP_PRIVATE, f->fd, 0);
+    if (m == MAP_FAILED) {
+        int e = errno;
+        return assay__fail(ctx, e == ENOMEM ? ASSAY_E_NOMEM : ASSAY_E_IO,
+                           "%s: cannot map %zu bytes: %s", path, f->map_len, strerror(e));
+    }
+    f->map = m;
+    (void)posix_madvise(m, f->map_len, POSIX_MADV_SEQUENTIAL); /* only a hint */
+    f->data = (const unsigned char *)m + f->h.header_len;
+    return ASSAY_OK;
+}
+
+/* ---- element decoding (the data is little-endian whatever the host) ---- */
+
+static int host_is_little_endian(void) {
+    const uint16_t one = 1;
+    unsigned char b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+
+static uint16_t le16(const unsigned char *p) {
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t le32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t le64(const unsigned char *p) {
+    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+/* IEEE binary16 to binary32, exact for every input: subnormals are scaled by 2^-24 (exact in
+ * float), NaN keeps its payload and infinities stay infinite. */
+static float half_to_float(uint16_t x) {
+    uint32_t sign = (uint32_t)(x & 0x8000u) << 16;
+    uint32_t exp = (x >> 10) & 0x1fu;
+    uint32_t mant = x & 0x3ffu;
+    uint32_t bits;
+    if (exp == 0x1f) {
+        bits = sign | 0x7f800000u | mant << 13;
+    } else if (exp != 0) {
+        bits = sign | (exp + (127 - 15)) << 23 | mant << 13;
+    } else {
+        float v = (float)mant * 0x1p-24f;
+        return sign ? -v : v;
+    }
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+static float f32_bits(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static double f64_bits(uint64_t u) {
+    double d;
+    memcpy(&d, &u, sizeof d);
+    return d;
+}
+
+/* One element as a double: exact for every accepted dtype except 64-bit integers beyond 2^53,
+ * which is why the callers convert those directly instead. */
+static double elem_double(const assay__npy_header *h, const unsigned char *p) {
+    switch (h->kind) {
+    case 'f':
+        if (h->itemsize == 2) return half_to_float(le16(p));
+        if (h->itemsize == 4) return f32_bits(le32(p));
+        return f64_bits(le64(p));
+    case 'i':
+        if (h->itemsize == 1) return (int8_t)p[0];
+        if (h->itemsize == 2) return (int16_t)le16(p);
+        if (h->itemsize == 4) return (int32_t)le32(p);
+        return (double)(int64_t)le64(p);
+    default:
+        if (h->itemsize == 1) return p[0];
+        if (h->itemsize == 2) return le16(p);
+        if (h->itemsize == 4) return le32(p);
+        return (double)le64(p);
+    }
+}
+
+/* Converts n consecutive elements to float32. Each value is rounded once, to nearest: doubles
+ * by the cast, 64-bit integers by their own cast (through double they could round twice). */
+static void convert_f32(const assay__npy_header *h, const unsigned char *src, size_t n,
+                        float *dst) {
+    size_t w = h->itemsize;
+    if (h->kind == 'f' && w == 4) {
+        if (host_is_little_endian()) {
+            memcpy(dst, src, n * sizeof *dst);
+            return;
+        }
+        for (size_t j = 0; j < n; j++) dst[j] = f32_bits(le32(src + 4 * j));
+    } else if (h->kind == 'f' && w == 8) {
+        for (size_t j = 0; j < n; j++) dst[j] = (float)f64_bits(le64(src + 8 * j));
+    } else if (h->kind == 'i' && w == 8) {
+        for (size_t j = 0; j < n; j++) dst[j] = (float)(int64_t)le64(src + 8 * j);
+    } else if (h->kind == 'u' && w == 8) {
+        for (size_t j = 0; j < n; j++) dst[j] = (float)le64(src + 8 * j);
+    } else if (h->kind == 'u' && w == 1) {
+        for (size_t j = 0; j < n; j++) dst[j] = (float)src[j];
+    } else {
+        /* f2 and integers up to 32 bits are exact in double, so one rounding to float. */
+        for (size_t j = 0; j < n; j++) dst[j] = (float)elem_double(h, src + w * j);
+    }
+}
+
+/* ---- loaders ---- */
+
+assay_status assay__npy_load_matrix(assay_ctx *ctx, const char *path, int pad_rows, float **x,
+                                    size_t *n, size_t *d, size_t *ld,
+                                    assay__npy_matrix_info *info) {
+    npy_file f;
+    float *buf = NULL;
+    assay_status s = npy_open(ctx, path, &f);
+    if (s != ASSAY_OK) goto out;
+    const assay__npy_header *h = &f.h;
+    char shape[128];
+    assay__npy_shape_str(h, 0, shape, sizeof shape);
+    if (h->ndim != 2) {
+        s = assay__fail(ctx, ASSAY_E_SHAPE,
+                        "%s: expected a 2-D array (rows, features), found %d-D shape %s%s", path,
+                        h->ndim, shape,
+                        h->ndim == 1 ? "; for one feature per row save arr.reshape(-1, 1)" : "");
+        goto out;
+    }
+    size_t rows = h->shape[0], cols = h->shape[1];
+    if (rows == 0 || cols == 0) {
+        s = assay__fail(ctx, ASSAY_E_FORMAT,
+                        "%s: expected at least one row and one column, found shape %s", path,
+                        shape);
+        goto out;
+    }
+    size_t stride = pad_rows ? assay__row_stride(cols) : cols, elems, bytes;
+    if (assay__mul_overflows(rows, stride, &elems) ||
+        assay__mul_overflows(elems, sizeof(float), &bytes)) {
+        s = assay__fail(ctx, ASSAY_E_NOMEM, "%s: shape %s is too large to hold as float32", path,
+                        shape);
+        goto out;
+    }
+    buf = assay__aligned_alloc(bytes);
+    if (buf == NULL) {
+        s = assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory for %zu bytes of float32 data", path,
+                        bytes);
+        goto out;
+    }
+    if ((s = npy_map(ctx, path, &f)) != ASSAY_OK) goto out;
+    if (stride == cols) {
+        convert_f32(h, f.data, elems, buf);
+    } else {
+        size_t row_bytes = cols * h->itemsize;
+        for (size_t r = 0; r < rows; r++) {
+            float *dst = buf + r * stride;
+            convert_f32(h, f.data + r * row_bytes, cols, dst);
+            /* Padding is zero so SIMD kernels may read whole 64-byte blocks of a row. */
+            memset(dst + cols, 0, (stride - cols) * sizeof *dst);
+        }
+    }
+    *x = buf;
+    buf = NULL;
+    *n = rows;
+    *d = cols;
+    *ld = stride;
+    if (info != NULL) {
+        info->data_offset = h->header_len;
+        info->itemsize = h->itemsize;
+    }
+out:
+    free(buf);
+    npy_close(&f);
+    return s;
+}
+
+assay_status assay__npy_load_column(assay_ctx *ctx, const char *path, assay__column *out) {
+    npy_file f;
+    assay__column col;
+    memset(&col, 0, sizeof col);
+    assay_status s = npy_open(ctx, path, &f);
+    if (s != ASSAY_OK) goto out;
+    const assay__npy_header *h = &f.h;
+    char shape[128];
+    assay__npy_shape_str(h, 0, shape, sizeof shape);
+    if (!(h->ndim == 1 || (h->ndim == 2 && h->shape[1] == 1))) {
+        s = assay__fail(ctx, ASSAY_E_SHAPE,
+                        "%s: expected a vector of shape (N,) or (N, 1), found shape %s", path,
+                        shape);
+        goto out;
+    }
+    size_t rows = h->shape[0], bytes;
+    if (rows == 0) {
+        s = assay__fail(ctx, ASSAY_E_FORMAT, "%s: expected at least one value, found shape %s",
+                        path, shape);
+        goto out;
+    }
+    if (assay__mul_overflows(rows, sizeof *col.i, &bytes) || (col.i = malloc(bytes)) == NULL) {
+        s = assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory for %zu values", path, rows);
+        goto out;
+    }
+    if ((s = npy_map(ctx, path, &f)) != ASSAY_OK) goto out;
+    const unsigned char *p = f.data;
+    size_t w = h->itemsize;
+    for (size_t r = 0; r < rows; r++, p += w) {
+        if (h->kind == 'i' && w == 8) {
+            col.i[r] = (int64_t)le64(p);
+        } else if (h->kind == 'u' && w == 8) {
+            uint64_t u = le64(p);
+            if (u > (uint64_t)INT64_MAX) {
+                s = assay__fail(ctx, ASSAY_E_FORMAT,
+                                "%s: row %zu is %llu; expected an integer of at most 2^63-1", path,
+                                r, (unsigned long long)u);
+                goto out;
+            }
+            col.i[r] = (int64_t)u;
+        } else if (h->kind != 'f') {
+            col.i[r] = (int64_t)elem_double(h, p); /* exact: at most 32 bits */
+        } else {
+            double v = elem_double(h, p);
+            /* Labels saved from a float array (pandas often does this) are fine as long as no
+             * value was ever fractional, NaN or out of int64 range. */
+            if (!(v == floor(v) && v >= -0x1p63 && v < 0x1p63)) {
+                s = assay__fail(ctx, ASSAY_E_FORMAT,
+                                "%s: row %zu is %.*g, not an integer: labels must be integers "
+                                "(a float array %s is accepted only when every value is whole)",
+                                path, r,
+                                w == 2   ? 5
+                                : w == 4 ? 9
+                                         : 17,
+                                v, h->descr);
+                goto out;
+            }
+            col.i[r] = (int64_t)v;
+        }
+    }
+    col.type = ASSAY__COL_INT;
+    col.n = rows;
+    if ((s = assay__column_set_source(ctx, &col, "%s", path)) != ASSAY_OK) goto out;
+    assay__column_free(out);
+    *out = col;
+    memset(&col, 0, sizeof col);
+out:
+    assay__column_free(&col);
+    npy_close(&f);
+    return s;
+}

@@ -158,8 +158,8 @@ void assay__explain(const assay_dataset *ds, const assay_result *res, const assa
         switch (f->why) {
         case ASSAY__WHY_NONFINITE:
             snprintf(buf, len,
-                     "%.0f feature value%s NaN or infinite (first at column %.0f); the row is left "
-                     "out of the neighbour graph",
+                     "%.0f feature value%s NaN or infinite as float32 (first at column %.0f); the "
+                     "row is left out of the neighbour graph",
                      f->a, f->a == 1.0 ? " is" : "s are", f->b);
             break;
         case ASSAY__WHY_OVERFLOW:

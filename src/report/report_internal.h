@@ -22,7 +22,7 @@ typedef struct assay__outfile {
     FILE *fp;
 } assay__outfile;
 
-/* Creates a hidden temporary file next to dir/name (mkstemp). */
+/* Creates a hidden temporary file next to dir/name. */
 assay_status assay__out_open(assay_ctx *ctx, const char *dir, const char *name, assay__outfile *f);
 /* Flushes, syncs and closes; reports write errors (disk full) naming the file. */
 assay_status assay__out_close(assay_ctx *ctx, assay__outfile *f);

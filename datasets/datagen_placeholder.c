@@ -1,1 +1,0 @@
-/* placeholder */ void assay_datagen_placeholder(void); void assay_datagen_placeholder(void) {}

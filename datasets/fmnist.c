@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* assay-fmnist: turns the Debian-packaged Fashion-MNIST into assay's demo input, with planted
+ * label flips, a BadNets backdoor and conflicting duplicates, and their ground truth. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "datagen.h"
+
+#define TOOL            "assay-fmnist"
+#define DEFAULT_IDX_DIR "/usr/share/datasets/fashion-mnist"
+#define FMNIST_CLASSES  10
+
+static const char *const class_names[FMNIST_CLASSES] = {
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+
+typedef struct fmnist_args {
+    const char *idx_dir;
+    const char *split; /* "train" or "test" */
+    const char *out;
+    const char *truth;
+    datagen_format format;
+    int format_given;
+    int gzip_level;
+    size_t pca;
+    int clean;
+    int attack_given; /* an attack option was used (conflicts with --clean) */
+    int targeted_given;
+    datagen_plant_opts plant;
+} fmnist_args;
+
+static void usage(FILE *fp) {
+    fprintf(
+        fp,
+        "usage: " TOOL " --out PATH [options]\n"
+        "Writes Fashion-MNIST (784 pixels/255 per image, ids = row in the IDX file) with planted\n"
+        "poisons and, with --truth, the ground truth (index,is_poison,attack,source).\n"
+        "\n"
+        "  --idx-dir DIR        IDX files (default " DEFAULT_IDX_DIR ")\n"
+        "  --split train|test   60,000 training or 10,000 test images (default train)\n"
+        "  --out PATH           output file (h5, csv) or folder (npy)\n"
+        "  --format h5|csv|npy  default: from --out (.csv -> csv, ending in / -> npy, else h5)\n"
+        "  --truth PATH         ground-truth CSV\n"
+        "  --seed N             random seed (default 42); same seed -> identical files\n"
+        "  --pca P              write the P-dim PCA projection (fitted after planting)\n"
+        "  --random-flip F      fraction of rows relabelled uniformly (default 0.02)\n"
+        "  --targeted A:B:F     relabel fraction F of class A as B (repeatable;\n"
+        "                       default 0:6:0.05 and 7:5:0.05)\n"
+        "  --badnets T:F        4x4 white corner patch on fraction F of the rows, drawn from\n"
+        "                       classes other than T, relabelled T (default 0:0.01)\n"
+        "  --duplicates F       fraction of rows overwritten by a copy of a clean row of\n"
+        "                       another class (default 0.005)\n"
+        "  --clean              plant nothing\n"
+        "  --gzip LEVEL         HDF5 only: chunked, gzip level 1-9 (default 0: contiguous)\n"
+        "  -h, --help           this text\n"
+        "Exit status: 0 written, 2 bad usage or input, 3 internal failure.\n");
+}
+
+static int usage_error(const char *msg) {
+    fprintf(stderr, TOOL ": %s\n" TOOL ": see " TOOL " --help\n", msg);
+    return 2;
+}
+
+/* "--seed 'x': expected a non-negative integer"; without `expected`, "unknown option 'x'". */
+static int option_error(const char *option, const char *value, const char *expected) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s '%s'%s%s", option, value, expected ? ": " : "",
+             expected ? expected : "");
+    return usage_error(msg);
+}
+
+static int parse_size(const char *text, size_t *out) {
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (end == text || *end != '\0' || errno != 0 || text[0] == '-' || v > SIZE_MAX) return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+/* Returns -1 to continue, or the exit code. */
+static int parse_args(int argc, char **argv, fmnist_args *a) {
+    enum {
+        OPT_IDX = 256,
+        OPT_SPLIT,
+        OPT_OUT,
+        OPT_FORMAT,
+        OPT_TRUTH,
+        OPT_SEED,
+        OPT_PCA,
+        OPT_RANDOM,
+        OPT_TARGETED,
+        OPT_BADNETS,
+        OPT_DUPLICATES,
+        OPT_CLEAN,
+        OPT_GZIP
+    };
+    static const struct option options[] = {{"idx-dir", required_argument, NULL, OPT_IDX},
+                                            {"split", required_argument, NULL, OPT_SPLIT},
+                                            {"out", required_argument, NULL, OPT_OUT},
+                                            {"format", required_argument, NULL, OPT_FORMAT},
+                                            {"truth", required_argument, NULL, OPT_TRUTH},
+                                            {"seed", required_argument, NULL, OPT_SEED},
+                                            {"pca", required_argument, NULL, OPT_PCA},
+                                            {"random-flip", required_argument, NULL, OPT_RANDOM},
+                                            {"targeted", required_argument, NULL, OPT_TARGETED},
+                                            {"badnets", required_argument, NULL, OPT_BADNETS},
+                                            {"duplicates", required_argument, NULL, OPT_DUPLICATES},
+                                            {"clean", no_argument, NULL, OPT_CLEAN},
+                                            {"gzip", required_argument, NULL, OPT_GZIP},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
+    datagen_error err = {""};
+    size_t value = 0;
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (opt) {
+        case OPT_IDX:
+            a->idx_dir = optarg;
+            break;
+        case OPT_SPLIT:
+            if (strcmp(optarg, "train") != 0 && strcmp(optarg, "test") != 0)
+                return option_error("--split", optarg, "expected train or test");
+            a->split = optarg;
+            break;
+        case OPT_OUT:
+            a->out = optarg;
+            break;
+        case OPT_FORMAT:
+            if (datagen_format_parse(optarg, &a->format, &err) != ASSAY_OK)
+                return usage_error(err.msg);
+            a->format_given = 1;
+            break;
+        case OPT_TRUTH:
+            a->truth = optarg;
+            break;
+        case OPT_SEED:
+            if (parse_size(optarg, &value) != 0)
+                return option_error("--seed", optarg, "expected a non-negative integer");
+            a->plant.seed = value;
+            break;
+        case OPT_PCA:
+            if (parse_size(optarg, &a->pca) != 0 || a->pca == 0)
+                return option_error("--pca", optarg, "expected a number of dimensions >= 1");
+            break;
+        case OPT_RANDOM:
+            if (datagen_parse_fraction(optarg, "--random-flip", &a->plant.random_flip, &err) !=
+                ASSAY_OK)
+                return usage_error(err.msg);
+            a->attack_given = 1;
+            break;
+        case OPT_TARGETED:
+            if (!a->targeted_given) a->plant.n_targeted = 0; /* replace the defaults */
+            a->targeted_given = a->attack_given = 1;
+            if (a->plant.n_targeted == DATAGEN_MAX_TARGETED)
+                return option_error("--targeted", optarg, "too many targeted flips");
+            if (datagen_parse_targeted(optarg, &a->plant.targeted[a->plant.n_targeted], &err) !=
+                ASSAY_OK)
+                return usage_error(err.msg);
+            a->plant.n_targeted++;
+            break;
+        case OPT_BADNETS:
+            if (datagen_parse_badnets(optarg, &a->plant.badnets_target, &a->plant.badnets, &err) !=
+                ASSAY_OK)
+                return usage_error(err.msg);
+            a->attack_given = 1;
+            break;
+        case OPT_DUPLICATES:
+            if (datagen_parse_fraction(optarg, "--duplicates", &a->plant.duplicates, &err) !=
+                ASSAY_OK)
+                return usage_error(err.msg);
+            a->attack_given = 1;
+            break;
+        case OPT_CLEAN:
+            a->clean = 1;
+            break;
+        case OPT_GZIP:
+            if (parse_size(optarg, &value) != 0 || value > 9)
+                return option_error("--gzip", optarg, "expected a level 0-9");
+            a->gzip_level = (int)value;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            return option_error("unknown option or missing value in", argv[optind - 1], NULL);
+        }
+    }
+    if (optind < argc) return option_error("unexpected argument", argv[optind], NULL);
+    if (a->out == NULL) return usage_error("--out is required");
+    if (a->clean && a->attack_given)
+        return usage_error("--clean plants nothing; drop the attack options or --clean");
+    if (!a->format_given) a->format = datagen_format_from_path(a->out);
+    if (a->gzip_level > 0 && a->format != DATAGEN_FORMAT_H5)
+        return usage_error("--gzip applies to the h5 format only");
+    return -1;
+}
+
+/* The packaged files are gzip-compressed; an unpacked copy (same name without .gz) works too. */
+static void idx_path(char *buf, size_t len, const char *dir, const char *split, const char *kind) {
+    const char *prefix = strcmp(split, "test") == 0 ? "t10k" : "train";
+    snprintf(buf, len, "%s/%s-%s-ubyte.gz", dir, prefix, kind);
+    if (access(buf, F_OK) != 0) {
+        char plain[4096];
+        snprintf(plain, sizeof plain, "%s/%s-%s-ubyte", dir, prefix, kind);
+        if (access(plain, F_OK) == 0) snprintf(buf, len, "%s", plain);
+    }
+}
+
+/* Reads images and labels into `data` as pixels/255 with ids = row number. */
+static assay_status load_fmnist(const fmnist_args *a, datagen_data *data, size_t *image_rows,
+                                size_t *image_cols, datagen_error *err) {
+    char images_path[4096], labels_path[4096];
+    idx_path(images_path, sizeof images_path, a->idx_dir, a->split, "images-idx3");
+    idx_path(labels_path, sizeof labels_path, a->idx_dir, a->split, "labels-idx1");
+    datagen_idx_images img = {0, 0, 0, NULL};
+    uint8_t *labels = NULL;
+    size_t n_labels = 0;
+    assay_status s = datagen_idx_read_images(images_path, &img, err);
+    if (s == ASSAY_OK) s = datagen_idx_read_labels(labels_path, &labels, &n_labels, err);
+    if (s == ASSAY_OK && n_labels != img.count)
+        s = datagen_fail(err, ASSAY_E_SHAPE, "%s has %zu labels but %s has %zu images", labels_path,
+                         n_labels, images_path, img.count);
+    for (size_t i = 0; s == ASSAY_OK && i < n_labels; i++)
+        if (labels[i] >= FMNIST_CLASSES)
+            s = datagen_fail(err, ASSAY_E_FORMAT, "%s: label %u at row %zu, expected 0..%d",
+                             labels_path, (unsigned)labels[i], i, FMNIST_CLASSES - 1);
+    if (s == ASSAY_OK)
+        s = datagen_data_alloc(data, img.count, img.rows * img.cols, FMNIST_CLASSES, err);
+    if (s == ASSAY_OK) {
+        size_t cells = img.count * img.rows * img.cols;
+        for (size_t i = 0; i < cells; i++) data->x[i] = (float)img.pixels[i] / 255.0f;
+        for (size_t i = 0; i < img.count; i++) data->labels[i] = labels[i];
+        data->class_names = class_names;
+        *image_rows = img.rows;
+        *image_cols = img.cols;
+    }
+    datagen_idx_images_free(&img);
+    free(labels);
+    return s;
+}
+
+static void print_summary(const fmnist_args *a, const datagen_plant_report *r, size_t n) {
+    if (a->clean) {
+        fprintf(stderr, TOOL ": clean: no poisons planted in %zu rows\n", n);
+        return;
+    }
+    const datagen_plant_opts *o = &a->plant;
+    fprintf(stderr, TOOL ": random_flip: %zu rows (%.4g of %zu)\n",
+            r->by_attack[DATAGEN_ATTACK_RANDOM_FLIP], o->random_flip, n);
+    for (size_t j = 0; j < o->n_targeted; j++) {
+        const datagen_targeted *t = &o->targeted[j];
+        fprintf(stderr, TOOL ": targeted_flip %d->%d: %zu rows (%.4g of %zu %s relabelled %s)\n",
+                (int)t->from, (int)t->to, r->targeted[j], t->fraction, r->targeted_of[j],
+                class_names[t->from], class_names[t->to]);
+    }
+    fprintf(stderr, TOOL ": badnets: %zu rows (%.4g of %zu) patched and relabelled %d (%s)\n",
+            r->by_attack[DATAGEN_ATTACK_BADNETS], o->badnets, n, (int)o->badnets_target,
+            o->badnets_target >= 0 && o->badnets_target < FMNIST_CLASSES
+                ? class_names[o->badnets_target]
+                : "?");
+    fprintf(stderr, TOOL ": duplicate_conflict: %zu rows (%.4g of %zu)\n",
+            r->by_attack[DATAGEN_ATTACK_DUPLICATE_CONFLICT], o->duplicates, n);
+}
+
+/* Replaces the pixels by their P-dim PCA projection. */
+static assay_status reduce(datagen_data *data, size_t p, datagen_error *err) {
+    datagen_pca pca;
+    assay_status s = datagen_pca_fit(data->x, data->n, data->d, p, &pca, err);
+    if (s != ASSAY_OK) return s;
+    float *projected = malloc(data->n * p * sizeof *projected);
+    if (projected == NULL) {
+        datagen_pca_free(&pca);
+        return datagen_fail(err, ASSAY_E_NOMEM, "out of memory for the %zu x %zu projection",
+                            data->n, p);
+    }
+    s = datagen_pca_project(&pca, data->x, data->n, projected, err);
+    if (s == ASSAY_OK) {
+        double kept = 0.0;
+        for (size_t k = 0; k < p; k++) kept += pca.variance[k];
+        fprintf(stderr, TOOL ": pca: %zu -> %zu dims keep %.1f%% of the variance\n", data->d, p,
+                100.0 * kept / pca.total_variance);
+        free(data->x);
+        data->x = projected;
+        data->d = p;
+    } else {
+        free(projected);
+    }
+    datagen_pca_free(&pca);
+    return s;
+}
+
+static double seconds_since(const struct timespec *t0) {
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0->tv_nsec);
+}
+
+int main(int argc, char **argv) {
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    fmnist_args a;
+    memset(&a, 0, sizeof a);
+    a.idx_dir = DEFAULT_IDX_DIR;
+    a.split = "train";
+    a.plant = (datagen_plant_opts)DATAGEN_PLANT_OPTS_INIT;
+    a.plant.seed = 42;
+    a.plant.random_flip = 0.02;
+    a.plant.targeted[0] = (datagen_targeted){0, 6, 0.05}; /* T-shirt/top -> Shirt */
+    a.plant.targeted[1] = (datagen_targeted){7, 5, 0.05}; /* Sneaker -> Sandal */
+    a.plant.n_targeted = 2;
+    a.plant.badnets = 0.01;
+    a.plant.badnets_target = 0;
+    a.plant.duplicates = 0.005;
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0) return rc;
+
+    datagen_error err = {""};
+    datagen_data data;
+    memset(&data, 0, sizeof data);
+    datagen_truth truth = {0, NULL, NULL};
+    datagen_plant_report report;
+    memset(&report, 0, sizeof report);
+    char description[512];
+    assay_status s = load_fmnist(&a, &data, &a.plant.image_rows, &a.plant.image_cols, &err);
+    if (s == ASSAY_OK) s = datagen_truth_init(&truth, data.n, &err);
+    if (s == ASSAY_OK && !a.clean) s = datagen_plant(&data, &a.plant, &truth, &report, &err);
+    if (s == ASSAY_OK) {
+        print_summary(&a, &report, data.n);
+        if (a.pca > 0) s = reduce(&data, a.pca, &err);
+    }
+    if (s == ASSAY_OK) {
+        snprintf(description, sizeof description,
+                 "Fashion-MNIST %s split (Zalando Research, MIT licence) as %s; " TOOL
+                 " seed %llu, %zu poisoned rows%s",
+                 a.split, a.pca ? "PCA projection of pixels/255" : "pixels/255",
+                 (unsigned long long)a.plant.seed, report.poisoned,
+                 a.clean ? " (clean)" : "; see the truth file");
+        data.description = description;
+        s = datagen_write(a.format, a.out, &data, a.gzip_level, &err);
+    }
+    if (s == ASSAY_OK && a.truth != NULL) s = datagen_write_truth(a.truth, &truth, &err);
+    if (s == ASSAY_OK)
+        fprintf(stderr, TOOL ": wrote %s (%zu x %zu, %s)%s%s: %zu poisoned rows in %.2f s\n", a.out,
+                data.n, data.d, datagen_format_name(a.format), a.truth ? " and " : "",
+                a.truth ? a.truth : "", report.poisoned, seconds_since(&t0));
+    else
+        fprintf(stderr, TOOL ": %s\n", err.msg);
+    datagen_data_free(&data);
+    datagen_truth_free(&truth);
+    return datagen_exit_code(s);
+}

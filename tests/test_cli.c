@@ -1,0 +1,421 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The assay command end to end, started as users start it: exit codes 0/1/2, the report files,
+ * clear errors that name the culprit, nothing half-written after an error or a kill, the same
+ * results for any --threads, progress only on stderr. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "test_util.h"
+
+#include "datagen.h"
+
+extern char **environ;
+
+#define ASSAY_BIN ASSAY_BINARY_DIR "/assay"
+
+static char g_out[1024], g_err[1024];
+
+/* Runs the assay binary with argv (NULL-terminated, argv[0] ignored), stdout/stderr captured
+ * into files; returns the exit code (or 128 + signal). */
+static int run_assay(const char *const *argv) {
+    tu_path(g_out, sizeof g_out, "cli_stdout.txt");
+    tu_path(g_err, sizeof g_err, "cli_stderr.txt");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, g_out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, g_err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    char *args[64];
+    int n = 0;
+    args[n++] = (char *)ASSAY_BIN;
+    for (int i = 1; argv[i] != NULL && n < 63; i++) args[n++] = (char *)argv[i];
+    args[n] = NULL;
+    pid_t pid;
+    assert_int_equal(posix_spawn(&pid, ASSAY_BIN, &fa, NULL, args, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static char *slurp(const char *path) {
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL) return NULL;
+    fseek(fp, 0, SEEK_END);
+    long len = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    char *buf = calloc((size_t)len + 1, 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)len, fp), (size_t)len);
+    fclose(fp);
+    return buf;
+}
+
+static int exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Removes a report folder's files (and the folder). */
+static void clean_dir(const char *dir) {
+    static const char *const names[] = {"report.json", "manifest.json", "scores.csv",
+                                        "flagged.csv"};
+    char p[1200];
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
+/* Counts hidden temporary files left in a folder. */
+static int count_temp_files(const char *dir) {
+    DIR *d = opendir(dir);
+    if (d == NULL) return 0;
+    int c = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) c += strstr(e->d_name, ".tmp-") != NULL;
+    closedir(d);
+    return c;
+}
+
+/* A synthetic dataset: 4 well-separated blobs in 16 dims, with the requested attacks. */
+static void make_data(const char *path, datagen_format fmt, size_t n, double flips, double dups,
+                      double nonfinite, const char *truth_path) {
+    datagen_synth_opts o = DATAGEN_SYNTH_OPTS_INIT;
+    o.n = n;
+    o.d = 16;
+    o.classes = 4;
+    o.separation = 12.0;
+    o.plant.random_flip = flips;
+    o.plant.duplicates = dups;
+    o.plant.nonfinite = nonfinite;
+    datagen_data data;
+    datagen_truth truth;
+    datagen_error err;
+    assert_int_equal(datagen_synth(&o, &data, &truth, NULL, &err), ASSAY_OK);
+    assert_int_equal(datagen_write(fmt, path, &data, 0, &err), ASSAY_OK);
+    if (truth_path) assert_int_equal(datagen_write_truth(truth_path, &truth, &err), ASSAY_OK);
+    datagen_data_free(&data);
+    datagen_truth_free(&truth);
+}
+
+static json_t *load_json(const char *path) {
+    json_error_t e;
+    json_t *j = json_load_file(path, 0, &e);
+    if (j == NULL) fail_msg("%s: %s (line %d)", path, e.text, e.line);
+    return j;
+}
+
+static void test_cli_clean_data_passes(void **state) {
+    (void)state;
+    char data[1024], out[1024], p[1200];
+    tu_path(data, sizeof data, "cli_clean.h5");
+    tu_path(out, sizeof out, "cli_clean_out");
+    clean_dir(out);
+    make_data(data, DATAGEN_FORMAT_H5, 600, 0, 0, 0, NULL);
+    const char *argv[] = {"assay", "scan", data, "--out", out, "-q", NULL};
+    assert_int_equal(run_assay(argv), 0);
+    char *so = slurp(g_out), *se = slurp(g_err);
+    assert_contains(so, "gate: PASS (exit 0)");
+    assert_contains(so, "600 rows x 16 dims, 4 classes");
+    assert_string_equal(se, ""); /* --quiet: nothing on stderr */
+    free(so);
+    free(se);
+    snprintf(p, sizeof p, "%s/report.json", out);
+    json_t *r = load_json(p);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r, "gate"), "verdict")),
+                        "pass");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "gate"), "exit_code")),
+                     0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "input"), "rows")), 600);
+    json_decref(r);
+    snprintf(p, sizeof p, "%s/scores.csv", out);
+    char *scores = slurp(p);
+    assert_non_null(scores);
+    const char *header = "index,id,label,score,flagged,knn-label,knn-outlier,duplicate,integrity\n";
+    assert_true(strncmp(scores, header, strlen(header)) == 0);
+    size_t lines = 0;
+    for (char *c = scores; *c; c++) lines += *c == '\n';
+    assert_int_equal(lines, 601);
+    free(scores);
+    snprintf(p, sizeof p, "%s/manifest.json", out);
+    json_t *m = load_json(p);
+    assert_int_equal(json_array_size(json_object_get(m, "rows")), 600);
+    json_decref(m);
+    assert_int_equal(count_temp_files(out), 0);
+}
+
+static void test_cli_conflicting_duplicates_fail_the_gate(void **state) {
+    (void)state;
+    char data[1024], out[1024], truth[1024];
+    tu_path(data, sizeof data, "cli_dups.csv");
+    tu_path(truth, sizeof truth, "cli_dups_truth.csv");
+    tu_path(out, sizeof out, "cli_dups_out");
+    clean_dir(out);
+    make_data(data, DATAGEN_FORMAT_CSV, 800, 0.02, 0.01, 0, truth);
+    const char *argv[] = {"assay", "scan", data, "--out", out, "--truth", truth, NULL};
+    assert_int_equal(run_assay(argv), 1);
+    char *so = slurp(g_out), *se = slurp(g_err);
+    assert_contains(so, "gate: FAIL (exit 1)");
+    assert_contains(so, "at or above severity high");
+    assert_contains(so, "precision");
+    assert_contains(so, "duplicate_conflict");
+    /* not a terminal: plain progress lines on stderr, none on stdout */
+    assert_contains(se, "assay: knn");
+    assert_null(strstr(so, "assay: knn"));
+    free(so);
+    free(se);
+    /* --fail-on none: findings are reported but do not fail the gate */
+    const char *argv2[] = {"assay", "scan", data, "--out", out, "--fail-on", "none", "-q", NULL};
+    assert_int_equal(run_assay(argv2), 0);
+    /* ...unless more rows are flagged than allowed */
+    const char *argv3[] = {"assay", "scan",      data,       "--out",
+                           out,     "--fail-on", "critical", "--max-flagged-fraction",
+                           "0",     "-q",        NULL};
+    assert_int_equal(run_assay(argv3), 1);
+    so = slurp(g_out);
+    assert_contains(so, "exceeds the maximum");
+    free(so);
+}
+
+static void test_cli_nonfinite_rows_are_findings_not_crashes(void **state) {
+    (void)state;
+    char data[1024], out[1024], p[1200];
+    tu_path(data, sizeof data, "cli_nan.h5");
+    tu_path(out, sizeof out, "cli_nan_out");
+    clean_dir(out);
+    make_data(data, DATAGEN_FORMAT_H5, 500, 0, 0, 0.01, NULL);
+    const char *argv[] = {"assay", "scan", data, "--out", out, "-q", NULL};
+    assert_int_equal(run_assay(argv), 1);
+    snprintf(p, sizeof p, "%s/report.json", out);
+    json_t *r = load_json(p);
+    json_t *integ = json_array_get(json_object_get(r, "detectors"), 3);
+    assert_string_equal(json_string_value(json_object_get(integ, "name")), "integrity");
+    assert_int_equal(json_integer_value(json_object_get(integ, "flagged")), 5);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(r, "input"), "rows_left_out_of_graph")),
+        5);
+    json_decref(r);
+}
+
+static void test_cli_same_results_for_any_thread_count(void **state) {
+    (void)state;
+    char data[1024], out[1024], p[1200];
+    tu_path(data, sizeof data, "cli_threads.h5");
+    make_data(data, DATAGEN_FORMAT_H5, 1500, 0.03, 0.01, 0, NULL);
+    char *ref_scores = NULL, *ref_flagged = NULL;
+    static const char *const threads[] = {"1", "2", "3", "5"};
+    for (int t = 0; t < 4; t++) {
+        tu_path(out, sizeof out, "cli_threads_%s", threads[t]);
+        clean_dir(out);
+        const char *argv[] = {"assay",     "scan",     data, "--out", out,
+                              "--threads", threads[t], "-q", NULL};
+        assert_int_equal(run_assay(argv), 1);
+        snprintf(p, sizeof p, "%s/scores.csv", out);
+        char *s = slurp(p);
+        snprintf(p, sizeof p, "%s/flagged.csv", out);
+        char *f = slurp(p);
+        assert_non_null(s);
+        assert_non_null(f);
+        if (ref_scores == NULL) {
+            ref_scores = s;
+            ref_flagged = f;
+            continue;
+        }
+        assert_string_equal(ref_scores, s);
+        assert_string_equal(ref_flagged, f);
+        free(s);
+        free(f);
+    }
+    free(ref_scores);
+    free(ref_flagged);
+}
+
+/* Every bad input: exit 2, a message naming the culprit, and the previous report untouched. */
+static void expect_input_error(const char *const *argv, const char *needle, const char *out) {
+    int rc = run_assay(argv);
+    char *se = slurp(g_err);
+    if (rc != 2) fail_msg("expected exit 2, got %d; stderr: %s", rc, se ? se : "");
+    assert_contains(se, needle);
+    assert_contains(se, "assay: error:");
+    free(se);
+    char p[1200];
+    snprintf(p, sizeof p, "%s/report.json", out);
+    char *old = slurp(p);
+    assert_non_null(old);
+    assert_string_equal(old, "previous report\n");
+    free(old);
+    for (const char *n = "scores.csv"; n; n = strcmp(n, "scores.csv") == 0 ? "flagged.csv" : NULL) {
+        snprintf(p, sizeof p, "%s/%s", out, n);
+        assert_false(exists(p));
+    }
+    assert_int_equal(count_temp_files(out), 0);
+}
+
+static void test_cli_bad_input_exit_2_and_nothing_written(void **state) {
+    (void)state;
+    char out[1024], p[1200], good[1024], ragged[1024], text[1024], emb[1024], lab[1024],
+        empty[1024], trunc[1024], small[1024];
+    tu_path(out, sizeof out, "cli_err_out");
+    clean_dir(out);
+    mkdir(out, 0777);
+    snprintf(p, sizeof p, "%s/report.json", out);
+    tu_write_text(p, "previous report\n");
+
+    const char *missing = ASSAY_TEST_TMP "/no-such-file.h5";
+    const char *a1[] = {"assay", "scan", missing, "--out", out, "-q", NULL};
+    expect_input_error(a1, "no-such-file.h5", out);
+
+    tu_path(good, sizeof good, "cli_err_good.h5");
+    make_data(good, DATAGEN_FORMAT_H5, 200, 0, 0, 0, NULL);
+    const char *a2[] = {"assay", "scan", good, "--embeddings", "/nope", "--out", out, "-q", NULL};
+    expect_input_error(a2, "/nope", out);
+
+    tu_path(ragged, sizeof ragged, "cli_err_ragged.csv");
+    tu_write_text(ragged, "label,a,b\n0,1,2\n1,3\n0,5,6\n");
+    const char *a3[] = {"assay", "scan", ragged, "--out", out, "-q", NULL};
+    expect_input_error(a3, "cli_err_ragged.csv:3", out);
+
+    tu_path(text, sizeof text, "cli_err_text.csv");
+    tu_write_text(text, "label,a,b\n0,1,2\n1,3,x7\n0,5,6\n");
+    const char *a4[] = {"assay", "scan", text, "--out", out, "-q", NULL};
+    expect_input_error(a4, "column 'b'", out);
+
+    tu_path(emb, sizeof emb, "cli_err_emb.npy");
+    tu_path(lab, sizeof lab, "cli_err_lab.npy");
+    float x[40 * 3];
+    int64_t y[39];
+    for (int i = 0; i < 120; i++) x[i] = (float)(i % 7);
+    for (int i = 0; i < 39; i++) y[i] = i % 2;
+    datagen_error err;
+    assert_int_equal(datagen_write_npy_f32(emb, x, 40, 3, &err), ASSAY_OK);
+    assert_int_equal(datagen_write_npy_i64(lab, y, 39, &err), ASSAY_OK);
+    const char *a5[] = {"assay", "scan", emb, "--labels-file", lab, "--out", out, "-q", NULL};
+    expect_input_error(a5, "39 rows", out);
+
+    tu_path(small, sizeof small, "cli_err_small.h5");
+    make_data(small, DATAGEN_FORMAT_H5, 20, 0, 0, 0, NULL);
+    const char *a6[] = {"assay", "scan", small, "-k", "25", "--out", out, "-q", NULL};
+    expect_input_error(a6, "k = 25 needs at least 26", out);
+
+    tu_path(empty, sizeof empty, "cli_err_empty.csv");
+    tu_write_text(empty, "");
+    const char *a7[] = {"assay", "scan", empty, "--out", out, "-q", NULL};
+    expect_input_error(a7, "empty", out);
+
+    /* truncated HDF5: a valid file cut in half */
+    tu_path(trunc, sizeof trunc, "cli_err_trunc.h5");
+    char *whole = slurp(good);
+    struct stat st;
+    assert_int_equal(stat(good, &st), 0);
+    tu_write_file(trunc, whole, (size_t)st.st_size / 2);
+    free(whole);
+    const char *a8[] = {"assay", "scan", trunc, "--out", out, "-q", NULL};
+    expect_input_error(a8, "cli_err_trunc.h5", out);
+
+    /* truncated .npy */
+    char *npy = slurp(emb);
+    assert_int_equal(stat(emb, &st), 0);
+    tu_write_file(trunc, npy, (size_t)st.st_size - 10);
+    free(npy);
+    const char *a9[] = {"assay", "scan",  trunc, "--format", "npy", "--labels-file",
+                        lab,     "--out", out,   "-q",       NULL};
+    expect_input_error(a9, "truncated", out);
+
+    /* an output folder that cannot be created: its parent is a regular file */
+    char bad_out[1200];
+    snprintf(bad_out, sizeof bad_out, "%s/sub", ragged);
+    const char *a10[] = {"assay", "scan", good, "--out", bad_out, "-q", NULL};
+    expect_input_error(a10, "output folder", out);
+
+    /* usage errors */
+    const char *a11[] = {"assay", "scan", good, "--metric", "manhattan", NULL};
+    expect_input_error(a11, "--metric expects cosine or l2", out);
+    const char *a12[] = {"assay", "frobnicate", NULL};
+    expect_input_error(a12, "unknown command", out);
+}
+
+static void test_cli_help_and_version(void **state) {
+    (void)state;
+    const char *a1[] = {"assay", "--help", NULL};
+    assert_int_equal(run_assay(a1), 0);
+    char *so = slurp(g_out);
+    assert_contains(so, "exit codes:");
+    assert_contains(so, "2  bad input or usage");
+    free(so);
+    const char *a2[] = {"assay", "scan", "--help", NULL};
+    assert_int_equal(run_assay(a2), 0);
+    so = slurp(g_out);
+    assert_contains(so, "--max-flagged-fraction");
+    free(so);
+    const char *a3[] = {"assay", "--version", NULL};
+    assert_int_equal(run_assay(a3), 0);
+    so = slurp(g_out);
+    assert_contains(so, "assay 0.1.0");
+    free(so);
+    const char *a4[] = {"assay", "info", NULL};
+    assert_int_equal(run_assay(a4), 0);
+    so = slurp(g_out);
+    assert_contains(so, "kernels used:");
+    assert_contains(so, "blas:");
+    free(so);
+}
+
+/* A scan killed at any moment leaves either no report or a complete one under the final names
+ * (files are renamed into place only when complete). */
+static void test_cli_killed_scan_leaves_no_half_report(void **state) {
+    (void)state;
+    char data[1024], out[1024], p[1200];
+    tu_path(data, sizeof data, "cli_kill.h5");
+    make_data(data, DATAGEN_FORMAT_H5, 20000, 0.02, 0.01, 0, NULL);
+    static const int delays_ms[] = {20, 80, 150, 250, 400, 600, 900, 1300};
+    int killed_mid_run = 0;
+    for (size_t i = 0; i < sizeof delays_ms / sizeof delays_ms[0]; i++) {
+        tu_path(out, sizeof out, "cli_kill_out");
+        clean_dir(out);
+        char *args[] = {(char *)ASSAY_BIN, "scan", data, "--out", out, "-q", NULL};
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+        pid_t pid;
+        assert_int_equal(posix_spawn(&pid, ASSAY_BIN, &fa, NULL, args, environ), 0);
+        posix_spawn_file_actions_destroy(&fa);
+        struct timespec ts = {0, delays_ms[i] * 1000000L};
+        nanosleep(&ts, NULL);
+        kill(pid, SIGKILL);
+        int st;
+        waitpid(pid, &st, 0);
+        killed_mid_run += WIFSIGNALED(st);
+        static const char *const names[] = {"report.json", "manifest.json"};
+        for (int n = 0; n < 2; n++) {
+            snprintf(p, sizeof p, "%s/%s", out, names[n]);
+            if (!exists(p)) continue;
+            json_error_t e;
+            json_t *j = json_load_file(p, 0, &e);
+            if (j == NULL) fail_msg("half-written %s after a kill at %d ms", p, delays_ms[i]);
+            json_decref(j);
+        }
+    }
+    assert_true(killed_mid_run > 0); /* the test killed at least one scan before it finished */
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cli_clean_data_passes),
+        cmocka_unit_test(test_cli_conflicting_duplicates_fail_the_gate),
+        cmocka_unit_test(test_cli_nonfinite_rows_are_findings_not_crashes),
+        cmocka_unit_test(test_cli_same_results_for_any_thread_count),
+        cmocka_unit_test(test_cli_bad_input_exit_2_and_nothing_written),
+        cmocka_unit_test(test_cli_help_and_version),
+        cmocka_unit_test(test_cli_killed_scan_leaves_no_half_report),
+    };
+    return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
+}
