@@ -362,6 +362,54 @@ static void test_h5_f16_embeddings(void **state) {
     assay_ctx_destroy(ctx);
 }
 
+/* Chunk shapes that stress the block plan: column chunks spanning every row (one block, no
+ * cache), chunks larger than the dataset, and single-row chunks. */
+static void test_h5_chunk_layouts(void **state) {
+    (void)state;
+    const size_t n = 500, d = 20;
+    char path[1024];
+    tu_path(path, sizeof path, "h5_chunk_layouts.h5");
+    float *x = malloc(n * d * sizeof *x);
+    int64_t *y = calloc(n, sizeof *y);
+    assert_non_null(x);
+    assert_non_null(y);
+    for (size_t i = 0; i < n * d; i++) x[i] = (float)f64_value(i / d, i % d);
+    static const hsize_t chunks[3][2] = {{500, 1}, {1024, 64}, {1, 7}};
+    static const char *names[3] = {"/columns", "/big", "/rows"};
+    hid_t f = tw_create(path, 0);
+    for (int k = 0; k < 3; k++) {
+        hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        hsize_t dims[2] = {n, d}, maxdims[2] = {H5S_UNLIMITED, H5S_UNLIMITED};
+        assert_true(H5Pset_chunk(dcpl, 2, chunks[k]) >= 0);
+        assert_true(H5Pset_deflate(dcpl, 1) >= 0);
+        hid_t sp = H5Screate_simple(2, dims, maxdims);
+        hid_t ds = H5Dcreate2(f, names[k], H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        assert_true(ds >= 0);
+        assert_true(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0);
+        H5Dclose(ds);
+        H5Sclose(sp);
+        H5Pclose(dcpl);
+    }
+    tw_i64(f, "/labels", n, y);
+    H5Fclose(f);
+    assay_ctx *ctx = new_ctx(NULL);
+    for (int k = 0; k < 3; k++) {
+        assay_load_opts o = ASSAY_LOAD_OPTS_INIT;
+        o.h5_embeddings = names[k];
+        assay_dataset *ds;
+        assert_int_equal(load_direct(ctx, path, &o, &ds), ASSAY_OK);
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < d; j++)
+                if (ds->x[i * ds->ld + j] != x[i * d + j])
+                    fail_msg("%s: x[%zu][%zu] = %g, expected %g", names[k], i, j,
+                             (double)ds->x[i * ds->ld + j], (double)x[i * d + j]);
+        assay_dataset_destroy(ds);
+    }
+    assay_ctx_destroy(ctx);
+    free(x);
+    free(y);
+}
+
 static void test_h5_integer_embeddings(void **state) {
     (void)state;
     const size_t n = 11, d = 20;
@@ -623,6 +671,35 @@ static void test_h5_class_names_attribute(void **state) {
         assert_int_equal(ds->n_badlabel, 2);
         assay_dataset_destroy(ds);
     }
+
+    /* class_names that are not strings, and class_names on string labels */
+    char path[1024];
+    tu_path(path, sizeof path, "h5_class_names_bad.h5");
+    hid_t f = tw_create(path, 0);
+    tw_f32(f, "/embeddings", n, 2, x);
+    tw_i64(f, "/labels", n, y);
+    const char *slab[7] = {"a", "b", "a", "b", "a", "b", "a"};
+    tw_vlen_strings(f, "/slabels", slab, n);
+    tw_attr_strings(f, "/slabels", "class_names", names, 3, 0);
+    hid_t ds_id = H5Dopen2(f, "/labels", H5P_DEFAULT);
+    hsize_t adims[1] = {3};
+    hid_t sp = H5Screate_simple(1, adims, NULL);
+    hid_t a = H5Acreate2(ds_id, "class_names", H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int32_t nums[3] = {1, 2, 3};
+    assert_true(H5Awrite(a, H5T_NATIVE_INT32, nums) >= 0);
+    H5Aclose(a);
+    H5Sclose(sp);
+    H5Dclose(ds_id);
+    H5Fclose(f);
+    assay_dataset *ds;
+    assert_int_equal(load_direct(ctx, path, NULL, &ds), ASSAY_E_FORMAT);
+    assert_contains(assay_ctx_errmsg(ctx),
+                    "/labels: attribute class_names must be a non-empty 1-D array of strings "
+                    "(found integer");
+    assay_load_opts o = ASSAY_LOAD_OPTS_INIT;
+    o.h5_labels = "/slabels";
+    assert_int_equal(load_api(ctx, path, &o, &ds), ASSAY_E_FORMAT);
+    assert_contains(assay_ctx_errmsg(ctx), "class_names attribute needs integer labels");
     assay_ctx_destroy(ctx);
 }
 
@@ -656,6 +733,17 @@ static void test_h5_int_ids(void **state) {
         assert_string_equal(buf, expect[i]);
     }
     assay_dataset_destroy(ds);
+
+    /* float ids are refused: an id must compare exactly */
+    f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(f >= 0);
+    double fid[4] = {1, 2, 3, 4};
+    tw_write(f, "/fids", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims, fid, H5P_DEFAULT);
+    H5Fclose(f);
+    assay_load_opts o = ASSAY_LOAD_OPTS_INIT;
+    o.h5_ids = "/fids";
+    assert_int_equal(load_direct(ctx, path, &o, &ds), ASSAY_E_UNSUPPORTED);
+    assert_contains(assay_ctx_errmsg(ctx), "/fids: ids of type class float are not supported");
     assay_ctx_destroy(ctx);
 }
 
@@ -691,7 +779,11 @@ static void test_h5_pred_probs(void **state) {
     float x[5 * 2] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
     int64_t y[5] = {0, 1, 2, 1, 0};
     double pp[5 * 3];
-    for (size_t i = 0; i < n * c; i++) pp[i] = (double)(i + 1) / 17.0;
+    for (size_t r = 0; r < n; r++) { /* distinct rows that sum to 1 */
+        double sum = 0.0;
+        for (size_t j = 0; j < c; j++) sum += (double)(r * c + j + 1);
+        for (size_t j = 0; j < c; j++) pp[r * c + j] = (double)(r * c + j + 1) / sum;
+    }
     char path[1024];
     tu_path(path, sizeof path, "h5_pp.h5");
     hid_t f = tw_create(path, 0);
@@ -711,6 +803,38 @@ static void test_h5_pred_probs(void **state) {
     assert_string_equal(ds->pp_source, src);
     for (size_t i = 0; i < n * c; i++) assert_true(ds->pred_probs[i] == (float)pp[i]);
     assay_dataset_destroy(ds);
+
+    /* a vector, and a matrix with the wrong number of classes (found by the finishing step) */
+    f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(f >= 0);
+    hsize_t vdims[1] = {n}, wdims[2] = {n, 2};
+    tw_write(f, "/pp_vector", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, vdims, pp, H5P_DEFAULT);
+    tw_write(f, "/pp_two", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, wdims, pp, H5P_DEFAULT);
+    H5Fclose(f);
+    assay_load_opts o = ASSAY_LOAD_OPTS_INIT;
+    o.h5_pred_probs = "/pp_vector";
+    assert_int_equal(load_direct(ctx, path, &o, &ds), ASSAY_E_SHAPE);
+    assert_contains(assay_ctx_errmsg(ctx), "/pp_vector: expected a 2-D array [rows, columns]");
+    o.h5_pred_probs = "/pp_two";
+    assert_int_equal(load_api(ctx, path, &o, &ds), ASSAY_E_SHAPE);
+    assert_contains(assay_ctx_errmsg(ctx), "h5_pp.h5:/pp_two) have 2 columns");
+
+    /* logits or unnormalised scores are not probabilities */
+    double logits[5 * 3], halves[5 * 3];
+    for (size_t i = 0; i < n * c; i++) {
+        logits[i] = (double)i - 4.0;
+        halves[i] = 0.5;
+    }
+    f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    tw_write(f, "/pp_logits", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dims, logits, H5P_DEFAULT);
+    tw_write(f, "/pp_halves", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dims, halves, H5P_DEFAULT);
+    H5Fclose(f);
+    o.h5_pred_probs = "/pp_logits";
+    assert_int_equal(load_api(ctx, path, &o, &ds), ASSAY_E_FORMAT);
+    assert_contains(assay_ctx_errmsg(ctx), "/pp_logits: row 0, column 0: -4 is not a probability");
+    o.h5_pred_probs = "/pp_halves";
+    assert_int_equal(load_api(ctx, path, &o, &ds), ASSAY_E_FORMAT);
+    assert_contains(assay_ctx_errmsg(ctx), "/pp_halves: row 0 sums to 1.5, expected 1");
     assay_ctx_destroy(ctx);
 }
 
@@ -938,7 +1062,8 @@ static void test_h5_labels_length_mismatch(void **state) {
     assert_int_equal(load_api(ctx, path, NULL, &ds), ASSAY_E_SHAPE);
     assert_contains(assay_ctx_errmsg(ctx), "h5_mismatch.h5:/labels");
     assert_contains(assay_ctx_errmsg(ctx), "have 9 rows");
-    assert_contains(assay_ctx_errmsg(ctx), "embeddings (/embeddings) have 10 rows");
+    assert_contains(assay_ctx_errmsg(ctx), "embeddings (");
+    assert_contains(assay_ctx_errmsg(ctx), "h5_mismatch.h5:/embeddings) have 10 rows");
     assay_ctx_destroy(ctx);
 }
 
@@ -1005,8 +1130,7 @@ static void test_h5_corrupt_object_header(void **state) {
         if (s != ASSAY_E_HDF5 && s != ASSAY_E_FORMAT)
             fail_msg("latest=%d: status %d: %s", latest, (int)s, assay_ctx_errmsg(ctx));
         assert_contains(assay_ctx_errmsg(ctx), "h5_corrupt_ohdr_");
-        assert_contains(assay_ctx_errmsg(ctx), "/embeddings");
-        print_message("    latest=%d: %s\n", latest, assay_ctx_errmsg(ctx));
+        assert_contains(assay_ctx_errmsg(ctx), "cannot open '/embeddings': ");
     }
     assay_ctx_destroy(ctx);
 }
@@ -1054,7 +1178,7 @@ static void test_h5_corrupt_chunk(void **state) {
     if (s != ASSAY_E_HDF5) fail_msg("status %d: %s", (int)s, assay_ctx_errmsg(ctx));
     assert_contains(assay_ctx_errmsg(ctx),
                     "h5_corrupt_chunk.h5: /embeddings: cannot read rows 0..");
-    print_message("    %s\n", assay_ctx_errmsg(ctx));
+    assert_contains(assay_ctx_errmsg(ctx), "inflate"); /* HDF5's innermost message */
     assert_int_equal(load_api(ctx, path, NULL, &ds), ASSAY_E_HDF5);
     assay_ctx_destroy(ctx);
     free(x);
@@ -1112,9 +1236,9 @@ static int damaged_child(const char *path, int use_api) {
     return rc;
 }
 
-/* 1 if the sanitizer report in `text` faults first in libhdf5 (after the interceptor and libc
- * frames; for a hang, after the alarm handler and the signal trampoline), 0 if in assay or
- * unknown. */
+/* 1 if the first attributable frame of the sanitizer report in `text` is in libhdf5, 0 if it
+ * is in assay's sources or this program (or nothing can be attributed). Sanitizer, interceptor
+ * and libc frames are passed over, and for a hang everything up to the signal trampoline. */
 static int fault_is_in_hdf5(const char *text) {
     if (strstr(text, "Sanitizer") == NULL) return 0;
     int past_handler = strstr(text, "==HANG==") == NULL;
@@ -1128,9 +1252,10 @@ static int fault_is_in_hdf5(const char *text) {
             continue;
         }
         if (strstr(line, "sanitizer") || strstr(line, "__interceptor") || strstr(line, "libasan") ||
-            strstr(line, "libclang_rt") || strstr(line, "libc.so"))
+            strstr(line, "libclang_rt"))
             continue;
-        return strstr(line, "libhdf5") != NULL;
+        if (strstr(line, "libhdf5") != NULL) return 1;
+        if (strstr(line, ASSAY_SOURCE_DIR) != NULL || strstr(line, "test_h5") != NULL) return 0;
     }
     return 0;
 }
@@ -1321,6 +1446,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_h5_contiguous_f32),
         cmocka_unit_test(test_h5_chunked_gzip_f64),
         cmocka_unit_test(test_h5_f16_embeddings),
+        cmocka_unit_test(test_h5_chunk_layouts),
         cmocka_unit_test(test_h5_integer_embeddings),
         cmocka_unit_test(test_h5_integer_label_types),
         cmocka_unit_test(test_h5_labels_n_by_1),

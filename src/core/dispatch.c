@@ -38,10 +38,10 @@ static unsigned long long read_xcr0(void) {
 #endif
 
 static void append_name(const char *name) {
-    size_t len = strlen(g_feature_names);
-    if (len + strlen(name) + 2 >= sizeof g_feature_names) return;
+    size_t len = strlen(g_feature_names), add = strlen(name);
+    if (len + add + 2 >= sizeof g_feature_names) return;
     if (len > 0) g_feature_names[len++] = ' ';
-    strcpy(g_feature_names + len, name);
+    memcpy(g_feature_names + len, name, add + 1);
 }
 
 static unsigned detect(void) {

@@ -479,9 +479,42 @@ static assay_status mark_rows(assay_ctx *ctx, assay_dataset *ds) {
 static assay_status check_length(assay_ctx *ctx, const assay_dataset *ds, const char *what,
                                  const char *source, size_t n) {
     if (n == ds->n) return ASSAY_OK;
-    return assay__fail(
-        ctx, ASSAY_E_SHAPE, "%s (%s) have %zu rows, but the embeddings (%s) have %zu rows", what,
-        source ? source : "?", n, ds->h5_embeddings ? ds->h5_embeddings : ds->path, ds->n);
+    char emb[1024];
+    if (ds->h5_embeddings)
+        snprintf(emb, sizeof emb, "%s:%s", ds->path, ds->h5_embeddings);
+    else
+        snprintf(emb, sizeof emb, "%s", ds->path);
+    return assay__fail(ctx, ASSAY_E_SHAPE,
+                       "%s (%s) have %zu rows, but the embeddings (%s) have %zu rows", what,
+                       source ? source : "?", n, emb, ds->n);
+}
+
+/* Predicted probabilities must be probabilities: finite, in [0, 1], each row summing to 1
+ * (within float32 rounding of C terms), so logits or scores given by mistake are refused. */
+static assay_status check_pred_probs(assay_ctx *ctx, const assay_dataset *ds) {
+    const char *src = ds->pp_source ? ds->pp_source : "predicted probabilities";
+    if (ds->pp_cols != ds->n_classes)
+        return assay__fail(ctx, ASSAY_E_SHAPE,
+                           "predicted probabilities (%s) have %zu columns, but the labels have %zu "
+                           "classes",
+                           src, ds->pp_cols, ds->n_classes);
+    for (size_t r = 0; r < ds->pp_rows; r++) {
+        const float *p = ds->pred_probs + r * ds->pp_cols;
+        double sum = 0.0;
+        for (size_t c = 0; c < ds->pp_cols; c++) {
+            if (!(p[c] >= 0.0f && p[c] <= 1.0f))
+                return assay__fail(ctx, ASSAY_E_FORMAT,
+                                   "%s: row %zu, column %zu: %g is not a probability in [0, 1] "
+                                   "(logits? apply softmax first)",
+                                   src, r, c, (double)p[c]);
+            sum += p[c];
+        }
+        if (fabs(sum - 1.0) > 1e-3 + 1e-6 * (double)ds->pp_cols)
+            return assay__fail(ctx, ASSAY_E_FORMAT,
+                               "%s: row %zu sums to %.6g, expected 1 (one probability per class)",
+                               src, r, sum);
+    }
+    return ASSAY_OK;
 }
 
 assay_status assay__dataset_finish(assay_ctx *ctx, assay_dataset *ds, const assay_load_opts *opts) {
@@ -518,11 +551,7 @@ assay_status assay__dataset_finish(assay_ctx *ctx, assay_dataset *ds, const assa
     }
     for (size_t r = 0; r < ds->n; r++)
         if (ds->y[r] >= 0) ds->class_count[ds->y[r]]++;
-    if (ds->pred_probs != NULL && ds->pp_cols != ds->n_classes)
-        return assay__fail(ctx, ASSAY_E_SHAPE,
-                           "predicted probabilities (%s) have %zu columns, but the labels have %zu "
-                           "classes",
-                           ds->pp_source ? ds->pp_source : "?", ds->pp_cols, ds->n_classes);
+    if (ds->pred_probs != NULL) ASSAY_TRY(check_pred_probs(ctx, ds));
 
     ASSAY_TRY(mark_rows(ctx, ds));
     double t0 = assay__now();
