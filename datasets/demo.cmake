@@ -25,10 +25,13 @@ if(DEFINED THREADS)
   set(threads_arg --threads ${THREADS})
 endif()
 message(STATUS "Scanning ${data}")
+# The summary (stdout) is kept in a file and shown after the progress (stderr), so a terminal
+# relay never interleaves the two streams.
 execute_process(COMMAND "${ASSAY}" scan "${data}" --truth "${truth}" --out "${report}"
                         --source "Debian package dataset-fashion-mnist (train split), poisoned by assay-fmnist --seed 42"
                         ${threads_arg}
-                RESULT_VARIABLE rc)
+                RESULT_VARIABLE rc OUTPUT_FILE "${OUT}/summary.txt")
+execute_process(COMMAND "${CMAKE_COMMAND}" -E cat "${OUT}/summary.txt")
 # Exit 1 is the expected verdict here: the data is poisoned and the gate must fail.
 if(NOT rc EQUAL 0 AND NOT rc EQUAL 1)
   message(FATAL_ERROR "assay scan did not complete (exit ${rc})")
