@@ -96,4 +96,18 @@ assay_status assay__column_maybe_to_int(assay_ctx *ctx, assay__column *c);
 /* Parses a decimal int64 (optional sign, surrounding spaces allowed); 0 on success. */
 int assay__parse_int64(const char *s, int64_t *out);
 
+/* Iterates a comma-separated option list ("a, b,c"): on each call sets [*item, *item_end) to the
+ * next name without surrounding spaces/tabs (possibly empty) and returns 1; returns 0 after the
+ * last one. *cursor starts at the list and is advanced by the call. */
+int assay__list_next(const char **cursor, const char **item, const char **item_end);
+
+/* Lower-case hex of a 32-byte digest into buf (65 bytes with the NUL). */
+void assay__hex32(const unsigned char *digest, char *buf);
+
+/* 1 on a little-endian host (file formats here are little-endian). */
+static inline int assay__host_is_little_endian(void) {
+    const uint16_t one = 1;
+    return *(const unsigned char *)&one == 1;
+}
+
 #endif

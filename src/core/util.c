@@ -107,6 +107,29 @@ int assay__parse_int64(const char *s, int64_t *out) {
     return 0;
 }
 
+int assay__list_next(const char **cursor, const char **item, const char **item_end) {
+    const char *p = *cursor;
+    if (p == NULL) return 0;
+    const char *end = strchr(p, ',');
+    if (end == NULL) end = p + strlen(p);
+    const char *a = p, *b = end;
+    while (a < b && (*a == ' ' || *a == '\t')) a++;
+    while (b > a && (b[-1] == ' ' || b[-1] == '\t')) b--;
+    *item = a;
+    *item_end = b;
+    *cursor = *end == '\0' ? NULL : end + 1;
+    return 1;
+}
+
+void assay__hex32(const unsigned char *digest, char *buf) {
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        buf[2 * i] = hex[digest[i] >> 4];
+        buf[2 * i + 1] = hex[digest[i] & 15];
+    }
+    buf[64] = '\0';
+}
+
 assay_status assay__column_maybe_to_int(assay_ctx *ctx, assay__column *c) {
     if (c->type != ASSAY__COL_STR) return ASSAY_OK;
     for (size_t r = 0; r < c->n; r++) {

@@ -108,7 +108,12 @@ assay_status assay__combine(assay_ctx *ctx, const assay_dataset *ds, assay_resul
     if (too_many && w >= 0 && (size_t)w < left)
         snprintf(p + w, left - (size_t)w, "%sflagged fraction %.4f exceeds the maximum %.4f",
                  w > 0 ? "; " : "", frac, res->opts.max_flagged_fraction);
-    if (res->gate_passed)
+    if (res->gate_passed && res->opts.fail_on == ASSAY_SEV_NONE)
+        snprintf(p, left,
+                 "severities do not fail the gate (--fail-on none); flagged fraction "
+                 "%.4f <= %.4f",
+                 frac, res->opts.max_flagged_fraction);
+    else if (res->gate_passed)
         snprintf(p, left, "no finding at or above severity %s and flagged fraction %.4f <= %.4f",
                  assay_severity_name(res->opts.fail_on), frac, res->opts.max_flagged_fraction);
     return ASSAY_OK;

@@ -430,13 +430,8 @@ static assay_status table_reserve(assay_ctx *ctx, table_load *t) {
 
 /* Maps opts->feature_columns (comma-separated, spaces around names dropped) to slots 0..d-1. */
 static assay_status table_pick_features(csv_reader *r, table_load *t, const char *list, size_t *d) {
-    const char *p = list;
-    for (;;) {
-        const char *end = strchr(p, ',');
-        if (end == NULL) end = p + strlen(p);
-        const char *a = p, *b = end;
-        while (a < b && (*a == ' ' || *a == '\t')) a++;
-        while (b > a && (b[-1] == ' ' || b[-1] == '\t')) b--;
+    const char *cursor = list, *a, *b;
+    while (assay__list_next(&cursor, &a, &b)) {
         if (a == b)
             return assay__fail(r->ctx, ASSAY_E_INVAL, "feature columns: empty name in '%s'", list);
         char name[256];
@@ -456,9 +451,8 @@ static assay_status table_pick_features(csv_reader *r, table_load *t, const char
                                name);
         if (*d >= INT32_MAX) return assay__fail(r->ctx, ASSAY_E_FORMAT, "too many columns");
         t->slot[j] = (int32_t)(*d)++;
-        if (*end == '\0') return ASSAY_OK;
-        p = end + 1;
     }
+    return ASSAY_OK;
 }
 
 static assay_status table_header(csv_reader *r, void *user) {

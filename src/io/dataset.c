@@ -246,20 +246,13 @@ static assay_status parse_declared(assay_ctx *ctx, assay_dataset *ds, const char
     if (ds->declared == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
     ds->n_declared = 0;
     ds->declared_names_for_ints = 0;
-    const char *p = list;
-    for (;;) {
-        const char *end = strchr(p, ',');
-        if (end == NULL) end = p + strlen(p);
-        const char *a = p, *b = end;
-        while (a < b && (*a == ' ' || *a == '\t')) a++;
-        while (b > a && (b[-1] == ' ' || b[-1] == '\t')) b--;
+    const char *cursor = list, *a, *b;
+    while (assay__list_next(&cursor, &a, &b)) {
         if (a == b)
             return assay__fail(ctx, ASSAY_E_INVAL, "--classes: empty class name in '%s'", list);
         char *name = assay__strpool_add(&ds->pool, a, (size_t)(b - a));
         if (name == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
         ds->declared[ds->n_declared++] = name;
-        if (*end == '\0') break;
-        p = end + 1;
     }
     return ASSAY_OK;
 }
@@ -619,24 +612,15 @@ assay_status assay_dataset_row_id(const assay_dataset *ds, size_t i, char *buf, 
     return (size_t)len < buf_len ? ASSAY_OK : ASSAY_E_INVAL;
 }
 
-static void to_hex(const unsigned char *d, char *buf) {
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        buf[2 * i] = hex[d[i] >> 4];
-        buf[2 * i + 1] = hex[d[i] & 15];
-    }
-    buf[64] = '\0';
-}
-
 assay_status assay_dataset_digest_hex(const assay_dataset *ds, char *buf, size_t buf_len) {
     if (ds == NULL || buf == NULL || buf_len < 65) return ASSAY_E_INVAL;
-    to_hex(ds->digest, buf);
+    assay__hex32(ds->digest, buf);
     return ASSAY_OK;
 }
 
 assay_status assay_dataset_row_digest_hex(const assay_dataset *ds, size_t i, char *buf,
                                           size_t buf_len) {
     if (ds == NULL || buf == NULL || buf_len < 65 || i >= ds->n) return ASSAY_E_INVAL;
-    to_hex(ds->row_digest[i], buf);
+    assay__hex32(ds->row_digest[i], buf);
     return ASSAY_OK;
 }

@@ -25,11 +25,6 @@ static void put_u64le(unsigned char *p, uint64_t v) {
     for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
 
-static int host_is_little_endian(void) {
-    const uint16_t one = 1;
-    return *(const unsigned char *)&one == 1;
-}
-
 /* Hashes one value of a label or id column (or "absent"). */
 static int update_value(EVP_MD_CTX *md, const assay__column *c, size_t r) {
     unsigned char buf[12];
@@ -78,8 +73,8 @@ static void hash_rows(fp_job *j, size_t task) {
     size_t r0 = task * j->rows_per_task, r1 = r0 + j->rows_per_task;
     if (r1 > ds->n) r1 = ds->n;
     EVP_MD_CTX *md = EVP_MD_CTX_new(), *tmp = EVP_MD_CTX_new();
-    float *swap = host_is_little_endian() ? NULL : malloc(ds->d * sizeof(float));
-    int ok = md != NULL && tmp != NULL && (host_is_little_endian() || swap != NULL);
+    float *swap = assay__host_is_little_endian() ? NULL : malloc(ds->d * sizeof(float));
+    int ok = md != NULL && tmp != NULL && (assay__host_is_little_endian() || swap != NULL);
     for (size_t r = r0; ok && r < r1; r++) {
         const float *x = ds->x + r * ds->ld;
         if (swap != NULL) { /* big-endian host: hash the little-endian bytes */

@@ -114,13 +114,6 @@ static assay_status npy_map(assay_ctx *ctx, const char *path, npy_file *f) {
 
 /* ---- element decoding (the data is little-endian whatever the host) ---- */
 
-static int host_is_little_endian(void) {
-    const uint16_t one = 1;
-    unsigned char b;
-    memcpy(&b, &one, 1);
-    return b == 1;
-}
-
 static uint16_t le16(const unsigned char *p) {
     return (uint16_t)(p[0] | p[1] << 8);
 }
@@ -192,7 +185,7 @@ static void convert_f32(const assay__npy_header *h, const unsigned char *src, si
                         float *dst) {
     size_t w = h->itemsize;
     if (h->kind == 'f' && w == 4) {
-        if (host_is_little_endian()) {
+        if (assay__host_is_little_endian()) {
             memcpy(dst, src, n * sizeof *dst);
             return;
         }

@@ -169,13 +169,6 @@ static assay_status parse_shape(pstate *ps, assay__npy_header *h) {
 
 /* ---- dtype ---- */
 
-static int host_is_little_endian(void) {
-    const uint16_t one = 1;
-    unsigned char b;
-    memcpy(&b, &one, 1);
-    return b == 1;
-}
-
 static assay_status check_descr(const pstate *ps, const char *d, size_t full,
                                 assay__npy_header *h) {
     if (full >= sizeof h->descr)
@@ -243,7 +236,7 @@ static assay_status check_descr(const pstate *ps, const char *d, size_t full,
                      kind == 'f' ? "; convert with arr.astype('<f4')" : "");
     /* One-byte types have no byte order. '=' and '|' on wider types mean the writer's native
      * order, which np.save never writes; read them as the host's. */
-    int little = order == '<' || ((order == '=' || order == '|') && host_is_little_endian());
+    int little = order == '<' || ((order == '=' || order == '|') && assay__host_is_little_endian());
     if (size > 1 && !little)
         return failf(ps, ASSAY_E_UNSUPPORTED,
                      "dtype '%s' is big-endian; expected little-endian '<%c%zu'; convert with "

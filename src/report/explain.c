@@ -85,13 +85,16 @@ json_t *assay__id_json(const assay_dataset *ds, size_t r) {
     return column_json(&ds->ids, r);
 }
 
-void assay__hex32(const unsigned char *d, char *buf) {
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        buf[2 * i] = hex[d[i] >> 4];
-        buf[2 * i + 1] = hex[d[i] & 15];
+json_t *assay__files_json(const assay_dataset *ds) {
+    json_t *files = json_array();
+    char hex[65];
+    for (size_t i = 0; i < ds->n_files; i++) {
+        assay__hex32(ds->files[i].sha256, hex);
+        json_array_append_new(files, json_pack("{s:s, s:o, s:I, s:s}", "role", ds->files[i].role,
+                                               "path", assay__json_str(ds->files[i].path), "bytes",
+                                               (json_int_t)ds->files[i].bytes, "sha256", hex));
     }
-    buf[64] = '\0';
+    return files;
 }
 
 void assay__csv_field(FILE *fp, const char *s) {

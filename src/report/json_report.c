@@ -130,13 +130,7 @@ static json_t *detectors_json(const assay_result *res, const json_t *etsi) {
 
 static json_t *input_json(const assay_dataset *ds, const assay_result *res) {
     char hex[65];
-    json_t *files = json_array();
-    for (size_t i = 0; i < ds->n_files; i++) {
-        assay__hex32(ds->files[i].sha256, hex);
-        json_array_append_new(files, json_pack("{s:s, s:o, s:I, s:s}", "role", ds->files[i].role,
-                                               "path", assay__json_str(ds->files[i].path), "bytes",
-                                               (json_int_t)ds->files[i].bytes, "sha256", hex));
-    }
+    json_t *files = assay__files_json(ds);
     json_t *classes = json_array(), *small = json_array();
     for (size_t c = 0; c < ds->n_classes; c++) {
         json_array_append_new(classes, json_pack("{s:I, s:o, s:o, s:I}", "index", (json_int_t)c,

@@ -10,13 +10,7 @@ json_t *assay__manifest_json(const assay_dataset *ds, const assay_result *res,
                              const assay_report_opts *opts, const json_t *etsi) {
     char hex[65], ts[32];
     assay__utc_timestamp(ts, sizeof ts);
-    json_t *files = json_array();
-    for (size_t i = 0; i < ds->n_files; i++) {
-        assay__hex32(ds->files[i].sha256, hex);
-        json_array_append_new(files, json_pack("{s:s, s:o, s:I, s:s}", "role", ds->files[i].role,
-                                               "path", assay__json_str(ds->files[i].path), "bytes",
-                                               (json_int_t)ds->files[i].bytes, "sha256", hex));
-    }
+    json_t *files = assay__files_json(ds);
     json_t *classes = json_array();
     for (size_t c = 0; c < ds->n_classes; c++)
         json_array_append_new(classes, json_pack("{s:o, s:o, s:I}", "label",

@@ -59,8 +59,8 @@ json_t *assay__id_json(const assay_dataset *ds, size_t r);
  * files): invalid bytes become U+FFFD instead of failing the whole report. Never NULL unless
  * out of memory. */
 json_t *assay__json_str(const char *s);
-/* Lower-case hex of a SHA-256 digest into buf[65]. */
-void assay__hex32(const unsigned char *d, char *buf);
+/* [{"role","path","bytes","sha256"}] of the input files. */
+json_t *assay__files_json(const assay_dataset *ds);
 
 /* ---- formats ---- */
 assay_status assay__write_scores_csv(assay_ctx *ctx, const assay_dataset *ds,

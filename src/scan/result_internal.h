@@ -23,7 +23,7 @@ enum {
 };
 
 /* One row flagged by one detector. The evidence fields mean, per detector:
- *   knn-label:   a = own-label share, b = suggested-label share, ref = suggested class
+ *   knn-label:   a = own-label share, b = suggested-label share, c = k, ref = suggested class
  *   knn-outlier: a = mean neighbour distance, b = flag fence, c = rank score
  *   duplicate:   a = group size, b = distinct labels in group, ref = first other row
  *   integrity:   a = non-finite values, b = first non-finite column, ref = -1 */
