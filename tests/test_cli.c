@@ -407,8 +407,30 @@ static void test_cli_killed_scan_leaves_no_half_report(void **state) {
     assert_true(killed_mid_run > 0); /* the test killed at least one scan before it finished */
 }
 
+/* On a terminal the progress is a bar redrawn in place; util-linux `script` gives the command a
+ * pseudo-terminal as a user's shell would. */
+static void test_cli_progress_bar_on_a_terminal(void **state) {
+    (void)state;
+    if (access("/usr/bin/script", X_OK) != 0) skip();
+    char data[1024], out[1024], log[1024], cmd[4096];
+    tu_path(data, sizeof data, "cli_tty.h5");
+    tu_path(out, sizeof out, "cli_tty_out");
+    tu_path(log, sizeof log, "cli_tty.log");
+    make_data(data, DATAGEN_FORMAT_H5, 400, 0, 0, 0, NULL);
+    snprintf(cmd, sizeof cmd, "/usr/bin/script -qec \"%s scan %s --out %s\" %s > /dev/null",
+             ASSAY_BIN, data, out, log);
+    assert_int_equal(system(cmd), 0);
+    char *typed = slurp(log);
+    assert_non_null(typed);
+    assert_contains(typed, "\rassay: detect      [#######-----");
+    assert_contains(typed, "\r\033[Kassay: knn         done in");
+    assert_contains(typed, "gate: PASS");
+    free(typed);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cli_progress_bar_on_a_terminal),
         cmocka_unit_test(test_cli_clean_data_passes),
         cmocka_unit_test(test_cli_conflicting_duplicates_fail_the_gate),
         cmocka_unit_test(test_cli_nonfinite_rows_are_findings_not_crashes),
