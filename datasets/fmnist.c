@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* assay-fmnist: turns the Debian-packaged Fashion-MNIST into assay's demo input, with planted
  * label flips, a BadNets backdoor and conflicting duplicates, and their ground truth. */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include "datagen.h"
+#include "tool_args.h"
 
 #define TOOL            "assay-fmnist"
 #define DEFAULT_IDX_DIR "/usr/share/datasets/fashion-mnist"
@@ -20,17 +20,10 @@ static const char *const class_names[FMNIST_CLASSES] = {
     "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 
 typedef struct fmnist_args {
+    tool_args common; /* --out, --format, --truth, --seed, attacks but --badnets, --clean, --gzip */
     const char *idx_dir;
     const char *split; /* "train" or "test" */
-    const char *out;
-    const char *truth;
-    datagen_format format;
-    int format_given;
-    int gzip_level;
     size_t pca;
-    int clean;
-    int attack_given; /* an attack option was used (conflicts with --clean) */
-    int targeted_given;
     datagen_plant_opts plant;
 } fmnist_args;
 
@@ -61,63 +54,17 @@ static void usage(FILE *fp) {
         "Exit status: 0 written, 2 bad usage or input, 3 internal failure.\n");
 }
 
-static int usage_error(const char *msg) {
-    fprintf(stderr, TOOL ": %s\n" TOOL ": see " TOOL " --help\n", msg);
-    return 2;
-}
-
-/* "--seed 'x': expected a non-negative integer"; without `expected`, "unknown option 'x'". */
-static int option_error(const char *option, const char *value, const char *expected) {
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s '%s'%s%s", option, value, expected ? ": " : "",
-             expected ? expected : "");
-    return usage_error(msg);
-}
-
-static int parse_size(const char *text, size_t *out) {
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (end == text || *end != '\0' || errno != 0 || text[0] == '-' || v > SIZE_MAX) return -1;
-    *out = (size_t)v;
-    return 0;
-}
-
 /* Returns -1 to continue, or the exit code. */
 static int parse_args(int argc, char **argv, fmnist_args *a) {
-    enum {
-        OPT_IDX = 256,
-        OPT_SPLIT,
-        OPT_OUT,
-        OPT_FORMAT,
-        OPT_TRUTH,
-        OPT_SEED,
-        OPT_PCA,
-        OPT_RANDOM,
-        OPT_TARGETED,
-        OPT_BADNETS,
-        OPT_DUPLICATES,
-        OPT_CLEAN,
-        OPT_GZIP
-    };
-    static const struct option options[] = {{"idx-dir", required_argument, NULL, OPT_IDX},
+    enum { OPT_IDX = TOOL_OPT_FIRST_FREE, OPT_SPLIT, OPT_PCA, OPT_BADNETS };
+    static const struct option options[] = {TOOL_ARGS_OPTIONS,
+                                            {"idx-dir", required_argument, NULL, OPT_IDX},
                                             {"split", required_argument, NULL, OPT_SPLIT},
-                                            {"out", required_argument, NULL, OPT_OUT},
-                                            {"format", required_argument, NULL, OPT_FORMAT},
-                                            {"truth", required_argument, NULL, OPT_TRUTH},
-                                            {"seed", required_argument, NULL, OPT_SEED},
                                             {"pca", required_argument, NULL, OPT_PCA},
-                                            {"random-flip", required_argument, NULL, OPT_RANDOM},
-                                            {"targeted", required_argument, NULL, OPT_TARGETED},
                                             {"badnets", required_argument, NULL, OPT_BADNETS},
-                                            {"duplicates", required_argument, NULL, OPT_DUPLICATES},
-                                            {"clean", no_argument, NULL, OPT_CLEAN},
-                                            {"gzip", required_argument, NULL, OPT_GZIP},
-                                            {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
     datagen_error err = {""};
-    size_t value = 0;
-    int opt;
+    int opt, rc = -1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (opt) {
@@ -126,80 +73,26 @@ static int parse_args(int argc, char **argv, fmnist_args *a) {
             break;
         case OPT_SPLIT:
             if (strcmp(optarg, "train") != 0 && strcmp(optarg, "test") != 0)
-                return option_error("--split", optarg, "expected train or test");
+                return tool_option_error(TOOL, "--split", optarg, "expected train or test");
             a->split = optarg;
             break;
-        case OPT_OUT:
-            a->out = optarg;
-            break;
-        case OPT_FORMAT:
-            if (datagen_format_parse(optarg, &a->format, &err) != ASSAY_OK)
-                return usage_error(err.msg);
-            a->format_given = 1;
-            break;
-        case OPT_TRUTH:
-            a->truth = optarg;
-            break;
-        case OPT_SEED:
-            if (parse_size(optarg, &value) != 0)
-                return option_error("--seed", optarg, "expected a non-negative integer");
-            a->plant.seed = value;
-            break;
         case OPT_PCA:
-            if (parse_size(optarg, &a->pca) != 0 || a->pca == 0)
-                return option_error("--pca", optarg, "expected a number of dimensions >= 1");
-            break;
-        case OPT_RANDOM:
-            if (datagen_parse_fraction(optarg, "--random-flip", &a->plant.random_flip, &err) !=
-                ASSAY_OK)
-                return usage_error(err.msg);
-            a->attack_given = 1;
-            break;
-        case OPT_TARGETED:
-            if (!a->targeted_given) a->plant.n_targeted = 0; /* replace the defaults */
-            a->targeted_given = a->attack_given = 1;
-            if (a->plant.n_targeted == DATAGEN_MAX_TARGETED)
-                return option_error("--targeted", optarg, "too many targeted flips");
-            if (datagen_parse_targeted(optarg, &a->plant.targeted[a->plant.n_targeted], &err) !=
-                ASSAY_OK)
-                return usage_error(err.msg);
-            a->plant.n_targeted++;
+            if (tool_parse_size(optarg, &a->pca) != 0 || a->pca == 0)
+                return tool_option_error(TOOL, "--pca", optarg,
+                                         "expected a number of dimensions >= 1");
             break;
         case OPT_BADNETS:
             if (datagen_parse_badnets(optarg, &a->plant.badnets_target, &a->plant.badnets, &err) !=
                 ASSAY_OK)
-                return usage_error(err.msg);
-            a->attack_given = 1;
+                return tool_usage_error(TOOL, err.msg);
+            a->common.attack_given = 1;
             break;
-        case OPT_DUPLICATES:
-            if (datagen_parse_fraction(optarg, "--duplicates", &a->plant.duplicates, &err) !=
-                ASSAY_OK)
-                return usage_error(err.msg);
-            a->attack_given = 1;
-            break;
-        case OPT_CLEAN:
-            a->clean = 1;
-            break;
-        case OPT_GZIP:
-            if (parse_size(optarg, &value) != 0 || value > 9)
-                return option_error("--gzip", optarg, "expected a level 0-9");
-            a->gzip_level = (int)value;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
         default:
-            return option_error("unknown option or missing value in", argv[optind - 1], NULL);
+            rc = tool_args_option(&a->common, opt, argv);
         }
+        if (rc >= 0) return rc;
     }
-    if (optind < argc) return option_error("unexpected argument", argv[optind], NULL);
-    if (a->out == NULL) return usage_error("--out is required");
-    if (a->clean && a->attack_given)
-        return usage_error("--clean plants nothing; drop the attack options or --clean");
-    if (!a->format_given) a->format = datagen_format_from_path(a->out);
-    if (a->gzip_level > 0 && a->format != DATAGEN_FORMAT_H5)
-        return usage_error("--gzip applies to the h5 format only");
-    return -1;
+    return tool_args_finish(&a->common, argc, argv);
 }
 
 /* The packaged files are gzip-compressed; an unpacked copy (same name without .gz) works too. */
@@ -247,7 +140,7 @@ static assay_status load_fmnist(const fmnist_args *a, datagen_data *data, size_t
 }
 
 static void print_summary(const fmnist_args *a, const datagen_plant_report *r, size_t n) {
-    if (a->clean) {
+    if (a->common.clean) {
         fprintf(stderr, TOOL ": clean: no poisons planted in %zu rows\n", n);
         return;
     }
@@ -307,6 +200,7 @@ int main(int argc, char **argv) {
     clock_gettime(CLOCK_MONOTONIC, &t0);
     fmnist_args a;
     memset(&a, 0, sizeof a);
+    tool_args_init(&a.common, TOOL, usage, &a.plant, &a.plant.seed);
     a.idx_dir = DEFAULT_IDX_DIR;
     a.split = "train";
     a.plant = (datagen_plant_opts)DATAGEN_PLANT_OPTS_INIT;
@@ -330,7 +224,7 @@ int main(int argc, char **argv) {
     char description[512];
     assay_status s = load_fmnist(&a, &data, &a.plant.image_rows, &a.plant.image_cols, &err);
     if (s == ASSAY_OK) s = datagen_truth_init(&truth, data.n, &err);
-    if (s == ASSAY_OK && !a.clean) s = datagen_plant(&data, &a.plant, &truth, &report, &err);
+    if (s == ASSAY_OK && !a.common.clean) s = datagen_plant(&data, &a.plant, &truth, &report, &err);
     if (s == ASSAY_OK) {
         print_summary(&a, &report, data.n);
         if (a.pca > 0) s = reduce(&data, a.pca, &err);
@@ -341,15 +235,17 @@ int main(int argc, char **argv) {
                  " seed %llu, %zu poisoned rows%s",
                  a.split, a.pca ? "PCA projection of pixels/255" : "pixels/255",
                  (unsigned long long)a.plant.seed, report.poisoned,
-                 a.clean ? " (clean)" : "; see the truth file");
+                 a.common.clean ? " (clean)" : "; see the truth file");
         data.description = description;
-        s = datagen_write(a.format, a.out, &data, a.gzip_level, &err);
+        s = datagen_write(a.common.format, a.common.out, &data, a.common.gzip_level, &err);
     }
-    if (s == ASSAY_OK && a.truth != NULL) s = datagen_write_truth(a.truth, &truth, &err);
+    if (s == ASSAY_OK && a.common.truth != NULL)
+        s = datagen_write_truth(a.common.truth, &truth, &err);
     if (s == ASSAY_OK)
-        fprintf(stderr, TOOL ": wrote %s (%zu x %zu, %s)%s%s: %zu poisoned rows in %.2f s\n", a.out,
-                data.n, data.d, datagen_format_name(a.format), a.truth ? " and " : "",
-                a.truth ? a.truth : "", report.poisoned, seconds_since(&t0));
+        fprintf(stderr, TOOL ": wrote %s (%zu x %zu, %s)%s%s: %zu poisoned rows in %.2f s\n",
+                a.common.out, data.n, data.d, datagen_format_name(a.common.format),
+                a.common.truth ? " and " : "", a.common.truth ? a.common.truth : "",
+                report.poisoned, seconds_since(&t0));
     else
         fprintf(stderr, TOOL ": %s\n", err.msg);
     datagen_data_free(&data);

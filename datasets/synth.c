@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* assay-synth: writes a seeded Gaussian-blob dataset with planted label flips, conflicting
  * duplicates, far outliers and NaN rows, plus its ground truth, in any of assay's input formats. */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "datagen.h"
+#include "tool_args.h"
 
 #define TOOL "assay-synth"
 
@@ -38,175 +38,81 @@ static void usage(FILE *fp) {
         "Exit status: 0 written, 2 bad usage or input, 3 internal failure.\n");
 }
 
-static int usage_error(const char *msg) {
-    fprintf(stderr, TOOL ": %s\n" TOOL ": see " TOOL " --help\n", msg);
-    return 2;
-}
-
-/* "--seed 'x': expected a non-negative integer"; without `expected`, "unknown option 'x'". */
-static int option_error(const char *option, const char *value, const char *expected) {
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s '%s'%s%s", option, value, expected ? ": " : "",
-             expected ? expected : "");
-    return usage_error(msg);
-}
-
-static int parse_size(const char *text, size_t *out) {
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (end == text || *end != '\0' || errno != 0 || text[0] == '-' || v > SIZE_MAX) return -1;
-    *out = (size_t)v;
-    return 0;
-}
-
 typedef struct synth_args {
+    tool_args common; /* --out, --format, --truth, --seed, the label attacks, --clean, --gzip */
     datagen_synth_opts synth;
-    const char *out, *truth;
-    datagen_format format;
-    int format_given, gzip_level, clean, attack_given;
 } synth_args;
 
 /* Returns -1 to continue, or the exit code. */
 static int parse_args(int argc, char **argv, synth_args *a) {
     enum {
-        OPT_OUT = 256,
-        OPT_FORMAT,
-        OPT_TRUTH,
-        OPT_ROWS,
+        OPT_ROWS = TOOL_OPT_FIRST_FREE,
         OPT_DIMS,
         OPT_CLASSES,
-        OPT_SEED,
         OPT_SEPARATION,
-        OPT_RANDOM,
-        OPT_TARGETED,
-        OPT_DUPLICATES,
         OPT_OUTLIERS,
-        OPT_NONFINITE,
-        OPT_CLEAN,
-        OPT_GZIP
+        OPT_NONFINITE
     };
-    static const struct option options[] = {{"out", required_argument, NULL, OPT_OUT},
-                                            {"format", required_argument, NULL, OPT_FORMAT},
-                                            {"truth", required_argument, NULL, OPT_TRUTH},
+    static const struct option options[] = {TOOL_ARGS_OPTIONS,
                                             {"rows", required_argument, NULL, OPT_ROWS},
                                             {"dims", required_argument, NULL, OPT_DIMS},
                                             {"classes", required_argument, NULL, OPT_CLASSES},
-                                            {"seed", required_argument, NULL, OPT_SEED},
                                             {"separation", required_argument, NULL, OPT_SEPARATION},
-                                            {"random-flip", required_argument, NULL, OPT_RANDOM},
-                                            {"targeted", required_argument, NULL, OPT_TARGETED},
-                                            {"duplicates", required_argument, NULL, OPT_DUPLICATES},
                                             {"outliers", required_argument, NULL, OPT_OUTLIERS},
                                             {"nonfinite", required_argument, NULL, OPT_NONFINITE},
-                                            {"clean", no_argument, NULL, OPT_CLEAN},
-                                            {"gzip", required_argument, NULL, OPT_GZIP},
-                                            {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
     datagen_plant_opts *plant = &a->synth.plant;
-    datagen_error err = {""};
-    size_t value = 0;
-    int opt;
+    int opt, rc = -1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        double *fraction = NULL;
-        const char *what = NULL;
         switch (opt) {
-        case OPT_OUT:
-            a->out = optarg;
-            break;
-        case OPT_FORMAT:
-            if (datagen_format_parse(optarg, &a->format, &err) != ASSAY_OK)
-                return usage_error(err.msg);
-            a->format_given = 1;
-            break;
-        case OPT_TRUTH:
-            a->truth = optarg;
-            break;
         case OPT_ROWS:
-            if (parse_size(optarg, &a->synth.n) != 0 || a->synth.n == 0)
-                return option_error("--rows", optarg, "expected a number of rows >= 1");
+            if (tool_parse_size(optarg, &a->synth.n) != 0 || a->synth.n == 0)
+                return tool_option_error(TOOL, "--rows", optarg, "expected a number of rows >= 1");
             break;
         case OPT_DIMS:
-            if (parse_size(optarg, &a->synth.d) != 0 || a->synth.d == 0)
-                return option_error("--dims", optarg, "expected a number of dimensions >= 1");
+            if (tool_parse_size(optarg, &a->synth.d) != 0 || a->synth.d == 0)
+                return tool_option_error(TOOL, "--dims", optarg,
+                                         "expected a number of dimensions >= 1");
             break;
         case OPT_CLASSES:
-            if (parse_size(optarg, &a->synth.classes) != 0 || a->synth.classes < 2)
-                return option_error("--classes", optarg, "expected a number of classes >= 2");
-            break;
-        case OPT_SEED:
-            if (parse_size(optarg, &value) != 0)
-                return option_error("--seed", optarg, "expected a non-negative integer");
-            a->synth.seed = value;
+            if (tool_parse_size(optarg, &a->synth.classes) != 0 || a->synth.classes < 2)
+                return tool_option_error(TOOL, "--classes", optarg,
+                                         "expected a number of classes >= 2");
             break;
         case OPT_SEPARATION: {
             char *end = NULL;
             a->synth.separation = strtod(optarg, &end);
             if (end == optarg || *end != '\0' || !(a->synth.separation >= 0.0) ||
                 a->synth.separation > 1e6)
-                return option_error("--separation", optarg, "expected a distance >= 0");
+                return tool_option_error(TOOL, "--separation", optarg, "expected a distance >= 0");
             break;
         }
-        case OPT_RANDOM:
-            fraction = &plant->random_flip, what = "--random-flip";
-            break;
-        case OPT_DUPLICATES:
-            fraction = &plant->duplicates, what = "--duplicates";
-            break;
         case OPT_OUTLIERS:
-            fraction = &plant->outliers, what = "--outliers";
+            rc = tool_args_fraction(&a->common, "--outliers", optarg, &plant->outliers);
             break;
         case OPT_NONFINITE:
-            fraction = &plant->nonfinite, what = "--nonfinite";
+            rc = tool_args_fraction(&a->common, "--nonfinite", optarg, &plant->nonfinite);
             break;
-        case OPT_TARGETED:
-            a->attack_given = 1;
-            if (plant->n_targeted == DATAGEN_MAX_TARGETED)
-                return option_error("--targeted", optarg, "too many targeted flips");
-            if (datagen_parse_targeted(optarg, &plant->targeted[plant->n_targeted], &err) !=
-                ASSAY_OK)
-                return usage_error(err.msg);
-            plant->n_targeted++;
-            break;
-        case OPT_CLEAN:
-            a->clean = 1;
-            break;
-        case OPT_GZIP:
-            if (parse_size(optarg, &value) != 0 || value > 9)
-                return option_error("--gzip", optarg, "expected a level 0-9");
-            a->gzip_level = (int)value;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
         default:
-            return option_error("unknown option or missing value in", argv[optind - 1], NULL);
+            rc = tool_args_option(&a->common, opt, argv);
         }
-        if (fraction != NULL) {
-            if (datagen_parse_fraction(optarg, what, fraction, &err) != ASSAY_OK)
-                return usage_error(err.msg);
-            a->attack_given = 1;
-        }
+        if (rc >= 0) return rc;
     }
-    if (optind < argc) return option_error("unexpected argument", argv[optind], NULL);
-    if (a->out == NULL) return usage_error("--out is required");
-    if (a->clean && a->attack_given)
-        return usage_error("--clean plants nothing; drop the attack options or --clean");
-    if (!a->format_given) a->format = datagen_format_from_path(a->out);
-    if (a->gzip_level > 0 && a->format != DATAGEN_FORMAT_H5)
-        return usage_error("--gzip applies to the h5 format only");
-    if (a->clean) {
+    rc = tool_args_finish(&a->common, argc, argv);
+    /* datagen_synth plants whatever `plant` holds, so --clean has to clear the defaults too. */
+    if (rc < 0 && a->common.clean) {
         datagen_plant_opts none = DATAGEN_PLANT_OPTS_INIT;
         *plant = none;
     }
-    return -1;
+    return rc;
 }
 
 int main(int argc, char **argv) {
     synth_args a;
     memset(&a, 0, sizeof a);
     a.synth = (datagen_synth_opts)DATAGEN_SYNTH_OPTS_INIT;
+    tool_args_init(&a.common, TOOL, usage, &a.synth.plant, &a.synth.seed);
     a.synth.plant.random_flip = 0.02;
     a.synth.plant.duplicates = 0.01;
     a.synth.plant.outliers = 0.005;
@@ -226,17 +132,18 @@ int main(int argc, char **argv) {
                  a.synth.n, a.synth.d, a.synth.classes, a.synth.separation,
                  (unsigned long long)a.synth.seed);
         data.description = description;
-        s = datagen_write(a.format, a.out, &data, a.gzip_level, &err);
+        s = datagen_write(a.common.format, a.common.out, &data, a.common.gzip_level, &err);
     }
-    if (s == ASSAY_OK && a.truth != NULL) s = datagen_write_truth(a.truth, &truth, &err);
+    if (s == ASSAY_OK && a.common.truth != NULL)
+        s = datagen_write_truth(a.common.truth, &truth, &err);
     if (s == ASSAY_OK) {
         for (int k = DATAGEN_ATTACK_NONE + 1; k < DATAGEN_ATTACK_COUNT; k++)
             if (report.by_attack[k] > 0)
                 fprintf(stderr, TOOL ": %s: %zu rows\n", datagen_attack_name((datagen_attack)k),
                         report.by_attack[k]);
-        fprintf(stderr, TOOL ": wrote %s (%zu x %zu, %s)%s%s: %zu poisoned rows\n", a.out, data.n,
-                data.d, datagen_format_name(a.format), a.truth ? " and " : "",
-                a.truth ? a.truth : "", report.poisoned);
+        fprintf(stderr, TOOL ": wrote %s (%zu x %zu, %s)%s%s: %zu poisoned rows\n", a.common.out,
+                data.n, data.d, datagen_format_name(a.common.format), a.common.truth ? " and " : "",
+                a.common.truth ? a.common.truth : "", report.poisoned);
     } else {
         fprintf(stderr, TOOL ": %s\n", err.msg);
     }
