@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+cmake_minimum_required(VERSION 3.25) # script mode: the project's policies apply
 # The demo: prepare Fashion-MNIST with planted poisons (assay-fmnist), scan it with assay, print
 # the summary (precision and recall against the planted truth, where the reports are).
 # With -DCHECK=ON it is also the end-to-end test on real data: it asserts what the demo must show.

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+cmake_minimum_required(VERSION 3.25) # script mode: the project's policies apply
 # CI must run the README's test command word for word: the command line in .ci/run has to appear
 # in README.md, and the README's demo command must use the demo workflow.
 file(READ "${SRC}/.ci/run" ci)

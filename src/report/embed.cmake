@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+cmake_minimum_required(VERSION 3.25) # script mode: the project's policies apply
 # Turns a data file into a C source defining `const char SYMBOL[]` (NUL-terminated) and its length.
 file(READ "${IN}" hex HEX)
 string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")

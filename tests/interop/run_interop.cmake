@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+cmake_minimum_required(VERSION 3.25) # script mode: the project's policies apply
 # Scans the files make_files.py wrote with NumPy and h5py: every accepted layout must scan and
 # give the same dataset digest as its twins; every refused one must exit 2 with a clear message.
 #   cmake -DPYTHON=... -DASSAY=... -DSRC=... -DOUT=... -P run_interop.cmake
