@@ -411,10 +411,11 @@ static void test_cli_killed_scan_leaves_no_half_report(void **state) {
  * pseudo-terminal as a user's shell would. */
 static void test_cli_progress_bar_on_a_terminal(void **state) {
     (void)state;
-    /* Needs util-linux script and a pseudo-terminal device (absent in bare chroots). */
-    int pty = open("/dev/ptmx", O_RDWR | O_NOCTTY);
-    if (pty >= 0) close(pty);
-    if (access("/usr/bin/script", X_OK) != 0 || pty < 0) skip();
+    /* Needs util-linux script and working pseudo-terminals (absent in bare chroots): probe by
+     * running a trivial command the same way. */
+    if (access("/usr/bin/script", X_OK) != 0 ||
+        system("/usr/bin/script -qec true /dev/null > /dev/null 2>&1") != 0)
+        skip();
     char data[1024], out[1024], log[1024], cmd[4096];
     tu_path(data, sizeof data, "cli_tty.h5");
     tu_path(out, sizeof out, "cli_tty_out");

@@ -3,6 +3,13 @@ cmake_minimum_required(VERSION 3.25) # script mode: the project's policies apply
 # Scans the files make_files.py wrote with NumPy and h5py: every accepted layout must scan and
 # give the same dataset digest as its twins; every refused one must exit 2 with a clear message.
 #   cmake -DPYTHON=... -DASSAY=... -DSRC=... -DOUT=... -P run_interop.cmake
+if(NOT PYTHON OR NOT EXISTS "${PYTHON}")
+  message(FATAL_ERROR "python3 not found: apt-get install python3-numpy python3-h5py")
+endif()
+execute_process(COMMAND "${PYTHON}" -c "import numpy, h5py" RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "${PYTHON} cannot import numpy and h5py: apt-get install python3-numpy python3-h5py")
+endif()
 execute_process(COMMAND "${PYTHON}" "${SRC}/tests/interop/make_files.py" "${OUT}"
                 RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
