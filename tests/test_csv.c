@@ -14,20 +14,6 @@
 
 /* ---- helpers ---- */
 
-static int setup(void **state) {
-    assay_ctx_opts o = ASSAY_CTX_OPTS_INIT;
-    o.n_threads = 2;
-    assay_ctx *ctx = NULL;
-    if (assay_ctx_create(&ctx, &o) != ASSAY_OK) return -1;
-    *state = ctx;
-    return 0;
-}
-
-static int teardown(void **state) {
-    assay_ctx_destroy(*state);
-    return 0;
-}
-
 /* Writes `text` to a scratch file called `name` and returns its path (static buffer per slot). */
 static const char *fixture(int slot, const char *name, const char *text) {
     static char paths[4][1024];
@@ -730,5 +716,5 @@ int main(void) {
         cmocka_unit_test(test_csv_load_column_errors),
         cmocka_unit_test(test_csv_labels_file_length_mismatch),
     };
-    return cmocka_run_group_tests_name("csv", tests, setup, teardown);
+    return cmocka_run_group_tests_name("csv", tests, tu_setup_ctx, tu_teardown_ctx);
 }

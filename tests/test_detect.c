@@ -68,19 +68,7 @@ static void fx_free(fixture *f) {
     free(f->ds.class_name);
     free(f->ds.class_count);
     free(f->ds.bad_rows);
-    assay_result *r = &f->res;
-    assay__graph_free(&r->graph);
-    free(r->score);
-    free(r->flagged);
-    free(r->severity);
-    free(r->suggested);
-    for (int d = 0; d < ASSAY_DET_COUNT; d++) {
-        free(r->det_score[d]);
-        free(r->det_evidence[d]);
-    }
-    free(r->findings);
-    free(r->order);
-    free(r->finding_start);
+    assay__result_clear(&f->res);
     assay_ctx_destroy(f->ctx);
 }
 

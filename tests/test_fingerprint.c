@@ -9,12 +9,6 @@
 #include "datagen.h"
 #include "io/dataset_internal.h"
 
-static assay_ctx *new_ctx(void) {
-    assay_ctx *ctx = NULL;
-    assert_int_equal(assay_ctx_create(&ctx, NULL), ASSAY_OK);
-    return ctx;
-}
-
 static void hex(const unsigned char *d, char *out) {
     for (int i = 0; i < 32; i++) sprintf(out + 2 * i, "%02x", d[i]);
 }
@@ -36,7 +30,7 @@ static void test_fingerprint_row_encoding_is_as_documented(void **state) {
     char path[1024];
     tu_path(path, sizeof path, "fp_rows.csv");
     tu_write_text(path, "id,label,a,b\n7,cat,1.5,2\n8,dog,-0.25,1e3\n9,cat,1.5,2\n");
-    assay_ctx *ctx = new_ctx();
+    assay_ctx *ctx = tu_ctx(0);
     assay_dataset *ds = NULL;
     assert_int_equal(assay_dataset_load(ctx, path, NULL, &ds), ASSAY_OK);
     const float feats[3][2] = {{1.5f, 2.0f}, {-0.25f, 1000.0f}, {1.5f, 2.0f}};
@@ -90,7 +84,7 @@ static void test_fingerprint_without_ids(void **state) {
     char path[1024];
     tu_path(path, sizeof path, "fp_noid.csv");
     tu_write_text(path, "label,x\n3,0.5\n4,0.5\n");
-    assay_ctx *ctx = new_ctx();
+    assay_ctx *ctx = tu_ctx(0);
     assay_dataset *ds = NULL;
     assert_int_equal(assay_dataset_load(ctx, path, NULL, &ds), ASSAY_OK);
     unsigned char buf[32];
@@ -129,7 +123,7 @@ static void test_fingerprint_same_digest_from_every_format(void **state) {
     char emb[1200];
     snprintf(emb, sizeof emb, "%semb.npy", npy);
 
-    assay_ctx *ctx = new_ctx();
+    assay_ctx *ctx = tu_ctx(0);
     assay_dataset *a = NULL, *b = NULL, *c = NULL;
     assert_int_equal(assay_dataset_load(ctx, h5, NULL, &a), ASSAY_OK);
     assert_int_equal(assay_dataset_load(ctx, csv, NULL, &b), ASSAY_OK);

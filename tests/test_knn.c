@@ -35,14 +35,6 @@ static double ref_dist(const float *a, const float *b, size_t d, assay_metric m)
     return c < 0 ? 0 : c;
 }
 
-static assay_ctx *make_ctx(int threads) {
-    assay_ctx *ctx = NULL;
-    assay_ctx_opts o = ASSAY_CTX_OPTS_INIT;
-    o.n_threads = threads;
-    assert_int_equal(assay_ctx_create(&ctx, &o), ASSAY_OK);
-    return ctx;
-}
-
 /* Selection runs on float32 GEMM distances: a dot product of length d carries an error up to
  * about (d + 2) * FLT_EPSILON times the sum of |products|, bounded by the norms. Candidates whose
  * true distances differ by less than that may swap; nothing else may. */
@@ -117,7 +109,7 @@ static void test_knn_random_matches_reference(void **state) {
     (void)state;
     static const size_t dims[] = {1, 2, 3, 7, 16, 17, 33, 64, 129};
     static const size_t ks[] = {1, 3, 10};
-    assay_ctx *ctx = make_ctx(2);
+    assay_ctx *ctx = tu_ctx(2);
     for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
         for (int mi = 0; mi < 2; mi++) {
             size_t n = 157 + 13 * di, d = dims[di], ld = d + (di % 3);
@@ -146,7 +138,7 @@ static void test_knn_random_matches_reference(void **state) {
  * index; exact duplicates are at distance 0 and list each other first. */
 static void test_knn_duplicates_and_ties_lower_index_first(void **state) {
     (void)state;
-    assay_ctx *ctx = make_ctx(3);
+    assay_ctx *ctx = tu_ctx(3);
     size_t n = 240, d = 5, ld = 8;
     float *x = calloc(n * ld, sizeof *x);
     uint64_t seed = 7;
@@ -185,7 +177,7 @@ static void test_knn_duplicates_and_ties_lower_index_first(void **state) {
 
 static void test_knn_excluded_rows_never_appear(void **state) {
     (void)state;
-    assay_ctx *ctx = make_ctx(2);
+    assay_ctx *ctx = tu_ctx(2);
     size_t n = 90, d = 11, ld = 16;
     float *x = random_matrix(n, d, ld, 99, 1.0);
     uint8_t *in = malloc(n);
@@ -213,13 +205,13 @@ static void test_knn_same_result_for_any_thread_count(void **state) {
     uint8_t *in = malloc(n);
     memset(in, 1, n);
     assay__graph base;
-    assay_ctx *ctx = make_ctx(1);
+    assay_ctx *ctx = tu_ctx(1);
     assert_int_equal(assay__knn_build(ctx, x, n, d, ld, in, k, ASSAY_METRIC_COSINE, NULL, &base),
                      ASSAY_OK);
     assay_ctx_destroy(ctx);
     static const int threads[] = {2, 3, 4, 7};
     for (size_t t = 0; t < 4; t++) {
-        ctx = make_ctx(threads[t]);
+        ctx = tu_ctx(threads[t]);
         assay__graph g;
         assert_int_equal(assay__knn_build(ctx, x, n, d, ld, in, k, ASSAY_METRIC_COSINE, NULL, &g),
                          ASSAY_OK);
@@ -235,7 +227,7 @@ static void test_knn_same_result_for_any_thread_count(void **state) {
 
 static void test_knn_too_few_rows_is_an_input_error(void **state) {
     (void)state;
-    assay_ctx *ctx = make_ctx(1);
+    assay_ctx *ctx = tu_ctx(1);
     size_t n = 8, d = 3, ld = 4;
     float *x = random_matrix(n, d, ld, 1, 1.0);
     uint8_t in[8] = {1, 1, 1, 1, 1, 0, 0, 0};

@@ -13,20 +13,6 @@
 
 /* ---- fixtures ---- */
 
-static int setup_ctx(void **state) {
-    assay_ctx_opts o = ASSAY_CTX_OPTS_INIT;
-    o.n_threads = 2;
-    assay_ctx *ctx = NULL;
-    if (assay_ctx_create(&ctx, &o) != ASSAY_OK) return -1;
-    *state = ctx;
-    return 0;
-}
-
-static int teardown_ctx(void **state) {
-    assay_ctx_destroy(*state);
-    return 0;
-}
-
 /* Builds a .npy header as np.save does: magic, version, length field (uint16 for v1, uint32
  * otherwise), the dict, spaces up to a multiple of 64 bytes (at least min_len) and '\n'.
  * Returns the header length. */
@@ -1034,7 +1020,7 @@ static void test_npy_dataset_length_mismatch(void **state) {
 }
 
 int main(void) {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup_ctx, teardown_ctx)
+#define T(f) cmocka_unit_test_setup_teardown(f, tu_setup_ctx, tu_teardown_ctx)
     const struct CMUnitTest tests[] = {
         T(test_npy_parse_v1),
         T(test_npy_parse_v2),

@@ -9,12 +9,6 @@
 #include "assay/assay.h"
 #include "datagen.h"
 
-static assay_ctx *new_ctx(void) {
-    assay_ctx *ctx = NULL;
-    assert_int_equal(assay_ctx_create(&ctx, NULL), ASSAY_OK);
-    return ctx;
-}
-
 /* Blobs with random label flips and conflicting duplicates, written as HDF5 with a truth file. */
 static void make_poisoned(const char *h5, const char *truth_path, size_t n, double flips,
                           double dups, datagen_truth *truth_out) {
@@ -46,7 +40,7 @@ static void test_scan_finds_planted_flips_and_duplicates(void **state) {
     tu_path(truth_path, sizeof truth_path, "scan_poisoned_truth.csv");
     datagen_truth truth;
     make_poisoned(h5, truth_path, 2000, 0.05, 0.01, &truth);
-    assay_ctx *ctx = new_ctx();
+    assay_ctx *ctx = tu_ctx(0);
     assay_dataset *ds = NULL;
     assay_result *res = NULL;
     assert_int_equal(assay_dataset_load(ctx, h5, NULL, &ds), ASSAY_OK);
@@ -157,7 +151,7 @@ static void test_scan_evaluation_rejects_a_wrong_truth_file(void **state) {
     tu_path(h5, sizeof h5, "scan_eval.h5");
     tu_path(truth_path, sizeof truth_path, "scan_eval_truth.csv");
     make_poisoned(h5, truth_path, 300, 0.05, 0, NULL);
-    assay_ctx *ctx = new_ctx();
+    assay_ctx *ctx = tu_ctx(0);
     assay_dataset *ds = NULL;
     assay_result *res = NULL;
     assert_int_equal(assay_dataset_load(ctx, h5, NULL, &ds), ASSAY_OK);
@@ -187,7 +181,7 @@ static void test_scan_tiny_classes_are_reported(void **state) {
         fprintf(fp, "%s,%.4f,%.4f\n", i == 17 ? "lonely" : (i % 2 ? "even" : "odd"), tu_normal(&s),
                 tu_normal(&s));
     fclose(fp);
-    assay_ctx *ctx = new_ctx();
+    assay_ctx *ctx = tu_ctx(0);
     assay_dataset *ds = NULL;
     assay_result *res = NULL;
     assert_int_equal(assay_dataset_load(ctx, csv, NULL, &ds), ASSAY_OK);
@@ -220,7 +214,7 @@ static void test_scan_rejects_bad_options(void **state) {
     char csv[1024];
     tu_path(csv, sizeof csv, "scan_opts.csv");
     tu_write_text(csv, "label,a\n0,1\n1,2\n0,3\n1,4\n0,5\n");
-    assay_ctx *ctx = new_ctx();
+    assay_ctx *ctx = tu_ctx(0);
     assay_dataset *ds = NULL;
     assay_result *res = NULL;
     assert_int_equal(assay_dataset_load(ctx, csv, NULL, &ds), ASSAY_OK);

@@ -14,6 +14,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "assay/assay_ctx.h"
+
 /* splitmix64: tiny, seedable, good enough for test data. */
 static inline uint64_t tu_next(uint64_t *s) {
     uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
@@ -57,6 +59,30 @@ static inline void tu_write_file(const char *path, const void *data, size_t len)
 
 static inline void tu_write_text(const char *path, const char *text) {
     tu_write_file(path, text, strlen(text));
+}
+
+/* A context with `threads` worker threads (0 = all CPUs); fails the test if it cannot be made. */
+static inline assay_ctx *tu_ctx(int threads) {
+    assay_ctx_opts o = ASSAY_CTX_OPTS_INIT;
+    o.n_threads = threads;
+    assay_ctx *ctx = NULL;
+    assert_int_equal(assay_ctx_create(&ctx, &o), ASSAY_OK);
+    return ctx;
+}
+
+/* cmocka group fixtures: *state is a 2-thread context. */
+static inline int tu_setup_ctx(void **state) {
+    assay_ctx_opts o = ASSAY_CTX_OPTS_INIT;
+    o.n_threads = 2;
+    assay_ctx *ctx = NULL;
+    if (assay_ctx_create(&ctx, &o) != ASSAY_OK) return -1;
+    *state = ctx;
+    return 0;
+}
+
+static inline int tu_teardown_ctx(void **state) {
+    assay_ctx_destroy(*state);
+    return 0;
 }
 
 /* Fails with both values and the tolerance when |ref - got| > tol. */

@@ -75,8 +75,7 @@ assay_status assay__result_add_finding(assay_ctx *ctx, assay_result *res, const 
     return ASSAY_OK;
 }
 
-void assay_result_destroy(assay_result *res) {
-    if (res == NULL) return;
+void assay__result_clear(assay_result *res) {
     assay__graph_free(&res->graph);
     free(res->score);
     free(res->flagged);
@@ -91,6 +90,12 @@ void assay_result_destroy(assay_result *res) {
     free(res->finding_start);
     free(res->eval.truth_path);
     free(res->eval.groups);
+    memset(res, 0, sizeof *res);
+}
+
+void assay_result_destroy(assay_result *res) {
+    if (res == NULL) return;
+    assay__result_clear(res);
     free(res);
 }
 

@@ -117,6 +117,9 @@ assay_status assay__combine(assay_ctx *ctx, const assay_dataset *ds, assay_resul
  * 0.5 * s / t below t, 0.5 + 0.5 * (s - t) / (1 - t) from t up. */
 float assay__evidence_from_threshold(float s, float t);
 
+/* Frees everything a result owns and zeroes it (the struct itself is the caller's). */
+void assay__result_clear(assay_result *res);
+
 /* Allocates the per-row arrays of a result for n rows. */
 assay_status assay__result_alloc(assay_ctx *ctx, assay_result *res, size_t n);
 
