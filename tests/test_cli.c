@@ -13,9 +13,7 @@
 
 #include <jansson.h>
 
-#include "test_util.h"
-
-#include "datagen.h"
+#include "test_data.h"
 
 extern char **environ;
 
@@ -97,14 +95,7 @@ static void make_data(const char *path, datagen_format fmt, size_t n, double fli
     o.plant.random_flip = flips;
     o.plant.duplicates = dups;
     o.plant.nonfinite = nonfinite;
-    datagen_data data;
-    datagen_truth truth;
-    datagen_error err;
-    assert_int_equal(datagen_synth(&o, &data, &truth, NULL, &err), ASSAY_OK);
-    assert_int_equal(datagen_write(fmt, path, &data, 0, &err), ASSAY_OK);
-    if (truth_path) assert_int_equal(datagen_write_truth(truth_path, &truth, &err), ASSAY_OK);
-    datagen_data_free(&data);
-    datagen_truth_free(&truth);
+    tu_write_synth(&o, fmt, path, truth_path, NULL);
 }
 
 static json_t *load_json(const char *path) {

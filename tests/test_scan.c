@@ -4,10 +4,9 @@
 #include <jansson.h>
 #include <sys/stat.h>
 
-#include "test_util.h"
+#include "test_data.h"
 
 #include "assay/assay.h"
-#include "datagen.h"
 
 /* Blobs with random label flips and conflicting duplicates, written as HDF5 with a truth file. */
 static void make_poisoned(const char *h5, const char *truth_path, size_t n, double flips,
@@ -20,17 +19,7 @@ static void make_poisoned(const char *h5, const char *truth_path, size_t n, doub
     o.seed = 7;
     o.plant.random_flip = flips;
     o.plant.duplicates = dups;
-    datagen_data data;
-    datagen_truth truth;
-    datagen_error err;
-    assert_int_equal(datagen_synth(&o, &data, &truth, NULL, &err), ASSAY_OK);
-    assert_int_equal(datagen_write(DATAGEN_FORMAT_H5, h5, &data, 0, &err), ASSAY_OK);
-    assert_int_equal(datagen_write_truth(truth_path, &truth, &err), ASSAY_OK);
-    datagen_data_free(&data);
-    if (truth_out)
-        *truth_out = truth;
-    else
-        datagen_truth_free(&truth);
+    tu_write_synth(&o, DATAGEN_FORMAT_H5, h5, truth_path, truth_out);
 }
 
 static void test_scan_finds_planted_flips_and_duplicates(void **state) {
