@@ -1,42 +1,117 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The kernel table: the inner loops of the neighbour graph, one implementation per instruction
- * set. Kernels allocate nothing, do no I/O, have no error paths, accept any alignment and any
- * length >= 0. The scalar table (kernels/scalar/) is the specification; every optimised table
- * overlays some of its entries and is tested against it. Internal: not installed. */
+/* The kernel table: the inner loops of the neighbour graph and the detectors, one implementation
+ * per instruction set. Kernels allocate nothing, do no I/O, have no error paths, accept any
+ * alignment and any length >= 0. The scalar table (kernels/scalar/) is the specification; every
+ * optimised table overlays some of its entries and is tested against it (tests/test_kernels.c).
+ * Internal: not installed. */
 #ifndef ASSAY_KERNELS_H
 #define ASSAY_KERNELS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+/* Bounded nearest-neighbour lists of a block of consecutive rows (global ids base, base+1, ...).
+ * Row i keeps a max-heap of the kk best (distance, id) pairs under the strict total order
+ * "distance, then id": dist[i*kk + 0] / ids[i*kk + 0] is the worst kept pair (the root). root[i]
+ * mirrors dist[i*kk] in one contiguous array, so SIMD code can test a vector of rows' thresholds
+ * with one load; every kernel that changes a heap updates root. Empty slots hold (+inf, -1).
+ * Because the order is total, the set a heap ends with does not depend on the order in which
+ * candidates were offered: this is what makes the graph identical for any thread count. */
+typedef struct assay_topk {
+    float *dist;  /* rows * kk */
+    int64_t *ids; /* rows * kk */
+    float *root;  /* rows */
+    size_t kk;
+    int64_t base; /* global id of row 0 */
+} assay_topk;
+
+/* Offer of a candidate (d, id) to row i, exactly as every kernel must do it (the scalar
+ * specification, shared so the slow path of the SIMD kernels is the same code): accepted when d
+ * is finite, id is not the row itself, and (d, id) is strictly better than the root. */
+void assay__topk_offer(assay_topk *h, size_t i, float d, int64_t id);
+
 typedef struct assay_kernels {
     const char *name;
+
+    /* ---- rows ---- */
 
     /* out[i] = sum_j x[i*ldx + j]^2 for i < n, j < d. */
     void (*norms_sq)(const float *x, size_t ldx, size_t n, size_t d, float *out);
 
+    /* Scales each row to unit L2 norm in place (x_i *= 1/sqrt(sum_j x_ij^2)); rows whose squared
+     * norm is 0 are left as they are. */
+    void (*normalize_rows)(float *x, size_t ldx, size_t n, size_t d);
+
+    /* ---- distance tiles ---- */
+
     /* Squared-L2 tile. On entry t[i*ldt + j] = -2 <q_i, b_j>; on exit
-     *   t = max(0, qn[i] + bn[j] + t) + pen[j]
-     * The clamp removes the tiny negative values float32 rounding gives identical rows; pen[j]
-     * is 0 for usable rows and +inf for rows left out of the graph. */
+     *   t = max(0, qn[i] + bn[j] + t) + qpen[i] + bpen[j]
+     * The clamp removes the tiny negative values float32 rounding gives identical rows; a pen is
+     * 0 for usable rows and +inf for rows left out of the graph. */
     void (*tile_l2)(float *t, size_t ldt, size_t m, size_t n, const float *qn, const float *bn,
-                    const float *pen);
+                    const float *qpen, const float *bpen);
 
     /* Cosine tile. On entry t[i*ldt + j] = <q_i, b_j>; on exit
-     *   t = max(0, 1 - t * qinv[i] * binv[j]) + pen[j]
-     * with qinv, binv the reciprocal row norms. */
+     *   t = max(0, 1 - t * qinv[i] * binv[j]) + qpen[i] + bpen[j]
+     * with qinv, binv the reciprocal row norms (0 for zero rows, which gives distance 1). */
     void (*tile_cos)(float *t, size_t ldt, size_t m, size_t n, const float *qinv, const float *binv,
-                     const float *pen);
+                     const float *qpen, const float *bpen);
 
-    /* Top-k selection over a distance tile. Row i of the tile (n distances for database rows
-     * j0 .. j0+n-1) updates heap i: hd[i*k .. i*k+k-1] / hi[...], a max-heap of the k best
-     * (distance, index) pairs under the order (distance, then index). A candidate enters when it
-     * is strictly better than the heap's root. Empty slots hold (+inf, -1); +inf never enters. */
-    void (*topk_tile)(const float *t, size_t ldt, size_t m, size_t n, int64_t j0, size_t k,
-                      float *hd, int64_t *hi);
+    /* ---- top-k selection ---- */
+
+    /* Offers every finite entry of an m x n distance tile: t[i*ldt + j] to row i of `rows` with
+     * id j0 + j, and, when `cols` is not NULL, to row j of `cols` with id rows->base + i (the
+     * symmetric use: one tile serves both blocks). Offers follow assay__topk_offer; the SIMD
+     * variants test a whole vector against the thresholds first, so most candidates never reach
+     * a heap. */
+    void (*select_tile)(const float *t, size_t ldt, size_t m, size_t n, int64_t j0,
+                        assay_topk *rows, assay_topk *cols);
+
+    /* Fused distance + selection for small d: no GEMM and no tile in memory. q holds m rows
+     * (stride ldq); bt holds the n rows of the other block transposed (bt[p*ldbt + j] is
+     * coordinate p of row j), so vectors run along j. Each distance is
+     *   l2:     max(0, qa[i] + ba[j] - 2 <q_i, b_j>) + qpen[i] + bpen[j]     (qa, ba squared norms)
+     *   cosine: max(0, 1 - <q_i, b_j> * qa[i] * ba[j]) + qpen[i] + bpen[j]  (reciprocal norms)
+     * and is offered as select_tile would offer it (id j0 + j to rows, rows->base + i to cols).
+     * The dot product may be accumulated in any order: its error is within the same bound as the
+     * GEMM path's, which the exact re-ranking accounts for. */
+    void (*fused_tile)(int cosine, const float *q, size_t ldq, const float *bt, size_t ldbt,
+                       size_t m, size_t n, size_t d, const float *qa, const float *ba,
+                       const float *qpen, const float *bpen, int64_t j0, assay_topk *rows,
+                       assay_topk *cols);
+
+    /* ---- detector helpers ---- */
+
+    /* Per-column moments, accumulated: sum[j] += x_ij, sumsq[j] += x_ij^2 over rows i < n, in
+     * double precision and in row order, so every ISA gives bit-identical results. */
+    void (*col_moments)(const float *x, size_t ldx, size_t n, size_t d, double *sum, double *sumsq);
+
+    /* Per-class sums, accumulated: sums[c*d + j] += x_ij for rows with 0 <= labels[i] < n_classes
+     * (other rows are skipped), in double precision and in row order. counts[c] += 1 per row. */
+    void (*class_sums)(const float *x, size_t ldx, size_t n, size_t d, const int32_t *labels,
+                       size_t n_classes, double *sums, uint64_t *counts);
+
+    /* Label agreement over neighbour lists: out[i] = number of c < k with ids[i*k + c] >= 0 and
+     * labels[ids[i*k + c]] == labels[i]. */
+    void (*label_agree)(const int64_t *ids, size_t k, size_t n, const int32_t *labels,
+                        uint32_t *out);
 } assay_kernels;
 
 /* Every entry non-NULL: the specification. */
 extern const assay_kernels assay__kernels_scalar;
+
+/* Optimised tables (only the entries an ISA improves are non-NULL), present when built. */
+#if ASSAY_BUILD_AVX2
+extern const assay_kernels assay__kernels_avx2;
+#endif
+#if ASSAY_BUILD_AVX512
+extern const assay_kernels assay__kernels_avx512;
+#endif
+#if ASSAY_BUILD_NEON
+extern const assay_kernels assay__kernels_neon;
+#endif
+#if ASSAY_BUILD_SVE
+extern const assay_kernels assay__kernels_sve;
+#endif
 
 #endif

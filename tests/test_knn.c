@@ -31,7 +31,8 @@ static double ref_dist(const float *a, const float *b, size_t d, assay_metric m)
         nb += (double)b[j] * b[j];
     }
     if (m == ASSAY_METRIC_L2) return s;
-    double c = 1.0 - dot / (sqrt(na) * sqrt(nb));
+    if (na == 0 || nb == 0) return 1.0;
+    double c = 1.0 - dot / sqrt(na * nb); /* the definition README gives */
     return c < 0 ? 0 : c;
 }
 
@@ -118,14 +119,18 @@ static void test_knn_random_matches_reference(void **state) {
             uint8_t *in = malloc(n);
             for (size_t i = 0; i < n; i++) in[i] = 1;
             for (size_t ki = 0; ki < 3; ki++) {
-                assay__knn_tiles tiles = {37, 53}; /* divide nothing: every edge case */
-                assay__graph g;
-                assert_int_equal(assay__knn_build(ctx, x, n, d, ld, in, ks[ki], m, &tiles, &g),
-                                 ASSAY_OK);
-                assert_int_equal(g.n, n);
-                assert_int_equal(g.k, ks[ki]);
-                check_graph(x, n, d, ld, in, ks[ki], m, &g, 0);
-                assay__graph_free(&g);
+                for (int path = ASSAY__KNN_PATH_GEMM; path <= ASSAY__KNN_PATH_FUSED; path++) {
+                    /* Blocks that divide nothing: every edge case. */
+                    assay__knn_tiles tiles = {37, 53, (assay__knn_path)path};
+                    assay__graph g;
+                    assert_int_equal(assay__knn_build(ctx, x, n, d, ld, in, ks[ki], m, &tiles, &g),
+                                     ASSAY_OK);
+                    assert_int_equal(g.n, n);
+                    assert_int_equal(g.k, ks[ki]);
+                    assert_int_equal(g.n_certified + g.n_radius + g.n_exhaustive, n);
+                    check_graph(x, n, d, ld, in, ks[ki], m, &g, 1);
+                    assay__graph_free(&g);
+                }
             }
             free(in);
             free(x);
@@ -152,14 +157,14 @@ static void test_knn_duplicates_and_ties_lower_index_first(void **state) {
     }
     uint8_t *in = malloc(n);
     memset(in, 1, n);
-    for (int mi = 0; mi < 2; mi++) {
-        assay_metric m = mi ? ASSAY_METRIC_L2 : ASSAY_METRIC_COSINE;
-        assay__knn_tiles tiles = {29, 61};
+    for (int mi = 0; mi < 4; mi++) {
+        assay_metric m = mi & 1 ? ASSAY_METRIC_L2 : ASSAY_METRIC_COSINE;
+        assay__knn_tiles tiles = {29, 61, mi & 2 ? ASSAY__KNN_PATH_FUSED : ASSAY__KNN_PATH_GEMM};
         assay__graph g;
         assert_int_equal(assay__knn_build(ctx, x, n, d, ld, in, 10, m, &tiles, &g), ASSAY_OK);
-        /* l2 on small integers is exact in float32; cosine is not, so only l2 demands exact
-         * tie order, cosine uses the tolerance rule. */
-        check_graph(x, n, d, ld, in, 10, m, &g, m == ASSAY_METRIC_L2);
+        /* The re-ranking makes the order exact for both metrics, ties to the lower index, even
+         * where float32 cannot tell the candidates apart. */
+        check_graph(x, n, d, ld, in, 10, m, &g, 1);
         for (size_t i = 0; i < n; i++) {
             /* Any exact duplicate is at distance exactly 0 and listed first. */
             for (size_t j = 0; j < n; j++)
@@ -175,6 +180,42 @@ static void test_knn_duplicates_and_ties_lower_index_first(void **state) {
     assay_ctx_destroy(ctx);
 }
 
+/* Clusters of 30 copies with k = 10: the float32 candidates are all at distance 0, more of them
+ * than the heaps keep, so no row can be certified from them; the radius pass (and, with a tiny
+ * cap, the exhaustive search) must still return the 10 lowest-index copies. */
+static void test_knn_copy_clusters_need_the_radius_pass(void **state) {
+    (void)state;
+    assay_ctx *ctx = tu_ctx(2);
+    size_t copies = 30, groups = 7, n = copies * groups, d = 9, ld = 9, k = 10;
+    float *x = random_matrix(groups, d, ld, 3, 1.0);
+    float *y = malloc(n * ld * sizeof *y);
+    for (size_t i = 0; i < n; i++) memcpy(y + i * ld, x + (i % groups) * ld, d * sizeof *y);
+    uint8_t *in = malloc(n);
+    memset(in, 1, n);
+    for (int mi = 0; mi < 4; mi++) {
+        assay_metric m = mi & 1 ? ASSAY_METRIC_L2 : ASSAY_METRIC_COSINE;
+        assay__knn_tiles tiles = {32, 64, mi & 2 ? ASSAY__KNN_PATH_FUSED : ASSAY__KNN_PATH_GEMM};
+        assay__graph g;
+        assert_int_equal(assay__knn_build(ctx, y, n, d, ld, in, k, m, &tiles, &g), ASSAY_OK);
+        assert_int_equal(g.n_radius + g.n_exhaustive, n);
+        for (size_t i = 0; i < n; i++) {
+            size_t c = 0;
+            for (size_t j = i % groups; c < k; j += groups) {
+                if (j == i) continue;
+                assert_int_equal(g.ids[i * k + c], (int64_t)j);
+                assert_true(g.dist[i * k + c] == 0.0f);
+                c++;
+            }
+        }
+        check_graph(y, n, d, ld, in, k, m, &g, 1);
+        assay__graph_free(&g);
+    }
+    free(in);
+    free(x);
+    free(y);
+    assay_ctx_destroy(ctx);
+}
+
 static void test_knn_excluded_rows_never_appear(void **state) {
     (void)state;
     assay_ctx *ctx = tu_ctx(2);
@@ -182,11 +223,11 @@ static void test_knn_excluded_rows_never_appear(void **state) {
     float *x = random_matrix(n, d, ld, 99, 1.0);
     uint8_t *in = malloc(n);
     for (size_t i = 0; i < n; i++) in[i] = (i % 7) != 2;
-    assay__knn_tiles tiles = {16, 20};
+    assay__knn_tiles tiles = {16, 20, ASSAY__KNN_PATH_AUTO};
     assay__graph g;
     assert_int_equal(assay__knn_build(ctx, x, n, d, ld, in, 6, ASSAY_METRIC_L2, &tiles, &g),
                      ASSAY_OK);
-    check_graph(x, n, d, ld, in, 6, ASSAY_METRIC_L2, &g, 0);
+    check_graph(x, n, d, ld, in, 6, ASSAY_METRIC_L2, &g, 1);
     for (size_t i = 0; i < n; i++)
         if (!in[i]) assert_true(isnan(g.dist[i * 6]));
     assay__graph_free(&g);
@@ -247,6 +288,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_knn_random_matches_reference),
         cmocka_unit_test(test_knn_duplicates_and_ties_lower_index_first),
+        cmocka_unit_test(test_knn_copy_clusters_need_the_radius_pass),
         cmocka_unit_test(test_knn_excluded_rows_never_appear),
         cmocka_unit_test(test_knn_same_result_for_any_thread_count),
         cmocka_unit_test(test_knn_too_few_rows_is_an_input_error),

@@ -3,9 +3,10 @@
  * tested against. Plain loops in index order with float accumulation; this translation unit is
  * built with -ffp-contract=off so the results are the same on every compiler and architecture. */
 #include <math.h>
-#include "kernels.h"
 
-static void assay__norms_sq_scalar(const float *x, size_t ldx, size_t n, size_t d, float *out) {
+#include "scalar/scalar.h"
+
+void assay__norms_sq_scalar(const float *x, size_t ldx, size_t n, size_t d, float *out) {
     for (size_t i = 0; i < n; i++) {
         const float *r = x + i * ldx;
         float s = 0.0f;
@@ -14,29 +15,41 @@ static void assay__norms_sq_scalar(const float *x, size_t ldx, size_t n, size_t 
     }
 }
 
-static void assay__tile_l2_scalar(float *t, size_t ldt, size_t m, size_t n, const float *qn,
-                                  const float *bn, const float *pen) {
+void assay__normalize_rows_scalar(float *x, size_t ldx, size_t n, size_t d) {
+    for (size_t i = 0; i < n; i++) {
+        float *r = x + i * ldx, s = 0.0f;
+        for (size_t j = 0; j < d; j++) s += r[j] * r[j];
+        if (!(s > 0.0f)) continue;
+        float inv = 1.0f / sqrtf(s);
+        for (size_t j = 0; j < d; j++) r[j] *= inv;
+    }
+}
+
+void assay__tile_l2_scalar(float *t, size_t ldt, size_t m, size_t n, const float *qn,
+                           const float *bn, const float *qpen, const float *bpen) {
     for (size_t i = 0; i < m; i++) {
         float *r = t + i * ldt;
         for (size_t j = 0; j < n; j++) {
             float v = qn[i] + bn[j] + r[j];
-            r[j] = (v > 0.0f ? v : 0.0f) + pen[j];
+            r[j] = (v > 0.0f ? v : 0.0f) + qpen[i] + bpen[j];
         }
     }
 }
 
-static void assay__tile_cos_scalar(float *t, size_t ldt, size_t m, size_t n, const float *qinv,
-                                   const float *binv, const float *pen) {
+void assay__tile_cos_scalar(float *t, size_t ldt, size_t m, size_t n, const float *qinv,
+                            const float *binv, const float *qpen, const float *bpen) {
     for (size_t i = 0; i < m; i++) {
         float *r = t + i * ldt;
         for (size_t j = 0; j < n; j++) {
             float v = 1.0f - r[j] * qinv[i] * binv[j];
-            r[j] = (v > 0.0f ? v : 0.0f) + pen[j];
+            r[j] = (v > 0.0f ? v : 0.0f) + qpen[i] + bpen[j];
         }
     }
 }
 
-/* (da, ia) ranks after (db, ib): farther, or as far with a higher index. */
+/* ---- top-k ---- */
+
+/* (da, ia) ranks after (db, ib): farther, or as far with a higher id. */
 static inline int worse(float da, int64_t ia, float db, int64_t ib) {
     return da > db || (da == db && ia > ib);
 }
@@ -58,28 +71,41 @@ static void sift_down(float *hd, int64_t *hi, size_t k) {
     hi[p] = ix;
 }
 
-static void assay__topk_tile_scalar(const float *t, size_t ldt, size_t m, size_t n, int64_t j0,
-                                    size_t k, float *hd, int64_t *hi) {
-    if (k == 0) return;
+void assay__topk_offer(assay_topk *h, size_t i, float d, int64_t id) {
+    if (!(d < INFINITY) || id == h->base + (int64_t)i) return;
+    float *hd = h->dist + i * h->kk;
+    int64_t *hi = h->ids + i * h->kk;
+    if (!worse(hd[0], hi[0], d, id)) return;
+    hd[0] = d;
+    hi[0] = id;
+    sift_down(hd, hi, h->kk);
+    h->root[i] = hd[0];
+}
+
+void assay__select_tile_scalar(const float *t, size_t ldt, size_t m, size_t n, int64_t j0,
+                               assay_topk *rows, assay_topk *cols) {
     for (size_t i = 0; i < m; i++) {
         const float *r = t + i * ldt;
-        float *d = hd + i * k;
-        int64_t *ix = hi + i * k;
         for (size_t j = 0; j < n; j++) {
-            float v = r[j];
-            int64_t id = j0 + (int64_t)j;
-            if (!(v < INFINITY) || !worse(d[0], ix[0], v, id)) continue;
-            d[0] = v;
-            ix[0] = id;
-            sift_down(d, ix, k);
+            assay__topk_offer(rows, i, r[j], j0 + (int64_t)j);
+            if (cols != NULL) assay__topk_offer(cols, j, r[j], rows->base + (int64_t)i);
         }
     }
 }
 
-const assay_kernels assay__kernels_scalar = {
-    "scalar",
-    assay__norms_sq_scalar,
-    assay__tile_l2_scalar,
-    assay__tile_cos_scalar,
-    assay__topk_tile_scalar,
-};
+void assay__fused_tile_scalar(int cosine, const float *q, size_t ldq, const float *bt, size_t ldbt,
+                              size_t m, size_t n, size_t d, const float *qa, const float *ba,
+                              const float *qpen, const float *bpen, int64_t j0, assay_topk *rows,
+                              assay_topk *cols) {
+    for (size_t i = 0; i < m; i++) {
+        const float *qi = q + i * ldq;
+        for (size_t j = 0; j < n; j++) {
+            float dot = 0.0f;
+            for (size_t p = 0; p < d; p++) dot += qi[p] * bt[p * ldbt + j];
+            float v = cosine ? 1.0f - dot * qa[i] * ba[j] : qa[i] + ba[j] + -2.0f * dot;
+            v = (v > 0.0f ? v : 0.0f) + qpen[i] + bpen[j];
+            assay__topk_offer(rows, i, v, j0 + (int64_t)j);
+            if (cols != NULL) assay__topk_offer(cols, j, v, rows->base + (int64_t)i);
+        }
+    }
+}

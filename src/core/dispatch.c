@@ -82,18 +82,47 @@ static void overlay(assay_kernels *dst, const assay_kernels *src) {
     *dst = assay__kernels_scalar;
     if (src == NULL) return;
     dst->name = src->name;
-    if (src->norms_sq) dst->norms_sq = src->norms_sq;
-    if (src->tile_l2) dst->tile_l2 = src->tile_l2;
-    if (src->tile_cos) dst->tile_cos = src->tile_cos;
-    if (src->topk_tile) dst->topk_tile = src->topk_tile;
+#define TAKE(f)                                                                                    \
+    if (src->f) dst->f = src->f
+    TAKE(norms_sq);
+    TAKE(normalize_rows);
+    TAKE(tile_l2);
+    TAKE(tile_cos);
+    TAKE(select_tile);
+    TAKE(fused_tile);
+    TAKE(col_moments);
+    TAKE(class_sums);
+    TAKE(label_agree);
+#undef TAKE
+}
+
+static unsigned g_built; /* bit per ISA compiled into this library */
+
+static inline void register_isa(assay_isa isa, const assay_kernels *table, unsigned needs) {
+    overlay(&g_tables[isa], table);
+    g_built |= 1u << isa;
+    if ((g_features & needs) == needs) g_have |= 1u << isa;
 }
 
 static void init_once(void) {
     g_features = detect();
     overlay(&g_tables[ASSAY_ISA_SCALAR], NULL);
     g_have = 1u << ASSAY_ISA_SCALAR;
-    /* Optimised tables are registered here by the kernel layer as they are built:
-     * #if ASSAY_BUILD_AVX2 ... overlay(&g_tables[ASSAY_ISA_AVX2], &assay__kernels_avx2) ... */
+    g_built = 1u << ASSAY_ISA_SCALAR;
+    /* An ISA's table exists when it was built; it is usable when the CPU (and the OS, for the
+     * register state) supports it. */
+#if ASSAY_BUILD_AVX2
+    register_isa(ASSAY_ISA_AVX2, &assay__kernels_avx2, ASSAY__CPU_AVX2_FMA);
+#endif
+#if ASSAY_BUILD_AVX512
+    register_isa(ASSAY_ISA_AVX512, &assay__kernels_avx512, ASSAY__CPU_AVX512);
+#endif
+#if ASSAY_BUILD_NEON
+    register_isa(ASSAY_ISA_NEON, &assay__kernels_neon, ASSAY__CPU_NEON);
+#endif
+#if ASSAY_BUILD_SVE
+    register_isa(ASSAY_ISA_SVE, &assay__kernels_sve, ASSAY__CPU_SVE);
+#endif
 }
 
 unsigned assay__cpu_features(void) {
@@ -118,6 +147,11 @@ const char *assay_isa_name(assay_isa isa) {
     if (isa == ASSAY_ISA_AUTO) return "auto";
     if (isa < 0 || isa >= ASSAY_ISA_COUNT) return "unknown";
     return k_isa_names[isa];
+}
+
+int assay__isa_built(assay_isa isa) {
+    pthread_once(&g_once, init_once);
+    return isa >= 0 && isa < ASSAY_ISA_COUNT && (g_built & (1u << isa)) != 0;
 }
 
 int assay_isa_supported(assay_isa isa) {

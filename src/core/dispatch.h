@@ -23,6 +23,9 @@ const char *assay__cpu_feature_names(void);
 /* The kernel table for `isa`, or NULL if it is not built or not supported by this CPU. */
 const assay_kernels *assay__kernels_for(assay_isa isa);
 
+/* 1 if the kernels of `isa` were compiled into this library (whether or not this CPU runs them). */
+int assay__isa_built(assay_isa isa);
+
 /* Resolves *isa (AUTO: the best supported, lowered by the ASSAY_ISA environment variable) and
  * returns its table. ASSAY_E_UNSUPPORTED if an explicit ISA is not available, ASSAY_E_INVAL if
  * ASSAY_ISA names no ISA. */

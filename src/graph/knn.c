@@ -1,143 +1,145 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Exact self-kNN graph: row norms once, one single-threaded OpenBLAS sgemm per tile, the
- * distance finish and top-k selection kernels, then the k winners of each row re-measured in
- * double precision. Memory is O(N*k + tiles), never O(N^2). */
+/* Exact self-kNN graph, candidate pass. Rows are cut into blocks; each pair of blocks (I, J >= I)
+ * is one independent task that computes the I x J distance tile once and offers it to both
+ * blocks' candidate heaps (half the multiply work of a query-vs-database search). Pairs are run
+ * in rounds in which no two pairs share a block (the circle method of round-robin tournaments),
+ * so heaps need no locks, and the candidate sets do not depend on the thread count because the
+ * heaps keep the best kk under a strict total order. The tile comes from one single-threaded
+ * OpenBLAS sgemm, or, for small d, from the fused kernel that never writes a tile. Candidates are
+ * then re-ranked exactly (knn_rerank.c). Memory is O(N*kk + tiles), never O(N^2). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cblas.h>
 
-#include "graph/knn.h"
+#include "graph/knn_internal.h"
 
-/* Defaults: 512 queries x 4096 base rows = 8 MiB of tile per thread, large enough that sgemm
- * runs near its peak for d >= 64, small enough that the selection pass reads it from L3/DRAM
- * once. The kernel issue tunes these with bench/. */
-enum { DEFAULT_QUERY_ROWS = 512, DEFAULT_BASE_ROWS = 4096 };
+/* Defaults, from bench/bench_knn (bench/RESULTS.md, "Tile and path sweep"): square blocks of 1024
+ * rows keep sgemm near its single-thread peak for d >= 64 while the tile (4 MiB) stays in cache
+ * for the selection pass; up to d = 64 the fused kernel beats GEMM + tile. */
+enum { DEFAULT_BLOCK_ROWS = 1024, DEFAULT_BASE_ROWS = 4096, DEFAULT_FUSED_MAX_D = 64 };
 
-/* Scratch of one worker, allocated before the run so tasks cannot fail. */
-typedef struct knn_ws {
-    float *tile; /* qb x bb distances */
-    float *hd;   /* qb x k heap distances */
-    int64_t *hi; /* qb x k heap ids */
-    double *sd;  /* k exact distances of one row */
-    int64_t *si; /* k ids of one row */
-} knn_ws;
-
-typedef struct knn_job {
-    assay_ctx *ctx;
-    const float *x;
-    size_t n, d, ld, k, qb, bb;
-    assay_metric metric;
-    const uint8_t *in_graph;
-    const float *rowa; /* l2: squared norms; cosine: reciprocal norms */
-    const float *pen;  /* 0 for rows in the graph, +inf for the others */
-    struct knn_ws *ws; /* one workspace per worker */
-    size_t n_tasks;
-    assay__graph *out;
-    pthread_mutex_t lock;
-    size_t tasks_done;
-} knn_job;
-
-double assay__distance_exact(const float *a, const float *b, size_t d, assay_metric metric) {
-    if (metric == ASSAY_METRIC_L2) {
-        double s = 0.0;
-        for (size_t j = 0; j < d; j++) {
-            double t = (double)a[j] - (double)b[j];
-            s += t * t;
-        }
-        return s;
-    }
-    double dot = 0.0, na = 0.0, nb = 0.0;
-    for (size_t j = 0; j < d; j++) {
-        dot += (double)a[j] * (double)b[j];
-        na += (double)a[j] * (double)a[j];
-        nb += (double)b[j] * (double)b[j];
-    }
-    if (na == 0.0 || nb == 0.0) return 1.0;
-    /* sqrt(na*nb) rather than sqrt(na)*sqrt(nb): identical rows then give exactly 0. */
-    double v = 1.0 - dot / sqrt(na * nb);
-    return v > 0.0 ? v : 0.0;
+/* Candidates kept per row beyond k: room for the near-ties the exact re-ranking resolves. */
+static size_t heap_size(size_t k) {
+    return k + (k > 8 ? k : 8);
 }
 
-/* Sorts k (distance, id) pairs by distance, then id (k is small: insertion sort). */
-static void sort_pairs(double *dd, int64_t *ii, size_t k) {
-    for (size_t a = 1; a < k; a++) {
-        double dv = dd[a];
-        int64_t iv = ii[a];
-        size_t b = a;
-        while (b > 0 && (dd[b - 1] > dv || (dd[b - 1] == dv && ii[b - 1] > iv))) {
-            dd[b] = dd[b - 1];
-            ii[b] = ii[b - 1];
-            b--;
-        }
-        dd[b] = dv;
-        ii[b] = iv;
-    }
+typedef struct pair_ws {
+    float *buf; /* gemm: block x block tile; fused: d x block transposed rows */
+} pair_ws;
+
+typedef struct pair_job {
+    knn_build *b;
+    size_t block, n_blocks;
+    int fused;
+    const size_t (*pairs)[2]; /* this round's pairs */
+    pair_ws *ws;
+    size_t done, total;
+} pair_job;
+
+static void block_range(const pair_job *p, size_t blk, size_t *r0, size_t *m) {
+    *r0 = blk * p->block;
+    *m = p->b->n - *r0 < p->block ? p->b->n - *r0 : p->block;
 }
 
-static void knn_task(void *arg, size_t task, int worker) {
-    knn_job *j = arg;
-    const assay_kernels *K = j->ctx->k;
-    size_t q0 = task * j->qb, q1 = q0 + j->qb;
-    if (q1 > j->n) q1 = j->n;
-    size_t m = q1 - q0, k = j->k;
-    knn_ws *w = &j->ws[worker];
-    float *t = w->tile, *hd = w->hd;
-    int64_t *hi = w->hi;
-    for (size_t i = 0; i < m * k; i++) {
-        hd[i] = INFINITY;
-        hi[i] = -1;
-    }
-    const float alpha = j->metric == ASSAY_METRIC_L2 ? -2.0f : 1.0f;
-    for (size_t b0 = 0; b0 < j->n; b0 += j->bb) {
-        size_t nb = j->n - b0 < j->bb ? j->n - b0 : j->bb;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)nb, (int)j->d, alpha,
-                    j->x + q0 * j->ld, (int)j->ld, j->x + b0 * j->ld, (int)j->ld, 0.0f, t, (int)nb);
-        if (j->metric == ASSAY_METRIC_L2)
-            K->tile_l2(t, nb, m, nb, j->rowa + q0, j->rowa + b0, j->pen + b0);
-        else
-            K->tile_cos(t, nb, m, nb, j->rowa + q0, j->rowa + b0, j->pen + b0);
-        /* A row is never its own neighbour: excluded by index, not by distance 0, because
-         * exact duplicates are common in poisoned data. */
-        size_t lo = q0 > b0 ? q0 : b0, hi_end = q1 < b0 + nb ? q1 : b0 + nb;
-        for (size_t r = lo; r < hi_end; r++) t[(r - q0) * nb + (r - b0)] = INFINITY;
-        K->topk_tile(t, nb, m, nb, (int64_t)b0, k, hd, hi);
-    }
+static assay_topk heap_view(const knn_build *b, size_t r0) {
+    assay_topk h = b->heaps;
+    h.dist += r0 * h.kk;
+    h.ids += r0 * h.kk;
+    h.root += r0;
+    h.base = (int64_t)r0;
+    return h;
+}
 
-    /* Heap order -> sorted lists; the winners are re-measured in double precision so that
-     * reported distances (and their order, ties by index) do not carry GEMM rounding. */
-    double *dbuf = w->sd;
-    int64_t *ibuf = w->si;
-    for (size_t i = 0; i < m; i++) {
-        size_t row = q0 + i;
-        int64_t *oid = j->out->ids + row * k;
-        float *odist = j->out->dist + row * k;
-        if (!j->in_graph[row]) {
-            for (size_t c = 0; c < k; c++) {
-                oid[c] = -1;
-                odist[c] = NAN;
-            }
-            continue;
-        }
-        for (size_t c = 0; c < k; c++) {
-            ibuf[c] = hi[i * k + c];
-            dbuf[c] = ibuf[c] < 0
-                          ? INFINITY
-                          : assay__distance_exact(j->x + row * j->ld,
-                                                  j->x + (size_t)ibuf[c] * j->ld, j->d, j->metric);
-        }
-        sort_pairs(dbuf, ibuf, k);
-        for (size_t c = 0; c < k; c++) {
-            oid[c] = ibuf[c];
-            odist[c] = (float)dbuf[c];
+static void pair_task(void *arg, size_t task, int worker) {
+    pair_job *p = arg;
+    const knn_build *b = p->b;
+    const assay_kernels *K = b->K;
+    size_t bi = p->pairs[task][0], bj = p->pairs[task][1], i0, m, j0, n;
+    block_range(p, bi, &i0, &m);
+    block_range(p, bj, &j0, &n);
+    assay_topk rows = heap_view(b, i0), cols = heap_view(b, j0);
+    assay_topk *other = bi == bj ? NULL : &cols; /* a diagonal tile already holds both sides */
+    float *buf = p->ws[worker].buf;
+    const float *xi = b->x + i0 * b->ld, *xj = b->x + j0 * b->ld;
+    int cosine = b->metric == ASSAY_METRIC_COSINE;
+    if (p->fused) {
+        for (size_t r = 0; r < n; r++)
+            for (size_t c = 0; c < b->d; c++) buf[c * n + r] = xj[r * b->ld + c];
+        K->fused_tile(cosine, xi, b->ld, buf, n, m, n, b->d, b->rowa + i0, b->rowa + j0,
+                      b->pen + i0, b->pen + j0, (int64_t)j0, &rows, other);
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)b->d,
+                cosine ? 1.0f : -2.0f, xi, (int)b->ld, xj, (int)b->ld, 0.0f, buf, (int)n);
+    if (cosine)
+        K->tile_cos(buf, n, m, n, b->rowa + i0, b->rowa + j0, b->pen + i0, b->pen + j0);
+    else
+        K->tile_l2(buf, n, m, n, b->rowa + i0, b->rowa + j0, b->pen + i0, b->pen + j0);
+    K->select_tile(buf, n, m, n, (int64_t)j0, &rows, other);
+}
+
+/* Round r of the circle method over P (even) slots: slot P-1 stays, the others rotate. Pairs
+ * with the padding slot (nb odd) are dropped. Returns the number of pairs written. */
+static size_t round_pairs(size_t nb, size_t r, size_t (*out)[2]) {
+    size_t P = nb + (nb & 1), cnt = 0;
+    for (size_t i = 0; i < P / 2; i++) {
+        size_t a = i == 0 ? P - 1 : (r + i) % (P - 1), c = (r + P - 1 - i) % (P - 1);
+        if (a >= nb || c >= nb) continue;
+        out[cnt][0] = a < c ? a : c;
+        out[cnt][1] = a < c ? c : a;
+        cnt++;
+    }
+    return cnt;
+}
+
+static void pairs_task_done(pair_job *p, size_t n) {
+    p->done += n;
+    assay__progress(p->b->ctx, "knn", p->done, p->total);
+}
+
+static assay_status candidate_pass(knn_build *b, size_t block, int fused) {
+    assay_ctx *ctx = b->ctx;
+    size_t nb = (b->n + block - 1) / block;
+    pair_job p;
+    memset(&p, 0, sizeof p);
+    p.b = b;
+    p.block = block;
+    p.n_blocks = nb;
+    p.fused = fused;
+    p.total = nb * (nb + 1) / 2;
+    size_t(*pairs)[2] = malloc(nb * sizeof *pairs);
+    p.ws = calloc((size_t)b->workers, sizeof *p.ws);
+    assay_status s = ASSAY_OK;
+    if (pairs == NULL || p.ws == NULL) {
+        s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory for the neighbour graph");
+        goto done;
+    }
+    size_t ws_floats = fused ? b->d * block : block * block;
+    for (int w = 0; w < b->workers; w++) {
+        p.ws[w].buf = assay__aligned_alloc((ws_floats ? ws_floats : 1) * sizeof(float));
+        if (p.ws[w].buf == NULL) {
+            s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory for %d distance tiles", b->workers);
+            goto done;
         }
     }
-
-    pthread_mutex_lock(&j->lock);
-    size_t done = ++j->tasks_done;
-    pthread_mutex_unlock(&j->lock);
-    assay__progress(j->ctx, "knn", done, j->n_tasks);
+    p.pairs = (const size_t(*)[2])pairs;
+    /* The diagonal tiles touch one block each: one round. Then the rounds of disjoint pairs. */
+    for (size_t blk = 0; blk < nb; blk++) pairs[blk][0] = pairs[blk][1] = blk;
+    s = assay__parallel_for(ctx, nb, b->workers, pair_task, &p);
+    pairs_task_done(&p, nb);
+    size_t P = nb + (nb & 1);
+    for (size_t r = 0; P >= 2 && r < P - 1 && s == ASSAY_OK; r++) {
+        size_t cnt = round_pairs(nb, r, pairs);
+        s = assay__parallel_for(ctx, cnt, b->workers, pair_task, &p);
+        pairs_task_done(&p, cnt);
+    }
+done:
+    for (int w = 0; p.ws != NULL && w < b->workers; w++) free(p.ws[w].buf);
+    free(p.ws);
+    free(pairs);
+    return s;
 }
 
 void assay__graph_free(assay__graph *g) {
@@ -145,17 +147,6 @@ void assay__graph_free(assay__graph *g) {
     free(g->ids);
     free(g->dist);
     memset(g, 0, sizeof *g);
-}
-
-static void free_workspaces(knn_job *j, int workers) {
-    for (int w = 0; j->ws != NULL && w < workers; w++) {
-        free(j->ws[w].tile);
-        free(j->ws[w].hd);
-        free(j->ws[w].hi);
-        free(j->ws[w].sd);
-        free(j->ws[w].si);
-    }
-    free(j->ws);
 }
 
 assay_status assay__knn_build(assay_ctx *ctx, const float *x, size_t n, size_t d, size_t ld,
@@ -176,76 +167,65 @@ assay_status assay__knn_build(assay_ctx *ctx, const float *x, size_t n, size_t d
         return assay__fail(ctx, ASSAY_E_UNSUPPORTED, "rows of %zu floats are too wide for BLAS",
                            ld);
 
-    knn_job j;
-    memset(&j, 0, sizeof j);
-    j.ctx = ctx;
-    j.x = x;
-    j.n = n;
-    j.d = d;
-    j.ld = ld;
-    j.k = k;
-    j.metric = metric;
-    j.in_graph = in_graph;
-    j.qb = tiles && tiles->query_rows ? tiles->query_rows : DEFAULT_QUERY_ROWS;
-    j.bb = tiles && tiles->base_rows ? tiles->base_rows : DEFAULT_BASE_ROWS;
-    if (j.qb > n) j.qb = n;
-    if (j.bb > n) j.bb = n;
-    j.n_tasks = (n + j.qb - 1) / j.qb;
-    int workers = ctx->n_threads < 1 ? 1 : ctx->n_threads;
-    if ((size_t)workers > j.n_tasks) workers = (int)j.n_tasks;
+    knn_build b;
+    memset(&b, 0, sizeof b);
+    b.ctx = ctx;
+    b.K = ctx->k;
+    b.x = x;
+    b.n = n;
+    b.d = d;
+    b.ld = ld;
+    b.k = k;
+    b.metric = metric;
+    b.in_graph = in_graph;
+    size_t block = tiles && tiles->query_rows ? tiles->query_rows : DEFAULT_BLOCK_ROWS;
+    b.base_rows = tiles && tiles->base_rows ? tiles->base_rows : DEFAULT_BASE_ROWS;
+    size_t fused_max_d = DEFAULT_FUSED_MAX_D;
+    if (tiles && tiles->path == ASSAY__KNN_PATH_GEMM) fused_max_d = 0;
+    if (tiles && tiles->path == ASSAY__KNN_PATH_FUSED) fused_max_d = (size_t)-1;
+    if (block > n) block = n;
+    size_t nb = (n + block - 1) / block;
+    b.workers = ctx->n_threads < 1 ? 1 : ctx->n_threads;
+    if ((size_t)b.workers > nb) b.workers = (int)nb;
 
-    size_t nk;
-    assay_status s = ASSAY_OK;
-    float *rowa = malloc(n * sizeof *rowa), *pen = malloc(n * sizeof *pen);
-    if (assay__mul_overflows(n, k, &nk) || rowa == NULL || pen == NULL) {
-        free(rowa);
-        free(pen);
+    size_t kk = heap_size(k), nkk;
+    if (assay__mul_overflows(n, kk, &nkk))
         return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory for the neighbour graph");
-    }
-    out->ids = malloc(nk * sizeof *out->ids);
-    out->dist = malloc(nk * sizeof *out->dist);
-    j.ws = calloc((size_t)workers, sizeof *j.ws);
-    if (out->ids == NULL || out->dist == NULL || j.ws == NULL) {
+    float *rowa = malloc(n * sizeof *rowa), *pen = malloc(n * sizeof *pen);
+    b.heaps.dist = malloc(nkk * sizeof(float));
+    b.heaps.ids = malloc(nkk * sizeof(int64_t));
+    b.heaps.root = malloc(n * sizeof(float));
+    b.heaps.kk = kk;
+    assay_status s = ASSAY_OK;
+    if (rowa == NULL || pen == NULL || !b.heaps.dist || !b.heaps.ids || !b.heaps.root) {
         s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory for the neighbour graph");
         goto done;
     }
-    for (int w = 0; w < workers; w++) {
-        knn_ws *ws = &j.ws[w];
-        ws->tile = assay__aligned_alloc(j.qb * j.bb * sizeof(float));
-        ws->hd = malloc(j.qb * k * sizeof(float));
-        ws->hi = malloc(j.qb * k * sizeof(int64_t));
-        ws->sd = malloc(k * sizeof(double));
-        ws->si = malloc(k * sizeof(int64_t));
-        if (!ws->tile || !ws->hd || !ws->hi || !ws->sd || !ws->si) {
-            s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory for %d distance tiles", workers);
-            goto done;
-        }
+    for (size_t i = 0; i < nkk; i++) {
+        b.heaps.dist[i] = INFINITY;
+        b.heaps.ids[i] = -1;
     }
+    for (size_t i = 0; i < n; i++) b.heaps.root[i] = INFINITY;
 
-    ctx->k->norms_sq(x, ld, n, d, rowa);
+    b.K->norms_sq(x, ld, n, d, rowa);
     for (size_t i = 0; i < n; i++) {
         pen[i] = in_graph[i] ? 0.0f : INFINITY;
+        if (in_graph[i] && sqrt((double)rowa[i]) > b.max_norm) b.max_norm = sqrt((double)rowa[i]);
         if (metric == ASSAY_METRIC_COSINE) rowa[i] = rowa[i] > 0.0f ? 1.0f / sqrtf(rowa[i]) : 0.0f;
     }
-    j.rowa = rowa;
-    j.pen = pen;
-    j.out = out;
-    if (pthread_mutex_init(&j.lock, NULL) != 0) {
-        s = assay__fail(ctx, ASSAY_E_THREAD, "cannot create a mutex");
-        goto done;
-    }
+    b.rowa = rowa;
+    b.pen = pen;
     /* One level of parallelism: our workers, each calling single-threaded sgemm. */
     int old_blas = assay__blas_set_threads(1);
-    s = assay__parallel_for(ctx, j.n_tasks, workers, knn_task, &j);
+    s = candidate_pass(&b, block, d <= fused_max_d);
+    if (s == ASSAY_OK) s = assay__knn_rerank(&b, out);
     assay__blas_set_threads(old_blas);
-    pthread_mutex_destroy(&j.lock);
-    out->n = n;
-    out->k = k;
-    out->metric = metric;
 done:
-    free_workspaces(&j, workers);
     free(rowa);
     free(pen);
+    free(b.heaps.dist);
+    free(b.heaps.ids);
+    free(b.heaps.root);
     if (s != ASSAY_OK) assay__graph_free(out);
     return s;
 }

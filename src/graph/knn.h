@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The exact k-nearest-neighbour graph of a dataset with itself, built as independent
- * query-row-block tasks (so the blocks can later be spread over processes). */
+/* The exact k-nearest-neighbour graph of a dataset with itself, built as independent tasks over
+ * pairs of row blocks (so the blocks can later be spread over processes). */
 #ifndef ASSAY_KNN_H
 #define ASSAY_KNN_H
 
@@ -13,12 +13,24 @@ typedef struct assay__graph {
     assay_metric metric;
     int64_t *ids; /* n * k */
     float *dist;  /* n * k; final distances recomputed in double precision */
+    /* How the exact ranking was established (for the report and the benchmark): rows whose
+     * float32 candidates were certified directly, rows that needed the radius pass, and rows
+     * that needed an exhaustive exact search. */
+    size_t n_certified, n_radius, n_exhaustive;
 } assay__graph;
 
-/* Tile shape: rows of queries per task x database rows per GEMM call. 0 = default. */
+typedef enum assay__knn_path {
+    ASSAY__KNN_PATH_AUTO = 0, /* fused kernel for small d, GEMM tiles above (benchmarked) */
+    ASSAY__KNN_PATH_GEMM,
+    ASSAY__KNN_PATH_FUSED
+} assay__knn_path;
+
+/* Tuning (tests and benchmarks): rows per block (each pair of blocks is one task), database rows
+ * per GEMM tile in the re-ranking pass, and the distance path. 0 = default. */
 typedef struct assay__knn_tiles {
     size_t query_rows;
     size_t base_rows;
+    assay__knn_path path;
 } assay__knn_tiles;
 
 /* Builds the graph of the n rows of x (row stride ld >= d floats). in_graph[i] != 0 marks rows

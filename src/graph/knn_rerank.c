@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Exact re-ranking of the float32 candidates. Float distances from a GEMM differ from the exact
+ * ones by at most a bound E (assay__knn_error_bound), so for each row:
+ *   - only candidates within 2E of the k-th float distance can be in the exact top k: they are
+ *     re-measured in double precision and ranked by (distance, id);
+ *   - every row that is not a candidate has a float distance >= the heap's worst kept one (root),
+ *     hence an exact one >= root - E; if that is above the exact k-th distance, the list is
+ *     certified exact;
+ *   - otherwise (near-ties around the k-th, clusters of duplicates) a radius pass collects every
+ *     row whose float distance is within the exact k-th + E over the whole dataset and ranks
+ *     them exactly; a row with more such candidates than the pass keeps is searched
+ *     exhaustively in double precision.
+ * The result is the same as a double-precision brute force, ties broken by the lower id. */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "graph/knn_internal.h"
+
+enum {
+    FINISH_ROWS = 256, /* rows per task when finishing lists */
+    RADIUS_ROWS = 256, /* rows per task of the radius pass */
+    RADIUS_CAP = 512   /* candidates kept per row by the radius pass */
+};
+
+double assay__distance_exact(const float *a, const float *b, size_t d, assay_metric metric) {
+    if (metric == ASSAY_METRIC_L2) {
+        double s = 0.0;
+        for (size_t j = 0; j < d; j++) {
+            double t = (double)a[j] - (double)b[j];
+            s += t * t;
+        }
+        return s;
+    }
+    double dot = 0.0, na = 0.0, nb = 0.0;
+    for (size_t j = 0; j < d; j++) {
+        dot += (double)a[j] * (double)b[j];
+        na += (double)a[j] * (double)a[j];
+        nb += (double)b[j] * (double)b[j];
+    }
+    if (na == 0.0 || nb == 0.0) return 1.0;
+    /* sqrt(na*nb) rather than sqrt(na)*sqrt(nb): identical rows then give exactly 0. */
+    double v = 1.0 - dot / sqrt(na * nb);
+    return v > 0.0 ? v : 0.0;
+}
+
+double assay__knn_error_bound(const knn_build *b, size_t q) {
+    /* Unit roundoff u; a dot product of d terms in any order is within gamma_{d} |q||b| of the
+     * exact one (Higham, Accuracy and Stability of Numerical Algorithms, 3.1); the norms carry
+     * the same relative error and the finish adds a few roundings of magnitude (|q| + |b|)^2
+     * (l2) or 1 (cosine). A 1% margin covers the second-order terms. */
+    const double u = ldexp(1.0, -24), nd = (double)b->d + 2.0, g = nd * u / (1.0 - nd * u);
+    if (b->metric == ASSAY_METRIC_COSINE) return 1.01 * (2.0 * g + 8.0 * u) + 1e-30;
+    double s = (sqrt((double)b->rowa[q]) + b->max_norm) * (1.0 + g);
+    return 1.01 * (g + 2.0 * u) * s * s + 1e-30;
+}
+
+/* Sorts pairs by distance, then id (short lists: insertion sort). */
+static void sort_pairs(double *dd, int64_t *ii, size_t n) {
+    for (size_t a = 1; a < n; a++) {
+        double dv = dd[a];
+        int64_t iv = ii[a];
+        size_t c = a;
+        while (c > 0 && (dd[c - 1] > dv || (dd[c - 1] == dv && ii[c - 1] > iv))) {
+            dd[c] = dd[c - 1];
+            ii[c] = ii[c - 1];
+            c--;
+        }
+        dd[c] = dv;
+        ii[c] = iv;
+    }
+}
+
+typedef struct rerank_job {
+    knn_build *b;
+    assay__graph *out;
+    double *radius;   /* per row: > 0 when the row needs the radius pass */
+    double **scratch; /* per worker: 2 * cap doubles + cap ids */
+    size_t cap;
+    const size_t *pending; /* radius pass: the rows, in order */
+    size_t n_pending;
+    float **tiles; /* radius pass, per worker */
+    int64_t **cand;
+} rerank_job;
+
+static void write_list(const rerank_job *j, size_t row, const double *dd, const int64_t *ii) {
+    size_t k = j->b->k;
+    for (size_t c = 0; c < k; c++) {
+        j->out->ids[row * k + c] = ii[c];
+        j->out->dist[row * k + c] = (float)dd[c];
+    }
+}
+
+static double exact(const knn_build *b, size_t row, int64_t id) {
+    return assay__distance_exact(b->x + row * b->ld, b->x + (size_t)id * b->ld, b->d, b->metric);
+}
+
+/* Finishes one row from its heap; returns 0 when it needs the radius pass (radius set). */
+static int finish_row(rerank_job *j, size_t row, double *fd, double *ed, int64_t *ids) {
+    const knn_build *b = j->b;
+    size_t kk = b->heaps.kk, k = b->k, c = 0;
+    for (size_t s = 0; s < kk; s++) {
+        int64_t id = b->heaps.ids[row * kk + s];
+        if (id < 0) continue;
+        fd[c] = b->heaps.dist[row * kk + s];
+        ids[c++] = id;
+    }
+    sort_pairs(fd, ids, c);
+    /* Every row in the graph but this one was offered, so c >= k (the build checks usable > k);
+     * with a free slot left, every one of them is a candidate and the ranking is complete. */
+    double e = assay__knn_error_bound(b, row), fk = fd[k - 1];
+    size_t s = k;
+    while (s < c && fd[s] <= fk + 2.0 * e) s++;
+    for (size_t t = 0; t < s; t++) ed[t] = exact(b, row, ids[t]);
+    sort_pairs(ed, ids, s);
+    double dk = ed[k - 1];
+    if (c < kk || fd[c - 1] - e > dk) {
+        write_list(j, row, ed, ids);
+        return 1;
+    }
+    j->radius[row] = dk + e;
+    return 0;
+}
+
+static void finish_task(void *arg, size_t task, int worker) {
+    rerank_job *j = arg;
+    const knn_build *b = j->b;
+    size_t r0 = task * FINISH_ROWS, r1 = r0 + FINISH_ROWS, kk = b->heaps.kk;
+    if (r1 > b->n) r1 = b->n;
+    double *fd = j->scratch[worker], *ed = fd + kk;
+    int64_t *ids = (int64_t *)(ed + kk);
+    for (size_t row = r0; row < r1; row++) {
+        j->radius[row] = 0.0;
+        if (!b->in_graph[row]) {
+            for (size_t c = 0; c < b->k; c++) {
+                j->out->ids[row * b->k + c] = -1;
+                j->out->dist[row * b->k + c] = NAN;
+            }
+            continue;
+        }
+        finish_row(j, row, fd, ed, ids);
+    }
+}
+
+/* Exhaustive exact search for one row: every row in the graph, in double precision. */
+static void exhaustive_row(rerank_job *j, size_t row, double *ed, int64_t *ids) {
+    const knn_build *b = j->b;
+    size_t k = b->k, have = 0;
+    for (size_t o = 0; o < b->n; o++) {
+        if (o == row || !b->in_graph[o]) continue;
+        double v = exact(b, row, (int64_t)o);
+        if (have == k && !(v < ed[k - 1])) continue; /* ties keep the lower id, seen first */
+        size_t c = have < k ? have++ : k - 1;
+        while (c > 0 && ed[c - 1] > v) {
+            ed[c] = ed[c - 1];
+            ids[c] = ids[c - 1];
+            c--;
+        }
+        ed[c] = v;
+        ids[c] = (int64_t)o;
+    }
+    write_list(j, row, ed, ids);
+}
+
+static void radius_task(void *arg, size_t task, int worker) {
+    rerank_job *j = arg;
+    const knn_build *b = j->b;
+    size_t p0 = task * RADIUS_ROWS,
+           m = j->n_pending - p0 < RADIUS_ROWS ? j->n_pending - p0 : RADIUS_ROWS;
+    const size_t *rows = j->pending + p0;
+    float *t = j->tiles[worker];
+    int64_t *cand = j->cand[worker];
+    double *ed = j->scratch[worker];
+    int64_t *ids = (int64_t *)(ed + 2 * j->cap);
+    size_t cnt[RADIUS_ROWS] = {0};
+    int cosine = b->metric == ASSAY_METRIC_COSINE;
+    float *q = t + RADIUS_ROWS * b->base_rows; /* gathered rows, then their norms and pens */
+    float *qa = q + RADIUS_ROWS * b->d, *qpen = qa + RADIUS_ROWS;
+    for (size_t u = 0; u < m; u++) {
+        memcpy(q + u * b->d, b->x + rows[u] * b->ld, b->d * sizeof *q);
+        qa[u] = b->rowa[rows[u]];
+        qpen[u] = 0.0f;
+    }
+    for (size_t b0 = 0; b0 < b->n; b0 += b->base_rows) {
+        size_t nb = b->n - b0 < b->base_rows ? b->n - b0 : b->base_rows;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)nb, (int)b->d,
+                    cosine ? 1.0f : -2.0f, q, (int)b->d, b->x + b0 * b->ld, (int)b->ld, 0.0f, t,
+                    (int)nb);
+        if (cosine)
+            b->K->tile_cos(t, nb, m, nb, qa, b->rowa + b0, qpen, b->pen + b0);
+        else
+            b->K->tile_l2(t, nb, m, nb, qa, b->rowa + b0, qpen, b->pen + b0);
+        for (size_t u = 0; u < m; u++) {
+            double r = j->radius[rows[u]];
+            const float *tr = t + u * nb;
+            for (size_t c = 0; c < nb; c++) {
+                if (!((double)tr[c] <= r) || b0 + c == rows[u]) continue;
+                if (cnt[u] < j->cap) cand[u * j->cap + cnt[u]] = (int64_t)(b0 + c);
+                cnt[u]++;
+            }
+        }
+    }
+    for (size_t u = 0; u < m; u++) {
+        if (cnt[u] > j->cap || cnt[u] < b->k) {
+            exhaustive_row(j, rows[u], ed, ids);
+            j->radius[rows[u]] = -1.0; /* marks the exhaustive ones for the statistics */
+            continue;
+        }
+        for (size_t c = 0; c < cnt[u]; c++) {
+            ids[c] = cand[u * j->cap + c];
+            ed[c] = exact(b, rows[u], ids[c]);
+        }
+        sort_pairs(ed, ids, cnt[u]);
+        write_list(j, rows[u], ed, ids);
+    }
+}
+
+assay_status assay__knn_rerank(knn_build *b, assay__graph *out) {
+    assay_ctx *ctx = b->ctx;
+    size_t nk;
+    if (assay__mul_overflows(b->n, b->k, &nk))
+        return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory for the neighbour graph");
+    rerank_job j;
+    memset(&j, 0, sizeof j);
+    j.b = b;
+    j.out = out;
+    j.cap = RADIUS_CAP > b->heaps.kk ? RADIUS_CAP : b->heaps.kk;
+    out->ids = malloc(nk * sizeof *out->ids);
+    out->dist = malloc(nk * sizeof *out->dist);
+    j.radius = malloc(b->n * sizeof *j.radius);
+    j.scratch = calloc((size_t)b->workers, sizeof *j.scratch);
+    j.tiles = calloc((size_t)b->workers, sizeof *j.tiles);
+    j.cand = calloc((size_t)b->workers, sizeof *j.cand);
+    size_t *pending = NULL;
+    assay_status s = ASSAY_OK;
+    if (!out->ids || !out->dist || !j.radius || !j.scratch || !j.tiles || !j.cand) goto nomem;
+    for (int w = 0; w < b->workers; w++) {
+        j.scratch[w] = malloc(3 * j.cap * sizeof(double));
+        if (j.scratch[w] == NULL) goto nomem;
+    }
+    s = assay__parallel_for(ctx, (b->n + FINISH_ROWS - 1) / FINISH_ROWS, b->workers, finish_task,
+                            &j);
+    if (s != ASSAY_OK) goto done;
+
+    size_t n_pending = 0;
+    for (size_t r = 0; r < b->n; r++) n_pending += j.radius[r] > 0.0;
+    if (n_pending > 0) {
+        pending = malloc(n_pending * sizeof *pending);
+        if (pending == NULL) goto nomem;
+        n_pending = 0;
+        for (size_t r = 0; r < b->n; r++)
+            if (j.radius[r] > 0.0) pending[n_pending++] = r;
+        j.pending = pending;
+        j.n_pending = n_pending;
+        size_t tile_floats = RADIUS_ROWS * (b->base_rows + b->d + 2);
+        for (int w = 0; w < b->workers; w++) {
+            j.tiles[w] = assay__aligned_alloc(tile_floats * sizeof(float));
+            j.cand[w] = malloc(RADIUS_ROWS * j.cap * sizeof(int64_t));
+            if (j.tiles[w] == NULL || j.cand[w] == NULL) goto nomem;
+        }
+        s = assay__parallel_for(ctx, (n_pending + RADIUS_ROWS - 1) / RADIUS_ROWS, b->workers,
+                                radius_task, &j);
+        if (s != ASSAY_OK) goto done;
+    }
+    out->n = b->n;
+    out->k = b->k;
+    out->metric = b->metric;
+    for (size_t r = 0; r < b->n; r++) {
+        if (!b->in_graph[r]) continue;
+        if (j.radius[r] < 0.0)
+            out->n_exhaustive++;
+        else if (j.radius[r] > 0.0)
+            out->n_radius++;
+        else
+            out->n_certified++;
+    }
+    goto done;
+nomem:
+    s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory for the neighbour graph");
+done:
+    for (int w = 0; w < b->workers; w++) {
+        if (j.scratch) free(j.scratch[w]);
+        if (j.tiles) free(j.tiles[w]);
+        if (j.cand) free(j.cand[w]);
+    }
+    free(j.scratch);
+    free(j.tiles);
+    free(j.cand);
+    free(j.radius);
+    free(pending);
+    return s;
+}
