@@ -23,6 +23,14 @@ int assay__blas_set_threads(int n) {
 #endif
 }
 
+int assay__blas_get_threads(void) {
+#if ASSAY_HAVE_OPENBLAS
+    return openblas_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
 static char g_info[256];
 static pthread_once_t g_info_once = PTHREAD_ONCE_INIT;
 

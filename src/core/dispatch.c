@@ -62,7 +62,7 @@ static unsigned detect(void) {
     if (bw && zmm) append_name("avx512bw");
     if (vl && zmm) append_name("avx512vl");
     if (avx && avx2 && fma && ymm) f |= ASSAY__CPU_AVX2_FMA;
-    if ((f & ASSAY__CPU_AVX2_FMA) && f512 && bw && vl && zmm) f |= ASSAY__CPU_AVX512;
+    if ((f & ASSAY__CPU_AVX2_FMA) && f512 && vl && zmm) f |= ASSAY__CPU_AVX512;
 #elif defined(__aarch64__) && defined(__linux__)
     unsigned long hw = getauxval(AT_HWCAP);
     if (hw & HWCAP_ASIMD) {

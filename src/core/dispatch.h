@@ -9,7 +9,7 @@
 
 enum {
     ASSAY__CPU_AVX2_FMA = 1u << 0, /* AVX2 + FMA with YMM state enabled by the OS */
-    ASSAY__CPU_AVX512 = 1u << 1,   /* AVX-512 F/BW/VL with ZMM state enabled by the OS */
+    ASSAY__CPU_AVX512 = 1u << 1,   /* AVX-512 F + VL (what the kernels use), ZMM state enabled */
     ASSAY__CPU_NEON = 1u << 2,     /* AArch64 Advanced SIMD */
     ASSAY__CPU_SVE = 1u << 3       /* AArch64 SVE */
 };

@@ -57,6 +57,7 @@ assay_status assay__parallel_for(assay_ctx *ctx, size_t n_tasks, int n_threads, 
 /* Sets OpenBLAS's own thread count (no-op with other BLAS libraries); returns the previous one.
  * Our workers each call single-threaded BLAS, so BLAS threads and ours never oversubscribe. */
 int assay__blas_set_threads(int n);
+int assay__blas_get_threads(void); /* the BLAS library's own thread count */
 
 /* ---- time ---- */
 double assay__now(void);                          /* monotonic seconds */
