@@ -49,16 +49,36 @@ typedef struct assay_scan_opts {
     double outlier_iqr;          /* knn-outlier flags mean distance > Q3 + this * IQR (3.0) */
     assay_severity fail_on;      /* gate fails on findings at/above this (ASSAY_SEV_HIGH) */
     double max_flagged_fraction; /* gate fails when more rows are flagged (1.0 = off) */
+    /* NULL: build the neighbour graph. Else a graph file written by assay_graph_write, reused
+     * instead of building one once it is checked to belong to the dataset: same rows and dataset
+     * digest, same k and metric, the same rows left out, every listed distance as the data gives
+     * it. Only read during assay_scan (the result keeps its own copy). */
+    const char *graph_path;
 } assay_scan_opts;
 #define ASSAY_SCAN_OPTS_INIT                                                                       \
-    { 10u, ASSAY_METRIC_COSINE, 0, 0.9, 3.0, ASSAY_SEV_HIGH, 1.0 }
+    { 10u, ASSAY_METRIC_COSINE, 0, 0.9, 3.0, ASSAY_SEV_HIGH, 1.0, NULL }
 
 /* Runs the scan on a loaded dataset with the context's threads. `opts` may be NULL. `ds` is only
  * read; it must outlive the result. On success *out owns the result (assay_result_destroy).
- * Returns ASSAY_OK, ASSAY_E_INVAL (e.g. fewer than k+1 usable rows; the message says how many),
- * ASSAY_E_NOMEM, ASSAY_E_THREAD, ASSAY_E_BLAS. Thread-safety: as for the context. */
+ * Returns ASSAY_OK, ASSAY_E_INVAL (e.g. fewer than k+1 usable rows, the message says how many;
+ * or a graph file that does not match, the message names the file and the property),
+ * ASSAY_E_NOMEM, ASSAY_E_THREAD, ASSAY_E_BLAS; with opts->graph_path also ASSAY_E_NOTFOUND,
+ * ASSAY_E_IO, ASSAY_E_FORMAT, ASSAY_E_SHAPE, ASSAY_E_UNSUPPORTED, ASSAY_E_HDF5.
+ * Thread-safety: as for the context. */
 ASSAY_API assay_status assay_scan(assay_ctx *ctx, const assay_dataset *ds,
                                   const assay_scan_opts *opts, assay_result **out);
+
+/* Builds the exact neighbour graph assay_scan builds with the same k and metric (the same rows
+ * left out) and writes it to the file `path` as HDF5 in the ann-benchmarks layout with assay's
+ * attributes, among them the dataset digest (README "graph.h5"). Only opts->k and opts->metric
+ * are used; `opts` may be NULL. The file is written under a temporary name in the same folder
+ * and renamed into place when complete: on failure nothing is left behind and an existing file
+ * is untouched. `path` is only read during the call.
+ * Returns ASSAY_OK, ASSAY_E_INVAL (bad k or metric, too few usable rows, `path` names a folder),
+ * ASSAY_E_IO (folder not writable, write failed; the message names the file), ASSAY_E_NOMEM,
+ * ASSAY_E_THREAD, ASSAY_E_BLAS. Thread-safety: as for the context. */
+ASSAY_API assay_status assay_graph_write(assay_ctx *ctx, const assay_dataset *ds,
+                                         const assay_scan_opts *opts, const char *path);
 
 /* Releases a result. NULL is a no-op. */
 ASSAY_API void assay_result_destroy(assay_result *res);

@@ -165,6 +165,13 @@ void assay__select_tile_avx2(const float *t, size_t ldt, size_t m, size_t n, int
 
 /* ---- fused distance + selection ---- */
 
+/* Per 8 columns, what the finish needs, loaded once per micro-tile. The columns' thresholds may
+ * be stale within the micro-tile, which is conservative (they only fall). */
+typedef struct col8 {
+    __m256 a, pen, root;
+    __m256i valid;
+} col8;
+
 typedef struct fused_ctx {
     int cosine;
     const float *qa, *ba, *qpen, *bpen;
@@ -172,21 +179,35 @@ typedef struct fused_ctx {
     assay_topk *rows, *cols;
 } fused_ctx;
 
-/* Finishes dot products of row i with columns j .. j+7 and offers what passes. */
-static inline void fused_finish(const fused_ctx *f, __m256 dot, size_t i, size_t j, __m256i valid) {
+static inline col8 load_cols(const fused_ctx *f, size_t j, __m256i valid) {
+    col8 c;
+    c.valid = valid;
+    c.pen = _mm256_maskload_ps(f->bpen + j, valid);
+    c.a = _mm256_maskload_ps(f->ba + j, valid);
+    /* Without column heaps the column threshold is -inf: no lane passes on its account. */
+    c.root = f->cols ? _mm256_maskload_ps(f->cols->root + j, valid) : _mm256_set1_ps(-INFINITY);
+    return c;
+}
+
+/* Finishes the dot products of row i with 8 columns and offers what passes. */
+static inline void fused_finish(const fused_ctx *f, __m256 dot, size_t i, size_t j, const col8 *c) {
     __m256 v;
     if (f->cosine)
         v = _mm256_sub_ps(_mm256_set1_ps(1.0f),
-                          _mm256_mul_ps(_mm256_mul_ps(dot, _mm256_set1_ps(f->qa[i])),
-                                        _mm256_maskload_ps(f->ba + j, valid)));
+                          _mm256_mul_ps(_mm256_mul_ps(dot, _mm256_set1_ps(f->qa[i])), c->a));
     else
-        v = _mm256_add_ps(
-            _mm256_add_ps(_mm256_set1_ps(f->qa[i]), _mm256_maskload_ps(f->ba + j, valid)),
-            _mm256_mul_ps(_mm256_set1_ps(-2.0f), dot));
-    v = finish(v, _mm256_set1_ps(f->qpen[i]), _mm256_maskload_ps(f->bpen + j, valid));
+        v = _mm256_fmadd_ps(_mm256_set1_ps(-2.0f), dot,
+                            _mm256_add_ps(_mm256_set1_ps(f->qa[i]), c->a));
+    /* max(v, 0) gives 0 for a NaN v (rows out of the graph may hold anything): the penalties,
+     * added after it as in the reference, then make it +inf. */
+    v = _mm256_add_ps(
+        _mm256_add_ps(_mm256_max_ps(v, _mm256_setzero_ps()), _mm256_set1_ps(f->qpen[i])), c->pen);
+    /* One compare against the larger threshold decides whether anything can enter. */
+    __m256 rr = _mm256_set1_ps(f->rows->root[i]);
+    __m256 any = _mm256_cmp_ps(v, _mm256_max_ps(rr, c->root), _CMP_LE_OQ);
+    if (!_mm256_movemask_ps(_mm256_and_ps(any, _mm256_castsi256_ps(c->valid)))) return;
     unsigned mrow, mcol;
-    pass_masks(v, _mm256_set1_ps(f->rows->root[i]), f->cols ? f->cols->root + j : NULL, valid,
-               &mrow, &mcol);
+    pass_masks(v, rr, f->cols ? f->cols->root + j : NULL, c->valid, &mrow, &mcol);
     if (mrow | mcol) offer_lanes(v, mrow, mcol, i, j, f->j0, f->rows, f->cols);
 }
 
@@ -199,6 +220,7 @@ void assay__fused_tile_avx2(int cosine, const float *q, size_t ldq, const float 
     for (size_t j = 0; j < n; j += 16) {
         __m256i v0 = j + 8 <= n ? all : tail_mask(n - j);
         __m256i v1 = j + 16 <= n ? all : j + 8 < n ? tail_mask(n - j - 8) : _mm256_setzero_si256();
+        int two = j + 8 < n;
         size_t i = 0;
         for (; i + 4 <= m; i += 4) {
             __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,
@@ -220,15 +242,17 @@ void assay__fused_tile_avx2(int cosine, const float *q, size_t ldq, const float 
                 a30 = _mm256_fmadd_ps(x, b0, a30);
                 a31 = _mm256_fmadd_ps(x, b1, a31);
             }
-            fused_finish(&f, a00, i, j, v0);
-            fused_finish(&f, a10, i + 1, j, v0);
-            fused_finish(&f, a20, i + 2, j, v0);
-            fused_finish(&f, a30, i + 3, j, v0);
-            if (j + 8 < n) {
-                fused_finish(&f, a01, i, j + 8, v1);
-                fused_finish(&f, a11, i + 1, j + 8, v1);
-                fused_finish(&f, a21, i + 2, j + 8, v1);
-                fused_finish(&f, a31, i + 3, j + 8, v1);
+            col8 c0 = load_cols(&f, j, v0);
+            fused_finish(&f, a00, i, j, &c0);
+            fused_finish(&f, a10, i + 1, j, &c0);
+            fused_finish(&f, a20, i + 2, j, &c0);
+            fused_finish(&f, a30, i + 3, j, &c0);
+            if (two) {
+                col8 c1 = load_cols(&f, j + 8, v1);
+                fused_finish(&f, a01, i, j + 8, &c1);
+                fused_finish(&f, a11, i + 1, j + 8, &c1);
+                fused_finish(&f, a21, i + 2, j + 8, &c1);
+                fused_finish(&f, a31, i + 3, j + 8, &c1);
             }
         }
         for (; i < m; i++) {
@@ -240,8 +264,12 @@ void assay__fused_tile_avx2(int cosine, const float *q, size_t ldq, const float 
                 a0 = _mm256_fmadd_ps(x, _mm256_maskload_ps(b, v0), a0);
                 a1 = _mm256_fmadd_ps(x, _mm256_maskload_ps(b + 8, v1), a1);
             }
-            fused_finish(&f, a0, i, j, v0);
-            if (j + 8 < n) fused_finish(&f, a1, i, j + 8, v1);
+            col8 c0 = load_cols(&f, j, v0);
+            fused_finish(&f, a0, i, j, &c0);
+            if (two) {
+                col8 c1 = load_cols(&f, j + 8, v1);
+                fused_finish(&f, a1, i, j + 8, &c1);
+            }
         }
     }
 }

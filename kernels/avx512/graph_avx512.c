@@ -139,6 +139,13 @@ void assay__select_tile_avx512(const float *t, size_t ldt, size_t m, size_t n, i
 
 /* ---- fused distance + selection ---- */
 
+/* Per 16 columns, what the finish needs, loaded once per micro-tile. The columns' thresholds
+ * may be stale within the micro-tile, which is conservative (they only fall). */
+typedef struct col16 {
+    __m512 a, pen, root;
+    __mmask16 valid;
+} col16;
+
 typedef struct fused_ctx {
     int cosine;
     const float *qa, *ba, *qpen, *bpen;
@@ -146,22 +153,35 @@ typedef struct fused_ctx {
     assay_topk *rows, *cols;
 } fused_ctx;
 
-/* Finishes dot products of row i with columns j .. j+15 and offers what passes. */
+static inline col16 load_cols(const fused_ctx *f, size_t j, __mmask16 valid) {
+    col16 c;
+    c.valid = valid;
+    c.pen = _mm512_maskz_loadu_ps(valid, f->bpen + j);
+    c.a = _mm512_maskz_loadu_ps(valid, f->ba + j);
+    /* Without column heaps the column threshold is -inf: no lane passes on its account. */
+    c.root = f->cols ? _mm512_maskz_loadu_ps(valid, f->cols->root + j) : _mm512_set1_ps(-INFINITY);
+    return c;
+}
+
+/* Finishes the dot products of row i with 16 columns and offers what passes. */
 static inline void fused_finish(const fused_ctx *f, __m512 dot, size_t i, size_t j,
-                                __mmask16 valid) {
+                                const col16 *c) {
     __m512 v;
     if (f->cosine)
         v = _mm512_sub_ps(_mm512_set1_ps(1.0f),
-                          _mm512_mul_ps(_mm512_mul_ps(dot, _mm512_set1_ps(f->qa[i])),
-                                        _mm512_maskz_loadu_ps(valid, f->ba + j)));
+                          _mm512_mul_ps(_mm512_mul_ps(dot, _mm512_set1_ps(f->qa[i])), c->a));
     else
-        v = _mm512_add_ps(
-            _mm512_add_ps(_mm512_set1_ps(f->qa[i]), _mm512_maskz_loadu_ps(valid, f->ba + j)),
-            _mm512_mul_ps(_mm512_set1_ps(-2.0f), dot));
-    v = finish(v, _mm512_set1_ps(f->qpen[i]), _mm512_maskz_loadu_ps(valid, f->bpen + j));
+        v = _mm512_fmadd_ps(_mm512_set1_ps(-2.0f), dot,
+                            _mm512_add_ps(_mm512_set1_ps(f->qa[i]), c->a));
+    /* max(v, 0) gives 0 for a NaN v (rows out of the graph may hold anything): the penalties,
+     * added after it as in the reference, then make it +inf. */
+    v = _mm512_add_ps(
+        _mm512_add_ps(_mm512_max_ps(v, _mm512_setzero_ps()), _mm512_set1_ps(f->qpen[i])), c->pen);
+    /* One compare against the larger threshold decides whether anything can enter. */
+    __m512 rr = _mm512_set1_ps(f->rows->root[i]);
+    if (!_mm512_mask_cmp_ps_mask(c->valid, v, _mm512_max_ps(rr, c->root), _CMP_LE_OQ)) return;
     unsigned mrow, mcol;
-    pass_masks(v, _mm512_set1_ps(f->rows->root[i]), f->cols ? f->cols->root + j : NULL, valid,
-               &mrow, &mcol);
+    pass_masks(v, rr, f->cols ? f->cols->root + j : NULL, c->valid, &mrow, &mcol);
     if (mrow | mcol) offer_lanes(v, mrow, mcol, i, j, f->j0, f->rows, f->cols);
 }
 
@@ -193,15 +213,17 @@ void assay__fused_tile_avx512(int cosine, const float *q, size_t ldq, const floa
                 a30 = _mm512_fmadd_ps(x, b0, a30);
                 a31 = _mm512_fmadd_ps(x, b1, a31);
             }
-            fused_finish(&f, a00, i, j, v0);
-            fused_finish(&f, a10, i + 1, j, v0);
-            fused_finish(&f, a20, i + 2, j, v0);
-            fused_finish(&f, a30, i + 3, j, v0);
+            col16 c0 = load_cols(&f, j, v0);
+            fused_finish(&f, a00, i, j, &c0);
+            fused_finish(&f, a10, i + 1, j, &c0);
+            fused_finish(&f, a20, i + 2, j, &c0);
+            fused_finish(&f, a30, i + 3, j, &c0);
             if (v1) {
-                fused_finish(&f, a01, i, j + 16, v1);
-                fused_finish(&f, a11, i + 1, j + 16, v1);
-                fused_finish(&f, a21, i + 2, j + 16, v1);
-                fused_finish(&f, a31, i + 3, j + 16, v1);
+                col16 c1 = load_cols(&f, j + 16, v1);
+                fused_finish(&f, a01, i, j + 16, &c1);
+                fused_finish(&f, a11, i + 1, j + 16, &c1);
+                fused_finish(&f, a21, i + 2, j + 16, &c1);
+                fused_finish(&f, a31, i + 3, j + 16, &c1);
             }
         }
         for (; i < m; i++) {
@@ -213,8 +235,12 @@ void assay__fused_tile_avx512(int cosine, const float *q, size_t ldq, const floa
                 a0 = _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(v0, b), a0);
                 a1 = _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(v1, b + 16), a1);
             }
-            fused_finish(&f, a0, i, j, v0);
-            if (v1) fused_finish(&f, a1, i, j + 16, v1);
+            col16 c0 = load_cols(&f, j, v0);
+            fused_finish(&f, a0, i, j, &c0);
+            if (v1) {
+                col16 c1 = load_cols(&f, j + 16, v1);
+                fused_finish(&f, a1, i, j + 16, &c1);
+            }
         }
     }
 }

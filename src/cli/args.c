@@ -20,6 +20,8 @@ void cli_print_usage(FILE *fp) {
         "\n"
         "commands:\n"
         "  scan INPUT [options]   scan a dataset (HDF5, CSV or .npy); 'assay scan --help'\n"
+        "  knn INPUT --out FILE   build the neighbour graph once and save it for\n"
+        "                         'assay scan --graph FILE'; 'assay knn --help'\n"
         "  info                   CPU features, kernels, BLAS library\n"
         "  --version              print the version\n"
         "  --help                 this text\n"
@@ -34,27 +36,64 @@ void cli_print_usage(FILE *fp) {
         fp);
 }
 
+/* The input options, shared by scan and knn (both load a dataset the same way). */
+static const char k_input_help[] =
+    "INPUT is an HDF5 file (datasets /embeddings, /labels, optional /ids, /pred_probs), a CSV\n"
+    "file with a header row, or a NumPy .npy embeddings array (labels via --labels-file).\n"
+    "\n"
+    "input:\n"
+    "  --format auto|hdf5|csv|npy   input format (default: from the file's magic bytes)\n"
+    "  --embeddings PATH            HDF5 dataset of embeddings (default /embeddings)\n"
+    "  --labels PATH                HDF5 dataset of labels (default /labels)\n"
+    "  --ids PATH                   HDF5 dataset of row ids (default /ids, if present)\n"
+    "  --pred-probs PATH            HDF5 dataset of predicted probabilities (default\n"
+    "                               /pred_probs, if present)\n"
+    "  --label-column NAME          CSV label column (default label)\n"
+    "  --id-column NAME             CSV id column (default id, if present)\n"
+    "  --feature-columns A,B,...    CSV feature columns (default: all other columns)\n"
+    "  --labels-file FILE           labels as .npy or .csv (required for .npy input)\n"
+    "  --ids-file FILE              ids as .npy or .csv\n"
+    "  --pred-probs-file FILE       predicted probabilities as .npy [N, classes]\n"
+    "  --classes A,B,...            declared label set; other labels are integrity findings\n";
+
+void cli_print_knn_help(FILE *fp) {
+    fputs("usage: assay knn INPUT --out FILE [options]\n"
+          "\n"
+          "Builds the exact k-nearest-neighbour graph of a dataset as 'assay scan' does (the same\n"
+          "rows left out: non-finite rows, and all-zero rows under cosine) and writes it to an\n"
+          "HDF5 file that 'assay scan INPUT --graph FILE' reuses instead of building it again.\n"
+          "The dataset is loaded exactly as scan loads it, labels included (they are required):\n"
+          "the file records the dataset's SHA-256 digest, over features, labels and ids, and a\n"
+          "scan refuses the graph for any other data, k or metric.\n"
+          "\n"
+          "The file has the ann-benchmarks layout: /neighbors int64 [N, k] and /distances\n"
+          "float32 [N, k], nearest first (rows left out: ids -1, distances NaN), attribute\n"
+          "'distance' (angular for cosine, euclidean for l2, whose distances are squared), plus\n"
+          "assay's attributes (README \"graph.h5\").\n"
+          "\n",
+          fp);
+    fputs(k_input_help, fp);
+    fputs("\n"
+          "graph:\n"
+          "  -k, --k N                    neighbours per row (default 10)\n"
+          "  --metric cosine|l2           distance (default cosine)\n"
+          "  --threads N                  worker threads (default: all CPUs)\n"
+          "\n"
+          "output:\n"
+          "  -o, --out FILE               the graph file (required); written under a temporary\n"
+          "                               name and renamed into place when complete\n"
+          "  -q, --quiet                  no progress on stderr\n"
+          "\n"
+          "exit codes: 0 graph written, 2 bad input or usage, 3 internal error.\n",
+          fp);
+}
+
 void cli_print_scan_help(FILE *fp) {
+    fputs("usage: assay scan INPUT [options]\n"
+          "\n",
+          fp);
+    fputs(k_input_help, fp);
     fputs(
-        "usage: assay scan INPUT [options]\n"
-        "\n"
-        "INPUT is an HDF5 file (datasets /embeddings, /labels, optional /ids, /pred_probs), a CSV\n"
-        "file with a header row, or a NumPy .npy embeddings array (labels via --labels-file).\n"
-        "\n"
-        "input:\n"
-        "  --format auto|hdf5|csv|npy   input format (default: from the file's magic bytes)\n"
-        "  --embeddings PATH            HDF5 dataset of embeddings (default /embeddings)\n"
-        "  --labels PATH                HDF5 dataset of labels (default /labels)\n"
-        "  --ids PATH                   HDF5 dataset of row ids (default /ids, if present)\n"
-        "  --pred-probs PATH            HDF5 dataset of predicted probabilities (default\n"
-        "                               /pred_probs, if present)\n"
-        "  --label-column NAME          CSV label column (default label)\n"
-        "  --id-column NAME             CSV id column (default id, if present)\n"
-        "  --feature-columns A,B,...    CSV feature columns (default: all other columns)\n"
-        "  --labels-file FILE           labels as .npy or .csv (required for .npy input)\n"
-        "  --ids-file FILE              ids as .npy or .csv\n"
-        "  --pred-probs-file FILE       predicted probabilities as .npy [N, classes]\n"
-        "  --classes A,B,...            declared label set; other labels are integrity findings\n"
         "  --source TEXT                where the data came from (URL), recorded in the manifest\n"
         "\n"
         "scan:\n"
@@ -64,6 +103,11 @@ void cli_print_scan_help(FILE *fp) {
         "  --label-threshold X          knn-label flags rows with score >= X (default 0.9)\n"
         "  --outlier-iqr X              knn-outlier fence Q3 + X*IQR (default 3)\n"
         "  --threads N                  worker threads (default: all CPUs)\n"
+        "  --graph FILE                 reuse a neighbour graph written by 'assay knn' instead\n"
+        "                               of building one. It must have been built for this\n"
+        "                               dataset (same SHA-256 digest) with the same -k (a larger\n"
+        "                               k is refused, not truncated) and --metric; it is checked\n"
+        "                               and its distances re-measured; a mismatch exits 2\n"
         "\n"
         "gate:\n"
         "  --fail-on SEVERITY           low|medium|high|critical|none (default high)\n"
@@ -101,7 +145,8 @@ enum {
     OPT_PRED_PROBS_FILE,
     OPT_CLASSES,
     OPT_TRUTH,
-    OPT_SOURCE
+    OPT_SOURCE,
+    OPT_GRAPH
 };
 
 static const struct option k_scan_options[] = {
@@ -130,6 +175,7 @@ static const struct option k_scan_options[] = {
     {"classes", required_argument, NULL, OPT_CLASSES},
     {"truth", required_argument, NULL, OPT_TRUTH},
     {"source", required_argument, NULL, OPT_SOURCE},
+    {"graph", required_argument, NULL, OPT_GRAPH},
     {NULL, 0, NULL, 0}};
 
 static int parse_long(const char *s, long lo, long hi, long *out) {
@@ -155,13 +201,37 @@ static int usage_error(char *err, size_t len, const char *what, const char *valu
     return CLI_EXIT_USAGE;
 }
 
+/* Options of scan that knn does not take (it builds the graph and stops). */
+static int scan_only(int c) {
+    switch (c) {
+    case OPT_WEIGHTED:
+    case OPT_LABEL_THRESHOLD:
+    case OPT_OUTLIER_IQR:
+    case OPT_FAIL_ON:
+    case OPT_MAX_FLAGGED:
+    case OPT_TRUTH:
+    case OPT_SOURCE:
+    case OPT_GRAPH:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* scan and knn share the options (knn takes a subset) and the INPUT argument. */
 static int parse_scan(int argc, char **argv, cli_opts *o, char *err, size_t len) {
+    const int knn = o->cmd == CMD_KNN;
     long l;
     double d;
-    int c;
+    int c, idx = -1;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":k:o:qh", k_scan_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":k:o:qh", k_scan_options, &idx)) != -1) {
+        if (knn && scan_only(c) && idx >= 0) {
+            snprintf(err, len, "option '--%s' is for scan, not knn", k_scan_options[idx].name);
+            return CLI_EXIT_USAGE;
+        }
+        idx = -1;
         switch (c) {
         case 'k':
             if (parse_long(optarg, 1, 100000, &l) != 0)
@@ -169,7 +239,10 @@ static int parse_scan(int argc, char **argv, cli_opts *o, char *err, size_t len)
             o->scan.k = (uint32_t)l;
             break;
         case 'o':
-            o->out_dir = optarg;
+            if (knn)
+                o->out_file = optarg;
+            else
+                o->out_dir = optarg;
             break;
         case 'q':
             o->quiet = 1;
@@ -262,6 +335,10 @@ static int parse_scan(int argc, char **argv, cli_opts *o, char *err, size_t len)
         case OPT_SOURCE:
             o->source = optarg;
             break;
+        case OPT_GRAPH:
+            if (optarg[0] == '\0') return usage_error(err, len, "--graph expects a file", optarg);
+            o->scan.graph_path = optarg;
+            break;
         case ':':
             snprintf(err, len, "option '%s' needs a value", argv[optind - 1]);
             return CLI_EXIT_USAGE;
@@ -272,11 +349,16 @@ static int parse_scan(int argc, char **argv, cli_opts *o, char *err, size_t len)
     }
     if (o->help) return 0;
     if (optind >= argc) {
-        snprintf(err, len, "scan needs an INPUT file");
+        snprintf(err, len, "%s needs an INPUT file", knn ? "knn" : "scan");
         return CLI_EXIT_USAGE;
     }
     if (optind + 1 < argc) {
-        snprintf(err, len, "unexpected argument '%s' (one INPUT file per scan)", argv[optind + 1]);
+        snprintf(err, len, "unexpected argument '%s' (one INPUT file per %s)", argv[optind + 1],
+                 knn ? "graph" : "scan");
+        return CLI_EXIT_USAGE;
+    }
+    if (knn && (o->out_file == NULL || o->out_file[0] == '\0')) {
+        snprintf(err, len, "knn needs --out FILE (the graph file to write)");
         return CLI_EXIT_USAGE;
     }
     o->input = argv[optind];
@@ -312,8 +394,8 @@ int cli_parse(int argc, char **argv, cli_opts *o, char *err, size_t err_len) {
         }
         return 0;
     }
-    if (strcmp(cmd, "scan") == 0) {
-        o->cmd = CMD_SCAN;
+    if (strcmp(cmd, "scan") == 0 || strcmp(cmd, "knn") == 0) {
+        o->cmd = strcmp(cmd, "knn") == 0 ? CMD_KNN : CMD_SCAN;
         return parse_scan(argc - 1, argv + 1, o, err, err_len);
     }
     snprintf(err, err_len, "unknown command '%s'", cmd);

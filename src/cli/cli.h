@@ -17,7 +17,7 @@ enum {
     CLI_EXIT_INTERNAL = 3 /* internal or resource error: the scan did not complete */
 };
 
-typedef enum cli_command { CMD_HELP, CMD_VERSION, CMD_SCAN, CMD_INFO } cli_command;
+typedef enum cli_command { CMD_HELP, CMD_VERSION, CMD_SCAN, CMD_INFO, CMD_KNN } cli_command;
 
 typedef struct cli_opts {
     cli_command cmd;
@@ -26,6 +26,7 @@ typedef struct cli_opts {
     assay_load_opts load;
     assay_scan_opts scan;
     const char *out_dir;
+    const char *out_file; /* knn: the graph file to write */
     const char *truth;
     const char *source;
     int threads; /* 0 = all CPUs */
@@ -38,6 +39,7 @@ int cli_parse(int argc, char **argv, cli_opts *o, char *err, size_t err_len);
 /* Help texts. */
 void cli_print_usage(FILE *fp);
 void cli_print_scan_help(FILE *fp);
+void cli_print_knn_help(FILE *fp);
 
 /* Progress on stderr: a bar on a terminal, plain lines otherwise, nothing when disabled. */
 typedef struct cli_progress {

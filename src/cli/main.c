@@ -4,9 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "core/dispatch.h"
+#include "core/internal.h"
 
 static int exit_for(assay_status s) {
     if (s == ASSAY_OK) return CLI_EXIT_PASS;
@@ -31,11 +33,18 @@ static int cmd_info(void) {
     printf("cpu features:  %s\n", assay__cpu_feature_names());
     printf("kernels built: ");
     for (int i = 0; i < ASSAY_ISA_COUNT; i++)
-        if (assay__kernels_for((assay_isa)i) != NULL) printf("%s ", assay_isa_name((assay_isa)i));
-    printf("\nkernels used:  %s%s\n", assay_isa_name(assay_ctx_isa(ctx)),
-           getenv("ASSAY_ISA") ? " (ASSAY_ISA set)" : "");
+        if (assay__isa_built((assay_isa)i)) printf("%s ", assay_isa_name((assay_isa)i));
+    printf("\ncpu runs:      ");
+    for (int i = 0; i < ASSAY_ISA_COUNT; i++)
+        if (assay_isa_supported((assay_isa)i)) printf("%s ", assay_isa_name((assay_isa)i));
+    const char *env = getenv("ASSAY_ISA");
+    printf("\nkernels used:  %s (%s%s)\n", assay_isa_name(assay_ctx_isa(ctx)),
+           env && env[0] ? "lowered by ASSAY_ISA=" : "the best this CPU runs",
+           env && env[0] ? env : "");
     printf("threads:       %d\n", assay_ctx_threads(ctx));
     printf("blas:          %s\n", assay_blas_info());
+    printf("blas threads:  %d (set to 1 inside the graph, whose tasks run on assay's threads)\n",
+           assay__blas_get_threads());
     assay_ctx_destroy(ctx);
     return CLI_EXIT_PASS;
 }
@@ -93,6 +102,55 @@ out:
     return code;
 }
 
+/* assay knn: load as scan does, build the graph, write it atomically. */
+static int cmd_knn(const cli_opts *o) {
+    cli_progress prog;
+    cli_progress_init(&prog, o->quiet);
+    assay_ctx_opts copts = ASSAY_CTX_OPTS_INIT;
+    copts.n_threads = o->threads;
+    copts.progress = cli_progress_cb;
+    copts.progress_user = &prog;
+    assay_ctx *ctx = NULL;
+    assay_status s = assay_ctx_create(&ctx, &copts);
+    if (s != ASSAY_OK) {
+        fprintf(stderr, "assay: error: cannot start: %s%s\n", assay_status_str(s),
+                s == ASSAY_E_INVAL ? " (ASSAY_ISA names no instruction set)" : "");
+        return exit_for(s);
+    }
+    assay_dataset *ds = NULL;
+    int code;
+    if ((s = assay_dataset_load(ctx, o->input, &o->load, &ds)) != ASSAY_OK) {
+        code = report_error(&prog, ctx, s, "cannot load the dataset");
+        goto out;
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if ((s = assay_graph_write(ctx, ds, &o->scan, o->out_file)) != ASSAY_OK) {
+        code = report_error(&prog, ctx, s, "cannot write the neighbour graph");
+        goto out;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    cli_progress_end(&prog);
+    char digest[65];
+    assay_dataset_digest_hex(ds, digest, sizeof digest);
+    printf("assay %s: %s (%s), %zu rows x %zu dims\n", assay_version(), o->input,
+           assay_format_name(assay_dataset_format(ds)), assay_dataset_rows(ds),
+           assay_dataset_dims(ds));
+    printf("  neighbour graph: k=%u, %s, %.2f s on %d thread%s\n", o->scan.k,
+           assay_metric_name(o->scan.metric),
+           (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec),
+           assay_ctx_threads(ctx), assay_ctx_threads(ctx) == 1 ? "" : "s");
+    printf("  wrote %s (dataset sha256 %s)\n", o->out_file, digest);
+    printf("  reuse it: assay scan %s --graph %s -k %u --metric %s\n", o->input, o->out_file,
+           o->scan.k, assay_metric_name(o->scan.metric));
+    fflush(stdout);
+    code = CLI_EXIT_PASS;
+out:
+    assay_dataset_destroy(ds);
+    assay_ctx_destroy(ctx);
+    return code;
+}
+
 int main(int argc, char **argv) {
     cli_opts o;
     char err[512];
@@ -117,6 +175,12 @@ int main(int argc, char **argv) {
             return CLI_EXIT_PASS;
         }
         return cmd_scan(&o, argc, argv);
+    case CMD_KNN:
+        if (o.help) {
+            cli_print_knn_help(stdout);
+            return CLI_EXIT_PASS;
+        }
+        return cmd_knn(&o);
     }
     return CLI_EXIT_INTERNAL;
 }

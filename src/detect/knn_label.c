@@ -52,12 +52,16 @@ assay_status assay__detect_knn_label(assay_ctx *ctx, const assay_dataset *ds, as
     uint8_t *in_graph = malloc(ds->n ? ds->n : 1);
     int32_t *cls = malloc(k * sizeof *cls);
     double *w = malloc(k * sizeof *w);
-    if (in_graph == NULL || cls == NULL || w == NULL) {
+    uint32_t *agree = malloc((ds->n ? ds->n : 1) * sizeof *agree);
+    if (in_graph == NULL || cls == NULL || w == NULL || agree == NULL) {
         free(in_graph);
         free(cls);
         free(w);
+        free(agree);
         return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (knn-label)");
     }
+    /* Unweighted, the row's own share is a count: the label-agreement kernel. */
+    ctx->k->label_agree(g->ids, k, ds->n, ds->y, agree);
     for (size_t r = 0; r < ds->n; r++) in_graph[r] = g->ids[r * k] >= 0;
     const float tau = res->opts.weighted ? weight_tau(g, in_graph) : 0.0f;
     double sum_score = 0.0;
@@ -95,6 +99,7 @@ assay_status assay__detect_knn_label(assay_ctx *ctx, const assay_dataset *ds, as
                 best = cls[j];
             }
         }
+        if (!res->opts.weighted) own_w = (double)agree[r];
         double own_share = total > 0.0 ? own_w / total : 0.0;
         double best_share = total > 0.0 ? best_w / total : 0.0;
         float sc = (float)(1.0 - own_share);
@@ -118,6 +123,7 @@ assay_status assay__detect_knn_label(assay_ctx *ctx, const assay_dataset *ds, as
     free(in_graph);
     free(cls);
     free(w);
+    free(agree);
     sum->stat_name[0] = "mean_score";
     sum->stat[0] = sum->rows_scored ? sum_score / (double)sum->rows_scored : 0.0;
     sum->stat_name[1] = "majority_disagrees_rows";

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "io/graph_h5.h"
 #include "report/report_internal.h"
 
 /* A JSON number, or null for NaN/inf (JSON has no such numbers). */
@@ -156,6 +157,17 @@ static json_t *input_json(const assay_dataset *ds, const assay_result *res) {
                      (json_int_t)(ds->n - res->n_in_graph));
 }
 
+/* Where the neighbour graph came from: built by this scan, or a checked graph file. */
+static json_t *graph_json(const assay_result *res) {
+    const assay__graph_source *g = &res->graph_file;
+    if (g->path == NULL) return json_pack("{s:s}", "source", "built");
+    char hex[65];
+    assay__hex32(g->sha256, hex);
+    return json_pack("{s:s, s:o, s:I, s:s, s:s, s:o}", "source", "file", "path",
+                     assay__json_str(g->path), "bytes", (json_int_t)g->bytes, "sha256", hex,
+                     "format", ASSAY__GRAPH_FORMAT, "written_by", assay__json_str(g->tool));
+}
+
 static json_t *evaluation_json(const assay_result *res) {
     const assay__eval *e = &res->eval;
     json_t *groups = json_array(), *dets = json_object();
@@ -241,6 +253,7 @@ json_t *assay__report_json(const assay_dataset *ds, const assay_result *res,
                   "label_threshold", num(res->opts.label_threshold), "outlier_iqr",
                   num(res->opts.outlier_iqr), "fail_on", assay_severity_name(res->opts.fail_on),
                   "max_flagged_fraction", num(res->opts.max_flagged_fraction)));
+    json_object_set_new(doc, "graph", graph_json(res));
     json_object_set_new(doc, "detectors", detectors_json(res, etsi));
     json_object_set_new(doc, "summary",
                         json_pack("{s:I, s:I, s:o, s:I, s:o, s:o, s:o}", "rows", (json_int_t)res->n,

@@ -23,9 +23,14 @@ void assay_report_summary(const assay_dataset *ds, const assay_result *res, cons
     if (ds == NULL || res == NULL || fp == NULL) return;
     fprintf(fp, "assay %s: %s (%s), %zu rows x %zu dims, %zu classes\n", assay_version(), ds->path,
             assay_format_name(ds->format), ds->n, ds->d, ds->n_classes);
-    fprintf(fp, "  neighbour graph: k=%u, %s, %zu rows, %.2f s on %d thread%s (%s kernels)\n",
-            res->opts.k, assay_metric_name(res->opts.metric), res->n_in_graph, res->t_knn,
-            res->n_threads, res->n_threads == 1 ? "" : "s", assay_isa_name(res->isa));
+    if (res->graph_file.path != NULL)
+        fprintf(fp, "  neighbour graph: k=%u, %s, %zu rows, read from %s and checked in %.2f s\n",
+                res->opts.k, assay_metric_name(res->opts.metric), res->n_in_graph,
+                res->graph_file.path, res->t_knn);
+    else
+        fprintf(fp, "  neighbour graph: k=%u, %s, %zu rows, %.2f s on %d thread%s (%s kernels)\n",
+                res->opts.k, assay_metric_name(res->opts.metric), res->n_in_graph, res->t_knn,
+                res->n_threads, res->n_threads == 1 ? "" : "s", assay_isa_name(res->isa));
     double frac = res->n ? (double)res->n_flagged / (double)res->n : 0.0;
     fprintf(fp, "  flagged: %zu rows (%.2f%%): %zu high, %zu medium, %zu low\n", res->n_flagged,
             100.0 * frac, res->rows_by_sev[ASSAY_SEV_HIGH] + res->rows_by_sev[ASSAY_SEV_CRITICAL],

@@ -77,6 +77,7 @@ assay_status assay__result_add_finding(assay_ctx *ctx, assay_result *res, const 
 
 void assay__result_clear(assay_result *res) {
     assay__graph_free(&res->graph);
+    free(res->graph_file.path);
     free(res->score);
     free(res->flagged);
     free(res->severity);

@@ -67,13 +67,23 @@ typedef struct assay__eval {
     size_t n_groups;
 } assay__eval;
 
+/* Where the neighbour graph came from: built by the scan (path NULL), or read from a graph file
+ * (assay_scan_opts.graph_path) after checking that it belongs to the dataset. */
+typedef struct assay__graph_source {
+    char *path; /* as given; owned */
+    uint64_t bytes;
+    unsigned char sha256[32];
+    char tool[64]; /* the file's `tool` attribute ("assay 0.1.0"), "" if absent */
+} assay__graph_source;
+
 struct assay_result {
     size_t n;
-    assay_scan_opts opts;
+    assay_scan_opts opts; /* opts.graph_path points to graph_file.path (or is NULL) */
     int n_threads;
     assay_isa isa;
     assay__graph graph;
     size_t n_in_graph;
+    assay__graph_source graph_file;
 
     float *score;                         /* combined, in [0,1] */
     uint8_t *flagged;                     /* score >= 0.5 */
@@ -116,6 +126,13 @@ assay_status assay__combine(assay_ctx *ctx, const assay_dataset *ds, assay_resul
 /* Maps a detector score s with flag threshold t (0 < t <= 1) to calibrated evidence:
  * 0.5 * s / t below t, 0.5 + 0.5 * (s - t) / (1 - t) from t up. */
 float assay__evidence_from_threshold(float s, float t);
+
+/* Reads the graph file o->graph_path into res->graph and res->graph_file after checking that it
+ * was built for this dataset (rows, digest), with o's k and metric, and leaves out exactly the
+ * rows in_graph does not mark; every listed distance is measured again (src/scan/graph_file.c). */
+assay_status assay__graph_load_for_scan(assay_ctx *ctx, const assay_dataset *ds,
+                                        const assay_scan_opts *o, const uint8_t *in_graph,
+                                        assay_result *res);
 
 /* Frees everything a result owns and zeroes it (the struct itself is the caller's). */
 void assay__result_clear(assay_result *res);

@@ -85,8 +85,11 @@ assay_status assay_scan(assay_ctx *ctx, const assay_dataset *ds, const assay_sca
     }
 
     double tk = assay__now();
-    s = assay__knn_build(ctx, ds->x, ds->n, ds->d, ds->ld, in_graph, o.k, o.metric, NULL,
-                         &res->graph);
+    if (o.graph_path != NULL)
+        s = assay__graph_load_for_scan(ctx, ds, &o, in_graph, res);
+    else
+        s = assay__knn_build(ctx, ds->x, ds->n, ds->d, ds->ld, in_graph, o.k, o.metric, NULL,
+                             &res->graph);
     res->t_knn = assay__now() - tk;
     if (s != ASSAY_OK) goto fail;
 

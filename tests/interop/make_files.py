@@ -60,4 +60,15 @@ with h5py.File(p("strings.h5"), "w") as h:
     h.create_dataset("train", data=emb)
     h.create_dataset("y", data=np.array([names[v] for v in labels], dtype=h5py.string_dtype()))
     h.create_dataset("ids", data=np.array(["row-%d" % v for v in ids], dtype=h5py.string_dtype()))
+# An ann-benchmarks file (their layout and attributes, none of assay's): a scan must refuse it
+# as a --graph, since nothing ties it to the dataset.
+with h5py.File(p("ann_graph.h5"), "w") as h:
+    h.attrs["type"] = "dense"
+    h.attrs["distance"] = "angular"
+    h.attrs["dimension"] = d
+    h.attrs["point_type"] = "float"
+    h.create_dataset("train", data=emb)
+    h.create_dataset("test", data=emb[:10])
+    h.create_dataset("neighbors", data=np.zeros((n, 5), dtype=np.int32))
+    h.create_dataset("distances", data=np.zeros((n, 5), dtype=np.float32))
 print("wrote interop files to", out)

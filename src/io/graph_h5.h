@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Neighbour-graph files (graph.h5): the ann-benchmarks HDF5 layout (/neighbors int64 [N, k],
+ * /distances float32 [N, k], attribute `distance`) plus assay's own attributes, which tie the file
+ * to one dataset (README "graph.h5"). Only the file format lives here, apart from the dataset, so
+ * the reader can be fuzzed alone; matching a file to a dataset is src/scan/graph_file.c. */
+#ifndef ASSAY_GRAPH_H5_H
+#define ASSAY_GRAPH_H5_H
+
+#include "core/internal.h"
+#include "graph/knn.h"
+
+#define ASSAY__GRAPH_FORMAT "assay-graph/1"
+
+/* What a graph file says about itself (its root attributes). */
+typedef struct assay__graph_meta {
+    size_t n_rows, k;
+    assay_metric metric;
+    unsigned char
+        dataset_digest[32]; /* dataset_sha256: the digest of the dataset it was built for */
+    char tool[64];          /* who wrote it ("assay 0.1.0"), "" when absent */
+} assay__graph_meta;
+
+/* Writes graph `g` built for the dataset with digest `digest` to `path` (created or truncated;
+ * making it atomic is the caller's job). Messages name `display` (the final file name), not the
+ * temporary `path`. Returns ASSAY_OK, ASSAY_E_HDF5 or ASSAY_E_IO. */
+assay_status assay__graph_h5_write(assay_ctx *ctx, const char *path, const char *display,
+                                   const assay__graph *g, const unsigned char digest[32]);
+
+/* An open graph file whose attributes and dataset shapes have been read and checked. */
+typedef struct assay__graph_h5 assay__graph_h5;
+
+/* Opens `path` and checks its metadata: attributes assay_format ("assay-graph/1"), n_rows and k
+ * (integers, 1 <= k < n_rows), metric ("cosine" or "l2"; `distance`, when present, must agree),
+ * dataset_sha256 (64 hex digits), and datasets /neighbors (integer) and /distances (float), both
+ * [n_rows, k]. A missing attribute is refused with a message naming it (files from other tools
+ * cannot be matched to a dataset). `path` is borrowed until close. On success *out is open
+ * (assay__graph_h5_close) and *meta filled. Returns ASSAY_OK, ASSAY_E_NOTFOUND, ASSAY_E_IO,
+ * ASSAY_E_FORMAT, ASSAY_E_UNSUPPORTED, ASSAY_E_HDF5, ASSAY_E_NOMEM. */
+assay_status assay__graph_h5_open(assay_ctx *ctx, const char *path, assay__graph_h5 **out,
+                                  assay__graph_meta *meta);
+
+/* Reads the neighbour lists into *g (n_rows x k, freed with assay__graph_free) and checks their
+ * structure: ids in [-1, n_rows); a row either lists k distinct neighbours, never itself and
+ * never a row out of the graph, with finite distances >= 0 sorted nearest first, or is out of
+ * the graph (ids -1, distances NaN). Returns ASSAY_OK, ASSAY_E_FORMAT, ASSAY_E_HDF5,
+ * ASSAY_E_NOMEM. */
+assay_status assay__graph_h5_read(assay__graph_h5 *h, assay__graph *g);
+
+/* Closes the file. NULL is a no-op. */
+void assay__graph_h5_close(assay__graph_h5 *h);
+
+#endif
