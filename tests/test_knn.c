@@ -216,6 +216,33 @@ static void test_knn_copy_clusters_need_the_radius_pass(void **state) {
     assay_ctx_destroy(ctx);
 }
 
+/* More copies than the radius pass keeps per row (512): those rows are searched exhaustively
+ * in double precision, and still list the lowest-index copies. */
+static void test_knn_huge_copy_cluster_is_searched_exhaustively(void **state) {
+    (void)state;
+    assay_ctx *ctx = tu_ctx(2);
+    size_t copies = 600, n = copies + 40, d = 3, ld = 4, k = 5;
+    float *x = random_matrix(n, d, ld, 11, 1.0);
+    for (size_t i = 1; i < copies; i++) memcpy(x + i * ld, x, d * sizeof *x);
+    uint8_t *in = malloc(n);
+    memset(in, 1, n);
+    assay__graph g;
+    assert_int_equal(assay__knn_build(ctx, x, n, d, ld, in, k, ASSAY_METRIC_L2, NULL, &g),
+                     ASSAY_OK);
+    assert_true(g.n_exhaustive >= copies);
+    for (size_t i = 0; i < copies; i++)
+        for (size_t c = 0, j = 0; c < k; j++) {
+            if (j == i) continue;
+            assert_int_equal(g.ids[i * k + c], (int64_t)j);
+            c++;
+        }
+    check_graph(x, n, d, ld, in, k, ASSAY_METRIC_L2, &g, 1);
+    assay__graph_free(&g);
+    free(in);
+    free(x);
+    assay_ctx_destroy(ctx);
+}
+
 static void test_knn_excluded_rows_never_appear(void **state) {
     (void)state;
     assay_ctx *ctx = tu_ctx(2);
@@ -289,6 +316,7 @@ int main(void) {
         cmocka_unit_test(test_knn_random_matches_reference),
         cmocka_unit_test(test_knn_duplicates_and_ties_lower_index_first),
         cmocka_unit_test(test_knn_copy_clusters_need_the_radius_pass),
+        cmocka_unit_test(test_knn_huge_copy_cluster_is_searched_exhaustively),
         cmocka_unit_test(test_knn_excluded_rows_never_appear),
         cmocka_unit_test(test_knn_same_result_for_any_thread_count),
         cmocka_unit_test(test_knn_too_few_rows_is_an_input_error),

@@ -74,11 +74,17 @@ static void sort_pairs(double *dd, int64_t *ii, size_t n) {
     }
 }
 
+/* Scratch of one worker: float and exact distances and ids of one row's candidates. */
+typedef struct rerank_ws {
+    double *fd, *ed;
+    int64_t *ids;
+} rerank_ws;
+
 typedef struct rerank_job {
     knn_build *b;
     assay__graph *out;
-    double *radius;   /* per row: > 0 when the row needs the radius pass */
-    double **scratch; /* per worker: 2 * cap doubles + cap ids */
+    double *radius;       /* per row: > 0 when the row needs the radius pass */
+    struct rerank_ws *ws; /* per worker */
     size_t cap;
     const size_t *pending; /* radius pass: the rows, in order */
     size_t n_pending;
@@ -128,10 +134,10 @@ static int finish_row(rerank_job *j, size_t row, double *fd, double *ed, int64_t
 static void finish_task(void *arg, size_t task, int worker) {
     rerank_job *j = arg;
     const knn_build *b = j->b;
-    size_t r0 = task * FINISH_ROWS, r1 = r0 + FINISH_ROWS, kk = b->heaps.kk;
+    size_t r0 = task * FINISH_ROWS, r1 = r0 + FINISH_ROWS;
     if (r1 > b->n) r1 = b->n;
-    double *fd = j->scratch[worker], *ed = fd + kk;
-    int64_t *ids = (int64_t *)(ed + kk);
+    double *fd = j->ws[worker].fd, *ed = j->ws[worker].ed;
+    int64_t *ids = j->ws[worker].ids;
     for (size_t row = r0; row < r1; row++) {
         j->radius[row] = 0.0;
         if (!b->in_graph[row]) {
@@ -173,8 +179,8 @@ static void radius_task(void *arg, size_t task, int worker) {
     const size_t *rows = j->pending + p0;
     float *t = j->tiles[worker];
     int64_t *cand = j->cand[worker];
-    double *ed = j->scratch[worker];
-    int64_t *ids = (int64_t *)(ed + 2 * j->cap);
+    double *ed = j->ws[worker].ed;
+    int64_t *ids = j->ws[worker].ids;
     size_t cnt[RADIUS_ROWS] = {0};
     int cosine = b->metric == ASSAY_METRIC_COSINE;
     float *q = t + RADIUS_ROWS * b->base_rows; /* gathered rows, then their norms and pens */
@@ -231,15 +237,17 @@ assay_status assay__knn_rerank(knn_build *b, assay__graph *out) {
     out->ids = malloc(nk * sizeof *out->ids);
     out->dist = malloc(nk * sizeof *out->dist);
     j.radius = malloc(b->n * sizeof *j.radius);
-    j.scratch = calloc((size_t)b->workers, sizeof *j.scratch);
+    j.ws = calloc((size_t)b->workers, sizeof *j.ws);
     j.tiles = calloc((size_t)b->workers, sizeof *j.tiles);
     j.cand = calloc((size_t)b->workers, sizeof *j.cand);
     size_t *pending = NULL;
     assay_status s = ASSAY_OK;
-    if (!out->ids || !out->dist || !j.radius || !j.scratch || !j.tiles || !j.cand) goto nomem;
+    if (!out->ids || !out->dist || !j.radius || !j.ws || !j.tiles || !j.cand) goto nomem;
     for (int w = 0; w < b->workers; w++) {
-        j.scratch[w] = malloc(3 * j.cap * sizeof(double));
-        if (j.scratch[w] == NULL) goto nomem;
+        j.ws[w].fd = malloc(j.cap * sizeof(double));
+        j.ws[w].ed = malloc(j.cap * sizeof(double));
+        j.ws[w].ids = malloc(j.cap * sizeof(int64_t));
+        if (!j.ws[w].fd || !j.ws[w].ed || !j.ws[w].ids) goto nomem;
     }
     s = assay__parallel_for(ctx, (b->n + FINISH_ROWS - 1) / FINISH_ROWS, b->workers, finish_task,
                             &j);
@@ -282,11 +290,15 @@ nomem:
     s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory for the neighbour graph");
 done:
     for (int w = 0; w < b->workers; w++) {
-        if (j.scratch) free(j.scratch[w]);
+        if (j.ws) {
+            free(j.ws[w].fd);
+            free(j.ws[w].ed);
+            free(j.ws[w].ids);
+        }
         if (j.tiles) free(j.tiles[w]);
         if (j.cand) free(j.cand[w]);
     }
-    free(j.scratch);
+    free(j.ws);
     free(j.tiles);
     free(j.cand);
     free(j.radius);
