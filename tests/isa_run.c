@@ -27,7 +27,7 @@ int main(int argc, char **argv) {
     if (!assay_isa_supported((assay_isa)isa)) {
         printf("isa_run: %s kernels are %s: skipped\n", assay_isa_name((assay_isa)isa),
                assay__isa_built((assay_isa)isa) ? "not supported by this CPU"
-                                                 : "not built into this library");
+                                                : "not built into this library");
         return EXIT_SKIP;
     }
     if (setenv("ASSAY_ISA", assay_isa_name((assay_isa)isa), 1) != 0) {

@@ -249,15 +249,22 @@ static void test_knn_excluded_rows_never_appear(void **state) {
     size_t n = 90, d = 11, ld = 16;
     float *x = random_matrix(n, d, ld, 99, 1.0);
     uint8_t *in = malloc(n);
-    for (size_t i = 0; i < n; i++) in[i] = (i % 7) != 2;
-    assay__knn_tiles tiles = {16, 20, ASSAY__KNN_PATH_AUTO};
-    assay__graph g;
-    assert_int_equal(assay__knn_build(ctx, x, n, d, ld, in, 6, ASSAY_METRIC_L2, &tiles, &g),
-                     ASSAY_OK);
-    check_graph(x, n, d, ld, in, 6, ASSAY_METRIC_L2, &g, 1);
-    for (size_t i = 0; i < n; i++)
-        if (!in[i]) assert_true(isnan(g.dist[i * 6]));
-    assay__graph_free(&g);
+    /* Rows left out may hold anything, NaN and Inf included: they must never be listed. */
+    for (size_t i = 0; i < n; i++) {
+        in[i] = (i % 7) != 2;
+        if (!in[i]) x[i * ld + i % d] = i % 2 ? NAN : INFINITY;
+    }
+    for (int path = ASSAY__KNN_PATH_GEMM; path <= ASSAY__KNN_PATH_FUSED; path++)
+        for (int mi = 0; mi < 2; mi++) {
+            assay_metric m = mi ? ASSAY_METRIC_L2 : ASSAY_METRIC_COSINE;
+            assay__knn_tiles tiles = {16, 20, (assay__knn_path)path};
+            assay__graph g;
+            assert_int_equal(assay__knn_build(ctx, x, n, d, ld, in, 6, m, &tiles, &g), ASSAY_OK);
+            check_graph(x, n, d, ld, in, 6, m, &g, 1);
+            for (size_t i = 0; i < n; i++)
+                if (!in[i]) assert_true(isnan(g.dist[i * 6]));
+            assay__graph_free(&g);
+        }
     free(in);
     free(x);
     assay_ctx_destroy(ctx);
