@@ -94,7 +94,7 @@ int main(int argc, char **argv) {
            g_cpu_clock ? "CPU time of the process" : "wall time");
 
     printf("| d | metric | GEMM tiles s | fused s | fused speed-up |\n|---|---|---|---|---|\n");
-    static const size_t dims[] = {8, 16, 32, 48, 64, 96, 128};
+    static const size_t dims[] = {8, 16, 32, 64, 128, 192, 256, 384};
     for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
         float *x = blobs(n, dims[di], 42 + di);
         for (int mi = 0; mi < 2; mi++) {

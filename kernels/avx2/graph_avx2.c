@@ -211,6 +211,49 @@ static inline void fused_finish(const fused_ctx *f, __m256 dot, size_t i, size_t
     if (mrow | mcol) offer_lanes(v, mrow, mcol, i, j, f->j0, f->rows, f->cols);
 }
 
+/* Loads 8 columns of one coordinate: a plain load inside the block, a masked one at its tail
+ * (masked loads are slow on some cores, so `full` is a compile-time constant at each call). */
+static inline __attribute__((always_inline)) __m256 load8(const float *p, __m256i mk, int full) {
+    return full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mk);
+}
+
+/* 4 rows x 16 columns of dot products over p < d, then their finish. */
+static inline __attribute__((always_inline)) void
+micro4x16(const fused_ctx *f, const float *q, size_t ldq, const float *bt, size_t ldbt, size_t d,
+          size_t i, size_t j, __m256i v0, __m256i v1, int two, int full) {
+    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,
+           a30 = a00, a31 = a00;
+    const float *q0 = q + i * ldq, *q1 = q0 + ldq, *q2 = q1 + ldq, *q3 = q2 + ldq;
+    for (size_t p = 0; p < d; p++) {
+        const float *b = bt + p * ldbt + j;
+        __m256 b0 = load8(b, v0, full), b1 = load8(b + 8, v1, full);
+        __m256 x = _mm256_broadcast_ss(q0 + p);
+        a00 = _mm256_fmadd_ps(x, b0, a00);
+        a01 = _mm256_fmadd_ps(x, b1, a01);
+        x = _mm256_broadcast_ss(q1 + p);
+        a10 = _mm256_fmadd_ps(x, b0, a10);
+        a11 = _mm256_fmadd_ps(x, b1, a11);
+        x = _mm256_broadcast_ss(q2 + p);
+        a20 = _mm256_fmadd_ps(x, b0, a20);
+        a21 = _mm256_fmadd_ps(x, b1, a21);
+        x = _mm256_broadcast_ss(q3 + p);
+        a30 = _mm256_fmadd_ps(x, b0, a30);
+        a31 = _mm256_fmadd_ps(x, b1, a31);
+    }
+    col8 c0 = load_cols(f, j, v0);
+    fused_finish(f, a00, i, j, &c0);
+    fused_finish(f, a10, i + 1, j, &c0);
+    fused_finish(f, a20, i + 2, j, &c0);
+    fused_finish(f, a30, i + 3, j, &c0);
+    if (two) {
+        col8 c1 = load_cols(f, j + 8, v1);
+        fused_finish(f, a01, i, j + 8, &c1);
+        fused_finish(f, a11, i + 1, j + 8, &c1);
+        fused_finish(f, a21, i + 2, j + 8, &c1);
+        fused_finish(f, a31, i + 3, j + 8, &c1);
+    }
+}
+
 void assay__fused_tile_avx2(int cosine, const float *q, size_t ldq, const float *bt, size_t ldbt,
                             size_t m, size_t n, size_t d, const float *qa, const float *ba,
                             const float *qpen, const float *bpen, int64_t j0, assay_topk *rows,
@@ -220,40 +263,13 @@ void assay__fused_tile_avx2(int cosine, const float *q, size_t ldq, const float 
     for (size_t j = 0; j < n; j += 16) {
         __m256i v0 = j + 8 <= n ? all : tail_mask(n - j);
         __m256i v1 = j + 16 <= n ? all : j + 8 < n ? tail_mask(n - j - 8) : _mm256_setzero_si256();
-        int two = j + 8 < n;
+        int two = j + 8 < n, full = j + 16 <= n;
         size_t i = 0;
         for (; i + 4 <= m; i += 4) {
-            __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,
-                   a30 = a00, a31 = a00;
-            const float *q0 = q + i * ldq, *q1 = q0 + ldq, *q2 = q1 + ldq, *q3 = q2 + ldq;
-            for (size_t p = 0; p < d; p++) {
-                const float *b = bt + p * ldbt + j;
-                __m256 b0 = _mm256_maskload_ps(b, v0), b1 = _mm256_maskload_ps(b + 8, v1);
-                __m256 x = _mm256_broadcast_ss(q0 + p);
-                a00 = _mm256_fmadd_ps(x, b0, a00);
-                a01 = _mm256_fmadd_ps(x, b1, a01);
-                x = _mm256_broadcast_ss(q1 + p);
-                a10 = _mm256_fmadd_ps(x, b0, a10);
-                a11 = _mm256_fmadd_ps(x, b1, a11);
-                x = _mm256_broadcast_ss(q2 + p);
-                a20 = _mm256_fmadd_ps(x, b0, a20);
-                a21 = _mm256_fmadd_ps(x, b1, a21);
-                x = _mm256_broadcast_ss(q3 + p);
-                a30 = _mm256_fmadd_ps(x, b0, a30);
-                a31 = _mm256_fmadd_ps(x, b1, a31);
-            }
-            col8 c0 = load_cols(&f, j, v0);
-            fused_finish(&f, a00, i, j, &c0);
-            fused_finish(&f, a10, i + 1, j, &c0);
-            fused_finish(&f, a20, i + 2, j, &c0);
-            fused_finish(&f, a30, i + 3, j, &c0);
-            if (two) {
-                col8 c1 = load_cols(&f, j + 8, v1);
-                fused_finish(&f, a01, i, j + 8, &c1);
-                fused_finish(&f, a11, i + 1, j + 8, &c1);
-                fused_finish(&f, a21, i + 2, j + 8, &c1);
-                fused_finish(&f, a31, i + 3, j + 8, &c1);
-            }
+            if (full)
+                micro4x16(&f, q, ldq, bt, ldbt, d, i, j, v0, v1, 1, 1);
+            else
+                micro4x16(&f, q, ldq, bt, ldbt, d, i, j, v0, v1, two, 0);
         }
         for (; i < m; i++) {
             __m256 a0 = _mm256_setzero_ps(), a1 = a0;

@@ -15,10 +15,10 @@
 
 #include "graph/knn_internal.h"
 
-/* Defaults, from bench/bench_knn (bench/RESULTS.md, "Tile and path sweep"): square blocks of 1024
- * rows keep sgemm near its single-thread peak for d >= 64 while the tile (4 MiB) stays in cache
- * for the selection pass; up to d = 64 the fused kernel beats GEMM + tile. */
-enum { DEFAULT_BLOCK_ROWS = 1024, DEFAULT_BASE_ROWS = 4096, DEFAULT_FUSED_MAX_D = 64 };
+/* Defaults, from bench/bench_knn_sweep (bench/RESULTS.md, "Path and block sweep"): blocks of 512
+ * rows were the fastest at d = 128 and 784 (the 1 MiB tile stays in L2 for the selection pass);
+ * the fused kernel beats GEMM + tile up to d = 128 and loses above it. */
+enum { DEFAULT_BLOCK_ROWS = 512, DEFAULT_BASE_ROWS = 4096, DEFAULT_FUSED_MAX_D = 128 };
 
 /* Candidates kept per row beyond k: room for the near-ties the exact re-ranking resolves. */
 static size_t heap_size(size_t k) {
@@ -65,9 +65,12 @@ static void pair_task(void *arg, size_t task, int worker) {
     const float *xi = b->x + i0 * b->ld, *xj = b->x + j0 * b->ld;
     int cosine = b->metric == ASSAY_METRIC_COSINE;
     if (p->fused) {
+        /* Rows of the transposed block are padded by 16 floats: at a power-of-two stride the
+         * d rows the micro-kernel walks would all map to the same L1 cache set. */
+        size_t ldbt = p->block + 16;
         for (size_t r = 0; r < n; r++)
-            for (size_t c = 0; c < b->d; c++) buf[c * n + r] = xj[r * b->ld + c];
-        K->fused_tile(cosine, xi, b->ld, buf, n, m, n, b->d, b->rowa + i0, b->rowa + j0,
+            for (size_t c = 0; c < b->d; c++) buf[c * ldbt + r] = xj[r * b->ld + c];
+        K->fused_tile(cosine, xi, b->ld, buf, ldbt, m, n, b->d, b->rowa + i0, b->rowa + j0,
                       b->pen + i0, b->pen + j0, (int64_t)j0, &rows, other);
         return;
     }
@@ -116,7 +119,7 @@ static assay_status candidate_pass(knn_build *b, size_t block, int fused) {
         s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory for the neighbour graph");
         goto done;
     }
-    size_t ws_floats = fused ? b->d * block : block * block;
+    size_t ws_floats = fused ? b->d * (block + 16) : block * block;
     for (int w = 0; w < b->workers; w++) {
         p.ws[w].buf = assay__aligned_alloc((ws_floats ? ws_floats : 1) * sizeof(float));
         if (p.ws[w].buf == NULL) {
