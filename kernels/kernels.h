@@ -97,6 +97,29 @@ typedef struct assay_kernels {
                         uint32_t *out);
 } assay_kernels;
 
+/* Prototypes of one ISA's kernels, assay__<op>_<isa> (each ISA's header uses it; the table of
+ * that ISA lists the ones it implements). */
+#define ASSAY_DECLARE_KERNELS(isa)                                                                 \
+    void assay__norms_sq_##isa(const float *x, size_t ldx, size_t n, size_t d, float *out);        \
+    void assay__normalize_rows_##isa(float *x, size_t ldx, size_t n, size_t d);                    \
+    void assay__tile_l2_##isa(float *t, size_t ldt, size_t m, size_t n, const float *qn,           \
+                              const float *bn, const float *qpen, const float *bpen);              \
+    void assay__tile_cos_##isa(float *t, size_t ldt, size_t m, size_t n, const float *qinv,        \
+                               const float *binv, const float *qpen, const float *bpen);           \
+    void assay__select_tile_##isa(const float *t, size_t ldt, size_t m, size_t n, int64_t j0,      \
+                                  assay_topk *rows, assay_topk *cols);                             \
+    void assay__fused_tile_##isa(int cosine, const float *q, size_t ldq, const float *bt,          \
+                                 size_t ldbt, size_t m, size_t n, size_t d, const float *qa,       \
+                                 const float *ba, const float *qpen, const float *bpen,            \
+                                 int64_t j0, assay_topk *rows, assay_topk *cols);                  \
+    void assay__col_moments_##isa(const float *x, size_t ldx, size_t n, size_t d, double *sum,     \
+                                  double *sumsq);                                                  \
+    void assay__class_sums_##isa(const float *x, size_t ldx, size_t n, size_t d,                   \
+                                 const int32_t *labels, size_t n_classes, double *sums,            \
+                                 uint64_t *counts);                                                \
+    void assay__label_agree_##isa(const int64_t *ids, size_t k, size_t n, const int32_t *labels,   \
+                                  uint32_t *out)
+
 /* Every entry non-NULL: the specification. */
 extern const assay_kernels assay__kernels_scalar;
 
