@@ -190,7 +190,8 @@ static inline col8 load_cols(const fused_ctx *f, size_t j, __m256i valid) {
 }
 
 /* Finishes the dot products of row i with 8 columns and offers what passes. */
-static inline void fused_finish(const fused_ctx *f, __m256 dot, size_t i, size_t j, const col8 *c) {
+static inline __attribute__((always_inline)) void fused_finish(const fused_ctx *f, __m256 dot,
+                                                               size_t i, size_t j, const col8 *c) {
     __m256 v;
     if (f->cosine)
         v = _mm256_sub_ps(_mm256_set1_ps(1.0f),

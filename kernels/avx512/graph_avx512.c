@@ -164,8 +164,8 @@ static inline col16 load_cols(const fused_ctx *f, size_t j, __mmask16 valid) {
 }
 
 /* Finishes the dot products of row i with 16 columns and offers what passes. */
-static inline void fused_finish(const fused_ctx *f, __m512 dot, size_t i, size_t j,
-                                const col16 *c) {
+static inline __attribute__((always_inline)) void fused_finish(const fused_ctx *f, __m512 dot,
+                                                               size_t i, size_t j, const col16 *c) {
     __m512 v;
     if (f->cosine)
         v = _mm512_sub_ps(_mm512_set1_ps(1.0f),
