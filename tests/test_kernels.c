@@ -1150,13 +1150,30 @@ static void test_kernels_env_isa_is_used(void **state) {
     assay_ctx_destroy(ctx);
 }
 
+/* The emulated ARM runs (CMakePresets.json) name the ISA their CPU model must select
+ * (ASSAY_EXPECT_ISA): fails if detection does not honour the emulated CPU. */
+static void test_kernels_expected_isa_is_chosen(void **state) {
+    (void)state;
+    const char *want = getenv("ASSAY_EXPECT_ISA"), *forced = getenv("ASSAY_ISA");
+    if (want == NULL || want[0] == '\0' || (forced != NULL && forced[0] != '\0')) skip();
+    assay_ctx *ctx = tu_ctx(1);
+    assert_string_equal(assay_isa_name(assay_ctx_isa(ctx)), want);
+    assay_ctx_destroy(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kernels_env_isa_is_used), cmocka_unit_test(test_kernels_norms_sq),
-        cmocka_unit_test(test_kernels_normalize_rows),  cmocka_unit_test(test_kernels_tile_l2),
-        cmocka_unit_test(test_kernels_tile_cos),        cmocka_unit_test(test_kernels_select_tile),
-        cmocka_unit_test(test_kernels_fused_tile),      cmocka_unit_test(test_kernels_col_moments),
-        cmocka_unit_test(test_kernels_class_sums),      cmocka_unit_test(test_kernels_label_agree),
+        cmocka_unit_test(test_kernels_expected_isa_is_chosen),
+        cmocka_unit_test(test_kernels_env_isa_is_used),
+        cmocka_unit_test(test_kernels_norms_sq),
+        cmocka_unit_test(test_kernels_normalize_rows),
+        cmocka_unit_test(test_kernels_tile_l2),
+        cmocka_unit_test(test_kernels_tile_cos),
+        cmocka_unit_test(test_kernels_select_tile),
+        cmocka_unit_test(test_kernels_fused_tile),
+        cmocka_unit_test(test_kernels_col_moments),
+        cmocka_unit_test(test_kernels_class_sums),
+        cmocka_unit_test(test_kernels_label_agree),
     };
     return cmocka_run_group_tests_name("kernels", tests, group_setup, NULL);
 }
