@@ -19,7 +19,7 @@
  * candidates were offered: this is what makes the graph identical for any thread count. */
 typedef struct assay_topk {
     float *dist;  /* rows * kk */
-    int64_t *ids; /* rows * kk */
+    int32_t *ids; /* rows * kk (a graph holds at most INT32_MAX rows: half the memory of int64) */
     float *root;  /* rows */
     size_t kk;
     int64_t base; /* global id of row 0 */

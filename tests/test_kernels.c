@@ -500,7 +500,7 @@ static void heaps_init(heaps *hs, size_t rows, size_t kk, int64_t base, size_t o
     hs->h.base = base;
     hs->h.dist = falloc(off, rows * kk, &hs->dm);
     hs->h.root = falloc((off + 2) % 4, rows, &hs->rm);
-    hs->h.ids = xalloc(off, rows * kk, sizeof(int64_t), &im);
+    hs->h.ids = xalloc(off, rows * kk, sizeof(int32_t), &im);
     hs->im = im;
     for (size_t i = 0; i < rows * kk; i++) {
         hs->h.dist[i] = INFINITY;
@@ -545,7 +545,7 @@ static int ranks_after(float da, int64_t ia, float db, int64_t ib) {
  * the heap order holds, and that nothing is NaN. */
 static void heap_sorted(const assay_topk *h, size_t i, const char *who, kpair *out) {
     const float *hd = h->dist + i * h->kk;
-    const int64_t *hi = h->ids + i * h->kk;
+    const int32_t *hi = h->ids + i * h->kk;
     CHECK(same_bits(&h->root[i], &hd[0], sizeof(float)),
           "%s row %zu: root[] %.9g does not mirror the heap root %.9g", who, i, h->root[i], hd[0]);
     for (size_t c = 0; c < h->kk; c++) {

@@ -50,14 +50,14 @@ void assay__tile_cos_scalar(float *t, size_t ldt, size_t m, size_t n, const floa
 /* ---- top-k ---- */
 
 /* (da, ia) ranks after (db, ib): farther, or as far with a higher id. */
-static inline int worse(float da, int64_t ia, float db, int64_t ib) {
+static inline int worse(float da, int64_t ia, float db, int64_t ib) { /* ids widen */
     return da > db || (da == db && ia > ib);
 }
 
-static void sift_down(float *hd, int64_t *hi, size_t k) {
+static void sift_down(float *hd, int32_t *hi, size_t k) {
     size_t p = 0;
     float d = hd[0];
-    int64_t ix = hi[0];
+    int32_t ix = hi[0];
     for (;;) {
         size_t c = 2 * p + 1;
         if (c >= k) break;
@@ -74,10 +74,10 @@ static void sift_down(float *hd, int64_t *hi, size_t k) {
 void assay__topk_offer(assay_topk *h, size_t i, float d, int64_t id) {
     if (!(d < INFINITY) || id == h->base + (int64_t)i) return;
     float *hd = h->dist + i * h->kk;
-    int64_t *hi = h->ids + i * h->kk;
+    int32_t *hi = h->ids + i * h->kk;
     if (!worse(hd[0], hi[0], d, id)) return;
     hd[0] = d;
-    hi[0] = id;
+    hi[0] = (int32_t)id;
     sift_down(hd, hi, h->kk);
     h->root[i] = hd[0];
 }

@@ -166,6 +166,9 @@ assay_status assay__knn_build(assay_ctx *ctx, const float *x, size_t n, size_t d
                            "k = %zu needs at least %zu usable rows, but only %zu of %zu rows can "
                            "take part in the neighbour graph",
                            k, k + 1, usable, n);
+    if (n > (size_t)INT32_MAX)
+        return assay__fail(ctx, ASSAY_E_UNSUPPORTED,
+                           "%zu rows: one neighbour graph holds at most %d rows", n, INT32_MAX);
     if (ld > (size_t)INT32_MAX || d > (size_t)INT32_MAX)
         return assay__fail(ctx, ASSAY_E_UNSUPPORTED, "rows of %zu floats are too wide for BLAS",
                            ld);
@@ -196,7 +199,7 @@ assay_status assay__knn_build(assay_ctx *ctx, const float *x, size_t n, size_t d
         return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory for the neighbour graph");
     float *rowa = malloc(n * sizeof *rowa), *pen = malloc(n * sizeof *pen);
     b.heaps.dist = malloc(nkk * sizeof(float));
-    b.heaps.ids = malloc(nkk * sizeof(int64_t));
+    b.heaps.ids = malloc(nkk * sizeof(int32_t));
     b.heaps.root = malloc(n * sizeof(float));
     b.heaps.kk = kk;
     assay_status s = ASSAY_OK;
