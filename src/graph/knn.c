@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Exact self-kNN graph, candidate pass. Rows are cut into blocks; each pair of blocks (I, J >= I)
  * is one independent task that computes the I x J distance tile once and offers it to both
- * blocks' candidate heaps (half the multiply work of a query-vs-database search). Pairs are run
- * in rounds in which no two pairs share a block (the circle method of round-robin tournaments),
- * so heaps need no locks, and the candidate sets do not depend on the thread count because the
- * heaps keep the best kk under a strict total order. The tile comes from one single-threaded
+ * blocks' candidate heaps (half the multiply work of a query-vs-database search). No two running
+ * tasks share a block (pairs are listed in the rounds of the circle method of round-robin
+ * tournaments, and a worker takes the first one whose blocks are free), so heaps need no locks,
+ * and the candidate sets do not depend on the thread count or the order because the heaps keep
+ * the best kk under a strict total order. The tile comes from one single-threaded
  * OpenBLAS sgemm, or, for small d, from the fused kernel that never writes a tile. Candidates are
  * then re-ranked exactly (knn_rerank.c). Memory is O(N*kk + tiles), never O(N^2). */
 #include <math.h>
@@ -29,14 +30,24 @@ typedef struct pair_ws {
     float *buf; /* gemm: block x block tile; fused: d x block transposed rows */
 } pair_ws;
 
+/* The pairs and who works on what. A worker takes the first pair not started whose two blocks
+ * no running task holds, so heaps need no locks and no worker waits at a barrier (rounds with
+ * barriers left one of two workers idle at the end of every round: 3% of the time). */
 typedef struct pair_job {
     knn_build *b;
     size_t block, n_blocks;
     int fused;
-    const size_t (*pairs)[2]; /* this round's pairs */
+    size_t (*pairs)[2]; /* every pair, in the circle method's round order */
+    size_t n_pairs, next, done;
+    uint8_t *started, *busy;
+    pthread_mutex_t lock;
+    pthread_cond_t freed;
     pair_ws *ws;
-    size_t done, total;
 } pair_job;
+
+/* Pairs looked at beyond the first one not started: consecutive pairs of a round are
+ * disjoint, so with a few workers the first free one is always near. */
+enum { TAKE_WINDOW = 64 };
 
 static void block_range(const pair_job *p, size_t blk, size_t *r0, size_t *m) {
     *r0 = blk * p->block;
@@ -52,8 +63,7 @@ static assay_topk heap_view(const knn_build *b, size_t r0) {
     return h;
 }
 
-static void pair_task(void *arg, size_t task, int worker) {
-    pair_job *p = arg;
+static void run_pair(pair_job *p, size_t task, int worker) {
     const knn_build *b = p->b;
     const assay_kernels *K = b->K;
     size_t bi = p->pairs[task][0], bj = p->pairs[task][1], i0, m, j0, n;
@@ -97,9 +107,37 @@ static size_t round_pairs(size_t nb, size_t r, size_t (*out)[2]) {
     return cnt;
 }
 
-static void pairs_task_done(pair_job *p, size_t n) {
-    p->done += n;
-    assay__progress(p->b->ctx, "knn", p->done, p->total);
+/* With the lock held: the next pair to run, or n_pairs when none is left to start. */
+static size_t take_pair(pair_job *p) {
+    for (;;) {
+        while (p->next < p->n_pairs && p->started[p->next]) p->next++;
+        if (p->next == p->n_pairs) return p->n_pairs;
+        for (size_t t = p->next; t < p->n_pairs && t < p->next + TAKE_WINDOW; t++) {
+            size_t a = p->pairs[t][0], c = p->pairs[t][1];
+            if (p->started[t] || p->busy[a] || p->busy[c]) continue;
+            p->started[t] = 1;
+            p->busy[a] = p->busy[c] = 1;
+            return t;
+        }
+        /* Every pair in reach conflicts with a running one, which will free its blocks. */
+        pthread_cond_wait(&p->freed, &p->lock);
+    }
+}
+
+static void pair_worker(void *arg, size_t task, int worker) {
+    (void)task;
+    pair_job *p = arg;
+    pthread_mutex_lock(&p->lock);
+    for (size_t t; (t = take_pair(p)) < p->n_pairs;) {
+        pthread_mutex_unlock(&p->lock);
+        run_pair(p, t, worker);
+        pthread_mutex_lock(&p->lock);
+        p->busy[p->pairs[t][0]] = p->busy[p->pairs[t][1]] = 0;
+        p->done++;
+        assay__progress(p->b->ctx, "knn", p->done, p->n_pairs);
+        pthread_cond_broadcast(&p->freed);
+    }
+    pthread_mutex_unlock(&p->lock);
 }
 
 static assay_status candidate_pass(knn_build *b, size_t block, int fused) {
@@ -111,11 +149,14 @@ static assay_status candidate_pass(knn_build *b, size_t block, int fused) {
     p.block = block;
     p.n_blocks = nb;
     p.fused = fused;
-    p.total = nb * (nb + 1) / 2;
-    size_t(*pairs)[2] = malloc(nb * sizeof *pairs);
+    p.n_pairs = nb * (nb + 1) / 2;
+    p.pairs = malloc(p.n_pairs * sizeof *p.pairs);
+    p.started = calloc(p.n_pairs, 1);
+    p.busy = calloc(nb, 1);
     p.ws = calloc((size_t)b->workers, sizeof *p.ws);
     assay_status s = ASSAY_OK;
-    if (pairs == NULL || p.ws == NULL) {
+    int sync = 0;
+    if (p.pairs == NULL || p.started == NULL || p.busy == NULL || p.ws == NULL) {
         s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory for the neighbour graph");
         goto done;
     }
@@ -127,21 +168,33 @@ static assay_status candidate_pass(knn_build *b, size_t block, int fused) {
             goto done;
         }
     }
-    p.pairs = (const size_t(*)[2])pairs;
-    /* The diagonal tiles touch one block each: one round. Then the rounds of disjoint pairs. */
-    for (size_t blk = 0; blk < nb; blk++) pairs[blk][0] = pairs[blk][1] = blk;
-    s = assay__parallel_for(ctx, nb, b->workers, pair_task, &p);
-    pairs_task_done(&p, nb);
+    /* The diagonal tiles first (each touches one block), then the circle method's rounds, whose
+     * pairs are disjoint within a round. */
+    size_t cnt = 0;
+    for (size_t blk = 0; blk < nb; blk++, cnt++) p.pairs[cnt][0] = p.pairs[cnt][1] = blk;
     size_t P = nb + (nb & 1);
-    for (size_t r = 0; P >= 2 && r < P - 1 && s == ASSAY_OK; r++) {
-        size_t cnt = round_pairs(nb, r, pairs);
-        s = assay__parallel_for(ctx, cnt, b->workers, pair_task, &p);
-        pairs_task_done(&p, cnt);
+    for (size_t r = 0; P >= 2 && r < P - 1; r++) cnt += round_pairs(nb, r, p.pairs + cnt);
+    if (pthread_mutex_init(&p.lock, NULL) != 0) {
+        s = assay__fail(ctx, ASSAY_E_THREAD, "cannot create a mutex");
+        goto done;
     }
+    if (pthread_cond_init(&p.freed, NULL) != 0) {
+        pthread_mutex_destroy(&p.lock);
+        s = assay__fail(ctx, ASSAY_E_THREAD, "cannot create a condition variable");
+        goto done;
+    }
+    sync = 1;
+    s = assay__parallel_for(ctx, (size_t)b->workers, b->workers, pair_worker, &p);
 done:
+    if (sync) {
+        pthread_cond_destroy(&p.freed);
+        pthread_mutex_destroy(&p.lock);
+    }
     for (int w = 0; p.ws != NULL && w < b->workers; w++) free(p.ws[w].buf);
     free(p.ws);
-    free(pairs);
+    free(p.pairs);
+    free(p.started);
+    free(p.busy);
     return s;
 }
 
