@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include "avx2/avx2.h"
+#include "scalar/scalar.h"
 
 static inline __m256i tail_mask64(size_t r) { /* lanes 0 .. r-1 of 4 (r < 4) */
     const __m256i idx = _mm256_setr_epi64x(0, 1, 2, 3);
@@ -33,16 +34,8 @@ void assay__col_moments_avx2(const float *x, size_t ldx, size_t n, size_t d, dou
         _mm256_storeu_pd(sumsq + j, q0);
         _mm256_storeu_pd(sumsq + j + 4, q1);
     }
-    for (; j < d; j++) {
-        double s = sum[j], q = sumsq[j];
-        for (size_t i = 0; i < n; i++) {
-            double v = (double)x[i * ldx + j];
-            s += v;
-            q += v * v;
-        }
-        sum[j] = s;
-        sumsq[j] = q;
-    }
+    /* The last d % 8 columns: the reference itself (same order, same bits). */
+    if (j < d) assay__col_moments_scalar(x + j, ldx, n, d - j, sum + j, sumsq + j);
 }
 
 void assay__class_sums_avx2(const float *x, size_t ldx, size_t n, size_t d, const int32_t *labels,

@@ -1,26 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* AArch64 Advanced SIMD (NEON) kernels: every AArch64 CPU (HWCAP_ASIMD). */
+/* AArch64 Advanced SIMD (NEON) kernels: every AArch64 CPU (HWCAP_ASIMD). label_agree is not
+ * implemented: the table leaves it to the scalar kernel (see stats_neon.c). */
 #ifndef ASSAY_KERNELS_NEON_H
 #define ASSAY_KERNELS_NEON_H
 
 #include "kernels.h"
 
-void assay__norms_sq_neon(const float *x, size_t ldx, size_t n, size_t d, float *out);
-void assay__normalize_rows_neon(float *x, size_t ldx, size_t n, size_t d);
-void assay__tile_l2_neon(float *t, size_t ldt, size_t m, size_t n, const float *qn, const float *bn,
-                         const float *qpen, const float *bpen);
-void assay__tile_cos_neon(float *t, size_t ldt, size_t m, size_t n, const float *qinv,
-                          const float *binv, const float *qpen, const float *bpen);
-void assay__select_tile_neon(const float *t, size_t ldt, size_t m, size_t n, int64_t j0,
-                             assay_topk *rows, assay_topk *cols);
-void assay__fused_tile_neon(int cosine, const float *q, size_t ldq, const float *bt, size_t ldbt,
-                            size_t m, size_t n, size_t d, const float *qa, const float *ba,
-                            const float *qpen, const float *bpen, int64_t j0, assay_topk *rows,
-                            assay_topk *cols);
-void assay__col_moments_neon(const float *x, size_t ldx, size_t n, size_t d, double *sum,
-                             double *sumsq);
-void assay__class_sums_neon(const float *x, size_t ldx, size_t n, size_t d, const int32_t *labels,
-                            size_t n_classes, double *sums, uint64_t *counts);
-/* label_agree: none, the scalar kernel is used (see stats_neon.c). */
+ASSAY_DECLARE_KERNELS(neon);
 
 #endif

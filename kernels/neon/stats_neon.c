@@ -3,13 +3,14 @@
  * doubles two lanes at a time (vcvt_f64_f32 / vcvt_high_f64_f32) and every column is accumulated
  * in row order with separate multiply and add (this unit is built with -ffp-contract=off; x*x is
  * exact in double for a float x), exactly as the reference does: the results are bit-identical to
- * it. No reduction across lanes. Tails: the last odd column in scalar code, same operations.
+ * it. No reduction across lanes. Tails: the last odd column by the scalar reference kernel.
  * label_agree has no NEON version (the table entry is NULL, so the scalar one is used): NEON
  * has no gather, and the loop is bound by the random loads labels[ids[...]], which a vector
  * compare of k = 10 values would not speed up. */
 #include <arm_neon.h>
 
 #include "neon/neon.h"
+#include "scalar/scalar.h"
 
 /* Columns are processed in strips of 16 (one 64-byte line of floats) held in 16 registers of
  * doubles over all rows, so x is read once and sum/sumsq are loaded and stored once per strip. */
@@ -48,16 +49,8 @@ void assay__col_moments_neon(const float *x, size_t ldx, size_t n, size_t d, dou
         vst1q_f64(sum + j, s);
         vst1q_f64(sumsq + j, q);
     }
-    if (j < d) {
-        double s = sum[j], q = sumsq[j];
-        for (size_t i = 0; i < n; i++) {
-            double v = (double)x[i * ldx + j];
-            s += v;
-            q += v * v;
-        }
-        sum[j] = s;
-        sumsq[j] = q;
-    }
+    /* The last odd column: the reference itself (same order, same bits). */
+    if (j < d) assay__col_moments_scalar(x + j, ldx, n, d - j, sum + j, sumsq + j);
 }
 
 void assay__class_sums_neon(const float *x, size_t ldx, size_t n, size_t d, const int32_t *labels,

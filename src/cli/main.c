@@ -49,20 +49,26 @@ static int cmd_info(void) {
     return CLI_EXIT_PASS;
 }
 
-static int cmd_scan(const cli_opts *o, int argc, char **argv) {
-    cli_progress prog;
-    cli_progress_init(&prog, o->quiet);
+/* The context of a scan or knn run, reporting progress to `prog`; NULL after printing why. */
+static assay_ctx *start_ctx(const cli_opts *o, cli_progress *prog, assay_status *s) {
+    cli_progress_init(prog, o->quiet);
     assay_ctx_opts copts = ASSAY_CTX_OPTS_INIT;
     copts.n_threads = o->threads;
     copts.progress = cli_progress_cb;
-    copts.progress_user = &prog;
+    copts.progress_user = prog;
     assay_ctx *ctx = NULL;
-    assay_status s = assay_ctx_create(&ctx, &copts);
-    if (s != ASSAY_OK) {
-        fprintf(stderr, "assay: error: cannot start: %s%s\n", assay_status_str(s),
-                s == ASSAY_E_INVAL ? " (ASSAY_ISA names no instruction set)" : "");
-        return exit_for(s);
-    }
+    *s = assay_ctx_create(&ctx, &copts);
+    if (*s != ASSAY_OK)
+        fprintf(stderr, "assay: error: cannot start: %s%s\n", assay_status_str(*s),
+                *s == ASSAY_E_INVAL ? " (ASSAY_ISA names no instruction set)" : "");
+    return ctx;
+}
+
+static int cmd_scan(const cli_opts *o, int argc, char **argv) {
+    cli_progress prog;
+    assay_status s;
+    assay_ctx *ctx = start_ctx(o, &prog, &s);
+    if (ctx == NULL) return exit_for(s);
     assay_dataset *ds = NULL;
     assay_result *res = NULL;
     int code;
@@ -105,18 +111,9 @@ out:
 /* assay knn: load as scan does, build the graph, write it atomically. */
 static int cmd_knn(const cli_opts *o) {
     cli_progress prog;
-    cli_progress_init(&prog, o->quiet);
-    assay_ctx_opts copts = ASSAY_CTX_OPTS_INIT;
-    copts.n_threads = o->threads;
-    copts.progress = cli_progress_cb;
-    copts.progress_user = &prog;
-    assay_ctx *ctx = NULL;
-    assay_status s = assay_ctx_create(&ctx, &copts);
-    if (s != ASSAY_OK) {
-        fprintf(stderr, "assay: error: cannot start: %s%s\n", assay_status_str(s),
-                s == ASSAY_E_INVAL ? " (ASSAY_ISA names no instruction set)" : "");
-        return exit_for(s);
-    }
+    assay_status s;
+    assay_ctx *ctx = start_ctx(o, &prog, &s);
+    if (ctx == NULL) return exit_for(s);
     assay_dataset *ds = NULL;
     int code;
     if ((s = assay_dataset_load(ctx, o->input, &o->load, &ds)) != ASSAY_OK) {
