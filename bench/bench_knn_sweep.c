@@ -79,7 +79,8 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[a], "--cpu-time") == 0)
             g_cpu_clock = 1;
         else {
-            fprintf(stderr, "usage: bench_knn_sweep [-n N] [--repeat R] [--threads T] [--cpu-time]\n");
+            fprintf(stderr,
+                    "usage: bench_knn_sweep [-n N] [--repeat R] [--threads T] [--cpu-time]\n");
             return 2;
         }
     }
