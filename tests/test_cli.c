@@ -13,34 +13,11 @@
 
 #include <jansson.h>
 
+#include "test_cli_util.h"
 #include "test_data.h"
 
-extern char **environ;
-
-#define ASSAY_BIN ASSAY_BINARY_DIR "/assay"
-
-static char g_out[1024], g_err[1024];
-
-/* Runs the assay binary with argv (NULL-terminated, argv[0] ignored), stdout/stderr captured
- * into files; returns the exit code (or 128 + signal). */
 static int run_assay(const char *const *argv) {
-    tu_path(g_out, sizeof g_out, "cli_stdout.txt");
-    tu_path(g_err, sizeof g_err, "cli_stderr.txt");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, g_out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, g_err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    char *args[64];
-    int n = 0;
-    args[n++] = (char *)ASSAY_BIN;
-    for (int i = 1; argv[i] != NULL && n < 63; i++) args[n++] = (char *)argv[i];
-    args[n] = NULL;
-    pid_t pid;
-    assert_int_equal(posix_spawn(&pid, ASSAY_BIN, &fa, NULL, args, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return tu_run_assay("cli", argv);
 }
 
 static char *slurp(const char *path) {

@@ -16,14 +16,11 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "test_cli_util.h"
 #include "test_data.h"
 
 #include "io/graph_h5.h"
 #include "scan/result_internal.h"
-
-extern char **environ;
-
-#define ASSAY_BIN ASSAY_BINARY_DIR "/assay"
 
 /* ---- helpers ---- */
 
@@ -669,28 +666,8 @@ static void test_graph_file_write_errors_leave_nothing(void **state) {
 
 /* ---- the commands ---- */
 
-static char g_out[1024], g_err[1024];
-
-/* Runs the assay binary (argv NULL-terminated, argv[0] ignored) with stdout/stderr captured;
- * returns the exit code (or 128 + signal). */
 static int run_assay(const char *const *argv) {
-    tu_path(g_out, sizeof g_out, "graph_cli_stdout.txt");
-    tu_path(g_err, sizeof g_err, "graph_cli_stderr.txt");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, g_out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, g_err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    char *args[64];
-    int n = 0;
-    args[n++] = (char *)ASSAY_BIN;
-    for (int i = 1; argv[i] != NULL && n < 63; i++) args[n++] = (char *)argv[i];
-    args[n] = NULL;
-    pid_t pid;
-    assert_int_equal(posix_spawn(&pid, ASSAY_BIN, &fa, NULL, args, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return tu_run_assay("graph_cli", argv);
 }
 
 static json_t *load_json(const char *path) {
