@@ -255,6 +255,54 @@ micro4x16(const fused_ctx *f, const float *q, size_t ldq, const float *bt, size_
     }
 }
 
+/* 6 rows x 16 columns: 12 accumulators + 2 column vectors + 1 broadcast = 15 of the 16 YMM
+ * registers; 8 loads per 12 FMAs instead of 6 per 8 (the 4-row tile is load-bound on Zen). */
+static inline __attribute__((always_inline)) void micro6x16(const fused_ctx *f, const float *q,
+                                                            size_t ldq, const float *bt,
+                                                            size_t ldbt, size_t d, size_t i,
+                                                            size_t j) {
+    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,
+           a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
+    const float *q0 = q + i * ldq;
+    for (size_t p = 0; p < d; p++) {
+        const float *b = bt + p * ldbt + j;
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        __m256 x = _mm256_broadcast_ss(q0 + p);
+        a00 = _mm256_fmadd_ps(x, b0, a00);
+        a01 = _mm256_fmadd_ps(x, b1, a01);
+        x = _mm256_broadcast_ss(q0 + ldq + p);
+        a10 = _mm256_fmadd_ps(x, b0, a10);
+        a11 = _mm256_fmadd_ps(x, b1, a11);
+        x = _mm256_broadcast_ss(q0 + 2 * ldq + p);
+        a20 = _mm256_fmadd_ps(x, b0, a20);
+        a21 = _mm256_fmadd_ps(x, b1, a21);
+        x = _mm256_broadcast_ss(q0 + 3 * ldq + p);
+        a30 = _mm256_fmadd_ps(x, b0, a30);
+        a31 = _mm256_fmadd_ps(x, b1, a31);
+        x = _mm256_broadcast_ss(q0 + 4 * ldq + p);
+        a40 = _mm256_fmadd_ps(x, b0, a40);
+        a41 = _mm256_fmadd_ps(x, b1, a41);
+        x = _mm256_broadcast_ss(q0 + 5 * ldq + p);
+        a50 = _mm256_fmadd_ps(x, b0, a50);
+        a51 = _mm256_fmadd_ps(x, b1, a51);
+    }
+    const __m256i all = _mm256_set1_epi32(-1);
+    col8 c0 = load_cols(f, j, all);
+    fused_finish(f, a00, i, j, &c0);
+    fused_finish(f, a10, i + 1, j, &c0);
+    fused_finish(f, a20, i + 2, j, &c0);
+    fused_finish(f, a30, i + 3, j, &c0);
+    fused_finish(f, a40, i + 4, j, &c0);
+    fused_finish(f, a50, i + 5, j, &c0);
+    col8 c1 = load_cols(f, j + 8, all);
+    fused_finish(f, a01, i, j + 8, &c1);
+    fused_finish(f, a11, i + 1, j + 8, &c1);
+    fused_finish(f, a21, i + 2, j + 8, &c1);
+    fused_finish(f, a31, i + 3, j + 8, &c1);
+    fused_finish(f, a41, i + 4, j + 8, &c1);
+    fused_finish(f, a51, i + 5, j + 8, &c1);
+}
+
 void assay__fused_tile_avx2(int cosine, const float *q, size_t ldq, const float *bt, size_t ldbt,
                             size_t m, size_t n, size_t d, const float *qa, const float *ba,
                             const float *qpen, const float *bpen, int64_t j0, assay_topk *rows,
@@ -266,6 +314,8 @@ void assay__fused_tile_avx2(int cosine, const float *q, size_t ldq, const float 
         __m256i v1 = j + 16 <= n ? all : j + 8 < n ? tail_mask(n - j - 8) : _mm256_setzero_si256();
         int two = j + 8 < n, full = j + 16 <= n;
         size_t i = 0;
+        if (full)
+            for (; i + 6 <= m; i += 6) micro6x16(&f, q, ldq, bt, ldbt, d, i, j);
         for (; i + 4 <= m; i += 4) {
             if (full)
                 micro4x16(&f, q, ldq, bt, ldbt, d, i, j, v0, v1, 1, 1);
