@@ -349,19 +349,8 @@ static void test_cli_killed_scan_leaves_no_half_report(void **state) {
     for (size_t i = 0; i < sizeof delays_ms / sizeof delays_ms[0]; i++) {
         tu_path(out, sizeof out, "cli_kill_out");
         clean_dir(out);
-        char *args[] = {(char *)ASSAY_BIN, "scan", data, "--out", out, "-q", NULL};
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-        pid_t pid;
-        assert_int_equal(posix_spawn(&pid, ASSAY_BIN, &fa, NULL, args, environ), 0);
-        posix_spawn_file_actions_destroy(&fa);
-        struct timespec ts = {0, delays_ms[i] * 1000000L};
-        nanosleep(&ts, NULL);
-        kill(pid, SIGKILL);
-        int st;
-        waitpid(pid, &st, 0);
-        killed_mid_run += WIFSIGNALED(st);
+        const char *args[] = {"assay", "scan", data, "--out", out, "-q", NULL};
+        killed_mid_run += tu_kill_assay_after(args, delays_ms[i]);
         static const char *const names[] = {"report.json", "manifest.json"};
         for (int n = 0; n < 2; n++) {
             snprintf(p, sizeof p, "%s/%s", out, names[n]);

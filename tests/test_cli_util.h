@@ -6,6 +6,8 @@
 #define ASSAY_TEST_CLI_UTIL_H
 
 #include <fcntl.h>
+#include <signal.h>
+#include <time.h>
 #include <spawn.h>
 #include <sys/wait.h>
 
@@ -38,6 +40,29 @@ static int tu_run_assay(const char *tag, const char *const *argv) {
     int st;
     assert_int_equal(waitpid(pid, &st, 0), pid);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Starts the assay binary with args (NULL-terminated, args[0] ignored, stdout discarded), kills
+ * it with SIGKILL after delay_ms and reaps it; returns 1 if the kill ended it (0 if it had
+ * already exited). */
+static int tu_kill_assay_after(const char *const *args, int delay_ms) {
+    char *argv[64];
+    int n = 0;
+    argv[n++] = (char *)ASSAY_BIN;
+    for (int i = 1; args[i] != NULL && n < 63; i++) argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    assert_int_equal(posix_spawn(&pid, ASSAY_BIN, &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    struct timespec ts = {0, delay_ms * 1000000L};
+    nanosleep(&ts, NULL);
+    kill(pid, SIGKILL);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return WIFSIGNALED(st);
 }
 
 #endif

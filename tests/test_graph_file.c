@@ -917,19 +917,8 @@ static void test_graph_file_cli_killed_knn_leaves_no_half_file(void **state) {
     int killed = 0;
     for (size_t i = 0; i < sizeof delays_ms / sizeof delays_ms[0]; i++) {
         unlink(graph);
-        char *args[] = {(char *)ASSAY_BIN, "knn", data, "--out", graph, "-q", NULL};
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-        pid_t pid;
-        assert_int_equal(posix_spawn(&pid, ASSAY_BIN, &fa, NULL, args, environ), 0);
-        posix_spawn_file_actions_destroy(&fa);
-        struct timespec ts = {0, delays_ms[i] * 1000000L};
-        nanosleep(&ts, NULL);
-        kill(pid, SIGKILL);
-        int st;
-        waitpid(pid, &st, 0);
-        killed += WIFSIGNALED(st);
+        const char *args[] = {"assay", "knn", data, "--out", graph, "-q", NULL};
+        killed += tu_kill_assay_after(args, delays_ms[i]);
         if (!exists(graph)) continue;
         assay__graph g;
         if (read_graph(ctx, graph, NULL, &g) != ASSAY_OK)
