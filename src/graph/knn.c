@@ -35,7 +35,7 @@ typedef struct pair_ws {
  * barriers left one of two workers idle at the end of every round: 3% of the time). */
 typedef struct pair_job {
     knn_build *b;
-    size_t block, n_blocks;
+    size_t block;
     int fused;
     size_t (*pairs)[2]; /* every pair, in the circle method's round order */
     size_t n_pairs, next, done;
@@ -147,7 +147,6 @@ static assay_status candidate_pass(knn_build *b, size_t block, int fused) {
     memset(&p, 0, sizeof p);
     p.b = b;
     p.block = block;
-    p.n_blocks = nb;
     p.fused = fused;
     p.n_pairs = nb * (nb + 1) / 2;
     p.pairs = malloc(p.n_pairs * sizeof *p.pairs);
