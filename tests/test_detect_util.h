@@ -16,7 +16,7 @@ typedef struct td_fixture {
     assay_ctx *ctx;
     assay_dataset ds;
     assay_result res;
-    char names[64][8];
+    char names[64][24];
     char *name_ptr[64];
 } td_fixture;
 

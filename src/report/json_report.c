@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "io/graph_h5.h"
+#include "report/render.h"
 #include "report/report_internal.h"
 
 /* A JSON number, or null for NaN/inf (JSON has no such numbers). */
@@ -341,10 +342,12 @@ json_t *assay__report_json(const assay_dataset *ds, const assay_result *res,
                         json_pack("{s:o, s:o, s:o, s:o, s:o}", "load", num(ds->t_load),
                                   "fingerprint", num(ds->t_fingerprint), "knn", num(res->t_knn),
                                   "detect", num(res->t_detect), "scan_total", num(res->t_total)));
-    json_object_set_new(doc, "outputs",
-                        json_pack("{s:s, s:s, s:s, s:s}", "scores", "scores.csv", "flagged",
-                                  "flagged.csv", "manifest", "manifest.json", "report",
-                                  "report.json"));
+    json_t *outputs = json_pack("{s:s, s:s, s:s, s:s}", "scores", "scores.csv", "flagged",
+                                "flagged.csv", "manifest", "manifest.json", "report", "report.json");
+    for (size_t f = 0; f < assay__doc_format_count; f++)
+        json_object_set_new(outputs, assay__doc_formats[f].option,
+                            json_string(assay__doc_formats[f].file));
+    json_object_set_new(doc, "outputs", outputs);
     return doc;
 }
 

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "report/render.h"
 #include "report/report_internal.h"
 
 assay_status assay_report_prepare_dir(assay_ctx *ctx, const char *dir) {
@@ -29,39 +30,57 @@ assay_status assay_report_prepare_dir(assay_ctx *ctx, const char *dir) {
     return ASSAY_OK;
 }
 
-enum { OUT_SCORES, OUT_FLAGGED, OUT_MANIFEST, OUT_REPORT, OUT_COUNT };
+/* The files rendered from the result itself (per-row tables and the dataset inventory). */
+enum { OUT_SCORES, OUT_FLAGGED, OUT_MANIFEST, OUT_RESULT_COUNT };
 
 assay_status assay_report_write(assay_ctx *ctx, const assay_dataset *ds, const assay_result *res,
                                 const char *dir, const assay_report_opts *opts) {
     if (ctx == NULL || ds == NULL || res == NULL || dir == NULL)
         return assay__fail(ctx, ASSAY_E_INVAL, "assay_report_write: NULL argument");
-    static const char *const names[OUT_COUNT] = {"scores.csv", "flagged.csv", "manifest.json",
-                                                 "report.json"};
-    assay__outfile out[OUT_COUNT];
+    static const char *const names[OUT_RESULT_COUNT] = {"scores.csv", "flagged.csv",
+                                                        "manifest.json"};
+    /* result files, then one per document format, then report.json (last: marks a full set) */
+    enum { MAX_OUT = OUT_RESULT_COUNT + 16 };
+    const size_t n_out = OUT_RESULT_COUNT + assay__doc_format_count + 1;
+    const size_t out_report = n_out - 1;
+    assay__outfile out[MAX_OUT];
     memset(out, 0, sizeof out);
+    if (n_out > MAX_OUT) return assay__fail(ctx, ASSAY_E_INTERNAL, "too many report formats");
     json_t *etsi = NULL, *doc = NULL;
     assay_status s = assay__etsi_load(ctx, &etsi);
-    for (int i = 0; s == ASSAY_OK && i < OUT_COUNT; i++)
-        s = assay__out_open(ctx, dir, names[i], &out[i]);
-    if (s == ASSAY_OK) s = assay__write_scores_csv(ctx, ds, res, out[OUT_SCORES].fp);
-    assay__progress(ctx, "report", 1, OUT_COUNT);
-    if (s == ASSAY_OK) s = assay__write_flagged_csv(ctx, ds, res, out[OUT_FLAGGED].fp);
-    assay__progress(ctx, "report", 2, OUT_COUNT);
-    if (s == ASSAY_OK) {
-        doc = assay__manifest_json(ds, res, opts, etsi);
-        s = assay__dump_json(ctx, doc, out[OUT_MANIFEST].fp, 0, out[OUT_MANIFEST].final_path);
-        json_decref(doc);
+    for (size_t i = 0; s == ASSAY_OK && i < n_out; i++) {
+        const char *name = i < OUT_RESULT_COUNT ? names[i]
+                           : i == out_report    ? "report.json"
+                                                : assay__doc_formats[i - OUT_RESULT_COUNT].file;
+        s = assay__out_open(ctx, dir, name, &out[i]);
     }
-    assay__progress(ctx, "report", 3, OUT_COUNT);
+    if (s == ASSAY_OK) s = assay__write_scores_csv(ctx, ds, res, out[OUT_SCORES].fp);
+    assay__progress(ctx, "report", 1, n_out);
+    if (s == ASSAY_OK) s = assay__write_flagged_csv(ctx, ds, res, out[OUT_FLAGGED].fp);
+    assay__progress(ctx, "report", 2, n_out);
+    if (s == ASSAY_OK) {
+        json_t *manifest = assay__manifest_json(ds, res, opts, etsi);
+        s = assay__dump_json(ctx, manifest, out[OUT_MANIFEST].fp, 0,
+                             out[OUT_MANIFEST].final_path);
+        json_decref(manifest);
+    }
+    assay__progress(ctx, "report", 3, n_out);
     if (s == ASSAY_OK) {
         doc = assay__report_json(ds, res, opts, etsi, dir);
-        s = assay__dump_json(ctx, doc, out[OUT_REPORT].fp, 1, out[OUT_REPORT].final_path);
-        json_decref(doc);
+        if (doc == NULL) s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory building report.json");
     }
-    for (int i = 0; s == ASSAY_OK && i < OUT_COUNT; i++) s = assay__out_close(ctx, &out[i]);
-    for (int i = 0; s == ASSAY_OK && i < OUT_COUNT; i++) s = assay__out_commit(ctx, &out[i]);
-    for (int i = 0; i < OUT_COUNT; i++) assay__out_discard(&out[i]);
-    assay__progress(ctx, "report", OUT_COUNT, OUT_COUNT);
+    for (size_t f = 0; s == ASSAY_OK && f < assay__doc_format_count; f++) {
+        assay__outfile *o = &out[OUT_RESULT_COUNT + f];
+        s = assay__doc_formats[f].render(ctx, doc, o->fp, o->final_path);
+        assay__progress(ctx, "report", OUT_RESULT_COUNT + f + 1, n_out);
+    }
+    if (s == ASSAY_OK)
+        s = assay__dump_json(ctx, doc, out[out_report].fp, 1, out[out_report].final_path);
+    json_decref(doc);
+    for (size_t i = 0; s == ASSAY_OK && i < n_out; i++) s = assay__out_close(ctx, &out[i]);
+    for (size_t i = 0; s == ASSAY_OK && i < n_out; i++) s = assay__out_commit(ctx, &out[i]);
+    for (size_t i = 0; i < n_out; i++) assay__out_discard(&out[i]);
+    assay__progress(ctx, "report", n_out, n_out);
     json_decref(etsi);
     return s;
 }
