@@ -37,23 +37,6 @@ static void make_classes(float *x, int32_t *y, uint8_t *truth, size_t n0, size_t
     }
 }
 
-static double class_auroc(const td_fixture *f, assay_detector det, const uint8_t *truth,
-                          int32_t cls) {
-    const float *s = f->res.det_score[det];
-    double wins = 0.0;
-    size_t np = 0, nn = 0;
-    for (size_t i = 0; i < f->ds.n; i++) {
-        if (f->ds.y[i] != cls || !truth[i]) continue;
-        np++;
-        for (size_t j = 0; j < f->ds.n; j++) {
-            if (f->ds.y[j] != cls || truth[j]) continue;
-            wins += s[i] > s[j] ? 1.0 : s[i] == s[j] ? 0.5 : 0.0;
-        }
-    }
-    for (size_t j = 0; j < f->ds.n; j++) nn += f->ds.y[j] == cls && !truth[j];
-    return wins / ((double)np * (double)nn);
-}
-
 /* ---- tests ---- */
 
 /* Class 0: a in {-5,-3,-2,-1,1,2,3,5} each with b = +1 and b = -1, shifted by (7, -3): mean
@@ -224,7 +207,7 @@ static void test_spectral_planted_found(void **state) {
     assert_true(t0->significant);
     assert_true(t0->stat > 0.08);
     for (int32_t c = 1; c < 3; c++) assert_false(td_test(&f, ASSAY_DET_SPECTRAL, c)->significant);
-    assert_true(class_auroc(&f, ASSAY_DET_SPECTRAL, truth, 0) > 0.97);
+    assert_true(td_class_auroc(&f, ASSAY_DET_SPECTRAL, truth, 0) > 0.97);
     size_t tp = 0, fl = 0;
     for (size_t i = 0; i < f.res.n_findings; i++) {
         const assay__finding *fi = &f.res.findings[i];

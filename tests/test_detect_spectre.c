@@ -7,24 +7,6 @@
 
 #include "detect/stats.h"
 
-/* AUROC of det's scores for truth rows of class cls against the class's other rows. */
-static double class_auroc(const td_fixture *f, assay_detector det, const uint8_t *truth,
-                          int32_t cls) {
-    const float *s = f->res.det_score[det];
-    double wins = 0.0;
-    size_t np = 0, nn = 0;
-    for (size_t i = 0; i < f->ds.n; i++) {
-        if (f->ds.y[i] != cls || !truth[i]) continue;
-        np++;
-        for (size_t j = 0; j < f->ds.n; j++) {
-            if (f->ds.y[j] != cls || truth[j]) continue;
-            wins += s[i] > s[j] ? 1.0 : s[i] == s[j] ? 0.5 : 0.0;
-        }
-    }
-    for (size_t j = 0; j < f->ds.n; j++) nn += f->ds.y[j] == cls && !truth[j];
-    return wins / ((double)np * (double)nn);
-}
-
 /* Gaussian class 0 (n0 rows) and classes 1.. (n1 rows each, centred at 12 * class in
  * coordinate 0), standard deviations sd; the first `planted` rows of class 0 are shifted by
  * `shift` along the unit vector dir (truth marks them). */
@@ -106,8 +88,8 @@ static void test_spectre_beats_spectral_at_one_percent(void **state) {
     td_init(&f, x, n, d, y, classes, 10, ASSAY_METRIC_L2, NULL, NULL);
     assert_int_equal(assay__detect_spectral(f.ctx, &f.ds, &f.res), ASSAY_OK);
     assert_int_equal(assay__detect_spectre(f.ctx, &f.ds, &f.res), ASSAY_OK);
-    double a_spectral = class_auroc(&f, ASSAY_DET_SPECTRAL, truth, 0);
-    double a_spectre = class_auroc(&f, ASSAY_DET_SPECTRE, truth, 0);
+    double a_spectral = td_class_auroc(&f, ASSAY_DET_SPECTRAL, truth, 0);
+    double a_spectre = td_class_auroc(&f, ASSAY_DET_SPECTRE, truth, 0);
     print_message("AUROC class 0: spectral %.4f, spectre %.4f\n", a_spectral, a_spectre);
     assert_true(a_spectre > a_spectral);
     assert_true(a_spectre > 0.98);
@@ -142,7 +124,7 @@ static void test_spectre_planted_found(void **state) {
     td_combine(&f);
     assert_true(td_test(&f, ASSAY_DET_SPECTRE, 0)->significant);
     for (int32_t c = 1; c < 3; c++) assert_false(td_test(&f, ASSAY_DET_SPECTRE, c)->significant);
-    assert_true(class_auroc(&f, ASSAY_DET_SPECTRE, truth, 0) > 0.99);
+    assert_true(td_class_auroc(&f, ASSAY_DET_SPECTRE, truth, 0) > 0.99);
     size_t tp = 0, fl = 0;
     for (size_t i = 0; i < f.res.n_findings; i++) {
         const assay__finding *fi = &f.res.findings[i];

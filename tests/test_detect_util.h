@@ -111,23 +111,30 @@ static inline size_t td_findings(const td_fixture *f, assay_detector det) {
     return c;
 }
 
-/* AUROC of det's score (NaN lowest) for rows with truth[r] = 1 against the others. */
-static inline double td_auroc(const td_fixture *f, assay_detector det, const uint8_t *truth) {
+/* AUROC of det's score (NaN lowest) for rows with truth[r] = 1 against the other rows, within
+ * class cls (cls < 0: all rows). */
+static inline double td_class_auroc(const td_fixture *f, assay_detector det, const uint8_t *truth,
+                                    int32_t cls) {
     const float *s = f->res.det_score[det];
     double wins = 0.0;
     size_t np = 0, nn = 0;
-    for (size_t i = 0; i < f->ds.n; i++) np += truth[i], nn += !truth[i];
+    for (size_t i = 0; i < f->ds.n; i++)
+        if (cls < 0 || f->ds.y[i] == cls) np += truth[i], nn += !truth[i];
     if (np == 0 || nn == 0) return NAN;
     for (size_t i = 0; i < f->ds.n; i++) {
-        if (!truth[i]) continue;
+        if (!truth[i] || (cls >= 0 && f->ds.y[i] != cls)) continue;
         float si = isnan(s[i]) ? -INFINITY : s[i];
         for (size_t j = 0; j < f->ds.n; j++) {
-            if (truth[j]) continue;
+            if (truth[j] || (cls >= 0 && f->ds.y[j] != cls)) continue;
             float sj = isnan(s[j]) ? -INFINITY : s[j];
             wins += si > sj ? 1.0 : si == sj ? 0.5 : 0.0;
         }
     }
     return wins / ((double)np * (double)nn);
+}
+
+static inline double td_auroc(const td_fixture *f, assay_detector det, const uint8_t *truth) {
+    return td_class_auroc(f, det, truth, -1);
 }
 
 #endif
