@@ -15,7 +15,7 @@ if ! dpkg --print-foreign-architectures | grep -qx arm64; then
 fi
 apt-get update
 apt-get install -y --no-install-recommends gcc-aarch64-linux-gnu qemu-user-static binfmt-support \
-    libopenblas-dev:arm64 libcsv-dev:arm64 libssl-dev:arm64 libjansson-dev:arm64 \
+    libopenblas-dev:arm64 libcsv-dev:arm64 libssl-dev:arm64 libjansson-dev:arm64 libyaml-dev:arm64 \
     zlib1g-dev:arm64 libcmocka-dev:arm64 libhdf5-103-1:arm64 libhdf5-hl-100:arm64
 
 # ---- HDF5 headers for arm64 ----

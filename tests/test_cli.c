@@ -2,7 +2,6 @@
 /* The assay command end to end, started as users start it: exit codes 0/1/2, the report files,
  * clear errors that name the culprit, nothing half-written after an error or a kill, the same
  * results for any --threads, progress only on stderr. */
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -20,47 +19,6 @@ static int run_assay(const char *const *argv) {
     return tu_run_assay("cli", argv);
 }
 
-static char *slurp(const char *path) {
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long len = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *buf = calloc((size_t)len + 1, 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)len, fp), (size_t)len);
-    fclose(fp);
-    return buf;
-}
-
-static int exists(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
-/* Removes a report folder's files (and the folder). */
-static void clean_dir(const char *dir) {
-    static const char *const names[] = {"report.json", "manifest.json", "scores.csv",
-                                        "flagged.csv"};
-    char p[1200];
-    for (size_t i = 0; i < 4; i++) {
-        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
-        unlink(p);
-    }
-    rmdir(dir);
-}
-
-/* Counts hidden temporary files left in a folder. */
-static int count_temp_files(const char *dir) {
-    DIR *d = opendir(dir);
-    if (d == NULL) return 0;
-    int c = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) c += strstr(e->d_name, ".tmp-") != NULL;
-    closedir(d);
-    return c;
-}
-
 /* A synthetic dataset: 4 well-separated blobs in 16 dims, with the requested attacks. */
 static void make_data(const char *path, datagen_format fmt, size_t n, double flips, double dups,
                       double nonfinite, const char *truth_path) {
@@ -75,30 +33,23 @@ static void make_data(const char *path, datagen_format fmt, size_t n, double fli
     tu_write_synth(&o, fmt, path, truth_path, NULL);
 }
 
-static json_t *load_json(const char *path) {
-    json_error_t e;
-    json_t *j = json_load_file(path, 0, &e);
-    if (j == NULL) fail_msg("%s: %s (line %d)", path, e.text, e.line);
-    return j;
-}
-
 static void test_cli_clean_data_passes(void **state) {
     (void)state;
     char data[1024], out[1024], p[1200];
     tu_path(data, sizeof data, "cli_clean.h5");
     tu_path(out, sizeof out, "cli_clean_out");
-    clean_dir(out);
+    tu_remove_dir(out);
     make_data(data, DATAGEN_FORMAT_H5, 600, 0, 0, 0, NULL);
-    const char *argv[] = {"assay", "scan", data, "--out", out, "-q", NULL};
+    const char *argv[] = {"assay", "scan", data, "--out", out, NULL};
     assert_int_equal(run_assay(argv), 0);
-    char *so = slurp(g_out), *se = slurp(g_err);
+    char *so = tu_slurp(g_out, NULL), *se = tu_slurp(g_err, NULL);
     assert_contains(so, "gate: PASS (exit 0)");
     assert_contains(so, "600 rows x 16 dims, 4 classes");
-    assert_string_equal(se, ""); /* --quiet: nothing on stderr */
+    assert_string_equal(se, ""); /* stderr is not a terminal: no progress */
     free(so);
     free(se);
     snprintf(p, sizeof p, "%s/report.json", out);
-    json_t *r = load_json(p);
+    json_t *r = tu_load_json(p);
     assert_string_equal(json_string_value(json_object_get(json_object_get(r, "gate"), "verdict")),
                         "pass");
     assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "gate"), "exit_code")),
@@ -106,21 +57,22 @@ static void test_cli_clean_data_passes(void **state) {
     assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "input"), "rows")), 600);
     json_decref(r);
     snprintf(p, sizeof p, "%s/scores.csv", out);
-    char *scores = slurp(p);
+    char *scores = tu_slurp(p, NULL);
     assert_non_null(scores);
     const char *header =
         "index,id,label,score,flagged,knn-label,knn-outlier,duplicate,integrity,spectral,spectre,"
-        "cluster,mahalanobis,confident,near-duplicate,valuation,ordering,imbalance,ecod\n";
+        "cluster,mahalanobis,confident,near-duplicate,valuation,ordering,imbalance,ecod,"
+        "tampering\n";
     assert_true(strncmp(scores, header, strlen(header)) == 0);
     size_t lines = 0;
     for (char *c = scores; *c; c++) lines += *c == '\n';
     assert_int_equal(lines, 601);
     free(scores);
     snprintf(p, sizeof p, "%s/manifest.json", out);
-    json_t *m = load_json(p);
+    json_t *m = tu_load_json(p);
     assert_int_equal(json_array_size(json_object_get(m, "rows")), 600);
     json_decref(m);
-    assert_int_equal(count_temp_files(out), 0);
+    assert_int_equal(tu_count_temp_files(out), 0);
 }
 
 static void test_cli_conflicting_duplicates_fail_the_gate(void **state) {
@@ -129,17 +81,17 @@ static void test_cli_conflicting_duplicates_fail_the_gate(void **state) {
     tu_path(data, sizeof data, "cli_dups.csv");
     tu_path(truth, sizeof truth, "cli_dups_truth.csv");
     tu_path(out, sizeof out, "cli_dups_out");
-    clean_dir(out);
+    tu_remove_dir(out);
     make_data(data, DATAGEN_FORMAT_CSV, 800, 0.02, 0.01, 0, truth);
     const char *argv[] = {"assay", "scan", data, "--out", out, "--truth", truth, NULL};
     assert_int_equal(run_assay(argv), 1);
-    char *so = slurp(g_out), *se = slurp(g_err);
+    char *so = tu_slurp(g_out, NULL), *se = tu_slurp(g_err, NULL);
     assert_contains(so, "gate: FAIL (exit 1)");
     assert_contains(so, "at or above severity high");
     assert_contains(so, "precision");
     assert_contains(so, "duplicate_conflict");
-    /* not a terminal: plain progress lines on stderr, none on stdout */
-    assert_contains(se, "assay: knn");
+    /* not a terminal: no progress on stderr (--progress forces it), none on stdout */
+    assert_null(strstr(se, "assay: knn"));
     assert_null(strstr(so, "assay: knn"));
     free(so);
     free(se);
@@ -149,9 +101,9 @@ static void test_cli_conflicting_duplicates_fail_the_gate(void **state) {
     /* ...unless more rows are flagged than allowed */
     const char *argv3[] = {"assay", "scan",      data,       "--out",
                            out,     "--fail-on", "critical", "--max-flagged-fraction",
-                           "0",     "-q",        NULL};
+                           "0",     NULL};
     assert_int_equal(run_assay(argv3), 1);
-    so = slurp(g_out);
+    so = tu_slurp(g_out, NULL);
     assert_contains(so, "exceeds the maximum");
     free(so);
 }
@@ -161,12 +113,12 @@ static void test_cli_nonfinite_rows_are_findings_not_crashes(void **state) {
     char data[1024], out[1024], p[1200];
     tu_path(data, sizeof data, "cli_nan.h5");
     tu_path(out, sizeof out, "cli_nan_out");
-    clean_dir(out);
+    tu_remove_dir(out);
     make_data(data, DATAGEN_FORMAT_H5, 500, 0, 0, 0.01, NULL);
     const char *argv[] = {"assay", "scan", data, "--out", out, "-q", NULL};
     assert_int_equal(run_assay(argv), 1);
     snprintf(p, sizeof p, "%s/report.json", out);
-    json_t *r = load_json(p);
+    json_t *r = tu_load_json(p);
     json_t *integ = json_array_get(json_object_get(r, "detectors"), 3);
     assert_string_equal(json_string_value(json_object_get(integ, "name")), "integrity");
     assert_int_equal(json_integer_value(json_object_get(integ, "flagged")), 5);
@@ -185,14 +137,14 @@ static void test_cli_same_results_for_any_thread_count(void **state) {
     static const char *const threads[] = {"1", "2", "3", "5"};
     for (int t = 0; t < 4; t++) {
         tu_path(out, sizeof out, "cli_threads_%s", threads[t]);
-        clean_dir(out);
+        tu_remove_dir(out);
         const char *argv[] = {"assay",     "scan",     data, "--out", out,
                               "--threads", threads[t], "-q", NULL};
         assert_int_equal(run_assay(argv), 1);
         snprintf(p, sizeof p, "%s/scores.csv", out);
-        char *s = slurp(p);
+        char *s = tu_slurp(p, NULL);
         snprintf(p, sizeof p, "%s/flagged.csv", out);
-        char *f = slurp(p);
+        char *f = tu_slurp(p, NULL);
         assert_non_null(s);
         assert_non_null(f);
         if (ref_scores == NULL) {
@@ -212,22 +164,22 @@ static void test_cli_same_results_for_any_thread_count(void **state) {
 /* Every bad input: exit 2, a message naming the culprit, and the previous report untouched. */
 static void expect_input_error(const char *const *argv, const char *needle, const char *out) {
     int rc = run_assay(argv);
-    char *se = slurp(g_err);
+    char *se = tu_slurp(g_err, NULL);
     if (rc != 2) fail_msg("expected exit 2, got %d; stderr: %s", rc, se ? se : "");
     assert_contains(se, needle);
     assert_contains(se, "assay: error:");
     free(se);
     char p[1200];
     snprintf(p, sizeof p, "%s/report.json", out);
-    char *old = slurp(p);
+    char *old = tu_slurp(p, NULL);
     assert_non_null(old);
     assert_string_equal(old, "previous report\n");
     free(old);
     for (const char *n = "scores.csv"; n; n = strcmp(n, "scores.csv") == 0 ? "flagged.csv" : NULL) {
         snprintf(p, sizeof p, "%s/%s", out, n);
-        assert_false(exists(p));
+        assert_false(tu_exists(p));
     }
-    assert_int_equal(count_temp_files(out), 0);
+    assert_int_equal(tu_count_temp_files(out), 0);
 }
 
 static void test_cli_bad_input_exit_2_and_nothing_written(void **state) {
@@ -235,7 +187,7 @@ static void test_cli_bad_input_exit_2_and_nothing_written(void **state) {
     char out[1024], p[1200], good[1024], ragged[1024], text[1024], emb[1024], lab[1024],
         empty[1024], trunc[1024], small[1024];
     tu_path(out, sizeof out, "cli_err_out");
-    clean_dir(out);
+    tu_remove_dir(out);
     mkdir(out, 0777);
     snprintf(p, sizeof p, "%s/report.json", out);
     tu_write_text(p, "previous report\n");
@@ -283,7 +235,7 @@ static void test_cli_bad_input_exit_2_and_nothing_written(void **state) {
 
     /* truncated HDF5: a valid file cut in half */
     tu_path(trunc, sizeof trunc, "cli_err_trunc.h5");
-    char *whole = slurp(good);
+    char *whole = tu_slurp(good, NULL);
     struct stat st;
     assert_int_equal(stat(good, &st), 0);
     tu_write_file(trunc, whole, (size_t)st.st_size / 2);
@@ -292,7 +244,7 @@ static void test_cli_bad_input_exit_2_and_nothing_written(void **state) {
     expect_input_error(a8, "cli_err_trunc.h5", out);
 
     /* truncated .npy */
-    char *npy = slurp(emb);
+    char *npy = tu_slurp(emb, NULL);
     assert_int_equal(stat(emb, &st), 0);
     tu_write_file(trunc, npy, (size_t)st.st_size - 10);
     free(npy);
@@ -317,23 +269,23 @@ static void test_cli_help_and_version(void **state) {
     (void)state;
     const char *a1[] = {"assay", "--help", NULL};
     assert_int_equal(run_assay(a1), 0);
-    char *so = slurp(g_out);
+    char *so = tu_slurp(g_out, NULL);
     assert_contains(so, "exit codes:");
     assert_contains(so, "2  bad input or usage");
     free(so);
     const char *a2[] = {"assay", "scan", "--help", NULL};
     assert_int_equal(run_assay(a2), 0);
-    so = slurp(g_out);
+    so = tu_slurp(g_out, NULL);
     assert_contains(so, "--max-flagged-fraction");
     free(so);
     const char *a3[] = {"assay", "--version", NULL};
     assert_int_equal(run_assay(a3), 0);
-    so = slurp(g_out);
+    so = tu_slurp(g_out, NULL);
     assert_contains(so, "assay 0.1.0");
     free(so);
     const char *a4[] = {"assay", "info", NULL};
     assert_int_equal(run_assay(a4), 0);
-    so = slurp(g_out);
+    so = tu_slurp(g_out, NULL);
     assert_contains(so, "kernels used:");
     assert_contains(so, "blas:");
     free(so);
@@ -350,13 +302,13 @@ static void test_cli_killed_scan_leaves_no_half_report(void **state) {
     int killed_mid_run = 0;
     for (size_t i = 0; i < sizeof delays_ms / sizeof delays_ms[0]; i++) {
         tu_path(out, sizeof out, "cli_kill_out");
-        clean_dir(out);
+        tu_remove_dir(out);
         const char *args[] = {"assay", "scan", data, "--out", out, "-q", NULL};
         killed_mid_run += tu_kill_assay_after(args, delays_ms[i]);
         static const char *const names[] = {"report.json", "manifest.json"};
         for (int n = 0; n < 2; n++) {
             snprintf(p, sizeof p, "%s/%s", out, names[n]);
-            if (!exists(p)) continue;
+            if (!tu_exists(p)) continue;
             json_error_t e;
             json_t *j = json_load_file(p, 0, &e);
             if (j == NULL) fail_msg("half-written %s after a kill at %d ms", p, delays_ms[i]);
@@ -380,14 +332,16 @@ static void test_cli_progress_bar_on_a_terminal(void **state) {
     tu_path(out, sizeof out, "cli_tty_out");
     tu_path(log, sizeof log, "cli_tty.log");
     make_data(data, DATAGEN_FORMAT_H5, 400, 0, 0, 0, NULL);
-    snprintf(cmd, sizeof cmd, "/usr/bin/script -qec \"%s scan %s --out %s\" %s > /dev/null",
+    snprintf(cmd, sizeof cmd,
+             "env -u NO_COLOR /usr/bin/script -qec \"%s scan %s --out %s\" %s > /dev/null",
              ASSAY_BIN, data, out, log);
     assert_int_equal(system(cmd), 0);
-    char *typed = slurp(log);
+    char *typed = tu_slurp(log, NULL);
     assert_non_null(typed);
-    assert_contains(typed, "\rassay: detect      [###############---------------]  50%");
+    assert_contains(typed, "\rassay: detect      [###############---------------]  53%");
+    assert_contains(typed, "\r\033[Kassay: detect      done in");
     assert_contains(typed, "\r\033[Kassay: knn         done in");
-    assert_contains(typed, "gate: PASS");
+    assert_contains(typed, "gate: \033[1;32mPASS\033[0m"); /* a terminal: in colour */
     free(typed);
 }
 

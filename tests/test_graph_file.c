@@ -3,7 +3,6 @@
  * attribute defect refused with a message naming it, damaged files never crash), their use by
  * assay_scan (the same scores as a built graph, every mismatch refused), and the `assay knn` /
  * `assay scan --graph` commands (byte-identical reports, exit 2 and nothing written on error). */
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -14,7 +13,6 @@
 
 #include <hdf5.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include "test_cli_util.h"
 #include "test_data.h"
@@ -22,54 +20,11 @@
 #include "io/graph_h5.h"
 #include "scan/result_internal.h"
 
-/* ---- helpers ---- */
-
-static char *slurp(const char *path, size_t *len_out) {
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long len = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *buf = calloc((size_t)len + 1, 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)len, fp), (size_t)len);
-    fclose(fp);
-    if (len_out) *len_out = (size_t)len;
-    return buf;
-}
-
-static int exists(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
 static void copy_file(const char *from, const char *to) {
     size_t len;
-    char *b = slurp(from, &len);
+    char *b = tu_slurp(from, &len);
     assert_non_null(b);
     tu_write_file(to, b, len);
-    free(b);
-}
-
-/* Hidden temporary files (".name.tmp-...") left in a folder. */
-static int count_temp_files(const char *dir) {
-    DIR *d = opendir(dir);
-    if (d == NULL) return 0;
-    int c = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) c += strstr(e->d_name, ".tmp-") != NULL;
-    closedir(d);
-    return c;
-}
-
-static void sha256_hex(const char *path, char *hex) {
-    size_t len;
-    char *b = slurp(path, &len);
-    assert_non_null(b);
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    assert_int_equal(EVP_Digest(b, len, md, &mdlen, EVP_sha256(), NULL), 1);
-    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
     free(b);
 }
 
@@ -405,7 +360,7 @@ static void test_graph_file_damaged_files(void **state) {
     assert_int_equal(assay__graph_h5_write(ctx, good, NULL, &g, k_digest), ASSAY_OK);
     assay__graph_free(&g);
     size_t len;
-    char *bytes = slurp(good, &len);
+    char *bytes = tu_slurp(good, &len);
     for (size_t cut = 0; cut < len; cut += len / 23 + 1) {
         tu_write_file(path, bytes, cut);
         expect_read_error(ctx, path, "graph_damaged.h5");
@@ -650,13 +605,13 @@ static void test_graph_file_write_errors_leave_nothing(void **state) {
     assert_contains(assay_ctx_errmsg(ctx), p);
     snprintf(p, sizeof p, "%s/", dir);
     assert_int_equal(assay_graph_write(ctx, ds, &o, p), ASSAY_E_INVAL);
-    char *old = slurp(graph, NULL);
+    char *old = tu_slurp(graph, NULL);
     assert_string_equal(old, "previous\n");
     free(old);
-    assert_int_equal(count_temp_files(dir), 0);
+    assert_int_equal(tu_count_temp_files(dir), 0);
     /* success replaces the old file in one step */
     assert_int_equal(assay_graph_write(ctx, ds, &o, graph), ASSAY_OK);
-    assert_int_equal(count_temp_files(dir), 0);
+    assert_int_equal(tu_count_temp_files(dir), 0);
     assay__graph g;
     assert_int_equal(read_graph(ctx, graph, NULL, &g), ASSAY_OK);
     assert_int_equal(g.n, 100);
@@ -668,23 +623,6 @@ static void test_graph_file_write_errors_leave_nothing(void **state) {
 
 static int run_assay(const char *const *argv) {
     return tu_run_assay("graph_cli", argv);
-}
-
-static json_t *load_json(const char *path) {
-    json_error_t e;
-    json_t *j = json_load_file(path, 0, &e);
-    if (j == NULL) fail_msg("%s: %s (line %d)", path, e.text, e.line);
-    return j;
-}
-
-static void same_file(const char *a, const char *b) {
-    size_t la, lb;
-    char *x = slurp(a, &la), *y = slurp(b, &lb);
-    assert_non_null(x);
-    assert_non_null(y);
-    if (la != lb || memcmp(x, y, la) != 0) fail_msg("%s and %s differ", a, b);
-    free(x);
-    free(y);
 }
 
 static void test_graph_file_cli_knn_then_scan_is_identical(void **state) {
@@ -704,46 +642,45 @@ static void test_graph_file_cli_knn_then_scan_is_identical(void **state) {
         const char *knn[] = {"assay",    "knn",          data,    "-k",  runs[i].k,
                              "--metric", runs[i].metric, "--out", graph, NULL};
         assert_int_equal(run_assay(knn), 0);
-        char *so = slurp(g_out, NULL), *se = slurp(g_err, NULL);
+        char *so = tu_slurp(g_out, NULL), *se = tu_slurp(g_err, NULL);
         assert_contains(so, "wrote ");
         assert_contains(so, "dataset sha256 ");
-        assert_contains(se, "assay: knn"); /* progress on stderr, not a terminal: plain lines */
+        assert_null(strstr(se, "assay: knn")); /* not a terminal: no progress */
         assert_null(strstr(so, "assay: knn"));
         free(so);
         free(se);
         const char *scan1[] = {"assay",        "scan",  data,  "-k", runs[i].k, "--metric",
                                runs[i].metric, "--out", built, "-q", NULL};
-        const char *scan2[] = {"assay",    "scan",         data,    "-k",   runs[i].k,
-                               "--metric", runs[i].metric, "--out", reused, "--graph",
-                               graph,      "-q",           NULL};
+        const char *scan2[] = {"assay",        "scan",  data,   "-k",      runs[i].k, "--metric",
+                               runs[i].metric, "--out", reused, "--graph", graph,     NULL};
         int rc1 = run_assay(scan1);
         int rc2 = run_assay(scan2);
         assert_int_equal(rc1, rc2);
         assert_true(rc1 == 0 || rc1 == 1);
-        so = slurp(g_out, NULL);
+        so = tu_slurp(g_out, NULL);
         assert_contains(so, "read from ");
         free(so);
         static const char *const names[] = {"scores.csv", "flagged.csv"};
         for (int n = 0; n < 2; n++) {
             snprintf(a, sizeof a, "%s/%s", built, names[n]);
             snprintf(b, sizeof b, "%s/%s", reused, names[n]);
-            same_file(a, b);
+            tu_assert_same_file(a, b);
         }
         snprintf(b, sizeof b, "%s/report.json", reused);
-        json_t *r = load_json(b);
+        json_t *r = tu_load_json(b);
         json_t *gj = json_object_get(r, "graph");
         assert_string_equal(json_string_value(json_object_get(gj, "source")), "file");
         assert_string_equal(json_string_value(json_object_get(gj, "path")), graph);
         assert_string_equal(json_string_value(json_object_get(gj, "format")), "assay-graph/1");
         char hex[65];
-        sha256_hex(graph, hex);
+        tu_sha256_hex(graph, hex);
         assert_string_equal(json_string_value(json_object_get(gj, "sha256")), hex);
         struct stat st;
         assert_int_equal(stat(graph, &st), 0);
         assert_int_equal(json_integer_value(json_object_get(gj, "bytes")), st.st_size);
         json_decref(r);
         snprintf(a, sizeof a, "%s/report.json", built);
-        r = load_json(a);
+        r = tu_load_json(a);
         assert_string_equal(
             json_string_value(json_object_get(json_object_get(r, "graph"), "source")), "built");
         json_decref(r);
@@ -757,22 +694,22 @@ static void expect_scan_refused(const char *data, const char *graph, const char 
     const char *argv[] = {"assay",   "scan", data,    "-k", k,    "--metric", metric,
                           "--graph", graph,  "--out", out,  "-q", NULL};
     int rc = run_assay(argv);
-    char *se = slurp(g_err, NULL);
+    char *se = tu_slurp(g_err, NULL);
     if (rc != 2) fail_msg("expected exit 2, got %d; stderr: %s", rc, se ? se : "");
     assert_contains(se, "assay: error:");
     assert_contains(se, needle);
     free(se);
     char p[1200];
     snprintf(p, sizeof p, "%s/report.json", out);
-    char *old = slurp(p, NULL);
+    char *old = tu_slurp(p, NULL);
     assert_non_null(old);
     assert_string_equal(old, "previous report\n");
     free(old);
     snprintf(p, sizeof p, "%s/scores.csv", out);
-    assert_false(exists(p));
+    assert_false(tu_exists(p));
     snprintf(p, sizeof p, "%s/flagged.csv", out);
-    assert_false(exists(p));
-    assert_int_equal(count_temp_files(out), 0);
+    assert_false(tu_exists(p));
+    assert_int_equal(tu_count_temp_files(out), 0);
 }
 
 static void test_graph_file_cli_mismatches_exit_2(void **state) {
@@ -800,7 +737,7 @@ static void test_graph_file_cli_mismatches_exit_2(void **state) {
     expect_scan_refused(data, graph, "5", "l2", out, msg);
 
     size_t len;
-    char *bytes = slurp(graph, &len);
+    char *bytes = tu_slurp(graph, &len);
     tu_write_file(bad, bytes, len / 2);
     free(bytes);
     expect_scan_refused(data, bad, "5", "cosine", out, "graph_cli_mm_bad.h5");
@@ -857,51 +794,51 @@ static void test_graph_file_cli_knn_errors_leave_nothing(void **state) {
         for (int a = 0; cases[i].args[a] != NULL; a++) argv[n++] = cases[i].args[a];
         argv[n] = NULL;
         assert_int_equal(run_assay(argv), 2);
-        char *se = slurp(g_err, NULL);
+        char *se = tu_slurp(g_err, NULL);
         assert_contains(se, cases[i].needle);
         free(se);
     }
     const char *no_out[] = {"assay", "knn", data, "-q", NULL};
     assert_int_equal(run_assay(no_out), 2);
-    char *se = slurp(g_err, NULL);
+    char *se = tu_slurp(g_err, NULL);
     assert_contains(se, "knn needs --out FILE");
     free(se);
     const char *no_labels[] = {"assay", "knn", npy, "--out", graph, "-q", NULL};
     assert_int_equal(run_assay(no_labels), 2);
-    se = slurp(g_err, NULL);
+    se = tu_slurp(g_err, NULL);
     assert_contains(se, "--labels-file");
     free(se);
     const char *to_dir[] = {"assay", "knn", data, "--out", dir, "-q", NULL};
     assert_int_equal(run_assay(to_dir), 2);
-    se = slurp(g_err, NULL);
+    se = tu_slurp(g_err, NULL);
     assert_contains(se, "is a folder");
     free(se);
     snprintf(p, sizeof p, "%s/missing/graph.h5", dir);
     const char *no_dir[] = {"assay", "knn", data, "--out", p, "-q", NULL};
     assert_int_equal(run_assay(no_dir), 2);
-    se = slurp(g_err, NULL);
+    se = tu_slurp(g_err, NULL);
     assert_contains(se, p);
     free(se);
 
-    char *old = slurp(graph, NULL);
+    char *old = tu_slurp(graph, NULL);
     assert_string_equal(old, "previous graph\n");
     free(old);
-    assert_int_equal(count_temp_files(dir), 0);
+    assert_int_equal(tu_count_temp_files(dir), 0);
 
     const char *help[] = {"assay", "knn", "--help", NULL};
     assert_int_equal(run_assay(help), 0);
-    char *so = slurp(g_out, NULL);
+    char *so = tu_slurp(g_out, NULL);
     assert_contains(so, "usage: assay knn INPUT --out FILE");
     assert_contains(so, "--labels-file");
     free(so);
     const char *shelp[] = {"assay", "scan", "--help", NULL};
     assert_int_equal(run_assay(shelp), 0);
-    so = slurp(g_out, NULL);
+    so = tu_slurp(g_out, NULL);
     assert_contains(so, "--graph FILE");
     free(so);
     const char *uhelp[] = {"assay", "--help", NULL};
     assert_int_equal(run_assay(uhelp), 0);
-    so = slurp(g_out, NULL);
+    so = tu_slurp(g_out, NULL);
     assert_contains(so, "knn INPUT --out FILE");
     free(so);
 }
@@ -919,7 +856,7 @@ static void test_graph_file_cli_killed_knn_leaves_no_half_file(void **state) {
         unlink(graph);
         const char *args[] = {"assay", "knn", data, "--out", graph, "-q", NULL};
         killed += tu_kill_assay_after(args, delays_ms[i]);
-        if (!exists(graph)) continue;
+        if (!tu_exists(graph)) continue;
         assay__graph g;
         if (read_graph(ctx, graph, NULL, &g) != ASSAY_OK)
             fail_msg("half-written graph after a kill at %d ms: %s", delays_ms[i],

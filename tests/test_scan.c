@@ -108,9 +108,11 @@ static void test_scan_finds_planted_flips_and_duplicates(void **state) {
         json_int_t rank = json_integer_value(json_object_get(f, "rank"));
         assert_true(rank >= last_rank);
         last_rank = rank;
-        assert_string_equal(json_string_value(json_array_get(json_object_get(f, "etsi"), 0)),
+        json_t *first_ref = json_array_get(json_object_get(f, "etsi"), 0);
+        assert_string_equal(json_string_value(json_object_get(first_ref, "cite")),
                             "EN 304 223 \xc2\xa7"
                             "5.2.1-4.1");
+        assert_string_equal(json_string_value(json_object_get(first_ref, "role")), "primary");
         assert_true(strlen(json_string_value(json_object_get(f, "explanation"))) > 20);
     }
     json_t *gate = json_object_get(rep, "gate");

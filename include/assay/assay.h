@@ -24,5 +24,7 @@
 #include "assay_dataset.h"
 #include "assay_scan.h"
 #include "assay_report.h"
+#include "assay_baseline.h"
+#include "assay_policy.h"
 
 #endif

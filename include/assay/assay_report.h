@@ -36,6 +36,17 @@ ASSAY_API assay_status assay_report_write(assay_ctx *ctx, const assay_dataset *d
                                           const assay_result *res, const char *dir,
                                           const assay_report_opts *opts);
 
+/* Renders formats again from a saved report.json (`assay report render`), with the renderers a
+ * scan uses, so the files are byte-identical to the ones the scan wrote. `formats` names them
+ * by option ("jsonl", "sarif", "junit", "cyclonedx", "html"); n_formats 0 = every format. They
+ * are written into `dir` (NULL = the folder holding report_path) under temporary names and
+ * renamed into place together. Returns ASSAY_OK; ASSAY_E_NOTFOUND / ASSAY_E_IO (unreadable
+ * report, unwritable folder); ASSAY_E_FORMAT (not JSON, or "schema" is not "assay-report/1", or
+ * a key a format needs is missing: the message names the file, the line and what was expected);
+ * ASSAY_E_INVAL (unknown format name); ASSAY_E_NOMEM. */
+ASSAY_API assay_status assay_report_render(assay_ctx *ctx, const char *report_path, const char *dir,
+                                           const char *const *formats, size_t n_formats);
+
 /* Writes the short human summary (counts, gate verdict, evaluation if any, report paths) to `fp`.
  * `dir` is the report folder named in the summary (may be NULL). */
 ASSAY_API void assay_report_summary(const assay_dataset *ds, const assay_result *res,

@@ -49,7 +49,8 @@ typedef enum assay_detector {
     ASSAY_DET_ORDERING = 11,      /* non-IID row order (poison appended as a block) */
     ASSAY_DET_IMBALANCE = 12,     /* class counts against the declared distribution */
     ASSAY_DET_ECOD = 13,          /* empirical-CDF tail outliers on the raw features */
-    ASSAY_DET_COUNT = 14
+    ASSAY_DET_TAMPERING = 14,     /* row changed since the baseline manifest (same id) */
+    ASSAY_DET_COUNT = 15
 } assay_detector;
 
 typedef struct assay_scan_opts {
@@ -72,13 +73,14 @@ typedef struct assay_scan_opts {
      * is set, else the parameter's default. Set them with assay_param_set. */
     uint64_t param_set;
     double param[64];
+    /* NULL: no baseline. Else the manifest.json of an earlier scan: rows added, removed and
+     * changed since then, the class-distribution shift and drift are reported, and changed rows
+     * (same id, different row digest) are tampering findings of high severity (README
+     * "Scheduled scans"). Read at the start of assay_scan (the result keeps its own copy). */
+    const char *baseline_path;
 } assay_scan_opts;
 #define ASSAY_SCAN_OPTS_INIT                                                                       \
-    {                                                                                              \
-        10u, ASSAY_METRIC_COSINE, 0, 0.9, 3.0, ASSAY_SEV_HIGH, 1.0, NULL, 0u, 0u, {                \
-            0                                                                                      \
-        }                                                                                          \
-    }
+    { 10u, ASSAY_METRIC_COSINE, 0, 0.9, 3.0, ASSAY_SEV_HIGH, 1.0, NULL, 0u, 0u, {0}, NULL }
 
 /* The tunable parameters of the detectors and of the verdicts, one table: every one is also the
  * CLI flag --<name> and is recorded (with its effective value) in report.json. */

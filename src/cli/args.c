@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "report/render.h"
 
 void cli_print_usage(FILE *fp) {
     fputs(
@@ -22,12 +23,20 @@ void cli_print_usage(FILE *fp) {
         "  scan INPUT [options]   scan a dataset (HDF5, CSV or .npy); 'assay scan --help'\n"
         "  knn INPUT --out FILE   build the neighbour graph once and save it for\n"
         "                         'assay scan --graph FILE'; 'assay knn --help'\n"
+        "  report render REPORT.json [--sarif|--html|...]\n"
+        "                         render report formats again from a saved report.json;\n"
+        "                         'assay report render --help'\n"
+        "  diff OLD/manifest.json NEW/manifest.json [--out DIR]\n"
+        "                         what changed between two scans, without rescanning;\n"
+        "                         'assay diff --help'\n"
+        "  policy show [options]  print the effective gate policy (--policy FILE, ASSAY_*\n"
+        "                         variables, flags) as JSON; 'assay policy --help'\n"
         "  info                   CPU features, kernels, BLAS library\n"
         "  --version              print the version\n"
         "  --help                 this text\n"
         "\n"
         "exit codes:\n"
-        "  0  scan complete, gate passed\n"
+        "  0  scan complete, gate passed or warned (or failed, with --exit-zero)\n"
         "  1  scan complete, gate failed (findings at or above --fail-on, or more than\n"
         "     --max-flagged-fraction rows flagged)\n"
         "  2  bad input or usage: the scan did not complete (the message names the file,\n"
@@ -82,7 +91,9 @@ void cli_print_knn_help(FILE *fp) {
           "output:\n"
           "  -o, --out FILE               the graph file (required); written under a temporary\n"
           "                               name and renamed into place when complete\n"
-          "  -q, --quiet                  no progress on stderr\n"
+          "  -q, --quiet                  no progress, nothing on stdout\n"
+          "  --progress                   progress lines on stderr even when it is not a\n"
+          "                               terminal\n"
           "\n"
           "exit codes: 0 graph written, 2 bad input or usage, 3 internal error.\n",
           fp);
@@ -110,17 +121,44 @@ void cli_print_scan_help(FILE *fp) {
         "                               and its distances re-measured; a mismatch exits 2\n"
         "\n"
         "  --skip DET,...               detectors not to run (names below)\n"
+        "  --baseline OLD/manifest.json compare with an earlier scan's manifest: rows added,\n"
+        "                               removed and changed (same id, new row digest: tampering\n"
+        "                               findings of high severity), class-distribution shift\n"
+        "                               (chi-square) and drift, in report.json \"baseline\"\n"
         "\n"
-        "gate:\n"
+        "gate (README \"Policy file\"; each option is also an ASSAY_* variable, e.g.\n"
+        "ASSAY_FAIL_ON; precedence: flag > variable > policy file > default):\n"
+        "  --policy FILE                the YAML policy file (or ASSAY_POLICY)\n"
         "  --fail-on SEVERITY           low|medium|high|critical|none (default high)\n"
+        "  --warn-on SEVERITY           findings at or above only warn (default none)\n"
         "  --max-flagged-fraction F     fail when more than F of the rows are flagged\n"
-        "                               (default 1: off)\n"
+        "                               (default 1: off; allowlisted rows not counted)\n"
+        "  --class-budget CLASS=F,...   the same per class (CLASS '*': every other class)\n"
+        "  --fail-kinds KIND,...        kinds that can fail the gate; others only warn\n"
+        "                               (default all: label, outlier, duplicate, integrity,\n"
+        "                               backdoor, distribution, tampering, drift)\n"
+        "  --threshold DET=X,...        a detector's findings count from calibrated\n"
+        "                               evidence X in [0.5, 1] (0.5: its own flag rule)\n"
+        "  --severity DET=SEVERITY,...  severity of a detector's findings\n"
+        "  --enabled DET=true|false,... run a detector or not\n"
+        "  --allowlist FILE             accepted rows (YAML: id or row-sha256, reason,\n"
+        "                               owner, expires); reported, not counted\n"
+        "  --exit-zero                  exit 0 even when the gate fails\n"
         "\n"
         "output:\n"
         "  -o, --out DIR                report folder (default ./assay-report)\n"
         "  --truth FILE                 planted ground truth (index,is_poison,attack): adds\n"
         "                               precision/recall/AUROC to the summary and report\n"
-        "  -q, --quiet                  no progress on stderr\n"
+        "  -q, --quiet                  no progress, and nothing on stdout but the\n"
+        "                               --json-summary line (errors still go to stderr)\n"
+        "  --progress                   progress lines on stderr even when it is not a\n"
+        "                               terminal (default: a bar on a terminal, else nothing)\n"
+        "  --json-summary[=FILE]        end stdout with one JSON line (tool, version, status\n"
+        "                               pass|warn|fail|error, exit_code, rows, flagged,\n"
+        "                               flagged_fraction, findings_by_severity, dataset_sha256,\n"
+        "                               report, out) for Airflow's XCom and other orchestrators;\n"
+        "                               also written to FILE when given\n"
+        "  NO_COLOR=1                   no colour in the summary (colour only on a terminal)\n"
         "\n"
         "exit codes: 0 gate passed, 1 gate failed, 2 bad input or usage, 3 internal error.\n",
         fp);
@@ -135,13 +173,7 @@ void cli_print_scan_help(FILE *fp) {
 }
 
 enum {
-    OPT_METRIC = 256,
-    OPT_WEIGHTED,
-    OPT_LABEL_THRESHOLD,
-    OPT_OUTLIER_IQR,
-    OPT_THREADS,
-    OPT_FAIL_ON,
-    OPT_MAX_FLAGGED,
+    OPT_THREADS = 256,
     OPT_FORMAT,
     OPT_EMBEDDINGS,
     OPT_LABELS,
@@ -157,22 +189,17 @@ enum {
     OPT_TRUTH,
     OPT_SOURCE,
     OPT_GRAPH,
-    OPT_SKIP,
-    OPT_PARAM_BASE = 1024 /* + index into the parameter table (assay_param_info_at) */
+    OPT_BASELINE,
+    OPT_JSON_SUMMARY,
+    OPT_PROGRESS,
+    OPT_POLICY_BASE = 1024 /* + index into the policy option table (assay_policy_option_at) */
 };
 
 static const struct option k_scan_options[] = {
-    {"k", required_argument, NULL, 'k'},
     {"out", required_argument, NULL, 'o'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
-    {"metric", required_argument, NULL, OPT_METRIC},
-    {"weighted", no_argument, NULL, OPT_WEIGHTED},
-    {"label-threshold", required_argument, NULL, OPT_LABEL_THRESHOLD},
-    {"outlier-iqr", required_argument, NULL, OPT_OUTLIER_IQR},
     {"threads", required_argument, NULL, OPT_THREADS},
-    {"fail-on", required_argument, NULL, OPT_FAIL_ON},
-    {"max-flagged-fraction", required_argument, NULL, OPT_MAX_FLAGGED},
     {"format", required_argument, NULL, OPT_FORMAT},
     {"embeddings", required_argument, NULL, OPT_EMBEDDINGS},
     {"labels", required_argument, NULL, OPT_LABELS},
@@ -188,46 +215,28 @@ static const struct option k_scan_options[] = {
     {"truth", required_argument, NULL, OPT_TRUTH},
     {"source", required_argument, NULL, OPT_SOURCE},
     {"graph", required_argument, NULL, OPT_GRAPH},
-    {"skip", required_argument, NULL, OPT_SKIP},
+    {"baseline", required_argument, NULL, OPT_BASELINE},
+    {"json-summary", optional_argument, NULL, OPT_JSON_SUMMARY},
+    {"progress", no_argument, NULL, OPT_PROGRESS},
     {NULL, 0, NULL, 0}};
 
 #define N_FIXED_OPTIONS (sizeof k_scan_options / sizeof k_scan_options[0] - 1)
 #define MAX_PARAMS      64
 
-/* The fixed options followed by one --<name> per detector parameter (from the library's table,
- * so a new parameter is a flag without touching the CLI). */
+/* The fixed options followed by the policy's options (--k, --fail-on, --threshold, one --<name>
+ * per detector parameter, ...: the library's table, so a new policy key is a flag and an ASSAY_*
+ * variable without touching the CLI). Their values are collected here and applied over the
+ * policy file and the environment by cli_resolve_policy. */
 static const struct option *scan_options(struct option *buf) {
     size_t n = 0;
     for (; n < N_FIXED_OPTIONS; n++) buf[n] = k_scan_options[n];
-    for (size_t i = 0; i < assay_param_count() && i < MAX_PARAMS; i++)
-        buf[n++] = (struct option){assay_param_info_at(i)->name, required_argument, NULL,
-                                   OPT_PARAM_BASE + (int)i};
+    for (size_t i = 0; i < assay_policy_option_count() && i < MAX_PARAMS; i++) {
+        const assay_policy_option *p = assay_policy_option_at(i);
+        buf[n++] = (struct option){p->name, p->takes_value ? required_argument : no_argument, NULL,
+                                   OPT_POLICY_BASE + (int)i};
+    }
     buf[n] = (struct option){NULL, 0, NULL, 0};
     return buf;
-}
-
-/* --skip a,b,...: detector names into the skip mask. */
-static int parse_skip(const char *list, uint32_t *mask, char *err, size_t len) {
-    char name[64];
-    const char *p = list;
-    while (*p) {
-        size_t l = strcspn(p, ",");
-        if (l == 0 || l >= sizeof name) {
-            snprintf(err, len, "--skip expects detector names separated by commas: '%s'", list);
-            return CLI_EXIT_USAGE;
-        }
-        memcpy(name, p, l);
-        name[l] = '\0';
-        assay_detector det;
-        if (assay_detector_parse(name, &det) != ASSAY_OK) {
-            snprintf(err, len, "--skip: unknown detector '%s' (see 'assay scan --help')", name);
-            return CLI_EXIT_USAGE;
-        }
-        *mask |= 1u << det;
-        p += l;
-        if (*p == ',') p++;
-    }
-    return 0;
 }
 
 static int parse_long(const char *s, long lo, long hi, long *out) {
@@ -235,15 +244,6 @@ static int parse_long(const char *s, long lo, long hi, long *out) {
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_double(const char *s, double *out) {
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno != 0 || end == s || *end != '\0') return -1;
     *out = v;
     return 0;
 }
@@ -256,26 +256,37 @@ static int usage_error(char *err, size_t len, const char *what, const char *valu
 /* Options of scan that knn does not take (it builds the graph and stops). */
 static int scan_only(int c) {
     switch (c) {
-    case OPT_WEIGHTED:
-    case OPT_LABEL_THRESHOLD:
-    case OPT_OUTLIER_IQR:
-    case OPT_FAIL_ON:
-    case OPT_MAX_FLAGGED:
     case OPT_TRUTH:
     case OPT_SOURCE:
     case OPT_GRAPH:
-    case OPT_SKIP:
+    case OPT_BASELINE:
+    case OPT_JSON_SUMMARY:
         return 1;
-    default:
-        return c >= OPT_PARAM_BASE;
+    default: /* of the policy, knn takes what shapes the graph (and the file naming it) */
+        if (c >= OPT_POLICY_BASE) {
+            const char *name = assay_policy_option_at((size_t)(c - OPT_POLICY_BASE))->name;
+            return strcmp(name, "k") != 0 && strcmp(name, "metric") != 0 &&
+                   strcmp(name, "policy") != 0;
+        }
+        return 0;
     }
+}
+
+/* Keeps a policy option's value for cli_resolve_policy (switches get "true"). */
+static int add_policy_arg(cli_opts *o, const char *name, const char *value, char *err, size_t len) {
+    if (o->n_policy_args == CLI_MAX_POLICY_ARGS) {
+        snprintf(err, len, "more than %d policy options", CLI_MAX_POLICY_ARGS);
+        return CLI_EXIT_USAGE;
+    }
+    o->policy_args[o->n_policy_args].name = name;
+    o->policy_args[o->n_policy_args++].value = value ? value : "true";
+    return 0;
 }
 
 /* scan and knn share the options (knn takes a subset) and the INPUT argument. */
 static int parse_scan(int argc, char **argv, cli_opts *o, char *err, size_t len) {
     const int knn = o->cmd == CMD_KNN;
     long l;
-    double d;
     int c, idx = -1;
     struct option opt_buf[N_FIXED_OPTIONS + MAX_PARAMS + 1];
     const struct option *options = scan_options(opt_buf);
@@ -286,12 +297,16 @@ static int parse_scan(int argc, char **argv, cli_opts *o, char *err, size_t len)
             snprintf(err, len, "option '--%s' is for scan, not knn", options[idx].name);
             return CLI_EXIT_USAGE;
         }
+        if (o->cmd == CMD_POLICY && c != 'h' && c != 'k' && c != ':' && c != '?' &&
+            c < OPT_POLICY_BASE) {
+            snprintf(err, len, "option '%s' is not a policy option ('assay policy --help')",
+                     argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        }
         idx = -1;
         switch (c) {
         case 'k':
-            if (parse_long(optarg, 1, 100000, &l) != 0)
-                return usage_error(err, len, "-k expects an integer from 1 to 100000", optarg);
-            o->scan.k = (uint32_t)l;
+            if (add_policy_arg(o, "k", optarg, err, len) != 0) return CLI_EXIT_USAGE;
             break;
         case 'o':
             if (knn)
@@ -305,39 +320,19 @@ static int parse_scan(int argc, char **argv, cli_opts *o, char *err, size_t len)
         case 'h':
             o->help = 1;
             break;
-        case OPT_METRIC:
-            if (assay_metric_parse(optarg, &o->scan.metric) != ASSAY_OK)
-                return usage_error(err, len, "--metric expects cosine or l2", optarg);
+        case OPT_JSON_SUMMARY:
+            if (optarg != NULL && optarg[0] == '\0')
+                return usage_error(err, len, "--json-summary=FILE expects a file", optarg);
+            o->json_summary = 1;
+            o->json_summary_file = optarg;
             break;
-        case OPT_WEIGHTED:
-            o->scan.weighted = 1;
-            break;
-        case OPT_LABEL_THRESHOLD:
-            if (parse_double(optarg, &d) != 0 || !(d > 0.0 && d <= 1.0))
-                return usage_error(err, len, "--label-threshold expects a number in (0, 1]",
-                                   optarg);
-            o->scan.label_threshold = d;
-            break;
-        case OPT_OUTLIER_IQR:
-            if (parse_double(optarg, &d) != 0 || !(d >= 0.0 && d < 1e6))
-                return usage_error(err, len, "--outlier-iqr expects a number >= 0", optarg);
-            o->scan.outlier_iqr = d;
+        case OPT_PROGRESS:
+            o->progress = 1;
             break;
         case OPT_THREADS:
             if (parse_long(optarg, 1, 1024, &l) != 0)
                 return usage_error(err, len, "--threads expects an integer from 1 to 1024", optarg);
             o->threads = (int)l;
-            break;
-        case OPT_FAIL_ON:
-            if (assay_severity_parse(optarg, &o->scan.fail_on) != ASSAY_OK)
-                return usage_error(err, len,
-                                   "--fail-on expects low, medium, high, critical or none", optarg);
-            break;
-        case OPT_MAX_FLAGGED:
-            if (parse_double(optarg, &d) != 0 || !(d >= 0.0 && d <= 1.0))
-                return usage_error(err, len, "--max-flagged-fraction expects a number in [0, 1]",
-                                   optarg);
-            o->scan.max_flagged_fraction = d;
             break;
         case OPT_FORMAT:
             if (strcmp(optarg, "auto") == 0)
@@ -394,21 +389,19 @@ static int parse_scan(int argc, char **argv, cli_opts *o, char *err, size_t len)
             if (optarg[0] == '\0') return usage_error(err, len, "--graph expects a file", optarg);
             o->scan.graph_path = optarg;
             break;
-        case OPT_SKIP:
-            if (parse_skip(optarg, &o->scan.skip, err, len) != 0) return CLI_EXIT_USAGE;
+        case OPT_BASELINE:
+            if (optarg[0] == '\0')
+                return usage_error(err, len, "--baseline expects a manifest.json", optarg);
+            o->scan.baseline_path = optarg;
             break;
         case ':':
             snprintf(err, len, "option '%s' needs a value", argv[optind - 1]);
             return CLI_EXIT_USAGE;
         default:
-            if (c >= OPT_PARAM_BASE && (size_t)(c - OPT_PARAM_BASE) < assay_param_count()) {
-                const assay_param_info *p = assay_param_info_at((size_t)(c - OPT_PARAM_BASE));
-                if (parse_double(optarg, &d) != 0 ||
-                    assay_param_set(&o->scan, p->name, d) != ASSAY_OK) {
-                    snprintf(err, len, "--%s expects %s from %g to %g: '%s'", p->name,
-                             p->integer ? "an integer" : "a number", p->min, p->max, optarg);
-                    return CLI_EXIT_USAGE;
-                }
+            if (c >= OPT_POLICY_BASE &&
+                (size_t)(c - OPT_POLICY_BASE) < assay_policy_option_count()) {
+                const char *name = assay_policy_option_at((size_t)(c - OPT_POLICY_BASE))->name;
+                if (add_policy_arg(o, name, optarg, err, len) != 0) return CLI_EXIT_USAGE;
                 break;
             }
             snprintf(err, len, "unknown option '%s'", argv[optind - 1]);
@@ -416,6 +409,14 @@ static int parse_scan(int argc, char **argv, cli_opts *o, char *err, size_t len)
         }
     }
     if (o->help) return 0;
+    if (o->cmd == CMD_POLICY) { /* policy show: options only */
+        if (optind < argc) {
+            snprintf(err, len, "unexpected argument '%s' ('assay policy show' takes options only)",
+                     argv[optind]);
+            return CLI_EXIT_USAGE;
+        }
+        return 0;
+    }
     if (optind >= argc) {
         snprintf(err, len, "%s needs an INPUT file", knn ? "knn" : "scan");
         return CLI_EXIT_USAGE;
@@ -430,6 +431,168 @@ static int parse_scan(int argc, char **argv, cli_opts *o, char *err, size_t len)
         return CLI_EXIT_USAGE;
     }
     o->input = argv[optind];
+    return 0;
+}
+
+void cli_print_render_help(FILE *fp) {
+    fputs("usage: assay report render REPORT.json [--FORMAT ...] [--out DIR]\n"
+          "\n"
+          "Renders report formats again from a saved report.json, with the renderers a scan\n"
+          "uses: the files are byte-identical to the ones the scan wrote, and formats added\n"
+          "since can be produced for old scans. The files are written under temporary names\n"
+          "and renamed into place together.\n"
+          "\n"
+          "formats (none given: all of them):\n",
+          fp);
+    for (size_t f = 0; f < assay__doc_format_count; f++)
+        fprintf(fp, "  --%-26s %s\n", assay__doc_formats[f].option, assay__doc_formats[f].file);
+    fputs(
+        "\n"
+        "options:\n"
+        "  -o, --out DIR                where to write (default: the folder of REPORT.json)\n"
+        "  -q, --quiet                  no progress\n"
+        "  --progress                   progress lines even when stderr is not a terminal\n"
+        "\n"
+        "exit codes: 0 written, 2 unreadable or invalid report.json (not JSON, or its \"schema\"\n"
+        "is not \"assay-report/1\") or bad usage, 3 internal error.\n",
+        fp);
+}
+
+/* report render REPORT.json: one flag per format of the renderer table, so a format added to
+ * the table is a flag here without touching the CLI. */
+static int parse_render(int argc, char **argv, cli_opts *o, char *err, size_t len) {
+    enum { OPT_RENDER_PROGRESS = 256, OPT_RENDER_FORMAT_BASE = 512 };
+    static const struct option fixed[] = {{"out", required_argument, NULL, 'o'},
+                                          {"quiet", no_argument, NULL, 'q'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {"progress", no_argument, NULL, OPT_RENDER_PROGRESS}};
+    enum { N_FIXED = sizeof fixed / sizeof fixed[0] };
+    struct option options[N_FIXED + CLI_MAX_RENDER_FORMATS + 1];
+    size_t n = 0;
+    for (; n < N_FIXED; n++) options[n] = fixed[n];
+    for (size_t f = 0; f < assay__doc_format_count && f < CLI_MAX_RENDER_FORMATS; f++)
+        options[n++] = (struct option){assay__doc_formats[f].option, no_argument, NULL,
+                                       OPT_RENDER_FORMAT_BASE + (int)f};
+    options[n] = (struct option){NULL, 0, NULL, 0};
+    o->out_dir = NULL; /* default: the folder of REPORT.json */
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":o:qh", options, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            if (optarg[0] == '\0') return usage_error(err, len, "--out expects a folder", optarg);
+            o->out_dir = optarg;
+            break;
+        case 'q':
+            o->quiet = 1;
+            break;
+        case 'h':
+            o->help = 1;
+            break;
+        case OPT_RENDER_PROGRESS:
+            o->progress = 1;
+            break;
+        case ':':
+            snprintf(err, len, "option '%s' needs a value", argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        default:
+            if (c >= OPT_RENDER_FORMAT_BASE &&
+                (size_t)(c - OPT_RENDER_FORMAT_BASE) < assay__doc_format_count) {
+                const char *name = assay__doc_formats[c - OPT_RENDER_FORMAT_BASE].option;
+                size_t i = 0;
+                while (i < o->n_render_formats && strcmp(o->render_formats[i], name) != 0) i++;
+                if (i == o->n_render_formats) o->render_formats[o->n_render_formats++] = name;
+                break;
+            }
+            snprintf(err, len, "unknown option '%s' (see 'assay report render --help')",
+                     argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (o->help) return 0;
+    if (optind >= argc) {
+        snprintf(err, len, "report render needs a REPORT.json file");
+        return CLI_EXIT_USAGE;
+    }
+    if (optind + 1 < argc) {
+        snprintf(err, len, "unexpected argument '%s' (one REPORT.json per render)",
+                 argv[optind + 1]);
+        return CLI_EXIT_USAGE;
+    }
+    o->report = argv[optind];
+    return 0;
+}
+
+void cli_print_diff_help(FILE *fp) {
+    fputs("usage: assay diff OLD/manifest.json NEW/manifest.json [--out DIR] [--json-summary]\n"
+          "\n"
+          "Compares two scans from their manifests, without rescanning, exactly as 'assay scan\n"
+          "NEW --baseline OLD/manifest.json' does: rows added, removed, changed (same id,\n"
+          "different row digest) and relabelled; the class-distribution shift (chi-square test\n"
+          "of homogeneity with its p-value and the per-class counts); and per class the drift\n"
+          "of the centroid (in class radii and as a cosine distance) and of each detector's\n"
+          "score quantiles. Rows are matched by id when both manifests have ids, else by row\n"
+          "digest only (a changed row then counts as removed plus added). The SHA-256 of the\n"
+          "report.json next to OLD/manifest.json is recorded (the chain of reports).\n"
+          "\n"
+          "options:\n"
+          "  -o, --out DIR                also write DIR/diff.json (created under a temporary\n"
+          "                               name and renamed into place)\n"
+          "  --json-summary               end stdout with one JSON line of the counts\n"
+          "  -q, --quiet                  no human summary on stdout\n"
+          "\n"
+          "exit codes: 0 no row changed, 1 rows changed (tampering), 2 unreadable manifest or\n"
+          "not a manifest (the message names the file and the key), or bad usage.\n",
+          fp);
+}
+
+/* diff OLD NEW [--out DIR] [--json-summary] [--quiet] */
+static int parse_diff(int argc, char **argv, cli_opts *o, char *err, size_t len) {
+    enum { OPT_DIFF_JSON_SUMMARY = 256 };
+    static const struct option options[] = {
+        {"out", required_argument, NULL, 'o'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"json-summary", no_argument, NULL, OPT_DIFF_JSON_SUMMARY},
+        {NULL, 0, NULL, 0}};
+    o->out_dir = NULL; /* default: no diff.json */
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":o:qh", options, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            if (optarg[0] == '\0') return usage_error(err, len, "--out expects a folder", optarg);
+            o->out_dir = optarg;
+            break;
+        case 'q':
+            o->quiet = 1;
+            break;
+        case 'h':
+            o->help = 1;
+            break;
+        case OPT_DIFF_JSON_SUMMARY:
+            o->json_summary = 1;
+            break;
+        case ':':
+            snprintf(err, len, "option '%s' needs a value", argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        default:
+            snprintf(err, len, "unknown option '%s' (see 'assay diff --help')", argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (o->help) return 0;
+    if (argc - optind != 2) {
+        snprintf(err, len,
+                 "diff needs two manifests, OLD/manifest.json NEW/manifest.json (got %d "
+                 "argument%s)",
+                 argc - optind, argc - optind == 1 ? "" : "s");
+        return CLI_EXIT_USAGE;
+    }
+    o->diff_old = argv[optind];
+    o->diff_new = argv[optind + 1];
     return 0;
 }
 
@@ -465,6 +628,31 @@ int cli_parse(int argc, char **argv, cli_opts *o, char *err, size_t err_len) {
     if (strcmp(cmd, "scan") == 0 || strcmp(cmd, "knn") == 0) {
         o->cmd = strcmp(cmd, "knn") == 0 ? CMD_KNN : CMD_SCAN;
         return parse_scan(argc - 1, argv + 1, o, err, err_len);
+    }
+    if (strcmp(cmd, "policy") == 0) {
+        o->cmd = CMD_POLICY;
+        if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+            o->help = 1;
+            return 0;
+        }
+        if (argc < 3 || strcmp(argv[2], "show") != 0) {
+            snprintf(err, err_len, "policy expects 'show' ('assay policy --help')");
+            return CLI_EXIT_USAGE;
+        }
+        return parse_scan(argc - 2, argv + 2, o, err, err_len);
+    }
+    if (strcmp(cmd, "diff") == 0) {
+        o->cmd = CMD_DIFF;
+        return parse_diff(argc - 1, argv + 1, o, err, err_len);
+    }
+    if (strcmp(cmd, "report") == 0) {
+        o->cmd = CMD_RENDER;
+        if (argc < 3 || strcmp(argv[2], "render") != 0) {
+            snprintf(err, err_len, "report expects the subcommand 'render', got '%s'",
+                     argc < 3 ? "" : argv[2]);
+            return CLI_EXIT_USAGE;
+        }
+        return parse_render(argc - 2, argv + 2, o, err, err_len);
     }
     snprintf(err, err_len, "unknown command '%s'", cmd);
     return CLI_EXIT_USAGE;

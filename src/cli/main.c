@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The assay command-line tool. The only part of the project that prints: a short summary on
  * stdout, progress and errors on stderr, and the exit codes of cli.h. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "cli.h"
 #include "core/dispatch.h"
 #include "core/internal.h"
+#include "report/report_internal.h"
 
 static int exit_for(assay_status s) {
     if (s == ASSAY_OK) return CLI_EXIT_PASS;
@@ -51,7 +53,7 @@ static int cmd_info(void) {
 
 /* The context of a scan or knn run, reporting progress to `prog`; NULL after printing why. */
 static assay_ctx *start_ctx(const cli_opts *o, cli_progress *prog, assay_status *s) {
-    cli_progress_init(prog, o->quiet);
+    cli_progress_init(prog, o->quiet, o->progress);
     assay_ctx_opts copts = ASSAY_CTX_OPTS_INIT;
     copts.n_threads = o->threads;
     copts.progress = cli_progress_cb;
@@ -64,6 +66,48 @@ static assay_ctx *start_ctx(const cli_opts *o, cli_progress *prog, assay_status 
     return ctx;
 }
 
+/* report_error, and with --json-summary the error summary as stdout's last line. */
+static int run_error(const cli_opts *o, cli_progress *p, assay_ctx *ctx, assay_status s,
+                     const char *what) {
+    int code = report_error(p, ctx, s, what);
+    if (o->json_summary) {
+        char msg[1024];
+        const char *detail = ctx ? assay_ctx_errmsg(ctx) : "";
+        snprintf(msg, sizeof msg, "%s: %s", what, detail[0] ? detail : assay_status_str(s));
+        char *line = cli_summary_json_error(code, msg);
+        cli_summary_emit(line, o->json_summary_file);
+        free(line);
+    }
+    return code;
+}
+
+/* The human summary (unless --quiet), then the --json-summary line built from report.json's
+ * document, so it says exactly what the report says. Returns nonzero when the summary file
+ * cannot be written. */
+static int print_scan_summaries(const cli_opts *o, const assay_dataset *ds, const assay_result *res,
+                                const json_t *doc) {
+    if (!o->quiet) {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&text, &len);
+        if (mem != NULL) {
+            assay_report_summary(ds, res, o->out_dir, mem);
+            if (fclose(mem) == 0) cli_print_summary(text, cli_use_color(stdout), stdout);
+            free(text);
+        } else {
+            assay_report_summary(ds, res, o->out_dir, stdout);
+        }
+        fflush(stdout);
+    }
+    if (!o->json_summary) return 0;
+    char report[4200];
+    snprintf(report, sizeof report, "%s/report.json", o->out_dir);
+    char *line = cli_summary_json(doc, report, o->out_dir);
+    int rc = cli_summary_emit(line, o->json_summary_file);
+    free(line);
+    return rc;
+}
+
 static int cmd_scan(const cli_opts *o, int argc, char **argv) {
     cli_progress prog;
     assay_status s;
@@ -71,37 +115,50 @@ static int cmd_scan(const cli_opts *o, int argc, char **argv) {
     if (ctx == NULL) return exit_for(s);
     assay_dataset *ds = NULL;
     assay_result *res = NULL;
+    json_t *doc = NULL;
     int code;
+    /* The policy first: a bad policy file is a usage error before any work. */
+    assay_policy *policy = NULL;
+    assay_scan_opts scan = o->scan;
+    if ((s = cli_resolve_policy(o, ctx, &policy, &scan)) != ASSAY_OK) {
+        code = run_error(o, &prog, ctx, s, "policy");
+        goto out;
+    }
     /* Fail fast on an unusable output folder, before minutes of work. */
     if ((s = assay_report_prepare_dir(ctx, o->out_dir)) != ASSAY_OK) {
-        code = report_error(&prog, ctx, s, "output folder");
+        code = run_error(o, &prog, ctx, s, "output folder");
         goto out;
     }
     if ((s = assay_dataset_load(ctx, o->input, &o->load, &ds)) != ASSAY_OK) {
-        code = report_error(&prog, ctx, s, "cannot load the dataset");
+        code = run_error(o, &prog, ctx, s, "cannot load the dataset");
         goto out;
     }
-    if ((s = assay_scan(ctx, ds, &o->scan, &res)) != ASSAY_OK) {
-        code = report_error(&prog, ctx, s, "scan failed");
+    if ((s = assay_scan(ctx, ds, &scan, &res)) != ASSAY_OK) {
+        code = run_error(o, &prog, ctx, s, "scan failed");
         goto out;
     }
     if (o->truth != NULL && (s = assay_result_evaluate(ctx, res, o->truth)) != ASSAY_OK) {
-        code = report_error(&prog, ctx, s, "cannot evaluate against the truth file");
+        code = run_error(o, &prog, ctx, s, "cannot evaluate against the truth file");
+        goto out;
+    }
+    if ((s = assay_policy_apply(ctx, ds, res, policy, NULL)) != ASSAY_OK) {
+        code = run_error(o, &prog, ctx, s, "cannot apply the policy");
         goto out;
     }
     assay_report_opts ropts = ASSAY_REPORT_OPTS_INIT;
     ropts.argc = argc;
     ropts.argv = (const char *const *)argv;
     ropts.input_source = o->source;
-    if ((s = assay_report_write(ctx, ds, res, o->out_dir, &ropts)) != ASSAY_OK) {
-        code = report_error(&prog, ctx, s, "cannot write the reports");
+    if ((s = assay__report_write_doc(ctx, ds, res, o->out_dir, &ropts, &doc)) != ASSAY_OK) {
+        code = run_error(o, &prog, ctx, s, "cannot write the reports");
         goto out;
     }
     cli_progress_end(&prog);
-    assay_report_summary(ds, res, o->out_dir, stdout);
-    fflush(stdout);
-    code = assay_result_gate_passed(res) ? CLI_EXIT_PASS : CLI_EXIT_FAIL;
+    code = assay_result_exit_code(res); /* the verdict's code; 0 with --exit-zero */
+    if (print_scan_summaries(o, ds, res, doc) != 0) code = CLI_EXIT_USAGE;
 out:
+    assay_policy_destroy(policy);
+    json_decref(doc);
     assay_result_destroy(res);
     assay_dataset_destroy(ds);
     assay_ctx_destroy(ctx);
@@ -116,34 +173,103 @@ static int cmd_knn(const cli_opts *o) {
     if (ctx == NULL) return exit_for(s);
     assay_dataset *ds = NULL;
     int code;
+    /* k and metric may come from the policy file or ASSAY_K/ASSAY_METRIC, as for scan */
+    assay_policy *policy = NULL;
+    assay_scan_opts scan = o->scan;
+    if ((s = cli_resolve_policy(o, ctx, &policy, &scan)) != ASSAY_OK) {
+        code = report_error(&prog, ctx, s, "policy");
+        goto out;
+    }
     if ((s = assay_dataset_load(ctx, o->input, &o->load, &ds)) != ASSAY_OK) {
         code = report_error(&prog, ctx, s, "cannot load the dataset");
         goto out;
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if ((s = assay_graph_write(ctx, ds, &o->scan, o->out_file)) != ASSAY_OK) {
+    if ((s = assay_graph_write(ctx, ds, &scan, o->out_file)) != ASSAY_OK) {
         code = report_error(&prog, ctx, s, "cannot write the neighbour graph");
         goto out;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     cli_progress_end(&prog);
+    code = CLI_EXIT_PASS;
+    if (o->quiet) goto out;
     char digest[65];
     assay_dataset_digest_hex(ds, digest, sizeof digest);
     printf("assay %s: %s (%s), %zu rows x %zu dims\n", assay_version(), o->input,
            assay_format_name(assay_dataset_format(ds)), assay_dataset_rows(ds),
            assay_dataset_dims(ds));
-    printf("  neighbour graph: k=%u, %s, %.2f s on %d thread%s\n", o->scan.k,
-           assay_metric_name(o->scan.metric),
+    printf("  neighbour graph: k=%u, %s, %.2f s on %d thread%s\n", scan.k,
+           assay_metric_name(scan.metric),
            (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec),
            assay_ctx_threads(ctx), assay_ctx_threads(ctx) == 1 ? "" : "s");
     printf("  wrote %s (dataset sha256 %s)\n", o->out_file, digest);
     printf("  reuse it: assay scan %s --graph %s -k %u --metric %s\n", o->input, o->out_file,
-           o->scan.k, assay_metric_name(o->scan.metric));
+           scan.k, assay_metric_name(scan.metric));
     fflush(stdout);
-    code = CLI_EXIT_PASS;
 out:
+    assay_policy_destroy(policy);
     assay_dataset_destroy(ds);
+    assay_ctx_destroy(ctx);
+    return code;
+}
+
+/* assay report render: formats again from a saved report.json. */
+static int cmd_render(const cli_opts *o) {
+    cli_progress prog;
+    assay_status s;
+    assay_ctx *ctx = start_ctx(o, &prog, &s);
+    if (ctx == NULL) return exit_for(s);
+    s = assay_report_render(ctx, o->report, o->out_dir, o->render_formats, o->n_render_formats);
+    int code = s == ASSAY_OK ? CLI_EXIT_PASS : report_error(&prog, ctx, s, "report render");
+    cli_progress_end(&prog);
+    assay_ctx_destroy(ctx);
+    return code;
+}
+
+/* assay diff: two manifests compared without rescanning (README "Scheduled scans"). Exit 0
+ * when no row changed, 1 when rows changed (tampering), 2 on a bad manifest. */
+static int cmd_diff(const cli_opts *o) {
+    assay_ctx *ctx = NULL;
+    assay_status s = assay_ctx_create(&ctx, NULL);
+    if (s != ASSAY_OK) return report_error(NULL, NULL, s, "cannot start");
+    assay_diff *d = NULL;
+    int code;
+    if ((s = assay_diff_manifests(ctx, o->diff_old, o->diff_new, &d)) != ASSAY_OK) {
+        code = run_error(o, NULL, ctx, s, "cannot compare the manifests");
+        goto out;
+    }
+    code = assay_diff_changed(d) > 0 ? CLI_EXIT_FAIL : CLI_EXIT_PASS;
+    if (o->out_dir != NULL && ((s = assay_report_prepare_dir(ctx, o->out_dir)) != ASSAY_OK ||
+                               (s = assay_diff_write(ctx, d, o->out_dir, code)) != ASSAY_OK)) {
+        code = run_error(o, NULL, ctx, s, "cannot write diff.json");
+        goto out;
+    }
+    if (!o->quiet) {
+        assay_diff_summary(d, stdout);
+        if (o->out_dir != NULL) printf("  wrote %s/diff.json\n", o->out_dir);
+        fflush(stdout);
+    }
+    if (o->json_summary) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/diff.json", o->out_dir ? o->out_dir : "");
+        double p = assay_diff_class_shift_p(d);
+        json_t *j = json_pack(
+            "{s:s, s:s, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:o, s:o}", "tool", "assay",
+            "version", assay_version(), "command", "diff", "status",
+            code == CLI_EXIT_PASS ? "pass" : "fail", "exit_code", code, "matched_by",
+            assay_diff_matched_by_id(d) ? "id" : "digest", "added", (json_int_t)assay_diff_added(d),
+            "removed", (json_int_t)assay_diff_removed(d), "changed",
+            (json_int_t)assay_diff_changed(d), "relabelled", (json_int_t)assay_diff_relabelled(d),
+            "class_shift_p", isfinite(p) ? json_real(p) : json_null(), "diff",
+            o->out_dir ? json_string(path) : json_null());
+        char *line = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+        json_decref(j);
+        if (line == NULL || cli_summary_emit(line, NULL) != 0) code = CLI_EXIT_INTERNAL;
+        free(line);
+    }
+out:
+    assay_diff_destroy(d);
     assay_ctx_destroy(ctx);
     return code;
 }
@@ -151,7 +277,16 @@ out:
 int main(int argc, char **argv) {
     cli_opts o;
     char err[512];
-    int rc = cli_parse(argc, argv, &o, err, sizeof err);
+    /* getopt_long permutes the array it parses: parse a copy (kept for the life of the
+     * process), so report.json records the command exactly as typed. */
+    static char **parsed_args;
+    parsed_args = malloc(((size_t)argc + 1) * sizeof *parsed_args);
+    if (parsed_args == NULL) {
+        fprintf(stderr, "assay: error: out of memory\n");
+        return CLI_EXIT_INTERNAL;
+    }
+    memcpy(parsed_args, argv, ((size_t)argc + 1) * sizeof *parsed_args);
+    int rc = cli_parse(argc, parsed_args, &o, err, sizeof err);
     if (rc != 0) {
         fprintf(stderr, "assay: error: %s\n", err);
         fprintf(stderr, "Try 'assay --help' or 'assay scan --help'.\n");
@@ -172,12 +307,30 @@ int main(int argc, char **argv) {
             return CLI_EXIT_PASS;
         }
         return cmd_scan(&o, argc, argv);
+    case CMD_POLICY:
+        if (o.help) {
+            cli_print_policy_help(stdout);
+            return CLI_EXIT_PASS;
+        }
+        return cli_policy_show(&o);
     case CMD_KNN:
         if (o.help) {
             cli_print_knn_help(stdout);
             return CLI_EXIT_PASS;
         }
         return cmd_knn(&o);
+    case CMD_DIFF:
+        if (o.help) {
+            cli_print_diff_help(stdout);
+            return CLI_EXIT_PASS;
+        }
+        return cmd_diff(&o);
+    case CMD_RENDER:
+        if (o.help) {
+            cli_print_render_help(stdout);
+            return CLI_EXIT_PASS;
+        }
+        return cmd_render(&o);
     }
     return CLI_EXIT_INTERNAL;
 }

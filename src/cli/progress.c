@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Progress on stderr: an updating bar when stderr is a terminal, a few plain lines per stage
- * otherwise (log collectors in CI and orchestrators keep every byte), nothing with --quiet. */
+/* Progress on stderr: an updating bar when stderr is a terminal; nothing otherwise (log
+ * collectors in CI and orchestrators keep every byte, and a scheduled job's log should hold its
+ * errors, not percentages) unless --progress asks for a few plain lines per stage; nothing with
+ * --quiet. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -14,10 +16,10 @@ static double now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-void cli_progress_init(cli_progress *p, int quiet) {
+void cli_progress_init(cli_progress *p, int quiet, int force) {
     memset(p, 0, sizeof *p);
-    p->enabled = !quiet;
     p->tty = isatty(fileno(stderr));
+    p->enabled = !quiet && (p->tty || force);
     p->last_step = -1;
 }
 

@@ -3,9 +3,8 @@
  * [0,1] that reaches 0.5 exactly where its flag rule fires; the combined score is the maximum.
  * So a row is flagged (score >= 0.5) iff at least one detector flagged it, one detector's strong
  * evidence is never diluted by another's noise, and the score is monotone in every detector's
- * evidence. The gate then applies the severity and flagged-fraction policy. */
+ * evidence. The gate (src/policy/gate.c) then decides on the findings and tests. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,21 +18,6 @@
 #define ASSAY__UNSUPPORTED_SCALE 0.499f
 /* Highest evidence of a flag that is only for review (low severity). */
 #define ASSAY__REVIEW_CAP 0.6f
-
-/* Appends "; "-separated text to the reason (truncating at len). */
-static void append(char *buf, size_t len, const char *fmt, ...) ASSAY_PRINTF(3, 4);
-static void append(char *buf, size_t len, const char *fmt, ...) {
-    size_t used = strlen(buf);
-    if (used > 0 && used + 2 < len) {
-        memcpy(buf + used, "; ", 3);
-        used += 2;
-    }
-    if (used + 1 >= len) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf + used, len - used, fmt, ap);
-    va_end(ap);
-}
 
 typedef struct rank_key {
     float score;
@@ -59,7 +43,7 @@ static int cmp_finding(const void *a, const void *b) {
 }
 
 /* Sorts findings by row and indexes them, so every format finds a row's findings directly. */
-static assay_status index_findings(assay_ctx *ctx, assay_result *res) {
+assay_status assay__combine_index(assay_ctx *ctx, assay_result *res) {
     if (res->n_findings > 1) /* qsort(NULL, 0, ...) is undefined */
         qsort(res->findings, res->n_findings, sizeof *res->findings, cmp_finding);
     free(res->finding_start);
@@ -147,11 +131,8 @@ static void weigh_for_review(assay_result *res) {
     }
 }
 
-assay_status assay__combine(assay_ctx *ctx, const assay_dataset *ds, assay_result *res) {
+assay_status assay__combine_rank(assay_ctx *ctx, const assay_dataset *ds, assay_result *res) {
     size_t n = res->n;
-    ASSAY_TRY(decide_tests(ctx, res));
-    ASSAY_TRY(index_findings(ctx, res));
-    weigh_for_review(res);
     for (size_t r = 0; r < n; r++) {
         float best = 0.0f;
         for (int d = 0; d < ASSAY_DET_COUNT; d++) {
@@ -196,42 +177,15 @@ assay_status assay__combine(assay_ctx *ctx, const assay_dataset *ds, assay_resul
     res->small_classes = 0;
     for (size_t c = 0; c < ds->n_classes; c++) res->small_classes += ds->class_count[c] < 2;
 
-    /* The gate: findings at or above fail_on, or too many rows flagged. */
-    size_t at_or_above = 0;
-    if (res->opts.fail_on != ASSAY_SEV_NONE)
-        for (int s = (int)res->opts.fail_on; s < ASSAY__SEV_COUNT; s++)
-            at_or_above += res->findings_by_sev[s];
-    double frac = n ? (double)res->n_flagged / (double)n : 0.0;
-    int too_many = frac > res->opts.max_flagged_fraction;
-    res->gate_passed = at_or_above == 0 && !too_many && res->n_significant == 0;
-    char *reason = res->gate_reason;
-    size_t len = sizeof res->gate_reason;
-    reason[0] = '\0';
-    const double fdr = assay__param(&res->opts, ASSAY__P_FDR);
-    if (res->n_significant > 0) {
-        const assay__test *best = NULL; /* the strongest test names the reason */
-        for (size_t i = 0; i < res->n_tests; i++)
-            if (res->tests[i].significant && (best == NULL || res->tests[i].q < best->q))
-                best = &res->tests[i];
-        append(reason, len, "%zu significant test%s at FDR %g (strongest: %s%s%s, q = %.3g)",
-               res->n_significant, res->n_significant == 1 ? "" : "s", fdr,
-               assay_detector_name(best->det), best->cls >= 0 ? " in class " : "",
-               best->cls >= 0 ? ds->class_name[best->cls] : "", best->q);
-    }
-    if (at_or_above > 0)
-        append(reason, len, "%zu finding%s at or above severity %s", at_or_above,
-               at_or_above == 1 ? "" : "s", assay_severity_name(res->opts.fail_on));
-    if (too_many)
-        append(reason, len, "flagged fraction %.4f exceeds the maximum %.4f", frac,
-               res->opts.max_flagged_fraction);
-    if (res->gate_passed) {
-        append(reason, len, "no significant test at FDR %g", fdr);
-        if (res->opts.fail_on == ASSAY_SEV_NONE)
-            append(reason, len, "severities do not fail the gate (--fail-on none)");
-        else
-            append(reason, len, "no finding at or above severity %s",
-                   assay_severity_name(res->opts.fail_on));
-        append(reason, len, "flagged fraction %.4f <= %.4f", frac, res->opts.max_flagged_fraction);
-    }
     return ASSAY_OK;
+}
+
+assay_status assay__combine(assay_ctx *ctx, const assay_dataset *ds, assay_result *res) {
+    ASSAY_TRY(decide_tests(ctx, res));
+    ASSAY_TRY(assay__combine_index(ctx, res));
+    weigh_for_review(res);
+    ASSAY_TRY(assay__combine_rank(ctx, ds, res));
+    /* The gate (src/policy/gate.c): findings at or above fail_on, significant tests, or too many
+     * rows flagged, as the scan options say; assay_policy_apply may decide again. */
+    return assay__gate_default(ctx, ds, res);
 }

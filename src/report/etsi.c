@@ -31,6 +31,8 @@ const char *assay__detector_kind(assay_detector det) {
         return "duplicate";
     case ASSAY_DET_INTEGRITY:
         return "integrity";
+    case ASSAY_DET_TAMPERING:
+        return "tampering";
     default:
         return "unknown";
     }

@@ -222,6 +222,9 @@ void assay__explain(const assay_dataset *ds, const assay_result *res, const assa
     case ASSAY_DET_IMBALANCE:
         assay__explain_imbalance(ds, res, f, buf, len);
         break;
+    case ASSAY_DET_TAMPERING:
+        assay__explain_tampering(ds, res, f, buf, len);
+        break;
     case ASSAY_DET_ECOD:
         assay__explain_ecod(ds, res, f, buf, len);
         break;

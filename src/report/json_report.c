@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "baseline/baseline.h"
 #include "io/graph_h5.h"
+#include "report/plots.h"
 #include "report/render.h"
 #include "report/report_internal.h"
 
@@ -55,6 +57,8 @@ static const char *reason_code(const assay__finding *f) {
         return "underrepresented_class";
     case ASSAY_DET_ECOD:
         return "feature_tails";
+    case ASSAY_DET_TAMPERING:
+        return f->why == 1 ? "relabelled_since_baseline" : "changed_since_baseline";
     default:
         return "unknown";
     }
@@ -77,37 +81,52 @@ static json_t *evidence_json(const assay_result *res, const assay__finding *f) {
             return json_pack("{s:I, s:I}", "nonfinite_values", (json_int_t)f->a, "first_column",
                              (json_int_t)f->b);
         return json_object();
+    case ASSAY_DET_TAMPERING: /* old and new row digests and labels (src/baseline) */
+        return assay__tampering_evidence_json(res, f);
     default: /* the detector's own fields; the explanation says what they mean */
         return json_pack("{s:o, s:o, s:o, s:I}", "a", num(f->a), "b", num(f->b), "c", num(f->c),
                          "ref", (json_int_t)f->ref);
     }
 }
 
-static json_t *cites(const json_t *refs) {
-    json_t *out = json_array();
-    size_t i;
-    const json_t *r;
-    json_array_foreach(refs, i, r) json_array_append(out, json_object_get(r, "cite"));
-    return out;
+/* Where row r lives in the input, for tools that point at it (SARIF regions, editors): the
+ * path as given, a logical address, and the CSV line or the .npy byte range. HDF5 rows have no
+ * byte range (chunked or compressed datasets have none to give). */
+static json_t *location_json(const assay_dataset *ds, size_t r) {
+    char logical[600];
+    if (ds->format == ASSAY_FORMAT_HDF5 && ds->h5_embeddings != NULL)
+        snprintf(logical, sizeof logical, "%s%s[%zu]", ds->h5_embeddings[0] == '/' ? "" : "/",
+                 ds->h5_embeddings, r);
+    else
+        snprintf(logical, sizeof logical, "/rows[%zu]", r);
+    json_t *loc = json_pack("{s:o, s:o}", "uri", assay__json_str(ds->path), "logical",
+                            assay__json_str(logical));
+    if (ds->format == ASSAY_FORMAT_CSV && ds->csv_line != NULL)
+        json_object_set_new(loc, "line", json_integer((json_int_t)ds->csv_line[r]));
+    if (ds->format == ASSAY_FORMAT_NPY && ds->npy_row_bytes > 0) {
+        uint64_t off = ds->npy_data_offset + (uint64_t)r * ds->npy_row_bytes;
+        json_object_set_new(loc, "byte_offset", json_integer((json_int_t)off));
+        json_object_set_new(loc, "byte_length", json_integer((json_int_t)ds->npy_row_bytes));
+    }
+    return loc;
 }
 
 static json_t *findings_json(const assay_dataset *ds, const assay_result *res, const json_t *etsi) {
-    json_t *kind_cites[ASSAY_DET_COUNT];
-    for (int d = 0; d < ASSAY_DET_COUNT; d++) {
-        json_t *refs = assay__etsi_refs(etsi, assay__detector_kind(d));
-        kind_cites[d] = cites(refs);
-        json_decref(refs);
-    }
+    json_t *kind_refs[ASSAY_DET_COUNT];
+    for (int d = 0; d < ASSAY_DET_COUNT; d++)
+        kind_refs[d] = assay__etsi_refs(etsi, assay__detector_kind(d));
     json_t *arr = json_array();
-    char why[512];
+    char why[512], digest[65];
     for (size_t i = 0; i < res->n_flagged; i++) {
         size_t r = res->order[i];
+        assay__hex32(ds->row_digest[r], digest);
         for (size_t j = res->finding_start[r]; j < res->finding_start[r + 1]; j++) {
             const assay__finding *f = &res->findings[j];
             assay__explain(ds, res, f, why, sizeof why);
             int32_t sug = res->suggested[r];
             json_t *o = json_pack(
-                "{s:I, s:I, s:o, s:o, s:o, s:o, s:s, s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:O}",
+                "{s:I, s:I, s:o, s:o, s:o, s:o, s:s, s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:O, "
+                "s:s, s:o}",
                 "rank", (json_int_t)(i + 1), "index", (json_int_t)r, "id", assay__id_json(ds, r),
                 "label", assay__label_json(ds, r), "class",
                 assay__json_str(assay__class_text(ds, ds->y[r])), "score", num(res->score[r]),
@@ -116,7 +135,10 @@ static json_t *findings_json(const assay_dataset *ds, const assay_result *res, c
                 reason_code(f), "evidence", evidence_json(res, f), "explanation",
                 assay__json_str(why), "suggested_label",
                 sug >= 0 ? assay__json_str(ds->class_label[sug]) : json_null(), "etsi",
-                kind_cites[f->det]);
+                kind_refs[f->det], "row_sha256", digest, "location", location_json(ds, r));
+            /* accepted by the policy's allowlist: reported, not counted by the gate */
+            json_object_set_new(o, "allowlisted",
+                                json_boolean(res->allowlisted != NULL && res->allowlisted[r]));
             /* the class/dataset test the flag rests on (index into "tests") */
             if (f->test >= 0)
                 json_object_set_new(o, "test",
@@ -125,7 +147,7 @@ static json_t *findings_json(const assay_dataset *ds, const assay_result *res, c
             json_array_append_new(arr, o);
         }
     }
-    for (int d = 0; d < ASSAY_DET_COUNT; d++) json_decref(kind_cites[d]);
+    for (int d = 0; d < ASSAY_DET_COUNT; d++) json_decref(kind_refs[d]);
     return arr;
 }
 
@@ -134,6 +156,38 @@ static json_t *severity_counts(const size_t *counts) {
     for (int s = ASSAY_SEV_LOW; s <= ASSAY_SEV_CRITICAL; s++)
         json_object_set_new(o, assay_severity_name(s), json_integer((json_int_t)counts[s]));
     return o;
+}
+
+/* Findings per kind, and per kind and severity. Every kind is listed (zero when none), so a
+ * consumer can index by kind; several detectors share a kind and add up. */
+static json_t *kind_counts_json(const assay_result *res, json_t **by_kind_and_severity) {
+    static const char *const all_kinds[] = {"label",    "outlier",      "duplicate", "integrity",
+                                            "backdoor", "distribution", "tampering", "drift"};
+    size_t counts[ASSAY_DET_COUNT][ASSAY__SEV_COUNT] = {{0}};
+    for (size_t i = 0; i < res->n_findings; i++)
+        counts[res->findings[i].det][res->findings[i].sev]++;
+    json_t *by_kind = json_object(), *by_sev = json_object();
+    for (size_t k = 0; k < sizeof all_kinds / sizeof all_kinds[0]; k++) {
+        json_object_set_new(by_kind, all_kinds[k], json_integer(0));
+        json_object_set_new(by_sev, all_kinds[k], severity_counts((size_t[ASSAY__SEV_COUNT]){0}));
+    }
+    for (int d = 0; d < ASSAY_DET_COUNT; d++) {
+        const char *kind = assay__detector_kind(d);
+        json_t *sev = json_object_get(by_sev, kind);
+        if (sev == NULL) { /* a kind missing from the list above: listed all the same */
+            json_object_set_new(by_kind, kind, json_integer(0));
+            json_object_set_new(by_sev, kind, severity_counts((size_t[ASSAY__SEV_COUNT]){0}));
+            sev = json_object_get(by_sev, kind);
+        }
+        json_t *total = json_object_get(by_kind, kind);
+        for (int s = ASSAY_SEV_LOW; s <= ASSAY_SEV_CRITICAL; s++) {
+            json_t *c = json_object_get(sev, assay_severity_name(s));
+            json_integer_set(c, json_integer_value(c) + (json_int_t)counts[d][s]);
+            json_integer_set(total, json_integer_value(total) + (json_int_t)counts[d][s]);
+        }
+    }
+    *by_kind_and_severity = by_sev;
+    return by_kind;
 }
 
 static json_t *detectors_json(const assay_result *res, const json_t *etsi) {
@@ -151,6 +205,8 @@ static json_t *detectors_json(const assay_result *res, const json_t *etsi) {
                       severity_counts(s->by_sev), "stats", stats, "seconds", num(s->seconds),
                       "etsi", assay__etsi_refs(etsi, assay__detector_kind(d)));
         if (s->note) json_object_set_new(o, "note", json_string(s->note));
+        static const char *const verdicts[] = {"pass", "warn", "fail", "not_run"};
+        json_object_set_new(o, "verdict", json_string(verdicts[res->det_verdict[d] & 3]));
         json_array_append_new(arr, o);
     }
     return arr;
@@ -280,8 +336,9 @@ static json_t *warnings_json(const assay_dataset *ds, const assay_result *res) {
 
 static json_t *etsi_json(const json_t *etsi) {
     json_t *ev = json_object();
-    static const char *const keys[] = {"label",    "outlier", "duplicate", "integrity",
-                                       "manifest", "report",  "gate"};
+    static const char *const keys[] = {"label",    "outlier",      "duplicate", "integrity",
+                                       "backdoor", "distribution", "tampering", "drift",
+                                       "manifest", "report",       "gate"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         json_t *e = json_object_get(json_object_get(etsi, "evidence"), keys[i]);
         json_object_set_new(ev, keys[i],
@@ -300,11 +357,7 @@ json_t *assay__report_json(const assay_dataset *ds, const assay_result *res,
     json_t *cmd = json_array();
     for (int i = 0; opts && i < opts->argc; i++)
         json_array_append_new(cmd, assay__json_str(opts->argv[i]));
-    size_t by_kind[ASSAY_DET_COUNT] = {0};
-    for (size_t i = 0; i < res->n_findings; i++) by_kind[res->findings[i].det]++;
-    json_t *kinds = json_object();
-    for (int d = 0; d < ASSAY_DET_COUNT; d++)
-        json_object_set_new(kinds, assay__detector_kind(d), json_integer((json_int_t)by_kind[d]));
+    json_t *kinds_by_sev = NULL, *kinds = kind_counts_json(res, &kinds_by_sev);
 
     json_t *doc = json_object();
     json_object_set_new(doc, "schema", json_string("assay-report/1"));
@@ -321,29 +374,45 @@ json_t *assay__report_json(const assay_dataset *ds, const assay_result *res,
     json_object_set_new(doc, "detectors", detectors_json(res, etsi));
     json_object_set_new(doc, "tests", tests_json(ds, res));
     json_object_set_new(doc, "summary",
-                        json_pack("{s:I, s:I, s:o, s:I, s:o, s:o, s:o}", "rows", (json_int_t)res->n,
-                                  "flagged", (json_int_t)res->n_flagged, "flagged_fraction",
+                        json_pack("{s:I, s:I, s:o, s:I, s:o, s:o, s:o, s:o}", "rows",
+                                  (json_int_t)res->n, "flagged", (json_int_t)res->n_flagged,
+                                  "flagged_fraction",
                                   num(res->n ? (double)res->n_flagged / (double)res->n : 0.0),
                                   "findings", (json_int_t)res->n_findings, "findings_by_severity",
                                   severity_counts(res->findings_by_sev), "rows_by_severity",
-                                  severity_counts(res->rows_by_sev), "findings_by_kind", kinds));
-    json_object_set_new(doc, "gate",
-                        json_pack("{s:s, s:b, s:i, s:s, s:o, s:s, s:o}", "verdict",
-                                  res->gate_passed ? "pass" : "fail", "passed", res->gate_passed,
-                                  "exit_code", res->gate_passed ? 0 : 1, "fail_on",
-                                  assay_severity_name(res->opts.fail_on), "max_flagged_fraction",
-                                  num(res->opts.max_flagged_fraction), "reason", res->gate_reason,
-                                  "etsi", assay__etsi_refs(etsi, "gate")));
+                                  severity_counts(res->rows_by_sev), "findings_by_kind", kinds,
+                                  "by_kind_and_severity", kinds_by_sev));
+    json_t *reasons = json_array();
+    for (size_t i = 0; i < res->n_gate_reasons; i++)
+        json_array_append_new(reasons, assay__json_str(res->gate_reasons[i]));
+    const size_t counted = res->n_flagged - res->allowlisted_flagged;
+    json_object_set_new(
+        doc, "gate",
+        json_pack("{s:s, s:b, s:i, s:b, s:s, s:s, s:o, s:I, s:I, s:o, s:s, s:o, s:o}", "verdict",
+                  assay_verdict_name((assay_verdict)res->verdict), "passed", res->gate_passed,
+                  "exit_code", res->exit_code, "exit_zero", res->exit_zero, "fail_on",
+                  assay_severity_name(res->opts.fail_on), "warn_on",
+                  assay_severity_name(res->warn_on), "max_flagged_fraction",
+                  num(res->opts.max_flagged_fraction), "counted_flagged", (json_int_t)counted,
+                  "allowlisted_flagged", (json_int_t)res->allowlisted_flagged,
+                  "counted_flagged_fraction", num(res->n ? (double)counted / (double)res->n : 0.0),
+                  "reason", res->gate_reason, "reasons", reasons, "etsi",
+                  assay__etsi_refs(etsi, "gate")));
+    /* the effective policy with its sources and allowlist (null: no policy was applied) */
+    json_object_set(doc, "policy", res->policy_doc ? res->policy_doc : json_null());
     if (res->eval.present) json_object_set_new(doc, "evaluation", evaluation_json(res));
     json_object_set_new(doc, "warnings", warnings_json(ds, res));
+    json_object_set_new(doc, "baseline", assay__baseline_json(res->baseline, etsi)); /* or null */
     json_object_set_new(doc, "findings", findings_json(ds, res, etsi));
     json_object_set_new(doc, "etsi", etsi_json(etsi));
+    json_object_set_new(doc, "plots", assay__plots_json(ds, res)); /* report.html's figures */
     json_object_set_new(doc, "timings_seconds",
                         json_pack("{s:o, s:o, s:o, s:o, s:o}", "load", num(ds->t_load),
                                   "fingerprint", num(ds->t_fingerprint), "knn", num(res->t_knn),
                                   "detect", num(res->t_detect), "scan_total", num(res->t_total)));
-    json_t *outputs = json_pack("{s:s, s:s, s:s, s:s}", "scores", "scores.csv", "flagged",
-                                "flagged.csv", "manifest", "manifest.json", "report", "report.json");
+    json_t *outputs =
+        json_pack("{s:s, s:s, s:s, s:s}", "scores", "scores.csv", "flagged", "flagged.csv",
+                  "manifest", "manifest.json", "report", "report.json");
     for (size_t f = 0; f < assay__doc_format_count; f++)
         json_object_set_new(outputs, assay__doc_formats[f].option,
                             json_string(assay__doc_formats[f].file));

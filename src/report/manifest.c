@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* manifest.json: the dataset's fingerprint -- input files with their SHA-256, shape, label set,
- * the dataset digest and one digest per row (with id and label), tool version and parameters.
- * It is the inventory entry for the data and the baseline a later scan compares against. */
+ * the dataset digest and one digest per row (with id and label), tool version and parameters,
+ * and per-class statistics (centroid, spread, detector-score quantiles). It is the inventory
+ * entry for the data and the baseline a later scan compares against (`--baseline`, `assay diff`;
+ * schema in schemas/assay-manifest-1.schema.json). */
 #include <stdio.h>
 
+#include "baseline/baseline.h"
 #include "report/report_internal.h"
 
 json_t *assay__manifest_json(const assay_dataset *ds, const assay_result *res,
@@ -57,6 +60,18 @@ json_t *assay__manifest_json(const assay_dataset *ds, const assay_result *res,
                                       "metric", assay_metric_name(res->opts.metric), "gate",
                                       res->gate_passed ? "pass" : "fail", "flagged",
                                       (json_int_t)res->n_flagged, "report", "report.json"));
+    /* Per-class statistics: what the next scan measures drift against (README "Scheduled
+     * scans"); null when they could not be computed (no scan, or out of memory). */
+    json_t *stats = json_null();
+    if (res != NULL) {
+        assay__bl_stats st;
+        if (assay__bl_stats_compute(NULL, ds, res, &st) == ASSAY_OK) {
+            json_decref(stats);
+            stats = assay__bl_stats_json(&st);
+            assay__bl_stats_free(&st);
+        }
+    }
+    json_object_set_new(doc, "class_statistics", stats);
     json_object_set_new(doc, "etsi", assay__etsi_refs(etsi, "manifest"));
     json_object_set_new(doc, "row_columns",
                         json_pack("[s, s, s, s]", "index", "id", "label", "sha256"));

@@ -4,5 +4,9 @@
 
 const assay__doc_format assay__doc_formats[] = {
     {"findings.jsonl", "jsonl", assay__render_findings_jsonl},
+    {"report.sarif", "sarif", assay__render_sarif},
+    {"junit.xml", "junit", assay__render_junit},
+    {"bom.cdx.json", "cyclonedx", assay__render_cyclonedx},
+    {"report.html", "html", assay__render_html},
 };
 const size_t assay__doc_format_count = sizeof assay__doc_formats / sizeof assay__doc_formats[0];

@@ -31,8 +31,35 @@ typedef struct assay__doc_format {
 extern const assay__doc_format assay__doc_formats[];
 extern const size_t assay__doc_format_count;
 
+/* ---- helpers the renderers share (doc_text.c) ---- */
+/* Writes UTF-8 text s escaped for XML/HTML text (attribute = 0) or a double-quoted attribute
+ * (1: quotes and line breaks as references): markup characters as entities, characters XML 1.0
+ * forbids (C0 controls, U+FFFE, U+FFFF) dropped. Ids, labels and paths come from user files, so
+ * they can never open a tag or end an attribute. NULL writes nothing. */
+void assay__xml_put(FILE *fp, const char *s, int attribute);
+/* o[key] as a string, "" when missing or not a string. */
+const char *assay__doc_str(const json_t *o, const char *key);
+/* A scalar (id, label) as text: strings as they are, numbers printed into buf, else "-". */
+const char *assay__doc_scalar_text(const json_t *v, char *buf, size_t len);
+/* Rank of a severity name (0 none .. 4 critical), -1 if unknown. */
+int assay__doc_severity(const char *name);
+/* report.json lists findings row by row: the end of the run of findings that share the
+ * "index" of findings[first]. */
+size_t assay__doc_row_end(const json_t *findings, size_t first);
+
 /* ---- the renderers (one file each in src/report/) ---- */
 assay_status assay__render_findings_jsonl(assay_ctx *ctx, const json_t *doc, FILE *fp,
                                           const char *path);
+/* report.sarif (sarif.c): rows are aggregated into one result per rule when more than
+ * ASSAY__SARIF_AGGREGATE_ABOVE rows are flagged; the _limited form takes that limit (tests). */
+#define ASSAY__SARIF_AGGREGATE_ABOVE 5000
+assay_status assay__render_sarif(assay_ctx *ctx, const json_t *doc, FILE *fp, const char *path);
+assay_status assay__render_sarif_limited(assay_ctx *ctx, const json_t *doc, FILE *fp,
+                                         const char *path, size_t aggregate_above);
+/* junit.xml (junit.c) */
+assay_status assay__render_junit(assay_ctx *ctx, const json_t *doc, FILE *fp, const char *path);
+/* bom.cdx.json (cyclonedx.c) and report.html (html.c) */
+assay_status assay__render_cyclonedx(assay_ctx *ctx, const json_t *doc, FILE *fp, const char *path);
+assay_status assay__render_html(assay_ctx *ctx, const json_t *doc, FILE *fp, const char *path);
 
 #endif

@@ -71,6 +71,14 @@ json_t *assay__manifest_json(const assay_dataset *ds, const assay_result *res,
                              const assay_report_opts *opts, const json_t *etsi);
 json_t *assay__report_json(const assay_dataset *ds, const assay_result *res,
                            const assay_report_opts *opts, const json_t *etsi, const char *dir);
+/* assay_report_write, also handing back report.json's document in *doc_out when not NULL (a
+ * new reference; the CLI's --json-summary is built from it). */
+assay_status assay__report_write_doc(assay_ctx *ctx, const assay_dataset *ds,
+                                     const assay_result *res, const char *dir,
+                                     const assay_report_opts *opts, json_t **doc_out);
+/* Replaces *doc by the document report.json's text reads back as (numbers rounded as they are
+ * written), so what is rendered from it is what `assay report render` renders from the file. */
+assay_status assay__report_as_saved(assay_ctx *ctx, json_t **doc);
 /* Dumps a JSON document to fp (indented or compact); ASSAY_E_IO on failure. */
 assay_status assay__dump_json(assay_ctx *ctx, const json_t *doc, FILE *fp, int indent,
                               const char *path);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "report/render.h"
 #include "report/report_internal.h"
 #include "scan/params.h"
 
@@ -80,8 +81,14 @@ void assay_report_summary(const assay_dataset *ds, const assay_result *res, cons
         fprintf(fp, "  warning: %zu rows left out of the neighbour graph (integrity findings)\n",
                 ds->n - res->n_in_graph);
     if (res->eval.present) print_eval(&res->eval, fp);
-    fprintf(fp, "  gate: %s (exit %d): %s\n", res->gate_passed ? "PASS" : "FAIL",
-            res->gate_passed ? 0 : 1, res->gate_reason);
-    if (dir != NULL)
-        fprintf(fp, "  reports: %s/report.json, flagged.csv, scores.csv, manifest.json\n", dir);
+    static const char *const verdicts[] = {"PASS", "WARN", "FAIL"};
+    fprintf(fp, "  gate: %s (exit %d%s): %s\n", verdicts[res->verdict % 3], res->exit_code,
+            res->exit_zero && res->verdict == ASSAY_VERDICT_FAIL ? ", --exit-zero" : "",
+            res->gate_reason);
+    if (dir != NULL) {
+        fprintf(fp, "  reports: %s/report.json, flagged.csv, scores.csv, manifest.json", dir);
+        for (size_t f = 0; f < assay__doc_format_count; f++)
+            fprintf(fp, ", %s", assay__doc_formats[f].file);
+        fputc('\n', fp);
+    }
 }

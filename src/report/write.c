@@ -35,6 +35,13 @@ enum { OUT_SCORES, OUT_FLAGGED, OUT_MANIFEST, OUT_RESULT_COUNT };
 
 assay_status assay_report_write(assay_ctx *ctx, const assay_dataset *ds, const assay_result *res,
                                 const char *dir, const assay_report_opts *opts) {
+    return assay__report_write_doc(ctx, ds, res, dir, opts, NULL);
+}
+
+assay_status assay__report_write_doc(assay_ctx *ctx, const assay_dataset *ds,
+                                     const assay_result *res, const char *dir,
+                                     const assay_report_opts *opts, json_t **doc_out) {
+    if (doc_out != NULL) *doc_out = NULL;
     if (ctx == NULL || ds == NULL || res == NULL || dir == NULL)
         return assay__fail(ctx, ASSAY_E_INVAL, "assay_report_write: NULL argument");
     static const char *const names[OUT_RESULT_COUNT] = {"scores.csv", "flagged.csv",
@@ -60,14 +67,16 @@ assay_status assay_report_write(assay_ctx *ctx, const assay_dataset *ds, const a
     assay__progress(ctx, "report", 2, n_out);
     if (s == ASSAY_OK) {
         json_t *manifest = assay__manifest_json(ds, res, opts, etsi);
-        s = assay__dump_json(ctx, manifest, out[OUT_MANIFEST].fp, 0,
-                             out[OUT_MANIFEST].final_path);
+        s = assay__dump_json(ctx, manifest, out[OUT_MANIFEST].fp, 0, out[OUT_MANIFEST].final_path);
         json_decref(manifest);
     }
     assay__progress(ctx, "report", 3, n_out);
     if (s == ASSAY_OK) {
         doc = assay__report_json(ds, res, opts, etsi, dir);
         if (doc == NULL) s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory building report.json");
+        /* The formats are rendered from the document as report.json saves it (its numbers
+         * rounded as written), so `assay report render` reproduces them byte for byte. */
+        if (s == ASSAY_OK) s = assay__report_as_saved(ctx, &doc);
     }
     for (size_t f = 0; s == ASSAY_OK && f < assay__doc_format_count; f++) {
         assay__outfile *o = &out[OUT_RESULT_COUNT + f];
@@ -76,9 +85,10 @@ assay_status assay_report_write(assay_ctx *ctx, const assay_dataset *ds, const a
     }
     if (s == ASSAY_OK)
         s = assay__dump_json(ctx, doc, out[out_report].fp, 1, out[out_report].final_path);
-    json_decref(doc);
     for (size_t i = 0; s == ASSAY_OK && i < n_out; i++) s = assay__out_close(ctx, &out[i]);
     for (size_t i = 0; s == ASSAY_OK && i < n_out; i++) s = assay__out_commit(ctx, &out[i]);
+    if (s == ASSAY_OK && doc_out != NULL) *doc_out = json_incref(doc);
+    json_decref(doc);
     for (size_t i = 0; i < n_out; i++) assay__out_discard(&out[i]);
     assay__progress(ctx, "report", n_out, n_out);
     json_decref(etsi);

@@ -6,11 +6,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "baseline/baseline.h"
 #include "scan/result_internal.h"
 
 static const char *const k_detector_names[ASSAY_DET_COUNT] = {
-    "knn-label",   "knn-outlier", "duplicate",      "integrity", "spectral", "spectre",   "cluster",
-    "mahalanobis", "confident",   "near-duplicate", "valuation", "ordering", "imbalance", "ecod"};
+    "knn-label", "knn-outlier", "duplicate",   "integrity", "spectral",
+    "spectre",   "cluster",     "mahalanobis", "confident", "near-duplicate",
+    "valuation", "ordering",    "imbalance",   "ecod",      "tampering"};
 static const char *const k_severity_names[ASSAY__SEV_COUNT] = {"none", "low", "medium", "high",
                                                                "critical"};
 static const char *const k_metric_names[2] = {"cosine", "l2"};
@@ -70,6 +72,7 @@ assay_status assay__result_alloc(assay_ctx *ctx, assay_result *res, size_t n) {
     }
     if (!ok) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory for %zu rows of scores", n);
     for (size_t r = 0; r < n; r++) res->suggested[r] = -1;
+    res->class_shift_p = NAN;
     return ASSAY_OK;
 }
 
@@ -153,6 +156,8 @@ void assay__result_clear(assay_result *res) {
     free(res->finding_start);
     free(res->eval.truth_path);
     free(res->eval.groups);
+    assay__baseline_free(res->baseline);
+    assay__gate_clear(res);
     memset(res, 0, sizeof *res);
 }
 

@@ -93,6 +93,9 @@ typedef struct assay__graph_source {
     char tool[64]; /* the file's `tool` attribute ("assay 0.1.0"), "" if absent */
 } assay__graph_source;
 
+/* A comparison with a baseline manifest (src/baseline/baseline.h). */
+typedef struct assay__baseline assay__baseline;
+
 struct assay_result {
     size_t n;
     assay_scan_opts opts; /* opts.graph_path points to graph_file.path (or is NULL) */
@@ -127,10 +130,28 @@ struct assay_result {
 
     int gate_passed;
     char gate_reason[512];
+    /* The gate's verdict (src/policy/gate.c): combine applies the scan options' default policy,
+     * assay_policy_apply a user's policy (once). */
+    int verdict;                          /* assay_verdict */
+    uint8_t det_verdict[ASSAY_DET_COUNT]; /* ASSAY__DV_* */
+    char **gate_reasons;                  /* sentences: failures, warnings, then what passed */
+    size_t n_gate_reasons;
+    int exit_zero, exit_code;
+    assay_severity warn_on;
+    uint8_t *allowlisted;       /* per row: an active allowlist entry accepts it; NULL = none */
+    size_t allowlisted_flagged; /* flagged rows the allowlist accepts (not counted) */
+    struct json_t *policy_doc;  /* report.json "policy"; NULL when no policy was applied */
+    int policy_applied;
 
     double t_knn, t_detect, t_total;
     char started[32], finished[32];
     assay__eval eval;
+    /* with opts.baseline_path: the baseline and what changed since it (NULL without) */
+    assay__baseline *baseline;
+    /* p-value of the class-distribution shift against the baseline (chi-square test of
+     * homogeneity); NaN without a baseline or when the test cannot be made. Drift, not a gate
+     * failure by itself. */
+    double class_shift_p;
 };
 
 /* Appends a finding (grows the array). */
@@ -176,11 +197,23 @@ ASSAY__EXPLAINED_DETECTOR(valuation)
 ASSAY__EXPLAINED_DETECTOR(ordering)
 ASSAY__EXPLAINED_DETECTOR(imbalance)
 ASSAY__EXPLAINED_DETECTOR(ecod)
+ASSAY__EXPLAINED_DETECTOR(tampering) /* src/baseline/tampering.c */
 #undef ASSAY__EXPLAINED_DETECTOR
 #undef ASSAY__DETECTOR
 
 /* Combined score, flags, severities, ordering and the gate verdict. */
 assay_status assay__combine(assay_ctx *ctx, const assay_dataset *ds, assay_result *res);
+/* Sorts and indexes the findings by row (finding_start). */
+assay_status assay__combine_index(assay_ctx *ctx, assay_result *res);
+/* From det_evidence and the findings: combined score, flags, row severities, counts, order. */
+assay_status assay__combine_rank(assay_ctx *ctx, const assay_dataset *ds, assay_result *res);
+
+/* Per-detector gate verdicts (report.json "detectors"[i].verdict). */
+enum { ASSAY__DV_PASS = 0, ASSAY__DV_WARN, ASSAY__DV_FAIL, ASSAY__DV_NOT_RUN };
+/* The gate with the policy the scan options imply (fail_on, max_flagged_fraction). */
+assay_status assay__gate_default(assay_ctx *ctx, const assay_dataset *ds, assay_result *res);
+/* Frees what the gate stored in the result. */
+void assay__gate_clear(assay_result *res);
 
 /* Maps a detector score s with flag threshold t (0 < t <= 1) to calibrated evidence:
  * 0.5 * s / t below t, 0.5 + 0.5 * (s - t) / (1 - t) from t up. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "baseline/baseline.h"
 #include "detect/label.h"
 #include "scan/result_internal.h"
 
@@ -57,6 +58,7 @@ static assay_status run_detectors(assay_ctx *ctx, const assay_dataset *ds, assay
         {ASSAY_DET_ECOD, assay__detect_ecod},
         {ASSAY_DET_ORDERING, assay__detect_ordering},
         {ASSAY_DET_IMBALANCE, assay__detect_imbalance},
+        {ASSAY_DET_TAMPERING, assay__detect_tampering}, /* last: summarises the others' scores */
     };
     const size_t count = sizeof detectors / sizeof detectors[0];
     _Static_assert(sizeof detectors / sizeof detectors[0] == ASSAY_DET_COUNT,
@@ -105,6 +107,11 @@ assay_status assay_scan(assay_ctx *ctx, const assay_dataset *ds, const assay_sca
     if (o.graph_path == NULL && !(o.skip >> ASSAY_DET_KNN_LABEL & 1u)) {
         uint32_t kd = assay__deep_knn_k(&o, res->n_in_graph, ds->n_classes);
         if (kd > o.k) res->opts.k = o.k = kd;
+    }
+    /* The baseline is read before the graph is built: a wrong file fails in a second. */
+    if (o.baseline_path != NULL) {
+        if ((s = assay__baseline_open(ctx, o.baseline_path, &res->baseline)) != ASSAY_OK) goto fail;
+        res->opts.baseline_path = res->baseline->old_side.path;
     }
     if (res->n_in_graph <= o.k) {
         size_t left_out = ds->n - res->n_in_graph;

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Per-class statistics kept in manifest.json so the next scan can state drift in units a
+ * reviewer understands: the class centroid and its spread (RMS distance of the rows to the
+ * centroid, the "class radius"), in the representation the neighbour graph sees (unit-length
+ * rows under cosine, raw rows under l2), and p50/p90/p99 of every detector's per-row scores. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "baseline/baseline.h"
+#include "report/report_internal.h"
+
+const double assay__bl_quantiles[ASSAY__BL_NQ] = {0.5, 0.9, 0.99};
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Quantile p of sorted v[0..n) by linear interpolation between order statistics (Hyndman and
+ * Fan type 7, the default of R and NumPy). */
+static double quantile_sorted(const double *v, size_t n, double p) {
+    if (n == 0) return NAN;
+    double h = p * (double)(n - 1);
+    size_t lo = (size_t)floor(h);
+    if (lo + 1 >= n) return v[n - 1];
+    return v[lo] + (h - (double)lo) * (v[lo + 1] - v[lo]);
+}
+
+void assay__bl_stats_free(assay__bl_stats *st) {
+    if (st == NULL) return;
+    for (size_t c = 0; st->classes != NULL && c < st->n_classes; c++) free(st->classes[c].centroid);
+    free(st->classes);
+    assay__strpool_free(&st->pool);
+    memset(st, 0, sizeof *st);
+}
+
+/* Centroid and spread of one class's rows. */
+static void centroid_and_spread(const assay_dataset *ds, const size_t *rows, size_t m,
+                                int normalised, double *centroid, double *spread) {
+    const size_t d = ds->d;
+    memset(centroid, 0, d * sizeof *centroid);
+    for (size_t i = 0; i < m; i++) {
+        const float *x = ds->x + rows[i] * ds->ld;
+        double scale = 1.0;
+        if (normalised) {
+            double ss = 0.0;
+            for (size_t j = 0; j < d; j++) ss += (double)x[j] * x[j];
+            scale = ss > 0.0 ? 1.0 / sqrt(ss) : 0.0;
+        }
+        for (size_t j = 0; j < d; j++) centroid[j] += scale * x[j];
+    }
+    for (size_t j = 0; j < d; j++) centroid[j] /= (double)m;
+    double sum = 0.0;
+    for (size_t i = 0; i < m; i++) {
+        const float *x = ds->x + rows[i] * ds->ld;
+        double scale = 1.0;
+        if (normalised) {
+            double ss = 0.0;
+            for (size_t j = 0; j < d; j++) ss += (double)x[j] * x[j];
+            scale = ss > 0.0 ? 1.0 / sqrt(ss) : 0.0;
+        }
+        for (size_t j = 0; j < d; j++) {
+            double e = scale * x[j] - centroid[j];
+            sum += e * e;
+        }
+    }
+    *spread = sqrt(sum / (double)m);
+}
+
+assay_status assay__bl_stats_compute(assay_ctx *ctx, const assay_dataset *ds,
+                                     const assay_result *res, assay__bl_stats *st) {
+    memset(st, 0, sizeof *st);
+    size_t *rows = NULL, *start = NULL;
+    ASSAY_TRY(assay__class_rows(ctx, ds, res, &rows, &start));
+    st->present = 1;
+    st->metric = res->opts.metric;
+    st->normalised = res->opts.metric == ASSAY_METRIC_COSINE;
+    st->d = ds->d;
+    st->n_classes = ds->n_classes;
+    size_t biggest = 1;
+    for (size_t c = 0; c < ds->n_classes; c++)
+        if (start[c + 1] - start[c] > biggest) biggest = start[c + 1] - start[c];
+    st->classes = calloc(ds->n_classes ? ds->n_classes : 1, sizeof *st->classes);
+    double *scores = malloc(biggest * sizeof *scores);
+    int ok = st->classes != NULL && scores != NULL;
+    for (size_t c = 0; ok && c < ds->n_classes; c++) {
+        assay__bl_class_stats *k = &st->classes[c];
+        const size_t *cr = rows + start[c];
+        const size_t m = start[c + 1] - start[c];
+        k->label = assay__strpool_add(&st->pool, ds->class_label[c], strlen(ds->class_label[c]));
+        k->name = assay__strpool_add(&st->pool, ds->class_name[c], strlen(ds->class_name[c]));
+        k->rows = m;
+        k->spread = NAN;
+        ok = k->label != NULL && k->name != NULL;
+        if (ok && m > 0) {
+            k->centroid = malloc((ds->d ? ds->d : 1) * sizeof *k->centroid);
+            ok = k->centroid != NULL;
+            if (ok) centroid_and_spread(ds, cr, m, st->normalised, k->centroid, &k->spread);
+        }
+        for (int det = 0; ok && det < ASSAY_DET_COUNT; det++) {
+            size_t got = 0;
+            /* the tampering detector compares with the baseline: its scores are no statistic of
+             * the data to compare again */
+            if (det != ASSAY_DET_TAMPERING && res->det[det].ran)
+                for (size_t i = 0; i < m; i++) {
+                    float s = res->det_score[det][cr[i]];
+                    if (isfinite(s)) scores[got++] = s;
+                }
+            if (got > 1) qsort(scores, got, sizeof *scores, cmp_double);
+            k->scored[det] = got;
+            for (int q = 0; q < ASSAY__BL_NQ; q++)
+                k->q[det][q] = quantile_sorted(scores, got, assay__bl_quantiles[q]);
+        }
+    }
+    free(scores);
+    free(rows);
+    free(start);
+    if (!ok) {
+        assay__bl_stats_free(st);
+        return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (class statistics)");
+    }
+    return ASSAY_OK;
+}
+
+/* A JSON number, or null for NaN/inf. */
+static json_t *num(double v) {
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+json_t *assay__bl_stats_json(const assay__bl_stats *st) {
+    if (st == NULL || !st->present) return json_null();
+    json_t *classes = json_array(), *qs = json_array();
+    for (int q = 0; q < ASSAY__BL_NQ; q++)
+        json_array_append_new(qs, json_real(assay__bl_quantiles[q]));
+    for (size_t c = 0; c < st->n_classes; c++) {
+        const assay__bl_class_stats *k = &st->classes[c];
+        json_t *centroid = json_array(), *dets = json_object();
+        for (size_t j = 0; k->centroid != NULL && j < st->d; j++)
+            json_array_append_new(centroid, num(k->centroid[j]));
+        for (int det = 0; det < ASSAY_DET_COUNT; det++) {
+            if (k->scored[det] == 0) continue;
+            json_object_set_new(dets, assay_detector_name(det),
+                                json_pack("{s:I, s:o, s:o, s:o}", "scored",
+                                          (json_int_t)k->scored[det], "p50", num(k->q[det][0]),
+                                          "p90", num(k->q[det][1]), "p99", num(k->q[det][2])));
+        }
+        if (k->centroid == NULL) {
+            json_decref(centroid);
+            centroid = json_null();
+        }
+        json_array_append_new(
+            classes, json_pack("{s:o, s:o, s:I, s:o, s:o, s:o}", "label", assay__json_str(k->label),
+                               "name", assay__json_str(k->name), "rows", (json_int_t)k->rows,
+                               "spread", num(k->spread), "centroid", centroid, "detectors", dets));
+    }
+    return json_pack(
+        "{s:s, s:s, s:b, s:I, s:s, s:s, s:o, s:o}", "representation",
+        st->normalised ? "rows scaled to unit length, as the cosine neighbour graph sees them"
+                       : "rows as loaded, as the l2 neighbour graph sees them",
+        "metric", assay_metric_name(st->metric), "normalised", st->normalised, "dims",
+        (json_int_t)st->d, "rows_counted",
+        "rows in the neighbour graph with a declared label (finite, non-zero under cosine)",
+        "spread", "RMS distance of the class's rows to its centroid (the class radius)",
+        "quantiles", qs, "classes", classes);
+}

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* `assay report render`: the document formats rendered again from a saved report.json, by the
+ * same renderers a scan uses (render.h), so a format added later can be produced for old scans
+ * and every format agrees with report.json byte for byte. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/render.h"
+#include "report/report_internal.h"
+
+#define REPORT_SCHEMA "assay-report/1"
+
+/* Reads a whole file into a NUL-terminated buffer. */
+static assay_status read_file(assay_ctx *ctx, const char *path, char **buf, size_t *len) {
+    *buf = NULL;
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL) {
+        int e = errno;
+        return assay__fail(ctx, e == ENOENT ? ASSAY_E_NOTFOUND : ASSAY_E_IO,
+                           "%s: cannot open the report: %s", path, strerror(e));
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *b = malloc(cap);
+    while (b != NULL) {
+        n += fread(b + n, 1, cap - n - 1, fp);
+        if (n < cap - 1) break;
+        char *bigger = realloc(b, cap *= 2);
+        if (bigger == NULL) free(b);
+        b = bigger;
+    }
+    int bad = ferror(fp), e = errno;
+    fclose(fp);
+    if (b == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory reading it", path);
+    if (bad) {
+        free(b);
+        return assay__fail(ctx, ASSAY_E_IO, "%s: read failed: %s", path, strerror(e));
+    }
+    b[n] = '\0';
+    *buf = b;
+    *len = n;
+    return ASSAY_OK;
+}
+
+/* The line of the first occurrence of `needle` in text (1 when absent). */
+static int line_of(const char *text, const char *needle) {
+    const char *at = strstr(text, needle);
+    int line = 1;
+    for (const char *c = text; at != NULL && c < at; c++) line += *c == '\n';
+    return line;
+}
+
+/* Loads and checks report.json: a JSON object whose "schema" is REPORT_SCHEMA. */
+static assay_status load_report(assay_ctx *ctx, const char *path, json_t **out) {
+    *out = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    assay_status s = read_file(ctx, path, &text, &len);
+    if (s != ASSAY_OK) return s;
+    json_error_t err;
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+    if (doc == NULL) {
+        free(text);
+        return assay__fail(ctx, ASSAY_E_FORMAT,
+                           "%s: line %d, column %d: not valid JSON (%s); expected an assay "
+                           "report.json (\"schema\": \"" REPORT_SCHEMA "\")",
+                           path, err.line, err.column, err.text);
+    }
+    const char *schema = json_string_value(json_object_get(doc, "schema"));
+    if (!json_is_object(doc) || schema == NULL || strcmp(schema, REPORT_SCHEMA) != 0) {
+        char found[96];
+        int line = 1;
+        if (!json_is_object(doc)) {
+            snprintf(found, sizeof found, "the document is not a JSON object");
+        } else if (schema == NULL) {
+            snprintf(found, sizeof found, "it has no \"schema\" string");
+        } else {
+            snprintf(found, sizeof found, "\"schema\" is \"%.60s\"", schema);
+            line = line_of(text, "\"schema\"");
+        }
+        json_decref(doc);
+        free(text);
+        return assay__fail(ctx, ASSAY_E_FORMAT,
+                           "%s: line %d: not an assay report: %s; expected \"schema\": "
+                           "\"" REPORT_SCHEMA "\"",
+                           path, line, found);
+    }
+    free(text);
+    *out = doc;
+    return ASSAY_OK;
+}
+
+/* The folder holding `path` ("." for a bare file name). */
+static assay_status parent_dir(assay_ctx *ctx, const char *path, char *buf, size_t len) {
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL) {
+        snprintf(buf, len, ".");
+        return ASSAY_OK;
+    }
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    if (n >= len) return assay__fail(ctx, ASSAY_E_INVAL, "%s: path too long", path);
+    memcpy(buf, path, n);
+    buf[n] = '\0';
+    return ASSAY_OK;
+}
+
+/* Marks the requested formats in `chosen` (all when n_formats is 0). */
+static assay_status choose_formats(assay_ctx *ctx, const char *const *formats, size_t n_formats,
+                                   unsigned char *chosen) {
+    for (size_t f = 0; f < assay__doc_format_count; f++) chosen[f] = n_formats == 0;
+    for (size_t i = 0; i < n_formats; i++) {
+        size_t f = 0;
+        while (f < assay__doc_format_count && strcmp(assay__doc_formats[f].option, formats[i]) != 0)
+            f++;
+        if (f == assay__doc_format_count) {
+            char known[256] = "";
+            for (size_t k = 0; k < assay__doc_format_count; k++) {
+                size_t used = strlen(known);
+                snprintf(known + used, sizeof known - used, "%s%s", k ? ", " : "",
+                         assay__doc_formats[k].option);
+            }
+            return assay__fail(ctx, ASSAY_E_INVAL, "unknown report format '%s' (known: %s)",
+                               formats[i] ? formats[i] : "(null)", known);
+        }
+        chosen[f] = 1;
+    }
+    return ASSAY_OK;
+}
+
+assay_status assay_report_render(assay_ctx *ctx, const char *report_path, const char *dir,
+                                 const char *const *formats, size_t n_formats) {
+    if (ctx == NULL || report_path == NULL || (n_formats > 0 && formats == NULL))
+        return assay__fail(ctx, ASSAY_E_INVAL, "assay_report_render: NULL argument");
+    enum { MAX_FORMATS = 32 };
+    if (assay__doc_format_count > MAX_FORMATS)
+        return assay__fail(ctx, ASSAY_E_INTERNAL, "too many report formats");
+    unsigned char chosen[MAX_FORMATS];
+    assay_status s = choose_formats(ctx, formats, n_formats, chosen);
+    if (s != ASSAY_OK) return s;
+    char parent[PATH_MAX];
+    if (dir == NULL || dir[0] == '\0') {
+        if ((s = parent_dir(ctx, report_path, parent, sizeof parent)) != ASSAY_OK) return s;
+        dir = parent;
+    }
+    json_t *doc = NULL;
+    if ((s = load_report(ctx, report_path, &doc)) != ASSAY_OK) return s;
+    if ((s = assay_report_prepare_dir(ctx, dir)) != ASSAY_OK) {
+        json_decref(doc);
+        return s;
+    }
+    /* As in a scan: every file under a temporary name, renamed into place only when all of
+     * them rendered, so a failure leaves the folder as it was. */
+    /* on the heap: two paths per file are too large for a caller's thread stack */
+    assay__outfile *out = calloc(assay__doc_format_count, sizeof *out);
+    if (out == NULL) {
+        json_decref(doc);
+        return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory rendering %s", report_path);
+    }
+    for (size_t f = 0; s == ASSAY_OK && f < assay__doc_format_count; f++)
+        if (chosen[f]) s = assay__out_open(ctx, dir, assay__doc_formats[f].file, &out[f]);
+    for (size_t f = 0; s == ASSAY_OK && f < assay__doc_format_count; f++) {
+        if (!chosen[f]) continue;
+        s = assay__doc_formats[f].render(ctx, doc, out[f].fp, out[f].final_path);
+        assay__progress(ctx, "render", f + 1, assay__doc_format_count);
+    }
+    for (size_t f = 0; s == ASSAY_OK && f < assay__doc_format_count; f++)
+        if (chosen[f]) s = assay__out_close(ctx, &out[f]);
+    for (size_t f = 0; s == ASSAY_OK && f < assay__doc_format_count; f++)
+        if (chosen[f]) s = assay__out_commit(ctx, &out[f]);
+    for (size_t f = 0; f < assay__doc_format_count; f++) assay__out_discard(&out[f]);
+    assay__progress(ctx, "render", assay__doc_format_count, assay__doc_format_count);
+    free(out);
+    json_decref(doc);
+    return s;
+}
+
+/* Through assay__dump_json itself, so the rounding is exactly report.json's. */
+assay_status assay__report_as_saved(assay_ctx *ctx, json_t **doc) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (mem == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory saving report.json");
+    assay_status s = assay__dump_json(ctx, *doc, mem, 0, "report.json");
+    if (fclose(mem) != 0 && s == ASSAY_OK)
+        s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory saving report.json");
+    json_t *saved = NULL;
+    if (s == ASSAY_OK) {
+        json_error_t err;
+        saved = json_loadb(text, len, 0, &err);
+        if (saved == NULL)
+            s = assay__fail(ctx, ASSAY_E_INTERNAL, "report.json does not read back: %s", err.text);
+    }
+    free(text);
+    if (s != ASSAY_OK) return s;
+    json_decref(*doc);
+    *doc = saved;
+    return ASSAY_OK;
+}
