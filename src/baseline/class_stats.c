@@ -35,6 +35,15 @@ void assay__bl_stats_free(assay__bl_stats *st) {
     memset(st, 0, sizeof *st);
 }
 
+/* The factor that puts a row into the detectors' representation: 1 / its norm under cosine
+ * (all-zero rows, left out of the graph, would get 0), else 1. */
+static double row_scale(const float *x, size_t d, int normalised) {
+    if (!normalised) return 1.0;
+    double ss = 0.0;
+    for (size_t j = 0; j < d; j++) ss += (double)x[j] * x[j];
+    return ss > 0.0 ? 1.0 / sqrt(ss) : 0.0;
+}
+
 /* Centroid and spread of one class's rows. */
 static void centroid_and_spread(const assay_dataset *ds, const size_t *rows, size_t m,
                                 int normalised, double *centroid, double *spread) {
@@ -42,24 +51,14 @@ static void centroid_and_spread(const assay_dataset *ds, const size_t *rows, siz
     memset(centroid, 0, d * sizeof *centroid);
     for (size_t i = 0; i < m; i++) {
         const float *x = ds->x + rows[i] * ds->ld;
-        double scale = 1.0;
-        if (normalised) {
-            double ss = 0.0;
-            for (size_t j = 0; j < d; j++) ss += (double)x[j] * x[j];
-            scale = ss > 0.0 ? 1.0 / sqrt(ss) : 0.0;
-        }
+        const double scale = row_scale(x, d, normalised);
         for (size_t j = 0; j < d; j++) centroid[j] += scale * x[j];
     }
     for (size_t j = 0; j < d; j++) centroid[j] /= (double)m;
     double sum = 0.0;
     for (size_t i = 0; i < m; i++) {
         const float *x = ds->x + rows[i] * ds->ld;
-        double scale = 1.0;
-        if (normalised) {
-            double ss = 0.0;
-            for (size_t j = 0; j < d; j++) ss += (double)x[j] * x[j];
-            scale = ss > 0.0 ? 1.0 / sqrt(ss) : 0.0;
-        }
+        const double scale = row_scale(x, d, normalised);
         for (size_t j = 0; j < d; j++) {
             double e = scale * x[j] - centroid[j];
             sum += e * e;

@@ -458,6 +458,28 @@ void cli_print_render_help(FILE *fp) {
         fp);
 }
 
+/* The options of render and diff that mean the same in both (-o/--out DIR, -q, -h) and a
+ * missing value: 0 when c was handled, CLI_EXIT_USAGE on an error, -1 when c is another option. */
+static int common_option(int c, char **argv, cli_opts *o, char *err, size_t len) {
+    switch (c) {
+    case 'o':
+        if (optarg[0] == '\0') return usage_error(err, len, "--out expects a folder", optarg);
+        o->out_dir = optarg;
+        return 0;
+    case 'q':
+        o->quiet = 1;
+        return 0;
+    case 'h':
+        o->help = 1;
+        return 0;
+    case ':':
+        snprintf(err, len, "option '%s' needs a value", argv[optind - 1]);
+        return CLI_EXIT_USAGE;
+    default:
+        return -1;
+    }
+}
+
 /* report render REPORT.json: one flag per format of the renderer table, so a format added to
  * the table is a flag here without touching the CLI. */
 static int parse_render(int argc, char **argv, cli_opts *o, char *err, size_t len) {
@@ -479,23 +501,15 @@ static int parse_render(int argc, char **argv, cli_opts *o, char *err, size_t le
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, ":o:qh", options, NULL)) != -1) {
+        int rc = common_option(c, argv, o, err, len);
+        if (rc >= 0) {
+            if (rc != 0) return rc;
+            continue;
+        }
         switch (c) {
-        case 'o':
-            if (optarg[0] == '\0') return usage_error(err, len, "--out expects a folder", optarg);
-            o->out_dir = optarg;
-            break;
-        case 'q':
-            o->quiet = 1;
-            break;
-        case 'h':
-            o->help = 1;
-            break;
         case OPT_RENDER_PROGRESS:
             o->progress = 1;
             break;
-        case ':':
-            snprintf(err, len, "option '%s' needs a value", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
         default:
             if (c >= OPT_RENDER_FORMAT_BASE &&
                 (size_t)(c - OPT_RENDER_FORMAT_BASE) < assay__doc_format_count) {
@@ -561,23 +575,15 @@ static int parse_diff(int argc, char **argv, cli_opts *o, char *err, size_t len)
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, ":o:qh", options, NULL)) != -1) {
+        int rc = common_option(c, argv, o, err, len);
+        if (rc >= 0) {
+            if (rc != 0) return rc;
+            continue;
+        }
         switch (c) {
-        case 'o':
-            if (optarg[0] == '\0') return usage_error(err, len, "--out expects a folder", optarg);
-            o->out_dir = optarg;
-            break;
-        case 'q':
-            o->quiet = 1;
-            break;
-        case 'h':
-            o->help = 1;
-            break;
         case OPT_DIFF_JSON_SUMMARY:
             o->json_summary = 1;
             break;
-        case ':':
-            snprintf(err, len, "option '%s' needs a value", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
         default:
             snprintf(err, len, "unknown option '%s' (see 'assay diff --help')", argv[optind - 1]);
             return CLI_EXIT_USAGE;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "assay/assay_scan.h"
+#include "core/internal.h"
 #include "report/render.h"
 
 void assay__xml_put(FILE *fp, const char *s, int attribute) {
@@ -73,4 +74,15 @@ size_t assay__doc_row_end(const json_t *findings, size_t first) {
            json_integer_value(json_object_get(json_array_get(findings, end), "index")) == row)
         end++;
     return end;
+}
+
+int assay__doc_need(assay_ctx *ctx, assay_status *s, const char *path, const json_t *o,
+                    const char *where, const char *key, json_type type) {
+    const json_t *v = json_object_get(o, key);
+    if (*s == ASSAY_OK && (v == NULL || json_typeof(v) != type))
+        *s = assay__fail(ctx, ASSAY_E_FORMAT,
+                         "%s: the report's %s lacks \"%s\" or it has the wrong type (a "
+                         "report.json from another version?)",
+                         path, where, key);
+    return *s == ASSAY_OK;
 }

@@ -850,15 +850,13 @@ static void warnings_section(FILE *fp, const json_t *doc) {
 }
 
 assay_status assay__render_html(assay_ctx *ctx, const json_t *doc, FILE *fp, const char *path) {
-    static const char *const required[] = {"input",     "gate",     "summary",
-                                           "detectors", "findings", "etsi"};
-    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
-        if (!json_is_object(json_object_get(doc, required[i])) &&
-            !json_is_array(json_object_get(doc, required[i])))
-            return assay__fail(ctx, ASSAY_E_FORMAT,
-                               "%s: the report document has no \"%s\" (a report.json from "
-                               "another version?)",
-                               path, required[i]);
+    assay_status s = ASSAY_OK;
+    static const char *const objects[] = {"input", "gate", "summary", "etsi"};
+    for (size_t i = 0; i < sizeof objects / sizeof objects[0]; i++)
+        assay__doc_need(ctx, &s, path, doc, "top level", objects[i], JSON_OBJECT);
+    assay__doc_need(ctx, &s, path, doc, "top level", "detectors", JSON_ARRAY);
+    assay__doc_need(ctx, &s, path, doc, "top level", "findings", JSON_ARRAY);
+    if (s != ASSAY_OK) return s;
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<meta "
           "name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>assay "
           "report: ",

@@ -175,34 +175,23 @@ static void baseline_body(FILE *fp, const json_t *doc, const char *unused) {
     }
 }
 
-static int need(assay_ctx *ctx, assay_status *s, const char *path, const json_t *o,
-                const char *where, const char *key, json_type type) {
-    const json_t *v = json_object_get(o, key);
-    if (*s == ASSAY_OK && (v == NULL || json_typeof(v) != type))
-        *s = assay__fail(ctx, ASSAY_E_FORMAT,
-                         "%s: the report's %s lacks \"%s\" or it has the wrong type (a "
-                         "report.json from another version?)",
-                         path, where, key);
-    return *s == ASSAY_OK;
-}
-
 assay_status assay__render_junit(assay_ctx *ctx, const json_t *doc, FILE *fp, const char *path) {
     assay_status s = ASSAY_OK;
-    need(ctx, &s, path, doc, "top level", "detectors", JSON_ARRAY);
-    need(ctx, &s, path, doc, "top level", "tests", JSON_ARRAY);
-    need(ctx, &s, path, doc, "top level", "findings", JSON_ARRAY);
-    need(ctx, &s, path, doc, "top level", "gate", JSON_OBJECT);
-    need(ctx, &s, path, doc, "top level", "input", JSON_OBJECT);
-    need(ctx, &s, path, json_object_get(doc, "gate"), "gate", "verdict", JSON_STRING);
-    need(ctx, &s, path, json_object_get(doc, "gate"), "gate", "fail_on", JSON_STRING);
-    need(ctx, &s, path, json_object_get(doc, "input"), "input", "path", JSON_STRING);
+    assay__doc_need(ctx, &s, path, doc, "top level", "detectors", JSON_ARRAY);
+    assay__doc_need(ctx, &s, path, doc, "top level", "tests", JSON_ARRAY);
+    assay__doc_need(ctx, &s, path, doc, "top level", "findings", JSON_ARRAY);
+    assay__doc_need(ctx, &s, path, doc, "top level", "gate", JSON_OBJECT);
+    assay__doc_need(ctx, &s, path, doc, "top level", "input", JSON_OBJECT);
+    assay__doc_need(ctx, &s, path, json_object_get(doc, "gate"), "gate", "verdict", JSON_STRING);
+    assay__doc_need(ctx, &s, path, json_object_get(doc, "gate"), "gate", "fail_on", JSON_STRING);
+    assay__doc_need(ctx, &s, path, json_object_get(doc, "input"), "input", "path", JSON_STRING);
     size_t i;
     const json_t *det;
     char where[48];
     json_array_foreach(json_object_get(doc, "detectors"), i, det) {
         snprintf(where, sizeof where, "detectors[%zu]", i);
-        need(ctx, &s, path, det, where, "name", JSON_STRING);
-        need(ctx, &s, path, det, where, "flagged", JSON_INTEGER);
+        assay__doc_need(ctx, &s, path, det, where, "name", JSON_STRING);
+        assay__doc_need(ctx, &s, path, det, where, "flagged", JSON_INTEGER);
     }
     if (s != ASSAY_OK) return s;
 

@@ -46,6 +46,11 @@ int assay__doc_severity(const char *name);
 /* report.json lists findings row by row: the end of the run of findings that share the
  * "index" of findings[first]. */
 size_t assay__doc_row_end(const json_t *findings, size_t first);
+/* Checks that o[key] exists with the given type; otherwise sets *s (if still ASSAY_OK) to
+ * ASSAY_E_FORMAT naming the file, `where` in the report and the key. Returns *s == ASSAY_OK, so
+ * a renderer can check many keys and report the first missing one. */
+int assay__doc_need(assay_ctx *ctx, assay_status *s, const char *path, const json_t *o,
+                    const char *where, const char *key, json_type type);
 
 /* ---- the renderers (one file each in src/report/) ---- */
 assay_status assay__render_findings_jsonl(assay_ctx *ctx, const json_t *doc, FILE *fp,

@@ -112,48 +112,36 @@ static const char *str(const json_t *o, const char *key) {
     return json_string_value(json_object_get(o, key));
 }
 
-/* The doc must have `key` of `type` in `o` (named `where` in the message). */
-static int has(assay_ctx *ctx, assay_status *s, const char *path, const json_t *o,
-               const char *where, const char *key, json_type type) {
-    const json_t *v = json_object_get(o, key);
-    if (*s == ASSAY_OK && (v == NULL || json_typeof(v) != type))
-        *s = assay__fail(ctx, ASSAY_E_FORMAT,
-                         "%s: the report's %s lacks \"%s\" or it has the wrong type (a "
-                         "report.json from another version?)",
-                         path, where, key);
-    return *s == ASSAY_OK;
-}
-
 static assay_status check_doc(assay_ctx *ctx, const json_t *doc, const char *path) {
     assay_status s = ASSAY_OK;
     const json_t *input = json_object_get(doc, "input");
-    has(ctx, &s, path, doc, "top level", "input", JSON_OBJECT);
-    has(ctx, &s, path, doc, "top level", "findings", JSON_ARRAY);
-    has(ctx, &s, path, doc, "top level", "detectors", JSON_ARRAY);
-    has(ctx, &s, path, doc, "top level", "tests", JSON_ARRAY);
-    has(ctx, &s, path, doc, "top level", "gate", JSON_OBJECT);
-    has(ctx, &s, path, doc, "top level", "tool", JSON_OBJECT);
-    has(ctx, &s, path, input, "input", "path", JSON_STRING);
-    has(ctx, &s, path, input, "input", "files", JSON_ARRAY);
-    has(ctx, &s, path, json_object_get(doc, "gate"), "gate", "verdict", JSON_STRING);
+    assay__doc_need(ctx, &s, path, doc, "top level", "input", JSON_OBJECT);
+    assay__doc_need(ctx, &s, path, doc, "top level", "findings", JSON_ARRAY);
+    assay__doc_need(ctx, &s, path, doc, "top level", "detectors", JSON_ARRAY);
+    assay__doc_need(ctx, &s, path, doc, "top level", "tests", JSON_ARRAY);
+    assay__doc_need(ctx, &s, path, doc, "top level", "gate", JSON_OBJECT);
+    assay__doc_need(ctx, &s, path, doc, "top level", "tool", JSON_OBJECT);
+    assay__doc_need(ctx, &s, path, input, "input", "path", JSON_STRING);
+    assay__doc_need(ctx, &s, path, input, "input", "files", JSON_ARRAY);
+    assay__doc_need(ctx, &s, path, json_object_get(doc, "gate"), "gate", "verdict", JSON_STRING);
     size_t i;
     const json_t *f;
     char where[64];
     json_array_foreach(json_object_get(doc, "findings"), i, f) {
         snprintf(where, sizeof where, "findings[%zu]", i);
-        has(ctx, &s, path, f, where, "index", JSON_INTEGER);
-        has(ctx, &s, path, f, where, "kind", JSON_STRING);
-        has(ctx, &s, path, f, where, "severity", JSON_STRING);
-        has(ctx, &s, path, f, where, "detector", JSON_STRING);
-        has(ctx, &s, path, f, where, "explanation", JSON_STRING);
-        has(ctx, &s, path, f, where, "row_sha256", JSON_STRING);
-        has(ctx, &s, path, f, where, "location", JSON_OBJECT);
-        has(ctx, &s, path, f, where, "etsi", JSON_ARRAY);
+        assay__doc_need(ctx, &s, path, f, where, "index", JSON_INTEGER);
+        assay__doc_need(ctx, &s, path, f, where, "kind", JSON_STRING);
+        assay__doc_need(ctx, &s, path, f, where, "severity", JSON_STRING);
+        assay__doc_need(ctx, &s, path, f, where, "detector", JSON_STRING);
+        assay__doc_need(ctx, &s, path, f, where, "explanation", JSON_STRING);
+        assay__doc_need(ctx, &s, path, f, where, "row_sha256", JSON_STRING);
+        assay__doc_need(ctx, &s, path, f, where, "location", JSON_OBJECT);
+        assay__doc_need(ctx, &s, path, f, where, "etsi", JSON_ARRAY);
         if (s != ASSAY_OK) break;
     }
     json_array_foreach(json_object_get(doc, "tests"), i, f) {
         snprintf(where, sizeof where, "tests[%zu]", i);
-        has(ctx, &s, path, f, where, "detector", JSON_STRING);
+        assay__doc_need(ctx, &s, path, f, where, "detector", JSON_STRING);
         if (s != ASSAY_OK) break;
     }
     return s;
