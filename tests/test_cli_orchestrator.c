@@ -278,6 +278,71 @@ static void test_reports_identical_across_threads(void **state) {
     assert_int_not_equal(system(cmd), 0);
 }
 
+/* An orchestrator sets options through the environment (a Kubernetes pod spec, a CI job):
+ * ASSAY_OUT, ASSAY_QUIET, ASSAY_JSON_SUMMARY, ASSAY_THREADS... act as their flags, a flag on the
+ * command line overrides its variable, report.json records the variables used, and a bad value
+ * names the variable. */
+static void test_options_from_assay_variables(void **state) {
+    (void)state;
+    char data[1024], env_out[1024], flag_out[1024], p[1200];
+    tu_path(data, sizeof data, "orch_env.h5");
+    tu_path(env_out, sizeof env_out, "orch_env_out");
+    tu_path(flag_out, sizeof flag_out, "orch_env_flag_out");
+    make_data(data, 400, 0);
+    tu_remove_dir(env_out);
+    tu_remove_dir(flag_out);
+    setenv("ASSAY_OUT", env_out, 1);
+    setenv("ASSAY_QUIET", "true", 1);
+    setenv("ASSAY_JSON_SUMMARY", "1", 1);
+    setenv("ASSAY_THREADS", "1", 1);
+    const char *by_env[] = {"assay", "scan", data, NULL};
+    assert_int_equal(run_assay(by_env), 0);
+    char *so = tu_slurp(g_out, NULL);
+    json_t *sum = last_line_json(so);
+    check_summary(sum, env_out, 0, "pass"); /* written into ASSAY_OUT, quiet: one line */
+    assert_int_equal(strchr(so, '\n') - so, (long)strlen(so) - 1);
+    json_decref(sum);
+    free(so);
+    snprintf(p, sizeof p, "%s/report.json", env_out);
+    json_t *doc = tu_load_json(p);
+    const json_t *env = json_object_get(doc, "environment");
+    assert_int_equal(json_array_size(env), 4);
+    char want[1200];
+    snprintf(want, sizeof want, "ASSAY_OUT=%s", env_out);
+    int seen = 0;
+    for (size_t i = 0; i < json_array_size(env); i++)
+        seen += strcmp(json_string_value(json_array_get(env, i)), want) == 0;
+    assert_int_equal(seen, 1);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(doc, "tool"), "threads")),
+                     1);
+    json_decref(doc);
+    /* the flag wins over the variable; a switch variable can be turned off */
+    setenv("ASSAY_QUIET", "no", 1);
+    const char *by_flag[] = {"assay", "scan", data, "--out", flag_out, NULL};
+    assert_int_equal(run_assay(by_flag), 0);
+    snprintf(p, sizeof p, "%s/report.json", flag_out);
+    assert_true(tu_exists(p));
+    so = tu_slurp(g_out, NULL);
+    assert_non_null(strstr(so, "gate: PASS")); /* not quiet */
+    free(so);
+    /* a bad value: exit 2, the message names the variable */
+    setenv("ASSAY_THREADS", "many", 1);
+    assert_int_equal(run_assay(by_env), 2);
+    char *se = tu_slurp(g_err, NULL);
+    assert_non_null(strstr(se, "ASSAY_THREADS=many"));
+    free(se);
+    setenv("ASSAY_THREADS", "1", 1);
+    setenv("ASSAY_QUIET", "maybe", 1);
+    assert_int_equal(run_assay(by_env), 2);
+    se = tu_slurp(g_err, NULL);
+    assert_non_null(strstr(se, "ASSAY_QUIET expects true or false"));
+    free(se);
+    unsetenv("ASSAY_OUT");
+    unsetenv("ASSAY_QUIET");
+    unsetenv("ASSAY_JSON_SUMMARY");
+    unsetenv("ASSAY_THREADS");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_summary_is_the_last_line_of_stdout),
@@ -285,6 +350,7 @@ int main(void) {
         cmocka_unit_test(test_no_progress_when_stderr_is_not_a_terminal),
         cmocka_unit_test(test_no_color_is_respected),
         cmocka_unit_test(test_reports_identical_across_threads),
+        cmocka_unit_test(test_options_from_assay_variables),
     };
     return cmocka_run_group_tests_name("cli_orchestrator", tests, NULL, NULL);
 }

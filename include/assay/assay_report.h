@@ -20,9 +20,11 @@ typedef struct assay_report_opts {
     int argc;                 /* command line recorded in report.json (0 = none) */
     const char *const *argv;  /* argc strings, only read during the call */
     const char *input_source; /* optional provenance (URL or description) for manifest.json */
+    int n_environment;        /* "ASSAY_OUT=dir" strings of variables that set options (0 = none) */
+    const char *const *environment;
 } assay_report_opts;
 #define ASSAY_REPORT_OPTS_INIT                                                                     \
-    { 0, NULL, NULL }
+    { 0, NULL, NULL, 0, NULL }
 
 /* Creates `dir` (one level) if it does not exist and checks that files can be created in it, so
  * a scan can fail fast before doing any work. Returns ASSAY_OK or ASSAY_E_IO (message names the

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Command-line parsing into a plain options struct (no side effects, so it can be tested) and
  * the help texts, which carry the exit-code table. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 #include "report/render.h"
@@ -283,8 +285,96 @@ static int add_policy_arg(cli_opts *o, const char *name, const char *value, char
     return 0;
 }
 
-/* scan and knn share the options (knn takes a subset) and the INPUT argument. */
+/* Keeps the concatenation a b c d in o->env_text; NULL when it is full. */
+static const char *env_keep(cli_opts *o, const char *a, const char *b, const char *c,
+                            const char *d) {
+    size_t room = sizeof o->env_text - o->env_used;
+    int n = snprintf(o->env_text + o->env_used, room, "%s%s%s%s", a, b, c, d);
+    if (n < 0 || (size_t)n >= room) return NULL;
+    const char *kept = o->env_text + o->env_used;
+    o->env_used += (size_t)n + 1;
+    return kept;
+}
+
+/* A switch's variable: 1 on, 0 off, -1 neither. */
+static int env_switch(const char *v) {
+    static const char *const on[] = {"1", "true", "yes", "on"}, *const off[] = {"0", "false", "no",
+                                                                                "off"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(v, on[i]) == 0) return 1;
+        if (strcasecmp(v, off[i]) == 0) return 0;
+    }
+    return -1;
+}
+
+/* The options of scan and knn that are not policy keys, given as ASSAY_<NAME> variables (upper
+ * case, dashes as underscores: ASSAY_OUT, ASSAY_THREADS, ASSAY_BASELINE, ASSAY_JSON_SUMMARY...),
+ * turned into "--name=value" arguments in args[] that go before the command line's own, so a
+ * flag overrides its variable (the last value wins). Policy keys resolve their own variables
+ * key by key (cli_resolve_policy); an empty variable is unset. knn ignores the variables of
+ * scan-only options and ASSAY_OUT (its --out names a file, not a folder). */
+static int env_options(cli_opts *o, char **args, int *n_args, char *err, size_t len) {
+    const int knn = o->cmd == CMD_KNN;
+    for (size_t i = 0; i < N_FIXED_OPTIONS; i++) {
+        const struct option *opt = &k_scan_options[i];
+        if (opt->val == 'h' || (knn && (scan_only(opt->val) || opt->val == 'o'))) continue;
+        char name[64] = "ASSAY_";
+        for (size_t j = 0; opt->name[j] && j + 7 < sizeof name; j++)
+            name[6 + j] = opt->name[j] == '-' ? '_' : (char)toupper((unsigned char)opt->name[j]);
+        const char *v = getenv(name);
+        if (v == NULL || v[0] == '\0') continue;
+        int sw = opt->has_arg == required_argument ? -1 : env_switch(v);
+        if (opt->has_arg == no_argument && sw < 0) {
+            snprintf(err, len, "%s expects true or false (1/0, yes/no, on/off), got '%s'", name, v);
+            return CLI_EXIT_USAGE;
+        }
+        if (sw == 0) continue;
+        const char *arg =
+            sw == 1 ? env_keep(o, "--", opt->name, "", "") : env_keep(o, "--", opt->name, "=", v);
+        const char *shown = env_keep(o, name, "=", v, "");
+        if (arg == NULL || shown == NULL || o->n_env_args == CLI_MAX_ENV_ARGS) {
+            snprintf(err, len, "too many or too long ASSAY_* variables (at %s)", name);
+            return CLI_EXIT_USAGE;
+        }
+        args[(*n_args)++] = (char *)arg; /* getopt takes char *, never writes */
+        o->env_args[o->n_env_args++] = shown;
+    }
+    return 0;
+}
+
+static int parse_scan_args(int argc, char **argv, cli_opts *o, char *err, size_t len);
+
+/* scan and knn: the ASSAY_* variables of their options first, then the command line. */
 static int parse_scan(int argc, char **argv, cli_opts *o, char *err, size_t len) {
+    if (o->cmd != CMD_SCAN && o->cmd != CMD_KNN) return parse_scan_args(argc, argv, o, err, len);
+    char **args = malloc(((size_t)argc + CLI_MAX_ENV_ARGS + 1) * sizeof *args);
+    if (args == NULL) {
+        snprintf(err, len, "out of memory");
+        return CLI_EXIT_USAGE;
+    }
+    int n = 0;
+    args[n++] = argv[0];
+    int rc = env_options(o, args, &n, err, len);
+    if (rc == 0) {
+        for (int i = 1; i <= argc; i++) args[n++] = argv[i]; /* with the final NULL */
+        rc = parse_scan_args(n - 1, args, o, err, len);
+        if (rc != 0 && o->n_env_args > 0) {
+            size_t used = strlen(err);
+            snprintf(err + used, len - used, " (set by ASSAY_* variables:");
+            for (size_t i = 0; i < o->n_env_args; i++) {
+                used = strlen(err);
+                snprintf(err + used, len - used, " %s", o->env_args[i]);
+            }
+            used = strlen(err);
+            snprintf(err + used, len - used, ")");
+        }
+    }
+    free(args);
+    return rc;
+}
+
+/* scan and knn share the options (knn takes a subset) and the INPUT argument. */
+static int parse_scan_args(int argc, char **argv, cli_opts *o, char *err, size_t len) {
     const int knn = o->cmd == CMD_KNN;
     long l;
     int c, idx = -1;

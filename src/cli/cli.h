@@ -34,6 +34,8 @@ typedef enum cli_command {
 #define CLI_MAX_RENDER_FORMATS 16
 /* Policy options on one command line (each --threshold DET=X,... counts once). */
 #define CLI_MAX_POLICY_ARGS 256
+/* Options of scan/knn set by ASSAY_* variables (there are fewer such options). */
+#define CLI_MAX_ENV_ARGS 32
 
 typedef struct cli_opts {
     cli_command cmd;
@@ -62,6 +64,13 @@ typedef struct cli_opts {
         const char *name, *value;
     } policy_args[CLI_MAX_POLICY_ARGS];
     size_t n_policy_args;
+    /* The other options of scan and knn given as ASSAY_* variables ("ASSAY_OUT=dir"), read
+     * before the command line's own flags so that those override them; `env_text` holds the
+     * strings both these and the synthesised "--out=dir" arguments point into. */
+    const char *env_args[CLI_MAX_ENV_ARGS];
+    size_t n_env_args;
+    char env_text[8192];
+    size_t env_used;
 } cli_opts;
 
 /* Parses argv into *o. On a usage error returns CLI_EXIT_USAGE with a message in err. */

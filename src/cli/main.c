@@ -149,6 +149,8 @@ static int cmd_scan(const cli_opts *o, int argc, char **argv) {
     ropts.argc = argc;
     ropts.argv = (const char *const *)argv;
     ropts.input_source = o->source;
+    ropts.n_environment = (int)o->n_env_args;
+    ropts.environment = o->env_args;
     if ((s = assay__report_write_doc(ctx, ds, res, o->out_dir, &ropts, &doc)) != ASSAY_OK) {
         code = run_error(o, &prog, ctx, s, "cannot write the reports");
         goto out;

@@ -366,6 +366,10 @@ json_t *assay__report_json(const assay_dataset *ds, const assay_result *res,
                                   assay_version(), "isa", assay_isa_name(res->isa), "blas",
                                   assay_blas_info(), "threads", res->n_threads));
     json_object_set_new(doc, "command", cmd);
+    json_t *env = json_array();
+    for (int i = 0; opts && i < opts->n_environment; i++)
+        json_array_append_new(env, assay__json_str(opts->environment[i]));
+    json_object_set_new(doc, "environment", env);
     json_object_set_new(doc, "started", json_string(res->started));
     json_object_set_new(doc, "finished", json_string(res->finished));
     json_object_set_new(doc, "input", input_json(ds, res));
