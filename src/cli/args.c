@@ -18,8 +18,9 @@ void cli_print_usage(FILE *fp) {
         "usage: assay <command> [options]\n"
         "\n"
         "Training-data poisoning detector: fingerprints a dataset of labelled embeddings, builds\n"
-        "its exact k-nearest-neighbour graph, runs label-consistency, outlier, duplicate and\n"
-        "integrity detectors, and gates on the findings.\n"
+        "its exact k-nearest-neighbour graph, runs label-consistency, backdoor, outlier,\n"
+        "duplicate and integrity detectors, gates on the findings under a policy, and writes\n"
+        "reports for CI systems and auditors (JSON, SARIF, JUnit, CycloneDX, HTML).\n"
         "\n"
         "commands:\n"
         "  scan INPUT [options]   scan a dataset (HDF5, CSV or .npy); 'assay scan --help'\n"
@@ -162,7 +163,13 @@ void cli_print_scan_help(FILE *fp) {
         "                               also written to FILE when given\n"
         "  NO_COLOR=1                   no colour in the summary (colour only on a terminal)\n"
         "\n"
-        "exit codes: 0 gate passed, 1 gate failed, 2 bad input or usage, 3 internal error.\n",
+        "Every option is also an ASSAY_<NAME> variable (upper case, dashes as underscores:\n"
+        "ASSAY_OUT, ASSAY_THREADS, ASSAY_JSON_SUMMARY=1, ...); a flag overrides its variable.\n"
+        "Files written into --out: report.json, findings.jsonl, report.sarif, junit.xml,\n"
+        "bom.cdx.json, report.html, manifest.json, scores.csv, flagged.csv.\n"
+        "\n"
+        "exit codes: 0 gate passed (or warned), 1 gate failed, 2 bad input, usage or policy,\n"
+        "3 internal error.\n",
         fp);
     fputs("\ndetectors:", fp);
     for (int d = 0; d < ASSAY_DET_COUNT; d++)
