@@ -417,11 +417,73 @@ static void test_bad_input(void **state) {
 }
 
 /* The diff.json schema carries a copy of report.json's baseline block: it must be current. */
+/* A baseline export that lacked most of one class, and the full export now (70 rows added, no
+ * row changed; the new data is clean): the class shift is significant,
+ * the gate warns (exit 0, never fails on drift alone), the reason names it, and report.sarif
+ * carries one dataset-level drift warning (valid against the OASIS schema). */
+static void test_class_shift_warns(void **state) {
+    (void)state;
+    static table old_t, new_t;
+    make_old(&new_t);
+    old_t.n = 0;
+    size_t dropped = 0;
+    for (size_t r = 0; r < N; r++) {
+        if (new_t.label[r] == 0 && dropped < 70) { /* of about 100 rows of class 0 */
+            dropped++;
+            continue;
+        }
+        size_t i = old_t.n++;
+        memcpy(old_t.x + i * D, new_t.x + r * D, sizeof(float) * D);
+        old_t.label[i] = new_t.label[r];
+        memcpy(old_t.id[i], new_t.id[r], sizeof old_t.id[i]);
+    }
+    char old_h5[1024], new_h5[1024], old_dir[1024], new_dir[1024], p[1200];
+    write_h5(tu_path(old_h5, sizeof old_h5, "bl_shift_old.h5"), &old_t);
+    write_h5(tu_path(new_h5, sizeof new_h5, "bl_shift_new.h5"), &new_t);
+    tu_path(old_dir, sizeof old_dir, "bl_shift_old_out");
+    tu_path(new_dir, sizeof new_dir, "bl_shift_new_out");
+    const char *scan_old[] = {"assay", "scan", old_h5, "-o", old_dir, "-q", NULL};
+    int rc_old = tu_run_assay("bl_shift_old", scan_old);
+    assert_true(rc_old == 0 || rc_old == 1);
+    snprintf(p, sizeof p, "%s/manifest.json", old_dir);
+    const char *scan_new[] = {"assay", "scan", new_h5, "--baseline", p, "-o", new_dir, "-q", NULL};
+    assert_int_equal(tu_run_assay("bl_shift_new", scan_new), 0);
+    snprintf(p, sizeof p, "%s/report.json", new_dir);
+    json_t *rep = tu_load_json(p);
+    const json_t *b = json_object_get(rep, "baseline");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(b, "counts"), "added")),
+                     70);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(b, "counts"), "changed")),
+                     0);
+    double pv = json_number_value(json_object_get(json_object_get(b, "class_shift"), "p_value"));
+    assert_true(pv < 1e-3);
+    const json_t *gate = json_object_get(rep, "gate");
+    assert_string_equal(json_string_value(json_object_get(gate, "verdict")), "warn");
+    assert_contains(json_string_value(json_object_get(gate, "reason")),
+                    "class distribution changed against the baseline");
+    json_decref(rep);
+    snprintf(p, sizeof p, "%s/report.sarif", new_dir);
+    tu_schema_valid(ASSAY_SHARED_SCHEMAS "/sarif-schema-2.1.0.json", p);
+    json_t *sarif = tu_load_json(p);
+    const json_t *results =
+        json_object_get(json_array_get(json_object_get(sarif, "runs"), 0), "results");
+    size_t i, drift = 0;
+    const json_t *r;
+    json_array_foreach(results, i, r) {
+        if (strcmp(json_string_value(json_object_get(r, "ruleId")), "ASSAY-DRIFT") != 0) continue;
+        drift++;
+        assert_string_equal(json_string_value(json_object_get(r, "level")), "warning");
+    }
+    assert_int_equal(drift, 1);
+    json_decref(sarif);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_h5_with_string_ids),
         cmocka_unit_test(test_csv_without_ids),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_class_shift_warns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

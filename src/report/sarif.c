@@ -566,6 +566,33 @@ static size_t test_results(sarif_ctx *sc, json_t *results) {
     return omitted;
 }
 
+/* The class distribution against the baseline, when it shifted at the scan's FDR (the gate
+ * warns): one dataset-level result of the drift rule, a warning as the gate's verdict is. */
+static void drift_result(sarif_ctx *sc, json_t *results) {
+    const json_t *shift = json_object_get(json_object_get(sc->doc, "baseline"), "class_shift");
+    const json_t *p = json_object_get(shift, "p_value");
+    const json_t *fdr = json_object_get(json_object_get(sc->doc, "parameters"), "fdr");
+    if (!json_is_number(p) || !json_is_number(fdr) || json_number_value(p) > json_number_value(fdr))
+        return;
+    int rule = rule_of_kind("drift");
+    char text[512];
+    snprintf(text, sizeof text,
+             "The class distribution changed against the baseline: chi-square %.4g on %lld "
+             "degrees of freedom, p = %.3g (at or below the scan's FDR %g). The per-class counts "
+             "and each class's centroid drift are in report.json \"baseline\".",
+             json_number_value(json_object_get(shift, "chi2")),
+             (long long)json_integer_value(json_object_get(shift, "df")), json_number_value(p),
+             json_number_value(fdr));
+    json_array_append_new(
+        results,
+        json_pack("{s:s, s:i, s:s, s:{s:s}, s:[o], s:{s:s}, s:{s:O, s:O, s:O}}", "ruleId",
+                  k_rules[rule].id, "ruleIndex", rule, "level", "warning", "message", "text", text,
+                  "locations", file_location(sc), "partialFingerprints", "assayDrift/v1",
+                  "class-distribution", "properties", "chi2", json_object_get(shift, "chi2"), "df",
+                  json_object_get(shift, "df"), "p_value", p));
+    if (sc->rule_sev[rule] < 2) sc->rule_sev[rule] = 2;
+}
+
 /* The highest severity per rule: findings (by summary or by the findings themselves). */
 static void rule_severities(sarif_ctx *sc) {
     for (int k = 0; k < N_RULES; k++) sc->rule_sev[k] = -1;
@@ -655,6 +682,7 @@ assay_status assay__render_sarif_limited(assay_ctx *ctx, const json_t *doc, FILE
 
     json_t *results = json_array();
     size_t tests_omitted = test_results(&sc, results);
+    drift_result(&sc, results);
     if (aggregated) {
         aggregate_results(&sc, findings, results, aggregate_above);
     } else {
