@@ -103,6 +103,32 @@ static void test_detect_mahalanobis_clean_quiet(void **state) {
     free(x);
 }
 
+/* A small clean class beside larger clean ones (30 rows against 100, 8 dimensions): its share
+ * of far rows carries more sampling noise, and with no far row anywhere its continuity-corrected
+ * share is still larger than theirs. Its class test must stay quiet for any seed (it fired at
+ * q ~ 1e-5 when the test ignored the class's own binomial variance). */
+static void test_detect_mahalanobis_small_clean_class_quiet(void **state) {
+    (void)state;
+    enum { C = 4, SMALL = 30, M = 100, D = 8, N = SMALL + (C - 1) * M };
+    float *x = malloc(N * D * sizeof *x);
+    int32_t y[N];
+    for (uint64_t s0 = 1; s0 <= 12; s0++) {
+        uint64_t seed = s0;
+        gauss_rows(x, y, 0, SMALL, D, 0, &seed);
+        for (int c = 1; c < C; c++) gauss_rows(x, y, SMALL + (size_t)(c - 1) * M, M, D, c, &seed);
+        td_fixture f;
+        td_init(&f, x, N, D, y, C, 5, ASSAY_METRIC_L2, NULL, NULL);
+        run(&f);
+        const assay__test *t = td_test(&f, ASSAY_DET_MAHALANOBIS, 0);
+        assert_non_null(t);
+        if (!(t->p > 0.01))
+            fail_msg("seed %llu: small clean class p = %g (t = %g)", (unsigned long long)s0, t->p,
+                     t->stat);
+        td_free(&f);
+    }
+    free(x);
+}
+
 /* Class 0 gets 30% of its rows shifted together by 3 along every coordinate (a coherent group
  * large enough to pull a classical mean and covariance towards itself): the robust estimate
  * still ranks them first (AUROC), its class test fires, and the flagged rows are the planted
@@ -156,6 +182,7 @@ int main(void) {
         cmocka_unit_test(test_detect_mahalanobis_distances_by_hand),
         cmocka_unit_test(test_detect_mahalanobis_fewer_rows_than_dims),
         cmocka_unit_test(test_detect_mahalanobis_clean_quiet),
+        cmocka_unit_test(test_detect_mahalanobis_small_clean_class_quiet),
         cmocka_unit_test(test_detect_mahalanobis_planted_group_found),
     };
     return cmocka_run_group_tests_name("detect_mahalanobis", tests, NULL, NULL);

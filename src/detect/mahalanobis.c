@@ -309,8 +309,8 @@ assay_status assay__detect_mahalanobis(assay_ctx *ctx, const assay_dataset *ds, 
     }
     if (s != ASSAY_OK) goto done;
     /* The class test: the class's share of far rows against the other classes' (logit), as a
-     * new observation from their distribution: t = (x - mean) / (sd sqrt(1 + 1/k)) with k - 1
-     * degrees of freedom (exact for normal between-class variation; another poisoned class only
+     * new observation from their distribution: t = (x - mean) / sqrt(sd^2 (1 + 1/k) + se^2),
+     * se^2 the binomial variance of the class's own logit share, with k - 1 degrees of freedom (exact for normal between-class variation; another poisoned class only
      * widens the reference, so the test errs towards quiet). */
     size_t far_total = 0;
     double max_share = 0.0;
@@ -339,8 +339,13 @@ assay_status assay__detect_mahalanobis(assay_ctx *ctx, const assay_dataset *ds, 
             for (size_t o = 0; o < nclass; o++)
                 if (o != c && !isnan(lg[o])) m2 += (lg[o] - m1) * (lg[o] - m1);
             double sd = sqrt(m2 / (double)(k - 1));
-            if (!(sd > 0.0)) sd = 1e-3; /* identical references: any excess counts */
-            tstat = (lg[c] - m1) / (sd * sqrt(1.0 + 1.0 / (double)k));
+            /* The class's own logit share is a binomial estimate: its sampling variance
+             * 1 / (n f (1 - f)) joins the between-class spread. Without it a small class with no
+             * far row at all (its continuity-corrected share 0.5 / (n + 1) is larger than a big
+             * class's) was "significant" whenever the other classes agreed exactly. */
+            double fc = ((double)C->far + 0.5) / ((double)C->n + 1.0);
+            double se2 = 1.0 / (((double)C->n + 1.0) * fc * (1.0 - fc));
+            tstat = (lg[c] - m1) / sqrt(sd * sd * (1.0 + 1.0 / (double)k) + se2);
             pv = t_sf(tstat, (double)(k - 1));
             ref = 1.0 / (1.0 + exp(-m1));
         }
