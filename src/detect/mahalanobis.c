@@ -310,8 +310,9 @@ assay_status assay__detect_mahalanobis(assay_ctx *ctx, const assay_dataset *ds, 
     if (s != ASSAY_OK) goto done;
     /* The class test: the class's share of far rows against the other classes' (logit), as a
      * new observation from their distribution: t = (x - mean) / sqrt(sd^2 (1 + 1/k) + se^2),
-     * se^2 the binomial variance of the class's own logit share, with k - 1 degrees of freedom (exact for normal between-class variation; another poisoned class only
-     * widens the reference, so the test errs towards quiet). */
+     * se^2 the binomial variance of the class's own logit share, with k - 1 degrees of freedom
+     * (exact for normal between-class variation; another poisoned class only widens the reference,
+     * so the test errs towards quiet). */
     size_t far_total = 0;
     double max_share = 0.0;
     for (size_t c = 0; c < nclass; c++) {
