@@ -48,6 +48,7 @@ static void test_cli_clean_data_passes(void **state) {
     assert_string_equal(se, ""); /* stderr is not a terminal: no progress */
     free(so);
     free(se);
+    tu_report_dir_valid(out);
     snprintf(p, sizeof p, "%s/report.json", out);
     json_t *r = tu_load_json(p);
     assert_string_equal(json_string_value(json_object_get(json_object_get(r, "gate"), "verdict")),
@@ -117,6 +118,7 @@ static void test_cli_nonfinite_rows_are_findings_not_crashes(void **state) {
     make_data(data, DATAGEN_FORMAT_H5, 500, 0, 0, 0.01, NULL);
     const char *argv[] = {"assay", "scan", data, "--out", out, "-q", NULL};
     assert_int_equal(run_assay(argv), 1);
+    tu_report_dir_valid(out);
     snprintf(p, sizeof p, "%s/report.json", out);
     json_t *r = tu_load_json(p);
     json_t *integ = json_array_get(json_object_get(r, "detectors"), 3);

@@ -163,20 +163,4 @@ static inline const char *tu_json_str(const json_t *o, const char *key) {
 }
 
 /* assay_add_test (tests/CMakeLists.txt) defines ASSAY_PYTHON3 for every test program. */
-#ifdef ASSAY_PYTHON3
-#define TU_SCHEMA_CHECK ASSAY_SOURCE_DIR "/tests/schema_check.py"
-
-/* The path of one of the repository's schemas: TU_SCHEMA("assay-report-1.schema.json"). */
-#define TU_SCHEMA(name) ASSAY_SOURCE_DIR "/schemas/" name
-
-/* Validates file against schema_path with schema_check.py; fails with the command to rerun. */
-static inline void tu_schema_valid(const char *schema_path, const char *file) {
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s %s %s %s > /dev/null", ASSAY_PYTHON3, TU_SCHEMA_CHECK,
-             schema_path, file);
-    if (system(cmd) != 0)
-        fail_msg("%s is not valid against %s (errors above; rerun: %s)", file, schema_path, cmd);
-}
-#endif
-
 #endif

@@ -666,6 +666,7 @@ static void test_graph_file_cli_knn_then_scan_is_identical(void **state) {
             snprintf(b, sizeof b, "%s/%s", reused, names[n]);
             tu_assert_same_file(a, b);
         }
+        tu_report_dir_valid(reused); /* "graph" from a file, in the schema too */
         snprintf(b, sizeof b, "%s/report.json", reused);
         json_t *r = tu_load_json(b);
         json_t *gj = json_object_get(r, "graph");

@@ -103,4 +103,32 @@ static inline int tu_teardown_ctx(void **state) {
                      h_ ? h_ : "(null)");                                                          \
     } while (0)
 
+/* JSON Schema validation of report files (tests/schema_check.py, python3-jsonschema). */
+#ifdef ASSAY_PYTHON3
+#define TU_SCHEMA_CHECK ASSAY_SOURCE_DIR "/tests/schema_check.py"
+
+/* The path of one of the repository's schemas: TU_SCHEMA("assay-report-1.schema.json"). */
+#define TU_SCHEMA(name) ASSAY_SOURCE_DIR "/schemas/" name
+
+/* Validates file against schema_path with schema_check.py; fails with the command to rerun. */
+static inline void tu_schema_valid(const char *schema_path, const char *file) {
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s %s %s %s > /dev/null", ASSAY_PYTHON3, TU_SCHEMA_CHECK,
+             schema_path, file);
+    if (system(cmd) != 0)
+        fail_msg("%s is not valid against %s (errors above; rerun: %s)", file, schema_path, cmd);
+}
+
+/* Validates every machine-readable file of a report folder against its schema (report.json,
+ * manifest.json, findings.jsonl; report.sarif and bom.cdx.json against the official SARIF 2.1.0
+ * and CycloneDX 1.6 schemas in ../shared) with tests/check_report_dir.py. */
+static inline void tu_report_dir_valid(const char *dir) {
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s %s/tests/check_report_dir.py %s %s/../shared %s > /dev/null",
+             ASSAY_PYTHON3, ASSAY_SOURCE_DIR, ASSAY_SOURCE_DIR, ASSAY_SOURCE_DIR, dir);
+    if (system(cmd) != 0)
+        fail_msg("%s: a report file is not valid (errors above; rerun: %s)", dir, cmd);
+}
+#endif
+
 #endif
