@@ -366,6 +366,11 @@ static void test_policy_allowlist_by_digest_and_budgets(void **state) {
         fprintf(fp, "- row-sha256: %s\n  reason: reviewed\n  owner: qa\n  expires: 2999-01-01\n",
                 hex);
     }
+    /* the most suspicious row a second time, by an entry that expired: it reports the row, the
+     * active entry still accepts it */
+    assay__hex32(s.ds->row_digest[r->order[0]], hex);
+    fprintf(fp, "- row-sha256: %s\n  reason: old review\n  owner: qa\n  expires: 2000-01-01\n",
+            hex);
     fclose(fp);
     assay_policy *p = new_policy();
     assert_int_equal(assay_policy_set_option(g_ctx, p, "allowlist", path, ASSAY_SRC_FLAG),
@@ -381,9 +386,15 @@ static void test_policy_allowlist_by_digest_and_budgets(void **state) {
     /* every flagged row accepted: no budget is exceeded; the significant tests of the
      * duplicates (if any) are excused too */
     assert_int_equal(r->allowlisted_flagged, r->n_flagged);
-    assert_int_equal(v, ASSAY_VERDICT_PASS);
+    assert_int_equal(v, ASSAY_VERDICT_WARN); /* only the expired entry's warning */
+    assert_non_null(strstr(r->gate_reason, "expired on 2000-01-01"));
     json_t *allow = json_object_get(r->policy_doc, "allowlist");
-    assert_int_equal(json_array_size(allow), r->n_flagged + 1);
+    assert_int_equal(json_array_size(allow), r->n_flagged + 2);
+    const json_t *old_entry = json_array_get(allow, r->n_flagged + 1);
+    assert_string_equal(json_string_value(json_object_get(old_entry, "status")), "expired");
+    assert_int_equal(json_array_size(json_object_get(old_entry, "rows")), 1);
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(old_entry, "rows"), 0)),
+                     (json_int_t)r->order[0]);
     assert_string_equal(json_string_value(json_object_get(json_array_get(allow, 0), "status")),
                         "unused");
     assert_string_equal(json_string_value(json_object_get(json_array_get(allow, 1), "status")),

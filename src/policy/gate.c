@@ -146,8 +146,56 @@ static void today_utc(char out[11]) {
     strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
-/* Matches every entry against every row (ids as text, or row digests) and marks the rows of
- * active entries in res->allowlisted. Entries are few; rows many: one pass over the rows. */
+/* Allowlist entries sorted by their key (the id text, or the digest), so each row finds its
+ * entries by binary search: O(N log m) for N rows and m entries, not N x m string compares (a
+ * team's accepted list can hold thousands of rows). */
+typedef struct allow_key {
+    const assay__allow_entry *e;
+    size_t index; /* into p->allow: ties keep file order */
+} allow_key;
+
+/* Orders entries of one kind by key: digests bytewise, ids as text. */
+static int cmp_entry(const assay__allow_entry *x, const assay__allow_entry *y) {
+    return x->by_digest ? memcmp(x->digest, y->digest, 32) : strcmp(x->id, y->id);
+}
+
+static int cmp_allow_key(const void *a, const void *b) {
+    const allow_key *x = a, *y = b;
+    int c = cmp_entry(x->e, y->e);
+    return c != 0 ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* The first of keys[0..n) whose entry has probe's key, or where it would be (keys of one kind,
+ * sorted). */
+static size_t first_match(const allow_key *keys, size_t n, const assay__allow_entry *probe) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cmp_entry(keys[mid].e, probe) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Records row r under entry e (rows arrive ascending); marks it when the entry is active. */
+static assay_status allow_row(assay_ctx *ctx, assay_result *res, allow_state *s, size_t r) {
+    if (s->n_rows == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 4;
+        size_t *nr = realloc(s->rows, cap * sizeof *nr);
+        if (nr == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (allowlist)");
+        s->rows = nr;
+        s->cap = cap;
+    }
+    s->rows[s->n_rows++] = r;
+    if (!s->expired) res->allowlisted[r] = 1;
+    return ASSAY_OK;
+}
+
+/* Matches the entries against the rows (ids as text, or row digests) and marks the rows of
+ * active entries in res->allowlisted: one pass over the rows, a binary search per row in each
+ * of the two sorted key lists. */
 static assay_status match_allowlist(assay_ctx *ctx, const assay_dataset *ds, assay_result *res,
                                     const assay_policy *p, allow_state *st) {
     char today[11];
@@ -155,31 +203,45 @@ static assay_status match_allowlist(assay_ctx *ctx, const assay_dataset *ds, ass
     for (size_t e = 0; e < p->n_allow; e++) st[e].expired = strcmp(today, p->allow[e].expires) >= 0;
     if (p->n_allow == 0) return ASSAY_OK;
     res->allowlisted = calloc(res->n ? res->n : 1, 1);
-    if (res->allowlisted == NULL)
-        return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (allowlist)");
+    allow_key *by_id = malloc(p->n_allow * sizeof *by_id);
+    allow_key *by_digest = malloc(p->n_allow * sizeof *by_digest);
+    assay_status s = ASSAY_OK;
+    if (res->allowlisted == NULL || by_id == NULL || by_digest == NULL) {
+        s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (allowlist)");
+        goto done;
+    }
+    size_t n_id = 0, n_digest = 0;
+    for (size_t e = 0; e < p->n_allow; e++) {
+        if (p->allow[e].by_digest)
+            by_digest[n_digest++] = (allow_key){&p->allow[e], e};
+        else
+            by_id[n_id++] = (allow_key){&p->allow[e], e};
+    }
+    qsort(by_id, n_id, sizeof *by_id, cmp_allow_key);
+    qsort(by_digest, n_digest, sizeof *by_digest, cmp_allow_key);
     const int have_ids = ds->ids.type != ASSAY__COL_NONE;
     char buf[64];
-    for (size_t r = 0; r < res->n; r++) {
-        const char *id = have_ids ? assay__id_text(ds, r, buf, sizeof buf) : NULL;
-        for (size_t e = 0; e < p->n_allow; e++) {
-            const assay__allow_entry *a = &p->allow[e];
-            int hit = a->by_digest
-                          ? ds->row_digest != NULL && memcmp(ds->row_digest[r], a->digest, 32) == 0
-                          : id != NULL && strcmp(id, a->id) == 0;
-            if (!hit) continue;
-            allow_state *s = &st[e];
-            if (s->n_rows == s->cap) {
-                size_t cap = s->cap ? 2 * s->cap : 4;
-                size_t *nr = realloc(s->rows, cap * sizeof *nr);
-                if (nr == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (allowlist)");
-                s->rows = nr;
-                s->cap = cap;
-            }
-            s->rows[s->n_rows++] = r;
-            if (!s->expired) res->allowlisted[r] = 1;
+    for (size_t r = 0; r < res->n && s == ASSAY_OK; r++) {
+        if (have_ids && n_id > 0) {
+            assay__allow_entry probe = {0};
+            probe.id = (char *)assay__id_text(ds, r, buf, sizeof buf);
+            for (size_t k = first_match(by_id, n_id, &probe);
+                 k < n_id && cmp_entry(by_id[k].e, &probe) == 0 && s == ASSAY_OK; k++)
+                s = allow_row(ctx, res, &st[by_id[k].index], r);
+        }
+        if (ds->row_digest != NULL && n_digest > 0) {
+            assay__allow_entry probe = {0};
+            probe.by_digest = 1;
+            memcpy(probe.digest, ds->row_digest[r], 32);
+            for (size_t k = first_match(by_digest, n_digest, &probe);
+                 k < n_digest && cmp_entry(by_digest[k].e, &probe) == 0 && s == ASSAY_OK; k++)
+                s = allow_row(ctx, res, &st[by_digest[k].index], r);
         }
     }
-    return ASSAY_OK;
+done:
+    free(by_id);
+    free(by_digest);
+    return s;
 }
 
 static const char *entry_name(const assay__allow_entry *a, char *buf, size_t len) {
