@@ -8,6 +8,7 @@
 
 #include "assay/assay.h"
 #include "baseline/baseline.h"
+#include "decide/result.h"
 
 /* ---- hand-built sides ---- */
 
@@ -227,8 +228,10 @@ static void test_drift_of_a_moved_class(void **state) {
     assert_int_equal(assay_scan(ctx, dso, &opts, &ro), ASSAY_OK);
     assert_int_equal(assay_scan(ctx, dsn, &opts, &rn), ASSAY_OK);
     assay__bl_side so_side, sn_side;
-    assert_int_equal(assay__bl_side_from_scan(ctx, dso, ro, &so_side), ASSAY_OK);
-    assert_int_equal(assay__bl_side_from_scan(ctx, dsn, rn, &sn_side), ASSAY_OK);
+    const assay__bl_scan scan_old = assay__result_bl_scan(dso, ro);
+    const assay__bl_scan scan_new = assay__result_bl_scan(dsn, rn);
+    assert_int_equal(assay__bl_side_from_scan(ctx, &scan_old, &so_side), ASSAY_OK);
+    assert_int_equal(assay__bl_side_from_scan(ctx, &scan_new, &sn_side), ASSAY_OK);
     assert_false(so_side.stats.normalised);
 
     /* the class radius, from the definition: RMS distance of class 1's rows to their mean */
@@ -324,7 +327,8 @@ static void test_manifest_round_trip(void **state) {
     assert_int_equal(assay_report_write(ctx, ds, res, dir, NULL), ASSAY_OK);
     snprintf(man, sizeof man, "%s/manifest.json", dir);
     assay__bl_side mem, file;
-    assert_int_equal(assay__bl_side_from_scan(ctx, ds, res, &mem), ASSAY_OK);
+    const assay__bl_scan scan = assay__result_bl_scan(ds, res);
+    assert_int_equal(assay__bl_side_from_scan(ctx, &scan, &mem), ASSAY_OK);
     assert_int_equal(assay__bl_side_read(ctx, man, &file), ASSAY_OK);
     assert_int_equal(file.n, mem.n);
     assert_int_equal(file.has_ids, 1);

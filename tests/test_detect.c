@@ -2,10 +2,9 @@
 /* The detectors, the combination and the gate on small hand-made cases whose answers are worked
  * out in the comments. Datasets and graphs are built directly (no files), so each test pins one
  * rule. */
-#include "test_util.h"
+#include "test_detect_util.h"
 
-#include "io/dataset_internal.h"
-#include "scan/result_internal.h"
+#include "core/stats.h"
 
 typedef struct fixture {
     assay_ctx *ctx;
@@ -102,24 +101,25 @@ static void test_detect_knn_label_scores_and_suggestions(void **state) {
     (void)state;
     fixture f;
     fx_init(&f, 8, k_labels8, 2, 3, k_ids8, k_dist8);
-    assert_int_equal(assay__detect_knn_label(f.ctx, &f.ds, &f.res), ASSAY_OK);
-    const float *s = f.res.det_score[ASSAY_DET_KNN_LABEL];
+    assert_int_equal(td_run_on(f.ctx, &f.ds, &f.res, ASSAY_DET_KNN_LABEL), ASSAY_OK);
+    const float *s = f.res.det[ASSAY_DET_KNN_LABEL].score;
     assert_close(1.0 / 7.0, s[0], 1e-6);
     assert_close(0.6, s[4], 1e-6);
     assert_close(0.0, s[5], 1e-7);
     assert_close(0.2, s[7], 1e-6);
-    assert_int_equal(f.res.suggested[4], 0);
-    assert_int_equal(f.res.suggested[7], -1); /* majority is its own label */
+    const int32_t *suggested = f.res.det[ASSAY_DET_KNN_LABEL].suggested;
+    assert_int_equal(suggested[4], 0);
+    assert_int_equal(suggested[7], -1); /* majority is its own label */
     assert_int_equal(f.res.det[ASSAY_DET_KNN_LABEL].flagged, 0);
     assert_int_equal(f.res.n_findings, 0);
     /* evidence 0.5 * s / t below the threshold */
-    assert_close(0.5 * 0.6 / 0.8, f.res.det_evidence[ASSAY_DET_KNN_LABEL][4], 1e-6);
-    assert_close(0.5 * 0.2 / 0.8, f.res.det_evidence[ASSAY_DET_KNN_LABEL][7], 1e-6);
+    assert_close(0.5 * 0.6 / 0.8, f.res.det[ASSAY_DET_KNN_LABEL].evidence[4], 1e-6);
+    assert_close(0.5 * 0.2 / 0.8, f.res.det[ASSAY_DET_KNN_LABEL].evidence[7], 1e-6);
     /* the dataset test: 0 of 8 rows rejected */
     assert_int_equal(f.res.n_tests, 1);
     assert_close(0.0, f.res.tests[0].stat, 0);
     assert_close(1.0, f.res.tests[0].p, 0);
-    assert_int_equal(f.res.row_test[ASSAY_DET_KNN_LABEL][4], 0);
+    assert_int_equal(f.res.det[ASSAY_DET_KNN_LABEL].row_test[4], 0);
     fx_free(&f);
 }
 
@@ -128,12 +128,12 @@ static void test_detect_knn_label_weighted(void **state) {
     fixture f;
     fx_init(&f, 8, k_labels8, 2, 3, k_ids8, k_dist8);
     f.res.opts.weighted = 1;
-    assert_int_equal(assay__detect_knn_label(f.ctx, &f.ds, &f.res), ASSAY_OK);
+    assert_int_equal(td_run_on(f.ctx, &f.ds, &f.res, ASSAY_DET_KNN_LABEL), ASSAY_OK);
     /* tau = median of first-neighbour distances (all 1) = 1. Row 7: neighbours 5 (d 1, own),
      * 6 (d 2, own), 3 (d 4, other): weights 1/2, 1/3, 1/5; listed by 5 and 6, both at d 2:
      * 1/3 each -> own share 1.5 / 1.7. */
     double own = 1.5 / 1.7;
-    assert_close(1.0 - own, f.res.det_score[ASSAY_DET_KNN_LABEL][7], 1e-6);
+    assert_close(1.0 - own, f.res.det[ASSAY_DET_KNN_LABEL].score[7], 1e-6);
     assert_close(1.0, f.res.det[ASSAY_DET_KNN_LABEL].stat[2], 1e-7);
     fx_free(&f);
 }
@@ -147,9 +147,9 @@ static void test_detect_knn_label_tie_goes_to_nearer_neighbour(void **state) {
     const float dist[5 * 2] = {1, 2, 1, 2, 1, 2, 1, 2, 1, 2};
     fixture f;
     fx_init(&f, 5, y, 3, 2, ids, dist);
-    assert_int_equal(assay__detect_knn_label(f.ctx, &f.ds, &f.res), ASSAY_OK);
-    assert_int_equal(f.res.suggested[0], 1); /* row 2 (class 1) is nearer than row 1 */
-    assert_close(1.0, f.res.det_score[ASSAY_DET_KNN_LABEL][0], 1e-7);
+    assert_int_equal(td_run_on(f.ctx, &f.ds, &f.res, ASSAY_DET_KNN_LABEL), ASSAY_OK);
+    assert_int_equal(f.res.det[ASSAY_DET_KNN_LABEL].suggested[0], 1); /* row 2 is nearer than 1 */
+    assert_close(1.0, f.res.det[ASSAY_DET_KNN_LABEL].score[0], 1e-7);
     fx_free(&f);
 }
 
@@ -166,18 +166,18 @@ static void test_detect_knn_outlier_fence(void **state) {
     }
     fixture f;
     fx_init(&f, 10, y, 1, 1, ids, dist);
-    assert_int_equal(assay__detect_knn_outlier(f.ctx, &f.ds, &f.res), ASSAY_OK);
-    const assay__det_summary *s = &f.res.det[ASSAY_DET_KNN_OUTLIER];
+    assert_int_equal(td_run_on(f.ctx, &f.ds, &f.res, ASSAY_DET_KNN_OUTLIER), ASSAY_OK);
+    const assay__det_out *s = &f.res.det[ASSAY_DET_KNN_OUTLIER];
     assert_close(15.4, s->threshold, 1e-9);
     assert_close(3.25, s->stat[1], 1e-12);
     assert_close(7.75, s->stat[2], 1e-12);
     assert_int_equal(s->flagged, 1);
     assert_int_equal(count_findings(&f.res, ASSAY_DET_KNN_OUTLIER, 9), 1);
-    const float *sc = f.res.det_score[ASSAY_DET_KNN_OUTLIER];
+    const float *sc = f.res.det[ASSAY_DET_KNN_OUTLIER].score;
     assert_close(1.0, sc[9], 1e-7);
     assert_close(0.0, sc[0], 1e-7);
     assert_close(4.0 / 9.0, sc[4], 1e-6);
-    const float *ev = f.res.det_evidence[ASSAY_DET_KNN_OUTLIER];
+    const float *ev = f.res.det[ASSAY_DET_KNN_OUTLIER].evidence;
     assert_close(1.0, ev[9], 1e-6);
     assert_close(0.0, ev[6], 1e-7); /* 7 <= Q3 */
     assert_close(0.5 * (8 - 7.75) / (15.4 - 7.75), ev[7], 1e-6);
@@ -197,7 +197,7 @@ static void test_detect_duplicates_conflicting_and_repeated(void **state) {
     memcpy(f.ds.content_digest[3], f.ds.content_digest[0], 32);
     memcpy(f.ds.content_digest[4], f.ds.content_digest[1], 32);
     memcpy(f.ds.content_digest[5], f.ds.content_digest[1], 32);
-    assert_int_equal(assay__detect_duplicate(f.ctx, &f.ds, &f.res), ASSAY_OK);
+    assert_int_equal(td_run_on(f.ctx, &f.ds, &f.res, ASSAY_DET_DUPLICATE), ASSAY_OK);
     const assay__finding *a = find(&f.res, ASSAY_DET_DUPLICATE, 0);
     const assay__finding *b = find(&f.res, ASSAY_DET_DUPLICATE, 3);
     assert_non_null(a);
@@ -205,20 +205,20 @@ static void test_detect_duplicates_conflicting_and_repeated(void **state) {
     assert_int_equal(a->sev, ASSAY_SEV_HIGH);
     assert_int_equal(a->ref, 3);
     assert_int_equal(b->ref, 0);
-    assert_int_equal(a->why, ASSAY__WHY_DUP_CONFLICT);
+    assert_string_equal(assay__finding_reason(a), "conflicting_duplicate");
     assert_null(find(&f.res, ASSAY_DET_DUPLICATE, 1));
     const assay__finding *c = find(&f.res, ASSAY_DET_DUPLICATE, 5);
     assert_non_null(c);
     assert_int_equal(c->sev, ASSAY_SEV_LOW);
     assert_int_equal(c->ref, 1);
-    assert_int_equal(c->why, ASSAY__WHY_DUP_COPY);
+    assert_string_equal(assay__finding_reason(c), "repeated_row");
     assert_null(find(&f.res, ASSAY_DET_DUPLICATE, 2));
-    const assay__det_summary *s = &f.res.det[ASSAY_DET_DUPLICATE];
+    const assay__det_out *s = &f.res.det[ASSAY_DET_DUPLICATE];
     assert_int_equal(s->flagged, 4);
     assert_int_equal((int)s->stat[0], 2); /* groups */
     assert_int_equal((int)s->stat[2], 1); /* conflicting groups */
-    assert_close(1.0, f.res.det_score[ASSAY_DET_DUPLICATE][0], 0);
-    assert_close(0.5, f.res.det_score[ASSAY_DET_DUPLICATE][4], 0);
+    assert_close(1.0, f.res.det[ASSAY_DET_DUPLICATE].score[0], 0);
+    assert_close(0.5, f.res.det[ASSAY_DET_DUPLICATE].score[4], 0);
     fx_free(&f);
 }
 
@@ -235,13 +235,14 @@ static void test_detect_integrity_rows(void **state) {
     f.ds.bad_rows = calloc(1, sizeof *f.ds.bad_rows);
     f.ds.bad_rows[0] = (assay__bad_row){1, 3, 7};
     f.ds.n_bad_rows = 1;
-    assert_int_equal(assay__detect_integrity(f.ctx, &f.ds, &f.res), ASSAY_OK);
+    assert_int_equal(td_run_on(f.ctx, &f.ds, &f.res, ASSAY_DET_INTEGRITY), ASSAY_OK);
     const assay__finding *nf = find(&f.res, ASSAY_DET_INTEGRITY, 1);
     assert_non_null(nf);
     assert_int_equal(nf->sev, ASSAY_SEV_HIGH);
     assert_int_equal((int)nf->a, 3);
     assert_int_equal((int)nf->b, 7);
-    assert_int_equal(find(&f.res, ASSAY_DET_INTEGRITY, 2)->why, ASSAY__WHY_BADLABEL);
+    assert_string_equal(assay__finding_reason(find(&f.res, ASSAY_DET_INTEGRITY, 2)),
+                        "undeclared_label");
     assert_int_equal(find(&f.res, ASSAY_DET_INTEGRITY, 3)->sev, ASSAY_SEV_MEDIUM);
     assert_null(find(&f.res, ASSAY_DET_INTEGRITY, 0));
     assert_int_equal(f.res.det[ASSAY_DET_INTEGRITY].flagged, 3);
@@ -268,16 +269,16 @@ static void test_detect_combine_and_gate(void **state) {
     fixture f;
     fx_init(&f, 8, k_labels8, 2, 3, k_ids8, k_dist8);
     memcpy(f.ds.content_digest[5], f.ds.content_digest[1], 32);
-    assert_int_equal(assay__detect_integrity(f.ctx, &f.ds, &f.res), ASSAY_OK);
-    assert_int_equal(assay__detect_duplicate(f.ctx, &f.ds, &f.res), ASSAY_OK);
-    assert_int_equal(assay__detect_knn_label(f.ctx, &f.ds, &f.res), ASSAY_OK);
-    assert_int_equal(assay__detect_knn_outlier(f.ctx, &f.ds, &f.res), ASSAY_OK);
+    assert_int_equal(td_run_on(f.ctx, &f.ds, &f.res, ASSAY_DET_INTEGRITY), ASSAY_OK);
+    assert_int_equal(td_run_on(f.ctx, &f.ds, &f.res, ASSAY_DET_DUPLICATE), ASSAY_OK);
+    assert_int_equal(td_run_on(f.ctx, &f.ds, &f.res, ASSAY_DET_KNN_LABEL), ASSAY_OK);
+    assert_int_equal(td_run_on(f.ctx, &f.ds, &f.res, ASSAY_DET_KNN_OUTLIER), ASSAY_OK);
     assert_int_equal(assay__combine(f.ctx, &f.ds, &f.res), ASSAY_OK);
     assay_result *r = &f.res;
     for (size_t i = 0; i < 8; i++) {
         float mx = 0;
         for (int d = 0; d < ASSAY_DET_COUNT; d++)
-            if (r->det_evidence[d][i] > mx) mx = r->det_evidence[d][i];
+            if (r->det[d].evidence[i] > mx) mx = r->det[d].evidence[i];
         assert_close(mx, r->score[i], 0);
         assert_int_equal(r->flagged[i], mx >= 0.5f);
     }

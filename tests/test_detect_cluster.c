@@ -19,7 +19,7 @@ static void gauss_rows(float *x, int32_t *y, size_t r0, size_t n, size_t d, int3
 }
 
 static void run(td_fixture *f) {
-    assert_int_equal(assay__detect_cluster(f->ctx, &f->ds, &f->res), ASSAY_OK);
+    assert_int_equal(td_run(f, ASSAY_DET_CLUSTER), ASSAY_OK);
     assert_true(f->res.det[ASSAY_DET_CLUSTER].ran);
 }
 
@@ -44,8 +44,8 @@ static void test_detect_cluster_clean_gaussian_quiet(void **state) {
     }
     assert_int_equal(td_findings(&f, ASSAY_DET_CLUSTER), 0);
     for (size_t r = 0; r < N; r++) {
-        assert_true(isfinite(f.res.det_score[ASSAY_DET_CLUSTER][r]));
-        assert_true(f.res.det_evidence[ASSAY_DET_CLUSTER][r] < 0.5f);
+        assert_true(isfinite(f.res.det[ASSAY_DET_CLUSTER].score[r]));
+        assert_true(f.res.det[ASSAY_DET_CLUSTER].evidence[r] < 0.5f);
     }
     td_free(&f);
     free(x);
@@ -123,7 +123,7 @@ static void test_detect_cluster_planted_cluster_found(void **state) {
     char buf[512];
     for (size_t i = 0; i < f.res.n_findings; i++)
         if (f.res.findings[i].det == ASSAY_DET_CLUSTER) {
-            assay__explain_cluster(&f.ds, &f.res, &f.res.findings[i], buf, sizeof buf);
+            assay__explain(&f.ds, &f.res, &f.res.findings[i], buf, sizeof buf);
             assert_non_null(strstr(buf, "class 0"));
             break;
         }
@@ -172,7 +172,7 @@ static void test_detect_cluster_gap_pvalue_by_hand(void **state) {
     assert_close(want, t->p, 1e-9 * want);
     /* the small cluster's rows score far above the large cluster's */
     for (size_t i = 0; i < N; i++) {
-        float s = f.res.det_score[ASSAY_DET_CLUSTER][i];
+        float s = f.res.det[ASSAY_DET_CLUSTER].score[i];
         if (i < 100)
             assert_true(s > 10.0f);
         else
@@ -196,7 +196,7 @@ static void test_detect_cluster_deterministic_and_small_class(void **state) {
         td_init(&f, x, N, D, y, 2, 5, ASSAY_METRIC_L2, NULL, NULL);
         run(&f);
         for (size_t i = 0; i < N; i++) {
-            float s = f.res.det_score[ASSAY_DET_CLUSTER][i];
+            float s = f.res.det[ASSAY_DET_CLUSTER].score[i];
             if (i >= 600) {
                 assert_true(isnan(s));
                 continue;

@@ -4,9 +4,10 @@
  * and the shared statistics it uses. Tests are added by hand so each rule is pinned. */
 #include "test_detect_util.h"
 
-#include "detect/stats.h"
+#include "core/stats.h"
 
-/* 40 rows in two classes on a line; no detector runs: tests and findings are planted. */
+/* 40 rows in two classes on a line; no detector runs: tests and findings are planted in the
+ * detectors' outputs, as their sinks would add them. */
 static void setup(td_fixture *f, const assay_scan_opts *o) {
     float x[40 * 2];
     int32_t y[40];
@@ -21,17 +22,17 @@ static void setup(td_fixture *f, const assay_scan_opts *o) {
 static int32_t add_test(td_fixture *f, assay_detector det, int32_t cls, double p) {
     assay__test t = {det, cls, "stat", 1.0, p, "planted", "planted test", 0.0, 0};
     int32_t idx = -1;
-    assert_int_equal(assay__result_add_test(f->ctx, &f->res, &t, &idx), ASSAY_OK);
+    assert_int_equal(assay__out_test(&f->res.det[det], &t, &idx), ASSAY_OK);
     return idx;
 }
 
 static void flag_row(td_fixture *f, assay_detector det, size_t row, int32_t test, float ev) {
-    f->res.det_evidence[det][row] = ev;
-    f->res.det_score[det][row] = ev;
-    if (test >= 0) assay__result_row_tests(f->ctx, &f->res, det)[row] = test;
+    f->res.det[det].evidence[row] = ev;
+    f->res.det[det].score[row] = ev;
+    if (test >= 0) assay__out_row_tests(&f->res.det[det])[row] = test;
     if (ev >= 0.5f) {
         assay__finding fd = {row, det, ASSAY_SEV_MEDIUM, 0, ev, 0, 0, 0, -1, test};
-        assert_int_equal(assay__result_add_finding(f->ctx, &f->res, &fd), ASSAY_OK);
+        assert_int_equal(assay__out_finding(&f->res.det[det], &fd), ASSAY_OK);
     }
 }
 
@@ -127,9 +128,9 @@ static void test_review_flags_rank_below_supported_ones(void **state) {
     flag_row(&f, ASSAY_DET_SPECTRAL, 2, sig, 0.7f);
     for (size_t r = 8; r <= 9; r++) {
         float ev = r == 8 ? 1.0f : 0.75f;
-        f.res.det_evidence[ASSAY_DET_KNN_OUTLIER][r] = ev;
+        f.res.det[ASSAY_DET_KNN_OUTLIER].evidence[r] = ev;
         assay__finding fd = {r, ASSAY_DET_KNN_OUTLIER, ASSAY_SEV_LOW, 0, ev, 0, 0, 0, -1, -1};
-        assert_int_equal(assay__result_add_finding(f.ctx, &f.res, &fd), ASSAY_OK);
+        assert_int_equal(assay__out_finding(&f.res.det[ASSAY_DET_KNN_OUTLIER], &fd), ASSAY_OK);
     }
     td_combine(&f);
     assert_true(f.res.flagged[8] && f.res.flagged[9]);

@@ -210,7 +210,7 @@ static void run_case(double flip, int expect_significant) {
     make_case(N, K, flip, 0.03, 7, x, y, p, truth);
     td_fixture f;
     td_init(&f, x, N, 2, y, K, 5, ASSAY_METRIC_L2, NULL, p);
-    assert_int_equal(assay__detect_confident(f.ctx, &f.ds, &f.res), ASSAY_OK);
+    assert_int_equal(td_run(&f, ASSAY_DET_CONFIDENT), ASSAY_OK);
     assert_true(f.res.det[ASSAY_DET_CONFIDENT].ran);
     const assay__test *t = td_test(&f, ASSAY_DET_CONFIDENT, -1);
     assert_non_null(t);
@@ -222,7 +222,7 @@ static void run_case(double flip, int expect_significant) {
         assert_true(td_auroc(&f, ASSAY_DET_CONFIDENT, truth) > 0.95);
         size_t tp = 0, fl = 0, np = 0;
         for (size_t r = 0; r < N; r++) {
-            int flagged = f.res.det_evidence[ASSAY_DET_CONFIDENT][r] >= 0.5f;
+            int flagged = f.res.det[ASSAY_DET_CONFIDENT].evidence[r] >= 0.5f;
             tp += flagged && truth[r];
             fl += (size_t)flagged;
             np += truth[r];
@@ -238,7 +238,7 @@ static void run_case(double flip, int expect_significant) {
         assert_false(t->significant);
         assert_int_equal(td_findings(&f, ASSAY_DET_CONFIDENT), 0);
         for (size_t r = 0; r < N; r++)
-            assert_true(f.res.det_evidence[ASSAY_DET_CONFIDENT][r] < 0.5f);
+            assert_true(f.res.det[ASSAY_DET_CONFIDENT].evidence[r] < 0.5f);
     }
     td_free(&f);
     free(x);
@@ -269,10 +269,10 @@ static void test_confident_needs_pred_probs(void **state) {
     }
     td_fixture f;
     td_init(&f, x, 8, 2, y, 2, 2, ASSAY_METRIC_L2, NULL, NULL);
-    assert_int_equal(assay__detect_confident(f.ctx, &f.ds, &f.res), ASSAY_OK);
+    assert_int_equal(td_run(&f, ASSAY_DET_CONFIDENT), ASSAY_OK);
     assert_false(f.res.det[ASSAY_DET_CONFIDENT].ran);
     assert_non_null(f.res.det[ASSAY_DET_CONFIDENT].note);
-    assert_true(isnan(f.res.det_score[ASSAY_DET_CONFIDENT][0]));
+    assert_true(isnan(f.res.det[ASSAY_DET_CONFIDENT].score[0]));
     td_free(&f);
 }
 
@@ -287,8 +287,8 @@ static void test_confident_detector_scores_and_explanation(void **state) {
     }
     td_fixture f;
     td_init(&f, x, 12, 2, k_y12, 3, 2, ASSAY_METRIC_L2, NULL, k_p12);
-    assert_int_equal(assay__detect_confident(f.ctx, &f.ds, &f.res), ASSAY_OK);
-    const float *s = f.res.det_score[ASSAY_DET_CONFIDENT];
+    assert_int_equal(td_run(&f, ASSAY_DET_CONFIDENT), ASSAY_OK);
+    const float *s = f.res.det[ASSAY_DET_CONFIDENT].score;
     assert_close(1.0 - 0.15, s[2], 1e-6);
     assert_close(1.0 - 0.90, s[0], 1e-6);
     assert_int_equal(td_findings(&f, ASSAY_DET_CONFIDENT), 4);
@@ -298,18 +298,18 @@ static void test_confident_detector_scores_and_explanation(void **state) {
     assert_non_null(fd);
     assert_int_equal(fd->ref, 0);
     char buf[400];
-    assay__explain_confident(&f.ds, &f.res, fd, buf, sizeof buf);
+    assay__explain(&f.ds, &f.res, fd, buf, sizeof buf);
     assert_contains(buf, "labelled '2' but the model gives it 20% probability");
     assert_contains(buf, "70% to '0'");
     assert_contains(buf, "prune_by_noise_rate");
-    assert_true(f.res.det_evidence[ASSAY_DET_CONFIDENT][9] >= 0.5f);
-    assert_true(f.res.det_evidence[ASSAY_DET_CONFIDENT][11] < 0.5f);
+    assert_true(f.res.det[ASSAY_DET_CONFIDENT].evidence[9] >= 0.5f);
+    assert_true(f.res.det[ASSAY_DET_CONFIDENT].evidence[11] < 0.5f);
     /* normalised margin: (1 - (p(given) - max other)) / 2; row 9: (1 - (.2 - .7)) / 2 = .75 */
     f.res.opts.param[ASSAY__P_CONFIDENT_RANK] = 1;
     f.res.opts.param_set |= (uint64_t)1 << ASSAY__P_CONFIDENT_RANK;
     f.res.n_findings = 0;
     f.res.n_tests = 0;
-    assert_int_equal(assay__detect_confident(f.ctx, &f.ds, &f.res), ASSAY_OK);
+    assert_int_equal(td_run(&f, ASSAY_DET_CONFIDENT), ASSAY_OK);
     assert_close(0.75, s[9], 1e-6);
     td_free(&f);
 }

@@ -71,8 +71,8 @@ static void test_ecod_hand_case(void **state) {
     const int32_t y[5] = {0, 0, 1, 1, 1};
     td_fixture f;
     td_init(&f, x, 5, 2, y, 2, 2, ASSAY_METRIC_L2, NULL, NULL);
-    assert_int_equal(assay__detect_ecod(f.ctx, &f.ds, &f.res), ASSAY_OK);
-    const float *s = f.res.det_score[ASSAY_DET_ECOD];
+    assert_int_equal(td_run(&f, ASSAY_DET_ECOD), ASSAY_OK);
+    const float *s = f.res.det[ASSAY_DET_ECOD].score;
     assert_close(log(12.5), s[0], 1e-5);
     assert_close(2.0 * log(2.5), s[1], 1e-5);
     assert_close(2.0 * log(5.0 / 3.0), s[2], 1e-5);
@@ -109,9 +109,9 @@ static void test_ecod_matches_brute_force(void **state) {
         td_fixture f;
         td_init(&f, x, n, d, y, 3, 5, ASSAY_METRIC_L2, NULL, NULL);
         f.ctx->n_threads = run + 1;
-        assert_int_equal(assay__detect_ecod(f.ctx, &f.ds, &f.res), ASSAY_OK);
+        assert_int_equal(td_run(&f, ASSAY_DET_ECOD), ASSAY_OK);
         scores[run] = malloc(n * sizeof(float));
-        memcpy(scores[run], f.res.det_score[ASSAY_DET_ECOD], n * sizeof(float));
+        memcpy(scores[run], f.res.det[ASSAY_DET_ECOD].score, n * sizeof(float));
         td_free(&f);
     }
     for (size_t r = 0; r < n; r++) {
@@ -124,14 +124,14 @@ static void test_ecod_matches_brute_force(void **state) {
         td_fixture f;
         td_init(&f, x, n, d, y, 3, 5, ASSAY_METRIC_L2, NULL, NULL);
         f.ds.row_flags[7] |= ASSAY__ROW_NONFINITE;
-        assert_int_equal(assay__detect_ecod(f.ctx, &f.ds, &f.res), ASSAY_OK);
-        assert_true(isnan(f.res.det_score[ASSAY_DET_ECOD][7]));
+        assert_int_equal(td_run(&f, ASSAY_DET_ECOD), ASSAY_OK);
+        assert_true(isnan(f.res.det[ASSAY_DET_ECOD].score[7]));
         assert_int_equal(f.res.det[ASSAY_DET_ECOD].rows_scored, n - 1);
         float *x2 = malloc((n - 1) * d * sizeof *x2);
         for (size_t r = 0, o = 0; r < n; r++)
             if (r != 7) memcpy(x2 + (o++) * d, x + r * d, d * sizeof *x2);
-        assert_close(brute_ecod(x2, n - 1, d, 0), f.res.det_score[ASSAY_DET_ECOD][0], 1e-3);
-        assert_close(brute_ecod(x2, n - 1, d, 10), f.res.det_score[ASSAY_DET_ECOD][11], 1e-3);
+        assert_close(brute_ecod(x2, n - 1, d, 0), f.res.det[ASSAY_DET_ECOD].score[0], 1e-3);
+        assert_close(brute_ecod(x2, n - 1, d, 10), f.res.det[ASSAY_DET_ECOD].score[11], 1e-3);
         free(x2);
         td_free(&f);
     }
@@ -152,7 +152,7 @@ static void test_ecod_planted_outliers_found(void **state) {
     make_blobs(x, y, truth, n, d, classes, planted, 21);
     td_fixture f;
     td_init(&f, x, n, d, y, classes, 10, ASSAY_METRIC_L2, NULL, NULL);
-    assert_int_equal(assay__detect_ecod(f.ctx, &f.ds, &f.res), ASSAY_OK);
+    assert_int_equal(td_run(&f, ASSAY_DET_ECOD), ASSAY_OK);
     assert_true(td_auroc(&f, ASSAY_DET_ECOD, truth) > 0.99);
     td_combine(&f);
     const assay__test *t0 = td_test(&f, ASSAY_DET_ECOD, 0);
@@ -176,7 +176,7 @@ static void test_ecod_planted_outliers_found(void **state) {
     char buf[512];
     for (size_t i = 0; i < f.res.n_findings; i++)
         if (f.res.findings[i].det == ASSAY_DET_ECOD) {
-            assay__explain_ecod(&f.ds, &f.res, &f.res.findings[i], buf, sizeof buf);
+            assay__explain(&f.ds, &f.res, &f.res.findings[i], buf, sizeof buf);
             assert_contains(buf, "ECOD score");
             assert_contains(buf, "class 0");
             break;
@@ -198,7 +198,7 @@ static void test_ecod_clean_quiet(void **state) {
         make_blobs(x, y, truth, n, d, classes, 0, 300 + seed);
         td_fixture f;
         td_init(&f, x, n, d, y, classes, 10, ASSAY_METRIC_L2, NULL, NULL);
-        assert_int_equal(assay__detect_ecod(f.ctx, &f.ds, &f.res), ASSAY_OK);
+        assert_int_equal(td_run(&f, ASSAY_DET_ECOD), ASSAY_OK);
         td_combine(&f);
         for (size_t c = 0; c < classes; c++) {
             const assay__test *t = td_test(&f, ASSAY_DET_ECOD, (int32_t)c);
@@ -207,7 +207,7 @@ static void test_ecod_clean_quiet(void **state) {
                 fail_msg("seed %llu class %zu: %s", (unsigned long long)seed, c, t->detail);
         }
         assert_int_equal(td_findings(&f, ASSAY_DET_ECOD), 0);
-        for (size_t r = 0; r < n; r++) assert_true(f.res.det_evidence[ASSAY_DET_ECOD][r] < 0.5f);
+        for (size_t r = 0; r < n; r++) assert_true(f.res.det[ASSAY_DET_ECOD].evidence[r] < 0.5f);
         assert_true(f.res.gate_passed);
         td_free(&f);
     }

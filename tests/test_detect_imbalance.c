@@ -38,7 +38,7 @@ static void test_imbalance_hand_case(void **state) {
     const size_t counts[3] = {100, 100, 5};
     td_fixture f;
     init_counts(&f, counts, 3, 0, NULL);
-    assert_int_equal(assay__detect_imbalance(f.ctx, &f.ds, &f.res), ASSAY_OK);
+    assert_int_equal(td_run(&f, ASSAY_DET_IMBALANCE), ASSAY_OK);
     const assay__test *t = td_test(&f, ASSAY_DET_IMBALANCE, -1);
     assert_non_null(t);
     double e = 205.0 / 3.0;
@@ -49,8 +49,8 @@ static void test_imbalance_hand_case(void **state) {
     assert_contains(t->detail, "1 class below 0.1");
     const double rel = (5.0 / 205.0) * 3.0;
     for (size_t r = 0; r < 205; r++) {
-        float s = f.res.det_score[ASSAY_DET_IMBALANCE][r];
-        float ev = f.res.det_evidence[ASSAY_DET_IMBALANCE][r];
+        float s = f.res.det[ASSAY_DET_IMBALANCE].score[r];
+        float ev = f.res.det[ASSAY_DET_IMBALANCE].evidence[r];
         if (r < 200) {
             assert_close(0.0, s, 0.0);
             assert_true(ev < 0.5f);
@@ -69,7 +69,7 @@ static void test_imbalance_hand_case(void **state) {
     assert_close(5.0 / 205.0, fd->a, 1e-12);
     assert_close(1.0 / 3.0, fd->b, 1e-12);
     char buf[256];
-    assay__explain_imbalance(&f.ds, &f.res, fd, buf, sizeof buf);
+    assay__explain(&f.ds, &f.res, fd, buf, sizeof buf);
     assert_contains(buf, "class 2 holds 2.44% of the labelled rows");
     /* the gate: low findings and an informational test pass */
     td_combine(&f);
@@ -94,11 +94,11 @@ static void test_imbalance_boundary_and_ratio(void **state) {
         assert_int_equal(assay_param_set(&o, "imbalance-ratio", cases[i].ratio), ASSAY_OK);
         td_fixture f;
         init_counts(&f, counts, 3, 0, &o);
-        assert_int_equal(assay__detect_imbalance(f.ctx, &f.ds, &f.res), ASSAY_OK);
+        assert_int_equal(td_run(&f, ASSAY_DET_IMBALANCE), ASSAY_OK);
         assert_int_equal(td_findings(&f, ASSAY_DET_IMBALANCE), cases[i].want);
         size_t ev_flags = 0;
         for (size_t r = 0; r < f.ds.n; r++)
-            ev_flags += f.res.det_evidence[ASSAY_DET_IMBALANCE][r] >= 0.5f;
+            ev_flags += f.res.det[ASSAY_DET_IMBALANCE].evidence[r] >= 0.5f;
         assert_int_equal(ev_flags, cases[i].want);
         /* an empty class is still counted below the ratio (it has no rows to flag) */
         if (cases[i].small == 0) assert_close(1.0, f.res.det[ASSAY_DET_IMBALANCE].stat[0], 0.0);
@@ -113,12 +113,12 @@ static void test_imbalance_balanced_and_unlabelled(void **state) {
     const size_t counts[4] = {50, 50, 50, 50};
     td_fixture f;
     init_counts(&f, counts, 4, 30, NULL);
-    assert_int_equal(assay__detect_imbalance(f.ctx, &f.ds, &f.res), ASSAY_OK);
+    assert_int_equal(td_run(&f, ASSAY_DET_IMBALANCE), ASSAY_OK);
     const assay__test *t = td_test(&f, ASSAY_DET_IMBALANCE, -1);
     assert_close(0.0, t->stat, 1e-12);
     assert_int_equal(td_findings(&f, ASSAY_DET_IMBALANCE), 0);
     assert_int_equal(f.res.det[ASSAY_DET_IMBALANCE].rows_scored, 200);
-    for (size_t r = 200; r < 230; r++) assert_true(isnan(f.res.det_score[ASSAY_DET_IMBALANCE][r]));
+    for (size_t r = 200; r < 230; r++) assert_true(isnan(f.res.det[ASSAY_DET_IMBALANCE].score[r]));
     assert_close(0.25, f.res.det[ASSAY_DET_IMBALANCE].stat[1], 1e-12); /* smallest share */
     td_free(&f);
 }
@@ -129,7 +129,7 @@ static void test_imbalance_single_class(void **state) {
     const size_t counts[1] = {40};
     td_fixture f;
     init_counts(&f, counts, 1, 0, NULL);
-    assert_int_equal(assay__detect_imbalance(f.ctx, &f.ds, &f.res), ASSAY_OK);
+    assert_int_equal(td_run(&f, ASSAY_DET_IMBALANCE), ASSAY_OK);
     assert_int_equal(f.res.det[ASSAY_DET_IMBALANCE].ran, 0);
     assert_non_null(f.res.det[ASSAY_DET_IMBALANCE].note);
     assert_int_equal(f.res.n_tests, 0);

@@ -40,7 +40,8 @@ static void test_knn_label_probs_are_leave_one_out(void **state) {
     td_fixture f;
     td_init(&f, x, N, 2, y, K, KN, ASSAY_METRIC_L2, NULL, NULL);
     float p[N * K];
-    assay__knn_label_probs(&f.ds, &f.res, p);
+    const assay__det_input in = assay__result_input(f.ctx, &f.ds, &f.res);
+    assay__knn_label_probs(&in, p);
     for (size_t r = 0; r < N; r++) {
         double with_self[K] = {0};
         with_self[y[r]] += 1.0 / (KN + 1);
@@ -97,7 +98,7 @@ static void test_knn_label_deep_knn_plurality(void **state) {
     o.label_threshold = 1.0; /* only a unanimous rejection passes the vote threshold */
     td_fixture f;
     td_init(&f, x, N, 2, y, 2, 4, ASSAY_METRIC_L2, &o, NULL);
-    assert_int_equal(assay__detect_knn_label(f.ctx, &f.ds, &f.res), ASSAY_OK);
+    assert_int_equal(td_run(&f, ASSAY_DET_KNN_LABEL), ASSAY_OK);
     assert_close(2.0, f.res.det[ASSAY_DET_KNN_LABEL].stat[2], 0); /* deep_knn_k */
     const assay__finding *fd = NULL;
     for (size_t i = 0; i < f.res.n_findings; i++)
@@ -107,9 +108,9 @@ static void test_knn_label_deep_knn_plurality(void **state) {
     assert_close(0.0, fd->a, 0); /* own label among the 2 nearest */
     assert_close(2.0, fd->b, 0); /* the plurality label's count */
     assert_int_equal(fd->ref, 0);
-    assert_true(f.res.det_evidence[ASSAY_DET_KNN_LABEL][2] >= 0.5f);
-    assert_true(f.res.det_evidence[ASSAY_DET_KNN_LABEL][5] < 0.5f);
-    assert_true(f.res.det_evidence[ASSAY_DET_KNN_LABEL][0] < 0.5f);
+    assert_true(f.res.det[ASSAY_DET_KNN_LABEL].evidence[2] >= 0.5f);
+    assert_true(f.res.det[ASSAY_DET_KNN_LABEL].evidence[5] < 0.5f);
+    assert_true(f.res.det[ASSAY_DET_KNN_LABEL].evidence[0] < 0.5f);
     char buf[300];
     assay__explain(&f.ds, &f.res, fd, buf, sizeof buf);
     assert_contains(buf, "label '1' is carried by 0 of its 2 nearest neighbours and '0' by 2");
@@ -125,14 +126,14 @@ static void run_blobs(double flip, double sd, int expect_significant, double min
     blobs(N, K, sd, flip, 11, x, y, truth);
     td_fixture f;
     td_init(&f, x, N, 2, y, K, 10, ASSAY_METRIC_L2, NULL, NULL);
-    assert_int_equal(assay__detect_knn_label(f.ctx, &f.ds, &f.res), ASSAY_OK);
+    assert_int_equal(td_run(&f, ASSAY_DET_KNN_LABEL), ASSAY_OK);
     const assay__test *t = td_test(&f, ASSAY_DET_KNN_LABEL, -1);
     assert_non_null(t);
-    for (size_t r = 0; r < N; r++) assert_int_equal(f.res.row_test[ASSAY_DET_KNN_LABEL][r], 0);
+    for (size_t r = 0; r < N; r++) assert_int_equal(f.res.det[ASSAY_DET_KNN_LABEL].row_test[r], 0);
     td_combine(&f);
     size_t tp = 0, fl = 0, np = 0;
     for (size_t r = 0; r < N; r++) {
-        int flagged = f.res.det_evidence[ASSAY_DET_KNN_LABEL][r] >= 0.5f;
+        int flagged = f.res.det[ASSAY_DET_KNN_LABEL].evidence[r] >= 0.5f;
         tp += flagged && truth[r];
         fl += (size_t)flagged;
         np += truth[r];

@@ -6,7 +6,7 @@
 #include "test_detect_util.h"
 
 static void run(td_fixture *f) {
-    assert_int_equal(assay__detect_mahalanobis(f->ctx, &f->ds, &f->res), ASSAY_OK);
+    assert_int_equal(td_run(f, ASSAY_DET_MAHALANOBIS), ASSAY_OK);
     assert_true(f->res.det[ASSAY_DET_MAHALANOBIS].ran);
 }
 
@@ -48,7 +48,7 @@ static void test_detect_mahalanobis_distances_by_hand(void **state) {
         run(&f);
         for (size_t i = 0; i < N; i++) {
             double want = (i < 12 ? -1.0 : 1.0) / 1.4826;
-            assert_close(want, f.res.det_score[ASSAY_DET_MAHALANOBIS][i], 1e-5);
+            assert_close(want, f.res.det[ASSAY_DET_MAHALANOBIS].score[i], 1e-5);
         }
         /* one class: no other classes to compare with, the test is not applicable */
         const assay__test *t = td_test(&f, ASSAY_DET_MAHALANOBIS, 0);
@@ -71,7 +71,7 @@ static void test_detect_mahalanobis_fewer_rows_than_dims(void **state) {
     td_fixture f;
     td_init(&f, x, N, D, y, 1, 3, ASSAY_METRIC_L2, NULL, NULL);
     run(&f);
-    const float *s = f.res.det_score[ASSAY_DET_MAHALANOBIS];
+    const float *s = f.res.det[ASSAY_DET_MAHALANOBIS].score;
     for (size_t i = 0; i < N; i++) {
         assert_true(isfinite(s[i]));
         if (i < 20) assert_true(s[i] < s[20]);
@@ -98,7 +98,7 @@ static void test_detect_mahalanobis_clean_quiet(void **state) {
         assert_false(t->significant);
     }
     assert_int_equal(td_findings(&f, ASSAY_DET_MAHALANOBIS), 0);
-    for (size_t r = 0; r < N; r++) assert_true(f.res.det_evidence[ASSAY_DET_MAHALANOBIS][r] < 0.5f);
+    for (size_t r = 0; r < N; r++) assert_true(f.res.det[ASSAY_DET_MAHALANOBIS].evidence[r] < 0.5f);
     td_free(&f);
     free(x);
 }
@@ -169,7 +169,7 @@ static void test_detect_mahalanobis_planted_group_found(void **state) {
     char buf[512];
     for (size_t i = 0; i < f.res.n_findings; i++)
         if (f.res.findings[i].det == ASSAY_DET_MAHALANOBIS) {
-            assay__explain_mahalanobis(&f.ds, &f.res, &f.res.findings[i], buf, sizeof buf);
+            assay__explain(&f.ds, &f.res, &f.res.findings[i], buf, sizeof buf);
             assert_non_null(strstr(buf, "class 0"));
             break;
         }

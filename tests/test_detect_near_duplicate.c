@@ -55,18 +55,18 @@ static void test_near_duplicate_hand_case(void **state) {
     y[12] = 1;
     td_fixture f;
     td_init(&f, x, 13, 1, y, 2, 2, ASSAY_METRIC_L2, NULL, NULL);
-    assert_int_equal(assay__detect_near_duplicate(f.ctx, &f.ds, &f.res), ASSAY_OK);
-    const assay__det_summary *sum = &f.res.det[ASSAY_DET_NEAR_DUPLICATE];
+    assert_int_equal(td_run(&f, ASSAY_DET_NEAR_DUPLICATE), ASSAY_OK);
+    const assay__det_out *sum = &f.res.det[ASSAY_DET_NEAR_DUPLICATE];
     assert_close(100.0, sum->stat[0], 1e-6);
     assert_close(13.0, sum->threshold, 1e-6);
     assert_close(2.0, sum->stat[1], 0.0); /* rows */
     assert_close(2.0, sum->stat[2], 0.0); /* conflicting rows */
     assert_close(1.0, sum->stat[3], 0.0); /* pairs */
-    const float *s = f.res.det_score[ASSAY_DET_NEAR_DUPLICATE];
+    const float *s = f.res.det[ASSAY_DET_NEAR_DUPLICATE].score;
     assert_close(exp(-0.25 / 100.0), s[2], 1e-6);
     assert_close(exp(-0.25 / 100.0), s[12], 1e-6);
     assert_close(exp(-1.0), s[5], 1e-6);
-    const float *ev = f.res.det_evidence[ASSAY_DET_NEAR_DUPLICATE];
+    const float *ev = f.res.det[ASSAY_DET_NEAR_DUPLICATE].evidence;
     assert_close(0.5 + 0.5 * (1.0 - 0.25 / 13.0), ev[2], 1e-6);
     assert_close(0.5 * 13.0 / 100.0, ev[5], 1e-6);
     size_t low = 0, high = 0;
@@ -78,7 +78,7 @@ static void test_near_duplicate_hand_case(void **state) {
         low += fd->sev == ASSAY_SEV_LOW;
         high += fd->sev == ASSAY_SEV_HIGH;
         char buf[512];
-        assay__explain_near_duplicate(&f.ds, &f.res, fd, buf, sizeof buf);
+        assay__explain(&f.ds, &f.res, fd, buf, sizeof buf);
         assert_contains(buf, fd->row == 2 ? "row 12" : "row 2");
         if (fd->sev == ASSAY_SEV_HIGH) assert_contains(buf, "but is labelled");
     }
@@ -127,7 +127,7 @@ static void test_near_duplicate_median_ignores_exact_copies(void **state) {
     td_init(&f, x, 23, 1, y, 2, 3, ASSAY_METRIC_L2, NULL, NULL);
     for (int i = 0; i < 12; i++)
         memcpy(f.ds.content_digest[10 + i], f.ds.content_digest[i / 2], 32);
-    assert_int_equal(assay__detect_near_duplicate(f.ctx, &f.ds, &f.res), ASSAY_OK);
+    assert_int_equal(td_run(&f, ASSAY_DET_NEAR_DUPLICATE), ASSAY_OK);
     assert_close(90.25, f.res.det[ASSAY_DET_NEAR_DUPLICATE].stat[0], 1e-6);
     assert_close(0.13 * 90.25, f.res.det[ASSAY_DET_NEAR_DUPLICATE].threshold, 1e-6);
     assert_int_equal(td_findings(&f, ASSAY_DET_NEAR_DUPLICATE), 2);
@@ -135,7 +135,7 @@ static void test_near_duplicate_median_ignores_exact_copies(void **state) {
         assert_true(f.res.findings[i].row == 8 || f.res.findings[i].row == 22);
     /* the copies score 1 (distance 0) */
     for (int i = 0; i < 6; i++)
-        assert_close(1.0, f.res.det_score[ASSAY_DET_NEAR_DUPLICATE][i], 0.0);
+        assert_close(1.0, f.res.det[ASSAY_DET_NEAR_DUPLICATE].score[i], 0.0);
     td_free(&f);
 }
 
@@ -155,8 +155,8 @@ static void test_near_duplicate_exact_copies_left_to_duplicate(void **state) {
     td_fixture f;
     td_init(&f, x, n, d, y, 4, 5, ASSAY_METRIC_COSINE, NULL, NULL);
     memcpy(f.ds.content_digest[10], f.ds.content_digest[20], 32);
-    assert_int_equal(assay__detect_near_duplicate(f.ctx, &f.ds, &f.res), ASSAY_OK);
-    const float *s = f.res.det_score[ASSAY_DET_NEAR_DUPLICATE];
+    assert_int_equal(td_run(&f, ASSAY_DET_NEAR_DUPLICATE), ASSAY_OK);
+    const float *s = f.res.det[ASSAY_DET_NEAR_DUPLICATE].score;
     assert_close(1.0, s[10], 0.0);
     assert_close(1.0, s[20], 0.0);
     assert_true(s[30] > 0.999f);
@@ -164,9 +164,9 @@ static void test_near_duplicate_exact_copies_left_to_duplicate(void **state) {
         size_t r = f.res.findings[i].row;
         assert_true(r != 10 && r != 20);
     }
-    assert_true(f.res.det_evidence[ASSAY_DET_NEAR_DUPLICATE][10] < 0.5f);
-    assert_true(f.res.det_evidence[ASSAY_DET_NEAR_DUPLICATE][30] >= 0.5f);
-    assert_true(f.res.det_evidence[ASSAY_DET_NEAR_DUPLICATE][40] >= 0.5f);
+    assert_true(f.res.det[ASSAY_DET_NEAR_DUPLICATE].evidence[10] < 0.5f);
+    assert_true(f.res.det[ASSAY_DET_NEAR_DUPLICATE].evidence[30] >= 0.5f);
+    assert_true(f.res.det[ASSAY_DET_NEAR_DUPLICATE].evidence[40] >= 0.5f);
     assert_close(0.0, f.res.tests[0].stat, 0.0); /* no conflicting near pair counted */
     td_free(&f);
     free(x);
@@ -187,7 +187,7 @@ static void test_near_duplicate_planted_same_label(void **state) {
     plant_near_copies(x, y, truth, n, d, classes, count, 1e-3, 0, 9);
     td_fixture f;
     td_init(&f, x, n, d, y, classes, 10, ASSAY_METRIC_COSINE, NULL, NULL);
-    assert_int_equal(assay__detect_near_duplicate(f.ctx, &f.ds, &f.res), ASSAY_OK);
+    assert_int_equal(td_run(&f, ASSAY_DET_NEAR_DUPLICATE), ASSAY_OK);
     double bound = 1.0 - 0.5 * (double)count / (double)(n - count);
     assert_true(td_auroc(&f, ASSAY_DET_NEAR_DUPLICATE, truth) >= bound - 1e-3);
     td_combine(&f);
@@ -223,7 +223,7 @@ static void test_near_duplicate_planted_conflicts(void **state) {
     plant_near_copies(x, y, truth, n, d, classes, count, 1e-3, 1, 19);
     td_fixture f;
     td_init(&f, x, n, d, y, classes, 10, ASSAY_METRIC_COSINE, NULL, NULL);
-    assert_int_equal(assay__detect_near_duplicate(f.ctx, &f.ds, &f.res), ASSAY_OK);
+    assert_int_equal(td_run(&f, ASSAY_DET_NEAR_DUPLICATE), ASSAY_OK);
     td_combine(&f);
     const assay__test *conf = &f.res.tests[0];
     assert_true(conf->significant);
@@ -252,7 +252,7 @@ static void test_near_duplicate_clean_quiet(void **state) {
         make_blobs(x, y, n, d, classes, 40 + seed);
         td_fixture f;
         td_init(&f, x, n, d, y, classes, 10, ASSAY_METRIC_COSINE, NULL, NULL);
-        assert_int_equal(assay__detect_near_duplicate(f.ctx, &f.ds, &f.res), ASSAY_OK);
+        assert_int_equal(td_run(&f, ASSAY_DET_NEAR_DUPLICATE), ASSAY_OK);
         td_combine(&f);
         for (size_t i = 0; i < f.res.n_tests; i++) assert_false(f.res.tests[i].significant);
         assert_true(td_findings(&f, ASSAY_DET_NEAR_DUPLICATE) <= 4);
@@ -269,7 +269,7 @@ static void test_near_duplicate_clean_quiet(void **state) {
         }
         td_fixture f;
         td_init(&f, x, n, 2, y, classes, 10, ASSAY_METRIC_L2, NULL, NULL);
-        assert_int_equal(assay__detect_near_duplicate(f.ctx, &f.ds, &f.res), ASSAY_OK);
+        assert_int_equal(td_run(&f, ASSAY_DET_NEAR_DUPLICATE), ASSAY_OK);
         double share = f.res.det[ASSAY_DET_NEAR_DUPLICATE].stat[1] / (double)n;
         if (!(share > 0.04 && share < 0.2)) fail_msg("2-d near-duplicate share %g", share);
         td_combine(&f);

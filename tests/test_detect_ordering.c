@@ -52,7 +52,7 @@ static void test_ordering_hand_case(void **state) {
     const int32_t y[6] = {0, 0, 1, 1, 0, 1};
     td_fixture f;
     td_init(&f, x, 6, 1, y, 2, 1, ASSAY_METRIC_L2, NULL, NULL);
-    assert_int_equal(assay__detect_ordering(f.ctx, &f.ds, &f.res), ASSAY_OK);
+    assert_int_equal(td_run(&f, ASSAY_DET_ORDERING), ASSAY_OK);
     const assay__test *t = td_test(&f, ASSAY_DET_ORDERING, -1);
     assert_non_null(t);
     assert_close(2.0 / 3.0, t->stat, 1e-12);
@@ -61,15 +61,16 @@ static void test_ordering_hand_case(void **state) {
     /* mutual pairs count once: 3 pairs, not 6 */
     assert_contains(t->detail, "100.00% of the 3 neighbour pairs are within 1 rows");
     assert_contains(t->detail, "random order gives 33.33%");
-    for (size_t r = 0; r < 6; r++) assert_close(1.0, f.res.det_score[ASSAY_DET_ORDERING][r], 0.0);
+    for (size_t r = 0; r < 6; r++) assert_close(1.0, f.res.det[ASSAY_DET_ORDERING].score[r], 0.0);
     /* evidence follows the binomial p: 0.2 at the ends, 0.4 inside, so the ends score more */
-    assert_true(f.res.det_evidence[ASSAY_DET_ORDERING][0] >
-                f.res.det_evidence[ASSAY_DET_ORDERING][2]);
-    assert_close(f.res.det_evidence[ASSAY_DET_ORDERING][0],
-                 f.res.det_evidence[ASSAY_DET_ORDERING][5], 0.0);
+    assert_true(f.res.det[ASSAY_DET_ORDERING].evidence[0] >
+                f.res.det[ASSAY_DET_ORDERING].evidence[2]);
+    assert_close(f.res.det[ASSAY_DET_ORDERING].evidence[0],
+                 f.res.det[ASSAY_DET_ORDERING].evidence[5], 0.0);
     /* every row's evidence depends on the dataset test */
     for (size_t r = 0; r < 6; r++)
-        assert_int_equal(f.res.row_test[ASSAY_DET_ORDERING][r], (int32_t)(t - f.res.tests));
+        assert_int_equal(f.res.det[ASSAY_DET_ORDERING].row_test[r],
+                         (int32_t)(t - f.res.det[ASSAY_DET_ORDERING].tests));
     td_free(&f);
 }
 
@@ -83,7 +84,7 @@ static void test_ordering_appended_block_found(void **state) {
     make_data(x, y, truth, n, d, 5, block, 0, 11);
     td_fixture f;
     td_init(&f, x, n, d, y, 5, 10, ASSAY_METRIC_L2, NULL, NULL);
-    assert_int_equal(assay__detect_ordering(f.ctx, &f.ds, &f.res), ASSAY_OK);
+    assert_int_equal(td_run(&f, ASSAY_DET_ORDERING), ASSAY_OK);
     const assay__test *t = td_test(&f, ASSAY_DET_ORDERING, -1);
     assert_non_null(t);
     assert_true(t->p < 1e-6);
@@ -111,7 +112,7 @@ static void test_ordering_appended_block_found(void **state) {
     char buf[512];
     for (size_t i = 0; i < f.res.n_findings; i++)
         if (f.res.findings[i].det == ASSAY_DET_ORDERING) {
-            assay__explain_ordering(&f.ds, &f.res, &f.res.findings[i], buf, sizeof buf);
+            assay__explain(&f.ds, &f.res, &f.res.findings[i], buf, sizeof buf);
             assert_contains(buf, "rows of it in the file");
             break;
         }
@@ -134,7 +135,7 @@ static void test_ordering_random_order_quiet(void **state) {
         assay_scan_opts o = ASSAY_SCAN_OPTS_INIT;
         assert_int_equal(assay_param_set(&o, "seed", (double)seed), ASSAY_OK);
         td_init(&f, x, n, d, y, 5, 10, ASSAY_METRIC_L2, &o, NULL);
-        assert_int_equal(assay__detect_ordering(f.ctx, &f.ds, &f.res), ASSAY_OK);
+        assert_int_equal(td_run(&f, ASSAY_DET_ORDERING), ASSAY_OK);
         const assay__test *t = td_test(&f, ASSAY_DET_ORDERING, -1);
         assert_non_null(t);
         if (!(t->p > 0.01)) fail_msg("seed %llu: p = %g", (unsigned long long)seed, t->p);
@@ -142,7 +143,7 @@ static void test_ordering_random_order_quiet(void **state) {
         assert_false(td_test(&f, ASSAY_DET_ORDERING, -1)->significant);
         assert_int_equal(td_findings(&f, ASSAY_DET_ORDERING), 0);
         for (size_t r = 0; r < n; r++)
-            assert_true(f.res.det_evidence[ASSAY_DET_ORDERING][r] < 0.5f);
+            assert_true(f.res.det[ASSAY_DET_ORDERING].evidence[r] < 0.5f);
         assert_true(f.res.gate_passed);
         td_free(&f);
     }
@@ -167,7 +168,7 @@ static void test_ordering_threads_and_seed(void **state) {
         assert_int_equal(assay_param_set(&o, "seed", run == 2 ? 9 : 1), ASSAY_OK);
         td_init(&f, x, n, d, y, 4, 10, ASSAY_METRIC_L2, &o, NULL);
         f.ctx->n_threads = run == 0 ? 1 : 2;
-        assert_int_equal(assay__detect_ordering(f.ctx, &f.ds, &f.res), ASSAY_OK);
+        assert_int_equal(td_run(&f, ASSAY_DET_ORDERING), ASSAY_OK);
         p[run] = td_test(&f, ASSAY_DET_ORDERING, -1)->p;
         td_free(&f);
     }
@@ -192,7 +193,7 @@ static void test_ordering_sorted_by_class_fires(void **state) {
     }
     td_fixture f;
     td_init(&f, x, n, d, y, 4, 10, ASSAY_METRIC_L2, NULL, NULL);
-    assert_int_equal(assay__detect_ordering(f.ctx, &f.ds, &f.res), ASSAY_OK);
+    assert_int_equal(td_run(&f, ASSAY_DET_ORDERING), ASSAY_OK);
     assert_true(td_test(&f, ASSAY_DET_ORDERING, -1)->p < 1e-6);
     td_free(&f);
     free(x);

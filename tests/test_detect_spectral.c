@@ -5,7 +5,7 @@
  * clean Gaussian and heavy-tailed classes left alone. */
 #include "test_detect_util.h"
 
-#include "detect/stats.h"
+#include "core/stats.h"
 
 /* Class 0 of `n0` rows in d dims with standard deviations sd[c]; the first `planted` rows are
  * shifted by `shift` along coordinate `dir` (truth marks them). Classes 1.. have n1 rows each,
@@ -66,8 +66,8 @@ static void test_spectral_hand_case(void **state) {
     y[r++] = -1;
     td_fixture f;
     td_init(&f, x, r, 2, y, 2, 3, ASSAY_METRIC_L2, NULL, NULL);
-    assert_int_equal(assay__detect_spectral(f.ctx, &f.ds, &f.res), ASSAY_OK);
-    const float *s = f.res.det_score[ASSAY_DET_SPECTRAL];
+    assert_int_equal(td_run(&f, ASSAY_DET_SPECTRAL), ASSAY_OK);
+    const float *s = f.res.det[ASSAY_DET_SPECTRAL].score;
     for (size_t i = 0; i < 16; i++) assert_close(a[i / 2] * a[i / 2], s[i], 1e-4);
     for (size_t i = 16; i < r; i++) assert_true(isnan(s[i]));
     const assay__test *t = td_test(&f, ASSAY_DET_SPECTRAL, 0);
@@ -137,10 +137,10 @@ static void test_spectral_power_matches_eigenvector(void **state) {
     }
     td_fixture f;
     td_init(&f, x, n, d, y, 1, 5, ASSAY_METRIC_L2, NULL, NULL);
-    assert_int_equal(assay__detect_spectral(f.ctx, &f.ds, &f.res), ASSAY_OK);
+    assert_int_equal(td_run(&f, ASSAY_DET_SPECTRAL), ASSAY_OK);
     double mean[12], v[12];
     brute_top(x, y, n, d, 0, mean, v);
-    const float *sc = f.res.det_score[ASSAY_DET_SPECTRAL];
+    const float *sc = f.res.det[ASSAY_DET_SPECTRAL].score;
     double big = 0.0;
     for (size_t r = 0; r < n; r++) {
         double u = 0.0;
@@ -172,9 +172,9 @@ static void test_spectral_translation_invariant(void **state) {
     td_fixture f, g;
     td_init(&f, x, n, d, y, classes, 5, ASSAY_METRIC_L2, NULL, NULL);
     td_init(&g, x2, n, d, y, classes, 5, ASSAY_METRIC_L2, NULL, NULL);
-    assert_int_equal(assay__detect_spectral(f.ctx, &f.ds, &f.res), ASSAY_OK);
-    assert_int_equal(assay__detect_spectral(g.ctx, &g.ds, &g.res), ASSAY_OK);
-    const float *a = f.res.det_score[ASSAY_DET_SPECTRAL], *b = g.res.det_score[ASSAY_DET_SPECTRAL];
+    assert_int_equal(td_run(&f, ASSAY_DET_SPECTRAL), ASSAY_OK);
+    assert_int_equal(td_run(&g, ASSAY_DET_SPECTRAL), ASSAY_OK);
+    const float *a = f.res.det[ASSAY_DET_SPECTRAL].score, *b = g.res.det[ASSAY_DET_SPECTRAL].score;
     for (size_t r = 0; r < n; r++) assert_close(a[r], b[r], 2e-3 * (1.0 + fabs(a[r])));
     assert_int_equal(f.res.n_tests, g.res.n_tests);
     for (size_t i = 0; i < f.res.n_tests; i++)
@@ -200,7 +200,7 @@ static void test_spectral_planted_found(void **state) {
     make_classes(x, y, truth, n0, n1, classes, d, sd, 200, 6, 9.0, 0, 2024);
     td_fixture f;
     td_init(&f, x, n, d, y, classes, 10, ASSAY_METRIC_L2, NULL, NULL);
-    assert_int_equal(assay__detect_spectral(f.ctx, &f.ds, &f.res), ASSAY_OK);
+    assert_int_equal(td_run(&f, ASSAY_DET_SPECTRAL), ASSAY_OK);
     td_combine(&f);
     const assay__test *t0 = td_test(&f, ASSAY_DET_SPECTRAL, 0);
     assert_non_null(t0);
@@ -219,7 +219,7 @@ static void test_spectral_planted_found(void **state) {
     assert_true(tp >= 180);      /* recall >= 0.9 */
     assert_true(tp >= 0.9 * fl); /* precision >= 0.9 */
     char buf[512];
-    assay__explain_spectral(&f.ds, &f.res, &f.res.findings[0], buf, sizeof buf);
+    assay__explain(&f.ds, &f.res, &f.res.findings[0], buf, sizeof buf);
     assert_non_null(strstr(buf, "robust standard deviations"));
     assert_non_null(strstr(buf, "significant"));
     assert_false(f.res.gate_passed);
@@ -245,7 +245,7 @@ static void test_spectral_clean_quiet(void **state) {
         make_classes(x, y, truth, n0, n1, classes, d, sd, 0, 0, 0.0, heavy, 99 + (uint64_t)heavy);
         td_fixture f;
         td_init(&f, x, n, d, y, classes, 10, ASSAY_METRIC_L2, NULL, NULL);
-        assert_int_equal(assay__detect_spectral(f.ctx, &f.ds, &f.res), ASSAY_OK);
+        assert_int_equal(td_run(&f, ASSAY_DET_SPECTRAL), ASSAY_OK);
         td_combine(&f);
         for (int32_t c = 0; c < 3; c++) {
             const assay__test *t = td_test(&f, ASSAY_DET_SPECTRAL, c);
@@ -260,7 +260,7 @@ static void test_spectral_clean_quiet(void **state) {
             assay_scan_opts o = ASSAY_SCAN_OPTS_INIT;
             assert_int_equal(assay_param_set(&o, "spectral-tolerance", 0.002), ASSAY_OK);
             td_init(&f, x, n, d, y, classes, 10, ASSAY_METRIC_L2, &o, NULL);
-            assert_int_equal(assay__detect_spectral(f.ctx, &f.ds, &f.res), ASSAY_OK);
+            assert_int_equal(td_run(&f, ASSAY_DET_SPECTRAL), ASSAY_OK);
             td_combine(&f);
             assert_true(td_test(&f, ASSAY_DET_SPECTRAL, 0)->significant);
             td_free(&f);
@@ -285,13 +285,13 @@ static void test_spectral_degenerate(void **state) {
     }
     td_fixture f;
     td_init(&f, x, n, d, y, 2, 3, ASSAY_METRIC_L2, NULL, NULL);
-    assert_int_equal(assay__detect_spectral(f.ctx, &f.ds, &f.res), ASSAY_OK);
-    assert_int_equal(assay__detect_spectre(f.ctx, &f.ds, &f.res), ASSAY_OK);
+    assert_int_equal(td_run(&f, ASSAY_DET_SPECTRAL), ASSAY_OK);
+    assert_int_equal(td_run(&f, ASSAY_DET_SPECTRE), ASSAY_OK);
     for (size_t r = 0; r < n; r++) {
-        assert_true(isfinite(f.res.det_score[ASSAY_DET_SPECTRAL][r]));
-        assert_true(isfinite(f.res.det_score[ASSAY_DET_SPECTRE][r]));
+        assert_true(isfinite(f.res.det[ASSAY_DET_SPECTRAL].score[r]));
+        assert_true(isfinite(f.res.det[ASSAY_DET_SPECTRE].score[r]));
     }
-    for (size_t r = 0; r < 60; r++) assert_close(0.0, f.res.det_score[ASSAY_DET_SPECTRAL][r], 0.0);
+    for (size_t r = 0; r < 60; r++) assert_close(0.0, f.res.det[ASSAY_DET_SPECTRAL].score[r], 0.0);
     td_combine(&f);
     assert_int_equal(td_findings(&f, ASSAY_DET_SPECTRAL), 0);
     td_free(&f);

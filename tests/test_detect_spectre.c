@@ -5,7 +5,7 @@
  * clean classes left alone, and --expected-poison setting the assumed share. */
 #include "test_detect_util.h"
 
-#include "detect/stats.h"
+#include "core/stats.h"
 
 /* Gaussian class 0 (n0 rows) and classes 1.. (n1 rows each, centred at 12 * class in
  * coordinate 0), standard deviations sd; the first `planted` rows of class 0 are shifted by
@@ -50,8 +50,8 @@ static void test_spectre_hand_case(void **state) {
     for (int pass = 0; pass < 2; pass++) {
         td_fixture f;
         td_init(&f, pass ? x2 : x, 38, 1, y, 2, 3, ASSAY_METRIC_L2, NULL, NULL);
-        assert_int_equal(assay__detect_spectre(f.ctx, &f.ds, &f.res), ASSAY_OK);
-        const float *s = f.res.det_score[ASSAY_DET_SPECTRE];
+        assert_int_equal(td_run(&f, ASSAY_DET_SPECTRE), ASSAY_OK);
+        const float *s = f.res.det[ASSAY_DET_SPECTRE].score;
         for (size_t i = 0; i < 30; i++) {
             double e = ((double)i + 1.0 - 15.5) * ((double)i + 1.0 - 15.5) / (899.0 / 12.0);
             assert_close(e, s[i], 1e-5);
@@ -86,8 +86,8 @@ static void test_spectre_beats_spectral_at_one_percent(void **state) {
     make_data(x, y, truth, n0, n1, classes, d, sd, 20, dir, 8.0, 7);
     td_fixture f;
     td_init(&f, x, n, d, y, classes, 10, ASSAY_METRIC_L2, NULL, NULL);
-    assert_int_equal(assay__detect_spectral(f.ctx, &f.ds, &f.res), ASSAY_OK);
-    assert_int_equal(assay__detect_spectre(f.ctx, &f.ds, &f.res), ASSAY_OK);
+    assert_int_equal(td_run(&f, ASSAY_DET_SPECTRAL), ASSAY_OK);
+    assert_int_equal(td_run(&f, ASSAY_DET_SPECTRE), ASSAY_OK);
     double a_spectral = td_class_auroc(&f, ASSAY_DET_SPECTRAL, truth, 0);
     double a_spectre = td_class_auroc(&f, ASSAY_DET_SPECTRE, truth, 0);
     print_message("AUROC class 0: spectral %.4f, spectre %.4f\n", a_spectral, a_spectre);
@@ -117,9 +117,9 @@ static void test_spectre_planted_found(void **state) {
     td_fixture f, g;
     td_init(&f, x, n, d, y, classes, 10, ASSAY_METRIC_L2, NULL, NULL);
     td_init(&g, x2, n, d, y, classes, 10, ASSAY_METRIC_L2, NULL, NULL);
-    assert_int_equal(assay__detect_spectre(f.ctx, &f.ds, &f.res), ASSAY_OK);
-    assert_int_equal(assay__detect_spectre(g.ctx, &g.ds, &g.res), ASSAY_OK);
-    const float *a = f.res.det_score[ASSAY_DET_SPECTRE], *b = g.res.det_score[ASSAY_DET_SPECTRE];
+    assert_int_equal(td_run(&f, ASSAY_DET_SPECTRE), ASSAY_OK);
+    assert_int_equal(td_run(&g, ASSAY_DET_SPECTRE), ASSAY_OK);
+    const float *a = f.res.det[ASSAY_DET_SPECTRE].score, *b = g.res.det[ASSAY_DET_SPECTRE].score;
     for (size_t r = 0; r < n; r++) assert_close(a[r], b[r], 1e-3 * (1.0 + fabs(a[r])));
     td_combine(&f);
     assert_true(td_test(&f, ASSAY_DET_SPECTRE, 0)->significant);
@@ -138,7 +138,7 @@ static void test_spectre_planted_found(void **state) {
     assert_true(tp >= 120);
     assert_true(tp >= 0.95 * fl);
     char buf[512];
-    assay__explain_spectre(&f.ds, &f.res, &f.res.findings[0], buf, sizeof buf);
+    assay__explain(&f.ds, &f.res, &f.res.findings[0], buf, sizeof buf);
     assert_non_null(strstr(buf, "quantum-entropy"));
     assert_non_null(strstr(buf, "significant"));
     td_free(&f);
@@ -166,7 +166,7 @@ static void test_spectre_clean_quiet(void **state) {
         if (pass) assert_int_equal(assay_param_set(&o, "expected-poison", 0.02), ASSAY_OK);
         td_fixture f;
         td_init(&f, x, n, d, y, classes, 10, ASSAY_METRIC_L2, &o, NULL);
-        assert_int_equal(assay__detect_spectre(f.ctx, &f.ds, &f.res), ASSAY_OK);
+        assert_int_equal(td_run(&f, ASSAY_DET_SPECTRE), ASSAY_OK);
         td_combine(&f);
         for (int32_t c = 0; c < 3; c++) {
             const assay__test *t = td_test(&f, ASSAY_DET_SPECTRE, c);

@@ -7,10 +7,11 @@
 
 #include "test_util.h"
 
+#include "decide/result.h"
+#include "detect/params.h"
 #include "graph/knn.h"
 #include "io/dataset_internal.h"
-#include "scan/params.h"
-#include "scan/result_internal.h"
+#include "report/report_internal.h"
 
 typedef struct td_fixture {
     assay_ctx *ctx;
@@ -92,15 +93,43 @@ static inline void td_free(td_fixture *f) {
     assay_ctx_destroy(f->ctx);
 }
 
+/* Runs detector det on the fixture as a scan does (into its own output), then also lists its
+ * findings and tests in the result (res.findings, res.tests), where the tests of one detector
+ * read them before the combine step, which gathers them again from the outputs. */
+static inline assay_status td_run_on(assay_ctx *ctx, const assay_dataset *ds, assay_result *res,
+                                     assay_detector det) {
+    const assay__det_input in = assay__result_input(ctx, ds, res);
+    assay__det_out *out = &res->det[det];
+    size_t nf0 = out->n_findings, nt0 = out->n_tests;
+    assay_status s = assay__detector_get(det)->desc->run(&in, out);
+    if (s != ASSAY_OK) return s;
+    res->findings = realloc(res->findings,
+                            (res->n_findings + out->n_findings - nf0 + 1) * sizeof *res->findings);
+    memcpy(res->findings + res->n_findings, out->findings + nf0,
+           (out->n_findings - nf0) * sizeof *res->findings);
+    res->n_findings += out->n_findings - nf0;
+    res->tests = realloc(res->tests, (res->n_tests + out->n_tests - nt0 + 1) * sizeof *res->tests);
+    memcpy(res->tests + res->n_tests, out->tests + nt0, (out->n_tests - nt0) * sizeof *res->tests);
+    res->n_tests += out->n_tests - nt0;
+    return ASSAY_OK;
+}
+
+static inline assay_status td_run(td_fixture *f, assay_detector det) {
+    return td_run_on(f->ctx, &f->ds, &f->res, det);
+}
+
 /* Runs the combine step (tests adjusted by BH, gating, gate verdict). */
 static inline void td_combine(td_fixture *f) {
     assert_int_equal(assay__combine(f->ctx, &f->ds, &f->res), ASSAY_OK);
 }
 
-/* The test of detector det for class cls (-1 = dataset), or NULL. */
+/* The test detector det made for class cls (-1 = dataset), or NULL: the entry in its own
+ * output, which the combine step decides in place (q, significant), so a pointer taken before
+ * td_combine reads the verdict after it. */
 static inline const assay__test *td_test(const td_fixture *f, assay_detector det, int32_t cls) {
-    for (size_t i = 0; i < f->res.n_tests; i++)
-        if (f->res.tests[i].det == det && f->res.tests[i].cls == cls) return &f->res.tests[i];
+    const assay__det_out *out = &f->res.det[det];
+    for (size_t i = 0; i < out->n_tests; i++)
+        if (out->tests[i].det == det && out->tests[i].cls == cls) return &out->tests[i];
     return NULL;
 }
 
@@ -115,7 +144,7 @@ static inline size_t td_findings(const td_fixture *f, assay_detector det) {
  * class cls (cls < 0: all rows). */
 static inline double td_class_auroc(const td_fixture *f, assay_detector det, const uint8_t *truth,
                                     int32_t cls) {
-    const float *s = f->res.det_score[det];
+    const float *s = f->res.det[det].score;
     double wins = 0.0;
     size_t np = 0, nn = 0;
     for (size_t i = 0; i < f->ds.n; i++)

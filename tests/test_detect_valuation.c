@@ -22,25 +22,27 @@ static void test_valuation_hand_worked_6_rows(void **state) {
     const float x[6 * 2] = {0, 0, 1, 0, 2, 0, 3.2f, 0, 10, 0, 11, 0};
     const int32_t y[6] = {0, 1, 0, 0, 1, 1};
     td_fixture f;
-    td_init(&f, x, 6, 2, y, 2, 2, ASSAY_METRIC_L2, NULL, NULL);
+    assay_scan_opts o = ASSAY_SCAN_OPTS_INIT;
+    o.skip = 1u << ASSAY_DET_KNN_LABEL; /* as a scan with --skip knn-label: no test to borrow */
+    td_init(&f, x, 6, 2, y, 2, 2, ASSAY_METRIC_L2, &o, NULL);
     const int64_t want_ids[6 * 2] = {1, 2, 0, 2, 1, 3, 2, 1, 5, 3, 4, 3};
     for (size_t i = 0; i < 12; i++) assert_int_equal(f.res.graph.ids[i], want_ids[i]);
-    assert_int_equal(assay__detect_valuation(f.ctx, &f.ds, &f.res), ASSAY_OK);
-    const float *s = f.res.det_score[ASSAY_DET_VALUATION];
+    assert_int_equal(td_run(&f, ASSAY_DET_VALUATION), ASSAY_OK);
+    const float *s = f.res.det[ASSAY_DET_VALUATION].score;
     const double want[6] = {0.0, 1.0, -0.5, 0.0, -0.5, -0.5};
     for (size_t r = 0; r < 6; r++) assert_close(want[r], s[r], 1e-7);
-    const assay__det_summary *sum = &f.res.det[ASSAY_DET_VALUATION];
+    const assay__det_out *sum = &f.res.det[ASSAY_DET_VALUATION];
     assert_close(0.5 * (1.0 - 1.0 / 6.0), sum->stat[1], 1e-9); /* min value */
     assert_close((0.5 * (1.0 - 1.0 / 6.0) + 3 * 0.5 * (1.0 + 0.5 / 6.0) + 2 * 0.5) / 6.0,
                  sum->stat[0], 1e-9);
     assert_close(1.0, sum->stat[2], 0); /* negative-value rows: row 1 */
     /* p = 1/4 is no discovery among the class's 3 rows at FDR 0.01: nothing flagged */
     assert_close(0.0, sum->stat[3], 0);
-    assert_true(f.res.det_evidence[ASSAY_DET_VALUATION][1] < 0.5f);
+    assert_true(f.res.det[ASSAY_DET_VALUATION].evidence[1] < 0.5f);
     /* without knn-label's test, valuation makes the label-noise test itself */
     const assay__test *t = td_test(&f, ASSAY_DET_VALUATION, -1);
     assert_non_null(t);
-    assert_int_equal(f.res.row_test[ASSAY_DET_VALUATION][1], 0);
+    assert_int_equal(f.res.det[ASSAY_DET_VALUATION].row_test[1], 0);
     td_free(&f);
 }
 
@@ -65,15 +67,15 @@ static void run_blobs(double flip, double sd, int planted) {
     }
     td_fixture f;
     td_init(&f, x, N, 2, y, K, 30, ASSAY_METRIC_L2, NULL, NULL);
-    assert_int_equal(assay__detect_knn_label(f.ctx, &f.ds, &f.res), ASSAY_OK);
-    assert_int_equal(assay__detect_valuation(f.ctx, &f.ds, &f.res), ASSAY_OK);
+    assert_int_equal(td_run(&f, ASSAY_DET_KNN_LABEL), ASSAY_OK);
+    assert_int_equal(td_run(&f, ASSAY_DET_VALUATION), ASSAY_OK);
     assert_null(td_test(&f, ASSAY_DET_VALUATION, -1)); /* knn-label's test is used */
     const assay__test *t = td_test(&f, ASSAY_DET_KNN_LABEL, -1);
     size_t flagged_before = td_findings(&f, ASSAY_DET_VALUATION);
     td_combine(&f);
     size_t tp = 0, fl = 0, np = 0;
     for (size_t r = 0; r < N; r++) {
-        int flagged = f.res.det_evidence[ASSAY_DET_VALUATION][r] >= 0.5f;
+        int flagged = f.res.det[ASSAY_DET_VALUATION].evidence[r] >= 0.5f;
         tp += flagged && truth[r];
         fl += (size_t)flagged;
         np += truth[r];
@@ -87,7 +89,7 @@ static void run_blobs(double flip, double sd, int planted) {
         char buf[400];
         for (size_t i = 0; i < f.res.n_findings; i++)
             if (f.res.findings[i].det == ASSAY_DET_VALUATION) {
-                assay__explain_valuation(&f.ds, &f.res, &f.res.findings[i], buf, sizeof buf);
+                assay__explain(&f.ds, &f.res, &f.res.findings[i], buf, sizeof buf);
                 assert_contains(buf, "below 0.5");
                 assert_contains(buf, "sign test");
                 break;

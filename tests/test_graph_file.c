@@ -17,8 +17,9 @@
 #include "test_cli_util.h"
 #include "test_data.h"
 
+#include "graph/knn.h"
 #include "io/graph_h5.h"
-#include "scan/result_internal.h"
+#include "decide/result.h"
 
 static void copy_file(const char *from, const char *to) {
     size_t len;
@@ -432,7 +433,7 @@ static void test_graph_file_scan_reuses_graph(void **state) {
             assert_true(memcmp(&built->score[r], &reused->score[r], sizeof(float)) == 0);
             for (int d = 0; d < ASSAY_DET_COUNT; d++)
                 assert_true(
-                    memcmp(&built->det_score[d][r], &reused->det_score[d][r], sizeof(float)) == 0);
+                    memcmp(&built->det[d].score[r], &reused->det[d].score[r], sizeof(float)) == 0);
             const int64_t *i1, *i2;
             const float *d1, *d2;
             size_t k1, k2;

@@ -11,7 +11,7 @@
 
 #include "test_data.h"
 
-#include "policy/policy_internal.h"
+#include "decide/policy_internal.h"
 
 static assay_ctx *g_ctx;
 
@@ -307,7 +307,7 @@ static void test_policy_threshold_and_severity_change_what_counts(void **state) 
         const assay__finding *f = &r->findings[i];
         if (f->det == ASSAY_DET_KNN_LABEL) {
             label_before++;
-            label_strong += r->det_evidence[ASSAY_DET_KNN_LABEL][f->row] >= 0.9f;
+            label_strong += r->det[ASSAY_DET_KNN_LABEL].evidence[f->row] >= 0.9f;
         }
         dup_before += f->det == ASSAY_DET_DUPLICATE;
     }
@@ -324,7 +324,7 @@ static void test_policy_threshold_and_severity_change_what_counts(void **state) 
         const assay__finding *f = &r->findings[i];
         if (f->det == ASSAY_DET_KNN_LABEL) {
             label_after++;
-            assert_true(r->det_evidence[ASSAY_DET_KNN_LABEL][f->row] >= 0.5f);
+            assert_true(r->det[ASSAY_DET_KNN_LABEL].evidence[f->row] >= 0.5f);
         }
         if (f->det == ASSAY_DET_DUPLICATE) {
             dup_after++;
@@ -338,7 +338,7 @@ static void test_policy_threshold_and_severity_change_what_counts(void **state) 
     for (size_t row = 0; row < r->n; row++) {
         float best = 0.0f;
         for (int d = 0; d < ASSAY_DET_COUNT; d++)
-            if (r->det_evidence[d][row] > best) best = r->det_evidence[d][row];
+            if (r->det[d].evidence[row] > best) best = r->det[d].evidence[row];
         assert_int_equal(r->flagged[row], best >= 0.5f);
     }
     (void)label_before;

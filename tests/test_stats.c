@@ -6,7 +6,7 @@
 
 #include "test_util.h"
 
-#include "detect/stats.h"
+#include "core/stats.h"
 
 /* ---- tails ---- */
 

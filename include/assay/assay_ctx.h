@@ -65,11 +65,22 @@ ASSAY_API const char *assay_isa_name(assay_isa isa);
 /* 1 if kernels for `isa` are built into this library and the CPU supports them. */
 ASSAY_API int assay_isa_supported(assay_isa isa);
 
+/* 1 if kernels for `isa` are built into this library, whether or not this CPU runs them. */
+ASSAY_API int assay_isa_built(assay_isa isa);
+
+/* Space-separated names of the CPU features the kernels care about ("avx fma avx2 ..."), as
+ * detected at run time; static. */
+ASSAY_API const char *assay_cpu_features(void);
+
 /* Version string of the library ("0.1.0"), static. */
 ASSAY_API const char *assay_version(void);
 
 /* One-line description of the BLAS library in use (name, version, core type), static. */
 ASSAY_API const char *assay_blas_info(void);
+
+/* The BLAS library's own thread count now (1 while a scan runs BLAS on its own threads; see
+ * docs/library.md, "Threads"). */
+ASSAY_API int assay_blas_threads(void);
 
 #ifdef __cplusplus
 }

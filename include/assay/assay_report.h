@@ -22,9 +22,15 @@ typedef struct assay_report_opts {
     const char *input_source; /* optional provenance (URL or description) for manifest.json */
     int n_environment;        /* "ASSAY_OUT=dir" strings of variables that set options (0 = none) */
     const char *const *environment;
+    /* When not NULL, receives on success the run's one-line JSON summary, built from
+     * report.json's document so it says what the report says (malloc'd, no newline; the
+     * caller frees it): {"tool","version","status":"pass|warn|fail","exit_code","rows",
+     * "flagged","flagged_fraction","findings_by_severity","dataset_sha256","report","out"},
+     * report being dir/report.json and out dir. What `assay scan --json-summary` prints. */
+    char **summary_json;
 } assay_report_opts;
 #define ASSAY_REPORT_OPTS_INIT                                                                     \
-    { 0, NULL, NULL, 0, NULL }
+    { 0, NULL, NULL, 0, NULL, NULL }
 
 /* Creates `dir` (one level) if it does not exist and checks that files can be created in it, so
  * a scan can fail fast before doing any work. Returns ASSAY_OK or ASSAY_E_IO (message names the
@@ -48,6 +54,12 @@ ASSAY_API assay_status assay_report_write(assay_ctx *ctx, const assay_dataset *d
  * ASSAY_E_INVAL (unknown format name); ASSAY_E_NOMEM. */
 ASSAY_API assay_status assay_report_render(assay_ctx *ctx, const char *report_path, const char *dir,
                                            const char *const *formats, size_t n_formats);
+
+/* The formats `assay_report_render` renders, in the order a scan writes them: i-th format's
+ * option name ("sarif", for `assay report render --sarif`) and its file in the report folder
+ * ("report.sarif"). Returns 0 for i out of range. */
+ASSAY_API size_t assay_report_format_count(void);
+ASSAY_API int assay_report_format_at(size_t i, const char **option, const char **file);
 
 /* Writes the short human summary (counts, gate verdict, evaluation if any, report paths) to `fp`.
  * `dir` is the report folder named in the summary (may be NULL). */

@@ -31,26 +31,46 @@ typedef enum assay_severity {
     ASSAY_SEV_CRITICAL = 4
 } assay_severity;
 
-/* The detectors of this version. Each gives a per-row score (NaN where it does not apply), a
- * flag rule and, where it can, a per-class or per-dataset test against a null of "no poison";
- * see README "Detectors". */
+/* The detectors of this version, one line each, in the order a scan runs them (which is the
+ * order of report.json's "tests"): X(ID, value, module, "name", "what it finds").
+ *   ID      the enum constant ASSAY_DET_<ID>
+ *   value   its number: stable, since reports, skip masks and policies index by it; a new
+ *           detector takes the next free number
+ *   module  the file that implements it, src/detect/<module>.c
+ *   name    its name in reports, flags and policy files
+ * Each gives a per-row score (NaN where it does not apply), a flag rule and, where it can, a
+ * per-class or per-dataset test against a null of "no poison" (docs/detectors.md). Adding a
+ * detector is one line here and one new file (docs/adding-a-detector.md). */
+#define ASSAY_DETECTOR_LIST(X)                                                                     \
+    X(INTEGRITY, 3, integrity, "integrity", "non-finite or all-zero rows, undeclared labels")      \
+    X(DUPLICATE, 2, duplicate, "duplicate", "exact duplicate rows (conflicting labels: high)")     \
+    X(KNN_LABEL, 0, knn_label, "knn-label",                                                        \
+      "label disagrees with the neighbours' labels (Deep k-NN)")                                   \
+    X(KNN_OUTLIER, 1, knn_outlier, "knn-outlier", "far from its neighbours")                       \
+    X(NEAR_DUPLICATE, 9, near_duplicate, "near-duplicate",                                         \
+      "rows much closer than typical neighbours")                                                  \
+    X(CONFIDENT, 8, confident, "confident", "confident learning from predicted probabilities")     \
+    X(VALUATION, 10, valuation, "valuation", "kNN-Shapley data value (harmful rows)")              \
+    X(SPECTRAL, 4, spectral, "spectral",                                                           \
+      "spectral signatures (per class, top singular direction)")                                   \
+    X(SPECTRE, 5, spectre, "spectre", "SPECTRE: robust whitening + quantum-entropy score")         \
+    X(CLUSTER, 6, cluster, "cluster", "activation clustering: a separated small cluster")          \
+    X(MAHALANOBIS, 7, mahalanobis, "mahalanobis",                                                  \
+      "class-conditional shrinkage Mahalanobis distance")                                          \
+    X(ECOD, 13, ecod, "ecod", "empirical-CDF tail outliers on the raw features")                   \
+    X(ORDERING, 11, ordering, "ordering", "non-IID row order (poison appended as a block)")        \
+    X(IMBALANCE, 12, imbalance, "imbalance", "class counts against the declared distribution")     \
+    X(TAMPERING, 14, tampering, "tampering",                                                       \
+      "row changed since the baseline manifest (same id); runs last")
+
 typedef enum assay_detector {
-    ASSAY_DET_KNN_LABEL = 0,      /* label disagrees with the neighbours' labels (Deep k-NN) */
-    ASSAY_DET_KNN_OUTLIER = 1,    /* far from its neighbours */
-    ASSAY_DET_DUPLICATE = 2,      /* exact duplicate rows (conflicting labels: high) */
-    ASSAY_DET_INTEGRITY = 3,      /* non-finite or all-zero rows, undeclared labels */
-    ASSAY_DET_SPECTRAL = 4,       /* spectral signatures (per class, top singular direction) */
-    ASSAY_DET_SPECTRE = 5,        /* SPECTRE: robust whitening + quantum-entropy score */
-    ASSAY_DET_CLUSTER = 6,        /* activation clustering: a separated small cluster */
-    ASSAY_DET_MAHALANOBIS = 7,    /* class-conditional shrinkage Mahalanobis distance */
-    ASSAY_DET_CONFIDENT = 8,      /* confident learning from predicted probabilities */
-    ASSAY_DET_NEAR_DUPLICATE = 9, /* rows much closer than typical neighbours */
-    ASSAY_DET_VALUATION = 10,     /* kNN-Shapley data value (harmful rows) */
-    ASSAY_DET_ORDERING = 11,      /* non-IID row order (poison appended as a block) */
-    ASSAY_DET_IMBALANCE = 12,     /* class counts against the declared distribution */
-    ASSAY_DET_ECOD = 13,          /* empirical-CDF tail outliers on the raw features */
-    ASSAY_DET_TAMPERING = 14,     /* row changed since the baseline manifest (same id) */
-    ASSAY_DET_COUNT = 15
+#define ASSAY_DETECTOR_ENUM_(id, value, module, name, what) ASSAY_DET_##id = value,
+    ASSAY_DETECTOR_LIST(ASSAY_DETECTOR_ENUM_)
+#undef ASSAY_DETECTOR_ENUM_
+#define ASSAY_DETECTOR_ONE_(...) +1
+    /* the number of detectors (the values are 0 .. ASSAY_DET_COUNT - 1) */
+    ASSAY_DET_COUNT = 0 ASSAY_DETECTOR_LIST(ASSAY_DETECTOR_ONE_)
+#undef ASSAY_DETECTOR_ONE_
 } assay_detector;
 
 typedef struct assay_scan_opts {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A baseline comparison as a whole: opening the baseline manifest (and hashing the report.json
- * written next to it, the link of the chain of reports) and the "baseline" block that report.json
- * and diff.json both carry. */
+ * written next to it, the link of the chain of reports), comparing a scan with it, and the
+ * changed rows as the tampering detector reads them. (The "baseline" block that report.json and
+ * diff.json carry is written by src/report/baseline_json.c.) */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,7 +11,6 @@
 #include <sys/stat.h>
 
 #include "baseline/baseline.h"
-#include "report/report_internal.h"
 
 assay_status assay__baseline_open(assay_ctx *ctx, const char *manifest_path,
                                   assay__baseline **out) {
@@ -58,205 +58,43 @@ void assay__baseline_free(assay__baseline *b) {
     assay__bl_side_free(&b->new_side);
     assay__bl_diff_free(&b->diff);
     free(b->previous_report_path);
+    free(b->changed_rows);
+    free(b->added);
     free(b);
 }
 
-/* ---- the JSON block ---- */
-
-static json_t *num(double v) {
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
-/* An id or label as its column's type: integer columns as JSON integers. */
-static json_t *typed(const char *text, int is_int) {
-    if (text == NULL) return json_null();
-    if (is_int) {
-        char *end = NULL;
-        long long v = strtoll(text, &end, 10);
-        if (end != text && *end == '\0') return json_integer((json_int_t)v);
-    }
-    return assay__json_str(text);
-}
-
-static json_t *row_json(const assay__bl_side *s, size_t r) {
-    char hex[65];
-    assay__hex32(s->digest[r], hex);
-    return json_pack("{s:I, s:o, s:o, s:s}", "index", (json_int_t)r, "id",
-                     s->has_ids ? typed(s->id[r], s->ids_int) : json_null(), "label",
-                     typed(s->label[r], s->labels_int), "sha256", hex);
-}
-
-static json_t *capped(json_t *rows, size_t total) {
-    return json_pack("{s:b, s:I, s:o}", "truncated", total > ASSAY__BL_LIST_CAP, "count",
-                     (json_int_t)total, "rows", rows);
-}
-
-static json_t *quantiles_json(const double *q) {
-    return json_pack("{s:o, s:o, s:o}", "p50", num(q[0]), "p90", num(q[1]), "p99", num(q[2]));
-}
-
-static json_t *drift_json(const assay__bl_side *o, const assay__bl_diff *df) {
-    json_t *arr = json_array();
-    for (size_t i = 0; i < df->n_drift; i++) {
-        const assay__bl_drift_class *k = &df->drift[i];
-        json_t *dets = json_array();
-        for (int det = 0; det < ASSAY_DET_COUNT; det++) {
-            const double *qa = k->old_stats->q[det], *qb = k->new_stats->q[det];
-            if (k->old_stats->scored[det] == 0 || k->new_stats->scored[det] == 0) continue;
-            double shift[ASSAY__BL_NQ];
-            for (int q = 0; q < ASSAY__BL_NQ; q++) shift[q] = qb[q] - qa[q];
-            json_array_append_new(
-                dets,
-                json_pack("{s:s, s:I, s:I, s:o, s:o, s:o}", "detector", assay_detector_name(det),
-                          "old_scored", (json_int_t)k->old_stats->scored[det], "new_scored",
-                          (json_int_t)k->new_stats->scored[det], "old", quantiles_json(qa), "new",
-                          quantiles_json(qb), "shift", quantiles_json(shift)));
-        }
-        json_array_append_new(
-            arr, json_pack("{s:o, s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "label",
-                           typed(k->label, o->labels_int), "name", assay__json_str(k->name),
-                           "old_rows", (json_int_t)k->old_rows, "new_rows", (json_int_t)k->new_rows,
-                           "centroid_shift", num(k->centroid_shift), "centroid_shift_radii",
-                           num(k->shift_radii), "centroid_cosine_distance", num(k->cosine_distance),
-                           "old_spread", num(k->old_spread), "new_spread", num(k->new_spread),
-                           "detectors", dets));
-    }
-    return arr;
-}
-
-/* The class whose centroid moved most, in class radii (NULL if none). */
-static const assay__bl_drift_class *largest_drift(const assay__bl_diff *df) {
-    const assay__bl_drift_class *best = NULL;
-    for (size_t i = 0; i < df->n_drift; i++)
-        if (isfinite(df->drift[i].shift_radii) &&
-            (best == NULL || df->drift[i].shift_radii > best->shift_radii))
-            best = &df->drift[i];
-    return best;
-}
-
-/* One paragraph: what changed, the class shift, the largest drift. */
-static void summary_text(const assay__baseline *b, char *buf, size_t len) {
+/* The changed rows as the tampering detector reads them: pointers into the two sides. */
+static assay_status build_changes(assay_ctx *ctx, assay__baseline *b) {
     const assay__bl_diff *df = &b->diff;
-    int w = snprintf(buf, len,
-                     "%zu row%s added, %zu removed, %zu changed (%zu relabelled), %zu unchanged; "
-                     "matched by %s",
-                     df->n_added, df->n_added == 1 ? "" : "s", df->n_removed, df->n_changed,
-                     df->n_relabelled, df->n_unchanged, df->by_id ? "id" : "row digest only");
-    if (w < 0 || (size_t)w >= len) return;
-    if (isfinite(df->p_value))
-        w += snprintf(buf + w, len - (size_t)w,
-                      "; class distribution: chi-square %.4g on %d df, p = %.3g", df->chi2, df->df,
-                      df->p_value);
-    if (w < 0 || (size_t)w >= len) return;
-    const assay__bl_drift_class *k = largest_drift(df);
-    if (k != NULL)
-        snprintf(buf + w, len - (size_t)w,
-                 "; largest drift: class '%s', centroid moved %.2f class radii (cosine distance "
-                 "%.3g)",
-                 k->name, k->shift_radii, k->cosine_distance);
-}
-
-json_t *assay__baseline_json(const assay__baseline *b, const json_t *etsi) {
-    if (b == NULL || !b->compared) return json_null();
     const assay__bl_side *o = &b->old_side, *n = &b->new_side;
-    const assay__bl_diff *df = &b->diff;
-    char hex[65], text[1024];
-    json_t *added = json_array(), *removed = json_array(), *changed = json_array(),
-           *relabelled = json_array();
-    for (size_t i = 0; i < df->n_added && i < ASSAY__BL_LIST_CAP; i++)
-        json_array_append_new(added, row_json(n, df->added[i]));
-    for (size_t i = 0; i < df->n_removed && i < ASSAY__BL_LIST_CAP; i++)
-        json_array_append_new(removed, row_json(o, df->removed[i]));
-    size_t n_rel = 0;
+    b->changed_rows = calloc(df->n_changed ? df->n_changed : 1, sizeof *b->changed_rows);
+    b->added = calloc(n->n ? n->n : 1, 1);
+    if (b->changed_rows == NULL || b->added == NULL)
+        return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (baseline comparison)");
+    for (size_t i = 0; i < df->n_added; i++) b->added[df->added[i]] = 1;
     for (size_t i = 0; i < df->n_changed; i++) {
         const assay__bl_changed *c = &df->changed[i];
-        char oh[65], nh[65];
-        assay__hex32(o->digest[c->old_index], oh);
-        assay__hex32(n->digest[c->new_index], nh);
-        json_t *id = typed(n->id[c->new_index], n->ids_int);
-        json_t *ol = typed(o->label[c->old_index], o->labels_int);
-        json_t *nl = typed(n->label[c->new_index], n->labels_int);
-        if (i < ASSAY__BL_LIST_CAP)
-            json_array_append_new(
-                changed, json_pack("{s:I, s:I, s:O, s:s, s:s, s:O, s:O, s:b}", "index",
-                                   (json_int_t)c->new_index, "old_index", (json_int_t)c->old_index,
-                                   "id", id, "old_sha256", oh, "new_sha256", nh, "old_label", ol,
-                                   "new_label", nl, "relabelled", c->relabelled));
-        if (c->relabelled && n_rel++ < ASSAY__BL_LIST_CAP)
-            json_array_append_new(relabelled, json_pack("{s:I, s:I, s:O, s:O, s:O}", "index",
-                                                        (json_int_t)c->new_index, "old_index",
-                                                        (json_int_t)c->old_index, "id", id,
-                                                        "old_label", ol, "new_label", nl));
-        json_decref(id);
-        json_decref(ol);
-        json_decref(nl);
+        b->changed_rows[i] = (assay__changed_row){c->old_index,
+                                                  c->new_index,
+                                                  c->relabelled,
+                                                  n->has_ids ? n->id[c->new_index] : NULL,
+                                                  o->label[c->old_index],
+                                                  n->label[c->new_index],
+                                                  o->labels_int,
+                                                  n->labels_int,
+                                                  o->digest[c->old_index],
+                                                  n->digest[c->new_index]};
     }
-    json_t *classes = json_array();
-    for (size_t i = 0; i < df->n_shift; i++)
-        json_array_append_new(classes,
-                              json_pack("{s:o, s:o, s:I, s:I}", "label",
-                                        typed(df->shift[i].label, o->labels_int || n->labels_int),
-                                        "name", assay__json_str(df->shift[i].name), "old",
-                                        (json_int_t)df->shift[i].old_count, "new",
-                                        (json_int_t)df->shift[i].new_count));
-    json_t *class_shift = json_pack(
-        "{s:s, s:o, s:i, s:o, s:o, s:o}", "test",
-        "Pearson chi-square test of homogeneity on the 2 x C table of class counts (old, new)",
-        "chi2", num(df->chi2), "df", df->df, "p_value", num(df->p_value), "note",
-        df->shift_note ? json_string(df->shift_note) : json_null(), "classes", classes);
-    const assay__bl_stats *st = o->stats.present ? &o->stats : &n->stats;
-    json_t *basis = json_pack(
-        "{s:o, s:o, s:s, s:o}", "metric",
-        st->present ? json_string(assay_metric_name(st->metric)) : json_null(), "normalised",
-        st->present ? json_boolean(st->normalised) : json_null(), "units",
-        "centroid_shift: Euclidean distance between the class centroids in the representation "
-        "the detectors see; centroid_shift_radii: that distance over the baseline's class "
-        "radius (RMS distance of its rows to its centroid); detector quantiles: new minus old, "
-        "in the detector's score units",
-        "note", df->drift_note ? json_string(df->drift_note) : json_null());
-    summary_text(b, text, sizeof text);
-    assay__hex32(o->file_sha256, hex);
-    json_t *manifest =
-        json_pack("{s:o, s:s, s:s, s:s, s:s, s:I}", "path", assay__json_str(o->path), "sha256", hex,
-                  "dataset_sha256", o->dataset_sha256, "created", o->created, "tool_version",
-                  o->tool_version, "rows", (json_int_t)o->n);
-    assay__hex32(n->file_sha256, hex);
-    json_t *current = json_pack("{s:o, s:o, s:s, s:I}", "path", assay__json_str(n->path), "sha256",
-                                n->from_manifest ? json_string(hex) : json_null(), "dataset_sha256",
-                                n->dataset_sha256, "rows", (json_int_t)n->n);
-    assay__hex32(b->previous_report_sha256, hex);
-    json_t *doc = json_object();
-    json_object_set_new(doc, "summary", assay__json_str(text));
-    json_object_set_new(doc, "manifest", manifest);
-    json_object_set_new(doc, "current", current);
-    json_object_set_new(doc, "previous_report_sha256",
-                        b->has_previous_report ? json_string(hex) : json_null());
-    json_object_set_new(
-        doc, "previous_report",
-        json_pack("{s:o, s:s}", "path",
-                  assay__json_str(b->previous_report_path ? b->previous_report_path : ""), "note",
-                  b->previous_report_note ? b->previous_report_note : ""));
-    json_object_set_new(doc, "matched_by", json_string(df->by_id ? "id" : "digest"));
-    json_object_set_new(doc, "matching_note", json_string(df->matching_note));
-    json_object_set_new(doc, "rows",
-                        json_pack("{s:I, s:I, s:I}", "old", (json_int_t)o->n, "new",
-                                  (json_int_t)n->n, "unchanged", (json_int_t)df->n_unchanged));
-    json_object_set_new(doc, "counts",
-                        json_pack("{s:I, s:I, s:I, s:I}", "added", (json_int_t)df->n_added,
-                                  "removed", (json_int_t)df->n_removed, "changed",
-                                  (json_int_t)df->n_changed, "relabelled",
-                                  (json_int_t)df->n_relabelled));
-    json_object_set_new(doc, "list_cap", json_integer(ASSAY__BL_LIST_CAP));
-    json_object_set_new(doc, "added", capped(added, df->n_added));
-    json_object_set_new(doc, "removed", capped(removed, df->n_removed));
-    json_object_set_new(doc, "changed", capped(changed, df->n_changed));
-    json_object_set_new(doc, "relabelled", capped(relabelled, df->n_relabelled));
-    json_object_set_new(doc, "class_shift", class_shift);
-    json_object_set_new(doc, "drift_basis", basis);
-    json_object_set_new(doc, "drift", drift_json(o, df));
-    json_object_set_new(doc, "etsi",
-                        json_pack("{s:o, s:o}", "tampering",
-                                  etsi ? assay__etsi_refs(etsi, "tampering") : json_array(),
-                                  "drift", etsi ? assay__etsi_refs(etsi, "drift") : json_array()));
-    return doc;
+    b->changes =
+        (assay__row_changes){df->by_id,     b->added,         df->n_added,     df->n_removed,
+                             df->n_changed, df->n_relabelled, df->n_unchanged, b->changed_rows};
+    return ASSAY_OK;
+}
+
+assay_status assay__baseline_compare(assay_ctx *ctx, const assay__bl_scan *scan,
+                                     assay__baseline *b) {
+    ASSAY_TRY(assay__bl_side_from_scan(ctx, scan, &b->new_side));
+    ASSAY_TRY(assay__bl_compare(ctx, &b->old_side, &b->new_side, &b->diff));
+    b->compared = 1;
+    return build_changes(ctx, b);
 }

@@ -7,9 +7,10 @@
 #ifndef ASSAY_BASELINE_H
 #define ASSAY_BASELINE_H
 
-#include <jansson.h>
-
-#include "scan/result_internal.h"
+#include "core/internal.h"
+#include "core/neighbours.h"
+#include "detect/detector.h"
+#include "io/dataset_internal.h"
 
 /* Quantiles of each detector's per-row scores kept per class (p50, p90, p99). */
 #define ASSAY__BL_NQ 3
@@ -100,9 +101,19 @@ typedef struct assay__bl_diff {
     size_t n_drift;
 } assay__bl_diff;
 
+/* What the baseline comparison reads of a scan: the dataset, its neighbour graph (which rows
+ * count), the metric, and every detector's output by enum value (their scores summarised per
+ * class). */
+typedef struct assay__bl_scan {
+    const assay_dataset *ds;
+    const assay__graph *graph;
+    assay_metric metric;
+    const assay__det_out *det; /* ASSAY_DET_COUNT */
+} assay__bl_scan;
+
 /* A comparison: the baseline (old), the current data (new), what differs, and the chain to the
  * report written next to the baseline manifest. */
-struct assay__baseline {
+typedef struct assay__baseline {
     assay__bl_side old_side, new_side;
     assay__bl_diff diff;
     int compared;            /* diff is filled */
@@ -110,7 +121,11 @@ struct assay__baseline {
     unsigned char previous_report_sha256[32];
     char *previous_report_path; /* OLD/report.json next to the manifest */
     const char *previous_report_note;
-};
+    /* the changed rows as the tampering detector reads them (valid once compared) */
+    assay__row_changes changes;
+    assay__changed_row *changed_rows;
+    uint8_t *added;
+} assay__baseline;
 
 /* ---- sides ---- */
 
@@ -118,19 +133,17 @@ struct assay__baseline {
  * unreadable, ASSAY_E_FORMAT naming the file and the key when it is not such a manifest. */
 assay_status assay__bl_side_read(assay_ctx *ctx, const char *path, assay__bl_side *side);
 
-/* The scanned dataset as a side: rows from ds, statistics from ds and res. */
-assay_status assay__bl_side_from_scan(assay_ctx *ctx, const assay_dataset *ds,
-                                      const assay_result *res, assay__bl_side *side);
+/* The scanned dataset as a side: rows from the dataset, statistics from the scan. */
+assay_status assay__bl_side_from_scan(assay_ctx *ctx, const assay__bl_scan *scan,
+                                      assay__bl_side *side);
 
 void assay__bl_side_free(assay__bl_side *side);
 
 /* Per-class statistics of a scan (centroids, spreads, detector-score quantiles); ctx may be
  * NULL. The tampering detector's own scores are not summarised. */
-assay_status assay__bl_stats_compute(assay_ctx *ctx, const assay_dataset *ds,
-                                     const assay_result *res, assay__bl_stats *st);
+assay_status assay__bl_stats_compute(assay_ctx *ctx, const assay__bl_scan *scan,
+                                     assay__bl_stats *st);
 void assay__bl_stats_free(assay__bl_stats *st);
-/* The manifest's "class_statistics" object; NULL on out of memory. */
-json_t *assay__bl_stats_json(const assay__bl_stats *st);
 
 /* ---- the comparison ---- */
 
@@ -138,16 +151,22 @@ json_t *assay__bl_stats_json(const assay__bl_stats *st);
 assay_status assay__bl_compare(assay_ctx *ctx, const assay__bl_side *old_side,
                                const assay__bl_side *new_side, assay__bl_diff *diff);
 void assay__bl_diff_free(assay__bl_diff *diff);
+/* The class whose centroid moved most, in class radii (NULL if none). */
+const assay__bl_drift_class *assay__bl_largest_drift(const assay__bl_diff *diff);
 
 /* Loads the baseline manifest and hashes the report.json next to it (if any). */
 assay_status assay__baseline_open(assay_ctx *ctx, const char *manifest_path, assay__baseline **out);
 void assay__baseline_free(assay__baseline *b);
 
-/* The "baseline" block of report.json and diff.json; etsi may be NULL. NULL on out of memory. */
-json_t *assay__baseline_json(const assay__baseline *b, const json_t *etsi);
+/* Compares the scan (its detectors' scores so far included, for the class statistics) with the
+ * baseline: fills b->new_side, b->diff and b->changes (what the tampering detector reads). */
+assay_status assay__baseline_compare(assay_ctx *ctx, const assay__bl_scan *scan,
+                                     assay__baseline *b);
 
-/* One finding's evidence and explanation (tampering detector; f->ref indexes diff.changed). */
-json_t *assay__tampering_evidence_json(const assay_result *res, const assay__finding *f);
+/* `assay diff`'s comparison of two manifests (include/assay/assay_baseline.h). */
+struct assay_diff {
+    assay__baseline *b;
+};
 
 /* SHA-256 of a file's bytes. ASSAY_E_NOTFOUND / ASSAY_E_IO naming the file. */
 assay_status assay__bl_sha256_file(assay_ctx *ctx, const char *path, unsigned char out[32]);

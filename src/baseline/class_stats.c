@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "baseline/baseline.h"
-#include "report/report_internal.h"
 
 const double assay__bl_quantiles[ASSAY__BL_NQ] = {0.5, 0.9, 0.99};
 
@@ -67,14 +66,15 @@ static void centroid_and_spread(const assay_dataset *ds, const size_t *rows, siz
     *spread = sqrt(sum / (double)m);
 }
 
-assay_status assay__bl_stats_compute(assay_ctx *ctx, const assay_dataset *ds,
-                                     const assay_result *res, assay__bl_stats *st) {
+assay_status assay__bl_stats_compute(assay_ctx *ctx, const assay__bl_scan *scan,
+                                     assay__bl_stats *st) {
     memset(st, 0, sizeof *st);
+    const assay_dataset *ds = scan->ds;
     size_t *rows = NULL, *start = NULL;
-    ASSAY_TRY(assay__class_rows(ctx, ds, res, &rows, &start));
+    ASSAY_TRY(assay__class_rows(ctx, ds, scan->graph, &rows, &start));
     st->present = 1;
-    st->metric = res->opts.metric;
-    st->normalised = res->opts.metric == ASSAY_METRIC_COSINE;
+    st->metric = scan->metric;
+    st->normalised = scan->metric == ASSAY_METRIC_COSINE;
     st->d = ds->d;
     st->n_classes = ds->n_classes;
     size_t biggest = 1;
@@ -101,9 +101,9 @@ assay_status assay__bl_stats_compute(assay_ctx *ctx, const assay_dataset *ds,
             size_t got = 0;
             /* the tampering detector compares with the baseline: its scores are no statistic of
              * the data to compare again */
-            if (det != ASSAY_DET_TAMPERING && res->det[det].ran)
+            if (det != ASSAY_DET_TAMPERING && scan->det[det].ran)
                 for (size_t i = 0; i < m; i++) {
-                    float s = res->det_score[det][cr[i]];
+                    float s = scan->det[det].score[cr[i]];
                     if (isfinite(s)) scores[got++] = s;
                 }
             if (got > 1) qsort(scores, got, sizeof *scores, cmp_double);
@@ -120,46 +120,4 @@ assay_status assay__bl_stats_compute(assay_ctx *ctx, const assay_dataset *ds,
         return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (class statistics)");
     }
     return ASSAY_OK;
-}
-
-/* A JSON number, or null for NaN/inf. */
-static json_t *num(double v) {
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
-json_t *assay__bl_stats_json(const assay__bl_stats *st) {
-    if (st == NULL || !st->present) return json_null();
-    json_t *classes = json_array(), *qs = json_array();
-    for (int q = 0; q < ASSAY__BL_NQ; q++)
-        json_array_append_new(qs, json_real(assay__bl_quantiles[q]));
-    for (size_t c = 0; c < st->n_classes; c++) {
-        const assay__bl_class_stats *k = &st->classes[c];
-        json_t *centroid = json_array(), *dets = json_object();
-        for (size_t j = 0; k->centroid != NULL && j < st->d; j++)
-            json_array_append_new(centroid, num(k->centroid[j]));
-        for (int det = 0; det < ASSAY_DET_COUNT; det++) {
-            if (k->scored[det] == 0) continue;
-            json_object_set_new(dets, assay_detector_name(det),
-                                json_pack("{s:I, s:o, s:o, s:o}", "scored",
-                                          (json_int_t)k->scored[det], "p50", num(k->q[det][0]),
-                                          "p90", num(k->q[det][1]), "p99", num(k->q[det][2])));
-        }
-        if (k->centroid == NULL) {
-            json_decref(centroid);
-            centroid = json_null();
-        }
-        json_array_append_new(
-            classes, json_pack("{s:o, s:o, s:I, s:o, s:o, s:o}", "label", assay__json_str(k->label),
-                               "name", assay__json_str(k->name), "rows", (json_int_t)k->rows,
-                               "spread", num(k->spread), "centroid", centroid, "detectors", dets));
-    }
-    return json_pack(
-        "{s:s, s:s, s:b, s:I, s:s, s:s, s:o, s:o}", "representation",
-        st->normalised ? "rows scaled to unit length, as the cosine neighbour graph sees them"
-                       : "rows as loaded, as the l2 neighbour graph sees them",
-        "metric", assay_metric_name(st->metric), "normalised", st->normalised, "dims",
-        (json_int_t)st->d, "rows_counted",
-        "rows in the neighbour graph with a declared label (finite, non-zero under cosine)",
-        "spread", "RMS distance of the class's rows to its centroid (the class radius)",
-        "quantiles", qs, "classes", classes);
 }

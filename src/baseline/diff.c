@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "baseline/baseline.h"
-#include "detect/stats.h"
+#include "core/stats.h"
 
 typedef struct row_key {
     const void *key; /* id text, or the 32-byte row digest */
@@ -318,4 +318,13 @@ assay_status assay__bl_compare(assay_ctx *ctx, const assay__bl_side *old_side,
     if (s == ASSAY_OK) s = drift(ctx, old_side, new_side, df);
     if (s != ASSAY_OK) assay__bl_diff_free(df);
     return s;
+}
+
+const assay__bl_drift_class *assay__bl_largest_drift(const assay__bl_diff *df) {
+    const assay__bl_drift_class *best = NULL;
+    for (size_t i = 0; i < df->n_drift; i++)
+        if (isfinite(df->drift[i].shift_radii) &&
+            (best == NULL || df->drift[i].shift_radii > best->shift_radii))
+            best = &df->drift[i];
+    return best;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 
 #include "baseline/baseline.h"
@@ -73,9 +74,10 @@ static assay_status alloc_rows(assay_ctx *ctx, assay__bl_side *side, size_t n, s
     return ASSAY_OK;
 }
 
-assay_status assay__bl_side_from_scan(assay_ctx *ctx, const assay_dataset *ds,
-                                      const assay_result *res, assay__bl_side *side) {
+assay_status assay__bl_side_from_scan(assay_ctx *ctx, const assay__bl_scan *scan,
+                                      assay__bl_side *side) {
     memset(side, 0, sizeof *side);
+    const assay_dataset *ds = scan->ds;
     assay_status s = alloc_rows(ctx, side, ds->n, ds->n_classes);
     side->path = strdup(ds->path ? ds->path : "");
     if (s == ASSAY_OK && side->path == NULL) s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
@@ -102,7 +104,7 @@ assay_status assay__bl_side_from_scan(assay_ctx *ctx, const assay_dataset *ds,
             goto fail;
         }
     }
-    if ((s = assay__bl_stats_compute(ctx, ds, res, &side->stats)) != ASSAY_OK) goto fail;
+    if ((s = assay__bl_stats_compute(ctx, scan, &side->stats)) != ASSAY_OK) goto fail;
     return ASSAY_OK;
 fail:
     assay__bl_side_free(side);

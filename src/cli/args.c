@@ -11,7 +11,6 @@
 #include <strings.h>
 
 #include "cli.h"
-#include "report/render.h"
 
 void cli_print_usage(FILE *fp) {
     fputs(
@@ -541,8 +540,9 @@ void cli_print_render_help(FILE *fp) {
           "\n"
           "formats (none given: all of them):\n",
           fp);
-    for (size_t f = 0; f < assay__doc_format_count; f++)
-        fprintf(fp, "  --%-26s %s\n", assay__doc_formats[f].option, assay__doc_formats[f].file);
+    const char *option, *file;
+    for (size_t f = 0; assay_report_format_at(f, &option, &file); f++)
+        fprintf(fp, "  --%-26s %s\n", option, file);
     fputs(
         "\n"
         "options:\n"
@@ -589,9 +589,9 @@ static int parse_render(int argc, char **argv, cli_opts *o, char *err, size_t le
     struct option options[N_FIXED + CLI_MAX_RENDER_FORMATS + 1];
     size_t n = 0;
     for (; n < N_FIXED; n++) options[n] = fixed[n];
-    for (size_t f = 0; f < assay__doc_format_count && f < CLI_MAX_RENDER_FORMATS; f++)
-        options[n++] = (struct option){assay__doc_formats[f].option, no_argument, NULL,
-                                       OPT_RENDER_FORMAT_BASE + (int)f};
+    const char *format;
+    for (size_t f = 0; f < CLI_MAX_RENDER_FORMATS && assay_report_format_at(f, &format, NULL); f++)
+        options[n++] = (struct option){format, no_argument, NULL, OPT_RENDER_FORMAT_BASE + (int)f};
     options[n] = (struct option){NULL, 0, NULL, 0};
     o->out_dir = NULL; /* default: the folder of REPORT.json */
     opterr = 0;
@@ -608,9 +608,9 @@ static int parse_render(int argc, char **argv, cli_opts *o, char *err, size_t le
             o->progress = 1;
             break;
         default:
+            const char *name = NULL;
             if (c >= OPT_RENDER_FORMAT_BASE &&
-                (size_t)(c - OPT_RENDER_FORMAT_BASE) < assay__doc_format_count) {
-                const char *name = assay__doc_formats[c - OPT_RENDER_FORMAT_BASE].option;
+                assay_report_format_at((size_t)(c - OPT_RENDER_FORMAT_BASE), &name, NULL)) {
                 size_t i = 0;
                 while (i < o->n_render_formats && strcmp(o->render_formats[i], name) != 0) i++;
                 if (i == o->n_render_formats) o->render_formats[o->n_render_formats++] = name;

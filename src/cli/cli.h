@@ -110,15 +110,8 @@ void cli_progress_cb(void *user, const char *stage, uint64_t done, uint64_t tota
 void cli_progress_end(cli_progress *p);
 
 /* ---- orchestrators (summary_json.c) ---- */
-/* The one-line JSON summary of a run, built from a report document (report.json's, or any
- * object with its "gate", "summary" and "input" blocks, such as `assay diff`'s):
- *   {"tool":"assay","version","status":"pass|warn|fail","exit_code","rows","flagged",
- *    "flagged_fraction","findings_by_severity","dataset_sha256","report","out"}
- * status and exit_code come from doc.gate ("verdict"/"exit_code", else "passed"). report and
- * out are paths (NULL = null). Returns a malloc'd string without a newline, NULL when out of
- * memory. */
-char *cli_summary_json(const json_t *doc, const char *report, const char *out);
-/* The summary of a run that did not complete: {"tool","version","status":"error",
+/* (A completed scan's one-line summary comes from the library: assay_report_opts.summary_json.)
+ * The summary of a run that did not complete: {"tool","version","status":"error",
  * "exit_code","error": message}. */
 char *cli_summary_json_error(int exit_code, const char *message);
 /* Prints line + '\n' to stdout as its last line, and writes it to `file` (when not NULL) under a

@@ -8,9 +8,6 @@
 #include <time.h>
 
 #include "cli.h"
-#include "core/dispatch.h"
-#include "core/internal.h"
-#include "report/report_internal.h"
 
 static int exit_for(assay_status s) {
     if (s == ASSAY_OK) return CLI_EXIT_PASS;
@@ -32,10 +29,10 @@ static int cmd_info(void) {
         return exit_for(s);
     }
     printf("assay %s\n", assay_version());
-    printf("cpu features:  %s\n", assay__cpu_feature_names());
+    printf("cpu features:  %s\n", assay_cpu_features());
     printf("kernels built: ");
     for (int i = 0; i < ASSAY_ISA_COUNT; i++)
-        if (assay__isa_built((assay_isa)i)) printf("%s ", assay_isa_name((assay_isa)i));
+        if (assay_isa_built((assay_isa)i)) printf("%s ", assay_isa_name((assay_isa)i));
     printf("\ncpu runs:      ");
     for (int i = 0; i < ASSAY_ISA_COUNT; i++)
         if (assay_isa_supported((assay_isa)i)) printf("%s ", assay_isa_name((assay_isa)i));
@@ -46,7 +43,7 @@ static int cmd_info(void) {
     printf("threads:       %d\n", assay_ctx_threads(ctx));
     printf("blas:          %s\n", assay_blas_info());
     printf("blas threads:  %d (set to 1 inside the graph, whose tasks run on assay's threads)\n",
-           assay__blas_get_threads());
+           assay_blas_threads());
     assay_ctx_destroy(ctx);
     return CLI_EXIT_PASS;
 }
@@ -81,11 +78,11 @@ static int run_error(const cli_opts *o, cli_progress *p, assay_ctx *ctx, assay_s
     return code;
 }
 
-/* The human summary (unless --quiet), then the --json-summary line built from report.json's
- * document, so it says exactly what the report says. Returns nonzero when the summary file
- * cannot be written. */
+/* The human summary (unless --quiet), then the --json-summary line the library built from
+ * report.json's document, so it says exactly what the report says. Returns nonzero when the
+ * summary file cannot be written. */
 static int print_scan_summaries(const cli_opts *o, const assay_dataset *ds, const assay_result *res,
-                                const json_t *doc) {
+                                const char *line) {
     if (!o->quiet) {
         char *text = NULL;
         size_t len = 0;
@@ -100,12 +97,7 @@ static int print_scan_summaries(const cli_opts *o, const assay_dataset *ds, cons
         fflush(stdout);
     }
     if (!o->json_summary) return 0;
-    char report[4200];
-    snprintf(report, sizeof report, "%s/report.json", o->out_dir);
-    char *line = cli_summary_json(doc, report, o->out_dir);
-    int rc = cli_summary_emit(line, o->json_summary_file);
-    free(line);
-    return rc;
+    return cli_summary_emit(line, o->json_summary_file);
 }
 
 static int cmd_scan(const cli_opts *o, int argc, char **argv) {
@@ -115,7 +107,7 @@ static int cmd_scan(const cli_opts *o, int argc, char **argv) {
     if (ctx == NULL) return exit_for(s);
     assay_dataset *ds = NULL;
     assay_result *res = NULL;
-    json_t *doc = NULL;
+    char *summary = NULL;
     int code;
     /* The policy first: a bad policy file is a usage error before any work. */
     assay_policy *policy = NULL;
@@ -151,16 +143,17 @@ static int cmd_scan(const cli_opts *o, int argc, char **argv) {
     ropts.input_source = o->source;
     ropts.n_environment = (int)o->n_env_args;
     ropts.environment = o->env_args;
-    if ((s = assay__report_write_doc(ctx, ds, res, o->out_dir, &ropts, &doc)) != ASSAY_OK) {
+    ropts.summary_json = o->json_summary ? &summary : NULL;
+    if ((s = assay_report_write(ctx, ds, res, o->out_dir, &ropts)) != ASSAY_OK) {
         code = run_error(o, &prog, ctx, s, "cannot write the reports");
         goto out;
     }
     cli_progress_end(&prog);
     code = assay_result_exit_code(res); /* the verdict's code; 0 with --exit-zero */
-    if (print_scan_summaries(o, ds, res, doc) != 0) code = CLI_EXIT_USAGE;
+    if (print_scan_summaries(o, ds, res, summary) != 0) code = CLI_EXIT_USAGE;
 out:
     assay_policy_destroy(policy);
-    json_decref(doc);
+    free(summary);
     assay_result_destroy(res);
     assay_dataset_destroy(ds);
     assay_ctx_destroy(ctx);

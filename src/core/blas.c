@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* What we need from the BLAS library besides sgemm: its thread count and a description. */
+/* What we need from the BLAS library besides sgemm: the one owner of its thread count, and a
+ * description. */
 #include <stdio.h>
 
 #include "core/internal.h"
@@ -12,15 +13,32 @@ char *openblas_get_config(void);
 char *openblas_get_corename(void);
 #endif
 
-int assay__blas_set_threads(int n) {
+/* Work in progress that needs BLAS single-threaded, and the count to restore after it. */
+static pthread_mutex_t g_single_lock = PTHREAD_MUTEX_INITIALIZER;
+static int g_single_holders;
 #if ASSAY_HAVE_OPENBLAS
-    int old = openblas_get_num_threads();
-    openblas_set_num_threads(n);
-    return old;
-#else
-    (void)n;
-    return 1;
+static int g_saved_threads;
 #endif
+
+void assay__blas_single_begin(void) {
+    pthread_mutex_lock(&g_single_lock);
+    if (g_single_holders++ == 0) {
+#if ASSAY_HAVE_OPENBLAS
+        g_saved_threads = openblas_get_num_threads();
+        openblas_set_num_threads(1);
+#endif
+    }
+    pthread_mutex_unlock(&g_single_lock);
+}
+
+void assay__blas_single_end(void) {
+    pthread_mutex_lock(&g_single_lock);
+    if (g_single_holders > 0 && --g_single_holders == 0) {
+#if ASSAY_HAVE_OPENBLAS
+        openblas_set_num_threads(g_saved_threads);
+#endif
+    }
+    pthread_mutex_unlock(&g_single_lock);
 }
 
 int assay__blas_get_threads(void) {
@@ -29,6 +47,10 @@ int assay__blas_get_threads(void) {
 #else
     return 1;
 #endif
+}
+
+int assay_blas_threads(void) {
+    return assay__blas_get_threads();
 }
 
 static char g_info[256];

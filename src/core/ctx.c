@@ -55,6 +55,14 @@ assay_isa assay_ctx_isa(const assay_ctx *ctx) {
     return ctx == NULL ? ASSAY_ISA_SCALAR : ctx->isa;
 }
 
+int assay_isa_built(assay_isa isa) {
+    return assay__isa_built(isa);
+}
+
+const char *assay_cpu_features(void) {
+    return assay__cpu_feature_names();
+}
+
 const char *assay_version(void) {
     return ASSAY_VERSION_STRING;
 }

@@ -54,10 +54,15 @@ typedef void (*assay__task_fn)(void *arg, size_t task, int worker);
 assay_status assay__parallel_for(assay_ctx *ctx, size_t n_tasks, int n_threads, assay__task_fn fn,
                                  void *arg);
 
-/* Sets OpenBLAS's own thread count (no-op with other BLAS libraries); returns the previous one.
- * Our workers each call single-threaded BLAS, so BLAS threads and ours never oversubscribe. */
-int assay__blas_set_threads(int n);
-int assay__blas_get_threads(void); /* the BLAS library's own thread count */
+/* BLAS's thread count is one setting of the whole process (OpenBLAS keeps it in a global), so
+ * one owner changes it: code that calls BLAS from several of our threads at once brackets that
+ * work with begin/end, and BLAS runs single-threaded while any such work is under way in the
+ * process, whichever context started it (a count under a lock; the last end restores the count
+ * BLAS had before the first begin). Results never depend on BLAS's thread count; only speed
+ * does. No-ops with BLAS libraries other than OpenBLAS. */
+void assay__blas_single_begin(void);
+void assay__blas_single_end(void);
+int assay__blas_get_threads(void); /* the BLAS library's own thread count now */
 
 /* ---- time ---- */
 double assay__now(void);                          /* monotonic seconds */

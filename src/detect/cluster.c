@@ -16,9 +16,10 @@
 #include <string.h>
 
 #include "detect/linalg.h"
-#include "detect/stats.h"
-#include "scan/params.h"
-#include "scan/result_internal.h"
+#include "core/stats.h"
+#include "detect/detector.h"
+#include "detect/params.h"
+#include "detect/per_class.h"
 
 /* Classes with fewer rows are not tested (a whitened 2-means split of a handful of rows means
  * nothing); each direction needs CL_ROWS_PER_DIM rows. */
@@ -327,9 +328,11 @@ typedef struct cl_class {
 } cl_class;
 
 typedef struct cl_job {
+    assay_ctx *ctx;
     const assay_dataset *ds;
     const size_t *rows, *start;
-    double *z; /* per class block: start[c] * pmax, row i at + i * cls[c].dims */
+    double *mu, *vals, *v; /* the principal directions of the class being projected */
+    double *z;             /* per class block: start[c] * pmax, row i at + i * cls[c].dims */
     cl_class *cls;
     size_t pmax, sample;
     int restarts;
@@ -394,12 +397,32 @@ static int eval_split(const cl_job *J, const double *z, size_t n, size_t p, cons
     return sm;
 }
 
-static void class_task(void *arg, size_t c, int worker) {
-    (void)worker;
+/* Principal directions and projections of one class (BLAS; classes in order). */
+static assay_status pca_task(void *arg, size_t c, const size_t *rc, size_t nc) {
+    cl_job *J = arg;
+    const assay_dataset *ds = J->ds;
+    size_t p = J->pmax < nc / CL_ROWS_PER_DIM ? J->pmax : nc / CL_ROWS_PER_DIM;
+    J->cls[c].n = nc;
+    if (nc < CL_MIN_ROWS || p == 0) return ASSAY_OK;
+    assay__rng rng = assay__rng_seed(J->seed, 0xC0u + c);
+    assay__rows_mean(ds->x, ds->ld, ds->d, rc, nc, J->mu);
+    size_t q = 0;
+    assay_status s = assay__rows_pca(J->ctx, ds->x, ds->ld, ds->d, rc, nc, J->mu, p,
+                                     assay__rng_next(&rng), J->v, J->vals, &q);
+    if (s == ASSAY_OK && q > 0)
+        s = assay__rows_project(J->ctx, ds->x, ds->ld, ds->d, rc, nc, J->mu, J->v, q,
+                                J->z + J->start[c] * J->pmax);
+    J->cls[c].dims = q;
+    return s;
+}
+
+/* 2-means, the gap and the row scores of one class (no BLAS; classes side by side). */
+static assay_status class_task(void *arg, size_t c, const size_t *rc, size_t n_rows) {
+    (void)n_rows;
     cl_job *J = arg;
     cl_class *C = &J->cls[c];
-    const size_t n = C->n, p = C->dims, *rc = J->rows + J->start[c];
-    if (p == 0) return;
+    const size_t n = C->n, p = C->dims;
+    if (p == 0) return ASSAY_OK;
     double *z = J->z + J->start[c] * J->pmax;
     size_t mk = n < CL_KM_SAMPLE ? n : CL_KM_SAMPLE, ms = n < J->sample ? n : J->sample;
     size_t *idx = malloc(n * sizeof *idx);
@@ -467,42 +490,49 @@ done:
     free(asg);
     free(aw);
     free(work);
+    return C->failed ? ASSAY_E_NOMEM : ASSAY_OK;
 }
 
-assay_status assay__detect_cluster(assay_ctx *ctx, const assay_dataset *ds, assay_result *res) {
-    assay__det_summary *sum = &res->det[ASSAY_DET_CLUSTER];
-    float *score = res->det_score[ASSAY_DET_CLUSTER], *ev = res->det_evidence[ASSAY_DET_CLUSTER];
+static assay_status detect_cluster(const assay__det_input *in, assay__det_out *out) {
+    assay_ctx *ctx = in->ctx;
+    const assay_dataset *ds = in->ds;
+    assay__det_out *sum = out;
+    float *score = out->score, *ev = out->evidence;
     const size_t d = ds->d, nclass = ds->n_classes;
-    const double fdr = assay__param(&res->opts, ASSAY__P_FDR);
-    size_t pmax = (size_t)assay__param(&res->opts, ASSAY__P_CLUSTER_DIMS);
+    const double fdr = assay__param(in->opts, ASSAY__P_FDR);
+    size_t pmax = (size_t)assay__param(in->opts, ASSAY__P_CLUSTER_DIMS);
     if (pmax > d) pmax = d;
     sum->rule = "row in the smaller 2-means cluster of its class (whitened principal directions) "
                 "whose position along the split is beyond the larger cluster (robust z, "
                 "Benjamini-Hochberg at fdr within the class), in a class where an almost empty "
                 "gap separates that cluster";
-    sum->threshold = assay__param(&res->opts, ASSAY__P_CLUSTER_GAP);
+    sum->threshold = assay__param(in->opts, ASSAY__P_CLUSTER_GAP);
     for (size_t r = 0; r < ds->n; r++) {
         score[r] = NAN;
         ev[r] = 0.0f;
     }
     size_t *rows = NULL, *start = NULL;
-    ASSAY_TRY(assay__class_rows(ctx, ds, res, &rows, &start));
-    cl_job J = {ds,
+    ASSAY_TRY(assay__class_rows(ctx, ds, in->graph, &rows, &start));
+    cl_job J = {ctx,
+                ds,
                 rows,
                 start,
                 NULL,
                 NULL,
+                NULL,
+                NULL,
+                NULL,
                 pmax,
-                (size_t)assay__param(&res->opts, ASSAY__P_CLUSTER_SAMPLE),
-                (int)assay__param(&res->opts, ASSAY__P_CLUSTER_RESTARTS),
-                (uint64_t)assay__param(&res->opts, ASSAY__P_SEED),
-                assay__param(&res->opts, ASSAY__P_CLUSTER_MAX_SHARE),
+                (size_t)assay__param(in->opts, ASSAY__P_CLUSTER_SAMPLE),
+                (int)assay__param(in->opts, ASSAY__P_CLUSTER_RESTARTS),
+                (uint64_t)assay__param(in->opts, ASSAY__P_SEED),
+                assay__param(in->opts, ASSAY__P_CLUSTER_MAX_SHARE),
                 sum->threshold,
                 score,
                 NULL,
                 NULL};
     assay_status s = ASSAY_OK;
-    int32_t *rt = assay__result_row_tests(ctx, res, ASSAY_DET_CLUSTER);
+    int32_t *rt = assay__out_row_tests(out);
     int32_t *ctest = malloc((nclass ? nclass : 1) * sizeof *ctest);
     double *mu = malloc((d ? d : 1) * sizeof *mu), *vals = malloc((pmax + 1) * sizeof *vals);
     double *v = malloc((d * pmax + 1) * sizeof *v), *pw = malloc((ds->n ? ds->n : 1) * sizeof *pw);
@@ -516,30 +546,15 @@ assay_status assay__detect_cluster(assay_ctx *ctx, const assay_dataset *ds, assa
         goto done;
     }
     sum->ran = 1;
-    /* Principal directions and projections: BLAS, one class at a time. */
-    for (size_t c = 0; c < nclass && s == ASSAY_OK; c++) {
-        const size_t *rc = rows + start[c], nc = start[c + 1] - start[c];
-        size_t p = pmax < nc / CL_ROWS_PER_DIM ? pmax : nc / CL_ROWS_PER_DIM;
-        J.cls[c].n = nc;
-        if (nc < CL_MIN_ROWS || p == 0) continue;
-        assay__rng rng = assay__rng_seed(J.seed, 0xC0u + c);
-        assay__rows_mean(ds->x, ds->ld, d, rc, nc, mu);
-        size_t q = 0;
-        s = assay__rows_pca(ctx, ds->x, ds->ld, d, rc, nc, mu, p, assay__rng_next(&rng), v, vals,
-                            &q);
-        if (s == ASSAY_OK && q > 0)
-            s = assay__rows_project(ctx, ds->x, ds->ld, d, rc, nc, mu, v, q, J.z + start[c] * pmax);
-        J.cls[c].dims = q;
-    }
-    if (s != ASSAY_OK) goto done;
-    /* 2-means, the gap and the row scores: independent per class, no BLAS. */
-    s = assay__parallel_for(ctx, nclass, ctx->n_threads, class_task, &J);
-    if (s != ASSAY_OK) goto done;
-    for (size_t c = 0; c < nclass; c++)
-        if (J.cls[c].failed) {
-            s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (cluster)");
-            goto done;
-        }
+    J.mu = mu;
+    J.vals = vals;
+    J.v = v;
+    /* Principal directions and projections: BLAS, one class at a time. Then 2-means, the gap
+     * and the row scores: independent per class, no BLAS. */
+    const assay__per_class pca = {"cluster", 0, pca_task}, split = {"cluster", 1, class_task};
+    if ((s = assay__per_class_run(in, rows, start, &pca, &J)) != ASSAY_OK ||
+        (s = assay__per_class_run(in, rows, start, &split, &J)) != ASSAY_OK)
+        goto done;
     /* Tests, evidence and findings. */
     size_t tested = 0, separated = 0, flagged = 0;
     double min_ratio = INFINITY;
@@ -571,7 +586,7 @@ assay_status assay__detect_cluster(assay_ctx *ctx, const assay_dataset *ds, assa
                          C->n_small, 100.0 * C->share, C->gap, C->peak, C->gap_ratio, C->sil,
                          C->candidates, C->dims);
         (void)w; /* a long detail is cut, by design */
-        s = assay__result_add_test(ctx, res, &t, &ctest[c]);
+        s = assay__out_test(out, &t, &ctest[c]);
         if (s != ASSAY_OK) break;
         for (size_t i = 0; i < nc; i++) pw[i] = J.prow[rc[i]];
         double cutoff = assay__bh_cutoff(pw, nc, fdr, J.z); /* z is free now */
@@ -591,7 +606,7 @@ assay_status assay__detect_cluster(assay_ctx *ctx, const assay_dataset *ds, assa
                                 C->share, C->gap_ratio,      -1,
                                 ctest[c]};
             flagged++;
-            s = assay__result_add_finding(ctx, res, &f);
+            s = assay__out_finding(out, &f);
         }
     }
     sum->stat_name[0] = "classes_tested";
@@ -617,10 +632,11 @@ done:
     return s;
 }
 
-void assay__explain_cluster(const assay_dataset *ds, const assay_result *res,
+static void explain_cluster(const assay__det_input *in, const assay__det_out *out,
                             const assay__finding *f, char *buf, size_t len) {
+    const assay_dataset *ds = in->ds;
     const char *cls = ds->y[f->row] >= 0 ? ds->class_name[ds->y[f->row]] : "?";
-    const assay__test *t = f->test >= 0 ? &res->tests[f->test] : NULL;
+    const assay__test *t = f->test >= 0 ? &out->tests[f->test] : NULL;
     snprintf(buf, len,
              "it belongs to a cluster of %.0f rows (%.1f%% of class %s) that an almost empty gap "
              "separates from the rest of the class (gap density %.1f%% of the cluster's peak; the "
@@ -629,3 +645,19 @@ void assay__explain_cluster(const assay_dataset *ds, const assay_result *res,
              f->a, 100.0 * f->b, cls, 100.0 * f->c, (double)f->score, t ? "; " : "",
              t ? t->detail : "");
 }
+
+static const char *const k_reasons[] = {"separated_small_cluster", NULL};
+static const assay__ev_field k_fields[] =
+    ASSAY__EV_ABC("rows in the smaller cluster", "its share of the class",
+                  "gap density over the cluster's peak density", "unused (-1)");
+
+const assay__detector_desc assay__detector_cluster = {
+    .kind = ASSAY__KIND_BACKDOOR,
+    .severity = ASSAY_SEV_HIGH,
+    .family = "class subspace",
+    .inputs = "features and labels (per class)",
+    .run = detect_cluster,
+    .explain = explain_cluster,
+    .reasons = k_reasons,
+    .fields = k_fields,
+};

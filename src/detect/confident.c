@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "detect/label.h"
-#include "scan/params.h"
+#include "detect/params.h"
 
 /* cleanlab's constants: the tolerance of the threshold comparison, the floor of a threshold,
  * the threshold of a class nobody carries, and its floor on divisors. */
@@ -276,10 +276,12 @@ done:
 static const char *const k_filter_name[] = {"prune_by_noise_rate", "prune_by_class", "both",
                                             "confident_learning", "predicted_neq_given"};
 
-assay_status assay__detect_confident(assay_ctx *ctx, const assay_dataset *ds, assay_result *res) {
-    assay__det_summary *sum = &res->det[ASSAY_DET_CONFIDENT];
-    float *score = res->det_score[ASSAY_DET_CONFIDENT];
-    float *ev = res->det_evidence[ASSAY_DET_CONFIDENT];
+static assay_status detect_confident(const assay__det_input *in, assay__det_out *out) {
+    assay_ctx *ctx = in->ctx;
+    const assay_dataset *ds = in->ds;
+    assay__det_out *sum = out;
+    float *score = out->score;
+    float *ev = out->evidence;
     const size_t n = ds->n, k = ds->n_classes;
     for (size_t r = 0; r < n; r++) {
         score[r] = NAN;
@@ -292,8 +294,8 @@ assay_status assay__detect_confident(assay_ctx *ctx, const assay_dataset *ds, as
                         : "predicted probabilities do not have one column per class";
         return ASSAY_OK;
     }
-    const int filter = (int)assay__param(&res->opts, ASSAY__P_CONFIDENT_FILTER);
-    const int margin_rank = (int)assay__param(&res->opts, ASSAY__P_CONFIDENT_RANK) == 1;
+    const int filter = (int)assay__param(in->opts, ASSAY__P_CONFIDENT_FILTER);
+    const int margin_rank = (int)assay__param(in->opts, ASSAY__P_CONFIDENT_RANK) == 1;
     sum->ran = 1;
     sum->threshold = NAN;
     switch (filter) {
@@ -322,7 +324,7 @@ assay_status assay__detect_confident(assay_ctx *ctx, const assay_dataset *ds, as
 
     int32_t *y = calloc(n ? n : 1, sizeof *y);
     uint8_t *issue = malloc(n ? n : 1);
-    int32_t *rt = assay__result_row_tests(ctx, res, ASSAY_DET_CONFIDENT);
+    int32_t *rt = assay__out_row_tests(out);
     assay__cl_result cl;
     memset(&cl, 0, sizeof cl);
     assay_status s = ASSAY_OK;
@@ -358,8 +360,8 @@ assay_status assay__detect_confident(assay_ctx *ctx, const assay_dataset *ds, as
     }
 
     int32_t test = -1;
-    s = assay__label_noise_test(ctx, res, ASSAY_DET_CONFIDENT, cl.issues, cl.rows,
-                                assay__param(&res->opts, ASSAY__P_CONFIDENT_TOLERANCE),
+    s = assay__label_noise_test(out, cl.issues, cl.rows,
+                                assay__param(in->opts, ASSAY__P_CONFIDENT_TOLERANCE),
                                 "are label issues by confident learning (natural overlap and the "
                                 "model's own errors count too)",
                                 &test);
@@ -374,7 +376,7 @@ assay_status assay__detect_confident(assay_ctx *ctx, const assay_dataset *ds, as
         assay__finding f = {
             r,        ASSAY_DET_CONFIDENT, ASSAY_SEV_MEDIUM, filter, score[r], pr[y[r]],
             pr[best], cl.threshold[y[r]],  (int64_t)best,    test};
-        s = assay__result_add_finding(ctx, res, &f);
+        s = assay__out_finding(out, &f);
     }
     sum->stat_name[0] = "label_issues";
     sum->stat[0] = (double)cl.issues;
@@ -399,9 +401,10 @@ done:
     return s;
 }
 
-void assay__explain_confident(const assay_dataset *ds, const assay_result *res,
+static void explain_confident(const assay__det_input *in, const assay__det_out *out,
                               const assay__finding *f, char *buf, size_t len) {
-    (void)res;
+    (void)out;
+    const assay_dataset *ds = in->ds;
     const char *own = ds->y[f->row] >= 0 ? ds->class_name[ds->y[f->row]] : "?";
     const char *best = f->ref >= 0 && (size_t)f->ref < ds->n_classes ? ds->class_name[f->ref] : "?";
     const char *mode = f->why >= 0 && f->why <= 4 ? k_filter_name[f->why] : "?";
@@ -410,3 +413,20 @@ void assay__explain_confident(const assay_dataset *ds, const assay_result *res,
              "%.0f%%) and %.0f%% to '%s'; confident learning (%s) marks it a label issue",
              own, 100.0 * f->a, 100.0 * f->c, 100.0 * f->b, best, mode);
 }
+
+static const char *const k_reasons[] = {"confident_learning_label_issue", NULL};
+static const assay__ev_field k_fields[] = ASSAY__EV_ABC(
+    "the model's probability of the row's label", "its probability of its most probable class",
+    "the class's confident-learning threshold (mean probability of the class over its rows)",
+    "the most probable class (index)");
+
+const assay__detector_desc assay__detector_confident = {
+    .kind = ASSAY__KIND_LABEL,
+    .severity = ASSAY_SEV_MEDIUM,
+    .family = "model labels",
+    .inputs = "labels and predicted probabilities (--pred-probs)",
+    .run = detect_confident,
+    .explain = explain_confident,
+    .reasons = k_reasons,
+    .fields = k_fields,
+};

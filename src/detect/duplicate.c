@@ -2,10 +2,17 @@
 /* duplicate: exact duplicate rows, found from the features-only SHA-256 of each row. Copies
  * that carry different labels contradict each other (one of them is wrong, possibly planted):
  * every member is flagged high. Plain repeats are flagged low, except the first occurrence. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "scan/result_internal.h"
+#include "detect/detector.h"
+
+/* Reason codes (finding.why). */
+enum {
+    WHY_CONFLICT = 0, /* identical features, different labels */
+    WHY_COPY = 1      /* identical features and label: a repeated row */
+};
 
 /* Rows sorted by (digest, index); the digest is copied in so qsort needs no context. */
 typedef struct dup_key {
@@ -25,10 +32,12 @@ static int cmp_i32(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-assay_status assay__detect_duplicate(assay_ctx *ctx, const assay_dataset *ds, assay_result *res) {
-    assay__det_summary *sum = &res->det[ASSAY_DET_DUPLICATE];
-    float *score = res->det_score[ASSAY_DET_DUPLICATE];
-    float *ev = res->det_evidence[ASSAY_DET_DUPLICATE];
+static assay_status detect_duplicate(const assay__det_input *in, assay__det_out *out) {
+    assay_ctx *ctx = in->ctx;
+    const assay_dataset *ds = in->ds;
+    assay__det_out *sum = out;
+    float *score = out->score;
+    float *ev = out->evidence;
     size_t n = ds->n;
     sum->ran = 1;
     sum->rule = "identical features (SHA-256) with different labels: high, every copy; identical "
@@ -75,7 +84,7 @@ assay_status assay__detect_duplicate(assay_ctx *ctx, const assay_dataset *ds, as
                 assay__finding f = {r,
                                     ASSAY_DET_DUPLICATE,
                                     conflict ? ASSAY_SEV_HIGH : ASSAY_SEV_LOW,
-                                    conflict ? ASSAY__WHY_DUP_CONFLICT : ASSAY__WHY_DUP_COPY,
+                                    conflict ? WHY_CONFLICT : WHY_COPY,
                                     conflict ? 1.0f : 0.5f,
                                     (double)size,
                                     (double)distinct,
@@ -85,7 +94,7 @@ assay_status assay__detect_duplicate(assay_ctx *ctx, const assay_dataset *ds, as
                 score[r] = ev[r] = f.score;
                 sum->flagged++;
                 sum->by_sev[f.sev]++;
-                s = assay__result_add_finding(ctx, res, &f);
+                s = assay__out_finding(out, &f);
             }
         }
         g0 = g1;
@@ -103,3 +112,39 @@ assay_status assay__detect_duplicate(assay_ctx *ctx, const assay_dataset *ds, as
     sum->stat[3] = (double)conflict_rows;
     return s;
 }
+
+static void explain_duplicate(const assay__det_input *in, const assay__det_out *out,
+                              const assay__finding *f, char *buf, size_t len) {
+    (void)out;
+    if (f->why == WHY_CONFLICT) {
+        char lb[32];
+        const assay_dataset *ds = in->ds;
+        const char *own = ds->y[f->row] >= 0 ? assay__class_text(ds, ds->y[f->row])
+                                             : assay__label_text(ds, f->row, lb, sizeof lb);
+        snprintf(buf, len,
+                 "identical features to row %lld (%.0f copies in all) but the copies carry "
+                 "%.0f different labels; this row is labelled '%s'",
+                 (long long)f->ref, f->a, f->b, own);
+    } else {
+        snprintf(buf, len, "exact copy (features and label) of row %lld", (long long)f->ref);
+    }
+}
+
+static const char *const k_reasons[] = {"conflicting_duplicate", "repeated_row", NULL};
+static const assay__ev_field k_fields[] = {
+    {"group_size", ASSAY__EV_INTEGER, ASSAY__FROM_A, "rows with these exact features"},
+    {"distinct_labels", ASSAY__EV_INTEGER, ASSAY__FROM_B, "different labels among them"},
+    {"other_row", ASSAY__EV_INTEGER, ASSAY__FROM_REF,
+     "another row of the group (the first one, or for the first the second)"},
+    {NULL, 0, 0, NULL}};
+
+const assay__detector_desc assay__detector_duplicate = {
+    .kind = ASSAY__KIND_DUPLICATE,
+    .severity = ASSAY_SEV_HIGH,
+    .family = "duplicates",
+    .inputs = "features (their SHA-256) and labels",
+    .run = detect_duplicate,
+    .explain = explain_duplicate,
+    .reasons = k_reasons,
+    .fields = k_fields,
+};

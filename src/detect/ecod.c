@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "detect/stats.h"
-#include "scan/params.h"
-#include "scan/result_internal.h"
+#include "core/stats.h"
+#include "detect/params.h"
+#include "detect/detector.h"
 
 /* Columns per task: one pass over the rows gathers them instead of one strided pass per column.
  * Rows of wide data lie on different pages, so each row visit is a cache and TLB miss that the
@@ -156,11 +156,13 @@ done:
     return s;
 }
 
-assay_status assay__detect_ecod(assay_ctx *ctx, const assay_dataset *ds, assay_result *res) {
-    assay__det_summary *sum = &res->det[ASSAY_DET_ECOD];
-    float *score = res->det_score[ASSAY_DET_ECOD];
-    float *ev = res->det_evidence[ASSAY_DET_ECOD];
-    const double fdr = assay__param(&res->opts, ASSAY__P_FDR);
+static assay_status detect_ecod(const assay__det_input *in, assay__det_out *out) {
+    assay_ctx *ctx = in->ctx;
+    const assay_dataset *ds = in->ds;
+    assay__det_out *sum = out;
+    float *score = out->score;
+    float *ev = out->evidence;
+    const double fdr = assay__param(in->opts, ASSAY__P_FDR);
     const size_t n = ds->n, nc = ds->n_classes;
     sum->rule = "ECOD score (largest of the left-tail, right-tail and skew-side sums of -log "
                 "ECDF tail probabilities) with a robust z beyond the Benjamini-Hochberg cutoff "
@@ -176,7 +178,7 @@ assay_status assay__detect_ecod(assay_ctx *ctx, const assay_dataset *ds, assay_r
     size_t *cls_n = calloc(nc + 1, sizeof *cls_n), *cls_f = calloc(nc + 1, sizeof *cls_f);
     double *share = malloc((nc + 1) * sizeof *share);
     int32_t *ctest = malloc((nc + 1) * sizeof *ctest);
-    int32_t *rt = assay__result_row_tests(ctx, res, ASSAY_DET_ECOD);
+    int32_t *rt = assay__out_row_tests(out);
     assay_status s = ASSAY_OK;
     if (rows == NULL || sc == NULL || p == NULL || work == NULL || cls_n == NULL || cls_f == NULL ||
         share == NULL || ctest == NULL || rt == NULL) {
@@ -259,7 +261,7 @@ assay_status assay__detect_ecod(assay_ctx *ctx, const assay_dataset *ds, assay_r
                      "%zu of %zu rows (%.2f%%) have extreme feature tails, against a median of "
                      "%.2f%% across classes (robust z of the log share %.2f)",
                      cls_f[c], cls_n[c], 100.0 * sh, 100.0 * exp(lmed), z);
-            s = assay__result_add_test(ctx, res, &t, &ctest[c]);
+            s = assay__out_test(out, &t, &ctest[c]);
         }
         if (s != ASSAY_OK) goto done;
     }
@@ -274,7 +276,7 @@ assay_status assay__detect_ecod(assay_ctx *ctx, const assay_dataset *ds, assay_r
         if (p[i] > cutoff) continue;
         assay__finding f = {r,     ASSAY_DET_ECOD,      ASSAY_SEV_LOW, 0,  score[r],
                             sc[i], (sc[i] - med) / mad, p[i],          -1, ctest[y]};
-        s = assay__result_add_finding(ctx, res, &f);
+        s = assay__out_finding(out, &f);
     }
     sum->rows_scored = m;
     sum->threshold = isfinite(thr) ? thr : NAN;
@@ -298,13 +300,29 @@ done:
     return s;
 }
 
-void assay__explain_ecod(const assay_dataset *ds, const assay_result *res, const assay__finding *f,
-                         char *buf, size_t len) {
+static void explain_ecod(const assay__det_input *in, const assay__det_out *out,
+                         const assay__finding *f, char *buf, size_t len) {
+    const assay_dataset *ds = in->ds;
     const char *cls = ds->y[f->row] >= 0 ? ds->class_name[ds->y[f->row]] : "?";
-    const assay__test *t = f->test >= 0 ? &res->tests[f->test] : NULL;
+    const assay__test *t = f->test >= 0 ? &out->tests[f->test] : NULL;
     snprintf(buf, len,
              "its feature values sit in the tails of their columns' distributions (ECOD score "
              "%.1f, robust z %.1f, p = %.2g), and class %s holds more such rows than the other "
              "classes%s%s",
              f->a, f->b, f->c, cls, t ? ": " : "", t ? t->detail : "");
 }
+
+static const char *const k_reasons[] = {"feature_tails", NULL};
+static const assay__ev_field k_fields[] = ASSAY__EV_ABC(
+    "the row's ECOD score", "its robust z among all rows' scores", "its p-value", "unused (-1)");
+
+const assay__detector_desc assay__detector_ecod = {
+    .kind = ASSAY__KIND_OUTLIER,
+    .severity = ASSAY_SEV_LOW,
+    .family = "feature tails",
+    .inputs = "features (and labels for the class test)",
+    .run = detect_ecod,
+    .explain = explain_ecod,
+    .reasons = k_reasons,
+    .fields = k_fields,
+};

@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "detect/stats.h"
-#include "scan/params.h"
-#include "scan/result_internal.h"
+#include "core/stats.h"
+#include "detect/params.h"
+#include "detect/detector.h"
 
 /* What the rows are compared against. shares: K expected shares (summing to 1), NULL for
  * uniform. total: when the shares are counts / total of an earlier sample (a baseline), that
@@ -22,12 +22,13 @@ typedef struct imbalance_expect {
     double total;
 } imbalance_expect;
 
-static assay_status imbalance_run(assay_ctx *ctx, const assay_dataset *ds, assay_result *res,
+static assay_status imbalance_run(const assay__det_input *in, assay__det_out *out,
                                   const imbalance_expect *ex) {
-    assay__det_summary *sum = &res->det[ASSAY_DET_IMBALANCE];
-    float *score = res->det_score[ASSAY_DET_IMBALANCE];
-    float *ev = res->det_evidence[ASSAY_DET_IMBALANCE];
-    const double ratio = assay__param(&res->opts, ASSAY__P_IMBALANCE_RATIO);
+    const assay_dataset *ds = in->ds;
+    assay__det_out *sum = out;
+    float *score = out->score;
+    float *ev = out->evidence;
+    const double ratio = assay__param(in->opts, ASSAY__P_IMBALANCE_RATIO);
     const size_t nc = ds->n_classes;
     sum->rule = ex->shares ? "class share of the labelled rows < imbalance-ratio x its expected "
                              "share: every row of the class, low"
@@ -46,7 +47,7 @@ static assay_status imbalance_run(assay_ctx *ctx, const assay_dataset *ds, assay
     }
     sum->ran = 1;
     double *rel = malloc(nc * sizeof *rel); /* share / expected share, per class */
-    if (rel == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (imbalance)");
+    if (rel == NULL) return assay__fail(in->ctx, ASSAY_E_NOMEM, "out of memory (imbalance)");
 
     /* Chi-square: goodness of fit against exact shares, or homogeneity of the 2 x K table
      * (these counts against the baseline's) when the shares come from counts. */
@@ -94,7 +95,7 @@ static assay_status imbalance_run(assay_ctx *ctx, const assay_dataset *ds, assay
              smin > 0.0 ? smax / smin : INFINITY, under, under == 1 ? "" : "es", ratio,
              ex->shares ? "the expected share" : "the uniform share");
     /* The flags are a data-quality rule and do not depend on the test (no row_test). */
-    assay_status s = assay__result_add_test(ctx, res, &t, NULL);
+    assay_status s = assay__out_test(out, &t, NULL);
 
     /* Rows: score 1 - share / expected (0 for classes at or above their expected share), the
      * flag at share < ratio x expected, i.e. score > 1 - ratio. */
@@ -124,7 +125,7 @@ static assay_status imbalance_run(assay_ctx *ctx, const assay_dataset *ds, assay
                             rc,
                             -1,
                             -1};
-        s = assay__result_add_finding(ctx, res, &f);
+        s = assay__out_finding(out, &f);
     }
     sum->stat_name[0] = "classes_below_ratio";
     sum->stat[0] = (double)under;
@@ -138,18 +139,36 @@ static assay_status imbalance_run(assay_ctx *ctx, const assay_dataset *ds, assay
     return s;
 }
 
-assay_status assay__detect_imbalance(assay_ctx *ctx, const assay_dataset *ds, assay_result *res) {
+static assay_status detect_imbalance(const assay__det_input *in, assay__det_out *out) {
     /* No declared distribution yet: uniform shares, informational test. */
     const imbalance_expect uniform = {NULL, 0.0};
-    return imbalance_run(ctx, ds, res, &uniform);
+    return imbalance_run(in, out, &uniform);
 }
 
-void assay__explain_imbalance(const assay_dataset *ds, const assay_result *res,
+static void explain_imbalance(const assay__det_input *in, const assay__det_out *out,
                               const assay__finding *f, char *buf, size_t len) {
-    double ratio = assay__param(&res->opts, ASSAY__P_IMBALANCE_RATIO);
+    (void)out;
+    const assay_dataset *ds = in->ds;
+    double ratio = assay__param(in->opts, ASSAY__P_IMBALANCE_RATIO);
     const char *cls = ds->y[f->row] >= 0 ? ds->class_name[ds->y[f->row]] : "?";
     snprintf(buf, len,
              "class %s holds %.2f%% of the labelled rows, %.3g x its expected share of %.2f%% "
              "(underrepresented below %g x)",
              cls, 100.0 * f->a, f->c, 100.0 * f->b, ratio);
 }
+
+static const char *const k_reasons[] = {"underrepresented_class", NULL};
+static const assay__ev_field k_fields[] =
+    ASSAY__EV_ABC("the class's share of the labelled rows", "its expected share",
+                  "the share over the expected share", "unused (-1)");
+
+const assay__detector_desc assay__detector_imbalance = {
+    .kind = ASSAY__KIND_DISTRIBUTION,
+    .severity = ASSAY_SEV_LOW,
+    .family = "class balance",
+    .inputs = "labels",
+    .run = detect_imbalance,
+    .explain = explain_imbalance,
+    .reasons = k_reasons,
+    .fields = k_fields,
+};

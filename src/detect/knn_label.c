@@ -14,11 +14,11 @@
 #include <string.h>
 
 #include "detect/label.h"
-#include "detect/stats.h"
-#include "scan/params.h"
+#include "core/stats.h"
+#include "detect/params.h"
 
-/* Finding reason codes of knn-label (reported in f->why; report/explain.c reads them). */
-#define KNN_WHY_THRESHOLD 0 /* ASSAY__WHY_LABEL_DISAGREES: score >= label threshold */
+/* Finding reason codes of knn-label (finding.why). */
+#define KNN_WHY_THRESHOLD 0 /* score >= label threshold */
 #define KNN_WHY_PLURALITY 1 /* Deep k-NN: the label is not the neighbours' plurality label */
 
 /* Classes above this many get no confident-learning statistic (it needs n x classes floats). */
@@ -46,17 +46,11 @@ static float weight_tau(const assay__graph *g, const uint8_t *in_graph) {
     return tau > 0.0f ? tau : 1e-6f;
 }
 
-float assay__evidence_from_threshold(float s, float t) {
-    if (!(s >= 0.0f)) return 0.0f; /* NaN: no evidence */
-    if (t >= 1.0f) return s >= 1.0f ? 1.0f : 0.5f * s;
-    if (s < t) return 0.5f * s / t;
-    return 0.5f + 0.5f * (s - t) / (1.0f - t);
-}
-
 /* ---- shared with confident and valuation (detect/label.h) ---- */
 
-void assay__knn_label_probs(const assay_dataset *ds, const assay_result *res, float *p) {
-    const assay__graph *g = &res->graph;
+void assay__knn_label_probs(const assay__det_input *in, float *p) {
+    const assay_dataset *ds = in->ds;
+    const assay__graph *g = in->graph;
     const size_t k = g->k, nc = ds->n_classes;
     memset(p, 0, ds->n * nc * sizeof *p);
     for (size_t r = 0; r < ds->n; r++) {
@@ -81,11 +75,10 @@ uint32_t assay__deep_knn_k(const assay_scan_opts *o, size_t rows, size_t n_class
     return k < 1.0 ? 1u : (uint32_t)k;
 }
 
-assay_status assay__label_noise_test(assay_ctx *ctx, assay_result *res, assay_detector det,
-                                     size_t rejected, size_t rows, double tolerance,
-                                     const char *what, int32_t *index) {
+assay_status assay__label_noise_test(assay__det_out *out, size_t rejected, size_t rows,
+                                     double tolerance, const char *what, int32_t *index) {
     double p = rows > 0 ? assay__binom_sf((double)rejected, (double)rows, tolerance) : NAN;
-    assay__test t = {det,
+    assay__test t = {out->id,
                      -1,
                      "rejected_label_rows",
                      (double)rejected,
@@ -98,7 +91,7 @@ assay_status assay__label_noise_test(assay_ctx *ctx, assay_result *res, assay_de
     snprintf(t.detail, sizeof t.detail,
              "%zu of %zu rows (%.2f%%) %s; up to %.2f%% is tolerated as natural", rejected, rows,
              rows ? 100.0 * (double)rejected / (double)rows : 0.0, what, 100.0 * tolerance);
-    return assay__result_add_test(ctx, res, &t, index);
+    return assay__out_test(out, &t, index);
 }
 
 /* ---- the detector ---- */
@@ -175,14 +168,15 @@ static uint32_t plurality(const assay_dataset *ds, const assay__graph *g, size_t
     return mine;
 }
 
-assay_status assay__knn_label_votes(assay_ctx *ctx, const assay_dataset *ds,
-                                    const assay_result *res, float *score, int32_t *suggested,
+assay_status assay__knn_label_votes(const assay__det_input *in, float *score, int32_t *suggested,
                                     float *best_share, uint32_t *voters, size_t *rows_scored,
                                     size_t *rejected, float *tau_out) {
-    const assay__graph *g = &res->graph;
+    assay_ctx *ctx = in->ctx;
+    const assay_dataset *ds = in->ds;
+    const assay__graph *g = in->graph;
     const size_t k = g->k, n = ds->n, nc = ds->n_classes;
-    const int weighted = res->opts.weighted;
-    const float t = (float)res->opts.label_threshold;
+    const int weighted = in->opts->weighted;
+    const float t = (float)in->opts->label_threshold;
     uint8_t *in_graph = malloc(n ? n : 1);
     double *w = calloc(nc ? nc : 1, sizeof *w);
     int32_t *seen = malloc((nc ? nc : 1) * sizeof *seen);
@@ -244,14 +238,16 @@ done:
     return s;
 }
 
-assay_status assay__detect_knn_label(assay_ctx *ctx, const assay_dataset *ds, assay_result *res) {
-    const assay__graph *g = &res->graph;
-    assay__det_summary *sum = &res->det[ASSAY_DET_KNN_LABEL];
-    float *score = res->det_score[ASSAY_DET_KNN_LABEL];
-    float *ev = res->det_evidence[ASSAY_DET_KNN_LABEL];
-    const float t = (float)res->opts.label_threshold;
+static assay_status detect_knn_label(const assay__det_input *in, assay__det_out *out) {
+    assay_ctx *ctx = in->ctx;
+    const assay_dataset *ds = in->ds;
+    const assay__graph *g = in->graph;
+    assay__det_out *sum = out;
+    float *score = out->score;
+    float *ev = out->evidence;
+    const float t = (float)in->opts->label_threshold;
     const size_t k = g->k, n = ds->n, nc = ds->n_classes;
-    const int weighted = res->opts.weighted;
+    const int weighted = in->opts->weighted;
     sum->ran = 1;
     sum->threshold = t;
 
@@ -259,12 +255,14 @@ assay_status assay__detect_knn_label(assay_ctx *ctx, const assay_dataset *ds, as
     float *best_share = malloc((n ? n : 1) * sizeof *best_share);
     uint32_t *voters = malloc((n ? n : 1) * sizeof *voters);
     int32_t *sug = malloc((n ? n : 1) * sizeof *sug);
-    int32_t *rt = assay__result_row_tests(ctx, res, ASSAY_DET_KNN_LABEL);
+    int32_t *rt = assay__out_row_tests(out);
+    int32_t *suggested = assay__out_suggested(out);
     float *probs = NULL;
     uint8_t *issue = NULL;
     int32_t *yy = NULL;
     assay_status s = ASSAY_OK;
-    if (cnt == NULL || best_share == NULL || voters == NULL || sug == NULL || rt == NULL) {
+    if (cnt == NULL || best_share == NULL || voters == NULL || sug == NULL || rt == NULL ||
+        suggested == NULL) {
         s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (knn-label)");
         goto done;
     }
@@ -273,7 +271,7 @@ assay_status assay__detect_knn_label(assay_ctx *ctx, const assay_dataset *ds, as
      * scan builds a graph with at least kd neighbours; a graph file may have fewer. */
     size_t usable = 0;
     for (size_t r = 0; r < n; r++) usable += g->ids[r * k] >= 0 && ds->y[r] >= 0;
-    const uint32_t kd_want = assay__deep_knn_k(&res->opts, usable, nc);
+    const uint32_t kd_want = assay__deep_knn_k(in->opts, usable, nc);
     const size_t kd = kd_want < k ? kd_want : k;
     if (kd_want > k)
         sum->note = "Deep k-NN wanted more neighbours than the graph has (a graph file built "
@@ -299,8 +297,8 @@ assay_status assay__detect_knn_label(assay_ctx *ctx, const assay_dataset *ds, as
 
     size_t rejected = 0, deep = 0, disagree = 0;
     float tau = 0.0f;
-    s = assay__knn_label_votes(ctx, ds, res, score, sug, best_share, voters, &sum->rows_scored,
-                               &rejected, &tau);
+    s = assay__knn_label_votes(in, score, sug, best_share, voters, &sum->rows_scored, &rejected,
+                               &tau);
     if (s != ASSAY_OK) goto done;
     double sum_score = 0.0;
     for (size_t r = 0; r < n; r++) {
@@ -308,15 +306,15 @@ assay_status assay__detect_knn_label(assay_ctx *ctx, const assay_dataset *ds, as
         if (isnan(score[r])) continue;
         sum_score += score[r];
         if (sug[r] >= 0) {
-            res->suggested[r] = sug[r];
+            suggested[r] = sug[r];
             disagree++;
         }
     }
 
     /* The dataset-level test every row's flag depends on. */
     int32_t test = -1;
-    s = assay__label_noise_test(ctx, res, ASSAY_DET_KNN_LABEL, rejected, sum->rows_scored,
-                                assay__param(&res->opts, ASSAY__P_LABEL_NOISE_TOLERANCE),
+    s = assay__label_noise_test(out, rejected, sum->rows_scored,
+                                assay__param(in->opts, ASSAY__P_LABEL_NOISE_TOLERANCE),
                                 "have a label their neighbourhood rejects (score >= the label "
                                 "threshold)",
                                 &test);
@@ -341,9 +339,9 @@ assay_status assay__detect_knn_label(assay_ctx *ctx, const assay_dataset *ds, as
                                 1.0 - (double)sc,
                                 best_share[r],
                                 (double)voters[r],
-                                res->suggested[r],
+                                suggested[r],
                                 test};
-            s = assay__result_add_finding(ctx, res, &f);
+            s = assay__out_finding(out, &f);
         } else if (top > mine) {
             /* Deep k-NN alone: evidence from just above the flag line, rising with the score. */
             ev[r] = 0.5f + 0.25f * (t > 0.0f ? sc / t : 1.0f);
@@ -357,7 +355,7 @@ assay_status assay__detect_knn_label(assay_ctx *ctx, const assay_dataset *ds, as
                                 (double)kd,
                                 plur,
                                 test};
-            s = assay__result_add_finding(ctx, res, &f);
+            s = assay__out_finding(out, &f);
         }
     }
     if (s != ASSAY_OK) goto done;
@@ -374,7 +372,7 @@ assay_status assay__detect_knn_label(assay_ctx *ctx, const assay_dataset *ds, as
             s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (knn-label)");
             goto done;
         }
-        assay__knn_label_probs(ds, res, probs);
+        assay__knn_label_probs(in, probs);
         for (size_t r = 0; r < n; r++) yy[r] = g->ids[r * k] >= 0 ? ds->y[r] : -1;
         assay__cl_result cl;
         s = assay__cl_find_issues(ctx, yy, probs, n, nc, ASSAY__CL_PRUNE_BY_NOISE_RATE, issue, &cl);
@@ -401,3 +399,83 @@ done:
     free(yy);
     return s;
 }
+
+/* The row's class as "'Coat'" or, when the label is outside the declared set, its raw value. */
+static const char *row_class(const assay_dataset *ds, size_t r, char *buf, size_t len) {
+    if (ds->y[r] >= 0) return assay__class_text(ds, ds->y[r]);
+    return assay__label_text(ds, r, buf, len);
+}
+
+static void explain_knn_label(const assay__det_input *in, const assay__det_out *out,
+                              const assay__finding *f, char *buf, size_t len) {
+    (void)out;
+    const assay_dataset *ds = in->ds;
+    char lb[32];
+    const char *own = row_class(ds, f->row, lb, sizeof lb);
+    /* why 0 (score >= threshold): a, b = shares of the row's label and of the suggested one
+     * among the votes, c = voters (the k neighbours and the rows listing this one); why 1
+     * (Deep k-NN): a, b = counts of the row's label and of the plurality label among the c
+     * nearest neighbours. */
+    size_t k = in->graph->k;
+    double rev = f->c > (double)k ? f->c - (double)k : 0.0;
+    if (f->why == KNN_WHY_PLURALITY) {
+        snprintf(buf, len,
+                 "label '%s' is carried by %.0f of its %.0f nearest neighbours and '%s' by "
+                 "%.0f: it is not their plurality label (Deep k-NN)",
+                 own, f->a, f->c, assay__class_text(ds, (int32_t)f->ref), f->b);
+    } else if (in->opts->weighted) {
+        snprintf(buf, len,
+                 "label '%s' has %.0f%% of the distance-weighted votes of the %.0f rows "
+                 "around it (its %zu nearest neighbours and %.0f rows that count it among "
+                 "theirs); '%s' has %.0f%%",
+                 own, 100.0 * f->a, f->c, k, rev, assay__class_text(ds, (int32_t)f->ref),
+                 100.0 * f->b);
+    } else if (f->ref >= 0) {
+        snprintf(buf, len,
+                 "label '%s' is carried by %.0f of the %.0f rows around it (its %zu nearest "
+                 "neighbours and %.0f rows that count it among theirs); %.0f of them are "
+                 "labelled '%s'",
+                 own, f->a * f->c, f->c, k, rev, f->b * f->c,
+                 assay__class_text(ds, (int32_t)f->ref));
+    } else {
+        snprintf(buf, len,
+                 "label '%s' is carried by only %.0f of the %.0f rows around it (its %zu "
+                 "nearest neighbours and %.0f rows that count it among theirs), which are "
+                 "split between other labels",
+                 own, f->a * f->c, f->c, k, rev);
+    }
+}
+
+/* The shares, and the neighbourhood the vote was taken in (the graph's k, weighting). */
+static size_t evidence_knn_label(const assay__det_input *in, const assay__det_out *out,
+                                 const assay__finding *f, assay__ev_value *v) {
+    (void)out;
+    v[0].num = f->a;
+    v[1].num = f->b;
+    v[2].num = (double)in->graph->k;
+    v[3].num = in->opts->weighted;
+    return 4;
+}
+
+static const char *const k_reasons[] = {"label_disagrees_with_neighbours",
+                                        "label_not_neighbours_plurality", NULL};
+static const assay__ev_field k_fields[] = {
+    {"own_label_share", ASSAY__EV_NUMBER, ASSAY__FROM_FN,
+     "share of the votes carrying the row's label (Deep k-NN: its count among the nearest)"},
+    {"suggested_label_share", ASSAY__EV_NUMBER, ASSAY__FROM_FN,
+     "share of the votes carrying the suggested label (Deep k-NN: the plurality label's count)"},
+    {"k", ASSAY__EV_INTEGER, ASSAY__FROM_FN, "neighbours per row in the graph"},
+    {"weighted", ASSAY__EV_BOOL, ASSAY__FROM_FN, "votes weighted by inverse distance"},
+    {NULL, 0, 0, NULL}};
+
+const assay__detector_desc assay__detector_knn_label = {
+    .kind = ASSAY__KIND_LABEL,
+    .severity = ASSAY_SEV_MEDIUM,
+    .family = "neighbourhood labels",
+    .inputs = "labels and the neighbour graph",
+    .run = detect_knn_label,
+    .explain = explain_knn_label,
+    .reasons = k_reasons,
+    .fields = k_fields,
+    .evidence = evidence_knn_label,
+};

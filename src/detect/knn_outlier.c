@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "scan/result_internal.h"
+#include "detect/detector.h"
 
 typedef struct row_val {
     double v;
@@ -29,11 +29,13 @@ static double quantile(const row_val *sorted, size_t m, double q) {
     return sorted[lo].v + f * (sorted[hi].v - sorted[lo].v);
 }
 
-assay_status assay__detect_knn_outlier(assay_ctx *ctx, const assay_dataset *ds, assay_result *res) {
-    const assay__graph *g = &res->graph;
-    assay__det_summary *sum = &res->det[ASSAY_DET_KNN_OUTLIER];
-    float *score = res->det_score[ASSAY_DET_KNN_OUTLIER];
-    float *ev = res->det_evidence[ASSAY_DET_KNN_OUTLIER];
+static assay_status detect_knn_outlier(const assay__det_input *in, assay__det_out *out) {
+    assay_ctx *ctx = in->ctx;
+    const assay_dataset *ds = in->ds;
+    const assay__graph *g = in->graph;
+    assay__det_out *sum = out;
+    float *score = out->score;
+    float *ev = out->evidence;
     const size_t k = g->k;
     sum->ran = 1;
     sum->rule = "mean distance to the k neighbours > Q3 + factor * IQR of all rows' mean distances";
@@ -62,7 +64,7 @@ assay_status assay__detect_knn_outlier(assay_ctx *ctx, const assay_dataset *ds, 
         q3 = quantile(vals, m, 0.75);
         med = quantile(vals, m, 0.5);
     }
-    double fence = q3 + res->opts.outlier_iqr * (q3 - q1);
+    double fence = q3 + in->opts->outlier_iqr * (q3 - q1);
     sum->threshold = fence;
 
     /* Rank score with ties sharing their average rank, so equal distances score equally. */
@@ -88,19 +90,11 @@ assay_status assay__detect_knn_outlier(assay_ctx *ctx, const assay_dataset *ds, 
         /* Above the fence: evidence rises from 0.5 to 1 with the rank among flagged rows. */
         pos++;
         ev[r] = (float)(0.5 + 0.5 * (double)pos / (double)above);
-        assay__finding f = {r,
-                            ASSAY_DET_KNN_OUTLIER,
-                            ASSAY_SEV_LOW,
-                            ASSAY__WHY_OUTLIER_FAR,
-                            score[r],
-                            v,
-                            fence,
-                            score[r],
-                            -1,
-                            -1};
+        assay__finding f = {
+            r, ASSAY_DET_KNN_OUTLIER, ASSAY_SEV_LOW, 0, score[r], v, fence, score[r], -1, -1};
         sum->flagged++;
         sum->by_sev[ASSAY_SEV_LOW]++;
-        s = assay__result_add_finding(ctx, res, &f);
+        s = assay__out_finding(out, &f);
     }
     sum->rows_scored = m;
     sum->stat_name[0] = "median_mean_distance";
@@ -110,7 +104,7 @@ assay_status assay__detect_knn_outlier(assay_ctx *ctx, const assay_dataset *ds, 
     sum->stat_name[2] = "q3";
     sum->stat[2] = q3;
     sum->stat_name[3] = "iqr_factor";
-    sum->stat[3] = res->opts.outlier_iqr;
+    sum->stat[3] = in->opts->outlier_iqr;
     free(vals);
     free(dbar);
     if (s != ASSAY_OK) return s;
@@ -131,5 +125,32 @@ assay_status assay__detect_knn_outlier(assay_ctx *ctx, const assay_dataset *ds, 
              "%zu of %zu rows (%.2f%%) are farther from their neighbours than the far-out fence; "
              "for review, not evidence of poison on its own",
              sum->flagged, m, 100.0 * t.stat);
-    return assay__result_add_test(ctx, res, &t, NULL);
+    return assay__out_test(out, &t, NULL);
 }
+
+static void explain_knn_outlier(const assay__det_input *in, const assay__det_out *out,
+                                const assay__finding *f, char *buf, size_t len) {
+    (void)out;
+    snprintf(buf, len,
+             "mean distance to its %zu nearest neighbours is %.4g, above the outlier fence "
+             "%.4g (farther than %.1f%% of rows)",
+             in->graph->k, f->a, f->b, 100.0 * f->c);
+}
+
+static const char *const k_reasons[] = {"far_from_neighbours", NULL};
+static const assay__ev_field k_fields[] = {
+    {"mean_distance", ASSAY__EV_NUMBER, ASSAY__FROM_A, "mean distance to the k neighbours"},
+    {"fence", ASSAY__EV_NUMBER, ASSAY__FROM_B, "Q3 + outlier-iqr x IQR of all rows' means"},
+    {"rank_score", ASSAY__EV_NUMBER, ASSAY__FROM_C, "share of rows with a smaller mean"},
+    {NULL, 0, 0, NULL}};
+
+const assay__detector_desc assay__detector_knn_outlier = {
+    .kind = ASSAY__KIND_OUTLIER,
+    .severity = ASSAY_SEV_LOW,
+    .family = "neighbourhood distance",
+    .inputs = "the neighbour graph",
+    .run = detect_knn_outlier,
+    .explain = explain_knn_outlier,
+    .reasons = k_reasons,
+    .fields = k_fields,
+};

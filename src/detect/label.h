@@ -6,7 +6,7 @@
 #ifndef ASSAY_DETECT_LABEL_H
 #define ASSAY_DETECT_LABEL_H
 
-#include "scan/result_internal.h"
+#include "detect/detector.h"
 
 /* The filter_by modes of confident learning (the confident-filter parameter). */
 enum {
@@ -46,7 +46,7 @@ void assay__cl_result_free(assay__cl_result *r);
  * the leave-one-out probabilities cleanlab's Datalab derives from k + 1 neighbours with the
  * point itself among them, (p_knn - onehot(y) / (k + 1)) * (k + 1) / k. Rows left out of the
  * graph get all zeros; neighbours with an undeclared label count in the denominator only. */
-void assay__knn_label_probs(const assay_dataset *ds, const assay_result *res, float *p);
+void assay__knn_label_probs(const assay__det_input *in, float *p);
 
 /* knn-label's score of every row: 1 - the share of the votes carrying the row's label, where
  * the voters are the row's k graph neighbours and the rows that list it among theirs (each with
@@ -56,8 +56,7 @@ void assay__knn_label_probs(const assay_dataset *ds, const assay_result *res, fl
  * (else -1) and its share, the number of voters; *tau_out the weight offset. *rows_scored and
  * *rejected count the rows scored and those scoring >= opts.label_threshold.
  * Returns ASSAY_OK or ASSAY_E_NOMEM. */
-assay_status assay__knn_label_votes(assay_ctx *ctx, const assay_dataset *ds,
-                                    const assay_result *res, float *score, int32_t *suggested,
+assay_status assay__knn_label_votes(const assay__det_input *in, float *score, int32_t *suggested,
                                     float *best_share, uint32_t *voters, size_t *rows_scored,
                                     size_t *rejected, float *tau_out);
 
@@ -67,12 +66,11 @@ assay_status assay__knn_label_votes(assay_ctx *ctx, const assay_dataset *ds,
 #define ASSAY__DEEP_KNN_MAX_K 256u
 uint32_t assay__deep_knn_k(const assay_scan_opts *o, size_t rows, size_t n_classes);
 
-/* Adds detector det's dataset-level label-noise test: `rejected` of `rows` rows carry a label
+/* Adds the detector's dataset-level label-noise test: `rejected` of `rows` rows carry a label
  * that the evidence (`what`: static text) rejects. Null: that share is at most `tolerance`
  * (natural class overlap; the label-noise-tolerance parameter); one-sided binomial tail.
  * *index receives the test's index. Returns ASSAY_OK or ASSAY_E_NOMEM. */
-assay_status assay__label_noise_test(assay_ctx *ctx, assay_result *res, assay_detector det,
-                                     size_t rejected, size_t rows, double tolerance,
-                                     const char *what, int32_t *index);
+assay_status assay__label_noise_test(assay__det_out *out, size_t rejected, size_t rows,
+                                     double tolerance, const char *what, int32_t *index);
 
 #endif

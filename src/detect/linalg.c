@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "detect/linalg.h"
-#include "detect/stats.h"
+#include "core/stats.h"
 
 /* LAPACK has no C header on Debian without lapacke: the Fortran symbols (hidden string length
  * arguments last). */

@@ -16,9 +16,10 @@
 #include <string.h>
 
 #include "detect/linalg.h"
-#include "detect/stats.h"
-#include "scan/params.h"
-#include "scan/result_internal.h"
+#include "core/stats.h"
+#include "detect/detector.h"
+#include "detect/params.h"
+#include "detect/per_class.h"
 
 /* Classes with fewer rows are not scored. */
 #define MH_MIN_ROWS 10
@@ -220,20 +221,74 @@ static size_t median_start(const assay_dataset *ds, const size_t *rc, size_t nc,
     return central(dist, nc, h, work, keep);
 }
 
+/* The per-class model's inputs, shared scratch buffers (the classes run in class order) and
+ * per-row outputs. */
+typedef struct mh_job {
+    assay_ctx *ctx;
+    const assay_dataset *ds;
+    double shrink;
+    uint64_t seed;
+    mh_class *cls;
+    mh_model M;
+    double *mu, *cov, *y, *dist, *work, *sdiag;
+    float *lf, *tile, *blk, *score; /* score: per row */
+    size_t *keep, *krows;
+    double *prow; /* per row */
+    size_t tested, rows_scored;
+    double rho_sum;
+} mh_job;
+
+/* One class: MCD-style, the central half twice (around the coordinatewise median, then under the
+ * proxy model of that half: a C-step), then the exact shrinkage estimate on it, and every row's
+ * robust z against the class's bulk. */
+static assay_status class_model(void *arg, size_t c, const size_t *rc, size_t nc) {
+    mh_job *J = arg;
+    const assay_dataset *ds = J->ds;
+    mh_class *C = &J->cls[c];
+    C->n = nc;
+    C->test = -1;
+    if (nc < MH_MIN_ROWS) return ASSAY_OK;
+    size_t h = (size_t)ceil(MH_SUPPORT * (double)nc);
+    size_t nk = median_start(ds, rc, nc, h, J->mu, J->y, J->dist, J->keep);
+    for (size_t i = 0; i < nk; i++) J->krows[i] = rc[J->keep[i]];
+    ASSAY_TRY(proxy_fit(J->ctx, ds, J->krows, nk, J->seed + c, &J->M));
+    ASSAY_TRY(proxy_dist(J->ctx, ds, &J->M, rc, nc, J->y, J->dist));
+    nk = central(J->dist, nc, h, J->work, J->keep);
+    C->kept = nk;
+    ASSAY_TRY(exact_dist(J->ctx, ds, rc, nc, J->keep, nk, J->shrink, J->mu, J->cov, J->sdiag, J->lf,
+                         J->blk, J->tile, J->krows, J->dist, &C->rho));
+    /* rows against the class's bulk: the squared distances of real data follow no chi-square,
+     * so a robust z of their log */
+    for (size_t i = 0; i < nc; i++) J->work[i] = log(J->dist[i] + DBL_MIN);
+    assay__median_mad(J->work, nc, J->y, &C->med, &C->mad);
+    for (size_t i = 0; i < nc; i++) {
+        double zr = (J->work[i] - C->med) / C->mad;
+        J->prow[rc[i]] = assay__norm_sf(zr);
+        J->score[rc[i]] = (float)zr;
+        C->far += zr > MH_FAR_Z;
+    }
+    J->tested++;
+    J->rho_sum += C->rho;
+    J->rows_scored += nc;
+    return ASSAY_OK;
+}
+
 /* Upper tail of Student's t with k degrees of freedom. */
 static double t_sf(double t, double k) {
     double x = k / (k + t * t), half = 0.5 * assay__beta_inc(0.5 * k, 0.5, x);
     return t > 0.0 ? half : 1.0 - half;
 }
 
-assay_status assay__detect_mahalanobis(assay_ctx *ctx, const assay_dataset *ds, assay_result *res) {
-    assay__det_summary *sum = &res->det[ASSAY_DET_MAHALANOBIS];
-    float *score = res->det_score[ASSAY_DET_MAHALANOBIS];
-    float *ev = res->det_evidence[ASSAY_DET_MAHALANOBIS];
+static assay_status detect_mahalanobis(const assay__det_input *in, assay__det_out *out) {
+    assay_ctx *ctx = in->ctx;
+    const assay_dataset *ds = in->ds;
+    assay__det_out *sum = out;
+    float *score = out->score;
+    float *ev = out->evidence;
     const size_t d = ds->d, nclass = ds->n_classes;
-    const double shrink = assay__param(&res->opts, ASSAY__P_MAHALANOBIS_SHRINKAGE);
-    const double fdr = assay__param(&res->opts, ASSAY__P_FDR);
-    const uint64_t seed = (uint64_t)assay__param(&res->opts, ASSAY__P_SEED);
+    const double shrink = assay__param(in->opts, ASSAY__P_MAHALANOBIS_SHRINKAGE);
+    const double fdr = assay__param(in->opts, ASSAY__P_FDR);
+    const uint64_t seed = (uint64_t)assay__param(in->opts, ASSAY__P_SEED);
     sum->rule = "squared class-conditional Mahalanobis distance (robust shrinkage estimate) far "
                 "beyond the class's bulk: robust z of its log, Benjamini-Hochberg at fdr within "
                 "the class, in a class with clearly more far rows than the other classes";
@@ -243,7 +298,7 @@ assay_status assay__detect_mahalanobis(assay_ctx *ctx, const assay_dataset *ds, 
         ev[r] = 0.0f;
     }
     size_t *rows = NULL, *start = NULL;
-    ASSAY_TRY(assay__class_rows(ctx, ds, res, &rows, &start));
+    ASSAY_TRY(assay__class_rows(ctx, ds, in->graph, &rows, &start));
     size_t maxc = 0;
     for (size_t c = 0; c < nclass; c++)
         if (start[c + 1] - start[c] > maxc) maxc = start[c + 1] - start[c];
@@ -263,7 +318,7 @@ assay_status assay__detect_mahalanobis(assay_ctx *ctx, const assay_dataset *ds, 
     float *lf = malloc(d * d * sizeof *lf), *tile = malloc(d * d * sizeof *tile);
     float *blk = malloc(d * MH_BLOCK * sizeof *blk);
     size_t *keep = malloc((maxc + 1) * sizeof *keep), *krows = malloc((maxc + 1) * sizeof *krows);
-    int32_t *rt = assay__result_row_tests(ctx, res, ASSAY_DET_MAHALANOBIS);
+    int32_t *rt = assay__out_row_tests(out);
     if (cls == NULL || M.mu == NULL || M.vecs == NULL || M.vals == NULL || mu == NULL ||
         cov == NULL || y == NULL || dist == NULL || work == NULL || prow == NULL || sdiag == NULL ||
         lg == NULL || lf == NULL || tile == NULL || blk == NULL || keep == NULL || krows == NULL ||
@@ -272,41 +327,13 @@ assay_status assay__detect_mahalanobis(assay_ctx *ctx, const assay_dataset *ds, 
         goto done;
     }
     sum->ran = 1;
-    size_t tested = 0;
-    double rho_sum = 0.0;
-    for (size_t c = 0; c < nclass && s == ASSAY_OK; c++) {
-        const size_t *rc = rows + start[c], nc = start[c + 1] - start[c];
-        mh_class *C = &cls[c];
-        C->n = nc;
-        C->test = -1;
-        if (nc < MH_MIN_ROWS) continue;
-        /* MCD-style: the central half twice (around the coordinatewise median, then under the
-         * proxy model of that half: a C-step), then the exact shrinkage estimate on it. */
-        size_t h = (size_t)ceil(MH_SUPPORT * (double)nc);
-        size_t nk = median_start(ds, rc, nc, h, mu, y, dist, keep);
-        for (size_t i = 0; i < nk; i++) krows[i] = rc[keep[i]];
-        s = proxy_fit(ctx, ds, krows, nk, seed + c, &M);
-        if (s == ASSAY_OK) s = proxy_dist(ctx, ds, &M, rc, nc, y, dist);
-        if (s != ASSAY_OK) break;
-        nk = central(dist, nc, h, work, keep);
-        C->kept = nk;
-        s = exact_dist(ctx, ds, rc, nc, keep, nk, shrink, mu, cov, sdiag, lf, blk, tile, krows,
-                       dist, &C->rho);
-        if (s != ASSAY_OK) break;
-        /* rows against the class's bulk: the squared distances of real data follow no
-         * chi-square, so a robust z of their log */
-        for (size_t i = 0; i < nc; i++) work[i] = log(dist[i] + DBL_MIN);
-        assay__median_mad(work, nc, y, &C->med, &C->mad);
-        for (size_t i = 0; i < nc; i++) {
-            double zr = (work[i] - C->med) / C->mad;
-            prow[rc[i]] = assay__norm_sf(zr);
-            score[rc[i]] = (float)zr;
-            C->far += zr > MH_FAR_Z;
-        }
-        tested++;
-        rho_sum += C->rho;
-        sum->rows_scored += nc;
-    }
+    mh_job J = {ctx,   ds, shrink, seed, cls,   M,    mu,    cov,  y, dist, work,
+                sdiag, lf, tile,   blk,  score, keep, krows, prow, 0, 0,    0.0};
+    const assay__per_class pc = {"mahalanobis", 0, class_model};
+    s = assay__per_class_run(in, rows, start, &pc, &J);
+    const size_t tested = J.tested;
+    const double rho_sum = J.rho_sum;
+    sum->rows_scored += J.rows_scored;
     if (s != ASSAY_OK) goto done;
     /* The class test: the class's share of far rows against the other classes' (logit), as a
      * new observation from their distribution: t = (x - mean) / sqrt(sd^2 (1 + 1/k) + se^2),
@@ -365,7 +392,7 @@ assay_status assay__detect_mahalanobis(assay_ctx *ctx, const assay_dataset *ds, 
                  "distances, against %.1f%% typical of the other classes (shrinkage %.3g)",
                  C->far, C->n, 100.0 * (double)C->far / (double)C->n, MH_FAR_Z, 100.0 * ref,
                  C->rho);
-        s = assay__result_add_test(ctx, res, &t, &C->test);
+        s = assay__out_test(out, &t, &C->test);
     }
     /* Evidence and findings: rows against their class's bulk, BH within the class. */
     for (size_t c = 0; c < nclass && s == ASSAY_OK; c++) {
@@ -374,7 +401,7 @@ assay_status assay__detect_mahalanobis(assay_ctx *ctx, const assay_dataset *ds, 
         if (nc < MH_MIN_ROWS) continue;
         for (size_t i = 0; i < nc; i++) work[i] = prow[rc[i]];
         double cutoff = assay__bh_cutoff(work, nc, fdr, y);
-        const assay__test *t = C->test >= 0 ? &res->tests[C->test] : NULL;
+        const assay__test *t = C->test >= 0 ? &out->tests[C->test] : NULL;
         int can = t != NULL && !isnan(t->p) && t->p <= fdr;
         for (size_t i = 0; i < nc && s == ASSAY_OK; i++) {
             size_t r = rc[i];
@@ -391,7 +418,7 @@ assay_status assay__detect_mahalanobis(assay_ctx *ctx, const assay_dataset *ds, 
                                 (double)C->far / (double)nc,
                                 -1,
                                 C->test};
-            s = assay__result_add_finding(ctx, res, &f);
+            s = assay__out_finding(out, &f);
         }
     }
     sum->stat_name[0] = "classes_scored";
@@ -425,13 +452,30 @@ done:
     return s;
 }
 
-void assay__explain_mahalanobis(const assay_dataset *ds, const assay_result *res,
+static void explain_mahalanobis(const assay__det_input *in, const assay__det_out *out,
                                 const assay__finding *f, char *buf, size_t len) {
+    const assay_dataset *ds = in->ds;
     const char *cls = ds->y[f->row] >= 0 ? ds->class_name[ds->y[f->row]] : "?";
-    const assay__test *t = f->test >= 0 ? &res->tests[f->test] : NULL;
+    const assay__test *t = f->test >= 0 ? &out->tests[f->test] : NULL;
     snprintf(buf, len,
              "it lies far from the bulk of class %s in Mahalanobis distance (robust z %.1f of the "
              "log squared distance under a robust shrinkage covariance of the class, p = %.2g): "
              "an outlier for review, which natural data also produce%s%s",
              cls, f->a, f->b, t ? "; " : "", t ? t->detail : "");
 }
+
+static const char *const k_reasons[] = {"class_conditional_outlier", NULL};
+static const assay__ev_field k_fields[] = ASSAY__EV_ABC(
+    "robust z of the row's log squared distance within its class",
+    "the row's p-value (normal tail of that z)", "the class's share of far rows", "unused (-1)");
+
+const assay__detector_desc assay__detector_mahalanobis = {
+    .kind = ASSAY__KIND_OUTLIER,
+    .severity = ASSAY_SEV_MEDIUM,
+    .family = "class density",
+    .inputs = "features and labels (per class)",
+    .run = detect_mahalanobis,
+    .explain = explain_mahalanobis,
+    .reasons = k_reasons,
+    .fields = k_fields,
+};

@@ -20,9 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "detect/stats.h"
-#include "scan/params.h"
-#include "scan/result_internal.h"
+#include "core/stats.h"
+#include "detect/params.h"
+#include "detect/detector.h"
 
 /* Reason codes of this detector's findings. */
 enum { WHY_NEAR_COPY = 0, WHY_NEAR_CONFLICT = 1 };
@@ -111,14 +111,15 @@ static void note_pair(nd_row *a, size_t b, float d, int conflict) {
     if (a->ref_conf < 0 || d < a->d_conf) a->d_conf = d, a->ref_conf = (int64_t)b;
 }
 
-assay_status assay__detect_near_duplicate(assay_ctx *ctx, const assay_dataset *ds,
-                                          assay_result *res) {
-    const assay__graph *g = &res->graph;
-    assay__det_summary *sum = &res->det[ASSAY_DET_NEAR_DUPLICATE];
-    float *score = res->det_score[ASSAY_DET_NEAR_DUPLICATE];
-    float *ev = res->det_evidence[ASSAY_DET_NEAR_DUPLICATE];
+static assay_status detect_near_duplicate(const assay__det_input *in, assay__det_out *out) {
+    assay_ctx *ctx = in->ctx;
+    const assay_dataset *ds = in->ds;
+    const assay__graph *g = in->graph;
+    assay__det_out *sum = out;
+    float *score = out->score;
+    float *ev = out->evidence;
     const size_t n = ds->n, k = g->k;
-    const double factor = assay__param(&res->opts, ASSAY__P_NEAR_DUP_RADIUS);
+    const double factor = assay__param(in->opts, ASSAY__P_NEAR_DUP_RADIUS);
     sum->rule = "distance to another row (not an exact copy) <= near-dup-radius x the median "
                 "positive nearest-neighbour distance: low; with a different label: high, when "
                 "near duplicates conflict more often than the closest pairs beyond the radius";
@@ -233,7 +234,7 @@ assay_status assay__detect_near_duplicate(assay_ctx *ctx, const assay_dataset *d
              in_conf, in_pairs, ref_conf, ref_pairs,
              ref_pairs > 0 ? 100.0 * ref_conf / ref_pairs : 0.0, ref_edge);
     int32_t t1i = -1;
-    s = assay__result_add_test(ctx, res, &t1, &t1i);
+    s = assay__out_test(out, &t1, &t1i);
 
     /* Test 2: more near duplicates than the distances' own lower tail predicts. Under IID
      * sampling from a continuous distribution the nearest-neighbour distance has a power-law
@@ -277,7 +278,7 @@ assay_status assay__detect_near_duplicate(assay_ctx *ctx, const assay_dataset *d
              "4 radii: %.1f%% of the second group where the distances' tail predicts %.1f%%",
              xr, radius, yr, zr, yr > 0 ? 100.0 * (double)xr / (double)yr : 0.0,
              100.0 * (zr > 0 ? pi : 0.0));
-    if (s == ASSAY_OK) s = assay__result_add_test(ctx, res, &t2, NULL);
+    if (s == ASSAY_OK) s = assay__out_test(out, &t2, NULL);
 
     /* Evidence: 0.5 at the radius, rising to 1 at distance 0 for near-duplicate rows; below 0.5
      * (radius / distance to the nearest non-copy) for the others. */
@@ -307,7 +308,7 @@ assay_status assay__detect_near_duplicate(assay_ctx *ctx, const assay_dataset *d
                             (double)a->n_near,
                             a->ref_near,
                             -1};
-        s = assay__result_add_finding(ctx, res, &f);
+        s = assay__out_finding(out, &f);
         if (s != ASSAY_OK || a->n_conf == 0) continue;
         f.sev = ASSAY_SEV_HIGH;
         f.why = WHY_NEAR_CONFLICT;
@@ -315,7 +316,7 @@ assay_status assay__detect_near_duplicate(assay_ctx *ctx, const assay_dataset *d
         f.c = (double)a->n_conf;
         f.ref = a->ref_conf;
         f.test = t1i;
-        s = assay__result_add_finding(ctx, res, &f);
+        s = assay__out_finding(out, &f);
     }
     sum->rows_scored = m;
     sum->threshold = radius;
@@ -336,12 +337,13 @@ done:
     return s;
 }
 
-void assay__explain_near_duplicate(const assay_dataset *ds, const assay_result *res,
+static void explain_near_duplicate(const assay__det_input *in, const assay__det_out *out,
                                    const assay__finding *f, char *buf, size_t len) {
-    double factor = assay__param(&res->opts, ASSAY__P_NEAR_DUP_RADIUS);
+    const assay_dataset *ds = in->ds;
+    double factor = assay__param(in->opts, ASSAY__P_NEAR_DUP_RADIUS);
     if (f->why == WHY_NEAR_CONFLICT) {
         int32_t ya = ds->y[f->row], yb = f->ref >= 0 ? ds->y[f->ref] : -1;
-        const assay__test *t = f->test >= 0 ? &res->tests[f->test] : NULL;
+        const assay__test *t = f->test >= 0 ? &out->tests[f->test] : NULL;
         snprintf(buf, len,
                  "row %lld is a near duplicate of it (distance %.3g, radius %.3g) but is labelled "
                  "%s, not %s; %.0f such conflicting near duplicate%s%s%s",
@@ -355,3 +357,27 @@ void assay__explain_near_duplicate(const assay_dataset *ds, const assay_result *
              "nearest-neighbour distance); %.0f near duplicate%s of this row in all",
              (long long)f->ref, f->a, f->b, factor, f->c, f->c == 1.0 ? "" : "s");
 }
+
+/* Severity, not the reason code, names the finding: a policy that lowers the severity of
+ * near-duplicate findings turns a conflicting one into a plain one for the report. */
+static const char *reason_near_duplicate(const assay__finding *f) {
+    return f->sev >= ASSAY_SEV_HIGH ? "conflicting_near_duplicate" : "near_duplicate";
+}
+
+static const char *const k_reasons[] = {"near_duplicate", "conflicting_near_duplicate", NULL};
+static const assay__ev_field k_fields[] = ASSAY__EV_ABC(
+    "distance to the nearest near duplicate (conflicting: to the nearest one with another label)",
+    "the radius (near-dup-radius x the median nearest-neighbour distance)",
+    "near duplicates of the row (conflicting: those with another label)", "the nearest such row");
+
+const assay__detector_desc assay__detector_near_duplicate = {
+    .kind = ASSAY__KIND_DUPLICATE,
+    .severity = ASSAY_SEV_HIGH,
+    .family = "duplicates",
+    .inputs = "features, labels and the neighbour graph",
+    .run = detect_near_duplicate,
+    .explain = explain_near_duplicate,
+    .reasons = k_reasons,
+    .reason_of = reason_near_duplicate,
+    .fields = k_fields,
+};

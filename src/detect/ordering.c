@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "detect/stats.h"
-#include "scan/params.h"
-#include "scan/result_internal.h"
+#include "core/stats.h"
+#include "detect/params.h"
+#include "detect/detector.h"
 
 /* Gaps are counted in bins of 2^shift rows, at most ORD_BINS bins: the histogram stays in L1
  * while the permutations fill it, and the statistic is the same sup over bin edges for the data
@@ -108,15 +108,17 @@ static void ord_task(void *arg, size_t task, int worker) {
     J->stat[task] = ks_excess(h, J->nbins, J->f0, J->pairs, NULL);
 }
 
-assay_status assay__detect_ordering(assay_ctx *ctx, const assay_dataset *ds, assay_result *res) {
-    const assay__graph *g = &res->graph;
-    assay__det_summary *sum = &res->det[ASSAY_DET_ORDERING];
-    float *score = res->det_score[ASSAY_DET_ORDERING];
-    float *ev = res->det_evidence[ASSAY_DET_ORDERING];
+static assay_status detect_ordering(const assay__det_input *in, assay__det_out *out) {
+    assay_ctx *ctx = in->ctx;
+    const assay_dataset *ds = in->ds;
+    const assay__graph *g = in->graph;
+    assay__det_out *sum = out;
+    float *score = out->score;
+    float *ev = out->evidence;
     const size_t n = ds->n, k = g->k;
-    const size_t B = (size_t)assay__param(&res->opts, ASSAY__P_ORDERING_PERMUTATIONS);
-    const uint64_t seed = (uint64_t)assay__param(&res->opts, ASSAY__P_SEED);
-    const double fdr = assay__param(&res->opts, ASSAY__P_FDR);
+    const size_t B = (size_t)assay__param(in->opts, ASSAY__P_ORDERING_PERMUTATIONS);
+    const uint64_t seed = (uint64_t)assay__param(in->opts, ASSAY__P_SEED);
+    const double fdr = assay__param(in->opts, ASSAY__P_FDR);
     sum->rule = "more of the row's k neighbours within W rows of it in the file than random "
                 "order explains (binomial, Benjamini-Hochberg at fdr), W = the first gap where "
                 "the excess of close pairs reaches 90% of its largest value, when the dataset's "
@@ -134,7 +136,7 @@ assay_status assay__detect_ordering(assay_ctx *ctx, const assay_dataset *ds, ass
     double *work = malloc((n ? n : 1) * sizeof *work);
     double *q_row = malloc((n ? n : 1) * sizeof *q_row);
     uint32_t *cnt_row = malloc((n ? n : 1) * sizeof *cnt_row);
-    int32_t *rt = assay__result_row_tests(ctx, res, ASSAY_DET_ORDERING);
+    int32_t *rt = assay__out_row_tests(out);
     assay_status s = ASSAY_OK;
     if (rows == NULL || pos == NULL || f0 == NULL || stat == NULL || perm == NULL || hist == NULL ||
         nbpos == NULL || off == NULL || p == NULL || work == NULL || q_row == NULL ||
@@ -233,7 +235,7 @@ assay_status assay__detect_ordering(assay_ctx *ctx, const assay_dataset *ds, ass
              "file, random order gives %.2f%% (excess %.4f; permutations: mean %.4f)",
              100.0 * share_obs, J.pairs, wgap, 100.0 * f0w, dobs, mean);
     int32_t ti = -1;
-    s = assay__result_add_test(ctx, res, &t, &ti);
+    s = assay__out_test(out, &t, &ti);
     if (s != ASSAY_OK) goto done;
 
     /* Rows: the share of neighbours within the window; p-value binomial with the chance that a
@@ -273,7 +275,7 @@ assay_status assay__detect_ordering(assay_ctx *ctx, const assay_dataset *ds, ass
                             q_row[i],
                             -1,
                             ti};
-        s = assay__result_add_finding(ctx, res, &f);
+        s = assay__out_finding(out, &f);
     }
     sum->rows_scored = m;
     sum->threshold = (double)wgap;
@@ -301,14 +303,29 @@ done:
     return s;
 }
 
-void assay__explain_ordering(const assay_dataset *ds, const assay_result *res,
+static void explain_ordering(const assay__det_input *in, const assay__det_out *out,
                              const assay__finding *f, char *buf, size_t len) {
-    (void)ds;
-    const assay__test *t = f->test >= 0 ? &res->tests[f->test] : NULL;
+    const assay__test *t = f->test >= 0 ? &out->tests[f->test] : NULL;
     snprintf(buf, len,
              "%.0f of its %zu nearest neighbours lie within %.0f rows of it in the file, where "
              "random order would put about %.2f there: the row sits in a block of similar "
              "rows%s%s",
-             f->a, res->graph.k, f->b, f->c * (double)res->graph.k,
+             f->a, in->graph->k, f->b, f->c * (double)in->graph->k,
              t ? "; the file's row order is not random: " : "", t ? t->detail : "");
 }
+
+static const char *const k_reasons[] = {"non_iid_order", NULL};
+static const assay__ev_field k_fields[] =
+    ASSAY__EV_ABC("neighbours within the window of the row in the file", "the window (rows)",
+                  "the share of neighbours random order would put there", "unused (-1)");
+
+const assay__detector_desc assay__detector_ordering = {
+    .kind = ASSAY__KIND_DISTRIBUTION,
+    .severity = ASSAY_SEV_LOW,
+    .family = "row order",
+    .inputs = "the row order and the neighbour graph",
+    .run = detect_ordering,
+    .explain = explain_ordering,
+    .reasons = k_reasons,
+    .fields = k_fields,
+};

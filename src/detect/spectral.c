@@ -2,10 +2,7 @@
 /* spectral: spectral signatures (Tran, Li, Madry, NeurIPS 2018). Per class, the rows are centred
  * and their top right singular directions found by block power iteration; a backdoor's rows sit
  * far out on one side of one of them. The row score is the paper's tau = ((R_i - mean) . v)^2.
- *
- * Findings' evidence fields: a = the row's robust z along the signature direction, b = rows of
- * the class beyond ASSAY__TAIL_Z robust SDs on that side, c = the direction's rank (1 = top),
- * ref = rows of the class that were scored. */
+ * (The evidence fields of its findings are named in the descriptor at the end.) */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,9 +10,10 @@
 #include <string.h>
 
 #include "detect/linalg.h"
-#include "detect/stats.h"
-#include "scan/params.h"
-#include "scan/result_internal.h"
+#include "core/stats.h"
+#include "detect/params.h"
+#include "detect/per_class.h"
+#include "detect/detector.h"
 
 /* Extra vectors in the power block: direction j converges like (lambda_{m+p+1} / lambda_j)^steps
  * instead of (lambda_{j+1} / lambda_j)^steps. */
@@ -29,7 +27,6 @@
 
 typedef struct sp_class {
     int tested;
-    assay_status s;
     size_t n, iters;
     double lambda; /* variance along the signature direction */
     assay__tail_test t;
@@ -172,27 +169,25 @@ done:
     return s;
 }
 
-static void spectral_class(void *arg, size_t c, int worker) {
-    (void)worker;
+static assay_status spectral_class(void *arg, size_t c, const size_t *rows, size_t n) {
     sp_job *job = arg;
     sp_class *out = &job->cls[c];
     const assay_dataset *ds = job->ds;
-    const size_t *rows = job->rows + job->start[c];
-    size_t n = job->start[c + 1] - job->start[c];
     out->n = n;
-    if (n < job->min_rows) return;
+    if (n < job->min_rows) return ASSAY_OK;
     size_t d = ds->d, m = job->m < d ? job->m : d;
     size_t b = m + SP_OVERSAMPLE < d ? m + SP_OVERSAMPLE : d;
     double *u = malloc(n * m * sizeof *u), *lam = malloc(m * sizeof *lam);
     double *work = malloc(2 * n * sizeof *work);
+    assay_status s = ASSAY_OK;
     if (u == NULL || lam == NULL || work == NULL) {
-        out->s = ASSAY_E_NOMEM;
+        s = ASSAY_E_NOMEM;
         goto done;
     }
     assay__rng rng = assay__rng_seed(job->seed, 0x5350u + c);
-    out->s = power_directions(ds->x, ds->ld, d, rows, n, m, b, job->max_iters, &rng, u, lam,
-                              &out->iters);
-    if (out->s != ASSAY_OK) goto done;
+    s = power_directions(ds->x, ds->ld, d, rows, n, m, b, job->max_iters, &rng, u, lam,
+                         &out->iters);
+    if (s != ASSAY_OK) goto done;
     assay__tail_test_run(u, n, m, m, job->tolerance, work, &out->t);
     out->lambda = lam[out->t.dir];
     for (size_t i = 0; i < n; i++) {
@@ -205,15 +200,18 @@ done:
     free(u);
     free(lam);
     free(work);
+    return s;
 }
 
 /* ---- the detector ---- */
 
-assay_status assay__detect_spectral(assay_ctx *ctx, const assay_dataset *ds, assay_result *res) {
-    assay__det_summary *sum = &res->det[ASSAY_DET_SPECTRAL];
-    float *score = res->det_score[ASSAY_DET_SPECTRAL];
-    float *evid = res->det_evidence[ASSAY_DET_SPECTRAL];
-    const double fdr = assay__param(&res->opts, ASSAY__P_FDR);
+static assay_status detect_spectral(const assay__det_input *in, assay__det_out *out) {
+    assay_ctx *ctx = in->ctx;
+    const assay_dataset *ds = in->ds;
+    assay__det_out *sum = out;
+    float *score = out->score;
+    float *evid = out->evidence;
+    const double fdr = assay__param(in->opts, ASSAY__P_FDR);
     sum->rule = "in a class whose spectral test is significant: Benjamini-Hochberg at fdr over the "
                 "class's rows on the normal tail of the row's robust z along the signature "
                 "direction";
@@ -224,19 +222,19 @@ assay_status assay__detect_spectral(assay_ctx *ctx, const assay_dataset *ds, ass
     }
     sum->ran = 1;
     size_t *rows = NULL, *start = NULL;
-    ASSAY_TRY(assay__class_rows(ctx, ds, res, &rows, &start));
+    ASSAY_TRY(assay__class_rows(ctx, ds, in->graph, &rows, &start));
     const size_t nc = ds->n_classes, n = ds->n;
     sp_job job = {ds, rows, start, 0, 0, 0, 0, 0.0, NULL, NULL, NULL};
-    job.m = (size_t)assay__param(&res->opts, ASSAY__P_SPECTRAL_DIRECTIONS);
-    job.max_iters = (size_t)assay__param(&res->opts, ASSAY__P_SPECTRAL_ITERS);
-    job.tolerance = assay__param(&res->opts, ASSAY__P_SPECTRAL_TOLERANCE);
-    job.seed = (uint64_t)assay__param(&res->opts, ASSAY__P_SEED);
+    job.m = (size_t)assay__param(in->opts, ASSAY__P_SPECTRAL_DIRECTIONS);
+    job.max_iters = (size_t)assay__param(in->opts, ASSAY__P_SPECTRAL_ITERS);
+    job.tolerance = assay__param(in->opts, ASSAY__P_SPECTRAL_TOLERANCE);
+    job.seed = (uint64_t)assay__param(in->opts, ASSAY__P_SEED);
     job.min_rows = 2 * ds->d + 10;
     job.u = malloc((n ? n : 1) * sizeof *job.u);
     job.z = malloc((n ? n : 1) * sizeof *job.z);
     job.cls = calloc(nc, sizeof *job.cls);
     double *p = malloc((n ? n : 1) * sizeof *p), *work = malloc((n ? n : 1) * sizeof *work);
-    int32_t *row_test = assay__result_row_tests(ctx, res, ASSAY_DET_SPECTRAL);
+    int32_t *row_test = assay__out_row_tests(out);
     assay_status s = ASSAY_OK;
     if (job.u == NULL || job.z == NULL || job.cls == NULL || p == NULL || work == NULL ||
         row_test == NULL) {
@@ -244,20 +242,13 @@ assay_status assay__detect_spectral(assay_ctx *ctx, const assay_dataset *ds, ass
         goto done;
     }
     /* One class per task, each with single-threaded BLAS: no oversubscription. */
-    int old_blas = assay__blas_set_threads(1);
-    s = assay__parallel_for(ctx, nc, ctx->n_threads, spectral_class, &job);
-    assay__blas_set_threads(old_blas);
-    if (s != ASSAY_OK) goto done;
+    const assay__per_class pc = {"spectral", 1, spectral_class};
+    if ((s = assay__per_class_run(in, rows, start, &pc, &job)) != ASSAY_OK) goto done;
 
     size_t tested = 0, skipped = 0, iters = 0;
     double max_share = 0.0, min_p = 1.0;
     for (size_t c = 0; c < nc && s == ASSAY_OK; c++) {
         sp_class *k = &job.cls[c];
-        if (k->s != ASSAY_OK) {
-            s = assay__fail(ctx, k->s, "spectral: class '%s': %s", ds->class_name[c],
-                            k->s == ASSAY_E_NOMEM ? "out of memory" : "LAPACK failed");
-            break;
-        }
         if (!k->tested) {
             skipped += k->n > 0;
             continue;
@@ -282,7 +273,7 @@ assay_status assay__detect_spectral(assay_ctx *ctx, const assay_dataset *ds, ass
                  k->t.count, k->n, 100.0 * share, ASSAY__TAIL_Z, assay__ordinal(k->t.dir + 1),
                  job.m, 100.0 * job.tolerance);
         int32_t ti = -1;
-        if ((s = assay__result_add_test(ctx, res, &t, &ti)) != ASSAY_OK) break;
+        if ((s = assay__out_test(out, &t, &ti)) != ASSAY_OK) break;
         const size_t *cr = rows + start[c];
         for (size_t i = 0; i < k->n; i++) p[i] = assay__norm_sf(job.z[cr[i]]);
         double cut = assay__bh_cutoff(p, k->n, fdr, work);
@@ -304,7 +295,7 @@ assay_status assay__detect_spectral(assay_ctx *ctx, const assay_dataset *ds, ass
                                 (double)(k->t.dir + 1),
                                 (int64_t)k->n,
                                 ti};
-            s = assay__result_add_finding(ctx, res, &f);
+            s = assay__out_finding(out, &f);
         }
     }
     if (skipped > 0) sum->note = "classes with fewer than 2 d + 10 rows are not tested (no scores)";
@@ -327,12 +318,13 @@ done:
     return s;
 }
 
-void assay__explain_spectral(const assay_dataset *ds, const assay_result *res,
+static void explain_spectral(const assay__det_input *in, const assay__det_out *out,
                              const assay__finding *f, char *buf, size_t len) {
+    const assay_dataset *ds = in->ds;
     int32_t c = ds->y[f->row];
     const char *name = c >= 0 && (size_t)c < ds->n_classes ? ds->class_name[c] : "?";
     const assay__test *t =
-        f->test >= 0 && (size_t)f->test < res->n_tests ? &res->tests[f->test] : NULL;
+        f->test >= 0 && (size_t)f->test < out->n_tests ? &out->tests[f->test] : NULL;
     double share = f->ref > 0 ? 100.0 * f->b / (double)f->ref : 0.0;
     char verdict[64] = "";
     if (t != NULL)
@@ -345,3 +337,20 @@ void assay__explain_spectral(const assay_dataset *ds, const assay_result *res,
              name, f->a, assay__ordinal((size_t)f->c), f->b, share, ASSAY__TAIL_Z,
              t != NULL ? verdict : "not available");
 }
+
+static const char *const k_reasons[] = {"spectral_signature", NULL};
+static const assay__ev_field k_fields[] =
+    ASSAY__EV_ABC("the row's robust z along the signature direction",
+                  "rows of the class beyond 4 robust SDs on that side",
+                  "the direction's rank (1 = top)", "rows of the class that were scored");
+
+const assay__detector_desc assay__detector_spectral = {
+    .kind = ASSAY__KIND_BACKDOOR,
+    .severity = ASSAY_SEV_HIGH,
+    .family = "class subspace",
+    .inputs = "features and labels (per class)",
+    .run = detect_spectral,
+    .explain = explain_spectral,
+    .reasons = k_reasons,
+    .fields = k_fields,
+};

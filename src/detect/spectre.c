@@ -5,10 +5,7 @@
  * the whitened class about the robust centre. Whitening with a covariance the poison did not shape
  * makes a poison direction stand out even when it carries little variance, so QUE ranks a small
  * poisoned group that the top singular direction misses. k is swept over 1, 4, 9, ... as in the
- * published code.
- *
- * Findings' evidence fields: a = the row's QUE score over the class's median QUE score, b = the
- * chosen dimension k, c = the row's p-value, ref = rows of the class that were scored. */
+ * published code. (The evidence fields of its findings are named in the descriptor at the end.) */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -16,9 +13,10 @@
 #include <string.h>
 
 #include "detect/linalg.h"
-#include "detect/stats.h"
-#include "scan/params.h"
-#include "scan/result_internal.h"
+#include "core/stats.h"
+#include "detect/detector.h"
+#include "detect/params.h"
+#include "detect/per_class.h"
 
 /* Assumed poisoned share of a class when --expected-poison is not given: the filter may drop up
  * to 2 eps of the class and the dimension choice sets 1.5 eps aside (both as published). A
@@ -34,7 +32,6 @@
 
 typedef struct sx_class {
     int tested;
-    assay_status s;
     size_t n, k, removed;
     double eps, op, top_eig, med_tau, log_med, log_mad;
     assay__tail_test t;
@@ -378,15 +375,13 @@ static assay_status que_statistic(const double *P, size_t n, size_t K, const dou
 
 /* ---- one class ---- */
 
-static void spectre_class(void *arg, size_t c, int worker) {
-    (void)worker;
+static assay_status spectre_class(void *arg, size_t c, const size_t *rows, size_t n) {
     sx_job *job = arg;
     sx_class *out = &job->cls[c];
     const assay_dataset *ds = job->ds;
-    const size_t *rows = job->rows + job->start[c];
-    const size_t n = job->start[c + 1] - job->start[c], d = ds->d, K = job->K;
+    const size_t d = ds->d, K = job->K;
     out->n = n;
-    if (n < job->min_rows) return;
+    if (n < job->min_rows) return ASSAY_OK;
     double eps = SX_DEFAULT_EPS;
     if (job->expected > 0.0) eps = job->expected * job->n_labelled / (double)n;
     if (eps > SX_MAX_EPS) eps = SX_MAX_EPS;
@@ -495,7 +490,6 @@ static void spectre_class(void *arg, size_t c, int worker) {
     }
     out->tested = 1;
 done:
-    out->s = s;
     free(mu);
     free(cov);
     free(lam);
@@ -525,15 +519,18 @@ done:
     free(ws.sq);
     free(sum_all);
     free(sq_all);
+    return s;
 }
 
 /* ---- the detector ---- */
 
-assay_status assay__detect_spectre(assay_ctx *ctx, const assay_dataset *ds, assay_result *res) {
-    assay__det_summary *sum = &res->det[ASSAY_DET_SPECTRE];
-    float *score = res->det_score[ASSAY_DET_SPECTRE];
-    float *evid = res->det_evidence[ASSAY_DET_SPECTRE];
-    const double fdr = assay__param(&res->opts, ASSAY__P_FDR);
+static assay_status detect_spectre(const assay__det_input *in, assay__det_out *out) {
+    assay_ctx *ctx = in->ctx;
+    const assay_dataset *ds = in->ds;
+    assay__det_out *sum = out;
+    float *score = out->score;
+    float *evid = out->evidence;
+    const double fdr = assay__param(in->opts, ASSAY__P_FDR);
     sum->rule = "in a class whose test is significant: Benjamini-Hochberg at fdr over the class's "
                 "rows on the scaled chi-square tail of the row's QUE score";
     sum->threshold = fdr;
@@ -543,45 +540,38 @@ assay_status assay__detect_spectre(assay_ctx *ctx, const assay_dataset *ds, assa
     }
     sum->ran = 1;
     size_t *rows = NULL, *start = NULL;
-    ASSAY_TRY(assay__class_rows(ctx, ds, res, &rows, &start));
+    ASSAY_TRY(assay__class_rows(ctx, ds, in->graph, &rows, &start));
     const size_t nc = ds->n_classes, n = ds->n;
     sx_job job = {0};
     job.ds = ds;
     job.rows = rows;
     job.start = start;
-    size_t max_dim = (size_t)assay__param(&res->opts, ASSAY__P_SPECTRE_MAX_DIM);
+    size_t max_dim = (size_t)assay__param(in->opts, ASSAY__P_SPECTRE_MAX_DIM);
     job.K = max_dim < ds->d ? max_dim : ds->d;
-    job.m = (size_t)assay__param(&res->opts, ASSAY__P_SPECTRAL_DIRECTIONS);
+    job.m = (size_t)assay__param(in->opts, ASSAY__P_SPECTRAL_DIRECTIONS);
     job.min_rows = 2 * job.K + 10;
-    job.alpha = assay__param(&res->opts, ASSAY__P_SPECTRE_ALPHA);
-    job.tolerance = assay__param(&res->opts, ASSAY__P_SPECTRAL_TOLERANCE);
-    job.expected = assay__param(&res->opts, ASSAY__P_EXPECTED_POISON);
+    job.alpha = assay__param(in->opts, ASSAY__P_SPECTRE_ALPHA);
+    job.tolerance = assay__param(in->opts, ASSAY__P_SPECTRAL_TOLERANCE);
+    job.expected = assay__param(in->opts, ASSAY__P_EXPECTED_POISON);
     job.n_labelled = (double)start[nc];
     job.tau = malloc((n ? n : 1) * sizeof *job.tau);
     job.p = malloc((n ? n : 1) * sizeof *job.p);
     job.cls = calloc(nc, sizeof *job.cls);
     double *p = malloc((n ? n : 1) * sizeof *p), *work = malloc((n ? n : 1) * sizeof *work);
-    int32_t *row_test = assay__result_row_tests(ctx, res, ASSAY_DET_SPECTRE);
+    int32_t *row_test = assay__out_row_tests(out);
     assay_status s = ASSAY_OK;
     if (job.tau == NULL || job.p == NULL || job.cls == NULL || p == NULL || work == NULL ||
         row_test == NULL) {
         s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (spectre)");
         goto done;
     }
-    int old_blas = assay__blas_set_threads(1);
-    s = assay__parallel_for(ctx, nc, ctx->n_threads, spectre_class, &job);
-    assay__blas_set_threads(old_blas);
-    if (s != ASSAY_OK) goto done;
+    const assay__per_class pc = {"spectre", 1, spectre_class};
+    if ((s = assay__per_class_run(in, rows, start, &pc, &job)) != ASSAY_OK) goto done;
 
     size_t tested = 0, skipped = 0;
     double ksum = 0.0, max_ratio = 0.0, eps_sum = 0.0;
     for (size_t c = 0; c < nc && s == ASSAY_OK; c++) {
         sx_class *k = &job.cls[c];
-        if (k->s != ASSAY_OK) {
-            s = assay__fail(ctx, k->s, "spectre: class '%s': %s", ds->class_name[c],
-                            k->s == ASSAY_E_NOMEM ? "out of memory" : "LAPACK failed");
-            break;
-        }
         if (!k->tested) {
             skipped += k->n > 0;
             continue;
@@ -605,7 +595,7 @@ assay_status assay__detect_spectre(assay_ctx *ctx, const assay_dataset *ds, assa
                  k->t.count, k->n, 100.0 * share, ASSAY__TAIL_Z, assay__ordinal(k->t.dir + 1), k->k,
                  k->top_eig);
         int32_t ti = -1;
-        if ((s = assay__result_add_test(ctx, res, &t, &ti)) != ASSAY_OK) break;
+        if ((s = assay__out_test(out, &t, &ti)) != ASSAY_OK) break;
         const size_t *cr = rows + start[c];
         for (size_t i = 0; i < k->n; i++) p[i] = job.p[cr[i]];
         double cut = assay__bh_cutoff(p, k->n, fdr, work);
@@ -628,7 +618,7 @@ assay_status assay__detect_spectre(assay_ctx *ctx, const assay_dataset *ds, assa
                                 p[i],
                                 (int64_t)k->n,
                                 ti};
-            s = assay__result_add_finding(ctx, res, &f);
+            s = assay__out_finding(out, &f);
         }
     }
     if (skipped > 0)
@@ -653,12 +643,13 @@ done:
     return s;
 }
 
-void assay__explain_spectre(const assay_dataset *ds, const assay_result *res,
+static void explain_spectre(const assay__det_input *in, const assay__det_out *out,
                             const assay__finding *f, char *buf, size_t len) {
+    const assay_dataset *ds = in->ds;
     int32_t c = ds->y[f->row];
     const char *name = c >= 0 && (size_t)c < ds->n_classes ? ds->class_name[c] : "?";
     const assay__test *t =
-        f->test >= 0 && (size_t)f->test < res->n_tests ? &res->tests[f->test] : NULL;
+        f->test >= 0 && (size_t)f->test < out->n_tests ? &out->tests[f->test] : NULL;
     char verdict[64] = "not available", pv[32];
     if (t != NULL)
         snprintf(verdict, sizeof verdict, "%s (q = %.2g)",
@@ -673,3 +664,19 @@ void assay__explain_spectre(const assay_dataset *ds, const assay_result *res,
              "dimensions (%s on the log scale of the class's bulk); the class's test is %s",
              name, f->a, f->b, pv, verdict);
 }
+
+static const char *const k_reasons[] = {"spectre_que_outlier", NULL};
+static const assay__ev_field k_fields[] = ASSAY__EV_ABC(
+    "the row's QUE score over the class's median QUE score", "the PCA dimension k QUE chose",
+    "the row's p-value on the class's bulk", "rows of the class that were scored");
+
+const assay__detector_desc assay__detector_spectre = {
+    .kind = ASSAY__KIND_BACKDOOR,
+    .severity = ASSAY_SEV_HIGH,
+    .family = "class subspace",
+    .inputs = "features and labels (per class)",
+    .run = detect_spectre,
+    .explain = explain_spectre,
+    .reasons = k_reasons,
+    .fields = k_fields,
+};

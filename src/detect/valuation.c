@@ -14,39 +14,37 @@
 #include <string.h>
 
 #include "detect/label.h"
-#include "detect/stats.h"
-#include "scan/params.h"
+#include "core/stats.h"
+#include "detect/params.h"
 
-/* The label-noise test the flags depend on: knn-label's when it ran, else the same test made
- * here (valuation runs after knn-label). */
-static assay_status label_noise_test(assay_ctx *ctx, const assay_dataset *ds, assay_result *res,
+/* The label-noise test the flags depend on: knn-label's when it runs, else the same test made
+ * here. */
+static assay_status label_noise_test(const assay__det_input *in, assay__det_out *out,
                                      int32_t *index) {
-    for (size_t i = 0; i < res->n_tests; i++)
-        if (res->tests[i].det == ASSAY_DET_KNN_LABEL && res->tests[i].cls < 0) {
-            *index = (int32_t)i;
-            return ASSAY_OK;
-        }
-    float *score = malloc((ds->n ? ds->n : 1) * sizeof *score);
-    if (score == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (valuation)");
+    if (!(in->opts->skip >> ASSAY_DET_KNN_LABEL & 1u))
+        return assay__out_test_of(out, ASSAY_DET_KNN_LABEL, index);
+    float *score = malloc((in->ds->n ? in->ds->n : 1) * sizeof *score);
+    if (score == NULL) return assay__fail(in->ctx, ASSAY_E_NOMEM, "out of memory (valuation)");
     size_t rows = 0, rejected = 0;
-    assay_status s =
-        assay__knn_label_votes(ctx, ds, res, score, NULL, NULL, NULL, &rows, &rejected, NULL);
+    assay_status s = assay__knn_label_votes(in, score, NULL, NULL, NULL, &rows, &rejected, NULL);
     free(score);
     if (s != ASSAY_OK) return s;
-    return assay__label_noise_test(ctx, res, ASSAY_DET_VALUATION, rejected, rows,
-                                   assay__param(&res->opts, ASSAY__P_LABEL_NOISE_TOLERANCE),
+    return assay__label_noise_test(out, rejected, rows,
+                                   assay__param(in->opts, ASSAY__P_LABEL_NOISE_TOLERANCE),
                                    "have a label their neighbourhood rejects (knn-label score "
                                    ">= the label threshold)",
                                    index);
 }
 
-assay_status assay__detect_valuation(assay_ctx *ctx, const assay_dataset *ds, assay_result *res) {
-    const assay__graph *g = &res->graph;
-    assay__det_summary *sum = &res->det[ASSAY_DET_VALUATION];
-    float *score = res->det_score[ASSAY_DET_VALUATION];
-    float *ev = res->det_evidence[ASSAY_DET_VALUATION];
+static assay_status detect_valuation(const assay__det_input *in, assay__det_out *out) {
+    assay_ctx *ctx = in->ctx;
+    const assay_dataset *ds = in->ds;
+    const assay__graph *g = in->graph;
+    assay__det_out *sum = out;
+    float *score = out->score;
+    float *ev = out->evidence;
     const size_t n = ds->n, k = g->k, nc = ds->n_classes;
-    const double fdr = assay__param(&res->opts, ASSAY__P_FDR);
+    const double fdr = assay__param(in->opts, ASSAY__P_FDR);
     sum->ran = 1;
     sum->threshold = 0.5;
     sum->rule = "kNN-Shapley value (cleanlab's scale, 0.5 = no effect) below 0.5 and a sign test "
@@ -60,7 +58,7 @@ assay_status assay__detect_valuation(assay_ctx *ctx, const assay_dataset *ds, as
     double *work = malloc(2 * (n ? n : 1) * sizeof *work);
     double *cut = malloc((nc ? nc : 1) * sizeof *cut);
     int *s_nb = malloc((k ? k : 1) * sizeof *s_nb);
-    int32_t *rt = assay__result_row_tests(ctx, res, ASSAY_DET_VALUATION);
+    int32_t *rt = assay__out_row_tests(out);
     size_t *rows = NULL, *start = NULL;
     assay_status s = ASSAY_OK;
     if (val == NULL || neg == NULL || pos == NULL || pv == NULL || work == NULL || cut == NULL ||
@@ -115,7 +113,7 @@ assay_status assay__detect_valuation(assay_ctx *ctx, const assay_dataset *ds, as
     }
 
     /* Benjamini-Hochberg within each class. */
-    if ((s = assay__class_rows(ctx, ds, res, &rows, &start)) != ASSAY_OK) goto done;
+    if ((s = assay__class_rows(ctx, ds, in->graph, &rows, &start)) != ASSAY_OK) goto done;
     for (size_t c = 0; c < nc; c++) {
         size_t m = start[c + 1] - start[c];
         for (size_t i = 0; i < m; i++) work[i] = pv[rows[start[c] + i]];
@@ -123,7 +121,7 @@ assay_status assay__detect_valuation(assay_ctx *ctx, const assay_dataset *ds, as
     }
 
     int32_t test = -1;
-    if ((s = label_noise_test(ctx, ds, res, &test)) != ASSAY_OK) goto done;
+    if ((s = label_noise_test(in, out, &test)) != ASSAY_OK) goto done;
     size_t flagged = 0;
     for (size_t r = 0; r < n && s == ASSAY_OK; r++) {
         if (isnan(score[r])) continue;
@@ -145,7 +143,7 @@ assay_status assay__detect_valuation(assay_ctx *ctx, const assay_dataset *ds, as
                             pv[r],
                             (int64_t)pos[r],
                             test};
-        s = assay__result_add_finding(ctx, res, &f);
+        s = assay__out_finding(out, &f);
     }
     sum->stat_name[0] = "mean_value";
     sum->stat[0] = sum->rows_scored ? vsum / (double)sum->rows_scored : NAN;
@@ -168,13 +166,32 @@ done:
     return s;
 }
 
-void assay__explain_valuation(const assay_dataset *ds, const assay_result *res,
+static void explain_valuation(const assay__det_input *in, const assay__det_out *out,
                               const assay__finding *f, char *buf, size_t len) {
+    (void)out;
+    const assay_dataset *ds = in->ds;
     const char *own = ds->y[f->row] >= 0 ? ds->class_name[ds->y[f->row]] : "?";
     snprintf(buf, len,
              "kNN-Shapley value %.7f, below 0.5: as one of the %zu nearest neighbours of other "
              "rows it lowers a k-NN classifier's accuracy; compared with their farthest "
              "neighbour its label '%s' is worse for %.0f of them and better for %lld (sign test "
              "p = %.2g)",
-             f->a, res->graph.k, own, f->b, (long long)f->ref, f->c);
+             f->a, in->graph->k, own, f->b, (long long)f->ref, f->c);
 }
+
+static const char *const k_reasons[] = {"harmful_data_value", NULL};
+static const assay__ev_field k_fields[] = ASSAY__EV_ABC(
+    "kNN-Shapley value on cleanlab's scale (0.5 = no effect)",
+    "rows it serves for which it is worse than their farthest neighbour", "the sign test's p-value",
+    "rows it serves for which it is better than their farthest neighbour");
+
+const assay__detector_desc assay__detector_valuation = {
+    .kind = ASSAY__KIND_LABEL,
+    .severity = ASSAY_SEV_MEDIUM,
+    .family = "neighbourhood labels",
+    .inputs = "labels and the neighbour graph",
+    .run = detect_valuation,
+    .explain = explain_valuation,
+    .reasons = k_reasons,
+    .fields = k_fields,
+};

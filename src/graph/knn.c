@@ -197,13 +197,6 @@ done:
     return s;
 }
 
-void assay__graph_free(assay__graph *g) {
-    if (g == NULL) return;
-    free(g->ids);
-    free(g->dist);
-    memset(g, 0, sizeof *g);
-}
-
 assay_status assay__knn_build(assay_ctx *ctx, const float *x, size_t n, size_t d, size_t ld,
                               const uint8_t *in_graph, size_t k, assay_metric metric,
                               const assay__knn_tiles *tiles, assay__graph *out) {
@@ -274,10 +267,10 @@ assay_status assay__knn_build(assay_ctx *ctx, const float *x, size_t n, size_t d
     b.rowa = rowa;
     b.pen = pen;
     /* One level of parallelism: our workers, each calling single-threaded sgemm. */
-    int old_blas = assay__blas_set_threads(1);
+    assay__blas_single_begin();
     s = candidate_pass(&b, block, d <= fused_max_d);
     if (s == ASSAY_OK) s = assay__knn_rerank(&b, out);
-    assay__blas_set_threads(old_blas);
+    assay__blas_single_end();
 done:
     free(rowa);
     free(pen);

@@ -4,20 +4,7 @@
 #ifndef ASSAY_KNN_H
 #define ASSAY_KNN_H
 
-#include "core/internal.h"
-
-/* Neighbour lists, nearest first, ties by lower index. Rows out of the graph have ids -1 and
- * distances NaN; every other row has k real neighbours (never itself). */
-typedef struct assay__graph {
-    size_t n, k;
-    assay_metric metric;
-    int64_t *ids; /* n * k */
-    float *dist;  /* n * k; final distances recomputed in double precision */
-    /* How the exact ranking was established (for the report and the benchmark): rows whose
-     * float32 candidates were certified directly, rows that needed the radius pass, and rows
-     * that needed an exhaustive exact search. */
-    size_t n_certified, n_radius, n_exhaustive;
-} assay__graph;
+#include "core/neighbours.h"
 
 typedef enum assay__knn_path {
     ASSAY__KNN_PATH_AUTO = 0, /* fused kernel for small d, GEMM tiles above (benchmarked) */
@@ -40,8 +27,6 @@ typedef struct assay__knn_tiles {
 assay_status assay__knn_build(assay_ctx *ctx, const float *x, size_t n, size_t d, size_t ld,
                               const uint8_t *in_graph, size_t k, assay_metric metric,
                               const assay__knn_tiles *tiles, assay__graph *out);
-
-void assay__graph_free(assay__graph *g);
 
 /* The exact distance (double precision) between two rows, in the metric's definition. */
 double assay__distance_exact(const float *a, const float *b, size_t d, assay_metric metric);

@@ -131,6 +131,15 @@ assay_status assay__fingerprint(assay_ctx *ctx, assay_dataset *ds);
 assay_status assay__dataset_add_file(assay_ctx *ctx, assay_dataset *ds, const char *role,
                                      const char *path);
 
+/* ---- a row as text (dataset_text.c) ---- */
+
+/* Row r's label / id as text: a pointer into the dataset, or into buf for integers ("" when the
+ * dataset has no ids). */
+const char *assay__label_text(const assay_dataset *ds, size_t r, char *buf, size_t len);
+const char *assay__id_text(const assay_dataset *ds, size_t r, char *buf, size_t len);
+/* Display name of class c ("Coat", or the label value), "?" for -1 or out of range. */
+const char *assay__class_text(const assay_dataset *ds, int32_t c);
+
 /* 1 if row i takes part in a graph built with `metric` (finite, not zero for cosine). */
 static inline int assay__row_in_graph(const assay_dataset *ds, size_t i, assay_metric metric) {
     uint8_t f = ds->row_flags[i];

@@ -2,12 +2,12 @@
 /* Neighbour-graph files (graph.h5): the ann-benchmarks HDF5 layout (/neighbors int64 [N, k],
  * /distances float32 [N, k], attribute `distance`) plus assay's own attributes, which tie the file
  * to one dataset (README "graph.h5"). Only the file format lives here, apart from the dataset, so
- * the reader can be fuzzed alone; matching a file to a dataset is src/scan/graph_file.c. */
+ * the reader can be fuzzed alone; matching a file to a dataset is src/graph/graph_file.c. */
 #ifndef ASSAY_GRAPH_H5_H
 #define ASSAY_GRAPH_H5_H
 
 #include "core/internal.h"
-#include "graph/knn.h"
+#include "core/neighbours.h"
 
 #define ASSAY__GRAPH_FORMAT "assay-graph/1"
 

@@ -33,7 +33,7 @@ assay_status assay__write_scores_csv(assay_ctx *ctx, const assay_dataset *ds,
         fprintf(fp, ",%d", res->flagged[r] ? 1 : 0);
         for (int d = 0; d < ASSAY_DET_COUNT; d++) {
             fputc(',', fp);
-            put_score(fp, res->det_score[d][r]);
+            put_score(fp, res->det[d].score[r]);
         }
         fputc('\n', fp);
     }
@@ -58,7 +58,7 @@ assay_status assay__write_flagged_csv(assay_ctx *ctx, const assay_dataset *ds,
         int first = 1;
         char dets[128] = "";
         for (int d = 0; d < ASSAY_DET_COUNT; d++)
-            if (res->det_evidence[d][r] >= 0.5f) {
+            if (res->det[d].evidence[r] >= 0.5f) {
                 size_t l = strlen(dets);
                 snprintf(dets + l, sizeof dets - l, "%s%s", first ? "" : ";",
                          assay_detector_name(d));
@@ -69,7 +69,7 @@ assay_status assay__write_flagged_csv(assay_ctx *ctx, const assay_dataset *ds,
         if (res->suggested[r] >= 0) assay__csv_field(fp, ds->class_label[res->suggested[r]]);
         for (int d = 0; d < ASSAY_DET_COUNT; d++) {
             fputc(',', fp);
-            put_score(fp, res->det_score[d][r]);
+            put_score(fp, res->det[d].score[r]);
         }
         fputc(',', fp);
         char ev[2048] = "";

@@ -9,35 +9,6 @@
 extern const char assay__etsi_json[];
 extern const size_t assay__etsi_json_len;
 
-const char *assay__detector_kind(assay_detector det) {
-    switch (det) {
-    case ASSAY_DET_KNN_LABEL:
-    case ASSAY_DET_CONFIDENT:
-    case ASSAY_DET_VALUATION:
-        return "label";
-    case ASSAY_DET_KNN_OUTLIER:
-    case ASSAY_DET_MAHALANOBIS:
-    case ASSAY_DET_ECOD:
-        return "outlier";
-    case ASSAY_DET_SPECTRAL:
-    case ASSAY_DET_SPECTRE:
-    case ASSAY_DET_CLUSTER:
-        return "backdoor";
-    case ASSAY_DET_ORDERING:
-    case ASSAY_DET_IMBALANCE:
-        return "distribution";
-    case ASSAY_DET_DUPLICATE:
-    case ASSAY_DET_NEAR_DUPLICATE:
-        return "duplicate";
-    case ASSAY_DET_INTEGRITY:
-        return "integrity";
-    case ASSAY_DET_TAMPERING:
-        return "tampering";
-    default:
-        return "unknown";
-    }
-}
-
 assay_status assay__etsi_load(assay_ctx *ctx, json_t **out) {
     json_error_t err;
     json_t *root = json_loadb(assay__etsi_json, assay__etsi_json_len, 0, &err);

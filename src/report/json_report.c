@@ -7,87 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "baseline/baseline.h"
 #include "io/graph_h5.h"
 #include "report/plots.h"
 #include "report/render.h"
 #include "report/report_internal.h"
-
-/* A JSON number, or null for NaN/inf (JSON has no such numbers). */
-static json_t *num(double v) {
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
-static const char *reason_code(const assay__finding *f) {
-    switch (f->det) {
-    case ASSAY_DET_KNN_LABEL: /* why 1: the Deep k-NN plurality rule (knn_label.c) */
-        return f->why == 1 ? "label_not_neighbours_plurality" : "label_disagrees_with_neighbours";
-    case ASSAY_DET_KNN_OUTLIER:
-        return "far_from_neighbours";
-    case ASSAY_DET_DUPLICATE:
-        return f->why == ASSAY__WHY_DUP_CONFLICT ? "conflicting_duplicate" : "repeated_row";
-    case ASSAY_DET_INTEGRITY:
-        switch (f->why) {
-        case ASSAY__WHY_NONFINITE:
-            return "nonfinite_values";
-        case ASSAY__WHY_OVERFLOW:
-            return "overflowing_values";
-        case ASSAY__WHY_ZERO:
-            return "zero_vector";
-        default:
-            return "undeclared_label";
-        }
-    case ASSAY_DET_SPECTRAL:
-        return "spectral_signature";
-    case ASSAY_DET_SPECTRE:
-        return "spectre_que_outlier";
-    case ASSAY_DET_CLUSTER:
-        return "separated_small_cluster";
-    case ASSAY_DET_MAHALANOBIS:
-        return "class_conditional_outlier";
-    case ASSAY_DET_CONFIDENT:
-        return "confident_learning_label_issue";
-    case ASSAY_DET_NEAR_DUPLICATE:
-        return f->sev >= ASSAY_SEV_HIGH ? "conflicting_near_duplicate" : "near_duplicate";
-    case ASSAY_DET_VALUATION:
-        return "harmful_data_value";
-    case ASSAY_DET_ORDERING:
-        return "non_iid_order";
-    case ASSAY_DET_IMBALANCE:
-        return "underrepresented_class";
-    case ASSAY_DET_ECOD:
-        return "feature_tails";
-    case ASSAY_DET_TAMPERING:
-        return f->why == 1 ? "relabelled_since_baseline" : "changed_since_baseline";
-    default:
-        return "unknown";
-    }
-}
-
-static json_t *evidence_json(const assay_result *res, const assay__finding *f) {
-    switch (f->det) {
-    case ASSAY_DET_KNN_LABEL:
-        return json_pack("{s:o, s:o, s:I, s:b}", "own_label_share", num(f->a),
-                         "suggested_label_share", num(f->b), "k", (json_int_t)res->graph.k,
-                         "weighted", res->opts.weighted);
-    case ASSAY_DET_KNN_OUTLIER:
-        return json_pack("{s:o, s:o, s:o}", "mean_distance", num(f->a), "fence", num(f->b),
-                         "rank_score", num(f->c));
-    case ASSAY_DET_DUPLICATE:
-        return json_pack("{s:I, s:I, s:I}", "group_size", (json_int_t)f->a, "distinct_labels",
-                         (json_int_t)f->b, "other_row", (json_int_t)f->ref);
-    case ASSAY_DET_INTEGRITY:
-        if (f->why == ASSAY__WHY_NONFINITE)
-            return json_pack("{s:I, s:I}", "nonfinite_values", (json_int_t)f->a, "first_column",
-                             (json_int_t)f->b);
-        return json_object();
-    case ASSAY_DET_TAMPERING: /* old and new row digests and labels (src/baseline) */
-        return assay__tampering_evidence_json(res, f);
-    default: /* the detector's own fields; the explanation says what they mean */
-        return json_pack("{s:o, s:o, s:o, s:I}", "a", num(f->a), "b", num(f->b), "c", num(f->c),
-                         "ref", (json_int_t)f->ref);
-    }
-}
 
 /* Where row r lives in the input, for tools that point at it (SARIF regions, editors): the
  * path as given, a logical address, and the CSV line or the .npy byte range. HDF5 rows have no
@@ -114,7 +37,7 @@ static json_t *location_json(const assay_dataset *ds, size_t r) {
 static json_t *findings_json(const assay_dataset *ds, const assay_result *res, const json_t *etsi) {
     json_t *kind_refs[ASSAY_DET_COUNT];
     for (int d = 0; d < ASSAY_DET_COUNT; d++)
-        kind_refs[d] = assay__etsi_refs(etsi, assay__detector_kind(d));
+        kind_refs[d] = assay__etsi_refs(etsi, assay__detector_kind_name(d));
     json_t *arr = json_array();
     char why[512], digest[65];
     for (size_t i = 0; i < res->n_flagged; i++) {
@@ -129,21 +52,22 @@ static json_t *findings_json(const assay_dataset *ds, const assay_result *res, c
                 "s:s, s:o}",
                 "rank", (json_int_t)(i + 1), "index", (json_int_t)r, "id", assay__id_json(ds, r),
                 "label", assay__label_json(ds, r), "class",
-                assay__json_str(assay__class_text(ds, ds->y[r])), "score", num(res->score[r]),
-                "severity", assay_severity_name(f->sev), "kind", assay__detector_kind(f->det),
-                "detector", assay_detector_name(f->det), "detector_score", num(f->score), "reason",
-                reason_code(f), "evidence", evidence_json(res, f), "explanation",
-                assay__json_str(why), "suggested_label",
-                sug >= 0 ? assay__json_str(ds->class_label[sug]) : json_null(), "etsi",
-                kind_refs[f->det], "row_sha256", digest, "location", location_json(ds, r));
+                assay__json_str(assay__class_text(ds, ds->y[r])), "score",
+                assay__json_num(res->score[r]), "severity", assay_severity_name(f->sev), "kind",
+                assay__detector_kind_name(f->det), "detector", assay_detector_name(f->det),
+                "detector_score", assay__json_num(f->score), "reason", assay__finding_reason(f),
+                "evidence", assay__evidence_json(ds, res, f), "explanation", assay__json_str(why),
+                "suggested_label", sug >= 0 ? assay__json_str(ds->class_label[sug]) : json_null(),
+                "etsi", kind_refs[f->det], "row_sha256", digest, "location", location_json(ds, r));
             /* accepted by the policy's allowlist: reported, not counted by the gate */
             json_object_set_new(o, "allowlisted",
                                 json_boolean(res->allowlisted != NULL && res->allowlisted[r]));
             /* the class/dataset test the flag rests on (index into "tests") */
-            if (f->test >= 0)
+            int32_t ti = assay__result_test_of(res, f);
+            if (ti >= 0)
                 json_object_set_new(o, "test",
-                                    json_pack("{s:I, s:o}", "index", (json_int_t)f->test, "q_value",
-                                              num(res->tests[f->test].q)));
+                                    json_pack("{s:I, s:o}", "index", (json_int_t)ti, "q_value",
+                                              assay__json_num(res->tests[ti].q)));
             json_array_append_new(arr, o);
         }
     }
@@ -172,7 +96,7 @@ static json_t *kind_counts_json(const assay_result *res, json_t **by_kind_and_se
         json_object_set_new(by_sev, all_kinds[k], severity_counts((size_t[ASSAY__SEV_COUNT]){0}));
     }
     for (int d = 0; d < ASSAY_DET_COUNT; d++) {
-        const char *kind = assay__detector_kind(d);
+        const char *kind = assay__detector_kind_name(d);
         json_t *sev = json_object_get(by_sev, kind);
         if (sev == NULL) { /* a kind missing from the list above: listed all the same */
             json_object_set_new(by_kind, kind, json_integer(0));
@@ -193,17 +117,18 @@ static json_t *kind_counts_json(const assay_result *res, json_t **by_kind_and_se
 static json_t *detectors_json(const assay_result *res, const json_t *etsi) {
     json_t *arr = json_array();
     for (int d = 0; d < ASSAY_DET_COUNT; d++) {
-        const assay__det_summary *s = &res->det[d];
+        const assay__det_out *s = &res->det[d];
         json_t *stats = json_object();
         for (int i = 0; i < 4; i++)
-            if (s->stat_name[i]) json_object_set_new(stats, s->stat_name[i], num(s->stat[i]));
-        json_t *o =
-            json_pack("{s:s, s:s, s:b, s:s, s:o, s:I, s:I, s:o, s:o, s:o, s:o}", "name",
-                      assay_detector_name(d), "kind", assay__detector_kind(d), "ran", s->ran,
-                      "rule", s->rule ? s->rule : "", "threshold", num(s->threshold), "rows_scored",
-                      (json_int_t)s->rows_scored, "flagged", (json_int_t)s->flagged, "by_severity",
-                      severity_counts(s->by_sev), "stats", stats, "seconds", num(s->seconds),
-                      "etsi", assay__etsi_refs(etsi, assay__detector_kind(d)));
+            if (s->stat_name[i])
+                json_object_set_new(stats, s->stat_name[i], assay__json_num(s->stat[i]));
+        json_t *o = json_pack(
+            "{s:s, s:s, s:b, s:s, s:o, s:I, s:I, s:o, s:o, s:o, s:o}", "name",
+            assay_detector_name(d), "kind", assay__detector_kind_name(d), "ran", s->ran, "rule",
+            s->rule ? s->rule : "", "threshold", assay__json_num(s->threshold), "rows_scored",
+            (json_int_t)s->rows_scored, "flagged", (json_int_t)s->flagged, "by_severity",
+            severity_counts(s->by_sev), "stats", stats, "seconds", assay__json_num(s->seconds),
+            "etsi", assay__etsi_refs(etsi, assay__detector_kind_name(d)));
         if (s->note) json_object_set_new(o, "note", json_string(s->note));
         static const char *const verdicts[] = {"pass", "warn", "fail", "not_run"};
         json_object_set_new(o, "verdict", json_string(verdicts[res->det_verdict[d] & 3]));
@@ -217,13 +142,15 @@ static json_t *detectors_json(const assay_result *res, const json_t *etsi) {
  * detectors. */
 static json_t *parameters_json(const assay_result *res) {
     const assay_scan_opts *o = &res->opts;
-    json_t *p = json_pack("{s:I, s:s, s:b, s:o, s:o, s:s, s:o}", "k", (json_int_t)o->k, "metric",
-                          assay_metric_name(o->metric), "weighted", o->weighted, "label_threshold",
-                          num(o->label_threshold), "outlier_iqr", num(o->outlier_iqr), "fail_on",
-                          assay_severity_name(o->fail_on), "max_flagged_fraction",
-                          num(o->max_flagged_fraction));
+    json_t *p =
+        json_pack("{s:I, s:s, s:b, s:o, s:o, s:s, s:o}", "k", (json_int_t)o->k, "metric",
+                  assay_metric_name(o->metric), "weighted", o->weighted, "label_threshold",
+                  assay__json_num(o->label_threshold), "outlier_iqr",
+                  assay__json_num(o->outlier_iqr), "fail_on", assay_severity_name(o->fail_on),
+                  "max_flagged_fraction", assay__json_num(o->max_flagged_fraction));
     for (size_t i = 0; i < assay_param_count(); i++)
-        json_object_set_new(p, assay_param_info_at(i)->name, num(assay_param_value(o, i)));
+        json_object_set_new(p, assay_param_info_at(i)->name,
+                            assay__json_num(assay_param_value(o, i)));
     json_t *skip = json_array();
     for (int d = 0; d < ASSAY_DET_COUNT; d++)
         if (o->skip >> d & 1u) json_array_append_new(skip, json_string(assay_detector_name(d)));
@@ -237,13 +164,13 @@ static json_t *tests_json(const assay_dataset *ds, const assay_result *res) {
     json_t *arr = json_array();
     for (size_t i = 0; i < res->n_tests; i++) {
         const assay__test *t = &res->tests[i];
-        json_t *o =
-            json_pack("{s:s, s:o, s:s, s:o, s:o, s:o, s:b, s:s, s:o}", "detector",
-                      assay_detector_name(t->det), "class",
-                      t->cls >= 0 ? assay__json_str(assay__class_text(ds, t->cls)) : json_null(),
-                      "statistic", t->stat_name ? t->stat_name : "", "value", num(t->stat),
-                      "p_value", num(t->p), "q_value", num(t->q), "significant", t->significant,
-                      "null", t->null ? t->null : "", "detail", assay__json_str(t->detail));
+        json_t *o = json_pack(
+            "{s:s, s:o, s:s, s:o, s:o, s:o, s:b, s:s, s:o}", "detector",
+            assay_detector_name(t->det), "class",
+            t->cls >= 0 ? assay__json_str(assay__class_text(ds, t->cls)) : json_null(), "statistic",
+            t->stat_name ? t->stat_name : "", "value", assay__json_num(t->stat), "p_value",
+            assay__json_num(t->p), "q_value", assay__json_num(t->q), "significant", t->significant,
+            "null", t->null ? t->null : "", "detail", assay__json_str(t->detail));
         json_array_append_new(arr, o);
     }
     return arr;
@@ -302,15 +229,16 @@ static json_t *evaluation_json(const assay_result *res) {
                                                 assay__json_str(e->groups[g].name), "rows",
                                                 (json_int_t)e->groups[g].rows, "flagged",
                                                 (json_int_t)e->groups[g].flagged, "recall",
-                                                num(e->groups[g].recall), "auroc",
-                                                num(e->groups[g].auroc)));
+                                                assay__json_num(e->groups[g].recall), "auroc",
+                                                assay__json_num(e->groups[g].auroc)));
     for (int d = 0; d < ASSAY_DET_COUNT; d++)
-        json_object_set_new(dets, assay_detector_name(d), num(e->det_auroc[d]));
+        json_object_set_new(dets, assay_detector_name(d), assay__json_num(e->det_auroc[d]));
     return json_pack("{s:o, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "truth",
                      assay__json_str(e->truth_path), "poisons", (json_int_t)e->poisons, "flagged",
                      (json_int_t)e->flagged, "true_positives", (json_int_t)e->true_positives,
-                     "precision", num(e->precision), "recall", num(e->recall), "auroc",
-                     num(e->auroc), "detector_auroc", dets, "attacks", groups);
+                     "precision", assay__json_num(e->precision), "recall",
+                     assay__json_num(e->recall), "auroc", assay__json_num(e->auroc),
+                     "detector_auroc", dets, "attacks", groups);
 }
 
 static json_t *warnings_json(const assay_dataset *ds, const assay_result *res) {
@@ -377,15 +305,15 @@ json_t *assay__report_json(const assay_dataset *ds, const assay_result *res,
     json_object_set_new(doc, "graph", graph_json(res));
     json_object_set_new(doc, "detectors", detectors_json(res, etsi));
     json_object_set_new(doc, "tests", tests_json(ds, res));
-    json_object_set_new(doc, "summary",
-                        json_pack("{s:I, s:I, s:o, s:I, s:o, s:o, s:o, s:o}", "rows",
-                                  (json_int_t)res->n, "flagged", (json_int_t)res->n_flagged,
-                                  "flagged_fraction",
-                                  num(res->n ? (double)res->n_flagged / (double)res->n : 0.0),
-                                  "findings", (json_int_t)res->n_findings, "findings_by_severity",
-                                  severity_counts(res->findings_by_sev), "rows_by_severity",
-                                  severity_counts(res->rows_by_sev), "findings_by_kind", kinds,
-                                  "by_kind_and_severity", kinds_by_sev));
+    json_object_set_new(
+        doc, "summary",
+        json_pack("{s:I, s:I, s:o, s:I, s:o, s:o, s:o, s:o}", "rows", (json_int_t)res->n, "flagged",
+                  (json_int_t)res->n_flagged, "flagged_fraction",
+                  assay__json_num(res->n ? (double)res->n_flagged / (double)res->n : 0.0),
+                  "findings", (json_int_t)res->n_findings, "findings_by_severity",
+                  severity_counts(res->findings_by_sev), "rows_by_severity",
+                  severity_counts(res->rows_by_sev), "findings_by_kind", kinds,
+                  "by_kind_and_severity", kinds_by_sev));
     json_t *reasons = json_array();
     for (size_t i = 0; i < res->n_gate_reasons; i++)
         json_array_append_new(reasons, assay__json_str(res->gate_reasons[i]));
@@ -397,11 +325,11 @@ json_t *assay__report_json(const assay_dataset *ds, const assay_result *res,
                   "exit_code", res->exit_code, "exit_zero", res->exit_zero, "fail_on",
                   assay_severity_name(res->opts.fail_on), "warn_on",
                   assay_severity_name(res->warn_on), "max_flagged_fraction",
-                  num(res->opts.max_flagged_fraction), "counted_flagged", (json_int_t)counted,
-                  "allowlisted_flagged", (json_int_t)res->allowlisted_flagged,
-                  "counted_flagged_fraction", num(res->n ? (double)counted / (double)res->n : 0.0),
-                  "reason", res->gate_reason, "reasons", reasons, "etsi",
-                  assay__etsi_refs(etsi, "gate")));
+                  assay__json_num(res->opts.max_flagged_fraction), "counted_flagged",
+                  (json_int_t)counted, "allowlisted_flagged", (json_int_t)res->allowlisted_flagged,
+                  "counted_flagged_fraction",
+                  assay__json_num(res->n ? (double)counted / (double)res->n : 0.0), "reason",
+                  res->gate_reason, "reasons", reasons, "etsi", assay__etsi_refs(etsi, "gate")));
     /* the effective policy with its sources and allowlist (null: no policy was applied) */
     json_object_set(doc, "policy", res->policy_doc ? res->policy_doc : json_null());
     if (res->eval.present) json_object_set_new(doc, "evaluation", evaluation_json(res));
@@ -410,10 +338,11 @@ json_t *assay__report_json(const assay_dataset *ds, const assay_result *res,
     json_object_set_new(doc, "findings", findings_json(ds, res, etsi));
     json_object_set_new(doc, "etsi", etsi_json(etsi));
     json_object_set_new(doc, "plots", assay__plots_json(ds, res)); /* report.html's figures */
-    json_object_set_new(doc, "timings_seconds",
-                        json_pack("{s:o, s:o, s:o, s:o, s:o}", "load", num(ds->t_load),
-                                  "fingerprint", num(ds->t_fingerprint), "knn", num(res->t_knn),
-                                  "detect", num(res->t_detect), "scan_total", num(res->t_total)));
+    json_object_set_new(
+        doc, "timings_seconds",
+        json_pack("{s:o, s:o, s:o, s:o, s:o}", "load", assay__json_num(ds->t_load), "fingerprint",
+                  assay__json_num(ds->t_fingerprint), "knn", assay__json_num(res->t_knn), "detect",
+                  assay__json_num(res->t_detect), "scan_total", assay__json_num(res->t_total)));
     json_t *outputs =
         json_pack("{s:s, s:s, s:s, s:s}", "scores", "scores.csv", "flagged", "flagged.csv",
                   "manifest", "manifest.json", "report", "report.json");
@@ -422,15 +351,4 @@ json_t *assay__report_json(const assay_dataset *ds, const assay_result *res,
                             json_string(assay__doc_formats[f].file));
     json_object_set_new(doc, "outputs", outputs);
     return doc;
-}
-
-assay_status assay__dump_json(assay_ctx *ctx, const json_t *doc, FILE *fp, int indent,
-                              const char *path) {
-    if (doc == NULL)
-        return assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory building JSON", path);
-    size_t flags = JSON_REAL_PRECISION(7) | JSON_ENSURE_ASCII;
-    flags |= indent ? JSON_INDENT(2) : JSON_COMPACT;
-    if (json_dumpf(doc, fp, flags) != 0 || fputc('\n', fp) == EOF)
-        return assay__fail(ctx, ASSAY_E_IO, "%s: write failed", path);
-    return ASSAY_OK;
 }

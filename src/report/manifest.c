@@ -6,7 +6,6 @@
  * schema in schemas/assay-manifest-1.schema.json). */
 #include <stdio.h>
 
-#include "baseline/baseline.h"
 #include "report/report_internal.h"
 
 json_t *assay__manifest_json(const assay_dataset *ds, const assay_result *res,
@@ -65,7 +64,8 @@ json_t *assay__manifest_json(const assay_dataset *ds, const assay_result *res,
     json_t *stats = json_null();
     if (res != NULL) {
         assay__bl_stats st;
-        if (assay__bl_stats_compute(NULL, ds, res, &st) == ASSAY_OK) {
+        const assay__bl_scan scan = assay__result_bl_scan(ds, res);
+        if (assay__bl_stats_compute(NULL, &scan, &st) == ASSAY_OK) {
             json_decref(stats);
             stats = assay__bl_stats_json(&st);
             assay__bl_stats_free(&st);

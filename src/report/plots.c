@@ -10,10 +10,10 @@
 #include <string.h>
 
 #include "detect/linalg.h"
-#include "detect/stats.h"
+#include "core/stats.h"
 #include "report/plots.h"
 #include "report/report_internal.h"
-#include "scan/params.h"
+#include "detect/params.h"
 
 #define HIST_BINS      40
 #define PCA_MAX_POINTS 3000
@@ -21,16 +21,12 @@
     1000 /* flagged rows shown in full up to this many, most suspicious first                      \
           */
 
-static json_t *num(double v) {
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
 /* Histogram of one detector's calibrated evidence on [0, 1]. The evidence is what every
  * detector's flag rule reduces to (>= 0.5 iff it flags the row), so one cut is right for all of
  * them; the raw thresholds are in units that differ per detector (an FDR, a robust z, a rank
  * window), and drawing them over raw scores would mislead. */
 static json_t *evidence_histogram(const assay_result *res, int d) {
-    const float *score = res->det_score[d], *ev = res->det_evidence[d];
+    const float *score = res->det[d].score, *ev = res->det[d].evidence;
     size_t counts[HIST_BINS] = {0}, rows = 0, at_or_above = 0;
     for (size_t r = 0; score != NULL && ev != NULL && r < res->n; r++) {
         if (isnan(score[r]) || isnan(ev[r])) continue;
@@ -45,12 +41,12 @@ static json_t *evidence_histogram(const assay_result *res, int d) {
         json_array_append_new(edges, json_real((double)b / HIST_BINS));
     for (int b = 0; b < HIST_BINS; b++)
         json_array_append_new(cnt, json_integer((json_int_t)counts[b]));
-    const assay__det_summary *s = &res->det[d];
+    const assay__det_out *s = &res->det[d];
     return json_pack("{s:s, s:s, s:s, s:I, s:o, s:o, s:f, s:I, s:o, s:s}", "detector",
-                     assay_detector_name(d), "kind", assay__detector_kind(d), "scale",
+                     assay_detector_name(d), "kind", assay__detector_kind_name(d), "scale",
                      "calibrated_evidence", "rows", (json_int_t)rows, "edges", edges, "counts", cnt,
                      "cut", 0.5, "rows_at_or_above_cut", (json_int_t)at_or_above, "threshold",
-                     num(s->threshold), "threshold_rule", s->rule ? s->rule : "");
+                     assay__json_num(s->threshold), "threshold_rule", s->rule ? s->rule : "");
 }
 
 static json_t *severity_counts(const size_t *counts) {
@@ -200,7 +196,8 @@ static json_t *pca_json(assay_ctx *ctx, const assay_dataset *ds, const assay_res
                                         (json_int_t)ds->y[r], (int)res->flagged[r], (json_int_t)r));
     }
     json_t *ev = json_array();
-    for (int j = 0; j < 2; j++) json_array_append_new(ev, num(total > 0.0 ? vals[j] / total : NAN));
+    for (int j = 0; j < 2; j++)
+        json_array_append_new(ev, assay__json_num(total > 0.0 ? vals[j] / total : NAN));
     out = json_pack(
         "{s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:[s,s,s,s,s]}", "available", 1, "method",
         "projection on the top 2 principal directions of the rows in the neighbour "
@@ -219,7 +216,7 @@ done:
 json_t *assay__plots_json(const assay_dataset *ds, const assay_result *res) {
     json_t *hists = json_array();
     for (int d = 0; d < ASSAY_DET_COUNT; d++)
-        if (res->det[d].ran && res->det_score[d] != NULL && res->det_evidence[d] != NULL)
+        if (res->det[d].ran && res->det[d].score != NULL && res->det[d].evidence != NULL)
             json_array_append_new(hists, evidence_histogram(res, d));
     json_t *classes = class_flags(ds, res);
     json_t *pca = pca_json(NULL, ds, res);

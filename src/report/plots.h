@@ -5,7 +5,7 @@
 
 #include <jansson.h>
 
-#include "scan/result_internal.h"
+#include "decide/result.h"
 
 /* {"score_histograms": [...], "flagged_by_class": [...], "pca": {...}} for a scan; the same for
  * any thread count. New reference; NULL when out of memory. */

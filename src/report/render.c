@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The table of formats rendered from the report document (render.h). */
+#include "assay/assay_report.h"
 #include "report/render.h"
 
 const assay__doc_format assay__doc_formats[] = {
@@ -10,3 +11,14 @@ const assay__doc_format assay__doc_formats[] = {
     {"report.html", "html", assay__render_html},
 };
 const size_t assay__doc_format_count = sizeof assay__doc_formats / sizeof assay__doc_formats[0];
+
+size_t assay_report_format_count(void) {
+    return assay__doc_format_count;
+}
+
+int assay_report_format_at(size_t i, const char **option, const char **file) {
+    if (i >= assay__doc_format_count) return 0;
+    if (option != NULL) *option = assay__doc_formats[i].option;
+    if (file != NULL) *file = assay__doc_formats[i].file;
+    return 1;
+}

@@ -8,7 +8,7 @@
 
 #include "report/render.h"
 #include "report/report_internal.h"
-#include "scan/params.h"
+#include "detect/params.h"
 
 static void print_eval(const assay__eval *e, FILE *fp) {
     fprintf(fp, "  evaluation against %s: %zu planted poisons, %zu flagged rows\n", e->truth_path,
@@ -63,7 +63,7 @@ void assay_report_summary(const assay_dataset *ds, const assay_result *res, cons
             100.0 * frac, res->rows_by_sev[ASSAY_SEV_HIGH] + res->rows_by_sev[ASSAY_SEV_CRITICAL],
             res->rows_by_sev[ASSAY_SEV_MEDIUM], res->rows_by_sev[ASSAY_SEV_LOW]);
     for (int d = 0; d < ASSAY_DET_COUNT; d++) {
-        const assay__det_summary *s = &res->det[d];
+        const assay__det_out *s = &res->det[d];
         if (!s->ran) {
             fprintf(fp, "    %-15s    not run: %s\n", assay_detector_name(d),
                     s->note ? s->note : "not applicable");

@@ -3,6 +3,7 @@
  * only when every one of them is complete, report.json last, so it marks a finished set. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -33,15 +34,20 @@ assay_status assay_report_prepare_dir(assay_ctx *ctx, const char *dir) {
 /* The files rendered from the result itself (per-row tables and the dataset inventory). */
 enum { OUT_SCORES, OUT_FLAGGED, OUT_MANIFEST, OUT_RESULT_COUNT };
 
-assay_status assay_report_write(assay_ctx *ctx, const assay_dataset *ds, const assay_result *res,
-                                const char *dir, const assay_report_opts *opts) {
-    return assay__report_write_doc(ctx, ds, res, dir, opts, NULL);
+/* The run's one-line summary (assay_report_opts.summary_json) from report.json's document. */
+static assay_status summary_line(assay_ctx *ctx, const json_t *doc, const char *dir, char **out) {
+    size_t len = strlen(dir) + sizeof "/report.json";
+    char *report = malloc(len);
+    if (report != NULL) snprintf(report, len, "%s/report.json", dir);
+    *out = report != NULL ? assay__summary_json(doc, report, dir) : NULL;
+    free(report);
+    return *out != NULL ? ASSAY_OK : assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (summary)");
 }
 
-assay_status assay__report_write_doc(assay_ctx *ctx, const assay_dataset *ds,
-                                     const assay_result *res, const char *dir,
-                                     const assay_report_opts *opts, json_t **doc_out) {
-    if (doc_out != NULL) *doc_out = NULL;
+assay_status assay_report_write(assay_ctx *ctx, const assay_dataset *ds, const assay_result *res,
+                                const char *dir, const assay_report_opts *opts) {
+    char **summary_out = opts != NULL ? opts->summary_json : NULL;
+    if (summary_out != NULL) *summary_out = NULL;
     if (ctx == NULL || ds == NULL || res == NULL || dir == NULL)
         return assay__fail(ctx, ASSAY_E_INVAL, "assay_report_write: NULL argument");
     static const char *const names[OUT_RESULT_COUNT] = {"scores.csv", "flagged.csv",
@@ -85,9 +91,13 @@ assay_status assay__report_write_doc(assay_ctx *ctx, const assay_dataset *ds,
     }
     if (s == ASSAY_OK)
         s = assay__dump_json(ctx, doc, out[out_report].fp, 1, out[out_report].final_path);
+    if (s == ASSAY_OK && summary_out != NULL) s = summary_line(ctx, doc, dir, summary_out);
     for (size_t i = 0; s == ASSAY_OK && i < n_out; i++) s = assay__out_close(ctx, &out[i]);
     for (size_t i = 0; s == ASSAY_OK && i < n_out; i++) s = assay__out_commit(ctx, &out[i]);
-    if (s == ASSAY_OK && doc_out != NULL) *doc_out = json_incref(doc);
+    if (s != ASSAY_OK && summary_out != NULL) {
+        free(*summary_out);
+        *summary_out = NULL;
+    }
     json_decref(doc);
     for (size_t i = 0; i < n_out; i++) assay__out_discard(&out[i]);
     assay__progress(ctx, "report", n_out, n_out);

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "scan/result_internal.h"
+#include "decide/result.h"
 
 typedef struct scored {
     float s;
@@ -98,7 +98,7 @@ assay_status assay_result_evaluate(assay_ctx *ctx, assay_result *res, const char
     e->recall = e->poisons ? (double)e->true_positives / (double)e->poisons : NAN;
     e->auroc = auroc(res->score, pos, neg, n, buf);
     for (int d = 0; d < ASSAY_DET_COUNT; d++)
-        e->det_auroc[d] = auroc(res->det_score[d], pos, neg, n, buf);
+        e->det_auroc[d] = auroc(res->det[d].score, pos, neg, n, buf);
 
     /* One group per distinct attack name among the poisoned rows, in order of appearance. */
     groups = calloc(n ? n : 1, sizeof *groups);

@@ -6,8 +6,10 @@
 #include <string.h>
 
 #include "baseline/baseline.h"
+#include "decide/result.h"
 #include "detect/label.h"
-#include "scan/result_internal.h"
+#include "graph/graph_file.h"
+#include "graph/knn.h"
 
 static assay_status check_opts(assay_ctx *ctx, const assay_scan_opts *o) {
     if (o->k < 1) return assay__fail(ctx, ASSAY_E_INVAL, "-k must be at least 1, got %u", o->k);
@@ -36,42 +38,29 @@ static assay_status check_opts(assay_ctx *ctx, const assay_scan_opts *o) {
     return ASSAY_OK;
 }
 
-typedef assay_status (*detector_fn)(assay_ctx *, const assay_dataset *, assay_result *);
-
+/* Runs every detector in the order of the detector list, each on the same read-only view and
+ * into its own output. The baseline comparison is made just before the first detector that
+ * needs it (tampering, last), so its class statistics see the other detectors' scores. */
 static assay_status run_detectors(assay_ctx *ctx, const assay_dataset *ds, assay_result *res) {
-    /* Order matters only for the order of findings in the result. */
-    static const struct {
-        assay_detector id;
-        detector_fn fn;
-    } detectors[] = {
-        {ASSAY_DET_INTEGRITY, assay__detect_integrity},
-        {ASSAY_DET_DUPLICATE, assay__detect_duplicate},
-        {ASSAY_DET_KNN_LABEL, assay__detect_knn_label},
-        {ASSAY_DET_KNN_OUTLIER, assay__detect_knn_outlier},
-        {ASSAY_DET_NEAR_DUPLICATE, assay__detect_near_duplicate},
-        {ASSAY_DET_CONFIDENT, assay__detect_confident},
-        {ASSAY_DET_VALUATION, assay__detect_valuation},
-        {ASSAY_DET_SPECTRAL, assay__detect_spectral},
-        {ASSAY_DET_SPECTRE, assay__detect_spectre},
-        {ASSAY_DET_CLUSTER, assay__detect_cluster},
-        {ASSAY_DET_MAHALANOBIS, assay__detect_mahalanobis},
-        {ASSAY_DET_ECOD, assay__detect_ecod},
-        {ASSAY_DET_ORDERING, assay__detect_ordering},
-        {ASSAY_DET_IMBALANCE, assay__detect_imbalance},
-        {ASSAY_DET_TAMPERING, assay__detect_tampering}, /* last: summarises the others' scores */
-    };
-    const size_t count = sizeof detectors / sizeof detectors[0];
-    _Static_assert(sizeof detectors / sizeof detectors[0] == ASSAY_DET_COUNT,
-                   "every detector runs");
-    for (size_t i = 0; i < count; i++) {
-        if (res->opts.skip >> detectors[i].id & 1u) {
-            res->det[detectors[i].id].note = "skipped (--skip)";
+    assay__det_input in = assay__result_input(ctx, ds, res);
+    for (size_t i = 0; i < ASSAY_DET_COUNT; i++) {
+        const assay__detector *d = assay__detector_at(i);
+        assay__det_out *out = &res->det[d->id];
+        if (res->opts.skip >> d->id & 1u) {
+            out->note = "skipped (--skip)";
             continue;
         }
         double t0 = assay__now();
-        ASSAY_TRY(detectors[i].fn(ctx, ds, res));
-        res->det[detectors[i].id].seconds = assay__now() - t0;
-        assay__progress(ctx, "detect", i + 1, count);
+        if ((d->desc->needs & ASSAY__NEEDS_BASELINE) && res->baseline != NULL &&
+            !res->baseline->compared) {
+            const assay__bl_scan scan = assay__result_bl_scan(ds, res);
+            ASSAY_TRY(assay__baseline_compare(ctx, &scan, res->baseline));
+            res->class_shift_p = res->baseline->diff.p_value;
+            in = assay__result_input(ctx, ds, res);
+        }
+        ASSAY_TRY(d->desc->run(&in, out));
+        out->seconds = assay__now() - t0;
+        assay__progress(ctx, "detect", i + 1, ASSAY_DET_COUNT);
     }
     return ASSAY_OK;
 }
@@ -124,9 +113,10 @@ assay_status assay_scan(assay_ctx *ctx, const assay_dataset *ds, const assay_sca
     }
 
     double tk = assay__now();
-    if (o.graph_path != NULL)
-        s = assay__graph_load_for_scan(ctx, ds, &o, in_graph, res);
-    else
+    if (o.graph_path != NULL) {
+        s = assay__graph_load_for_scan(ctx, ds, &o, in_graph, &res->graph, &res->graph_file);
+        res->opts.graph_path = res->graph_file.path;
+    } else
         s = assay__knn_build(ctx, ds->x, ds->n, ds->d, ds->ld, in_graph, o.k, o.metric, NULL,
                              &res->graph);
     res->t_knn = assay__now() - tk;

@@ -3,15 +3,15 @@
  * [0,1] that reaches 0.5 exactly where its flag rule fires; the combined score is the maximum.
  * So a row is flagged (score >= 0.5) iff at least one detector flagged it, one detector's strong
  * evidence is never diluted by another's noise, and the score is monotone in every detector's
- * evidence. The gate (src/policy/gate.c) then decides on the findings and tests. */
+ * evidence. The gate (src/decide/gate.c) then decides on the findings and tests. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "detect/stats.h"
-#include "scan/params.h"
-#include "scan/result_internal.h"
+#include "core/stats.h"
+#include "decide/result.h"
+#include "detect/params.h"
 
 /* Evidence of a detector for a row whose class/dataset test is not significant is scaled by
  * this factor: below the flag line, order among such rows kept. */
@@ -54,7 +54,61 @@ assay_status assay__combine_index(assay_ctx *ctx, assay_result *res) {
     return ASSAY_OK;
 }
 
-/* The dataset-level decisions: all tests of the scan adjusted together by Benjamini-Hochberg;
+/* Gathers what the detectors produced, in run order (the order of report.json's "tests"): their
+ * tests into one list (test_global maps each detector's own indices into it; a reference to
+ * another detector's test maps to that test), their findings into one array, and the classes
+ * they suggest instead of a row's own. */
+static assay_status gather(assay_ctx *ctx, assay_result *res) {
+    size_t n_tests = 0, n_findings = 0;
+    for (int d = 0; d < ASSAY_DET_COUNT; d++) {
+        n_tests += res->det[d].n_tests;
+        n_findings += res->det[d].n_findings;
+        free(res->det[d].test_global);
+        res->det[d].test_global =
+            malloc((res->det[d].n_tests ? res->det[d].n_tests : 1) * sizeof(int32_t));
+        if (res->det[d].test_global == NULL)
+            return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (tests)");
+    }
+    free(res->tests);
+    free(res->findings);
+    res->tests = malloc((n_tests ? n_tests : 1) * sizeof *res->tests);
+    res->findings = malloc((n_findings ? n_findings : 1) * sizeof *res->findings);
+    if (res->tests == NULL || res->findings == NULL)
+        return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (findings)");
+    res->n_tests = res->n_findings = 0;
+    int32_t dataset_test[ASSAY_DET_COUNT]; /* each detector's first dataset-level test */
+    for (int d = 0; d < ASSAY_DET_COUNT; d++) dataset_test[d] = -1;
+    for (size_t i = 0; i < ASSAY_DET_COUNT; i++) {
+        assay__det_out *out = &res->det[assay__detector_at(i)->id];
+        for (size_t t = 0; t < out->n_tests; t++) {
+            if (out->tests[t].det != out->id) continue; /* a reference: resolved below */
+            if (out->tests[t].cls < 0 && dataset_test[out->id] < 0)
+                dataset_test[out->id] = (int32_t)res->n_tests;
+            out->test_global[t] = (int32_t)res->n_tests;
+            res->tests[res->n_tests++] = out->tests[t];
+        }
+        if (out->n_findings > 0)
+            memcpy(res->findings + res->n_findings, out->findings,
+                   out->n_findings * sizeof *out->findings);
+        res->n_findings += out->n_findings;
+        free(out->findings); /* the result's copy is the one the gate and the reports use */
+        out->findings = NULL;
+        out->n_findings = out->cap_findings = 0;
+        for (size_t r = 0; out->suggested != NULL && r < res->n; r++)
+            if (res->suggested[r] < 0) res->suggested[r] = out->suggested[r];
+    }
+    for (int d = 0; d < ASSAY_DET_COUNT; d++)
+        for (size_t t = 0; t < res->det[d].n_tests; t++) {
+            assay_detector other = res->det[d].tests[t].det;
+            if (other != (assay_detector)d)
+                res->det[d].test_global[t] =
+                    other >= 0 && other < ASSAY_DET_COUNT ? dataset_test[other] : -1;
+        }
+    return ASSAY_OK;
+}
+
+/* The dataset-level decisions: all tests of the scan adjusted together by Benjamini-Hochberg
+ * (their q and verdict written back to each detector's own list, which its explanations read);
  * then rows a detector flagged in a class (or dataset) whose test is not significant lose that
  * flag, and the detectors' flag counts are recounted from the findings kept. */
 static assay_status decide_tests(assay_ctx *ctx, assay_result *res) {
@@ -88,13 +142,19 @@ static assay_status decide_tests(assay_ctx *ctx, assay_result *res) {
     free(q);
     free(map);
     free(work);
+    for (int d = 0; d < ASSAY_DET_COUNT; d++)
+        for (size_t i = 0; i < res->det[d].n_tests; i++) {
+            int32_t g = res->det[d].test_global[i];
+            res->det[d].tests[i].q = g >= 0 ? res->tests[g].q : NAN;
+            res->det[d].tests[i].significant = g >= 0 && res->tests[g].significant;
+        }
 
     for (int d = 0; d < ASSAY_DET_COUNT; d++) {
-        const int32_t *rt = res->row_test[d];
-        if (rt == NULL) continue;
+        const assay__det_out *out = &res->det[d];
+        if (out->row_test == NULL) continue;
         for (size_t r = 0; r < res->n; r++)
-            if (rt[r] >= 0 && !res->tests[rt[r]].significant)
-                res->det_evidence[d][r] *= ASSAY__UNSUPPORTED_SCALE;
+            if (out->row_test[r] >= 0 && !out->tests[out->row_test[r]].significant)
+                out->evidence[r] *= ASSAY__UNSUPPORTED_SCALE;
     }
     size_t kept = 0;
     for (int d = 0; d < ASSAY_DET_COUNT; d++) {
@@ -103,7 +163,7 @@ static assay_status decide_tests(assay_ctx *ctx, assay_result *res) {
     }
     for (size_t i = 0; i < res->n_findings; i++) {
         const assay__finding *f = &res->findings[i];
-        if (f->test >= 0 && !res->tests[f->test].significant) continue;
+        if (f->test >= 0 && !res->det[f->det].tests[f->test].significant) continue;
         res->findings[kept++] = *f;
         res->det[f->det].flagged++;
         res->det[f->det].by_sev[f->sev]++;
@@ -124,7 +184,7 @@ static void weigh_for_review(assay_result *res) {
             if ((uint8_t)f->sev > max_sev[f->det]) max_sev[f->det] = (uint8_t)f->sev;
         }
         for (int d = 0; d < ASSAY_DET_COUNT; d++) {
-            float *e = &res->det_evidence[d][r];
+            float *e = &res->det[d].evidence[r];
             if (max_sev[d] == ASSAY_SEV_LOW && *e > 0.5f)
                 *e = 0.5f + (ASSAY__REVIEW_CAP - 0.5f) * (*e - 0.5f) / 0.5f;
         }
@@ -136,7 +196,7 @@ assay_status assay__combine_rank(assay_ctx *ctx, const assay_dataset *ds, assay_
     for (size_t r = 0; r < n; r++) {
         float best = 0.0f;
         for (int d = 0; d < ASSAY_DET_COUNT; d++) {
-            float e = res->det_evidence[d][r];
+            float e = res->det[d].evidence[r];
             if (e > best) best = e;
         }
         res->score[r] = best;
@@ -167,7 +227,7 @@ assay_status assay__combine_rank(assay_ctx *ctx, const assay_dataset *ds, assay_
     for (size_t r = 0; r < n; r++) {
         if (!res->flagged[r]) continue;
         float evsum = 0.0f;
-        for (int d = 0; d < ASSAY_DET_COUNT; d++) evsum += res->det_evidence[d][r];
+        for (int d = 0; d < ASSAY_DET_COUNT; d++) evsum += res->det[d].evidence[r];
         keys[m++] = (rank_key){res->score[r], res->severity[r], evsum, r};
     }
     if (m > 1) qsort(keys, m, sizeof *keys, cmp_rank);
@@ -181,11 +241,12 @@ assay_status assay__combine_rank(assay_ctx *ctx, const assay_dataset *ds, assay_
 }
 
 assay_status assay__combine(assay_ctx *ctx, const assay_dataset *ds, assay_result *res) {
+    ASSAY_TRY(gather(ctx, res));
     ASSAY_TRY(decide_tests(ctx, res));
     ASSAY_TRY(assay__combine_index(ctx, res));
     weigh_for_review(res);
     ASSAY_TRY(assay__combine_rank(ctx, ds, res));
-    /* The gate (src/policy/gate.c): findings at or above fail_on, significant tests, or too many
+    /* The gate (src/decide/gate.c): findings at or above fail_on, significant tests, or too many
      * rows flagged, as the scan options say; assay_policy_apply may decide again. */
     return assay__gate_default(ctx, ds, res);
 }

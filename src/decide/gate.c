@@ -10,8 +10,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "policy/policy_internal.h"
-#include "report/report_internal.h"
+#include "core/json_text.h"
+#include "core/stats.h"
+#include "decide/policy_internal.h"
 
 const char *assay_verdict_name(assay_verdict v) {
     switch (v) {
@@ -104,9 +105,9 @@ static assay_status apply_detector_settings(assay_ctx *ctx, const assay_dataset 
                                             assay_result *res, const assay_policy *p) {
     for (int d = 0; d < ASSAY_DET_COUNT; d++) {
         float t = (float)p->det_threshold[d];
-        if (!(t > 0.5f) || res->det_evidence[d] == NULL) continue;
+        if (!(t > 0.5f)) continue;
         for (size_t r = 0; r < res->n; r++) {
-            float *e = &res->det_evidence[d][r];
+            float *e = &res->det[d].evidence[r];
             if (!isnan(*e)) *e = assay__evidence_from_threshold(*e, t);
         }
     }
@@ -117,9 +118,7 @@ static assay_status apply_detector_settings(assay_ctx *ctx, const assay_dataset 
     }
     for (size_t i = 0; i < res->n_findings; i++) {
         assay__finding f = res->findings[i];
-        if (p->det_threshold[f.det] > 0.5 && res->det_evidence[f.det] != NULL &&
-            !(res->det_evidence[f.det][f.row] >= 0.5f))
-            continue;
+        if (p->det_threshold[f.det] > 0.5 && !(res->det[f.det].evidence[f.row] >= 0.5f)) continue;
         if (p->det_severity[f.det] != ASSAY_SEV_NONE)
             f.sev = (assay_severity)p->det_severity[f.det];
         res->findings[kept++] = f;

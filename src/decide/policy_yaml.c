@@ -11,7 +11,7 @@
 #include <openssl/evp.h>
 #include <yaml.h>
 
-#include "policy/policy_internal.h"
+#include "decide/policy_internal.h"
 
 typedef struct ywalk {
     assay_ctx *ctx;

@@ -12,8 +12,10 @@
 
 #include <openssl/evp.h>
 
+#include "core/outfile.h"
+#include "graph/graph_file.h"
+#include "graph/knn.h"
 #include "io/graph_h5.h"
-#include "report/report_internal.h"
 
 /* Rows per task when re-measuring the listed distances. */
 #define CHECK_ROWS_PER_TASK 1024
@@ -260,12 +262,13 @@ static assay_status check_lists(assay_ctx *ctx, const char *path, const assay_da
 
 assay_status assay__graph_load_for_scan(assay_ctx *ctx, const assay_dataset *ds,
                                         const assay_scan_opts *o, const uint8_t *in_graph,
-                                        assay_result *res) {
+                                        assay__graph *out, assay__graph_source *src) {
     const char *path = o->graph_path;
     assay__graph_h5 *h = NULL;
     assay__graph_meta meta;
     assay__graph g;
     memset(&g, 0, sizeof g);
+    memset(src, 0, sizeof *src);
     assay__progress(ctx, "graph-file", 0, 1);
     assay_status s = assay__graph_h5_open(ctx, path, &h, &meta);
     if (s == ASSAY_OK) s = check_meta(ctx, path, &meta, ds, o);
@@ -273,21 +276,22 @@ assay_status assay__graph_load_for_scan(assay_ctx *ctx, const assay_dataset *ds,
     assay__graph_h5_close(h);
     if (s == ASSAY_OK) s = check_lists(ctx, path, ds, in_graph, &g);
     if (s == ASSAY_OK) {
-        res->graph_file.path = malloc(strlen(path) + 1);
-        if (res->graph_file.path == NULL) s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
+        src->path = malloc(strlen(path) + 1);
+        if (src->path == NULL) s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
     }
     if (s == ASSAY_OK) {
-        memcpy(res->graph_file.path, path, strlen(path) + 1);
-        memcpy(res->graph_file.tool, meta.tool, sizeof meta.tool);
+        memcpy(src->path, path, strlen(path) + 1);
+        memcpy(src->tool, meta.tool, sizeof meta.tool);
         /* The digest recorded in the report is of the file as it is now; it was just read. */
-        s = hash_file(ctx, path, &res->graph_file);
+        s = hash_file(ctx, path, src);
     }
     if (s != ASSAY_OK) {
         assay__graph_free(&g);
+        free(src->path);
+        memset(src, 0, sizeof *src);
         return s;
     }
-    res->graph = g;
-    res->opts.graph_path = res->graph_file.path;
+    *out = g;
     assay__progress(ctx, "graph-file", 1, 1);
     return ASSAY_OK;
 }

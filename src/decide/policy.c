@@ -8,26 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy/policy_internal.h"
-
-const char *const assay__kind_names[ASSAY__KIND_COUNT] = {
-#define ASSAY__KIND_NAME(id, name) name,
-    ASSAY__KINDS(ASSAY__KIND_NAME)
-#undef ASSAY__KIND_NAME
-};
-
-int assay__kind_parse(const char *name) {
-    for (int k = 0; k < ASSAY__KIND_COUNT; k++)
-        if (strcmp(assay__kind_names[k], name) == 0) return k;
-    return -1;
-}
-
-/* report/etsi.c names the kind of each detector; the policy keeps kinds as bits. */
-const char *assay__detector_kind(assay_detector det);
+#include "decide/policy_internal.h"
 
 assay__kind assay__detector_kind_id(assay_detector det) {
-    int k = assay__kind_parse(assay__detector_kind(det));
-    return k < 0 ? ASSAY__KIND_INTEGRITY : (assay__kind)k;
+    const assay__detector *d = assay__detector_get(det);
+    return d != NULL ? d->desc->kind : ASSAY__KIND_INTEGRITY;
 }
 
 const char *assay__source_name(assay_policy_source s) {

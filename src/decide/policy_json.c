@@ -7,7 +7,7 @@
 
 #include <openssl/evp.h>
 
-#include "policy/policy_internal.h"
+#include "decide/policy_internal.h"
 
 static json_t *names_json(uint32_t mask, int count, const char *(*name)(int)) {
     json_t *a = json_array();

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "report/report_internal.h"
+#include "core/outfile.h"
 
 /* The temporary file is created with O_EXCL and mode 0666, so the umask applies as it does to
  * any file the user creates (mkstemp would force 0600 on reports meant to be shared). */

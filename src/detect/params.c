@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "scan/params.h"
+#include "detect/params.h"
 
 static const assay_param_info k_params[] = {
 #define ASSAY__PARAM_INFO(id, name, det, def, lo, hi, integer, help)                               \

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Statistics shared by the detectors: robust location and scale, tail probabilities of the
- * usual null distributions, Benjamini-Hochberg, the mapping of p-values to calibrated evidence,
- * and a small seedable random generator. */
+/* Statistics shared by the detectors, the decision step and the baseline comparison: robust
+ * location and scale, tail probabilities of the usual null distributions, Benjamini-Hochberg, the
+ * mapping of p-values to calibrated evidence, and a small seedable random generator. */
 #ifndef ASSAY_STATS_H
 #define ASSAY_STATS_H
 
@@ -40,6 +40,10 @@ void assay__bh_adjust(const double *p, size_t m, double *q, void *work);
  * linear in -log10 p below it (0 at p = 1) and 0.5 + 0.5 (1 - s0 / s) above, s = -log10 p,
  * s0 = -log10 cutoff. Monotone: a smaller p never gives less evidence. */
 float assay__evidence_from_p(double p, double cutoff);
+
+/* Maps a detector score s with flag threshold t (0 < t <= 1) to calibrated evidence:
+ * 0.5 * s / t below t, 0.5 + 0.5 * (s - t) / (1 - t) from t up; NaN gives 0. */
+float assay__evidence_from_threshold(float s, float t);
 
 /* splitmix64: seedable, identical everywhere. */
 typedef struct assay__rng {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "detect/stats.h"
+#include "core/stats.h"
 
 static void swap_d(double *a, double *b) {
     double t = *a;
@@ -235,4 +235,11 @@ double assay__rng_normal(assay__rng *r) {
     double u = assay__rng_uniform(r), v = assay__rng_uniform(r);
     if (u < 1e-300) u = 1e-300;
     return sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v);
+}
+
+float assay__evidence_from_threshold(float s, float t) {
+    if (!(s >= 0.0f)) return 0.0f; /* NaN: no evidence */
+    if (t >= 1.0f) return s >= 1.0f ? 1.0f : 0.5f * s;
+    if (s < t) return 0.5f * s / t;
+    return 0.5f + 0.5f * (s - t) / (1.0f - t);
 }

@@ -7,30 +7,13 @@
 
 #include <jansson.h>
 
-#include "scan/params.h"
-#include "scan/result_internal.h"
+#include "decide/result.h"
+#include "detect/params.h"
 
 #define ASSAY__POLICY_VERSION 1
 
-/* The finding kinds a gate can fail on (fail-kinds), as bits of a mask. */
-#define ASSAY__KINDS(X)                                                                            \
-    X(LABEL, "label")                                                                              \
-    X(OUTLIER, "outlier")                                                                          \
-    X(DUPLICATE, "duplicate")                                                                      \
-    X(INTEGRITY, "integrity")                                                                      \
-    X(BACKDOOR, "backdoor")                                                                        \
-    X(DISTRIBUTION, "distribution")                                                                \
-    X(TAMPERING, "tampering")                                                                      \
-    X(DRIFT, "drift")
-typedef enum assay__kind {
-#define ASSAY__KIND_ENUM(id, name) ASSAY__KIND_##id,
-    ASSAY__KINDS(ASSAY__KIND_ENUM)
-#undef ASSAY__KIND_ENUM
-        ASSAY__KIND_COUNT
-} assay__kind;
-extern const char *const assay__kind_names[ASSAY__KIND_COUNT];
-/* Kind index of a name, -1 if unknown. */
-int assay__kind_parse(const char *name);
+/* The finding kinds a gate can fail on (fail-kinds) are bits of a mask: 1 << assay__kind
+ * (src/detect/detector.h). */
 
 /* The fixed keys (class budgets are a list of their own). */
 enum {

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* JSON values from untrusted text and numbers, and writing a document (core/json_text.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json_text.h"
+
+/* Length of the valid UTF-8 sequence at s, or 0 if the byte there starts none. */
+static size_t utf8_len(const unsigned char *s) {
+    size_t n;
+    if (s[0] < 0x80) return 1;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF)
+        n = 2;
+    else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+        n = 3;
+    else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+        n = 4;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80) return 0;
+    return n;
+}
+
+json_t *assay__json_str(const char *s) {
+    json_t *j = json_string(s);
+    if (j != NULL) return j;
+    size_t len = strlen(s);
+    char *buf = malloc(3 * len + 1), *o = buf;
+    if (buf == NULL) return NULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n = utf8_len(p);
+        if (n == 0) {
+            memcpy(o, "\xEF\xBF\xBD", 3); /* U+FFFD */
+            o += 3;
+            p++;
+        } else {
+            memcpy(o, p, n);
+            o += n;
+            p += n;
+        }
+    }
+    *o = '\0';
+    j = json_string(buf); /* may still fail on overlong/surrogate forms: then drop the value */
+    free(buf);
+    return j != NULL ? j : json_string("(invalid UTF-8)");
+}
+
+json_t *assay__json_num(double v) {
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+json_t *assay__json_typed(const char *text, int is_int) {
+    if (text == NULL) return json_null();
+    if (is_int) {
+        char *end = NULL;
+        long long v = strtoll(text, &end, 10);
+        if (end != text && *end == '\0') return json_integer((json_int_t)v);
+    }
+    return assay__json_str(text);
+}
+
+assay_status assay__dump_json(assay_ctx *ctx, const json_t *doc, FILE *fp, int indent,
+                              const char *path) {
+    if (doc == NULL)
+        return assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory building JSON", path);
+    size_t flags = JSON_REAL_PRECISION(7) | JSON_ENSURE_ASCII;
+    flags |= indent ? JSON_INDENT(2) : JSON_COMPACT;
+    if (json_dumpf(doc, fp, flags) != 0 || fputc('\n', fp) == EOF)
+        return assay__fail(ctx, ASSAY_E_IO, "%s: write failed", path);
+    return ASSAY_OK;
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Neighbour lists: what the graph builder produces (src/graph/), graph files store (src/io/) and
+ * the detectors read. Only the data type lives here, below every layer that shares it. */
+#ifndef ASSAY_NEIGHBOURS_H
+#define ASSAY_NEIGHBOURS_H
+
+#include "core/internal.h"
+
+/* Neighbour lists, nearest first, ties by lower index. Rows out of the graph have ids -1 and
+ * distances NaN; every other row has k real neighbours (never itself). */
+typedef struct assay__graph {
+    size_t n, k;
+    assay_metric metric;
+    int64_t *ids; /* n * k */
+    float *dist;  /* n * k; final distances recomputed in double precision */
+    /* How the exact ranking was established (for the report and the benchmark): rows whose
+     * float32 candidates were certified directly, rows that needed the radius pass, and rows
+     * that needed an exhaustive exact search. */
+    size_t n_certified, n_radius, n_exhaustive;
+} assay__graph;
+
+void assay__graph_free(assay__graph *g);
+
+#endif

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* `assay diff`'s outputs: diff.json (written atomically) and the summary for a person. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/report_internal.h"
+
+assay_status assay_diff_write(assay_ctx *ctx, const assay_diff *d, const char *dir, int exit_code) {
+    if (d == NULL || dir == NULL)
+        return assay__fail(ctx, ASSAY_E_INVAL, "assay_diff_write: NULL argument");
+    json_t *etsi = NULL;
+    ASSAY_TRY(assay__etsi_load(ctx, &etsi));
+    char ts[32];
+    assay__utc_timestamp(ts, sizeof ts);
+    json_t *doc = json_object();
+    json_object_set_new(doc, "schema", json_string("assay-diff/1"));
+    json_object_set_new(doc, "tool",
+                        json_pack("{s:s, s:s}", "name", "assay", "version", assay_version()));
+    json_object_set_new(doc, "created", json_string(ts));
+    json_object_set_new(doc, "exit_code", json_integer(exit_code));
+    json_object_set_new(doc, "baseline", assay__baseline_json(d->b, etsi));
+    json_decref(etsi);
+    assay__outfile f;
+    memset(&f, 0, sizeof f);
+    assay_status s = assay__out_open(ctx, dir, "diff.json", &f);
+    if (s == ASSAY_OK) s = assay__dump_json(ctx, doc, f.fp, 1, f.final_path);
+    if (s == ASSAY_OK) s = assay__out_close(ctx, &f);
+    if (s == ASSAY_OK) s = assay__out_commit(ctx, &f);
+    assay__out_discard(&f);
+    json_decref(doc);
+    return s;
+}
+
+/* Up to `max` rows of a list, as ids (or digests when there are no ids). */
+static void list_rows(FILE *fp, const char *what, const assay__bl_side *s, const size_t *rows,
+                      size_t n, size_t max) {
+    if (n == 0) return;
+    fprintf(fp, "  %s:", what);
+    for (size_t i = 0; i < n && i < max; i++) {
+        char hex[65];
+        assay__hex32(s->digest[rows[i]], hex);
+        if (s->has_ids)
+            fprintf(fp, "%s %s", i ? "," : "", s->id[rows[i]]);
+        else
+            fprintf(fp, "%s row %zu (%.12s...)", i ? "," : "", rows[i], hex);
+    }
+    fprintf(fp, "%s\n", n > max ? ", ..." : "");
+}
+
+void assay_diff_summary(const assay_diff *d, FILE *fp) {
+    if (d == NULL || fp == NULL) return;
+    const assay__baseline *b = d->b;
+    const assay__bl_diff *df = &b->diff;
+    fprintf(fp, "assay %s diff: %s (%zu rows) -> %s (%zu rows)\n", assay_version(),
+            b->old_side.path, b->old_side.n, b->new_side.path, b->new_side.n);
+    fprintf(fp, "  matched by %s\n", df->by_id ? "id" : "row digest only (no ids)");
+    if (!df->by_id) fprintf(fp, "  note: %s\n", df->matching_note);
+    fprintf(fp, "  rows: %zu added, %zu removed, %zu changed (%zu relabelled), %zu unchanged\n",
+            df->n_added, df->n_removed, df->n_changed, df->n_relabelled, df->n_unchanged);
+    const size_t max = 10;
+    list_rows(fp, "added", &b->new_side, df->added, df->n_added, max);
+    list_rows(fp, "removed", &b->old_side, df->removed, df->n_removed, max);
+    if (df->n_changed > 0) {
+        fprintf(fp, "  changed:");
+        for (size_t i = 0; i < df->n_changed && i < max; i++) {
+            const assay__bl_changed *c = &df->changed[i];
+            fprintf(fp, "%s %s", i ? "," : "", b->new_side.id[c->new_index]);
+            if (c->relabelled)
+                fprintf(fp, " (label %s -> %s)", b->old_side.label[c->old_index],
+                        b->new_side.label[c->new_index]);
+        }
+        fprintf(fp, "%s\n", df->n_changed > max ? ", ..." : "");
+    }
+    if (isfinite(df->p_value))
+        fprintf(fp, "  class distribution: chi-square %.4g on %d df, p = %.3g\n", df->chi2, df->df,
+                df->p_value);
+    else
+        fprintf(fp, "  class distribution: %s\n", df->shift_note ? df->shift_note : "not tested");
+    const assay__bl_drift_class *top = assay__bl_largest_drift(df);
+    if (top != NULL)
+        fprintf(fp,
+                "  largest drift: class '%s' centroid moved %.2f class radii (cosine distance "
+                "%.3g)\n",
+                top->name, top->shift_radii, top->cosine_distance);
+    else if (df->drift_note)
+        fprintf(fp, "  drift: %s\n", df->drift_note);
+    fprintf(fp, "  previous report: %s\n",
+            b->has_previous_report ? "hashed (previous_report_sha256)" : b->previous_report_note);
+}
