@@ -79,7 +79,74 @@ static inline void td_init(td_fixture *f, const float *x, size_t n, size_t d, co
     free(in_graph);
 }
 
+/* n rows with labels y (class index = label value) and a hand-made neighbour graph: k
+ * neighbours per row from ids/dist (row-major). No features (d = 2 for the record): for the
+ * detectors that read only labels and the graph, on cases worked out by hand. */
+static inline void td_init_graph(td_fixture *f, size_t n, const int32_t *y, size_t n_classes,
+                                 size_t k, const int64_t *ids, const float *dist) {
+    memset(f, 0, sizeof *f);
+    assert_true(n_classes <= 64);
+    assert_int_equal(assay_ctx_create(&f->ctx, NULL), ASSAY_OK);
+    assay_dataset *ds = &f->ds;
+    ds->n = n;
+    ds->d = 2;
+    ds->ld = 2;
+    ds->path = "hand-made";
+    ds->y = malloc(n * sizeof *ds->y);
+    ds->row_flags = calloc(n, 1);
+    ds->content_digest = calloc(n, 32);
+    ds->labels.type = ASSAY__COL_INT;
+    ds->labels.n = n;
+    ds->labels.i = malloc(n * sizeof(int64_t));
+    for (size_t r = 0; r < n; r++) {
+        ds->y[r] = y[r];
+        ds->labels.i[r] = y[r];
+        /* distinct digests unless a test makes them equal */
+        ds->content_digest[r][0] = (unsigned char)r;
+        ds->content_digest[r][1] = (unsigned char)(r >> 8);
+    }
+    ds->n_classes = n_classes;
+    ds->class_label = calloc(n_classes, sizeof(char *));
+    ds->class_name = calloc(n_classes, sizeof(char *));
+    ds->class_count = calloc(n_classes, sizeof(size_t));
+    for (size_t c = 0; c < n_classes; c++) {
+        snprintf(f->names[c], sizeof f->names[c], "%zu", c);
+        ds->class_label[c] = ds->class_name[c] = f->names[c];
+    }
+    for (size_t r = 0; r < n; r++)
+        if (y[r] >= 0) ds->class_count[y[r]]++;
+    assay_scan_opts o = ASSAY_SCAN_OPTS_INIT;
+    o.k = (uint32_t)k;
+    o.label_threshold = 0.8; /* the hand-worked cases are worked out for these */
+    o.outlier_iqr = 1.7;
+    f->res.opts = o;
+    assert_int_equal(assay__result_alloc(f->ctx, &f->res, n), ASSAY_OK);
+    f->res.graph.n = n;
+    f->res.graph.k = k;
+    f->res.graph.ids = malloc(n * k * sizeof(int64_t));
+    f->res.graph.dist = malloc(n * k * sizeof(float));
+    memcpy(f->res.graph.ids, ids, n * k * sizeof(int64_t));
+    memcpy(f->res.graph.dist, dist, n * k * sizeof(float));
+}
+
+/* The 8-row case. Rows 0-3 are class 0 and each other's neighbours; row 4 is labelled 1 but sits
+ * among them: its neighbours 0,1,2 are class 0. Rows 5-7 (class 1) have neighbours
+ * {6,7,4},{5,7,4},{5,6,3}. knn-label puts a row's label to the vote of its k neighbours and of the
+ * rows that list it as a neighbour: row 4 is listed by 5 and 6 (class 1), so 2 of its 5 votes are
+ * its own label -> score 0.6, suggested 0 (3 votes). Row 0 is listed by 1, 2, 3 and 4: 6 of 7 votes
+ * -> 1/7. Row 7 (neighbours 5, 6, 3; listed by 5 and 6): 4 of 5 -> 0.2. Row 5 (6, 7, 4; listed by
+ * 6, 7): 5 of 5 -> 0. With threshold 0.8 no row is rejected. */
+static inline void td_init_case8(td_fixture *f) {
+    const int32_t labels[8] = {0, 0, 0, 0, 1, 1, 1, 1};
+    const int64_t ids[8 * 3] = {1, 2, 3, 0, 2, 3, 0, 1, 3, 0, 1, 2,
+                                0, 1, 2, 6, 7, 4, 5, 7, 4, 5, 6, 3};
+    const float dist[8 * 3] = {1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3,
+                               1, 1, 1, 1, 2, 4, 1, 2, 4, 1, 2, 4};
+    td_init_graph(f, 8, labels, 2, 3, ids, dist);
+}
+
 static inline void td_free(td_fixture *f) {
+    free(f->ds.bad_rows);
     free(f->ds.x);
     free(f->ds.y);
     free(f->ds.row_flags);
@@ -131,6 +198,21 @@ static inline const assay__test *td_test(const td_fixture *f, assay_detector det
     for (size_t i = 0; i < out->n_tests; i++)
         if (out->tests[i].det == det && out->tests[i].cls == cls) return &out->tests[i];
     return NULL;
+}
+
+/* The finding of det for row (the first), or NULL; and how many det has for it. */
+static inline const assay__finding *td_find(const td_fixture *f, assay_detector det, size_t row) {
+    for (size_t i = 0; i < f->res.n_findings; i++)
+        if (f->res.findings[i].det == det && f->res.findings[i].row == row)
+            return &f->res.findings[i];
+    return NULL;
+}
+
+static inline size_t td_count(const td_fixture *f, assay_detector det, size_t row) {
+    size_t c = 0;
+    for (size_t i = 0; i < f->res.n_findings; i++)
+        c += f->res.findings[i].det == det && f->res.findings[i].row == row;
+    return c;
 }
 
 /* Number of findings of det (after combine: the kept ones). */

@@ -56,8 +56,8 @@ int main(int argc, char **argv) {
         size_t n = assay_dataset_rows(ds);
         int copies = assay_result_flagged(res, n - 2) && assay_result_flagged(res, n - 1) &&
                      assay_result_row_severity(res, n - 1) >= ASSAY_SEV_HIGH;
-        printf("assay %s: %zu rows, %zu flagged, conflicting copies %s, gate %s\n",
-               assay_version(), n, assay_result_flagged_count(res), copies ? "found" : "missed",
+        printf("assay %s: %zu rows, %zu flagged, conflicting copies %s, gate %s\n", assay_version(),
+               n, assay_result_flagged_count(res), copies ? "found" : "missed",
                assay_result_gate_passed(res) ? "passed" : "failed");
         rc = copies && !assay_result_gate_passed(res) ? 0 : 1;
     }

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* knn-label: the leave-one-out neighbour probabilities, Deep k-NN's plurality rule and its
  * neighbourhood size, the dataset-level label-noise test, planted flips on synthetic blobs and
- * a clean overlapping case whose test must stay quiet. (The hand-made graph cases of the vote
- * itself are in test_detect.c.) */
+ * a clean overlapping case whose test must stay quiet, and the vote itself on hand-made graphs. */
 #include "test_detect_util.h"
 
 #include "detect/label.h"
@@ -173,8 +172,67 @@ static void test_knn_label_clean_overlap_is_quiet(void **state) {
     run_blobs(0.0, 0.45, 0, 0.0);
 }
 
+static void test_detect_knn_label_scores_and_suggestions(void **state) {
+    (void)state;
+    td_fixture f;
+    td_init_case8(&f);
+    assert_int_equal(td_run(&f, ASSAY_DET_KNN_LABEL), ASSAY_OK);
+    const float *s = f.res.det[ASSAY_DET_KNN_LABEL].score;
+    assert_close(1.0 / 7.0, s[0], 1e-6);
+    assert_close(0.6, s[4], 1e-6);
+    assert_close(0.0, s[5], 1e-7);
+    assert_close(0.2, s[7], 1e-6);
+    const int32_t *suggested = f.res.det[ASSAY_DET_KNN_LABEL].suggested;
+    assert_int_equal(suggested[4], 0);
+    assert_int_equal(suggested[7], -1); /* majority is its own label */
+    assert_int_equal(f.res.det[ASSAY_DET_KNN_LABEL].flagged, 0);
+    assert_int_equal(f.res.n_findings, 0);
+    /* evidence 0.5 * s / t below the threshold */
+    assert_close(0.5 * 0.6 / 0.8, f.res.det[ASSAY_DET_KNN_LABEL].evidence[4], 1e-6);
+    assert_close(0.5 * 0.2 / 0.8, f.res.det[ASSAY_DET_KNN_LABEL].evidence[7], 1e-6);
+    /* the dataset test: 0 of 8 rows rejected */
+    assert_int_equal(f.res.n_tests, 1);
+    assert_close(0.0, f.res.tests[0].stat, 0);
+    assert_close(1.0, f.res.tests[0].p, 0);
+    assert_int_equal(f.res.det[ASSAY_DET_KNN_LABEL].row_test[4], 0);
+    td_free(&f);
+}
+
+static void test_detect_knn_label_weighted(void **state) {
+    (void)state;
+    td_fixture f;
+    td_init_case8(&f);
+    f.res.opts.weighted = 1;
+    assert_int_equal(td_run(&f, ASSAY_DET_KNN_LABEL), ASSAY_OK);
+    /* tau = median of first-neighbour distances (all 1) = 1. Row 7: neighbours 5 (d 1, own),
+     * 6 (d 2, own), 3 (d 4, other): weights 1/2, 1/3, 1/5; listed by 5 and 6, both at d 2:
+     * 1/3 each -> own share 1.5 / 1.7. */
+    double own = 1.5 / 1.7;
+    assert_close(1.0 - own, f.res.det[ASSAY_DET_KNN_LABEL].score[7], 1e-6);
+    assert_close(1.0, f.res.det[ASSAY_DET_KNN_LABEL].stat[2], 1e-7);
+    td_free(&f);
+}
+
+/* Two other classes with one vote each: the suggestion is the class of the nearer neighbour.
+ * Nobody lists row 0, so its votes are its neighbours 2 (class 1) and 1 (class 2). */
+static void test_detect_knn_label_tie_goes_to_nearer_neighbour(void **state) {
+    (void)state;
+    const int32_t y[5] = {0, 2, 1, 0, 0};
+    const int64_t ids[5 * 2] = {2, 1, 3, 4, 3, 4, 4, 1, 3, 2};
+    const float dist[5 * 2] = {1, 2, 1, 2, 1, 2, 1, 2, 1, 2};
+    td_fixture f;
+    td_init_graph(&f, 5, y, 3, 2, ids, dist);
+    assert_int_equal(td_run(&f, ASSAY_DET_KNN_LABEL), ASSAY_OK);
+    assert_int_equal(f.res.det[ASSAY_DET_KNN_LABEL].suggested[0], 1); /* row 2 is nearer than 1 */
+    assert_close(1.0, f.res.det[ASSAY_DET_KNN_LABEL].score[0], 1e-7);
+    td_free(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_detect_knn_label_scores_and_suggestions),
+        cmocka_unit_test(test_detect_knn_label_weighted),
+        cmocka_unit_test(test_detect_knn_label_tie_goes_to_nearer_neighbour),
         cmocka_unit_test(test_knn_label_probs_are_leave_one_out),
         cmocka_unit_test(test_knn_label_deep_k),
         cmocka_unit_test(test_knn_label_deep_knn_plurality),

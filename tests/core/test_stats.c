@@ -220,6 +220,29 @@ static void test_stats_rng(void **state) {
     assert_close(1.0, m2 / 20000.0, 0.05);
 }
 
+static void test_stats_evidence_from_threshold(void **state) {
+    (void)state;
+    assert_close(0.5, assay__evidence_from_threshold(0.8f, 0.8f), 1e-7);
+    assert_close(1.0, assay__evidence_from_threshold(1.0f, 0.8f), 1e-7);
+    assert_close(0.25, assay__evidence_from_threshold(0.4f, 0.8f), 1e-7);
+    assert_close(0.75, assay__evidence_from_threshold(0.9f, 0.8f), 1e-6);
+    assert_close(0.0, assay__evidence_from_threshold(NAN, 0.8f), 0);
+    assert_close(1.0, assay__evidence_from_threshold(1.0f, 1.0f), 0);
+    assert_close(0.45, assay__evidence_from_threshold(0.9f, 1.0f), 1e-7);
+}
+
+/* Worked values: s = -log10 p against s0 = -log10 cutoff = 4. */
+static void test_stats_evidence_from_p_hand_values(void **state) {
+    (void)state;
+    assert_true(assay__evidence_from_p(1e-4, 1e-4) == 0.5f);
+    assert_true(assay__evidence_from_p(1.01e-4, 1e-4) < 0.5f);
+    assert_true(assay__evidence_from_p(1e-9, 1e-4) > assay__evidence_from_p(1e-5, 1e-4));
+    assert_close(0.0, assay__evidence_from_p(1.0, 1e-4), 1e-7);
+    assert_close(0.25, assay__evidence_from_p(1e-2, 1e-4), 1e-6); /* s/s0 = 2/4 */
+    assert_close(0.75, assay__evidence_from_p(1e-8, 1e-4), 1e-6); /* 0.5 + 0.5 (1 - 4/8) */
+    assert_close(0.0, assay__evidence_from_p(NAN, 1e-4), 0.0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stats_normal_tail),
@@ -229,6 +252,8 @@ int main(void) {
         cmocka_unit_test(test_stats_bh_cutoff_hand_case),
         cmocka_unit_test(test_stats_bh_adjust_hand_case),
         cmocka_unit_test(test_stats_evidence_from_p),
+        cmocka_unit_test(test_stats_evidence_from_p_hand_values),
+        cmocka_unit_test(test_stats_evidence_from_threshold),
         cmocka_unit_test(test_stats_median),
         cmocka_unit_test(test_stats_median_mad),
         cmocka_unit_test(test_stats_rng),

@@ -141,24 +141,63 @@ static void test_review_flags_rank_below_supported_ones(void **state) {
     td_free(&f);
 }
 
-static void test_stats_evidence_from_p(void **state) {
+/* All detectors on the 8-row case plus a conflicting duplicate (rows 1, 5): the combined score
+ * is the maximum evidence, flagged rows are 1 and 5 (knn-label rejects no label: row 4 keeps 2
+ * of its 5 votes, and its label-noise test is not significant on 8 rows); the gate fails on the
+ * high duplicate findings, and (the gate again, with other options) passes with --fail-on
+ * critical. */
+static void test_combine_and_gate_hand_case(void **state) {
     (void)state;
-    assert_true(assay__evidence_from_p(1e-4, 1e-4) == 0.5f);
-    assert_true(assay__evidence_from_p(1.01e-4, 1e-4) < 0.5f);
-    assert_true(assay__evidence_from_p(1e-9, 1e-4) > assay__evidence_from_p(1e-5, 1e-4));
-    assert_close(0.0, assay__evidence_from_p(1.0, 1e-4), 1e-7);
-    assert_close(0.25, assay__evidence_from_p(1e-2, 1e-4), 1e-6); /* s/s0 = 2/4 */
-    assert_close(0.75, assay__evidence_from_p(1e-8, 1e-4), 1e-6); /* 0.5 + 0.5 (1 - 4/8) */
-    assert_close(0.0, assay__evidence_from_p(NAN, 1e-4), 0.0);
+    td_fixture f;
+    td_init_case8(&f);
+    memcpy(f.ds.content_digest[5], f.ds.content_digest[1], 32);
+    assert_int_equal(td_run(&f, ASSAY_DET_INTEGRITY), ASSAY_OK);
+    assert_int_equal(td_run(&f, ASSAY_DET_DUPLICATE), ASSAY_OK);
+    assert_int_equal(td_run(&f, ASSAY_DET_KNN_LABEL), ASSAY_OK);
+    assert_int_equal(td_run(&f, ASSAY_DET_KNN_OUTLIER), ASSAY_OK);
+    assert_int_equal(assay__combine(f.ctx, &f.ds, &f.res), ASSAY_OK);
+    assay_result *r = &f.res;
+    for (size_t i = 0; i < 8; i++) {
+        float mx = 0;
+        for (int d = 0; d < ASSAY_DET_COUNT; d++)
+            if (r->det[d].evidence[i] > mx) mx = r->det[d].evidence[i];
+        assert_close(mx, r->score[i], 0);
+        assert_int_equal(r->flagged[i], mx >= 0.5f);
+    }
+    assert_int_equal(r->n_flagged, 2);
+    assert_true(r->flagged[1] && r->flagged[5] && !r->flagged[4]);
+    /* rows 1 and 5 (score 1, high): row 1 has more evidence in all */
+    assert_int_equal(r->order[0], 1);
+    assert_int_equal(r->order[1], 5);
+    assert_int_equal(r->severity[1], ASSAY_SEV_HIGH);
+    assert_int_equal(r->severity[4], ASSAY_SEV_NONE);
+    assert_false(r->gate_passed);
+    assert_contains(r->gate_reason, "2 findings at or above severity high");
+    /* findings are indexed by row */
+    assert_int_equal(r->finding_start[1 + 1] - r->finding_start[1], 1);
+    assert_int_equal(r->finding_start[4 + 1] - r->finding_start[4], 0);
+
+    r->opts.fail_on = ASSAY_SEV_CRITICAL;
+    assert_int_equal(assay__gate_default(f.ctx, &f.ds, r), ASSAY_OK);
+    assert_true(r->gate_passed);
+    r->opts.max_flagged_fraction = 0.2; /* 2 of 8 = 0.25 */
+    assert_int_equal(assay__gate_default(f.ctx, &f.ds, r), ASSAY_OK);
+    assert_false(r->gate_passed);
+    assert_contains(r->gate_reason, "flagged fraction 0.2500 exceeds the maximum 0.2000");
+    r->opts.fail_on = ASSAY_SEV_NONE;
+    r->opts.max_flagged_fraction = 1.0;
+    assert_int_equal(assay__gate_default(f.ctx, &f.ds, r), ASSAY_OK);
+    assert_true(r->gate_passed);
+    td_free(&f);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_combine_and_gate_hand_case),
         cmocka_unit_test(test_bh_decides_tests_and_gate),
         cmocka_unit_test(test_flags_need_a_significant_test),
         cmocka_unit_test(test_combined_score_is_the_maximum),
         cmocka_unit_test(test_review_flags_rank_below_supported_ones),
-        cmocka_unit_test(test_stats_evidence_from_p),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
