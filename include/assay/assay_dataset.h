@@ -23,18 +23,26 @@ typedef enum assay_format {
     ASSAY_FORMAT_NPY = 3
 } assay_format;
 
-/* Where to find each part of the dataset. Every pointer may be NULL (default shown). Strings are
- * only read during the call and are not retained. */
+/* The names assay_load_opts falls back to when a field is NULL. */
+#define ASSAY_DEFAULT_H5_EMBEDDINGS  "/embeddings"
+#define ASSAY_DEFAULT_H5_LABELS      "/labels"
+#define ASSAY_DEFAULT_H5_IDS         "/ids"        /* used if present */
+#define ASSAY_DEFAULT_H5_PRED_PROBS  "/pred_probs" /* used if present */
+#define ASSAY_DEFAULT_LABEL_COLUMN   "label"
+#define ASSAY_DEFAULT_ID_COLUMN      "id" /* used if present */
+
+/* Where to find each part of the dataset. Every pointer may be NULL (the defaults above). Strings
+ * are only read during the call and are not retained. */
 typedef struct assay_load_opts {
     assay_format format;
     /* HDF5 dataset paths */
-    const char *h5_embeddings; /* "/embeddings" */
-    const char *h5_labels;     /* "/labels" */
-    const char *h5_ids;        /* "/ids", used if present */
-    const char *h5_pred_probs; /* "/pred_probs", used if present */
+    const char *h5_embeddings;
+    const char *h5_labels;
+    const char *h5_ids;
+    const char *h5_pred_probs;
     /* CSV columns */
-    const char *label_column;    /* "label" */
-    const char *id_column;       /* "id", used if present */
+    const char *label_column;
+    const char *id_column;
     const char *feature_columns; /* comma-separated names; NULL = every other column */
     /* Separate files (.npy or .csv), required for .npy embeddings; override the above */
     const char *labels_file;

@@ -73,6 +73,8 @@ typedef struct assay_policy_option {
     int takes_value;  /* 0: a switch (--exit-zero), the value "true" */
     const char *arg;  /* placeholder in help ("SEVERITY"), NULL for switches */
     const char *help; /* one line */
+    const char *def;  /* the default as text ("10", "high", "none"), from the defaults the
+                       * library applies (so written once); NULL when there is none */
 } assay_policy_option;
 
 ASSAY_API size_t assay_policy_option_count(void);

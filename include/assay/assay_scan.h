@@ -189,6 +189,8 @@ ASSAY_API assay_status assay_result_evaluate(assay_ctx *ctx, assay_result *res,
 
 /* Name of a detector ("knn-label", ...), severity ("low", ...) or metric ("cosine", "l2"). */
 ASSAY_API const char *assay_detector_name(assay_detector det);
+/* What a detector finds, in a few words (its line of ASSAY_DETECTOR_LIST); "" if unknown. */
+ASSAY_API const char *assay_detector_about(assay_detector det);
 ASSAY_API const char *assay_severity_name(assay_severity sev);
 ASSAY_API const char *assay_metric_name(assay_metric m);
 

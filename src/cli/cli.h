@@ -3,6 +3,7 @@
 #ifndef ASSAY_CLI_H
 #define ASSAY_CLI_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -27,8 +28,85 @@ typedef enum cli_command {
     CMD_KNN,
     CMD_RENDER,
     CMD_DIFF,
-    CMD_POLICY
+    CMD_POLICY,
+    CMD_COMPLETION
 } cli_command;
+
+/* ---- the option table (options.c): the parser, help texts, man page, docs/cli.md and the
+ * bash completion are generated from it ---- */
+
+/* The commands an option belongs to (bits). */
+enum {
+    CLI_FOR_SCAN = 1u,
+    CLI_FOR_KNN = 2u,
+    CLI_FOR_RENDER = 4u,
+    CLI_FOR_DIFF = 8u,
+    CLI_FOR_POLICY = 16u /* assay policy show */
+};
+
+/* Where an option is listed in the help. */
+typedef enum cli_section {
+    CLI_SEC_INPUT,
+    CLI_SEC_SCAN,
+    CLI_SEC_GATE,
+    CLI_SEC_OUTPUT,
+    CLI_SEC_FORMATS,
+    CLI_SEC_PARAMS,
+    CLI_SEC_COUNT
+} cli_section;
+
+/* Option ids (getopt's `val`): short options are their letter. */
+enum {
+    OPT_THREADS = 256,
+    OPT_FORMAT,
+    OPT_EMBEDDINGS,
+    OPT_LABELS,
+    OPT_IDS,
+    OPT_PRED_PROBS,
+    OPT_LABEL_COLUMN,
+    OPT_ID_COLUMN,
+    OPT_FEATURE_COLUMNS,
+    OPT_LABELS_FILE,
+    OPT_IDS_FILE,
+    OPT_PRED_PROBS_FILE,
+    OPT_CLASSES,
+    OPT_TRUTH,
+    OPT_SOURCE,
+    OPT_GRAPH,
+    OPT_BASELINE,
+    OPT_JSON_SUMMARY,
+    OPT_PROGRESS,
+    OPT_RENDER_FORMAT_BASE = 512, /* + index into the report formats (assay_report_format_at) */
+    OPT_POLICY_BASE = 1024        /* + index into the policy options (assay_policy_option_at) */
+};
+
+typedef struct cli_option {
+    const char *name; /* --name */
+    int short_name;   /* -x, or 0 */
+    int has_arg;      /* getopt's no_argument, required_argument, optional_argument */
+    const char *arg;  /* the value's placeholder ("N", "cosine|l2"), NULL for switches */
+    unsigned commands;
+    cli_section section;
+    int id;
+    const char *env;  /* the ASSAY_* variable that sets it too, or NULL */
+    const char *def;  /* the default as text, or NULL */
+    const char *help; /* one sentence */
+} cli_option;
+
+#define CLI_DEFAULT_OUT        "assay-report"
+#define CLI_MAX_POLICY_OPTIONS 64
+
+size_t cli_option_count(void);
+const cli_option *cli_option_at(size_t i);
+/* The option with id `id` that `command` (a CLI_FOR_* bit) takes, or NULL. */
+const cli_option *cli_option_by_id(unsigned command, int id);
+/* The option id getopt's return value c stands for: a short option's letter becomes the id of
+ * the option it abbreviates among `commands` (-k is the policy option k). */
+int cli_option_id(unsigned commands, int c);
+/* getopt_long's table of `command`'s options into out (cap entries, the last all zero) and its
+ * short options into shorts; returns the number of options. */
+size_t cli_getopt_table(unsigned command, struct option *out, size_t cap, char *shorts,
+                        size_t shorts_len);
 
 /* `assay report render` takes one flag per format of the renderer table (src/report/render.h). */
 #define CLI_MAX_RENDER_FORMATS 16
@@ -52,6 +130,9 @@ typedef struct cli_opts {
     int progress;     /* --progress: plain progress lines even when stderr is not a terminal */
     int json_summary; /* --json-summary: stdout ends with one JSON line */
     const char *json_summary_file; /* --json-summary=FILE: the same object written to FILE */
+    /* help: what to print (0 text, 'm' man page, 'd' Markdown); the command asked about */
+    int help_format;
+    cli_command help_cmd;
     /* report render: the saved report.json and the formats to render (none = all) */
     const char *report;
     const char *render_formats[CLI_MAX_RENDER_FORMATS];
@@ -76,13 +157,13 @@ typedef struct cli_opts {
 /* Parses argv into *o. On a usage error returns CLI_EXIT_USAGE with a message in err. */
 int cli_parse(int argc, char **argv, cli_opts *o, char *err, size_t err_len);
 
-/* Help texts. */
-void cli_print_usage(FILE *fp);
-void cli_print_scan_help(FILE *fp);
-void cli_print_knn_help(FILE *fp);
-void cli_print_render_help(FILE *fp);
-void cli_print_diff_help(FILE *fp);
-void cli_print_policy_help(FILE *fp);
+/* ---- help texts, man page, docs/cli.md, bash completion (help.c) ---- */
+/* `assay --help` (cmd CMD_HELP) or a command's --help. */
+void cli_print_help(cli_command cmd, FILE *fp);
+/* assay(1) in roff, docs/cli.md in Markdown, the bash completion script. */
+void cli_print_man(FILE *fp);
+void cli_print_markdown(FILE *fp);
+void cli_print_bash_completion(FILE *fp);
 
 /* The scan's policy: the file (--policy, else ASSAY_POLICY), the ASSAY_* variables, then the
  * flags, each key from the highest of them (src/cli/policy_cli.c). On success *out owns the

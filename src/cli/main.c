@@ -287,9 +287,21 @@ int main(int argc, char **argv) {
         fprintf(stderr, "Try 'assay --help' or 'assay scan --help'.\n");
         return rc;
     }
+    if (o.help) { /* COMMAND --help */
+        cli_print_help(o.cmd, stdout);
+        return CLI_EXIT_PASS;
+    }
     switch (o.cmd) {
     case CMD_HELP:
-        cli_print_usage(stdout);
+        if (o.help_format == 'm')
+            cli_print_man(stdout);
+        else if (o.help_format == 'd')
+            cli_print_markdown(stdout);
+        else
+            cli_print_help(o.help_cmd, stdout);
+        return CLI_EXIT_PASS;
+    case CMD_COMPLETION:
+        cli_print_bash_completion(stdout);
         return CLI_EXIT_PASS;
     case CMD_VERSION:
         printf("assay %s\n", assay_version());
@@ -297,34 +309,14 @@ int main(int argc, char **argv) {
     case CMD_INFO:
         return cmd_info();
     case CMD_SCAN:
-        if (o.help) {
-            cli_print_scan_help(stdout);
-            return CLI_EXIT_PASS;
-        }
         return cmd_scan(&o, argc, argv);
     case CMD_POLICY:
-        if (o.help) {
-            cli_print_policy_help(stdout);
-            return CLI_EXIT_PASS;
-        }
         return cli_policy_show(&o);
     case CMD_KNN:
-        if (o.help) {
-            cli_print_knn_help(stdout);
-            return CLI_EXIT_PASS;
-        }
         return cmd_knn(&o);
     case CMD_DIFF:
-        if (o.help) {
-            cli_print_diff_help(stdout);
-            return CLI_EXIT_PASS;
-        }
         return cmd_diff(&o);
     case CMD_RENDER:
-        if (o.help) {
-            cli_print_render_help(stdout);
-            return CLI_EXIT_PASS;
-        }
         return cmd_render(&o);
     }
     return CLI_EXIT_INTERNAL;

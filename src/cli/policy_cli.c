@@ -55,22 +55,3 @@ int cli_policy_show(const cli_opts *o) {
     assay_ctx_destroy(ctx);
     return code;
 }
-
-void cli_print_policy_help(FILE *fp) {
-    fputs("usage: assay policy show [--policy FILE] [policy options]\n"
-          "\n"
-          "Prints the effective policy as JSON: the policy file (--policy, else ASSAY_POLICY),\n"
-          "overridden by ASSAY_* variables, overridden by the options, key by key. The output is\n"
-          "itself a valid policy (schemas/assay-policy-1.schema.json). A scan records the same\n"
-          "policy, its SHA-256 and the source of every key in report.json \"policy\".\n"
-          "\n"
-          "policy options (flag, variable):\n",
-          fp);
-    for (size_t i = 0; i < assay_policy_option_count(); i++) {
-        const assay_policy_option *p = assay_policy_option_at(i);
-        char flag[64];
-        snprintf(flag, sizeof flag, "--%s%s%s", p->name, p->arg ? " " : "", p->arg ? p->arg : "");
-        fprintf(fp, "  %-30s %s\n  %-30s   %s\n", flag, p->env, "", p->help);
-    }
-    fputs("\nexit codes: 0 printed, 2 bad policy (the message names file, line and key).\n", fp);
-}

@@ -31,45 +31,102 @@ const char *assay__source_name(assay_policy_source s) {
 /* ---- the option table: flag --<name>, variable ASSAY_<NAME> ---- */
 
 static const assay_policy_option k_options[] = {
-    {"policy", "ASSAY_POLICY", "", 1, "FILE", "the YAML policy file (README \"Policy file\")"},
-    {"k", "ASSAY_K", "scan.k", 1, "N", "neighbours per row (default 10)"},
-    {"metric", "ASSAY_METRIC", "scan.metric", 1, "cosine|l2", "distance (default cosine)"},
+    {"policy", "ASSAY_POLICY", "", 1, "FILE", "the YAML policy file (docs/policy.md)",
+     NULL},
+    {"k", "ASSAY_K", "scan.k", 1, "N", "neighbours per row", NULL},
+    {"metric", "ASSAY_METRIC", "scan.metric", 1, "cosine|l2", "distance", NULL},
     {"weighted", "ASSAY_WEIGHTED", "scan.weighted", 0, NULL,
-     "knn-label: weight neighbours by inverse distance"},
+     "knn-label: weight neighbours by inverse distance", NULL},
     {"label-threshold", "ASSAY_LABEL_THRESHOLD", "scan.label-threshold", 1, "X",
-     "knn-label flags rows with score >= X (default 0.9)"},
-    {"outlier-iqr", "ASSAY_OUTLIER_IQR", "scan.outlier-iqr", 1, "X",
-     "knn-outlier fence Q3 + X*IQR (default 3)"},
-    {"skip", "ASSAY_SKIP", "scan.skip", 1, "DET,...", "detectors not to run (names below)"},
+     "knn-label flags rows with score >= X", NULL},
+    {"outlier-iqr", "ASSAY_OUTLIER_IQR", "scan.outlier-iqr", 1, "X", "knn-outlier fence Q3 + X*IQR",
+     NULL},
+    {"skip", "ASSAY_SKIP", "scan.skip", 1, "DET,...", "detectors not to run (names below)", NULL},
     {"fail-on", "ASSAY_FAIL_ON", "gate.fail-on", 1, "SEVERITY",
-     "low|medium|high|critical|none: counted findings at or above fail (default high)"},
+     "low|medium|high|critical|none: counted findings at or above fail", NULL},
     {"warn-on", "ASSAY_WARN_ON", "gate.warn-on", 1, "SEVERITY",
-     "counted findings at or above warn without failing (default none)"},
+     "counted findings at or above warn without failing", NULL},
     {"max-flagged-fraction", "ASSAY_MAX_FLAGGED_FRACTION", "gate.max-flagged-fraction", 1, "F",
-     "fail when more than F of the rows are flagged, allowlisted rows excluded (default 1: off)"},
+     "fail when more than F of the rows are flagged, allowlisted rows excluded (1 = off)", NULL},
     {"class-budget", "ASSAY_CLASS_BUDGET", "gate.class-budgets.%s", 1, "CLASS=F,...",
-     "fail when more than F of a class's rows are flagged (CLASS * = every other class)"},
+     "fail when more than F of a class's rows are flagged (CLASS * = every other class)", NULL},
     {"fail-kinds", "ASSAY_FAIL_KINDS", "gate.fail-kinds", 1, "KIND,...",
-     "finding kinds that can fail the gate; others only warn (default: all)"},
+     "finding kinds that can fail the gate; others only warn", NULL},
     {"exit-zero", "ASSAY_EXIT_ZERO", "gate.exit-zero", 0, NULL,
-     "exit 0 even when the gate fails (report.json gate.exit_code keeps the real code)"},
+     "exit 0 even when the gate fails (report.json gate.exit_code keeps the real code)", NULL},
     {"threshold", "ASSAY_THRESHOLD", "detectors.%s.threshold", 1, "DET=X,...",
-     "minimum calibrated evidence in [0.5, 1] for a detector's findings (0.5 = its own rule)"},
+     "minimum calibrated evidence in [0.5, 1] for a detector's findings (0.5 = its own rule)",
+     NULL},
     {"severity", "ASSAY_SEVERITY", "detectors.%s.severity", 1, "DET=SEVERITY,...",
-     "severity of a detector's findings (default: the detector's own)"},
+     "severity of a detector's findings (a detector's own: docs/detectors.md)", NULL},
     {"enabled", "ASSAY_ENABLED", "detectors.%s.enabled", 1, "DET=true|false,...",
-     "run a detector or not (false = --skip DET)"},
+     "run a detector or not (false = --skip DET)", NULL},
     {"allowlist", "ASSAY_ALLOWLIST", "allowlist", 1, "FILE",
-     "accepted rows: a YAML list of {id | row-sha256, reason, owner, expires}"},
+     "accepted rows: a YAML list of {id | row-sha256, reason, owner, expires}", NULL},
 };
 #define N_FIXED_OPTIONS (sizeof k_options / sizeof k_options[0])
 
-/* One option per detector parameter, from the parameter table (built once, read-only after). */
-static assay_policy_option g_param_options[ASSAY__P_COUNT];
+/* One option per detector parameter, from the parameter table, and every option's default
+ * (built once, read-only after). */
+static assay_policy_option g_options[N_FIXED_OPTIONS + ASSAY__P_COUNT];
 static char g_param_env[ASSAY__P_COUNT][48], g_param_key[ASSAY__P_COUNT][48];
-static pthread_once_t g_param_once = PTHREAD_ONCE_INIT;
+static char g_defaults[N_FIXED_OPTIONS + ASSAY__P_COUNT][96];
+static pthread_once_t g_options_once = PTHREAD_ONCE_INIT;
 
-static void build_param_options(void) {
+static void set_defaults(assay_policy *p);
+
+/* The text of a default value as the policy file writes it: numbers %g, lists comma-separated
+ * ("none" when empty). */
+static void value_text(const json_t *v, char *buf, size_t len) {
+    buf[0] = '\0';
+    if (json_is_string(v)) {
+        snprintf(buf, len, "%s", json_string_value(v));
+    } else if (json_is_boolean(v)) {
+        snprintf(buf, len, "%s", json_is_true(v) ? "true" : "false");
+    } else if (json_is_number(v)) {
+        snprintf(buf, len, "%g", json_number_value(v));
+    } else if (json_is_array(v)) {
+        size_t i, u = 0;
+        const json_t *e;
+        json_array_foreach(v, i, e) {
+            u += (size_t)snprintf(buf + u, u < len ? len - u : 0, "%s%s", i ? "," : "",
+                                  json_string_value(e) ? json_string_value(e) : "?");
+        }
+        if (json_array_size(v) == 0) snprintf(buf, len, "none");
+    }
+}
+
+/* The default of option `o` (its key in the default policy's effective view; for a
+ * per-detector key, the value when it is the same for every detector), or NULL. */
+static const char *option_default(const assay_policy_option *o, const json_t *eff, char *buf,
+                                  size_t len) {
+    char key[96];
+    const char *k = o->key;
+    if (k[0] == '\0' || strchr(k, '.') == NULL) return NULL; /* --policy, --allowlist */
+    const char *dot = strchr(k, '.');
+    snprintf(key, sizeof key, "%.*s", (int)(dot - k), k);
+    const json_t *v = json_object_get(eff, key);
+    const char *rest = dot + 1;
+    if (strncmp(rest, "%s.", 3) == 0) { /* detectors.%s.field: one value for every detector */
+        const char *field = rest + 3;
+        const char *name;
+        const json_t *det, *first = NULL;
+        json_object_foreach((json_t *)v, name, det) {
+            const json_t *f = json_object_get(det, field);
+            if (f == NULL || (first != NULL && !json_equal(f, first))) return NULL;
+            first = f;
+        }
+        v = first;
+    } else {
+        v = json_object_get(v, rest);
+    }
+    if (v == NULL) return NULL;
+    value_text(v, buf, len);
+    return buf[0] ? buf : NULL;
+}
+
+static void build_options(void) {
+    for (size_t i = 0; i < N_FIXED_OPTIONS; i++) g_options[i] = k_options[i];
     for (size_t i = 0; i < ASSAY__P_COUNT; i++) {
         const assay_param_info *pi = assay_param_info_at(i);
         size_t j = 0;
@@ -78,9 +135,17 @@ static void build_param_options(void) {
             g_param_env[i][j++] = *c == '-' ? '_' : (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
         g_param_env[i][j] = '\0';
         snprintf(g_param_key[i], sizeof g_param_key[i], "scan.%s", pi->name);
-        g_param_options[i] =
-            (assay_policy_option){pi->name, g_param_env[i], g_param_key[i], 1, "X", pi->help};
+        g_options[N_FIXED_OPTIONS + i] =
+            (assay_policy_option){pi->name, g_param_env[i], g_param_key[i], 1, "X", pi->help, NULL};
     }
+    /* The defaults, read off a policy holding them: what `assay policy show` prints. */
+    assay_policy p;
+    memset(&p, 0, sizeof p);
+    set_defaults(&p);
+    json_t *eff = assay__policy_effective(&p);
+    for (size_t i = 0; eff != NULL && i < N_FIXED_OPTIONS + ASSAY__P_COUNT; i++)
+        g_options[i].def = option_default(&g_options[i], eff, g_defaults[i], sizeof g_defaults[i]);
+    json_decref(eff);
 }
 
 size_t assay_policy_option_count(void) {
@@ -88,10 +153,9 @@ size_t assay_policy_option_count(void) {
 }
 
 const assay_policy_option *assay_policy_option_at(size_t i) {
-    if (i < N_FIXED_OPTIONS) return &k_options[i];
     if (i >= N_FIXED_OPTIONS + ASSAY__P_COUNT) return NULL;
-    pthread_once(&g_param_once, build_param_options);
-    return &g_param_options[i - N_FIXED_OPTIONS];
+    pthread_once(&g_options_once, build_options);
+    return &g_options[i];
 }
 
 /* ---- the policy ---- */

@@ -45,6 +45,11 @@ const char *assay_detector_name(assay_detector det) {
     return d != NULL ? d->name : "unknown";
 }
 
+const char *assay_detector_about(assay_detector det) {
+    const assay__detector *d = assay__detector_get(det);
+    return d != NULL ? d->what : "";
+}
+
 assay_status assay_detector_parse(const char *name, assay_detector *out) {
     for (size_t i = 0; name != NULL && i < ASSAY_DET_COUNT; i++)
         if (strcasecmp(name, k_run_order[i].name) == 0) {

@@ -465,12 +465,12 @@ static assay_status table_header(csv_reader *r, void *user) {
 
     /* Label: required unless a labels file replaces it; a label column in the table is never a
      * feature, even when the labels come from elsewhere. */
-    const char *label_name = or_default(o->label_column, "label");
+    const char *label_name = or_default(o->label_column, ASSAY_DEFAULT_LABEL_COLUMN);
     size_t li = reader_find(r, label_name);
     if (li == SIZE_MAX && o->labels_file == NULL) return missing_column(r, "", label_name);
     /* Id: an explicit name must exist; the default "id" is used when present. With an ids file
      * the table's id column is only kept out of the features. */
-    const char *id_name = or_default(o->id_column, "id");
+    const char *id_name = or_default(o->id_column, ASSAY_DEFAULT_ID_COLUMN);
     size_t ii = reader_find(r, id_name);
     if (ii == SIZE_MAX && o->id_column != NULL && o->id_column[0] != '\0' && o->ids_file == NULL)
         return missing_column(r, "id ", id_name);
@@ -684,7 +684,7 @@ assay_status assay__csv_load_column(assay_ctx *ctx, const char *path, const char
     if (path == NULL || out == NULL)
         return assay__fail(ctx, ASSAY_E_INVAL, "assay__csv_load_column: NULL argument");
     assay__column_free(out);
-    column_load cl = {or_default(column, "label"), 0, 0, out};
+    column_load cl = {or_default(column, ASSAY_DEFAULT_LABEL_COLUMN), 0, 0, out};
     const csv_consumer c = {column_header, column_field, column_record, &cl};
     assay_status s = reader_run(ctx, path, &c);
     if (s == ASSAY_OK && want_int_if_possible) s = assay__column_maybe_to_int(ctx, out);

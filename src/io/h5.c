@@ -883,17 +883,17 @@ static int named(const char *s) {
 
 static assay_status load_all(h5in *f, assay_dataset *ds, const assay_load_opts *o) {
     ASSAY_TRY(open_file(f));
-    const char *emb = named(o->h5_embeddings) ? o->h5_embeddings : "/embeddings";
+    const char *emb = named(o->h5_embeddings) ? o->h5_embeddings : ASSAY_DEFAULT_H5_EMBEDDINGS;
     ASSAY_TRY(load_embeddings(f, ds, emb));
     /* A separate labels/ids/probabilities file overrides the dataset, so it is not read. */
     if (o->labels_file == NULL)
         ASSAY_TRY(
-            load_column(f, ds, named(o->h5_labels) ? o->h5_labels : "/labels", 1, 1, &ds->labels));
+            load_column(f, ds, named(o->h5_labels) ? o->h5_labels : ASSAY_DEFAULT_H5_LABELS, 1, 1, &ds->labels));
     if (o->ids_file == NULL)
-        ASSAY_TRY(load_column(f, ds, named(o->h5_ids) ? o->h5_ids : "/ids", named(o->h5_ids), 0,
+        ASSAY_TRY(load_column(f, ds, named(o->h5_ids) ? o->h5_ids : ASSAY_DEFAULT_H5_IDS, named(o->h5_ids), 0,
                               &ds->ids));
     if (o->pred_probs_file == NULL)
-        ASSAY_TRY(load_pred_probs(f, ds, named(o->h5_pred_probs) ? o->h5_pred_probs : "/pred_probs",
+        ASSAY_TRY(load_pred_probs(f, ds, named(o->h5_pred_probs) ? o->h5_pred_probs : ASSAY_DEFAULT_H5_PRED_PROBS,
                                   named(o->h5_pred_probs)));
     return ASSAY_OK;
 }

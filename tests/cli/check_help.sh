@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# What the tool says about its options is generated from its tables, and stays so:
+#   - docs/cli.md is exactly `assay help --markdown` (regenerate it after changing an option:
+#     assay help --markdown > docs/cli.md);
+#   - the man page renders without a warning (groff -ww), when groff is installed;
+#   - the bash completion script parses and completes commands, options and option values.
+#   check_help.sh ASSAY SOURCE_DIR WORK_DIR
+set -euo pipefail
+assay=$1 src=$2 work=$3
+mkdir -p "$work"
+
+"$assay" help --markdown >"$work/cli.md"
+if ! diff -u "$src/docs/cli.md" "$work/cli.md" >"$work/cli.md.diff"; then
+    echo "docs/cli.md is not what 'assay help --markdown' prints (regenerate it):" >&2
+    head -40 "$work/cli.md.diff" >&2
+    exit 1
+fi
+echo "docs/cli.md is current"
+
+"$assay" help --man >"$work/assay.1"
+grep -q '^\.TH ASSAY 1' "$work/assay.1"
+if command -v groff >/dev/null; then
+    groff -man -Tutf8 -ww -z "$work/assay.1" 2>"$work/groff.log"
+    if [ -s "$work/groff.log" ]; then
+        cat "$work/groff.log" >&2
+        exit 1
+    fi
+    echo "the man page renders without warnings"
+fi
+
+"$assay" completion bash >"$work/assay.bash"
+bash -n "$work/assay.bash"
+# complete WORDS... : prints the completions of the last word
+complete_words() {
+    bash -c '
+        source "$1"; shift
+        COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+        _assay
+        printf "%s\n" "${COMPREPLY[@]}"' _ "$work/assay.bash" "$@"
+}
+expect() { # WANTED WORDS...
+    local want=$1
+    shift
+    if ! complete_words "$@" | grep -qx -- "$want"; then
+        echo "completing '$*' does not offer '$want'; it offers:" >&2
+        complete_words "$@" >&2
+        exit 1
+    fi
+}
+expect scan assay sc
+expect --metric assay scan --met
+expect l2 assay scan --metric ""
+expect high assay scan --fail-on h
+expect knn-label,spectre assay scan --skip knn-label,spec
+expect spectral= assay scan --threshold spectr
+expect backdoor assay scan --fail-kinds back
+expect --sarif assay report render --sar
+expect render assay report ""
+expect --json-summary assay diff --json
+if complete_words assay knn --trut | grep -q .; then
+    echo "knn offers --truth, a scan-only option" >&2
+    exit 1
+fi
+echo "the bash completion completes commands, options and values"
