@@ -98,6 +98,11 @@ ASSAY_API void assay_policy_scan_opts(const assay_policy *p, assay_scan_opts *o)
 ASSAY_API assay_status assay_policy_effective_json(assay_ctx *ctx, const assay_policy *p,
                                                    int indent, char **out);
 
+/* The JSON Schema (draft 2020-12) of a policy file, generated from the same tables the policy
+ * is read with (keys, types, ranges, defaults, detectors, finding kinds): what
+ * schemas/assay-policy-1.schema.json holds. *out is the caller's to free(). ASSAY_E_NOMEM. */
+ASSAY_API assay_status assay_policy_schema_json(assay_ctx *ctx, char **out);
+
 /* Applies the policy to a finished scan result, once: per-detector thresholds and severities,
  * the allowlist, then the gate. The result keeps the verdict, its reasons, per-detector verdicts,
  * the exit code and the policy block that report.json records. `verdict` may be NULL.

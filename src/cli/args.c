@@ -475,8 +475,12 @@ int cli_parse(int argc, char **argv, cli_opts *o, char *err, size_t err_len) {
             o->help = 1;
             return 0;
         }
+        if (argc == 3 && strcmp(argv[2], "schema") == 0) {
+            o->policy_schema = 1;
+            return 0;
+        }
         if (argc < 3 || strcmp(argv[2], "show") != 0) {
-            snprintf(err, err_len, "policy expects 'show' ('assay policy --help')");
+            snprintf(err, err_len, "policy expects 'show' or 'schema' ('assay policy --help')");
             return CLI_EXIT_USAGE;
         }
         return parse_scan(argc - 2, argv + 2, o, err, err_len);

@@ -130,6 +130,7 @@ typedef struct cli_opts {
     int progress;     /* --progress: plain progress lines even when stderr is not a terminal */
     int json_summary; /* --json-summary: stdout ends with one JSON line */
     const char *json_summary_file; /* --json-summary=FILE: the same object written to FILE */
+    int policy_schema;             /* assay policy schema */
     /* help: what to print (0 text, 'm' man page, 'd' Markdown); the command asked about */
     int help_format;
     cli_command help_cmd;

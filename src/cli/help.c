@@ -61,12 +61,15 @@ static const cmd_doc k_cmds[] = {
      "(the chain of reports).",
      "0 no row changed, 1 rows changed (tampering), 2 unreadable manifest or not a manifest (the "
      "message names the file and the key), or bad usage."},
-    {CMD_POLICY, CLI_FOR_POLICY, "policy", "policy show [--policy FILE] [policy options]",
-     "print the effective gate policy (file, ASSAY_* variables, flags) as JSON",
+    {CMD_POLICY, CLI_FOR_POLICY, "policy",
+     "policy show [--policy FILE] [policy options] | policy schema",
+     "print the effective gate policy (file, ASSAY_* variables, flags), or its schema",
      "Prints the effective gate policy as JSON: the policy file (--policy, else ASSAY_POLICY), "
      "overridden by ASSAY_* variables, overridden by the options, key by key. The output is "
      "itself a valid policy (schemas/assay-policy-1.schema.json). A scan records the same "
-     "policy, its SHA-256 and the source of every key in report.json \"policy\".",
+     "policy, its SHA-256 and the source of every key in report.json \"policy\".\n\n'assay "
+     "policy schema' prints the JSON Schema of a policy file (schemas/assay-policy-1.schema.json), "
+     "generated from the same tables.",
      "0 printed, 2 bad policy (the message names file, line and key)."},
     {CMD_INFO, 0, "info", "info", "CPU features, kernels, BLAS library",
      "Prints the CPU features, the kernels built and the ones this CPU runs, the one used and "

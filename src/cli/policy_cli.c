@@ -40,8 +40,10 @@ int cli_policy_show(const cli_opts *o) {
     assay_policy *p = NULL;
     assay_scan_opts scan = o->scan;
     char *text = NULL;
-    s = cli_resolve_policy(o, ctx, &p, &scan);
-    if (s == ASSAY_OK) s = assay_policy_effective_json(ctx, p, 1, &text);
+    if (o->policy_schema)
+        s = assay_policy_schema_json(ctx, &text);
+    else if ((s = cli_resolve_policy(o, ctx, &p, &scan)) == ASSAY_OK)
+        s = assay_policy_effective_json(ctx, p, 1, &text);
     int code = CLI_EXIT_PASS;
     if (s == ASSAY_OK) {
         puts(text);

@@ -31,8 +31,7 @@ const char *assay__source_name(assay_policy_source s) {
 /* ---- the option table: flag --<name>, variable ASSAY_<NAME> ---- */
 
 static const assay_policy_option k_options[] = {
-    {"policy", "ASSAY_POLICY", "", 1, "FILE", "the YAML policy file (docs/policy.md)",
-     NULL},
+    {"policy", "ASSAY_POLICY", "", 1, "FILE", "the YAML policy file (docs/policy.md)", NULL},
     {"k", "ASSAY_K", "scan.k", 1, "N", "neighbours per row", NULL},
     {"metric", "ASSAY_METRIC", "scan.metric", 1, "cosine|l2", "distance", NULL},
     {"weighted", "ASSAY_WEIGHTED", "scan.weighted", 0, NULL,
@@ -219,20 +218,8 @@ void assay_policy_scan_opts(const assay_policy *p, assay_scan_opts *o) {
 
 /* ---- value parsing ---- */
 
-typedef enum vtype {
-    V_INT,
-    V_NUM,
-    V_BOOL,
-    V_METRIC,
-    V_SEV,      /* low..critical or none */
-    V_SEV_SOME, /* low..critical */
-    V_DETLIST,
-    V_KINDLIST,
-    V_ALLOWFILE
-} vtype;
-
 typedef struct keyref {
-    vtype type;
+    assay__vtype type;
     int slot;        /* -1 for a class budget */
     double lo, hi;   /* numbers: inclusive range */
     int lo_open;     /* (lo, hi] */
@@ -248,12 +235,12 @@ static int resolve(const char *key, keyref *r) {
     memset(r, 0, sizeof *r);
     if (strncmp(key, "scan.", 5) == 0) {
         const char *k = key + 5;
-        static const keyref fixed[] = {{V_INT, ASSAY__SLOT_K, 1, 100000, 0, NULL},
-                                       {V_METRIC, ASSAY__SLOT_METRIC, 0, 0, 0, NULL},
-                                       {V_BOOL, ASSAY__SLOT_WEIGHTED, 0, 0, 0, NULL},
-                                       {V_NUM, ASSAY__SLOT_LABEL_THRESHOLD, 0, 1, 1, NULL},
-                                       {V_NUM, ASSAY__SLOT_OUTLIER_IQR, 0, 1e6, 0, NULL},
-                                       {V_DETLIST, ASSAY__SLOT_SKIP, 0, 0, 0, NULL}};
+        static const keyref fixed[] = {{ASSAY__V_INT, ASSAY__SLOT_K, 1, 100000, 0, NULL},
+                                       {ASSAY__V_METRIC, ASSAY__SLOT_METRIC, 0, 0, 0, NULL},
+                                       {ASSAY__V_BOOL, ASSAY__SLOT_WEIGHTED, 0, 0, 0, NULL},
+                                       {ASSAY__V_NUM, ASSAY__SLOT_LABEL_THRESHOLD, 0, 1, 1, NULL},
+                                       {ASSAY__V_NUM, ASSAY__SLOT_OUTLIER_IQR, 0, 1e6, 0, NULL},
+                                       {ASSAY__V_DETLIST, ASSAY__SLOT_SKIP, 0, 0, 0, NULL}};
         for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
             if (strcmp(k, k_scan_fixed[i]) == 0) {
                 *r = fixed[i];
@@ -262,7 +249,7 @@ static int resolve(const char *key, keyref *r) {
         for (size_t i = 0; i < ASSAY__P_COUNT; i++) {
             const assay_param_info *pi = assay_param_info_at(i);
             if (strcmp(k, pi->name) == 0) {
-                *r = (keyref){pi->integer ? V_INT : V_NUM,
+                *r = (keyref){pi->integer ? ASSAY__V_INT : ASSAY__V_NUM,
                               ASSAY__SLOT_PARAM0 + (int)i,
                               pi->min,
                               pi->max,
@@ -285,31 +272,44 @@ static int resolve(const char *key, keyref *r) {
         if (assay_detector_parse(name, &det) != ASSAY_OK) return -1;
         for (int f = 0; f < 3; f++)
             if (strcmp(dot + 1, k_det_fields[f]) == 0) {
-                static const vtype types[] = {V_BOOL, V_NUM, V_SEV_SOME};
+                static const assay__vtype types[] = {ASSAY__V_BOOL, ASSAY__V_NUM,
+                                                     ASSAY__V_SEV_SOME};
                 *r = (keyref){types[f], ASSAY__SLOT_DET0 + 3 * (int)det + f, 0.5, 1, 0, NULL};
                 return 0;
             }
         return -1;
     }
     if (strncmp(key, "gate.class-budgets.", 19) == 0 && key[19] != '\0') {
-        *r = (keyref){V_NUM, -1, 0, 1, 0, key + 19};
+        *r = (keyref){ASSAY__V_NUM, -1, 0, 1, 0, key + 19};
         return 0;
     }
     static const struct {
         const char *name;
         keyref ref;
-    } gate[] = {{"gate.fail-on", {V_SEV, ASSAY__SLOT_FAIL_ON, 0, 0, 0, NULL}},
-                {"gate.warn-on", {V_SEV, ASSAY__SLOT_WARN_ON, 0, 0, 0, NULL}},
-                {"gate.max-flagged-fraction", {V_NUM, ASSAY__SLOT_MAX_FLAGGED, 0, 1, 0, NULL}},
-                {"gate.fail-kinds", {V_KINDLIST, ASSAY__SLOT_FAIL_KINDS, 0, 0, 0, NULL}},
-                {"gate.exit-zero", {V_BOOL, ASSAY__SLOT_EXIT_ZERO, 0, 0, 0, NULL}},
-                {"allowlist", {V_ALLOWFILE, ASSAY__SLOT_ALLOWLIST, 0, 0, 0, NULL}}};
+    } gate[] = {
+        {"gate.fail-on", {ASSAY__V_SEV, ASSAY__SLOT_FAIL_ON, 0, 0, 0, NULL}},
+        {"gate.warn-on", {ASSAY__V_SEV, ASSAY__SLOT_WARN_ON, 0, 0, 0, NULL}},
+        {"gate.max-flagged-fraction", {ASSAY__V_NUM, ASSAY__SLOT_MAX_FLAGGED, 0, 1, 0, NULL}},
+        {"gate.fail-kinds", {ASSAY__V_KINDLIST, ASSAY__SLOT_FAIL_KINDS, 0, 0, 0, NULL}},
+        {"gate.exit-zero", {ASSAY__V_BOOL, ASSAY__SLOT_EXIT_ZERO, 0, 0, 0, NULL}},
+        {"allowlist", {ASSAY__V_ALLOWFILE, ASSAY__SLOT_ALLOWLIST, 0, 0, 0, NULL}}};
     for (size_t i = 0; i < sizeof gate / sizeof gate[0]; i++)
         if (strcmp(key, gate[i].name) == 0) {
             *r = gate[i].ref;
             return 0;
         }
     return -1;
+}
+
+int assay__policy_key_type(const char *key, assay__vtype *type, double *lo, double *hi,
+                           int *lo_open) {
+    keyref r;
+    if (resolve(key, &r) != 0) return -1;
+    *type = r.type;
+    *lo = r.lo;
+    *hi = r.hi;
+    *lo_open = r.lo_open;
+    return 0;
 }
 
 static int parse_number(const char *s, double *out) {
@@ -365,25 +365,25 @@ static int det_index(const char *name) {
 
 static const char *expected_text(const keyref *r, char *buf, size_t len) {
     switch (r->type) {
-    case V_INT:
+    case ASSAY__V_INT:
         snprintf(buf, len, "an integer from %g to %g", r->lo, r->hi);
         break;
-    case V_NUM:
+    case ASSAY__V_NUM:
         snprintf(buf, len, "a number %s%g, %g]", r->lo_open ? "in (" : "in [", r->lo, r->hi);
         break;
-    case V_BOOL:
+    case ASSAY__V_BOOL:
         snprintf(buf, len, "true or false");
         break;
-    case V_METRIC:
+    case ASSAY__V_METRIC:
         snprintf(buf, len, "cosine or l2");
         break;
-    case V_SEV:
+    case ASSAY__V_SEV:
         snprintf(buf, len, "one of low, medium, high, critical, none");
         break;
-    case V_SEV_SOME:
+    case ASSAY__V_SEV_SOME:
         snprintf(buf, len, "one of low, medium, high, critical");
         break;
-    case V_DETLIST: {
+    case ASSAY__V_DETLIST: {
         size_t u = (size_t)snprintf(buf, len, "detector names (");
         for (int d = 0; d < ASSAY_DET_COUNT && u < len; d++)
             u += (size_t)snprintf(buf + u, len - u, "%s%s", d ? ", " : "",
@@ -391,14 +391,14 @@ static const char *expected_text(const keyref *r, char *buf, size_t len) {
         if (u < len) snprintf(buf + u, len - u, ")");
         break;
     }
-    case V_KINDLIST: {
+    case ASSAY__V_KINDLIST: {
         size_t u = (size_t)snprintf(buf, len, "finding kinds (");
         for (int k = 0; k < ASSAY__KIND_COUNT && u < len; k++)
             u += (size_t)snprintf(buf + u, len - u, "%s%s", k ? ", " : "", assay__kind_names[k]);
         if (u < len) snprintf(buf + u, len - u, ")");
         break;
     }
-    case V_ALLOWFILE:
+    case ASSAY__V_ALLOWFILE:
         snprintf(buf, len, "an allowlist file");
         break;
     }
@@ -418,8 +418,8 @@ static assay_status bad_value(assay_ctx *ctx, const char *where, const char *key
                        detail ? detail : "");
 }
 
-static int is_number_type(vtype t) {
-    return t == V_INT || t == V_NUM || t == V_BOOL;
+static int is_number_type(assay__vtype t) {
+    return t == ASSAY__V_INT || t == ASSAY__V_NUM || t == ASSAY__V_BOOL;
 }
 
 /* Records a class budget (replacing one from a lower or equal source). */
@@ -457,49 +457,49 @@ assay_status assay__policy_set(assay_ctx *ctx, assay_policy *p, const char *key,
     uint32_t mask = 0;
     char bad[64];
     switch (r.type) {
-    case V_INT:
+    case ASSAY__V_INT:
         if (parse_number(value, &num) != 0 || num != floor(num) || num < r.lo || num > r.hi)
             return bad_value(ctx, where, key, &r, value, NULL);
         break;
-    case V_NUM:
+    case ASSAY__V_NUM:
         if (parse_number(value, &num) != 0 || num > r.hi || (r.lo_open ? num <= r.lo : num < r.lo))
             return bad_value(ctx, where, key, &r, value, NULL);
         break;
-    case V_BOOL:
+    case ASSAY__V_BOOL:
         if (parse_bool(value, src == ASSAY_SRC_FILE, &b) != 0)
             return bad_value(ctx, where, key, &r, value, NULL);
         break;
-    case V_METRIC: {
+    case ASSAY__V_METRIC: {
         assay_metric m;
         if (assay_metric_parse(value, &m) != ASSAY_OK)
             return bad_value(ctx, where, key, &r, value, NULL);
         b = (int)m;
         break;
     }
-    case V_SEV:
-    case V_SEV_SOME: {
+    case ASSAY__V_SEV:
+    case ASSAY__V_SEV_SOME: {
         assay_severity s;
         if (assay_severity_parse(value, &s) != ASSAY_OK ||
-            (r.type == V_SEV_SOME && s == ASSAY_SEV_NONE))
+            (r.type == ASSAY__V_SEV_SOME && s == ASSAY_SEV_NONE))
             return bad_value(ctx, where, key, &r, value, NULL);
         b = (int)s;
         break;
     }
-    case V_DETLIST:
+    case ASSAY__V_DETLIST:
         if (parse_names(value, det_index, &mask, bad, sizeof bad) != 0) {
             char d[100];
             snprintf(d, sizeof d, "unknown detector '%s'", bad);
             return bad_value(ctx, where, key, &r, value, d);
         }
         break;
-    case V_KINDLIST:
+    case ASSAY__V_KINDLIST:
         if (parse_names(value, assay__kind_parse, &mask, bad, sizeof bad) != 0) {
             char d[100];
             snprintf(d, sizeof d, "unknown kind '%s'", bad);
             return bad_value(ctx, where, key, &r, value, d);
         }
         break;
-    case V_ALLOWFILE: {
+    case ASSAY__V_ALLOWFILE: {
         if (value[0] == '\0') return bad_value(ctx, where, key, &r, value, NULL);
         assay__allow_entry *a = NULL;
         size_t n = 0;

@@ -67,6 +67,24 @@ struct assay_policy {
     unsigned char file_sha256[32];
 };
 
+/* The types of policy values. */
+typedef enum assay__vtype {
+    ASSAY__V_INT,
+    ASSAY__V_NUM,
+    ASSAY__V_BOOL,
+    ASSAY__V_METRIC,
+    ASSAY__V_SEV,      /* low..critical or none */
+    ASSAY__V_SEV_SOME, /* low..critical */
+    ASSAY__V_DETLIST,
+    ASSAY__V_KINDLIST,
+    ASSAY__V_ALLOWFILE
+} assay__vtype;
+
+/* What a dotted key holds: its type and, for numbers, the inclusive range [lo, hi] ((lo, hi]
+ * when lo_open). -1 for an unknown key. */
+int assay__policy_key_type(const char *key, assay__vtype *type, double *lo, double *hi,
+                           int *lo_open);
+
 /* Frees an allowlist. */
 void assay__allow_free(assay__allow_entry *a, size_t n);
 
@@ -86,6 +104,8 @@ assay__kind assay__detector_kind_id(assay_detector det);
 /* JSON views: the effective policy (a valid policy file) and the per-key sources. */
 json_t *assay__policy_effective(const assay_policy *p);
 json_t *assay__policy_sources(const assay_policy *p);
+/* The JSON Schema of a policy file, from the option and detector tables (policy_schema.c). */
+json_t *assay__policy_schema(void);
 /* SHA-256 hex of the canonical compact JSON (keys sorted) of the effective policy. */
 int assay__policy_sha256(const assay_policy *p, char hex[65]);
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # What the tool says about its options is generated from its tables, and stays so:
-#   - docs/cli.md is exactly `assay help --markdown` (regenerate it after changing an option:
-#     assay help --markdown > docs/cli.md);
+#   - docs/cli.md is exactly `assay help --markdown`, and schemas/assay-policy-1.schema.json
+#     exactly `assay policy schema` (after changing an option, a parameter or the detector list:
+#     cmake --build BUILD --target regenerate);
 #   - the man page renders without a warning (groff -ww), when groff is installed;
 #   - the bash completion script parses and completes commands, options and option values.
 #   check_help.sh ASSAY SOURCE_DIR WORK_DIR
@@ -17,6 +18,15 @@ if ! diff -u "$src/docs/cli.md" "$work/cli.md" >"$work/cli.md.diff"; then
     exit 1
 fi
 echo "docs/cli.md is current"
+
+"$assay" policy schema >"$work/policy.schema.json"
+if ! diff -u "$src/schemas/assay-policy-1.schema.json" "$work/policy.schema.json" \
+    >"$work/schema.diff"; then
+    echo "schemas/assay-policy-1.schema.json is not what 'assay policy schema' prints:" >&2
+    head -40 "$work/schema.diff" >&2
+    exit 1
+fi
+echo "the policy schema is current"
 
 "$assay" help --man >"$work/assay.1"
 grep -q '^\.TH ASSAY 1' "$work/assay.1"
