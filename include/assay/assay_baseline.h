@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Comparing two scans of a dataset without rescanning: `assay diff OLD/manifest.json
- * NEW/manifest.json`. The comparison is the one `assay scan --baseline` makes (README
+ * NEW/manifest.json`. The comparison is the one `assay scan --baseline` makes (docs/pipelines.md,
  * "Scheduled scans"): rows added, removed, changed (same id, different row digest) and
  * relabelled, the class-distribution shift (chi-square test of homogeneity) and the drift of each
  * class's centroid and detector-score quantiles. */

@@ -2,7 +2,7 @@
 /* The gate policy: which findings fail or warn, per-detector thresholds and severities, the
  * flagged-fraction and per-class budgets, accepted rows (the allowlist) and the scan settings,
  * read from a YAML policy file, environment variables and command-line flags with one key set
- * (README "Policy file"). A policy is applied to a finished scan result to give its verdict.
+ * (docs/policy.md). A policy is applied to a finished scan result to give its verdict.
  *
  * Typical use:
  *   assay_policy *p; assay_policy_create(ctx, &p);

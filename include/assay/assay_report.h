@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Reports rendered from one assay_result: scores.csv, flagged.csv, report.json, manifest.json,
- * and the short human summary. Files are written under temporary names and renamed into place
- * only when all of them are complete, so an error or a kill never leaves a half-written report. */
+/* Reports rendered from one assay_result: report.json, findings.jsonl, report.sarif, junit.xml,
+ * bom.cdx.json, report.html, manifest.json, scores.csv and flagged.csv (docs/reports.md), and the
+ * short human summary. Files are written under temporary names and renamed into place only when
+ * all of them are complete, so an error or a kill never leaves a half-written report. */
 #ifndef ASSAY_REPORT_H
 #define ASSAY_REPORT_H
 
@@ -37,8 +38,8 @@ typedef struct assay_report_opts {
  * folder and the reason). */
 ASSAY_API assay_status assay_report_prepare_dir(assay_ctx *ctx, const char *dir);
 
-/* Writes scores.csv, flagged.csv, report.json and manifest.json into `dir` (which must exist).
- * `opts` may be NULL. Nothing is left behind on failure: temporary files are removed and
+/* Writes the report set into `dir` (which must exist): scores.csv, flagged.csv, manifest.json,
+ * one file per format of assay_report_format_at, and report.json last. `opts` may be NULL. Nothing is left behind on failure: temporary files are removed and
  * existing reports are untouched. Returns ASSAY_OK, ASSAY_E_IO, ASSAY_E_NOMEM. */
 ASSAY_API assay_status assay_report_write(assay_ctx *ctx, const assay_dataset *ds,
                                           const assay_result *res, const char *dir,

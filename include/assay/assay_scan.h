@@ -95,7 +95,7 @@ typedef struct assay_scan_opts {
     double param[64];
     /* NULL: no baseline. Else the manifest.json of an earlier scan: rows added, removed and
      * changed since then, the class-distribution shift and drift are reported, and changed rows
-     * (same id, different row digest) are tampering findings of high severity (README
+     * (same id, different row digest) are tampering findings of high severity (docs/pipelines.md,
      * "Scheduled scans"). Read at the start of assay_scan (the result keeps its own copy). */
     const char *baseline_path;
 } assay_scan_opts;
@@ -138,7 +138,7 @@ ASSAY_API assay_status assay_scan(assay_ctx *ctx, const assay_dataset *ds,
 
 /* Builds the exact neighbour graph assay_scan builds with the same k and metric (the same rows
  * left out) and writes it to the file `path` as HDF5 in the ann-benchmarks layout with assay's
- * attributes, among them the dataset digest (README "graph.h5"). Only opts->k and opts->metric
+ * attributes, among them the dataset digest (docs/reports.md, "graph.h5"). Only opts->k and opts->metric
  * are used; `opts` may be NULL. The file is written under a temporary name in the same folder
  * and renamed into place when complete: on failure nothing is left behind and an existing file
  * is untouched. `path` is only read during the call.

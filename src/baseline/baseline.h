@@ -19,7 +19,7 @@ extern const double assay__bl_quantiles[ASSAY__BL_NQ];
 /* Lists in reports are capped at this many entries (with a "truncated" flag). */
 #define ASSAY__BL_LIST_CAP 1000
 
-/* One class's statistics in the representation the detectors see (README "Scheduled scans"). */
+/* One class's statistics in the representation the detectors see (docs/pipelines.md, "Scheduled scans"). */
 typedef struct assay__bl_class_stats {
     const char *label; /* label value as text */
     const char *name;  /* display name */

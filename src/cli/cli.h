@@ -12,7 +12,7 @@
 
 #include "assay/assay.h"
 
-/* Exit codes (README "Exit codes"; never 99 or >= 126, which shells and Airflow reserve). */
+/* Exit codes (docs/policy.md, "Exit codes"; never 99 or >= 126, which shells and Airflow reserve). */
 enum {
     CLI_EXIT_PASS = 0,    /* scan complete, gate passed */
     CLI_EXIT_FAIL = 1,    /* scan complete, gate failed */

@@ -120,8 +120,9 @@ static const char k_summary[] =
     "systems and auditors (JSON, SARIF, JUnit, CycloneDX, HTML).";
 static const char *const k_exit_codes[][2] = {
     {"0", "scan complete, gate passed or warned (or failed, with --exit-zero)"},
-    {"1", "scan complete, gate failed (findings at or above --fail-on, or more than "
-          "--max-flagged-fraction rows flagged)"},
+    {"1", "scan complete, gate failed (findings at or above --fail-on, a significant test "
+          "against \"no poison\", more than --max-flagged-fraction rows or a class budget "
+          "flagged)"},
     {"2", "bad input or usage: the scan did not complete (the message names the file, "
           "dataset/column and row/line)"},
     {"3", "internal or resource error (out of memory, threads, BLAS)"}};

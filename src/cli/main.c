@@ -222,7 +222,7 @@ static int cmd_render(const cli_opts *o) {
     return code;
 }
 
-/* assay diff: two manifests compared without rescanning (README "Scheduled scans"). Exit 0
+/* assay diff: two manifests compared without rescanning (docs/pipelines.md, "Scheduled scans"). Exit 0
  * when no row changed, 1 when rows changed (tampering), 2 on a bad manifest. */
 static int cmd_diff(const cli_opts *o) {
     assay_ctx *ctx = NULL;

@@ -3,8 +3,8 @@
 # gcc-aarch64-linux-gnu and the arm64 multiarch -dev packages (.ci/arm-sysroot.sh installs them).
 # The target's libraries live in /usr/lib/aarch64-linux-gnu beside the host's, so the sysroot is /
 # and only the library architecture, pkg-config's search path and the emulator change. Programs
-# the build runs (tests) go through qemu-aarch64; see README "ARM (cross-compiled, tested under
-# qemu)".
+# the build runs (tests) go through qemu-aarch64; see docs/kernels.md, "ARM (cross-compiled,
+# tested under qemu)".
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
 set(CMAKE_LIBRARY_ARCHITECTURE aarch64-linux-gnu)

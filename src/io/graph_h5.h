@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Neighbour-graph files (graph.h5): the ann-benchmarks HDF5 layout (/neighbors int64 [N, k],
  * /distances float32 [N, k], attribute `distance`) plus assay's own attributes, which tie the file
- * to one dataset (README "graph.h5"). Only the file format lives here, apart from the dataset, so
+ * to one dataset (docs/reports.md, "graph.h5"). Only the file format lives here, apart from the dataset, so
  * the reader can be fuzzed alone; matching a file to a dataset is src/graph/graph_file.c. */
 #ifndef ASSAY_GRAPH_H5_H
 #define ASSAY_GRAPH_H5_H

@@ -2,7 +2,7 @@
 /* report.json: everything a CI system or an auditor needs from one scan -- tool, command,
  * input digests, parameters, per-detector summaries (even when passing), findings with their
  * evidence and ETSI EN 304 223 references, the gate verdict, timings. Fields are documented in
- * README.md ("report.json"). */
+ * docs/reports.md ("report.json"). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -208,7 +208,7 @@ static json_t *input_json(const assay_dataset *ds, const assay_result *res) {
 static json_t *graph_json(const assay_result *res) {
     const assay__graph_source *g = &res->graph_file;
     /* How the exact order was established: rows certified from the float32 candidates, rows
-     * that needed the radius search, rows searched exhaustively (README "What a scan does"). */
+     * that needed the radius search, rows searched exhaustively (docs/detectors.md, "What a scan does"). */
     if (g->path == NULL)
         return json_pack("{s:s,s:{s:I,s:I,s:I}}", "source", "built", "exact_ranking",
                          "certified_rows", (json_int_t)res->graph.n_certified, "radius_rows",

@@ -59,7 +59,7 @@ json_t *assay__manifest_json(const assay_dataset *ds, const assay_result *res,
                                       "metric", assay_metric_name(res->opts.metric), "gate",
                                       res->gate_passed ? "pass" : "fail", "flagged",
                                       (json_int_t)res->n_flagged, "report", "report.json"));
-    /* Per-class statistics: what the next scan measures drift against (README "Scheduled
+    /* Per-class statistics: what the next scan measures drift against (docs/pipelines.md, "Scheduled
      * scans"); null when they could not be computed (no scan, or out of memory). */
     json_t *stats = json_null();
     if (res != NULL) {

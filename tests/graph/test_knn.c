@@ -32,7 +32,7 @@ static double ref_dist(const float *a, const float *b, size_t d, assay_metric m)
     }
     if (m == ASSAY_METRIC_L2) return s;
     if (na == 0 || nb == 0) return 1.0;
-    double c = 1.0 - dot / sqrt(na * nb); /* the definition README gives */
+    double c = 1.0 - dot / sqrt(na * nb); /* the definition docs/kernels.md gives */
     return c < 0 ? 0 : c;
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A user's program against an installed libassay (tests/install/check_install.sh builds it with
  * pkg-config and with the CMake package, shared and static): scans a small CSV file with two
- * conflicting copies planted in it, as the README's library example does, through the public
+ * conflicting copies planted in it, as docs/library.md's example does, through the public
  * API only. Usage: consumer WORKDIR. Exit 0 when the scan finds the copies and fails the gate. */
 #include <stdio.h>
 #include <stdlib.h>
