@@ -172,11 +172,14 @@ static inline assay_status td_run_on(assay_ctx *ctx, const assay_dataset *ds, as
     if (s != ASSAY_OK) return s;
     res->findings = realloc(res->findings,
                             (res->n_findings + out->n_findings - nf0 + 1) * sizeof *res->findings);
-    memcpy(res->findings + res->n_findings, out->findings + nf0,
-           (out->n_findings - nf0) * sizeof *res->findings);
+    if (out->n_findings > nf0) /* (no pointer arithmetic on an empty list: it may be NULL) */
+        memcpy(res->findings + res->n_findings, out->findings + nf0,
+               (out->n_findings - nf0) * sizeof *res->findings);
     res->n_findings += out->n_findings - nf0;
     res->tests = realloc(res->tests, (res->n_tests + out->n_tests - nt0 + 1) * sizeof *res->tests);
-    memcpy(res->tests + res->n_tests, out->tests + nt0, (out->n_tests - nt0) * sizeof *res->tests);
+    if (out->n_tests > nt0)
+        memcpy(res->tests + res->n_tests, out->tests + nt0,
+               (out->n_tests - nt0) * sizeof *res->tests);
     res->n_tests += out->n_tests - nt0;
     return ASSAY_OK;
 }
