@@ -430,11 +430,12 @@ static assay_status class_task(void *arg, size_t c, const size_t *rc, size_t n_r
     /* work: t (n), the large cluster's t (n) and scratch (n); k-means needs mk + 6p, whitening
      * p^2, the silhouette 2 ms <= 2n; then the candidate centres */
     size_t wlen = 3 * n + 6 * p + p * p + 1;
-    double *work = malloc((wlen + 2 * CL_KM_KEEP * p) * sizeof *work), *cand = work + wlen;
+    double *work = malloc((wlen + 2 * CL_KM_KEEP * p) * sizeof *work), *cand;
     if (idx == NULL || asg == NULL || aw == NULL || work == NULL) {
         C->failed = 1;
         goto done;
     }
+    cand = work + wlen;
     if (!whiten(z, n, p, work)) { /* degenerate directions: no split to test */
         C->dims = 0;
         goto done;

@@ -86,7 +86,7 @@ json_t *assay__evidence_json(const assay_dataset *ds, const assay_result *res,
         const assay__det_input in = assay__result_input(NULL, ds, res);
         n = desc->evidence(&in, &res->det[f->det], f, v);
     } else {
-        for (; desc->fields[n].key != NULL && n < ASSAY__EV_MAX; n++) {
+        for (; n < ASSAY__EV_MAX && desc->fields[n].key != NULL; n++) {
             switch (desc->fields[n].from) {
             case ASSAY__FROM_A:
                 v[n].num = f->a;
