@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The kernel table: the inner loops of the neighbour graph and the detectors, one implementation
- * per instruction set. Kernels allocate nothing, do no I/O, have no error paths, accept any
- * alignment and any length >= 0. The scalar table (kernels/scalar/) is the specification; every
- * optimised table overlays some of its entries and is tested against it (tests/test_kernels.c).
+/* The kernel table: the inner loops of the neighbour graph, one implementation per instruction
+ * set. Kernels allocate nothing, do no I/O, have no error paths, accept any alignment and any
+ * length >= 0. The scalar table (kernels/scalar/) is the specification; every optimised table
+ * overlays some of its entries and is tested against it (tests/test_kernels.c).
  * Internal: not installed. */
 #ifndef ASSAY_KERNELS_H
 #define ASSAY_KERNELS_H
@@ -37,10 +37,6 @@ typedef struct assay_kernels {
 
     /* out[i] = sum_j x[i*ldx + j]^2 for i < n, j < d. */
     void (*norms_sq)(const float *x, size_t ldx, size_t n, size_t d, float *out);
-
-    /* Scales each row to unit L2 norm in place (x_i *= 1/sqrt(sum_j x_ij^2)); rows whose squared
-     * norm is 0 are left as they are. */
-    void (*normalize_rows)(float *x, size_t ldx, size_t n, size_t d);
 
     /* ---- distance tiles ---- */
 
@@ -79,29 +75,12 @@ typedef struct assay_kernels {
                        size_t m, size_t n, size_t d, const float *qa, const float *ba,
                        const float *qpen, const float *bpen, int64_t j0, assay_topk *rows,
                        assay_topk *cols);
-
-    /* ---- detector helpers ---- */
-
-    /* Per-column moments, accumulated: sum[j] += x_ij, sumsq[j] += x_ij^2 over rows i < n, in
-     * double precision and in row order, so every ISA gives bit-identical results. */
-    void (*col_moments)(const float *x, size_t ldx, size_t n, size_t d, double *sum, double *sumsq);
-
-    /* Per-class sums, accumulated: sums[c*d + j] += x_ij for rows with 0 <= labels[i] < n_classes
-     * (other rows are skipped), in double precision and in row order. counts[c] += 1 per row. */
-    void (*class_sums)(const float *x, size_t ldx, size_t n, size_t d, const int32_t *labels,
-                       size_t n_classes, double *sums, uint64_t *counts);
-
-    /* Label agreement over neighbour lists: out[i] = number of c < k with ids[i*k + c] >= 0 and
-     * labels[ids[i*k + c]] == labels[i]. */
-    void (*label_agree)(const int64_t *ids, size_t k, size_t n, const int32_t *labels,
-                        uint32_t *out);
 } assay_kernels;
 
 /* Prototypes of one ISA's kernels, assay__<op>_<isa> (each ISA's header uses it; the table of
  * that ISA lists the ones it implements). */
 #define ASSAY_DECLARE_KERNELS(isa)                                                                 \
     void assay__norms_sq_##isa(const float *x, size_t ldx, size_t n, size_t d, float *out);        \
-    void assay__normalize_rows_##isa(float *x, size_t ldx, size_t n, size_t d);                    \
     void assay__tile_l2_##isa(float *t, size_t ldt, size_t m, size_t n, const float *qn,           \
                               const float *bn, const float *qpen, const float *bpen);              \
     void assay__tile_cos_##isa(float *t, size_t ldt, size_t m, size_t n, const float *qinv,        \
@@ -111,14 +90,7 @@ typedef struct assay_kernels {
     void assay__fused_tile_##isa(int cosine, const float *q, size_t ldq, const float *bt,          \
                                  size_t ldbt, size_t m, size_t n, size_t d, const float *qa,       \
                                  const float *ba, const float *qpen, const float *bpen,            \
-                                 int64_t j0, assay_topk *rows, assay_topk *cols);                  \
-    void assay__col_moments_##isa(const float *x, size_t ldx, size_t n, size_t d, double *sum,     \
-                                  double *sumsq);                                                  \
-    void assay__class_sums_##isa(const float *x, size_t ldx, size_t n, size_t d,                   \
-                                 const int32_t *labels, size_t n_classes, double *sums,            \
-                                 uint64_t *counts);                                                \
-    void assay__label_agree_##isa(const int64_t *ids, size_t k, size_t n, const int32_t *labels,   \
-                                  uint32_t *out)
+                                 int64_t j0, assay_topk *rows, assay_topk *cols)
 
 /* Every entry non-NULL: the specification. */
 extern const assay_kernels assay__kernels_scalar;

@@ -6,12 +6,8 @@
 const assay_kernels assay__kernels_scalar = {
     .name = "scalar",
     .norms_sq = assay__norms_sq_scalar,
-    .normalize_rows = assay__normalize_rows_scalar,
     .tile_l2 = assay__tile_l2_scalar,
     .tile_cos = assay__tile_cos_scalar,
     .select_tile = assay__select_tile_scalar,
     .fused_tile = assay__fused_tile_scalar,
-    .col_moments = assay__col_moments_scalar,
-    .class_sums = assay__class_sums_scalar,
-    .label_agree = assay__label_agree_scalar,
 };

@@ -85,14 +85,10 @@ static void overlay(assay_kernels *dst, const assay_kernels *src) {
 #define TAKE(f)                                                                                    \
     if (src->f) dst->f = src->f
     TAKE(norms_sq);
-    TAKE(normalize_rows);
     TAKE(tile_l2);
     TAKE(tile_cos);
     TAKE(select_tile);
     TAKE(fused_tile);
-    TAKE(col_moments);
-    TAKE(class_sums);
-    TAKE(label_agree);
 #undef TAKE
 }
 
