@@ -101,7 +101,16 @@ typedef struct assay_kernels {
     ASSAY_KERNEL_LIST(ASSAY__KERNEL_PROTOTYPE, isa)                                                \
     extern const assay_kernels assay__kernels_##isa
 
-/* Every entry non-NULL: the specification. */
+/* Initialiser of an optimised ISA's table: .name = "<isa>", and .op = assay__<op>_<isa> for each
+ * kernel in `implements`, the ISA's list of the kernels it implements (implements(X, arg) calls
+ * X(op, arg) once per kernel; see avx2/avx2.h). The other entries are NULL: dispatch keeps the
+ * scalar kernel there. Generated, so an entry cannot name another kernel of the same type
+ * (tile_l2 and tile_cos have one) or another ISA's. */
+#define ASSAY__KERNEL_ENTRY(op, isa) .op = assay__##op##_##isa,
+#define ASSAY_KERNEL_TABLE(isa, implements)                                                        \
+    { .name = #isa, implements(ASSAY__KERNEL_ENTRY, isa) }
+
+/* Every entry non-NULL (generated from ASSAY_KERNEL_LIST itself): the specification. */
 extern const assay_kernels assay__kernels_scalar;
 
 /* Optimised tables (only the entries an ISA improves are non-NULL), present when built. */
