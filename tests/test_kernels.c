@@ -18,6 +18,9 @@
  *   heap roots and each heap a valid max-heap. The fused kernel's distances depend on the
  *   summation order, so its sets are checked against a double-precision oracle: what it keeps
  *   must be the true top-k up to pairs whose true distances are within the error bound.
+ * - The tables themselves: every scalar entry is set, and every table dispatch hands out is the
+ *   scalar one with the ISA's own entries laid over it. There is one test per kernel of the
+ *   kernel list (main() is generated from it), so a kernel added without a test does not build.
  * Every failure prints the case (kernel, ISA, sizes, offset, stride) and the seed of its data;
  * the data depend only on the case, so the same case reproduces on every ISA and run. */
 #include <float.h>
@@ -910,6 +913,58 @@ static void test_kernels_fused_tile(void **state) {
     FOR_TABLES(fused_tile, run_fused);
 }
 
+/* ================================ tables ================================ */
+
+/* An ISA's own table as built (NULL where it leaves the scalar kernel), NULL if not built. */
+static const assay_kernels *own_table(assay_isa isa) {
+    switch (isa) {
+    case ASSAY_ISA_SCALAR:
+        return &assay__kernels_scalar;
+#if ASSAY_BUILD_AVX2
+    case ASSAY_ISA_AVX2:
+        return &assay__kernels_avx2;
+#endif
+#if ASSAY_BUILD_AVX512
+    case ASSAY_ISA_AVX512:
+        return &assay__kernels_avx512;
+#endif
+#if ASSAY_BUILD_NEON
+    case ASSAY_ISA_NEON:
+        return &assay__kernels_neon;
+#endif
+#if ASSAY_BUILD_SVE
+    case ASSAY_ISA_SVE:
+        return &assay__kernels_sve;
+#endif
+    default:
+        return NULL;
+    }
+}
+
+/* Every entry of the scalar table is set (the other tables fall back on it), and each table
+ * dispatch hands out has, for every kernel of the list, the ISA's own kernel where it has one and
+ * the scalar one elsewhere: so no entry of any table is NULL. */
+static void test_kernels_tables(void **state) {
+    (void)state;
+    table t[ASSAY_ISA_COUNT];
+    size_t n = tables(t);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = assay_isa_name(t[i].isa);
+        const assay_kernels *k = t[i].k, *own = own_table(t[i].isa), *ref = &assay__kernels_scalar;
+        set_case("tables[%s]", name);
+        CHECK(own != NULL, "dispatch has a %s table, but the %s kernels were not built", name,
+              name);
+        CHECK(strcmp(k->name, name) == 0, "the %s table is named \"%s\"", name, k->name);
+#define CHECK_ENTRY(op, ret, params, arg)                                                          \
+    CHECK(ref->op != NULL, "the scalar table has no " #op);                                        \
+    CHECK(k->op == (own->op != NULL ? own->op : ref->op),                                          \
+          "%s table, entry " #op ": expected %s's kernel, or the scalar one where %s has none",    \
+          name, name, name);
+        ASSAY_KERNEL_LIST(CHECK_ENTRY, )
+#undef CHECK_ENTRY
+    }
+}
+
 /* ================================ dispatch ================================ */
 
 /* Under the per-ISA reruns (tests/isa_run.c sets ASSAY_ISA), the library really runs that ISA. */
@@ -936,15 +991,16 @@ static void test_kernels_expected_isa_is_chosen(void **state) {
     assay_ctx_destroy(ctx);
 }
 
+/* The kernels' tests are listed from the kernel list: a kernel without a test_kernels_<op> does
+ * not build. */
+#define KERNEL_TEST(op, ret, params, arg) cmocka_unit_test(test_kernels_##op),
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernels_expected_isa_is_chosen),
         cmocka_unit_test(test_kernels_env_isa_is_used),
-        cmocka_unit_test(test_kernels_norms_sq),
-        cmocka_unit_test(test_kernels_tile_l2),
-        cmocka_unit_test(test_kernels_tile_cos),
-        cmocka_unit_test(test_kernels_select_tile),
-        cmocka_unit_test(test_kernels_fused_tile),
+        ASSAY_KERNEL_LIST(KERNEL_TEST, ) /* test_kernels_<op>, in the list's order */
+        cmocka_unit_test(test_kernels_tables),
     };
     return cmocka_run_group_tests_name("kernels", tests, group_setup, NULL);
 }
