@@ -32,8 +32,12 @@ void assay__topk_offer(assay_topk *h, size_t i, float d, int64_t id);
 
 /* ---- the kernels ----
  * Every kernel is written out once, in this list: X(op, ret, params, arg) per kernel, in table
- * order, with its specification above it; `arg` is passed on to X unchanged. The table's fields
- * and each ISA's prototypes are generated from it (below), so they cannot disagree. */
+ * order, with its specification above it; `arg` is passed on to X unchanged. Generated from it:
+ * the table's fields and each ISA's prototypes (below), the scalar table, dispatch's overlay of
+ * an ISA's table on the scalar one (src/core/dispatch.c) and the list of kernel tests
+ * (tests/test_kernels.c). Adding a kernel takes a line here, its scalar implementation, a
+ * test_kernels_<op>, and for each ISA that optimises it the implementation and a line in that
+ * ISA's ASSAY_<ISA>_KERNELS. */
 #define ASSAY_KERNEL_LIST(X, arg)                                                                  \
     /* ---- rows ---- */                                                                           \
                                                                                                    \
@@ -94,8 +98,8 @@ typedef struct assay_kernels {
 } assay_kernels;
 
 /* Prototypes of all the kernels of one ISA, ret assay__<op>_<isa> params, and the declaration of
- * its table assay__kernels_<isa>. Each ISA's header uses it; the table of that ISA lists the
- * kernels it implements. */
+ * its table assay__kernels_<isa>. Each ISA's header uses it (an ISA defines only the kernels its
+ * ASSAY_<ISA>_KERNELS lists; the others are declared and never referenced). */
 #define ASSAY__KERNEL_PROTOTYPE(op, ret, params, isa) ret assay__##op##_##isa params;
 #define ASSAY_DECLARE_KERNELS(isa)                                                                 \
     ASSAY_KERNEL_LIST(ASSAY__KERNEL_PROTOTYPE, isa)                                                \
