@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The kernel table: the inner loops of the neighbour graph and the detectors, one implementation
- * per instruction set. Kernels allocate nothing, do no I/O, have no error paths, accept any
- * alignment and any length >= 0. The scalar table (kernels/scalar/) is the specification; every
- * optimised table overlays some of its entries and is tested against it (tests/test_kernels.c).
+/* The kernel table: the inner loops of the neighbour graph, one implementation per instruction
+ * set. Kernels allocate nothing, do no I/O, have no error paths, accept any alignment and any
+ * length >= 0. The scalar table (kernels/scalar/) is the specification; every optimised table
+ * overlays some of its entries and is tested against it (tests/test_kernels.c).
  * Internal: not installed. */
 #ifndef ASSAY_KERNELS_H
 #define ASSAY_KERNELS_H
@@ -30,97 +30,91 @@ typedef struct assay_topk {
  * is finite, id is not the row itself, and (d, id) is strictly better than the root. */
 void assay__topk_offer(assay_topk *h, size_t i, float d, int64_t id);
 
+/* ---- the kernels ----
+ * Every kernel is written out once, in this list: X(op, ret, params, arg) per kernel, in table
+ * order, with its specification above it; `arg` is passed on to X unchanged. Generated from it:
+ * the table's fields and each ISA's prototypes (below), the scalar table, dispatch's overlay of
+ * an ISA's table on the scalar one (src/core/dispatch.c) and the list of kernel tests
+ * (tests/test_kernels.c). Adding a kernel takes a line here, its scalar implementation, a
+ * test_kernels_<op>, and for each ISA that optimises it the implementation and a line in that
+ * ISA's ASSAY_<ISA>_KERNELS. */
+#define ASSAY_KERNEL_LIST(X, arg)                                                                  \
+    /* ---- rows ---- */                                                                           \
+                                                                                                   \
+    /* out[i] = sum_j x[i*ldx + j]^2 for i < n, j < d. */                                          \
+    X(norms_sq, void, (const float *x, size_t ldx, size_t n, size_t d, float *out), arg)           \
+                                                                                                   \
+    /* ---- distance tiles ---- */                                                                 \
+                                                                                                   \
+    /* Squared-L2 tile. On entry t[i*ldt + j] = -2 <q_i, b_j>; on exit                             \
+     *   t = max(0, qn[i] + bn[j] + t) + qpen[i] + bpen[j]                                         \
+     * The clamp removes the tiny negative values float32 rounding gives identical rows; a pen is  \
+     * 0 for usable rows and +inf for rows left out of the graph. */                               \
+    X(tile_l2, void,                                                                               \
+      (float *t, size_t ldt, size_t m, size_t n, const float *qn, const float *bn,                 \
+       const float *qpen, const float *bpen),                                                      \
+      arg)                                                                                         \
+                                                                                                   \
+    /* Cosine tile. On entry t[i*ldt + j] = <q_i, b_j>; on exit                                    \
+     *   t = max(0, 1 - t * qinv[i] * binv[j]) + qpen[i] + bpen[j]                                 \
+     * with qinv, binv the reciprocal row norms (0 for zero rows, which gives distance 1). */      \
+    X(tile_cos, void,                                                                              \
+      (float *t, size_t ldt, size_t m, size_t n, const float *qinv, const float *binv,             \
+       const float *qpen, const float *bpen),                                                      \
+      arg)                                                                                         \
+                                                                                                   \
+    /* ---- top-k selection ---- */                                                                \
+                                                                                                   \
+    /* Offers every finite entry of an m x n distance tile: t[i*ldt + j] to row i of `rows` with   \
+     * id j0 + j, and, when `cols` is not NULL, to row j of `cols` with id rows->base + i (the     \
+     * symmetric use: one tile serves both blocks). Offers follow assay__topk_offer; the SIMD      \
+     * variants test a whole vector against the thresholds first, so most candidates never reach   \
+     * a heap. */                                                                                  \
+    X(select_tile, void,                                                                           \
+      (const float *t, size_t ldt, size_t m, size_t n, int64_t j0, assay_topk *rows,               \
+       assay_topk *cols),                                                                          \
+      arg)                                                                                         \
+                                                                                                   \
+    /* Fused distance + selection for small d: no GEMM and no tile in memory. q holds m rows       \
+     * (stride ldq); bt holds the n rows of the other block transposed (bt[p*ldbt + j] is          \
+     * coordinate p of row j), so vectors run along j. Each distance is                            \
+     *   l2:     max(0, qa[i] + ba[j] - 2 <q_i, b_j>) + qpen[i] + bpen[j]   (qa, ba squared norms) \
+     *   cosine: max(0, 1 - <q_i, b_j> * qa[i] * ba[j]) + qpen[i] + bpen[j] (reciprocal norms)     \
+     * and is offered as select_tile would offer it (id j0 + j to rows, rows->base + i to cols).   \
+     * The dot product may be accumulated in any order: its error is within the same bound as the  \
+     * GEMM path's, which the exact re-ranking accounts for. */                                    \
+    X(fused_tile, void,                                                                            \
+      (int cosine, const float *q, size_t ldq, const float *bt, size_t ldbt, size_t m, size_t n,   \
+       size_t d, const float *qa, const float *ba, const float *qpen, const float *bpen,           \
+       int64_t j0, assay_topk *rows, assay_topk *cols),                                            \
+      arg)
+
+/* The table of one ISA: its name, then one function pointer per kernel, named after it. */
 typedef struct assay_kernels {
     const char *name;
-
-    /* ---- rows ---- */
-
-    /* out[i] = sum_j x[i*ldx + j]^2 for i < n, j < d. */
-    void (*norms_sq)(const float *x, size_t ldx, size_t n, size_t d, float *out);
-
-    /* Scales each row to unit L2 norm in place (x_i *= 1/sqrt(sum_j x_ij^2)); rows whose squared
-     * norm is 0 are left as they are. */
-    void (*normalize_rows)(float *x, size_t ldx, size_t n, size_t d);
-
-    /* ---- distance tiles ---- */
-
-    /* Squared-L2 tile. On entry t[i*ldt + j] = -2 <q_i, b_j>; on exit
-     *   t = max(0, qn[i] + bn[j] + t) + qpen[i] + bpen[j]
-     * The clamp removes the tiny negative values float32 rounding gives identical rows; a pen is
-     * 0 for usable rows and +inf for rows left out of the graph. */
-    void (*tile_l2)(float *t, size_t ldt, size_t m, size_t n, const float *qn, const float *bn,
-                    const float *qpen, const float *bpen);
-
-    /* Cosine tile. On entry t[i*ldt + j] = <q_i, b_j>; on exit
-     *   t = max(0, 1 - t * qinv[i] * binv[j]) + qpen[i] + bpen[j]
-     * with qinv, binv the reciprocal row norms (0 for zero rows, which gives distance 1). */
-    void (*tile_cos)(float *t, size_t ldt, size_t m, size_t n, const float *qinv, const float *binv,
-                     const float *qpen, const float *bpen);
-
-    /* ---- top-k selection ---- */
-
-    /* Offers every finite entry of an m x n distance tile: t[i*ldt + j] to row i of `rows` with
-     * id j0 + j, and, when `cols` is not NULL, to row j of `cols` with id rows->base + i (the
-     * symmetric use: one tile serves both blocks). Offers follow assay__topk_offer; the SIMD
-     * variants test a whole vector against the thresholds first, so most candidates never reach
-     * a heap. */
-    void (*select_tile)(const float *t, size_t ldt, size_t m, size_t n, int64_t j0,
-                        assay_topk *rows, assay_topk *cols);
-
-    /* Fused distance + selection for small d: no GEMM and no tile in memory. q holds m rows
-     * (stride ldq); bt holds the n rows of the other block transposed (bt[p*ldbt + j] is
-     * coordinate p of row j), so vectors run along j. Each distance is
-     *   l2:     max(0, qa[i] + ba[j] - 2 <q_i, b_j>) + qpen[i] + bpen[j]     (qa, ba squared norms)
-     *   cosine: max(0, 1 - <q_i, b_j> * qa[i] * ba[j]) + qpen[i] + bpen[j]  (reciprocal norms)
-     * and is offered as select_tile would offer it (id j0 + j to rows, rows->base + i to cols).
-     * The dot product may be accumulated in any order: its error is within the same bound as the
-     * GEMM path's, which the exact re-ranking accounts for. */
-    void (*fused_tile)(int cosine, const float *q, size_t ldq, const float *bt, size_t ldbt,
-                       size_t m, size_t n, size_t d, const float *qa, const float *ba,
-                       const float *qpen, const float *bpen, int64_t j0, assay_topk *rows,
-                       assay_topk *cols);
-
-    /* ---- detector helpers ---- */
-
-    /* Per-column moments, accumulated: sum[j] += x_ij, sumsq[j] += x_ij^2 over rows i < n, in
-     * double precision and in row order, so every ISA gives bit-identical results. */
-    void (*col_moments)(const float *x, size_t ldx, size_t n, size_t d, double *sum, double *sumsq);
-
-    /* Per-class sums, accumulated: sums[c*d + j] += x_ij for rows with 0 <= labels[i] < n_classes
-     * (other rows are skipped), in double precision and in row order. counts[c] += 1 per row. */
-    void (*class_sums)(const float *x, size_t ldx, size_t n, size_t d, const int32_t *labels,
-                       size_t n_classes, double *sums, uint64_t *counts);
-
-    /* Label agreement over neighbour lists: out[i] = number of c < k with ids[i*k + c] >= 0 and
-     * labels[ids[i*k + c]] == labels[i]. */
-    void (*label_agree)(const int64_t *ids, size_t k, size_t n, const int32_t *labels,
-                        uint32_t *out);
+#define ASSAY__KERNEL_FIELD(op, ret, params, arg) ret(*op) params;
+    ASSAY_KERNEL_LIST(ASSAY__KERNEL_FIELD, )
+#undef ASSAY__KERNEL_FIELD
 } assay_kernels;
 
-/* Prototypes of one ISA's kernels, assay__<op>_<isa> (each ISA's header uses it; the table of
- * that ISA lists the ones it implements). */
+/* Prototypes of all the kernels of one ISA, ret assay__<op>_<isa> params, and the declaration of
+ * its table assay__kernels_<isa>. Each ISA's header uses it (an ISA defines only the kernels its
+ * ASSAY_<ISA>_KERNELS lists; the others are declared and never referenced). */
+#define ASSAY__KERNEL_PROTOTYPE(op, ret, params, isa) ret assay__##op##_##isa params;
 #define ASSAY_DECLARE_KERNELS(isa)                                                                 \
-    void assay__norms_sq_##isa(const float *x, size_t ldx, size_t n, size_t d, float *out);        \
-    void assay__normalize_rows_##isa(float *x, size_t ldx, size_t n, size_t d);                    \
-    void assay__tile_l2_##isa(float *t, size_t ldt, size_t m, size_t n, const float *qn,           \
-                              const float *bn, const float *qpen, const float *bpen);              \
-    void assay__tile_cos_##isa(float *t, size_t ldt, size_t m, size_t n, const float *qinv,        \
-                               const float *binv, const float *qpen, const float *bpen);           \
-    void assay__select_tile_##isa(const float *t, size_t ldt, size_t m, size_t n, int64_t j0,      \
-                                  assay_topk *rows, assay_topk *cols);                             \
-    void assay__fused_tile_##isa(int cosine, const float *q, size_t ldq, const float *bt,          \
-                                 size_t ldbt, size_t m, size_t n, size_t d, const float *qa,       \
-                                 const float *ba, const float *qpen, const float *bpen,            \
-                                 int64_t j0, assay_topk *rows, assay_topk *cols);                  \
-    void assay__col_moments_##isa(const float *x, size_t ldx, size_t n, size_t d, double *sum,     \
-                                  double *sumsq);                                                  \
-    void assay__class_sums_##isa(const float *x, size_t ldx, size_t n, size_t d,                   \
-                                 const int32_t *labels, size_t n_classes, double *sums,            \
-                                 uint64_t *counts);                                                \
-    void assay__label_agree_##isa(const int64_t *ids, size_t k, size_t n, const int32_t *labels,   \
-                                  uint32_t *out)
+    ASSAY_KERNEL_LIST(ASSAY__KERNEL_PROTOTYPE, isa)                                                \
+    extern const assay_kernels assay__kernels_##isa
 
-/* Every entry non-NULL: the specification. */
+/* Initialiser of an optimised ISA's table: .name = "<isa>", and .op = assay__<op>_<isa> for each
+ * kernel in `implements`, the ISA's list of the kernels it implements (implements(X, arg) calls
+ * X(op, arg) once per kernel; see avx2/avx2.h). The other entries are NULL: dispatch keeps the
+ * scalar kernel there. Generated, so an entry cannot name another kernel of the same type
+ * (tile_l2 and tile_cos have one) or another ISA's. */
+#define ASSAY__KERNEL_ENTRY(op, isa) .op = assay__##op##_##isa,
+#define ASSAY_KERNEL_TABLE(isa, implements)                                                        \
+    { .name = #isa, implements(ASSAY__KERNEL_ENTRY, isa) }
+
+/* Every entry non-NULL (generated from ASSAY_KERNEL_LIST itself): the specification. */
 extern const assay_kernels assay__kernels_scalar;
 
 /* Optimised tables (only the entries an ISA improves are non-NULL), present when built. */

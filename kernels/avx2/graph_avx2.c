@@ -54,21 +54,6 @@ void assay__norms_sq_avx2(const float *x, size_t ldx, size_t n, size_t d, float 
     for (size_t i = 0; i < n; i++) out[i] = row_norm_sq(x + i * ldx, d);
 }
 
-void assay__normalize_rows_avx2(float *x, size_t ldx, size_t n, size_t d) {
-    for (size_t i = 0; i < n; i++) {
-        float *r = x + i * ldx, s = row_norm_sq(r, d);
-        if (!(s > 0.0f)) continue;
-        __m256 inv = _mm256_set1_ps(1.0f / sqrtf(s));
-        size_t j = 0;
-        for (; j + 8 <= d; j += 8)
-            _mm256_storeu_ps(r + j, _mm256_mul_ps(_mm256_loadu_ps(r + j), inv));
-        if (j < d) {
-            __m256i mk = tail_mask(d - j);
-            _mm256_maskstore_ps(r + j, mk, _mm256_mul_ps(_mm256_maskload_ps(r + j, mk), inv));
-        }
-    }
-}
-
 /* ---- tile finish ---- */
 
 static inline __m256 finish(__m256 v, __m256 qp, __m256 bp) {

@@ -1,16 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The AVX2 + FMA table: every kernel optimised. */
+/* The AVX2 + FMA table, generated from the kernels avx2.h lists. */
 #include "avx2/avx2.h"
 
-const assay_kernels assay__kernels_avx2 = {
-    .name = "avx2",
-    .norms_sq = assay__norms_sq_avx2,
-    .normalize_rows = assay__normalize_rows_avx2,
-    .tile_l2 = assay__tile_l2_avx2,
-    .tile_cos = assay__tile_cos_avx2,
-    .select_tile = assay__select_tile_avx2,
-    .fused_tile = assay__fused_tile_avx2,
-    .col_moments = assay__col_moments_avx2,
-    .class_sums = assay__class_sums_avx2,
-    .label_agree = assay__label_agree_avx2,
-};
+const assay_kernels assay__kernels_avx2 = ASSAY_KERNEL_TABLE(avx2, ASSAY_AVX2_KERNELS);

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* AVX-512 kernels of the neighbour graph: the AVX2 kernels' structure with 16 lanes and mask
- * registers for the tails (no scalar tail loops). Requires AVX-512 F (VL/BW for the helpers),
- * OS-enabled ZMM state.
+ * registers for the tails (no scalar tail loops). Requires AVX-512 F, OS-enabled ZMM state.
  * - norms_sq: 4 accumulators of 16 lanes, the tail through a zero-masked load, reduced
  *   acc0+acc1+acc2+acc3, then across lanes.
  * - tile finish: the scalar formula operation by operation (built with -ffp-contract=off),
@@ -43,18 +42,6 @@ static float row_norm_sq(const float *r, size_t d) {
 
 void assay__norms_sq_avx512(const float *x, size_t ldx, size_t n, size_t d, float *out) {
     for (size_t i = 0; i < n; i++) out[i] = row_norm_sq(x + i * ldx, d);
-}
-
-void assay__normalize_rows_avx512(float *x, size_t ldx, size_t n, size_t d) {
-    for (size_t i = 0; i < n; i++) {
-        float *r = x + i * ldx, s = row_norm_sq(r, d);
-        if (!(s > 0.0f)) continue;
-        __m512 inv = _mm512_set1_ps(1.0f / sqrtf(s));
-        for (size_t j = 0; j < d; j += 16) {
-            __mmask16 mk = lanes(d - j);
-            _mm512_mask_storeu_ps(r + j, mk, _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, r + j), inv));
-        }
-    }
 }
 
 /* ---- tile finish ---- */

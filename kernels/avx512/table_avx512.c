@@ -1,16 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The AVX-512 table: every kernel optimised. */
+/* The AVX-512 table, generated from the kernels avx512.h lists. */
 #include "avx512/avx512.h"
 
-const assay_kernels assay__kernels_avx512 = {
-    .name = "avx512",
-    .norms_sq = assay__norms_sq_avx512,
-    .normalize_rows = assay__normalize_rows_avx512,
-    .tile_l2 = assay__tile_l2_avx512,
-    .tile_cos = assay__tile_cos_avx512,
-    .select_tile = assay__select_tile_avx512,
-    .fused_tile = assay__fused_tile_avx512,
-    .col_moments = assay__col_moments_avx512,
-    .class_sums = assay__class_sums_avx512,
-    .label_agree = assay__label_agree_avx512,
-};
+const assay_kernels assay__kernels_avx512 = ASSAY_KERNEL_TABLE(avx512, ASSAY_AVX512_KERNELS);

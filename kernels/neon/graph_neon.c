@@ -2,7 +2,7 @@
 /* NEON (AArch64 Advanced SIMD) kernels of the neighbour graph. Requires ASIMD only (every AArch64
  * CPU, HWCAP_ASIMD); built with -march=armv8-a -ffp-contract=off, so only the explicit vfmaq_f32
  * calls fuse.
- * - norms_sq / normalize_rows: 4 accumulators of 4 lanes (FMA) over 16 floats per step, then
+ * - norms_sq: 4 accumulators of 4 lanes (FMA) over 16 floats per step, then
  *   single vectors; the last 1-3 floats are copied into a zeroed vector (a masked load that
  *   never reads past the row). Reduced (acc0 + acc1) + (acc2 + acc3), then vaddvq_f32.
  * - tile finish: the scalar formula operation by operation, (v > 0 ? v : 0) as compare + select
@@ -52,18 +52,6 @@ static float assay__row_norm_sq_neon(const float *r, size_t d) {
 
 void assay__norms_sq_neon(const float *x, size_t ldx, size_t n, size_t d, float *out) {
     for (size_t i = 0; i < n; i++) out[i] = assay__row_norm_sq_neon(x + i * ldx, d);
-}
-
-void assay__normalize_rows_neon(float *x, size_t ldx, size_t n, size_t d) {
-    for (size_t i = 0; i < n; i++) {
-        float *r = x + i * ldx, s = assay__row_norm_sq_neon(r, d);
-        if (!(s > 0.0f)) continue;
-        float inv = 1.0f / sqrtf(s);
-        float32x4_t vi = vdupq_n_f32(inv);
-        size_t j = 0;
-        for (; j + 4 <= d; j += 4) vst1q_f32(r + j, vmulq_f32(vld1q_f32(r + j), vi));
-        for (; j < d; j++) r[j] *= inv;
-    }
 }
 
 /* ---- tile finish ---- */

@@ -1,17 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The NEON table: every kernel optimised except label_agree (NULL: the scalar one is used; see
- * stats_neon.c for why). */
+/* The NEON table, generated from the kernels neon.h lists. */
 #include "neon/neon.h"
 
-const assay_kernels assay__kernels_neon = {
-    .name = "neon",
-    .norms_sq = assay__norms_sq_neon,
-    .normalize_rows = assay__normalize_rows_neon,
-    .tile_l2 = assay__tile_l2_neon,
-    .tile_cos = assay__tile_cos_neon,
-    .select_tile = assay__select_tile_neon,
-    .fused_tile = assay__fused_tile_neon,
-    .col_moments = assay__col_moments_neon,
-    .class_sums = assay__class_sums_neon,
-    .label_agree = NULL,
-};
+const assay_kernels assay__kernels_neon = ASSAY_KERNEL_TABLE(neon, ASSAY_NEON_KERNELS);

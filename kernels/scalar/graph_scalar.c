@@ -15,16 +15,6 @@ void assay__norms_sq_scalar(const float *x, size_t ldx, size_t n, size_t d, floa
     }
 }
 
-void assay__normalize_rows_scalar(float *x, size_t ldx, size_t n, size_t d) {
-    for (size_t i = 0; i < n; i++) {
-        float *r = x + i * ldx, s = 0.0f;
-        for (size_t j = 0; j < d; j++) s += r[j] * r[j];
-        if (!(s > 0.0f)) continue;
-        float inv = 1.0f / sqrtf(s);
-        for (size_t j = 0; j < d; j++) r[j] *= inv;
-    }
-}
-
 void assay__tile_l2_scalar(float *t, size_t ldt, size_t m, size_t n, const float *qn,
                            const float *bn, const float *qpen, const float *bpen) {
     for (size_t i = 0; i < m; i++) {

@@ -1,17 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The scalar table: every entry set. It is the specification and the base every optimised
- * table is laid over. */
+ * table is laid over. It is generated from ASSAY_KERNEL_LIST itself, not from a list of its own,
+ * so it cannot miss a kernel: one without a scalar implementation fails to link. */
 #include "scalar/scalar.h"
 
-const assay_kernels assay__kernels_scalar = {
-    .name = "scalar",
-    .norms_sq = assay__norms_sq_scalar,
-    .normalize_rows = assay__normalize_rows_scalar,
-    .tile_l2 = assay__tile_l2_scalar,
-    .tile_cos = assay__tile_cos_scalar,
-    .select_tile = assay__select_tile_scalar,
-    .fused_tile = assay__fused_tile_scalar,
-    .col_moments = assay__col_moments_scalar,
-    .class_sums = assay__class_sums_scalar,
-    .label_agree = assay__label_agree_scalar,
-};
+#define SCALAR_ENTRY(op, ret, params, isa) ASSAY__KERNEL_ENTRY(op, isa)
+const assay_kernels assay__kernels_scalar = {.name = "scalar",
+                                             ASSAY_KERNEL_LIST(SCALAR_ENTRY, scalar)};

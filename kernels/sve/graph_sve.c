@@ -4,7 +4,7 @@
  * explicit svmla calls fuse. Every loop runs on svwhilelt predicates: no tail loop, no read past
  * an array (inactive lanes are not accessed; the vectors after the first are addressed with the
  * _vnum forms, so no pointer past an array is formed).
- * - norms_sq / normalize_rows: 4 accumulators of VL/32 lanes (FMA, merging on the predicate) over
+ * - norms_sq: 4 accumulators of VL/32 lanes (FMA, merging on the predicate) over
  *   4 vectors per step. Reduced (acc0 + acc1) + (acc2 + acc3), then svaddv (FADDV: a pairwise
  *   tree across lanes, fixed for a given VL; results differ between vector lengths only within
  *   rounding).
@@ -18,7 +18,6 @@
  *   transposed block (p order per lane), finished, tested and offered from registers. */
 #include <arm_sve.h>
 #include <float.h>
-#include <math.h>
 
 #include "sve/sve.h"
 
@@ -45,18 +44,6 @@ static float assay__row_norm_sq_sve(const float *r, size_t d) {
 
 void assay__norms_sq_sve(const float *x, size_t ldx, size_t n, size_t d, float *out) {
     for (size_t i = 0; i < n; i++) out[i] = assay__row_norm_sq_sve(x + i * ldx, d);
-}
-
-void assay__normalize_rows_sve(float *x, size_t ldx, size_t n, size_t d) {
-    for (size_t i = 0; i < n; i++) {
-        float *r = x + i * ldx, s = assay__row_norm_sq_sve(r, d);
-        if (!(s > 0.0f)) continue;
-        svfloat32_t inv = svdup_f32(1.0f / sqrtf(s));
-        for (uint64_t j = 0; j < d; j += svcntw()) {
-            svbool_t pg = svwhilelt_b32(j, (uint64_t)d);
-            svst1(pg, r + j, svmul_x(pg, svld1(pg, r + j), inv));
-        }
-    }
 }
 
 /* ---- tile finish ---- */

@@ -7,4 +7,13 @@
 
 ASSAY_DECLARE_KERNELS(sve);
 
+/* The kernels this ISA implements, X(op, arg) each: its table (table_sve.c) is generated from
+ * this list. Kernels not listed are left to the scalar ones. */
+#define ASSAY_SVE_KERNELS(X, arg)                                                                  \
+    X(norms_sq, arg)                                                                               \
+    X(tile_l2, arg)                                                                                \
+    X(tile_cos, arg)                                                                               \
+    X(select_tile, arg)                                                                            \
+    X(fused_tile, arg)
+
 #endif

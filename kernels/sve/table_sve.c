@@ -1,16 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The SVE table: every kernel optimised, vector-length agnostic. */
+/* The SVE table, vector-length agnostic, generated from the kernels sve.h lists. */
 #include "sve/sve.h"
 
-const assay_kernels assay__kernels_sve = {
-    .name = "sve",
-    .norms_sq = assay__norms_sq_sve,
-    .normalize_rows = assay__normalize_rows_sve,
-    .tile_l2 = assay__tile_l2_sve,
-    .tile_cos = assay__tile_cos_sve,
-    .select_tile = assay__select_tile_sve,
-    .fused_tile = assay__fused_tile_sve,
-    .col_moments = assay__col_moments_sve,
-    .class_sums = assay__class_sums_sve,
-    .label_agree = assay__label_agree_sve,
-};
+const assay_kernels assay__kernels_sve = ASSAY_KERNEL_TABLE(sve, ASSAY_SVE_KERNELS);

@@ -77,22 +77,15 @@ static unsigned detect(void) {
     return f;
 }
 
-/* Starts from the scalar table and takes every non-NULL entry of `src`. */
+/* Starts from the scalar table and takes every non-NULL entry of `src`: one line per kernel,
+ * expanded from the kernel list, so a new kernel is overlaid without an edit here. */
 static void overlay(assay_kernels *dst, const assay_kernels *src) {
     *dst = assay__kernels_scalar;
     if (src == NULL) return;
     dst->name = src->name;
-#define TAKE(f)                                                                                    \
-    if (src->f) dst->f = src->f
-    TAKE(norms_sq);
-    TAKE(normalize_rows);
-    TAKE(tile_l2);
-    TAKE(tile_cos);
-    TAKE(select_tile);
-    TAKE(fused_tile);
-    TAKE(col_moments);
-    TAKE(class_sums);
-    TAKE(label_agree);
+#define TAKE(op, ret, params, arg)                                                                 \
+    if (src->op) dst->op = src->op;
+    ASSAY_KERNEL_LIST(TAKE, )
 #undef TAKE
 }
 

@@ -13,13 +13,14 @@
  *   order, so two implementations differ by at most twice that; we allow
  *   2 * (d + 2) * FLT_EPSILON * sum|terms| + FLT_MIN. The scalar reference is held to gamma_d
  *   itself against the oracle.
- * - The detector helpers (col_moments, class_sums, label_agree) are specified bit-identical
- *   across ISAs and are compared with memcmp.
  * - Top-k selection is compared as the SET of (distance, id) pairs each heap ends with (sorted
  *   first; the layout may differ, the set may not), after every call, with root[] mirroring the
  *   heap roots and each heap a valid max-heap. The fused kernel's distances depend on the
  *   summation order, so its sets are checked against a double-precision oracle: what it keeps
  *   must be the true top-k up to pairs whose true distances are within the error bound.
+ * - The tables themselves: every scalar entry is set, and every table dispatch hands out is the
+ *   scalar one with the ISA's own entries laid over it. There is one test per kernel of the
+ *   kernel list (main() is generated from it), so a kernel added without a test does not build.
  * Every failure prints the case (kernel, ISA, sizes, offset, stride) and the seed of its data;
  * the data depend only on the case, so the same case reproduces on every ISA and run. */
 #include <float.h>
@@ -224,77 +225,6 @@ static void run_norms_sq(assay_isa isa, const assay_kernels *k) {
 static void test_kernels_norms_sq(void **state) {
     (void)state;
     FOR_TABLES(norms_sq, run_norms_sq);
-}
-
-/* Each implementation returns x_j / ||x|| times (1 + theta) with |theta| <= gamma_d / 2 (the
- * squared norm's error, halved by the root) + 3u (root, division, product), to first order. Two
- * implementations differ by at most (gamma_d + 6u) |x_j / ||x|||; we allow twice that (FMA, or a
- * reciprocal square root estimate refined by Newton's method): (d + 6) * FLT_EPSILON relative. */
-static void run_normalize_rows(assay_isa isa, const assay_kernels *k) {
-    const char *name = assay_isa_name(isa);
-    for (size_t a = 0; a < N_DIMS; a++)
-        for (size_t b = 0; b < N_ROWS; b++)
-            for (size_t o = 0; o < N_OFFS; o++)
-                for (size_t pad = 0; pad <= 5; pad += 5) {
-                    size_t d = k_dims[a], n = k_rows[b], off = k_offs[o], ld = d + pad;
-                    size_t len = extent(n, ld, d);
-                    uint64_t seed = case_seed(2, d, n, off, ld);
-                    set_case("normalize_rows[%s] d=%zu n=%zu off=%zu ld=%zu seed=%#llx", name, d, n,
-                             off, ld, (unsigned long long)seed);
-                    float *x0m, *xrm, *xkm;
-                    float *x0 = falloc(off, len, &x0m), *xr = falloc(off, len, &xrm);
-                    float *xk = falloc(off, len, &xkm);
-                    fill_rows(x0, ld, n, d, seed);
-                    for (size_t i = 0; i < n; i++) /* some all-zero rows: left as they are */
-                        if ((i + seed) % 5 == 4)
-                            for (size_t j = 0; j < d; j++) x0[i * ld + j] = 0.0f;
-                    fill_nan(x0 - off, off);
-                    memcpy(xrm, x0m, (off + len) * sizeof(float));
-                    memcpy(xkm, x0m, (off + len) * sizeof(float));
-                    g_ref->normalize_rows(xr, ld, n, d);
-                    float *got = k == g_ref ? xr : xk, *gotm = k == g_ref ? xrm : xkm;
-                    if (k != g_ref) k->normalize_rows(xk, ld, n, d);
-                    for (size_t p = 0; p < off + len; p++)
-                        if (p < off || (p - off) % ld >= d)
-                            CHECK(same_bits(&x0m[p], &gotm[p], 4),
-                                  "element %zu of the block (before the data or in the padding) "
-                                  "was written",
-                                  p);
-                    for (size_t i = 0; i < n; i++) {
-                        double s = 0.0;
-                        for (size_t j = 0; j < d; j++) s += (double)x0[i * ld + j] * x0[i * ld + j];
-                        for (size_t j = 0; j < d; j++) {
-                            size_t e = i * ld + j;
-                            if (s == 0.0) {
-                                CHECK(same_bits(&got[e], &x0[e], 4),
-                                      "row %zu is zero and must be left as it is", i);
-                                continue;
-                            }
-                            if (k == g_ref) {
-                                double exact = x0[e] / sqrt(s);
-                                double tol = (gamma_n((double)d) / 2.0 + 3.0 * FLT_EPSILON / 2.0) *
-                                                 1.01 * fabs(exact) +
-                                             FLT_MIN;
-                                CHECK(fabs(xr[e] - exact) <= tol,
-                                      "x[%zu][%zu]: scalar %.9g, oracle %.17g, |diff| %.3g > %.3g",
-                                      i, j, xr[e], exact, fabs(xr[e] - exact), tol);
-                            } else {
-                                double tol = (d + 6) * FLT_EPSILON * fabs(xr[e]) + FLT_MIN;
-                                CHECK(fabs((double)xk[e] - xr[e]) <= tol,
-                                      "x[%zu][%zu]: scalar %.9g, %s %.9g, |diff| %.3g > %.3g", i, j,
-                                      xr[e], name, xk[e], fabs((double)xk[e] - xr[e]), tol);
-                            }
-                        }
-                    }
-                    free(x0m);
-                    free(xrm);
-                    free(xkm);
-                }
-}
-
-static void test_kernels_normalize_rows(void **state) {
-    (void)state;
-    FOR_TABLES(normalize_rows, run_normalize_rows);
 }
 
 /* ================================ distance tiles ================================ */
@@ -983,156 +913,56 @@ static void test_kernels_fused_tile(void **state) {
     FOR_TABLES(fused_tile, run_fused);
 }
 
-/* ================================ detector helpers ================================ */
+/* ================================ tables ================================ */
 
-static void run_col_moments(assay_isa isa, const assay_kernels *k) {
-    const char *name = assay_isa_name(isa);
-    for (size_t a = 0; a < N_DIMS; a++)
-        for (size_t b = 0; b < N_ROWS; b++)
-            for (size_t o = 0; o < N_OFFS; o++)
-                for (size_t pad = 0; pad <= 5; pad += 5) {
-                    size_t d = k_dims[a], n = k_rows[b], off = k_offs[o], ld = d + pad;
-                    uint64_t seed = case_seed(9, d, n, off, ld), s = seed;
-                    set_case("col_moments[%s] d=%zu n=%zu off=%zu ld=%zu seed=%#llx", name, d, n,
-                             off, ld, (unsigned long long)seed);
-                    float *xm;
-                    float *x = falloc(off, extent(n, ld, d), &xm);
-                    fill_rows(x, ld, n, d, seed);
-                    void *blk[4];
-                    double *sr = xalloc(off, d, sizeof(double), &blk[0]);
-                    double *qr = xalloc(off, d, sizeof(double), &blk[1]);
-                    double *sk = xalloc((off + 1) % 4, d, sizeof(double), &blk[2]);
-                    double *qk = xalloc((off + 2) % 4, d, sizeof(double), &blk[3]);
-                    for (size_t j = 0; j < d; j++) { /* accumulated onto what is there */
-                        sr[j] = sk[j] = tu_normal(&s);
-                        qr[j] = qk[j] = fabs(tu_normal(&s));
-                    }
-                    g_ref->col_moments(x, ld, n, d, sr, qr);
-                    if (k != g_ref)
-                        k->col_moments(x, ld, n, d, sk, qk);
-                    else /* the reference against the documented loop, written out here */
-                        for (size_t i = 0; i < n; i++)
-                            for (size_t j = 0; j < d; j++) {
-                                double v = x[i * ld + j];
-                                sk[j] += v;
-                                qk[j] += v * v;
-                            }
-                    for (size_t j = 0; j < d; j++)
-                        CHECK(same_bits(&sr[j], &sk[j], 8) && same_bits(&qr[j], &qk[j], 8),
-                              "column %zu: scalar (%.17g, %.17g), %s (%.17g, %.17g): must be "
-                              "bit-identical",
-                              j, sr[j], qr[j], name, sk[j], qk[j]);
-                    for (int i = 0; i < 4; i++) free(blk[i]);
-                    free(xm);
-                }
+/* An ISA's own table as built (NULL where it leaves the scalar kernel), NULL if not built. */
+static const assay_kernels *own_table(assay_isa isa) {
+    switch (isa) {
+    case ASSAY_ISA_SCALAR:
+        return &assay__kernels_scalar;
+#if ASSAY_BUILD_AVX2
+    case ASSAY_ISA_AVX2:
+        return &assay__kernels_avx2;
+#endif
+#if ASSAY_BUILD_AVX512
+    case ASSAY_ISA_AVX512:
+        return &assay__kernels_avx512;
+#endif
+#if ASSAY_BUILD_NEON
+    case ASSAY_ISA_NEON:
+        return &assay__kernels_neon;
+#endif
+#if ASSAY_BUILD_SVE
+    case ASSAY_ISA_SVE:
+        return &assay__kernels_sve;
+#endif
+    default:
+        return NULL;
+    }
 }
 
-static void test_kernels_col_moments(void **state) {
+/* Every entry of the scalar table is set (the other tables fall back on it), and each table
+ * dispatch hands out has, for every kernel of the list, the ISA's own kernel where it has one and
+ * the scalar one elsewhere: so no entry of any table is NULL. */
+static void test_kernels_tables(void **state) {
     (void)state;
-    FOR_TABLES(col_moments, run_col_moments);
-}
-
-static void run_class_sums(assay_isa isa, const assay_kernels *k) {
-    static const size_t ncs[] = {1, 3, 10};
-    static const size_t ns[] = {0, 1, 2, 3, 5, 8, 9, 17, 40};
-    const char *name = assay_isa_name(isa);
-    for (size_t a = 0; a < N_DIMS; a++)
-        for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++)
-            for (size_t c = 0; c < 3; c++)
-                for (size_t pad = 0; pad <= 5; pad += 5) {
-                    size_t d = k_dims[a], n = ns[b], nc = ncs[c], ld = d + pad, off = (a + b) % 3;
-                    uint64_t seed = case_seed(10, d, n, nc, ld), s = seed;
-                    set_case("class_sums[%s] d=%zu n=%zu n_classes=%zu off=%zu ld=%zu seed=%#llx",
-                             name, d, n, nc, off, ld, (unsigned long long)seed);
-                    float *xm;
-                    float *x = falloc(off, extent(n, ld, d), &xm);
-                    fill_rows(x, ld, n, d, seed);
-                    void *blk[5];
-                    int32_t *lab = xalloc(off, n, sizeof(int32_t), &blk[0]);
-                    for (size_t i = 0; i < n; i++) {
-                        uint64_t r = tu_next(&s) % 20;
-                        lab[i] = r == 0   ? -1
-                                 : r == 1 ? (int32_t)nc
-                                 : r == 2 ? INT32_MIN
-                                 : r == 3 ? INT32_MAX
-                                          : (int32_t)(tu_next(&s) % nc);
-                    }
-                    double *sr = xalloc(off, nc * d, sizeof(double), &blk[1]);
-                    double *sk = xalloc((off + 1) % 4, nc * d, sizeof(double), &blk[2]);
-                    uint64_t *cr = xalloc(off, nc, sizeof(uint64_t), &blk[3]);
-                    uint64_t *ck = xalloc((off + 3) % 4, nc, sizeof(uint64_t), &blk[4]);
-                    for (size_t j = 0; j < nc * d; j++) sr[j] = sk[j] = tu_normal(&s);
-                    for (size_t j = 0; j < nc; j++) cr[j] = ck[j] = tu_next(&s) % 1000;
-                    g_ref->class_sums(x, ld, n, d, lab, nc, sr, cr);
-                    if (k != g_ref)
-                        k->class_sums(x, ld, n, d, lab, nc, sk, ck);
-                    else /* the reference against the documented loop, written out here */
-                        for (size_t i = 0; i < n; i++) {
-                            if (lab[i] < 0 || (size_t)lab[i] >= nc) continue;
-                            for (size_t j = 0; j < d; j++)
-                                sk[(size_t)lab[i] * d + j] += (double)x[i * ld + j];
-                            ck[lab[i]]++;
-                        }
-                    for (size_t j = 0; j < nc * d; j++)
-                        CHECK(same_bits(&sr[j], &sk[j], 8),
-                              "class %zu, column %zu: scalar %.17g, %s %.17g: must be "
-                              "bit-identical",
-                              j / (d ? d : 1), j % (d ? d : 1), sr[j], name, sk[j]);
-                    for (size_t j = 0; j < nc; j++)
-                        CHECK(cr[j] == ck[j], "class %zu: count scalar %llu, %s %llu", j,
-                              (unsigned long long)cr[j], name, (unsigned long long)ck[j]);
-                    for (int i = 0; i < 5; i++) free(blk[i]);
-                    free(xm);
-                }
-}
-
-static void test_kernels_class_sums(void **state) {
-    (void)state;
-    FOR_TABLES(class_sums, run_class_sums);
-}
-
-static void run_label_agree(assay_isa isa, const assay_kernels *k) {
-    static const size_t ks[] = {0, 1, 2, 3, 7, 8, 9, 10, 16, 17, 20, 33};
-    const char *name = assay_isa_name(isa);
-    for (size_t a = 0; a < N_DIMS; a++)
-        for (size_t b = 0; b < sizeof ks / sizeof ks[0]; b++) {
-            size_t n = k_dims[a], kn = ks[b], off = (a + b) % 3, nl = n + 13;
-            uint64_t seed = case_seed(11, n, kn, off, 0), s = seed;
-            set_case("label_agree[%s] n=%zu k=%zu off=%zu seed=%#llx", name, n, kn, off,
-                     (unsigned long long)seed);
-            void *blk[4];
-            int64_t *ids = xalloc(off, n * kn, sizeof(int64_t), &blk[0]);
-            int32_t *lab = xalloc((off + 1) % 4, nl, sizeof(int32_t), &blk[1]);
-            uint32_t *ur = xalloc(0, n, sizeof(uint32_t), &blk[2]);
-            uint32_t *uk = xalloc((off + 2) % 4, n, sizeof(uint32_t), &blk[3]);
-            for (size_t i = 0; i < nl; i++) lab[i] = (int32_t)(tu_next(&s) % 3) - 1;
-            for (size_t i = 0; i < n * kn; i++) {
-                uint64_t r = tu_next(&s) % 16;
-                ids[i] = r < 3    ? -1
-                         : r == 3 ? INT64_MIN
-                         : r == 4 ? -2
-                                  : (int64_t)(tu_next(&s) % nl);
-            }
-            g_ref->label_agree(ids, kn, n, lab, ur);
-            if (k == g_ref) { /* the reference against a count written out here */
-                for (size_t i = 0; i < n; i++) {
-                    uint32_t c = 0;
-                    for (size_t j = 0; j < kn; j++)
-                        c += ids[i * kn + j] >= 0 && lab[ids[i * kn + j]] == lab[i];
-                    CHECK(ur[i] == c, "row %zu: scalar %u, expected %u", i, ur[i], c);
-                }
-            } else {
-                k->label_agree(ids, kn, n, lab, uk);
-                for (size_t i = 0; i < n; i++)
-                    CHECK(ur[i] == uk[i], "row %zu: scalar %u, %s %u", i, ur[i], name, uk[i]);
-            }
-            for (int i = 0; i < 4; i++) free(blk[i]);
-        }
-}
-
-static void test_kernels_label_agree(void **state) {
-    (void)state;
-    FOR_TABLES(label_agree, run_label_agree);
+    table t[ASSAY_ISA_COUNT];
+    size_t n = tables(t);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = assay_isa_name(t[i].isa);
+        const assay_kernels *k = t[i].k, *own = own_table(t[i].isa), *ref = &assay__kernels_scalar;
+        set_case("tables[%s]", name);
+        CHECK(own != NULL, "dispatch has a %s table, but the %s kernels were not built", name,
+              name);
+        CHECK(strcmp(k->name, name) == 0, "the %s table is named \"%s\"", name, k->name);
+#define CHECK_ENTRY(op, ret, params, arg)                                                          \
+    CHECK(ref->op != NULL, "the scalar table has no " #op);                                        \
+    CHECK(k->op == (own->op != NULL ? own->op : ref->op),                                          \
+          "%s table, entry " #op ": expected %s's kernel, or the scalar one where %s has none",    \
+          name, name, name);
+        ASSAY_KERNEL_LIST(CHECK_ENTRY, )
+#undef CHECK_ENTRY
+    }
 }
 
 /* ================================ dispatch ================================ */
@@ -1161,19 +991,16 @@ static void test_kernels_expected_isa_is_chosen(void **state) {
     assay_ctx_destroy(ctx);
 }
 
+/* The kernels' tests are listed from the kernel list: a kernel without a test_kernels_<op> does
+ * not build. */
+#define KERNEL_TEST(op, ret, params, arg) cmocka_unit_test(test_kernels_##op),
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernels_expected_isa_is_chosen),
         cmocka_unit_test(test_kernels_env_isa_is_used),
-        cmocka_unit_test(test_kernels_norms_sq),
-        cmocka_unit_test(test_kernels_normalize_rows),
-        cmocka_unit_test(test_kernels_tile_l2),
-        cmocka_unit_test(test_kernels_tile_cos),
-        cmocka_unit_test(test_kernels_select_tile),
-        cmocka_unit_test(test_kernels_fused_tile),
-        cmocka_unit_test(test_kernels_col_moments),
-        cmocka_unit_test(test_kernels_class_sums),
-        cmocka_unit_test(test_kernels_label_agree),
+        ASSAY_KERNEL_LIST(KERNEL_TEST, ) /* test_kernels_<op>, in the list's order */
+        cmocka_unit_test(test_kernels_tables),
     };
     return cmocka_run_group_tests_name("kernels", tests, group_setup, NULL);
 }
