@@ -11,7 +11,8 @@ rm -rf "$work"
 mkdir -p "$work"
 prefix=$work/prefix
 cmake --install "$build" --prefix "$prefix" >"$work/install.log"
-libdir=$(dirname "$(find "$prefix" -name assay.pc -path '*/pkgconfig/*' | head -n1)")/..
+pc=$(find "$prefix" -name assay.pc -path '*/pkgconfig/*')
+libdir=$(dirname "${pc%%$'\n'*}")/..
 export PKG_CONFIG_PATH=$libdir/pkgconfig
 
 check() { # name binary [LD_LIBRARY_PATH]
@@ -23,8 +24,12 @@ check() { # name binary [LD_LIBRARY_PATH]
     fi
     echo "$name: $(cat "$work/$name.out")"
 }
+# (ldd's output is read whole first: with pipefail, `ldd | grep -q` fails whenever grep stops
+# reading before ldd has written everything)
 not_needing_libassay() { # binary
-    if ldd "$1" | grep -q 'libassay\.so'; then
+    local deps
+    deps=$(ldd "$1")
+    if grep -q 'libassay\.so' <<<"$deps"; then
         echo "$1 was linked statically but needs libassay.so" >&2
         exit 1
     fi
@@ -34,7 +39,8 @@ not_needing_libassay() { # binary
 # shellcheck disable=SC2046
 "$cc" -o "$work/pc_shared" "$here/consumer.c" $(pkg-config --cflags --libs assay)
 check pkg-config-shared "$work/pc_shared" "$libdir"
-ldd "$work/pc_shared" | grep -q 'libassay\.so\.0\.1 ' || { echo "pc_shared: no libassay.so.0.1" >&2; exit 1; }
+deps=$(ldd "$work/pc_shared")
+grep -q 'libassay\.so\.0\.1 ' <<<"$deps" || { echo "pc_shared: no libassay.so.0.1" >&2; exit 1; }
 
 # pkg-config, static: the archive named, then the libraries Libs.private and Requires.private add
 static_libs=$(pkg-config --static --libs assay | sed 's/-lassay\b/-l:libassay.a/')
