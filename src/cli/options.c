@@ -161,10 +161,15 @@ const cli_option *cli_option_at(size_t i) {
 size_t cli_getopt_table(unsigned command, struct option *out, size_t cap, char *shorts,
                         size_t shorts_len) {
     size_t n = 0, u = 0;
-    if (shorts_len > 0) shorts[u++] = ':'; /* a missing value is ':', not '?' */
+    if (shorts_len < 2) return 0;
+    shorts[u++] = ':'; /* a missing value is ':', not '?' */
+    shorts[u] = '\0';
     for (size_t i = 0; i < cli_option_count() && n + 1 < cap; i++) {
         const cli_option *o = cli_option_at(i);
         if (!(o->commands & command)) continue;
+        size_t seen = 0; /* an option with a line per command (--out) is listed once */
+        while (seen < n && strcmp(out[seen].name, o->name) != 0) seen++;
+        if (seen < n) continue;
         out[n++] = (struct option){o->name, o->has_arg, NULL, o->id};
         if (o->short_name && u + 3 < shorts_len && strchr(shorts, o->short_name) == NULL) {
             shorts[u++] = (char)o->short_name;
@@ -172,7 +177,6 @@ size_t cli_getopt_table(unsigned command, struct option *out, size_t cap, char *
             shorts[u] = '\0';
         }
     }
-    if (u < shorts_len) shorts[u] = '\0';
     out[n] = (struct option){NULL, 0, NULL, 0};
     return n;
 }
