@@ -24,9 +24,11 @@ typedef struct td_fixture {
 /* n rows of d features (row-major, copied), labels y[r] in [0, n_classes) or -1, k neighbours,
  * metric; opts (may be NULL: defaults) are copied into the result before k and metric are
  * applied. pred_probs (n x n_classes, may be NULL) is copied. */
-static inline void td_init(td_fixture *f, const float *x, size_t n, size_t d, const int32_t *y,
-                           size_t n_classes, size_t k, assay_metric metric,
-                           const assay_scan_opts *opts, const float *pred_probs) {
+/* The labelled rows every fixture has: n rows, d features (not filled), labels y[r] in
+ * [0, n_classes) or -1 (class index = label value), distinct row digests unless a test makes
+ * two equal, and a context. */
+static inline void td_init_rows(td_fixture *f, const char *path, size_t n, size_t d,
+                                const int32_t *y, size_t n_classes) {
     memset(f, 0, sizeof *f);
     assert_true(n_classes <= 64);
     assert_int_equal(assay_ctx_create(&f->ctx, NULL), ASSAY_OK);
@@ -34,9 +36,7 @@ static inline void td_init(td_fixture *f, const float *x, size_t n, size_t d, co
     ds->n = n;
     ds->d = d;
     ds->ld = d;
-    ds->path = "synthetic";
-    ds->x = malloc(n * d * sizeof(float));
-    memcpy(ds->x, x, n * d * sizeof(float));
+    ds->path = (char *)path;
     ds->y = malloc(n * sizeof *ds->y);
     ds->row_flags = calloc(n, 1);
     ds->content_digest = calloc(n, 32);
@@ -46,7 +46,7 @@ static inline void td_init(td_fixture *f, const float *x, size_t n, size_t d, co
     for (size_t r = 0; r < n; r++) {
         ds->y[r] = y[r];
         ds->labels.i[r] = y[r];
-        memcpy(ds->content_digest[r], &r, sizeof r); /* distinct unless a test sets them */
+        memcpy(ds->content_digest[r], &r, sizeof r);
     }
     ds->n_classes = n_classes;
     ds->class_label = calloc(n_classes, sizeof(char *));
@@ -58,6 +58,18 @@ static inline void td_init(td_fixture *f, const float *x, size_t n, size_t d, co
     }
     for (size_t r = 0; r < n; r++)
         if (y[r] >= 0) ds->class_count[y[r]]++;
+}
+
+/* n rows of d features (row-major, copied), labels y[r] in [0, n_classes) or -1, k neighbours,
+ * metric; opts (may be NULL: defaults) are copied into the result before k and metric are
+ * applied. pred_probs (n x n_classes, may be NULL) is copied. */
+static inline void td_init(td_fixture *f, const float *x, size_t n, size_t d, const int32_t *y,
+                           size_t n_classes, size_t k, assay_metric metric,
+                           const assay_scan_opts *opts, const float *pred_probs) {
+    td_init_rows(f, "synthetic", n, d, y, n_classes);
+    assay_dataset *ds = &f->ds;
+    ds->x = malloc(n * d * sizeof(float));
+    memcpy(ds->x, x, n * d * sizeof(float));
     if (pred_probs != NULL) {
         ds->pred_probs = malloc(n * n_classes * sizeof(float));
         memcpy(ds->pred_probs, pred_probs, n * n_classes * sizeof(float));
@@ -84,37 +96,7 @@ static inline void td_init(td_fixture *f, const float *x, size_t n, size_t d, co
  * detectors that read only labels and the graph, on cases worked out by hand. */
 static inline void td_init_graph(td_fixture *f, size_t n, const int32_t *y, size_t n_classes,
                                  size_t k, const int64_t *ids, const float *dist) {
-    memset(f, 0, sizeof *f);
-    assert_true(n_classes <= 64);
-    assert_int_equal(assay_ctx_create(&f->ctx, NULL), ASSAY_OK);
-    assay_dataset *ds = &f->ds;
-    ds->n = n;
-    ds->d = 2;
-    ds->ld = 2;
-    ds->path = "hand-made";
-    ds->y = malloc(n * sizeof *ds->y);
-    ds->row_flags = calloc(n, 1);
-    ds->content_digest = calloc(n, 32);
-    ds->labels.type = ASSAY__COL_INT;
-    ds->labels.n = n;
-    ds->labels.i = malloc(n * sizeof(int64_t));
-    for (size_t r = 0; r < n; r++) {
-        ds->y[r] = y[r];
-        ds->labels.i[r] = y[r];
-        /* distinct digests unless a test makes them equal */
-        ds->content_digest[r][0] = (unsigned char)r;
-        ds->content_digest[r][1] = (unsigned char)(r >> 8);
-    }
-    ds->n_classes = n_classes;
-    ds->class_label = calloc(n_classes, sizeof(char *));
-    ds->class_name = calloc(n_classes, sizeof(char *));
-    ds->class_count = calloc(n_classes, sizeof(size_t));
-    for (size_t c = 0; c < n_classes; c++) {
-        snprintf(f->names[c], sizeof f->names[c], "%zu", c);
-        ds->class_label[c] = ds->class_name[c] = f->names[c];
-    }
-    for (size_t r = 0; r < n; r++)
-        if (y[r] >= 0) ds->class_count[y[r]]++;
+    td_init_rows(f, "hand-made", n, 2, y, n_classes);
     assay_scan_opts o = ASSAY_SCAN_OPTS_INIT;
     o.k = (uint32_t)k;
     o.label_threshold = 0.8; /* the hand-worked cases are worked out for these */

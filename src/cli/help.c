@@ -112,6 +112,16 @@ static const char *section_title(cli_section sec, cli_command cmd) {
     }
 }
 
+/* The next option of command c listed in section sec, from position *at on (advanced past it),
+ * or NULL when there is none: every renderer walks the options this way. */
+static const cli_option *next_option(const cmd_doc *c, int sec, size_t *at) {
+    while (c->bit != 0 && *at < cli_option_count()) {
+        const cli_option *o = cli_option_at((*at)++);
+        if ((o->commands & c->bit) && (int)o->section == sec) return o;
+    }
+    return NULL;
+}
+
 /* What the top-level help says; exit codes of every command. */
 static const char k_summary[] =
     "Training-data poisoning detector: fingerprints a dataset of labelled embeddings, builds its "
@@ -238,9 +248,8 @@ void cli_print_help(cli_command cmd, FILE *fp) {
     wrap(fp, c->about, 0, 0);
     for (int sec = 0; c->bit != 0 && sec < CLI_SEC_COUNT; sec++) {
         int any = 0;
-        for (size_t i = 0; i < cli_option_count(); i++) {
-            const cli_option *o = cli_option_at(i);
-            if (!(o->commands & c->bit) || (int)o->section != sec) continue;
+        size_t at = 0;
+        for (const cli_option *o; (o = next_option(c, sec, &at)) != NULL;) {
             if (!any) {
                 fputc('\n', fp);
                 char title[256];
@@ -325,9 +334,8 @@ void cli_print_man(FILE *fp) {
         roff_paragraphs(fp, c->about);
         for (int sec = 0; c->bit != 0 && sec < CLI_SEC_COUNT; sec++) {
             int any = 0;
-            for (size_t j = 0; j < cli_option_count(); j++) {
-                const cli_option *o = cli_option_at(j);
-                if (!(o->commands & c->bit) || (int)o->section != sec) continue;
+            size_t at = 0;
+            for (const cli_option *o; (o = next_option(c, sec, &at)) != NULL;) {
                 if (!any) {
                     fputs(".PP\n\\fI", fp);
                     roff(fp, section_title((cli_section)sec, c->cmd));
@@ -415,9 +423,8 @@ void cli_print_markdown(FILE *fp) {
         fputs("\n\n", fp);
         for (int sec = 0; c->bit != 0 && sec < CLI_SEC_COUNT; sec++) {
             int any = 0;
-            for (size_t j = 0; j < cli_option_count(); j++) {
-                const cli_option *o = cli_option_at(j);
-                if (!(o->commands & c->bit) || (int)o->section != sec) continue;
+            size_t at = 0;
+            for (const cli_option *o; (o = next_option(c, sec, &at)) != NULL;) {
                 if (!any) {
                     fprintf(fp,
                             "**%s**\n\n| option | default | variable | what it does |\n"

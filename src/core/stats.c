@@ -8,44 +8,43 @@
 
 #include "core/stats.h"
 
-static void swap_d(double *a, double *b) {
-    double t = *a;
-    *a = *b;
-    *b = t;
-}
-
-/* k-th smallest of v[0..n) by quickselect (median-of-three pivots); reorders v. */
-static double select_kth(double *v, size_t n, size_t k) {
-    size_t lo = 0, hi = n - 1;
-    while (hi > lo) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (v[mid] < v[lo]) swap_d(&v[mid], &v[lo]);
-        if (v[hi] < v[lo]) swap_d(&v[hi], &v[lo]);
-        if (v[hi] < v[mid]) swap_d(&v[hi], &v[mid]);
-        double pivot = v[mid];
-        size_t i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] < pivot) i++;
-            while (v[j] > pivot) j--;
-            if (i <= j) {
-                swap_d(&v[i], &v[j]);
-                i++;
-                if (j == 0) break;
-                j--;
-            }
-        }
-        if (k <= j)
-            hi = j;
-        else if (k >= i)
-            lo = i;
-        else
-            return v[k];
+/* The k-th smallest of v[0..n) (k < n) by quickselect with median-of-three pivots, reordering
+ * v: one body for doubles and floats. */
+#define ASSAY__SELECT_KTH(name, T)                                                                 \
+    T name(T *v, size_t n, size_t k) {                                                             \
+        size_t lo = 0, hi = n - 1;                                                                 \
+        while (hi > lo) {                                                                          \
+            size_t mid = lo + (hi - lo) / 2;                                                       \
+            T t;                                                                                   \
+            if (v[mid] < v[lo]) t = v[mid], v[mid] = v[lo], v[lo] = t;                             \
+            if (v[hi] < v[lo]) t = v[hi], v[hi] = v[lo], v[lo] = t;                                \
+            if (v[hi] < v[mid]) t = v[hi], v[hi] = v[mid], v[mid] = t;                             \
+            T pivot = v[mid];                                                                      \
+            size_t i = lo, j = hi;                                                                 \
+            while (i <= j) {                                                                       \
+                while (v[i] < pivot) i++;                                                          \
+                while (v[j] > pivot) j--;                                                          \
+                if (i <= j) {                                                                      \
+                    t = v[i], v[i] = v[j], v[j] = t;                                               \
+                    i++;                                                                           \
+                    if (j == 0) break;                                                             \
+                    j--;                                                                           \
+                }                                                                                  \
+            }                                                                                      \
+            if (k <= j)                                                                            \
+                hi = j;                                                                            \
+            else if (k >= i)                                                                       \
+                lo = i;                                                                            \
+            else                                                                                   \
+                return v[k];                                                                       \
+        }                                                                                          \
+        return v[k];                                                                               \
     }
-    return v[k];
-}
+ASSAY__SELECT_KTH(assay__select_kth, double)
+ASSAY__SELECT_KTH(assay__select_kthf, float)
 
 double assay__median(double *v, size_t n) {
-    double hi = select_kth(v, n, n / 2);
+    double hi = assay__select_kth(v, n, n / 2);
     if (n % 2) return hi;
     double lo = v[0];
     for (size_t i = 1; i < n / 2; i++)

@@ -8,6 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The k-th smallest of v[0..n) (k < n) by quickselect; reorders v. */
+double assay__select_kth(double *v, size_t n, size_t k);
+float assay__select_kthf(float *v, size_t n, size_t k);
+
 /* Median of v[0..n) (n > 0); reorders v. */
 double assay__median(double *v, size_t n);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A detector's output and the sink functions that fill it (detect/detector.h). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,6 +93,18 @@ int32_t *assay__out_row_tests(assay__det_out *out) {
 
 int32_t *assay__out_suggested(assay__det_out *out) {
     return row_array(out, &out->suggested);
+}
+
+const char *assay__finding_test_verdict(const assay__det_out *out, const assay__finding *f,
+                                        char *buf, size_t len) {
+    const assay__test *t =
+        f->test >= 0 && (size_t)f->test < out->n_tests ? &out->tests[f->test] : NULL;
+    if (t == NULL)
+        snprintf(buf, len, "not available");
+    else
+        snprintf(buf, len, "%s (q = %.2g)", t->significant ? "significant" : "not significant",
+                 t->q);
+    return buf;
 }
 
 assay_status assay__class_rows(assay_ctx *ctx, const assay_dataset *ds, const assay__graph *g,

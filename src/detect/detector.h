@@ -166,6 +166,11 @@ int32_t *assay__out_row_tests(assay__det_out *out);
 /* out->suggested, allocated filled with -1 on first use; NULL when out of memory. */
 int32_t *assay__out_suggested(assay__det_out *out);
 
+/* The verdict of the test a finding rests on, for explanations: "significant (q = 1.2e-05)",
+ * "not significant (q = 0.3)", or "not available" when it rests on none. Returns buf. */
+const char *assay__finding_test_verdict(const assay__det_out *out, const assay__finding *f,
+                                        char *buf, size_t len);
+
 /* Rows of class c in input order, for every class at once: rows of class c are
  * rows[start[c] .. start[c+1]); only rows in the graph with a declared label. rows holds n
  * entries, start n_classes + 2 (start[c + 1] is the end of class c). Both are the caller's to

@@ -60,34 +60,6 @@ static double hypergeom_sf(double x, double draws, double succ, double total) {
     return p > 1.0 ? 1.0 : p;
 }
 
-/* k-th smallest of v[0..n) (k < n) by quickselect; reorders v. */
-static float select_kth(float *v, size_t n, size_t k) {
-    size_t lo = 0, hi = n - 1;
-    while (hi > lo) {
-        float pivot = v[lo + (hi - lo) / 2];
-        size_t i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] < pivot) i++;
-            while (v[j] > pivot) j--;
-            if (i <= j) {
-                float t = v[i];
-                v[i] = v[j];
-                v[j] = t;
-                i++;
-                if (j == 0) break;
-                j--;
-            }
-        }
-        if (k <= j)
-            hi = j;
-        else if (k >= i)
-            lo = i;
-        else
-            return v[k];
-    }
-    return v[k];
-}
-
 /* 1 if row b lists row a among its neighbours. */
 static int lists(const assay__graph *g, size_t b, size_t a) {
     for (size_t c = 0; c < g->k; c++)
@@ -195,7 +167,7 @@ static assay_status detect_near_duplicate(const assay__det_input *in, assay__det
         float edge = INFINITY;
         if (n_beyond > target) {
             memcpy(sel, beyond, n_beyond * sizeof *sel);
-            edge = select_kth(sel, n_beyond, target - 1);
+            edge = assay__select_kthf(sel, n_beyond, target - 1);
         }
         for (size_t i = 0; i < n_beyond; i++) {
             if (beyond[i] > edge) continue;

@@ -323,19 +323,14 @@ static void explain_spectral(const assay__det_input *in, const assay__det_out *o
     const assay_dataset *ds = in->ds;
     int32_t c = ds->y[f->row];
     const char *name = c >= 0 && (size_t)c < ds->n_classes ? ds->class_name[c] : "?";
-    const assay__test *t =
-        f->test >= 0 && (size_t)f->test < out->n_tests ? &out->tests[f->test] : NULL;
     double share = f->ref > 0 ? 100.0 * f->b / (double)f->ref : 0.0;
-    char verdict[64] = "";
-    if (t != NULL)
-        snprintf(verdict, sizeof verdict, "%s (q = %.2g)",
-                 t->significant ? "significant" : "not significant", t->q);
+    char verdict[64];
     snprintf(buf, len,
              "in class '%s', this row lies %.1f robust standard deviations along the class's %s "
              "singular direction, where %.0f rows (%.1f%%) lie beyond %.0f; the class's spectral "
              "test is %s",
              name, f->a, assay__ordinal((size_t)f->c), f->b, share, ASSAY__TAIL_Z,
-             t != NULL ? verdict : "not available");
+             assay__finding_test_verdict(out, f, verdict, sizeof verdict));
 }
 
 static const char *const k_reasons[] = {"spectral_signature", NULL};

@@ -648,12 +648,7 @@ static void explain_spectre(const assay__det_input *in, const assay__det_out *ou
     const assay_dataset *ds = in->ds;
     int32_t c = ds->y[f->row];
     const char *name = c >= 0 && (size_t)c < ds->n_classes ? ds->class_name[c] : "?";
-    const assay__test *t =
-        f->test >= 0 && (size_t)f->test < out->n_tests ? &out->tests[f->test] : NULL;
-    char verdict[64] = "not available", pv[32];
-    if (t != NULL)
-        snprintf(verdict, sizeof verdict, "%s (q = %.2g)",
-                 t->significant ? "significant" : "not significant", t->q);
+    char verdict[64], pv[32];
     if (f->c < 1e-300)
         snprintf(pv, sizeof pv, "p < 1e-300");
     else
@@ -662,7 +657,7 @@ static void explain_spectre(const assay__det_input *in, const assay__det_out *ou
              "in class '%s', this row's quantum-entropy (QUE) score is %.3g times the class's "
              "median after whitening with a robust covariance in the class's top %.0f principal "
              "dimensions (%s on the log scale of the class's bulk); the class's test is %s",
-             name, f->a, f->b, pv, verdict);
+             name, f->a, f->b, pv, assay__finding_test_verdict(out, f, verdict, sizeof verdict));
 }
 
 static const char *const k_reasons[] = {"spectre_que_outlier", NULL};
