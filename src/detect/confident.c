@@ -422,8 +422,11 @@ static const assay__ev_field k_fields[] = ASSAY__EV_ABC(
 
 const assay__detector_desc assay__detector_confident = {
     .kind = ASSAY__KIND_LABEL,
-    .severity = ASSAY_SEV_MEDIUM,
+    .severity = ASSAY_SEV_HIGH,
     .family = "model labels",
+    .on_clean = "Needs a model's out-of-sample probabilities; in-sample probabilities of an "
+                "overfitted model hide flips, a weak model over-flags. Rows are for review; the "
+                "test fails only beyond --confident-tolerance.",
     .inputs = "labels and predicted probabilities (--pred-probs)",
     .run = detect_confident,
     .explain = explain_confident,

@@ -61,6 +61,11 @@ assay_status assay__out_test(assay__det_out *out, const assay__test *t, int32_t 
     added->det = out->id;
     added->q = NAN;
     added->significant = 0;
+    added->effect = ASSAY__EFFECT_NONE;
+    if (added->sev == ASSAY_SEV_NONE) {
+        const assay__detector *d = assay__detector_get(out->id);
+        added->sev = d != NULL ? d->desc->severity : ASSAY_SEV_HIGH;
+    }
     return ASSAY_OK;
 }
 

@@ -142,6 +142,9 @@ const assay__detector_desc assay__detector_duplicate = {
     .kind = ASSAY__KIND_DUPLICATE,
     .severity = ASSAY_SEV_HIGH,
     .family = "duplicates",
+    .on_clean = "Repeated rows with one label only warn (low). Conflicting copies fail: if the "
+                "features are coarse (few columns, rounded values) copies with other labels can be "
+                "natural collisions: accept the rows by row-sha256 with a reason.",
     .inputs = "features (their SHA-256) and labels",
     .run = detect_duplicate,
     .explain = explain_duplicate,

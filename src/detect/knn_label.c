@@ -78,16 +78,15 @@ uint32_t assay__deep_knn_k(const assay_scan_opts *o, size_t rows, size_t n_class
 assay_status assay__label_noise_test(assay__det_out *out, size_t rejected, size_t rows,
                                      double tolerance, const char *what, int32_t *index) {
     double p = rows > 0 ? assay__binom_sf((double)rejected, (double)rows, tolerance) : NAN;
-    assay__test t = {out->id,
-                     -1,
-                     "rejected_label_rows",
-                     (double)rejected,
-                     p,
-                     "one-sided binomial tail against the tolerated share (what natural class "
-                     "overlap may explain)",
-                     "",
-                     NAN,
-                     0};
+    assay__test t = {.det = out->id,
+                     .cls = -1,
+                     .stat_name = "rejected_label_rows",
+                     .stat = (double)rejected,
+                     .p = p,
+                     .null =
+                         "one-sided binomial tail against the tolerated share (what natural class "
+                         "overlap may explain)",
+                     .q = NAN};
     snprintf(t.detail, sizeof t.detail,
              "%zu of %zu rows (%.2f%%) %s; up to %.2f%% is tolerated as natural", rejected, rows,
              rows ? 100.0 * (double)rejected / (double)rows : 0.0, what, 100.0 * tolerance);
@@ -470,8 +469,12 @@ static const assay__ev_field k_fields[] = {
 
 const assay__detector_desc assay__detector_knn_label = {
     .kind = ASSAY__KIND_LABEL,
-    .severity = ASSAY_SEV_MEDIUM,
+    .severity = ASSAY_SEV_HIGH,
     .family = "neighbourhood labels",
+    .on_clean =
+        "Rows are flagged for review whatever the noise rate; the test fails only when "
+        "more rows are rejected than the tolerance allows. If your classes overlap "
+        "naturally, measure the share on data you trust and set --label-noise-tolerance to it.",
     .inputs = "labels and the neighbour graph",
     .run = detect_knn_label,
     .explain = explain_knn_label,

@@ -20,7 +20,13 @@ static void setup(td_fixture *f, const assay_scan_opts *o) {
 }
 
 static int32_t add_test(td_fixture *f, assay_detector det, int32_t cls, double p) {
-    assay__test t = {det, cls, "stat", 1.0, p, "planted", "planted test", 0.0, 0};
+    assay__test t = {.det = det,
+                     .cls = cls,
+                     .stat_name = "stat",
+                     .stat = 1.0,
+                     .p = p,
+                     .null = "planted",
+                     .detail = "planted test"};
     int32_t idx = -1;
     assert_int_equal(assay__out_test(&f->res.det[det], &t, &idx), ASSAY_OK);
     return idx;
@@ -34,6 +40,72 @@ static void flag_row(td_fixture *f, assay_detector det, size_t row, int32_t test
         assay__finding fd = {row, det, ASSAY_SEV_MEDIUM, 0, ev, 0, 0, 0, -1, test};
         assert_int_equal(assay__out_finding(&f->res.det[det], &fd), ASSAY_OK);
     }
+}
+
+/* A test that weighs `sev` at the gate (an observation: low), as ordering's own test does. */
+static int32_t add_test_sev(td_fixture *f, assay_detector det, double p, assay_severity sev) {
+    assay__test t = {.det = det,
+                     .cls = -1,
+                     .stat_name = "stat",
+                     .stat = 1.0,
+                     .p = p,
+                     .null = "planted",
+                     .detail = "planted test",
+                     .sev = sev};
+    int32_t idx = -1;
+    assert_int_equal(assay__out_test(&f->res.det[det], &t, &idx), ASSAY_OK);
+    return idx;
+}
+
+/* The second-stage ordering test: 10 rows (30..39) form the ordered block; `evidence` rows
+ * carry a knn-label flag resting on a significant label test. */
+static const assay__test *run_block_case(td_fixture *f, const size_t *evidence, size_t m) {
+    setup(f, NULL);
+    f->res.det[ASSAY_DET_ORDERING].ran = 1;
+    int32_t ord = add_test_sev(f, ASSAY_DET_ORDERING, 1e-9, ASSAY_SEV_LOW);
+    for (size_t r = 30; r < 40; r++) flag_row(f, ASSAY_DET_ORDERING, r, ord, 0.7f);
+    if (m > 0) {
+        int32_t lab = add_test_sev(f, ASSAY_DET_KNN_LABEL, 1e-6, ASSAY_SEV_NONE);
+        for (size_t i = 0; i < m; i++) flag_row(f, ASSAY_DET_KNN_LABEL, evidence[i], lab, 0.8f);
+    }
+    td_combine(f);
+    const assay__test *t = td_test(f, ASSAY_DET_ORDERING, -1);
+    assert_non_null(t);
+    assert_true(t->significant);
+    /* the first stage is an observation: it warns */
+    assert_int_equal(t->effect, ASSAY__EFFECT_WARN);
+    const assay__det_out *o = &f->res.det[ASSAY_DET_ORDERING];
+    return o->n_tests > 1 ? &o->tests[1] : NULL;
+}
+
+/* A sorted file alone only warns; its block holding 6 of the 6 label flags (4 times their
+ * share: P = C(10,6)/C(40,6) = 5.47e-5) fails the gate; 1 of 6 is not corroboration. */
+static void test_ordering_needs_corroboration(void **state) {
+    (void)state;
+    td_fixture f;
+    assert_null(run_block_case(&f, NULL, 0));
+    assert_true(f.res.gate_passed);
+    assert_non_null(strstr(f.res.gate_reason, "only warn"));
+    td_free(&f);
+
+    const size_t inside[6] = {30, 31, 32, 33, 34, 35};
+    const assay__test *t2 = run_block_case(&f, inside, 6);
+    assert_non_null(t2);
+    assert_string_equal(t2->stat_name, "evidence_rows_in_ordered_block");
+    assert_close(210.0 / 3838380.0, t2->p, 1e-12);
+    assert_true(t2->significant);
+    assert_int_equal(t2->effect, ASSAY__EFFECT_FAIL);
+    assert_contains(t2->detail, "6 of the 10 rows of the ordered block");
+    assert_false(f.res.gate_passed);
+    td_free(&f);
+
+    const size_t spread[6] = {0, 5, 10, 15, 20, 31};
+    t2 = run_block_case(&f, spread, 6);
+    assert_non_null(t2);
+    assert_close(1.0, t2->p, 0.0); /* one row: below the effect size */
+    assert_false(t2->significant);
+    assert_int_equal(t2->effect, ASSAY__EFFECT_NONE);
+    td_free(&f);
 }
 
 /* p-values 0.001, 0.02, 0.03, 0.5 (m = 4) at FDR 0.05: BH q = 0.004, 0.04, 0.04, 0.5, so the
@@ -196,6 +268,7 @@ int main(void) {
         cmocka_unit_test(test_combine_and_gate_hand_case),
         cmocka_unit_test(test_bh_decides_tests_and_gate),
         cmocka_unit_test(test_flags_need_a_significant_test),
+        cmocka_unit_test(test_ordering_needs_corroboration),
         cmocka_unit_test(test_combined_score_is_the_maximum),
         cmocka_unit_test(test_review_flags_rank_below_supported_ones),
     };
