@@ -29,6 +29,7 @@ void assay__out_free(assay__det_out *out) {
     free(out->row_test);
     free(out->suggested);
     free(out->tests);
+    free(out->matrix);
     free(out->findings);
     free(out->test_global);
     memset(out, 0, sizeof *out);

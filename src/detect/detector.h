@@ -125,6 +125,8 @@ typedef struct assay__det_input {
 
 /* ---- output ---- */
 
+#define ASSAY__DET_STATS 5 /* named statistics per detector at most */
+
 /* Everything one detector produced. The sink functions below add to it; the summary fields and
  * the per-row arrays are written directly. */
 typedef struct assay__det_out {
@@ -140,9 +142,14 @@ typedef struct assay__det_out {
     size_t rows_scored; /* rows with a score */
     size_t flagged;     /* rows this detector flagged (recounted by the decision step) */
     size_t by_sev[ASSAY__SEV_COUNT];
-    double stat[4]; /* detector statistics, named by stat_name */
-    const char *stat_name[4];
+    double stat[ASSAY__DET_STATS]; /* detector statistics, named by stat_name */
+    const char *stat_name[ASSAY__DET_STATS];
     double seconds;
+    /* A class-by-class matrix the detector estimated (knn-label: the label-noise transition,
+     * rows = true class, columns = given label), or NULL; owned. */
+    double *matrix;
+    size_t matrix_k;
+    const char *matrix_name; /* static: its report.json key */
 
     /* per row */
     float *score;       /* NaN where the detector does not apply (preset) */
