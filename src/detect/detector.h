@@ -136,6 +136,7 @@ typedef struct assay__det_out {
 
     /* summary */
     int ran;            /* 0 when the detector could not apply (reason in `note`) */
+    int capped;         /* the decision step took its flags back: it flagged too many rows */
     const char *note;   /* static text, or NULL */
     const char *rule;   /* static: the flag rule in words */
     double threshold;   /* in the detector's units (see rule) */

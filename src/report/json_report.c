@@ -161,6 +161,7 @@ static json_t *detectors_json(const assay_dataset *ds, const assay_result *res,
             severity_counts(s->by_sev), "stats", stats, "seconds", assay__json_num(s->seconds),
             "etsi", assay__etsi_refs(etsi, assay__detector_kind_name(d)));
         if (s->note) json_object_set_new(o, "note", json_string(s->note));
+        if (s->capped) json_object_set_new(o, "capped", json_true());
         if (s->matrix != NULL) json_object_set_new(o, s->matrix_name, matrix_json(ds, s));
         static const char *const verdicts[] = {"pass", "warn", "fail", "not_run"};
         json_object_set_new(o, "verdict", json_string(verdicts[res->det_verdict[d] & 3]));

@@ -108,6 +108,37 @@ static void test_ordering_needs_corroboration(void **state) {
     td_free(&f);
 }
 
+/* A detector flagging more than flag-cap (0.3) of the rows it scored is capped: no flags, its
+ * evidence below the line in the same order, a note; another detector's flag is not buried.
+ * With --flag-cap 1 nothing is capped. */
+static void test_flag_cap(void **state) {
+    (void)state;
+    for (int lift = 0; lift < 2; lift++) {
+        td_fixture f;
+        assay_scan_opts o = ASSAY_SCAN_OPTS_INIT;
+        if (lift) assert_int_equal(assay_param_set(&o, "flag-cap", 1.0), ASSAY_OK);
+        setup(&f, &o);
+        f.res.det[ASSAY_DET_ECOD].rows_scored = 40;
+        for (size_t r = 0; r < 13; r++) flag_row(&f, ASSAY_DET_ECOD, r, -1, 0.6f + 0.01f * r);
+        flag_row(&f, ASSAY_DET_SPECTRAL, 30, -1, 0.55f);
+        td_combine(&f);
+        const assay__det_out *e = &f.res.det[ASSAY_DET_ECOD];
+        assert_int_equal(e->capped, !lift);
+        assert_true(f.res.flagged[30]);
+        if (!lift) {
+            assert_non_null(strstr(e->note, "capped"));
+            assert_int_equal(td_findings(&f, ASSAY_DET_ECOD), 0);
+            assert_int_equal(f.res.n_flagged, 1);
+            assert_int_equal(f.res.order[0], 30);
+            assert_true(f.res.score[12] < 0.5f && f.res.score[12] > f.res.score[0]);
+        } else {
+            assert_int_equal(td_findings(&f, ASSAY_DET_ECOD), 13);
+            assert_int_equal(f.res.n_flagged, 14);
+        }
+        td_free(&f);
+    }
+}
+
 /* p-values 0.001, 0.02, 0.03, 0.5 (m = 4) at FDR 0.05: BH q = 0.004, 0.04, 0.04, 0.5, so the
  * first three are significant; at FDR 0.01 only the first. */
 static void test_bh_decides_tests_and_gate(void **state) {
@@ -269,6 +300,7 @@ int main(void) {
         cmocka_unit_test(test_bh_decides_tests_and_gate),
         cmocka_unit_test(test_flags_need_a_significant_test),
         cmocka_unit_test(test_ordering_needs_corroboration),
+        cmocka_unit_test(test_flag_cap),
         cmocka_unit_test(test_combined_score_is_the_maximum),
         cmocka_unit_test(test_review_flags_rank_below_supported_ones),
     };
