@@ -4,7 +4,8 @@
  * poisoning when the block of rows it finds also concentrates the rows that evidence detectors
  * (label, backdoor, duplicate, tampering) flagged: an appended poisoned block. This second-stage
  * test runs in the decision step, after the first tests are decided, because it needs the
- * other detectors' flags; it is asked only when the order test is significant. */
+ * other detectors' flags; it is asked only when the order test is significant, and compares
+ * within classes, since a file sorted by class also gathers each class's evidence. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +14,9 @@
 #include "decide/result.h"
 #include "detect/params.h"
 
-/* The block must hold at least this many evidence rows, at this many times their share in the
- * whole file (an effect size next to the p-value: a huge file makes any overlap significant). */
+/* The block must hold at least this many evidence rows, at this many times the count expected
+ * within classes (an effect size next to the p-value: a huge file makes any overlap
+ * significant). */
 #define CORROB_MIN_ROWS  3
 #define CORROB_MIN_RATIO 2.0
 
@@ -43,7 +45,40 @@ static assay_status append_decided(assay_ctx *ctx, assay_result *res, assay__tes
     return ASSAY_OK;
 }
 
-assay_status assay__corroborate_ordering(assay_ctx *ctx, assay_result *res) {
+/* The overlap of the block with the evidence rows, against what the same counts would give
+ * within each class (a file sorted by class puts every class's rows in blocks, and a class's
+ * evidence -- a backdoor test is per class -- with them): observed, expected and variance of
+ * the overlap summed over the classes (Mantel-Haenszel), rows without a label in a stratum of
+ * their own. */
+static assay_status stratified_overlap(assay_ctx *ctx, const assay_dataset *ds, const uint8_t *mark,
+                                       size_t n, double *obs, double *expect, double *var,
+                                       double *block, double *evid) {
+    const size_t strata = ds->n_classes + 1;
+    double *t = calloc(4 * strata, sizeof *t); /* per stratum: rows, block, evidence, both */
+    if (t == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (ordering)");
+    for (size_t r = 0; r < n; r++) {
+        size_t c = ds->y[r] >= 0 ? (size_t)ds->y[r] : ds->n_classes;
+        t[4 * c] += 1.0;
+        t[4 * c + 1] += mark[r] & 1u;
+        t[4 * c + 2] += (mark[r] >> 1) & 1u;
+        t[4 * c + 3] += mark[r] == 3u;
+    }
+    *obs = *expect = *var = *block = *evid = 0.0;
+    for (size_t c = 0; c < strata; c++) {
+        double m = t[4 * c], b = t[4 * c + 1], e = t[4 * c + 2];
+        *block += b;
+        *evid += e;
+        *obs += t[4 * c + 3];
+        if (m < 2.0) continue;
+        *expect += b * e / m;
+        *var += b * e * (m - b) * (m - e) / (m * m * (m - 1.0));
+    }
+    free(t);
+    return ASSAY_OK;
+}
+
+assay_status assay__corroborate_ordering(assay_ctx *ctx, const assay_dataset *ds,
+                                         assay_result *res) {
     const assay__det_out *ord = &res->det[ASSAY_DET_ORDERING];
     int significant = 0;
     for (size_t i = 0; i < ord->n_tests; i++)
@@ -61,17 +96,14 @@ assay_status assay__corroborate_ordering(assay_ctx *ctx, assay_result *res) {
                  is_evidence_kind(assay__detector_get(f->det)->desc->kind))
             mark[f->row] |= 2u;
     }
-    double block = 0, evid = 0, both = 0;
-    for (size_t r = 0; r < n; r++) {
-        block += mark[r] & 1u;
-        evid += (mark[r] >> 1) & 1u;
-        both += mark[r] == 3u;
-    }
+    double both = 0, expect = 0, var = 0, block = 0, evid = 0;
+    assay_status s = stratified_overlap(ctx, ds, mark, n, &both, &expect, &var, &block, &evid);
     free(mark);
-    if (block == 0 || evid == 0) return ASSAY_OK;
+    if (s != ASSAY_OK || block == 0 || evid == 0) return s;
 
-    double ratio = (both / block) / (evid / (double)n);
-    double p = assay__hypergeom_sf(both, block, evid, (double)n);
+    double ratio = expect > 0.0 ? both / expect : INFINITY;
+    double p =
+        var > 0.0 ? assay__norm_sf((both - expect - 0.5) / sqrt(var)) : (both > expect ? 0.0 : 1.0);
     /* the effect size must be there too: below it the test is reported, not significant */
     if (both < CORROB_MIN_ROWS || ratio < CORROB_MIN_RATIO) p = 1.0;
     assay__test t = {.det = ASSAY_DET_ORDERING,
@@ -79,15 +111,15 @@ assay_status assay__corroborate_ordering(assay_ctx *ctx, assay_result *res) {
                      .stat_name = "evidence_rows_in_ordered_block",
                      .stat = both,
                      .p = p,
-                     .null = "one-sided Fisher exact test of the rows other detectors flag (label, "
-                             "backdoor, duplicate, tampering) inside the ordered block against "
-                             "the whole file; asked only when the order test is significant; "
-                             "needs 3 rows and twice their share (else p = 1)",
+                     .null = "Mantel-Haenszel test, within each class, of the rows other "
+                             "detectors flag (label, backdoor, duplicate, tampering) inside the "
+                             "ordered block; asked only when the order test is significant; needs "
+                             "3 rows and twice the count expected within classes (else p = 1)",
                      .q = NAN,
                      .sev = ASSAY_SEV_HIGH};
     snprintf(t.detail, sizeof t.detail,
              "%.0f of the %.0f rows of the ordered block are flagged by evidence detectors, "
-             "%.1f times their share in the file (%.0f of %zu rows)",
-             both, block, ratio, evid, n);
+             "%.1f times the %.1f expected within their classes (%.0f of %zu rows flagged)",
+             both, block, ratio, expect, evid, n);
     return append_decided(ctx, res, &t, assay__param(&res->opts, ASSAY__P_FDR));
 }

@@ -57,13 +57,13 @@ static int32_t add_test_sev(td_fixture *f, assay_detector det, double p, assay_s
     return idx;
 }
 
-/* The second-stage ordering test: 10 rows (30..39) form the ordered block; `evidence` rows
- * carry a knn-label flag resting on a significant label test. */
+/* The second-stage ordering test: 6 rows (34..39, class 1) form the ordered block; `evidence`
+ * rows carry a knn-label flag resting on a significant label test. */
 static const assay__test *run_block_case(td_fixture *f, const size_t *evidence, size_t m) {
     setup(f, NULL);
     f->res.det[ASSAY_DET_ORDERING].ran = 1;
     int32_t ord = add_test_sev(f, ASSAY_DET_ORDERING, 1e-9, ASSAY_SEV_LOW);
-    for (size_t r = 30; r < 40; r++) flag_row(f, ASSAY_DET_ORDERING, r, ord, 0.7f);
+    for (size_t r = 34; r < 40; r++) flag_row(f, ASSAY_DET_ORDERING, r, ord, 0.7f);
     if (m > 0) {
         int32_t lab = add_test_sev(f, ASSAY_DET_KNN_LABEL, 1e-6, ASSAY_SEV_NONE);
         for (size_t i = 0; i < m; i++) flag_row(f, ASSAY_DET_KNN_LABEL, evidence[i], lab, 0.8f);
@@ -78,8 +78,9 @@ static const assay__test *run_block_case(td_fixture *f, const size_t *evidence, 
     return o->n_tests > 1 ? &o->tests[1] : NULL;
 }
 
-/* A sorted file alone only warns; its block holding 6 of the 6 label flags (4 times their
- * share: P = C(10,6)/C(40,6) = 5.47e-5) fails the gate; 1 of 6 is not corroboration. */
+/* A sorted file alone only warns; its block holding the 6 label flags fails the gate: within
+ * class 1 (20 rows, 6 in the block, 6 flagged) 1.8 are expected, variance
+ * 6*6*14*14 / (20^2 * 19), so z = (6 - 1.8 - 0.5) / sqrt(that); 1 of 6 is not corroboration. */
 static void test_ordering_needs_corroboration(void **state) {
     (void)state;
     td_fixture f;
@@ -88,18 +89,19 @@ static void test_ordering_needs_corroboration(void **state) {
     assert_non_null(strstr(f.res.gate_reason, "only warn"));
     td_free(&f);
 
-    const size_t inside[6] = {30, 31, 32, 33, 34, 35};
+    const size_t inside[6] = {34, 35, 36, 37, 38, 39};
     const assay__test *t2 = run_block_case(&f, inside, 6);
     assert_non_null(t2);
     assert_string_equal(t2->stat_name, "evidence_rows_in_ordered_block");
-    assert_close(210.0 / 3838380.0, t2->p, 1e-12);
+    assert_close(assay__norm_sf(3.7 / sqrt(7056.0 / 7600.0)), t2->p, 1e-12);
     assert_true(t2->significant);
     assert_int_equal(t2->effect, ASSAY__EFFECT_FAIL);
-    assert_contains(t2->detail, "6 of the 10 rows of the ordered block");
+    assert_contains(t2->detail, "6 of the 6 rows of the ordered block");
+    assert_contains(t2->detail, "3.3 times the 1.8 expected within their classes");
     assert_false(f.res.gate_passed);
     td_free(&f);
 
-    const size_t spread[6] = {0, 5, 10, 15, 20, 31};
+    const size_t spread[6] = {0, 5, 10, 15, 20, 35};
     t2 = run_block_case(&f, spread, 6);
     assert_non_null(t2);
     assert_close(1.0, t2->p, 0.0); /* one row: below the effect size */
