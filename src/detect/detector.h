@@ -125,7 +125,7 @@ typedef struct assay__det_input {
 
 /* ---- output ---- */
 
-#define ASSAY__DET_STATS 5 /* named statistics per detector at most */
+#define ASSAY__DET_STATS 6 /* named statistics per detector at most */
 
 /* Everything one detector produced. The sink functions below add to it; the summary fields and
  * the per-row arrays are written directly. */

@@ -7,6 +7,7 @@
  * table where collisions are common, a conflicting group whose every label is also carried by
  * rows around it (natural_collision) is a natural collision, flagged low for review. Plain repeats
  * are flagged low, except the first occurrence. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +37,10 @@ typedef struct dup_key {
 /* ... the group's share taken at most this: the rows around a large group lie in other cells of
  * a coarse table, whose label mix differs; only a label rare around the group is foreign. */
 #define DUP_SHARE_CAP (1.0 / 3.0)
-/* Collisions are common in a table where this share of the rows repeat another's features. */
-#define DUP_COARSE_SHARE 0.05
+/* Collisions are common in a table where this share of the rows repeat another's features (a
+ * table of fewer rows cannot show it). */
+#define DUP_COARSE_SHARE    0.05
+#define DUP_COARSE_MIN_ROWS 100
 
 /* Whether the conflicting group (rows keys[g0..g1), sorted labels) looks natural. A planted copy
  * brings a label no row around it has: for each label, carried by m of the group's `size` rows
@@ -49,6 +52,13 @@ typedef struct dup_key {
  * outside it, in a table where collisions are common (coarse), is what coarse features make:
  * natural. *least receives the smallest of those chances (0 when nothing is around). cnt holds
  * a zero per class, seen one per row (both are left so); touched has room for every row. */
+/* The chance that `c` or fewer of `around` rows carry a label that a share p of them would
+ * carry: below DUP_FOREIGN_P the label is foreign there. */
+static double foreign_tail(double c, double around, double p) {
+    if (p > DUP_SHARE_CAP) p = DUP_SHARE_CAP;
+    return 1.0 - assay__binom_sf(c + 1.0, around, p);
+}
+
 /* Adds row r's graph neighbours outside the group (digest) and not yet seen to the rows around. */
 static void visit(const assay__det_input *in, size_t r, const unsigned char *digest, uint32_t *cnt,
                   uint8_t *seen, size_t *touched, size_t *around) {
@@ -65,7 +75,7 @@ static void visit(const assay__det_input *in, size_t r, const unsigned char *dig
 }
 
 static int natural_collision(const assay__det_input *in, const dup_key *keys, size_t g0, size_t g1,
-                             const int32_t *labels, size_t size, int coarse, uint32_t *cnt,
+                             const int32_t *labels, size_t size, uint8_t *dupmark, uint32_t *cnt,
                              uint8_t *seen, size_t *touched, double *least) {
     const assay_dataset *ds = in->ds;
     *least = 0.0;
@@ -78,25 +88,36 @@ static int natural_collision(const assay__det_input *in, const dup_key *keys, si
     const size_t hop1 = around;
     for (size_t i = 0; i < hop1; i++)
         visit(in, touched[i], keys[g0].digest, cnt, seen, touched, &around);
+    size_t repeating = 0; /* rows around that repeat another row's features */
+    for (size_t i = 0; i < around; i++) repeating += dupmark[touched[i]] & 1u;
     double lo = around > 0 ? 1.0 : 0.0;
     for (size_t i = 0; i < size && around > 0;) {
         size_t j = i;
         while (j < size && labels[j] == labels[i]) j++; /* labels are sorted: m = j - i */
         double tail = 0.0;
         if (labels[i] >= 0) {
-            double p = (double)(j - i) / (double)(size + 1), c = (double)cnt[labels[i]];
-            if (p > DUP_SHARE_CAP) p = DUP_SHARE_CAP;
-            tail = 1.0 - assay__binom_sf(c + 1.0, (double)around, p);
+            tail = foreign_tail((double)cnt[labels[i]], (double)around,
+                                (double)(j - i) / (double)(size + 1));
         }
         if (tail < lo) lo = tail;
         i = j;
+    }
+    /* bit 2 of a row: its label is foreign around the group (the row to suspect) */
+    for (size_t a = g0; a < g1 && around >= DUP_NATURAL_MIN_VOTERS; a++) {
+        const int32_t ya = ds->y[keys[a].row];
+        size_t m = 0;
+        for (size_t i = 0; i < size; i++) m += labels[i] == ya;
+        if (ya < 0 || foreign_tail((double)cnt[ya], (double)around,
+                                   (double)m / (double)(size + 1)) < DUP_FOREIGN_P)
+            dupmark[keys[a].row] |= 4u;
     }
     for (size_t i = 0; i < around; i++) {
         seen[touched[i]] = 0;
         cnt[ds->y[touched[i]]] = 0;
     }
     *least = lo;
-    if (!coarse) return 0; /* exact collisions are rare in this data: none is natural */
+    /* where the rows around do not repeat, a collision is itself the anomaly */
+    if (around > 0 && (double)repeating < DUP_COARSE_SHARE * (double)around) return 0;
     return around < DUP_NATURAL_MIN_VOTERS ? size >= 3 : lo >= DUP_FOREIGN_P;
 }
 
@@ -110,6 +131,31 @@ static int cmp_keys(const void *a, const void *b) {
 static int cmp_i32(const void *a, const void *b) {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
     return (x > y) - (x < y);
+}
+
+/* Rows outside conflicting groups whose own label is foreign where they lie, by the test a
+ * conflicting group gets (the rows within two graph hops, exact copies aside; a label carried by
+ * one row of two): the natural label outliers that collide with rows of another label as often
+ * as rows repeat in a coarse table. */
+static size_t label_outliers(const assay__det_input *in, size_t n, const uint8_t *dupmark,
+                             uint32_t *cnt, uint8_t *seen, size_t *touched) {
+    const assay_dataset *ds = in->ds;
+    size_t out = 0;
+    for (size_t r = 0; r < n; r++) {
+        if (ds->y[r] < 0 || in->graph->ids[r * in->graph->k] < 0 || (dupmark[r] & 2u)) continue;
+        size_t around = 0;
+        visit(in, r, ds->content_digest[r], cnt, seen, touched, &around);
+        const size_t hop1 = around;
+        for (size_t i = 0; i < hop1; i++)
+            visit(in, touched[i], ds->content_digest[r], cnt, seen, touched, &around);
+        out += around >= DUP_NATURAL_MIN_VOTERS &&
+               foreign_tail((double)cnt[ds->y[r]], (double)around, 0.5) < DUP_FOREIGN_P;
+        for (size_t i = 0; i < around; i++) {
+            seen[touched[i]] = 0;
+            cnt[ds->y[touched[i]]] = 0;
+        }
+    }
+    return out;
 }
 
 static assay_status detect_duplicate(const assay__det_input *in, assay__det_out *out) {
@@ -130,8 +176,18 @@ static assay_status detect_duplicate(const assay__det_input *in, assay__det_out 
     uint32_t *cnt = calloc(ds->n_classes ? ds->n_classes : 1, sizeof *cnt);
     uint8_t *seen = calloc(n ? n : 1, 1);
     size_t *touched = malloc((n ? n : 1) * sizeof *touched);
-    if (keys == NULL || labels == NULL || cnt == NULL || seen == NULL || touched == NULL) {
+    uint8_t *kind = malloc(n ? n : 1), *dupmark = malloc(n ? n : 1),
+            *suspects = calloc(n ? n : 1, 1);
+    uint32_t *ndistinct = malloc((n ? n : 1) * sizeof *ndistinct);
+    double *least = malloc((n ? n : 1) * sizeof *least);
+    if (keys == NULL || labels == NULL || cnt == NULL || seen == NULL || touched == NULL ||
+        kind == NULL || dupmark == NULL || suspects == NULL || ndistinct == NULL || least == NULL) {
         free(touched);
+        free(kind);
+        free(dupmark);
+        free(suspects);
+        free(ndistinct);
+        free(least);
         free(keys);
         free(labels);
         free(cnt);
@@ -148,14 +204,28 @@ static assay_status detect_duplicate(const assay__det_input *in, assay__det_out 
     /* coarse features: at least DUP_COARSE_SHARE of the rows repeat another row's features */
     size_t repeats = 0;
     for (size_t i = 1; i < n; i++) repeats += memcmp(keys[i].digest, keys[i - 1].digest, 32) == 0;
-    const int coarse = (double)repeats >= DUP_COARSE_SHARE * (double)n;
+    const int coarse = n >= DUP_COARSE_MIN_ROWS && (double)repeats >= DUP_COARSE_SHARE * (double)n;
+    /* per row: bit 0 in a group of copies, bit 1 in a group with different labels */
+    for (size_t g0 = 0; g0 < n;) {
+        size_t g1 = g0 + 1, conflict = 0;
+        while (g1 < n && memcmp(keys[g0].digest, keys[g1].digest, 32) == 0) {
+            conflict |= ds->y[keys[g1].row] != ds->y[keys[g0].row];
+            g1++;
+        }
+        for (size_t a = g0; a < g1; a++)
+            dupmark[keys[a].row] = (uint8_t)((g1 - g0 >= 2) | (conflict ? 2u : 0u));
+        g0 = g1;
+    }
 
-    size_t groups = 0, dup_rows = 0, conflict_groups = 0, conflict_rows = 0, natural_groups = 0;
-    assay_status s = ASSAY_OK;
-    for (size_t g0 = 0; g0 < n && s == ASSAY_OK;) {
+    /* Pass 1: judge every group; a group is stored at its first key: 1 repeat, 2 conflicting
+     * with a foreign label, 3 natural collision. */
+    size_t groups = 0, dup_rows = 0, conflict_groups = 0, conflict_rows = 0, natural_groups = 0,
+           foreign = 0;
+    for (size_t g0 = 0; g0 < n;) {
         size_t g1 = g0 + 1;
         while (g1 < n && memcmp(keys[g0].digest, keys[g1].digest, 32) == 0) g1++;
         size_t size = g1 - g0;
+        kind[g0] = 0;
         if (size >= 2) {
             for (size_t a = g0; a < g1; a++) labels[a - g0] = ds->y[keys[a].row];
             qsort(labels, size, sizeof *labels, cmp_i32);
@@ -163,38 +233,67 @@ static assay_status detect_duplicate(const assay__det_input *in, assay__det_out 
             for (size_t a = 1; a < size; a++) distinct += labels[a] != labels[a - 1];
             groups++;
             dup_rows += size - 1;
-            int conflict = distinct > 1, natural = 0;
-            double least = 0.0;
-            if (conflict) {
+            kind[g0] = 1;
+            ndistinct[g0] = (uint32_t)distinct;
+            least[g0] = 0.0;
+            if (distinct > 1) {
                 conflict_groups++;
                 conflict_rows += size;
-                natural = natural_collision(in, keys, g0, g1, labels, size, coarse, cnt, seen,
-                                            touched, &least);
-                natural_groups += (size_t)natural;
+                int natural = natural_collision(in, keys, g0, g1, labels, size, dupmark, cnt, seen,
+                                                touched, &least[g0]) &&
+                              coarse;
+                kind[g0] = natural ? 3 : 2;
+                size_t foreign_rows = 0;
+                for (size_t a = g0; a < g1; a++) foreign_rows += (dupmark[keys[a].row] >> 2) & 1u;
+                suspects[g0] = foreign_rows > 0 && foreign_rows < size;
+                foreign += !natural;
             }
-            /* keys[g0].row is the lowest row of the group (ties in the sort go by index). */
-            size_t first = keys[g0].row;
-            for (size_t a = g0; a < g1 && s == ASSAY_OK; a++) {
-                size_t r = keys[a].row;
-                if (!conflict && r == first) continue; /* the original of a plain repeat */
-                /* c: the smallest share a group label has around a conflicting group */
-                assay__finding f = {r,
-                                    ASSAY_DET_DUPLICATE,
-                                    conflict && !natural ? ASSAY_SEV_HIGH : ASSAY_SEV_LOW,
-                                    natural    ? WHY_NATURAL
-                                    : conflict ? WHY_CONFLICT
-                                               : WHY_COPY,
-                                    conflict && !natural ? 1.0f : 0.5f,
-                                    (double)size,
-                                    (double)distinct,
-                                    conflict ? least : 0.0,
-                                    (int64_t)(r == first ? keys[g0 + 1].row : first),
-                                    -1};
-                score[r] = ev[r] = f.score;
-                sum->flagged++;
-                sum->by_sev[f.sev]++;
-                s = assay__out_finding(out, &f);
-            }
+        }
+        g0 = g1;
+    }
+    /* In a coarse table a row whose label is foreign where it lies (a natural label outlier)
+     * lands on an occupied cell as often as rows repeat: conflicting groups with a foreign label
+     * are evidence only beyond that rate (Poisson, at least twice the expected count). */
+    double expected = 0.0, p_excess = 1.0;
+    if (coarse && foreign > 0) {
+        expected = (double)label_outliers(in, n, dupmark, cnt, seen, touched) * (double)repeats /
+                   (double)n;
+        p_excess = expected > 0.0 ? 1.0 - assay__gamma_q((double)foreign, expected) : 0.0;
+        if (!(p_excess < DUP_FOREIGN_P && (double)foreign >= 2.0 * expected))
+            for (size_t g = 0; g < n; g++) kind[g] = kind[g] == 2 ? 3 : kind[g];
+    }
+    /* Pass 2: the findings. */
+    assay_status s = ASSAY_OK;
+    for (size_t g0 = 0; g0 < n && s == ASSAY_OK;) {
+        size_t g1 = g0 + 1;
+        while (g1 < n && memcmp(keys[g0].digest, keys[g1].digest, 32) == 0) g1++;
+        const int k = kind[g0];
+        if (k == 3) natural_groups++;
+        /* keys[g0].row is the lowest row of the group (ties in the sort go by index). */
+        size_t first = keys[g0].row;
+        for (size_t a = g0; a < g1 && k != 0 && s == ASSAY_OK; a++) {
+            size_t r = keys[a].row;
+            if (k == 1 && r == first) continue; /* the original of a plain repeat */
+            /* a conflicting group where some labels are at home and others foreign: only the
+             * rows carrying a foreign label are suspect */
+            if (k == 2 && suspects[g0] && !(dupmark[r] & 4u)) continue;
+            /* c: the smallest chance that a label of a conflicting group is at home there */
+            assay__finding f = {r,
+                                ASSAY_DET_DUPLICATE,
+                                k == 2 ? ASSAY_SEV_HIGH : ASSAY_SEV_LOW,
+                                k == 3   ? WHY_NATURAL
+                                : k == 2 ? WHY_CONFLICT
+                                         : WHY_COPY,
+                                k == 2 ? 1.0f : 0.5f,
+                                (double)(g1 - g0),
+                                (double)ndistinct[g0],
+                                k == 1 ? 0.0 : least[g0],
+                                (int64_t)(r == first ? keys[g0 + 1].row : first),
+                                -1};
+            score[r] = ev[r] = f.score;
+            sum->flagged++;
+            sum->by_sev[f.sev]++;
+            s = assay__out_finding(out, &f);
         }
         g0 = g1;
     }
@@ -203,6 +302,11 @@ static assay_status detect_duplicate(const assay__det_input *in, assay__det_out 
     free(cnt);
     free(seen);
     free(touched);
+    free(kind);
+    free(dupmark);
+    free(suspects);
+    free(ndistinct);
+    free(least);
     sum->rows_scored = n;
     sum->stat_name[0] = "duplicate_groups";
     sum->stat[0] = (double)groups;
@@ -214,6 +318,8 @@ static assay_status detect_duplicate(const assay__det_input *in, assay__det_out 
     sum->stat[3] = (double)conflict_rows;
     sum->stat_name[4] = "natural_collision_groups";
     sum->stat[4] = (double)natural_groups;
+    sum->stat_name[5] = "foreign_label_groups_expected";
+    sum->stat[5] = coarse ? expected : NAN;
     return s;
 }
 

@@ -430,7 +430,7 @@ static void test_sarif_aggregates_above_5000_rows(void **state) {
     char data[1024], out[1024], p[1200];
     tu_path(data, sizeof data, "formats_big.h5");
     tu_path(out, sizeof out, "formats_big_out");
-    make_data(data, DATAGEN_FORMAT_H5, 12000, 0.05, 0.25, 0);
+    make_data(data, DATAGEN_FORMAT_H5, 12000, 0.05, 0.45, 0);
     /* more than a detector may flag by default (flag-cap): lift the cap */
     const char *const uncapped[] = {"--flag-cap", "1", NULL};
     assert_int_equal(scan(out, data, uncapped), 1);
@@ -530,16 +530,18 @@ static void test_formats_escape_user_strings(void **state) {
         fprintf(fp, "row%d,%s,%.6f,%.6f,%.6f,%.6f\n", i, c ? "\"<cat & \"\"dog\"\">\"" : "plain",
                 10.0 * c + tu_normal(&seed), tu_normal(&seed), tu_normal(&seed), tu_normal(&seed));
     }
-    /* a conflicting duplicate pair with hostile ids: flagged high, listed in the failure */
-    fputs("\"]]></x>&\x01\x1f id\",plain,3.5,1.25,-0.5,2\n", fp);
-    fputs("\"<b>'\"\"\",\"<cat & \"\"dog\"\">\",3.5,1.25,-0.5,2\n", fp);
+    /* a conflicting duplicate group deep among the 'plain' rows: its two copies labelled with
+     * the foreign label, which carry hostile ids, are flagged high and listed in the failure */
+    fputs("anchor,plain,-5.0,1.25,-0.5,2\n", fp);
+    fputs("\"]]></x>&\x01\x1f id\",\"<cat & \"\"dog\"\">\",-5.0,1.25,-0.5,2\n", fp);
+    fputs("\"<b>'\"\"\",\"<cat & \"\"dog\"\">\",-5.0,1.25,-0.5,2\n", fp);
     fclose(fp);
     assert_int_equal(scan(out, data, NULL), 1);
     json_t *report = check_scan(out, REGION_LINE, 1);
     snprintf(p, sizeof p, "%s/junit.xml", out);
     json_t *ju = junit_summary(p);
     const char *text = tu_json_str(junit_case(ju, "assay.duplicate"), "text");
-    assert_contains(text, "(id ]]></x>& id, label plain");
+    assert_contains(text, "(id ]]></x>& id, label <cat & \"dog\">");
     assert_contains(text, "(id <b>'\", label <cat & \"dog\">");
     json_decref(ju);
     json_decref(report);
