@@ -23,6 +23,7 @@
 #include "io/dataset_internal.h"
 
 #define ASSAY__SEV_COUNT 5
+#define ASSAY__DET_STATS 6 /* statistics per detector summary at most */
 
 /* The kinds of finding: report.json's "kind", the ETSI EN 304 223 evidence key of
  * src/report/etsi-en-304-223.json, and the policy's fail-kinds. "drift" is the baseline
@@ -118,15 +119,16 @@ typedef struct assay__det_out {
     assay_ctx *ctx;
 
     /* summary */
-    int ran;            /* 0 when the detector could not apply (reason in `note`) */
-    const char *note;   /* static text, or NULL */
-    const char *rule;   /* static: the flag rule in words */
-    double threshold;   /* in the detector's units (see rule) */
-    size_t rows_scored; /* rows with a score */
-    size_t flagged;     /* rows this detector flagged (recounted by the decision step) */
+    int ran;             /* 0 when the detector could not apply (reason in `note`) */
+    const char *note;    /* static text, or note_text, or NULL */
+    char note_text[256]; /* a note the detector formats (out->note = out->note_text) */
+    const char *rule;    /* static: the flag rule in words */
+    double threshold;    /* in the detector's units (see rule) */
+    size_t rows_scored;  /* rows with a score */
+    size_t flagged;      /* rows this detector flagged (recounted by the decision step) */
     size_t by_sev[ASSAY__SEV_COUNT];
-    double stat[4]; /* detector statistics, named by stat_name */
-    const char *stat_name[4];
+    double stat[ASSAY__DET_STATS]; /* detector statistics, named by stat_name (NULL: unused) */
+    const char *stat_name[ASSAY__DET_STATS];
     double seconds;
 
     /* per row */

@@ -119,7 +119,7 @@ static json_t *detectors_json(const assay_result *res, const json_t *etsi) {
     for (int d = 0; d < ASSAY_DET_COUNT; d++) {
         const assay__det_out *s = &res->det[d];
         json_t *stats = json_object();
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < ASSAY__DET_STATS; i++)
             if (s->stat_name[i])
                 json_object_set_new(stats, s->stat_name[i], assay__json_num(s->stat[i]));
         json_t *o = json_pack(
