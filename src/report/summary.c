@@ -72,6 +72,9 @@ void assay_report_summary(const assay_dataset *ds, const assay_result *res, cons
         fprintf(fp, "    %-15s %6zu rows", assay_detector_name(d), s->flagged);
         if (s->by_sev[ASSAY_SEV_HIGH] > 0) fprintf(fp, " (%zu high)", s->by_sev[ASSAY_SEV_HIGH]);
         fputc('\n', fp);
+        /* what a detector that ran says about how (confident: where its probabilities came
+         * from and how accurate they are on the given labels) */
+        if (s->note != NULL) fprintf(fp, "      %s\n", s->note);
     }
     print_tests(ds, res, fp);
     if (res->small_classes > 0)

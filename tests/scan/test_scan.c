@@ -96,7 +96,9 @@ static void test_scan_finds_planted_flips_and_duplicates(void **state) {
     for (size_t i = 0; i < json_array_size(dets); i++) {
         json_t *d = json_array_get(dets, i);
         if (!json_is_true(json_object_get(d, "ran"))) continue;
-        assert_true(json_is_number(json_object_get(d, "threshold")));
+        /* confident's rule has no single number (per-class thresholds): null there */
+        if (strcmp(json_string_value(json_object_get(d, "name")), "confident") != 0)
+            assert_true(json_is_number(json_object_get(d, "threshold")));
         assert_true(strlen(json_string_value(json_object_get(d, "rule"))) > 10);
         assert_true(json_array_size(json_object_get(d, "etsi")) >= 1);
     }
