@@ -12,8 +12,8 @@
  *   (D^-1 C D^-1 + alpha n I) W_z = D^-1 (sum B_b - s ybar^T),  W = D^-1 W_z,
  *   b = ybar - W^T mu,   score(x) = W^T x + b,   p = softmax(t * score).
  *
- * For outer fold f: for every block g outside f, models fitted on the blocks outside f and g
- * (every alpha of the grid at once: one Cholesky each) score a sample of g; per alpha, the
+ * For outer fold f: for two blocks g outside f (CF_INNER), models fitted on the blocks outside f
+ * and g (every alpha of the grid at once: one Cholesky each) score a sample of g; per alpha, the
  * inverse temperature t minimising the log loss of those inner out-of-fold scores is fitted (a
  * one-dimensional convex problem: safeguarded Newton), and the alpha with the lowest log loss
  * wins. The model fitted on all blocks outside f with that alpha, at that temperature, gives the
@@ -39,8 +39,11 @@ static const double k_alpha[CF_N_ALPHA] = {100.0, 10.0, 1.0, 0.1, 1e-2, 1e-3, 1e
 /* Rows of each block scored by the inner fits: max(CF_SAMPLE_MIN, CF_SAMPLE_BUDGET / classes). */
 #define CF_SAMPLE_MIN    300
 #define CF_SAMPLE_BUDGET 20000
-#define CF_T_MIN         1e-3
-#define CF_T_MAX         1e4
+/* Inner validation blocks per outer fold (the blocks after it, cyclically): two give the
+ * strength and temperature enough rows, and halve the Cholesky factorisations of five. */
+#define CF_INNER 2
+#define CF_T_MIN 1e-3
+#define CF_T_MAX 1e4
 
 typedef struct cf_job {
     const assay_dataset *ds;
@@ -62,6 +65,15 @@ typedef struct cf_job {
 } cf_job;
 
 /* ---- helpers ---- */
+
+/* 1 if block g validates an inner fit for outer fold f: g is not in f and among the first
+ * CF_INNER such blocks after f's first block, cyclically. */
+static int inner_block(const cf_job *j, size_t f, size_t g) {
+    if (g % j->K == f) return 0;
+    size_t rank = 0;
+    for (size_t h = (f + 1) % j->L; h != g; h = (h + 1) % j->L) rank += h % j->K != f;
+    return rank < CF_INNER;
+}
 
 static void gather(const cf_job *j, const size_t *rows, size_t m, float *z) {
     const assay_dataset *ds = j->ds;
@@ -274,7 +286,7 @@ static void inner_task(void *arg, size_t t, int worker) {
     (void)worker;
     cf_job *j = arg;
     const size_t f = t / j->L, g = t % j->L, d = j->d, k = j->k, cols = j->na * k;
-    if (g % j->K == f) return;
+    if (!inner_block(j, f, g)) return;
     uint8_t *use = malloc(j->L);
     float *W = malloc(d * cols * sizeof *W), *z = malloc(CF_BLOCK * d * sizeof *z);
     double *bias = malloc(cols * sizeof *bias);
@@ -303,7 +315,7 @@ static void outer_task(void *arg, size_t f, int worker) {
     const size_t d = j->d, k = j->k, na = j->na, cols = na * k;
     size_t ns = 0;
     for (size_t g = 0; g < j->L; g++)
-        if (g % j->K != f) ns += j->msamp[g];
+        if (inner_block(j, f, g)) ns += j->msamp[g];
     float *s = malloc((ns ? ns : 1) * k * sizeof *s), *W = malloc(d * k * sizeof *W);
     float *z = malloc(CF_BLOCK * d * sizeof *z), *sc = malloc(CF_BLOCK * k * sizeof *sc);
     int32_t *ys = malloc((ns ? ns : 1) * sizeof *ys);
@@ -318,7 +330,7 @@ static void outer_task(void *arg, size_t f, int worker) {
     /* The labels of the inner sample, in the order the inner scores are stored. */
     size_t at = 0;
     for (size_t g = 0; g < j->L; g++) {
-        if (g % j->K == f) continue;
+        if (!inner_block(j, f, g)) continue;
         for (size_t i = 0; i < j->msamp[g]; i++) ys[at++] = j->ds->y[j->rows[j->bstart[g] + i]];
     }
     double best = INFINITY, best_alpha = j->al[na - 1], best_t = 1.0;
@@ -326,7 +338,7 @@ static void outer_task(void *arg, size_t f, int worker) {
         int all_ok = 1;
         at = 0;
         for (size_t g = 0; g < j->L; g++) {
-            if (g % j->K == f) continue;
+            if (!inner_block(j, f, g)) continue;
             size_t t = f * j->L + g;
             all_ok &= j->inner_ok[t * na + a];
             const float *src = j->inner + j->inner_off[t];
@@ -516,7 +528,7 @@ assay_status assay__crossfit_probs(assay_ctx *ctx, const assay_dataset *ds,
     for (size_t f = 0; f < K; f++)
         for (size_t g = 0; g < L; g++) {
             j.inner_off[f * L + g] = inner_total;
-            if (g % K != f) inner_total += j.msamp[g] * j.na * k;
+            if (inner_block(&j, f, g)) inner_total += j.msamp[g] * j.na * k;
         }
     j.inner = malloc((inner_total ? inner_total : 1) * sizeof *j.inner);
     if (j.inner == NULL) {
