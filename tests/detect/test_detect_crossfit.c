@@ -269,7 +269,6 @@ static void test_crossfit_confident_finds_flips(void **state) {
         flagged += (size_t)fl;
         assert_int_equal(td_count(&f, ASSAY_DET_CONFIDENT, r), (size_t)fl);
     }
-    print_message("tp %zu flagged %zu planted %zu acc %g note %s\n", tp, flagged, planted, out->stat[4], out->note);
     /* 23 of the 30 flips, and nothing else: confident learning counts a flipped row only where
      * the probability of its true class reaches that class's threshold (the mean
      * self-confidence, 0.97 here), so a few of them stay below */
