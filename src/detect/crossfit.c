@@ -333,7 +333,7 @@ static void outer_task(void *arg, size_t f, int worker) {
         if (!inner_block(j, f, g)) continue;
         for (size_t i = 0; i < j->msamp[g]; i++) ys[at++] = j->ds->y[j->rows[j->bstart[g] + i]];
     }
-    double best = INFINITY, best_alpha = j->al[na - 1], best_t = 1.0;
+    double best = INFINITY, best_alpha = j->al[0], best_t = 1.0; /* (no fit succeeded: strongest) */
     for (size_t a = 0; a < na; a++) {
         int all_ok = 1;
         at = 0;
@@ -407,6 +407,8 @@ const char *assay__crossfit_unusable(const assay_dataset *ds, size_t folds) {
     if (ds->d == 0) return "cross-fitting needs features";
     if (folds < 2 || folds > ASSAY__CROSSFIT_MAX_FOLDS)
         return "cross-fitting needs between 2 and 20 folds";
+    if (ds->d > ASSAY__CROSSFIT_MAX_DIM)
+        return "cross-fitting solves d x d systems and stops at 1024 features: give --pred-probs";
     size_t used = 0;
     for (size_t r = 0; r < ds->n; r++) used += usable_row(ds, r);
     if (used < 2 * blocks_for(folds))

@@ -21,6 +21,8 @@
 #define ASSAY__CROSSFIT_MODEL                                                                      \
     "one-vs-rest ridge on standardised features, softmax at a fitted temperature"
 #define ASSAY__CROSSFIT_MAX_FOLDS 20
+#define ASSAY__CROSSFIT_MAX_DIM                                                                    \
+    1024 /* d x d Gram per block and Cholesky solves: beyond, too slow */
 
 typedef struct assay__crossfit_opts {
     size_t folds;  /* K >= 2 */
@@ -42,7 +44,8 @@ typedef struct assay__crossfit_info {
 } assay__crossfit_info;
 
 /* Why cross-fitting cannot run on ds with `folds` folds (a static sentence), or NULL when it
- * can: fewer than 2 classes, no features, fewer than 2 labelled finite rows per fold. */
+ * can: fewer than 2 classes, no features, more than ASSAY__CROSSFIT_MAX_DIM features, fewer than
+ * 2 labelled finite rows per fold. */
 const char *assay__crossfit_unusable(const assay_dataset *ds, size_t folds);
 
 /* Writes p (ds->n rows of ds->n_classes probabilities, row r at p + r * n_classes): for every

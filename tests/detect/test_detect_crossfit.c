@@ -221,6 +221,9 @@ static void test_crossfit_unusable(void **state) {
     assert_non_null(assay__crossfit_unusable(&f.ds, 21)); /* too many */
     assert_non_null(assay__crossfit_unusable(&f.ds, 10)); /* 12 rows: not 2 per fold */
     assert_null(assay__crossfit_unusable(&f.ds, 3));
+    f.ds.d = ASSAY__CROSSFIT_MAX_DIM + 1; /* (only the shape is read) */
+    assert_non_null(assay__crossfit_unusable(&f.ds, 3));
+    f.ds.d = D;
     assay__crossfit_opts o = opts_k(10);
     assert_int_equal(assay__crossfit_probs(f.ctx, &f.ds, &o, p, NULL), ASSAY_E_INVAL);
     assert_true(isnan(p[0]));
