@@ -298,6 +298,11 @@ static void test_confident_detector_scores_and_explanation(void **state) {
     const float *s = f.res.det[ASSAY_DET_CONFIDENT].score;
     assert_close(1.0 - 0.15, s[2], 1e-6);
     assert_close(1.0 - 0.90, s[0], 1e-6);
+    /* the note says where the probabilities came from; their argmax matches 7 of 12 labels */
+    const assay__det_out *out = &f.res.det[ASSAY_DET_CONFIDENT];
+    assert_contains(out->note, "predicted probabilities given: accuracy 0.5833");
+    assert_close(7.0 / 12.0, out->stat[4], 1e-12);
+    assert_close(0.0, out->stat[5], 0.0);
     assert_int_equal(td_findings(&f, ASSAY_DET_CONFIDENT), 4);
     const assay__finding *fd = NULL;
     for (size_t i = 0; i < f.res.n_findings; i++)
