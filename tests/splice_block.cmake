@@ -3,8 +3,8 @@ cmake_minimum_required(VERSION 3.25) # script mode: the project's policies apply
 # A generated block kept inside a hand-written page, between "<!-- NAME:begin -->" and
 # "<!-- NAME:end -->": MODE=write puts the output of COMMAND there, MODE=check fails when the
 # page holds something else (then: cmake --build BUILD --target regenerate).
-#   cmake -DFILE=page.md -DNAME=descriptors -DCOMMAND=program -DMODE=write|check -P splice_block.cmake
-execute_process(COMMAND ${COMMAND} OUTPUT_VARIABLE generated RESULT_VARIABLE rc)
+#   cmake -DFILE=page.md -DNAME=descriptors -DCOMMAND=program [-DARGS=arg] -DMODE=write|check -P splice_block.cmake
+execute_process(COMMAND ${COMMAND} ${ARGS} OUTPUT_VARIABLE generated RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "${COMMAND} failed (${rc})")
 endif()

@@ -242,3 +242,24 @@ float assay__evidence_from_threshold(float s, float t) {
     if (s < t) return 0.5f * s / t;
     return 0.5f + 0.5f * (s - t) / (1.0f - t);
 }
+
+/* log of the binomial coefficient C(n, k). */
+static double log_choose(double n, double k) {
+    return lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0);
+}
+
+double assay__hypergeom_sf(double x, double draws, double succ, double total) {
+    double lo = x, hi = draws < succ ? draws : succ;
+    if (lo > hi) return 0.0;
+    if (lo <= 0.0 && draws - (total - succ) <= 0.0) return 1.0;
+    double lden = log_choose(total, draws), mx = -INFINITY;
+    for (double i = lo; i <= hi; i += 1.0) {
+        double l = log_choose(succ, i) + log_choose(total - succ, draws - i) - lden;
+        if (l > mx) mx = l;
+    }
+    double s = 0.0;
+    for (double i = lo; i <= hi; i += 1.0)
+        s += exp(log_choose(succ, i) + log_choose(total - succ, draws - i) - lden - mx);
+    double p = exp(mx) * s;
+    return p > 1.0 ? 1.0 : p;
+}

@@ -26,6 +26,9 @@ double assay__norm_sf(double z);
 double assay__chi2_sf(double x, double k);
 /* Upper tail P(X >= k) of Binomial(n, p). */
 double assay__binom_sf(double k, double n, double p);
+/* One-sided Fisher exact test: P(X >= x) for X hypergeometric, `draws` taken from a population
+ * of `total` holding `succ` successes. */
+double assay__hypergeom_sf(double x, double draws, double succ, double total);
 /* Regularised incomplete gamma Q(a, x) and beta I_x(a, b). */
 double assay__gamma_q(double a, double x);
 double assay__beta_inc(double a, double b, double x);

@@ -16,7 +16,8 @@
 /* Evidence of a detector for a row whose class/dataset test is not significant is scaled by
  * this factor: below the flag line, order among such rows kept. */
 #define ASSAY__UNSUPPORTED_SCALE 0.499f
-/* Highest evidence of a flag that is only for review (low severity). */
+/* Highest evidence of a flag that is only for review (low severity, or resting on a test that
+ * only warns). */
 #define ASSAY__REVIEW_CAP 0.6f
 
 typedef struct rank_key {
@@ -172,11 +173,38 @@ static assay_status decide_tests(assay_ctx *ctx, assay_result *res) {
     return ASSAY_OK;
 }
 
+/* Detectors that flag more than flag-cap of the rows they scored (an ordering effect
+ * over a sorted file, outliers of a heavy-tailed table) lose their flags: one such detector
+ * would bury the others' evidence in the ranking. Their tests stand. */
+static void cap_detectors(assay_result *res) {
+    const double cap = assay__param(&res->opts, ASSAY__P_FLAG_CAP);
+    for (int d = 0; d < ASSAY_DET_COUNT; d++) {
+        assay__det_out *out = &res->det[d];
+        size_t flagged = 0;
+        for (size_t r = 0; r < res->n; r++) flagged += out->evidence[r] >= 0.5f;
+        if (out->rows_scored == 0 || cap >= 1.0 ||
+            (double)flagged <= cap * (double)out->rows_scored)
+            continue;
+        out->capped = 1;
+        out->note = "capped: it flagged more than flag-cap of the rows it scored, so it does "
+                    "not tell them apart; its evidence ranks below the flag line and its rows "
+                    "are not flagged (its tests stand)";
+        for (size_t r = 0; r < res->n; r++) out->evidence[r] *= ASSAY__UNSUPPORTED_SCALE;
+        out->flagged = 0;
+        memset(out->by_sev, 0, sizeof out->by_sev);
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < res->n_findings; i++)
+        if (!res->det[res->findings[i].det].capped) res->findings[kept++] = res->findings[i];
+    res->n_findings = kept;
+}
+
 /* A flag that is only "for review" (every finding of that detector for the row is low
  * severity: an outlier, a same-label near duplicate, a rare class) keeps its flag but its evidence
  * above 0.5 is compressed into [0.5, ASSAY__REVIEW_CAP]: a natural outlier must not outrank a row
  * that a significant poisoning test supports. Monotone in the detector's evidence. */
 static void weigh_for_review(assay_result *res) {
+    const assay_severity fail_on = res->opts.fail_on;
     for (size_t r = 0; r < res->n; r++) {
         uint8_t max_sev[ASSAY_DET_COUNT] = {0};
         for (size_t i = res->finding_start[r]; i < res->finding_start[r + 1]; i++) {
@@ -184,11 +212,35 @@ static void weigh_for_review(assay_result *res) {
             if ((uint8_t)f->sev > max_sev[f->det]) max_sev[f->det] = (uint8_t)f->sev;
         }
         for (int d = 0; d < ASSAY_DET_COUNT; d++) {
-            float *e = &res->det[d].evidence[r];
-            if (max_sev[d] == ASSAY_SEV_LOW && *e > 0.5f)
+            const assay__det_out *out = &res->det[d];
+            float *e = &out->evidence[r];
+            int observation = out->row_test != NULL && out->row_test[r] >= 0 &&
+                              fail_on != ASSAY_SEV_NONE &&
+                              out->tests[out->row_test[r]].sev < fail_on;
+            if ((max_sev[d] == ASSAY_SEV_LOW || observation) && *e > 0.5f)
                 *e = 0.5f + (ASSAY__REVIEW_CAP - 0.5f) * (*e - 0.5f) / 0.5f;
         }
     }
+}
+
+/* The tie-break of the ranking: the evidence of a row summed over detector families, each
+ * family counting once (its strongest detector): spectral, SPECTRE and cluster look at the same
+ * class subspace and must not outvote a detector of another signal three to one. */
+static float family_evidence(const assay_result *res, size_t r) {
+    float sum = 0.0f;
+    for (int d = 0; d < ASSAY_DET_COUNT; d++) {
+        const char *fam = assay__detector_get((assay_detector)d)->desc->family;
+        int first = 1;
+        float best = res->det[d].evidence[r];
+        for (int e = 0; e < ASSAY_DET_COUNT; e++) {
+            if (e == d || strcmp(assay__detector_get((assay_detector)e)->desc->family, fam) != 0)
+                continue;
+            if (e < d) first = 0;
+            if (res->det[e].evidence[r] > best) best = res->det[e].evidence[r];
+        }
+        if (first) sum += best;
+    }
+    return sum;
 }
 
 assay_status assay__combine_rank(assay_ctx *ctx, const assay_dataset *ds, assay_result *res) {
@@ -226,8 +278,7 @@ assay_status assay__combine_rank(assay_ctx *ctx, const assay_dataset *ds, assay_
     size_t m = 0;
     for (size_t r = 0; r < n; r++) {
         if (!res->flagged[r]) continue;
-        float evsum = 0.0f;
-        for (int d = 0; d < ASSAY_DET_COUNT; d++) evsum += res->det[d].evidence[r];
+        float evsum = family_evidence(res, r);
         keys[m++] = (rank_key){res->score[r], res->severity[r], evsum, r};
     }
     if (m > 1) qsort(keys, m, sizeof *keys, cmp_rank);
@@ -243,6 +294,8 @@ assay_status assay__combine_rank(assay_ctx *ctx, const assay_dataset *ds, assay_
 assay_status assay__combine(assay_ctx *ctx, const assay_dataset *ds, assay_result *res) {
     ASSAY_TRY(gather(ctx, res));
     ASSAY_TRY(decide_tests(ctx, res));
+    ASSAY_TRY(assay__corroborate_ordering(ctx, ds, res));
+    cap_detectors(res);
     ASSAY_TRY(assay__combine_index(ctx, res));
     weigh_for_review(res);
     ASSAY_TRY(assay__combine_rank(ctx, ds, res));

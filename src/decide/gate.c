@@ -272,11 +272,13 @@ static int fails_kind(const assay_policy *p, assay_detector d) {
     return (int)(p->fail_kinds >> assay__detector_kind_id(d) & 1u);
 }
 
-/* A detector whose severity the policy set below fail-on has its significant tests warn. */
-static int test_demoted(const assay_policy *p, assay_detector d) {
-    int sev = p->det_severity[d];
-    return sev != ASSAY_SEV_NONE &&
-           (p->scan.fail_on == ASSAY_SEV_NONE || sev < (int)p->scan.fail_on);
+/* A significant test fails the gate when its severity (the policy's for its detector, else the
+ * test's own: evidence of poisoning is high, an observation about the data low or medium) is at
+ * or above fail-on and its detector's kind is one that fails. */
+static int test_fails(const assay_policy *p, const assay__test *t) {
+    int sev = p->det_severity[t->det] != ASSAY_SEV_NONE ? p->det_severity[t->det] : (int)t->sev;
+    return fails_kind(p, t->det) && p->scan.fail_on != ASSAY_SEV_NONE &&
+           sev >= (int)p->scan.fail_on;
 }
 
 static const char *test_where(const assay_dataset *ds, const assay__test *t, char *buf,
@@ -313,28 +315,38 @@ static assay_status evaluate(assay_ctx *ctx, const assay_dataset *ds, assay_resu
     reasons info = {0};
     char where[300], list[600];
     for (size_t i = 0; i < res->n_tests; i++) {
-        const assay__test *t = &res->tests[i];
+        assay__test *t = &res->tests[i];
+        t->effect = ASSAY__EFFECT_NONE;
         if (!t->significant) continue;
         n_sig++;
         size_t rows = 0, accepted = 0;
         for (size_t j = 0; j < res->n_findings; j++)
-            if (res->findings[j].test == (int32_t)i) {
+            if (assay__result_test_of(res, &res->findings[j]) == (int32_t)i) {
                 rows++;
                 accepted += allow != NULL && allow[res->findings[j].row];
             }
         if (rows > 0 && accepted == rows) {
+            t->effect = ASSAY__EFFECT_ACCEPTED;
             add(&info, "significant test of %s (q = %.3g): all %zu row%s it flags are allowlisted",
                 test_where(ds, t, where, sizeof where), t->q, rows, plural(rows));
-        } else if (fails_kind(p, t->det) && !test_demoted(p, t->det)) {
+        } else if (test_fails(p, t)) {
+            t->effect = ASSAY__EFFECT_FAIL;
             tfail[t->det] = 1;
             n_tfail++;
             if (best_fail == NULL || t->q < best_fail->q) best_fail = t;
         } else {
+            t->effect = ASSAY__EFFECT_WARN;
             twarn[t->det] = 1;
             n_twarn++;
             if (best_warn == NULL || t->q < best_warn->q) best_warn = t;
         }
     }
+    /* each detector's own copy of its tests carries the verdict too, as q does */
+    for (int d = 0; d < ASSAY_DET_COUNT; d++)
+        for (size_t i = 0; i < res->det[d].n_tests; i++) {
+            int32_t g = res->det[d].test_global[i];
+            res->det[d].tests[i].effect = g >= 0 ? res->tests[g].effect : ASSAY__EFFECT_NONE;
+        }
     /* budgets: rows flagged and not allowlisted */
     size_t counted = 0;
     res->allowlisted_flagged = 0;
@@ -396,8 +408,8 @@ static assay_status evaluate(assay_ctx *ctx, const assay_dataset *ds, assay_resu
     }
     if (n_twarn > 0)
         add(&warn,
-            "%zu significant test%s at FDR %g of detectors that do not fail the gate (strongest: "
-            "%s, q = %.3g)",
+            "%zu significant test%s at FDR %g that only warn: observations about the data, or "
+            "below fail-on (strongest: %s, q = %.3g)",
             n_twarn, plural(n_twarn), fdr, test_where(ds, best_warn, where, sizeof where),
             best_warn->q);
     /* A class-distribution shift against the baseline is drift (EN 304 223 5.4.2-2, a

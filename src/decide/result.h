@@ -115,6 +115,11 @@ int32_t assay__result_test_of(const assay_result *res, const assay__finding *f);
 assay_status assay__combine(assay_ctx *ctx, const assay_dataset *ds, assay_result *res);
 /* Sorts and indexes the findings by row (finding_start). */
 assay_status assay__combine_index(assay_ctx *ctx, assay_result *res);
+/* The second-stage test of src/decide/corroborate.c: a significant row-order effect whose block
+ * concentrates rows that evidence detectors flag. Appended to ordering's tests, decided. */
+assay_status assay__corroborate_ordering(assay_ctx *ctx, const assay_dataset *ds,
+                                         assay_result *res);
+
 /* From the evidence and the findings: combined score, flags, row severities, counts, order. */
 assay_status assay__combine_rank(assay_ctx *ctx, const assay_dataset *ds, assay_result *res);
 

@@ -568,18 +568,16 @@ static assay_status detect_cluster(const assay__det_input *in, assay__det_out *o
         min_ratio = fmin(min_ratio, C->gap_ratio);
         separated += C->pval <= fdr;
         assay__test t = {
-            ASSAY_DET_CLUSTER,
-            (int32_t)c,
-            "gap_density_ratio",
-            C->gap_ratio,
-            C->pval,
-            "binomial: rows in the gap between the 2-means centres against rows at the "
-            "smaller cluster's centre, H0 gap density >= cluster-gap x that density, "
-            "Bonferroni over the 2-means candidates; p = 1 when the smaller cluster "
-            "holds more than cluster-max-share of the class",
-            {0},
-            NAN,
-            0};
+            .det = ASSAY_DET_CLUSTER,
+            .cls = (int32_t)c,
+            .stat_name = "gap_density_ratio",
+            .stat = C->gap_ratio,
+            .p = C->pval,
+            .null = "binomial: rows in the gap between the 2-means centres against rows at the "
+                    "smaller cluster's centre, H0 gap density >= cluster-gap x that density, "
+                    "Bonferroni over the 2-means candidates; p = 1 when the smaller cluster "
+                    "holds more than cluster-max-share of the class",
+            .q = NAN};
         int w = snprintf(t.detail, sizeof t.detail,
                          "smaller 2-means cluster %zu rows (%.1f%%); %.0f rows in the gap, %.0f at "
                          "its centre (density ratio %.3f); silhouette %.2f; best of %d splits in "
@@ -656,6 +654,8 @@ const assay__detector_desc assay__detector_cluster = {
     .kind = ASSAY__KIND_BACKDOOR,
     .severity = ASSAY_SEV_HIGH,
     .family = "class subspace",
+    .on_clean = "As spectral (same family): a class that is two natural clusters can fire it; "
+                "raise --cluster-max-share or accept the rows.",
     .inputs = "features and labels (per class)",
     .run = detect_cluster,
     .explain = explain_cluster,

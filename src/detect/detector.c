@@ -29,6 +29,7 @@ void assay__out_free(assay__det_out *out) {
     free(out->row_test);
     free(out->suggested);
     free(out->tests);
+    free(out->matrix);
     free(out->findings);
     free(out->test_global);
     memset(out, 0, sizeof *out);
@@ -61,6 +62,11 @@ assay_status assay__out_test(assay__det_out *out, const assay__test *t, int32_t 
     added->det = out->id;
     added->q = NAN;
     added->significant = 0;
+    added->effect = ASSAY__EFFECT_NONE;
+    if (added->sev == ASSAY_SEV_NONE) {
+        const assay__detector *d = assay__detector_get(out->id);
+        added->sev = d != NULL ? d->desc->severity : ASSAY_SEV_HIGH;
+    }
     return ASSAY_OK;
 }
 

@@ -23,7 +23,6 @@
 #include "io/dataset_internal.h"
 
 #define ASSAY__SEV_COUNT 5
-#define ASSAY__DET_STATS 6 /* statistics per detector summary at most */
 
 /* The kinds of finding: report.json's "kind", the ETSI EN 304 223 evidence key of
  * src/report/etsi-en-304-223.json, and the policy's fail-kinds. "drift" is the baseline
@@ -62,8 +61,9 @@ typedef struct assay__finding {
 
 /* A per-class or per-dataset hypothesis test of one detector against a null of "no poison".
  * The decision step adjusts all tests of a scan together (Benjamini-Hochberg at the `fdr`
- * parameter) and writes q and significant back; a significant test fails the gate, and rows a
- * detector flagged in a class whose test is not significant are not flagged. An entry whose det
+ * parameter) and writes q and significant back; the gate fails or warns on a significant test
+ * by its severity (sev), and rows a detector flagged in a class whose test is not significant
+ * are not flagged. An entry whose det
  * is another detector is a reference to that detector's dataset-level test
  * (assay__out_test_of), not a test of its own. */
 typedef struct assay__test {
@@ -76,7 +76,21 @@ typedef struct assay__test {
     char detail[200]; /* one sentence for a reviewer: what was seen */
     double q;         /* BH-adjusted p (decision step) */
     int significant;  /* q <= fdr (decision step) */
+    /* What a significant verdict of this test weighs at the gate: ASSAY_SEV_NONE (as a zeroed
+     * initializer leaves it) takes the detector's default severity. Evidence of poisoning is
+     * high (fails a default scan); an observation about the data (row order, density) is low
+     * or medium and only warns. */
+    assay_severity sev;
+    int effect; /* the gate's use of it: ASSAY__EFFECT_* (gate) */
 } assay__test;
+
+/* What the gate did with a test. */
+enum {
+    ASSAY__EFFECT_NONE = 0, /* not significant */
+    ASSAY__EFFECT_FAIL,     /* significant, at or above fail-on, of a failing kind */
+    ASSAY__EFFECT_WARN,     /* significant, below fail-on or of a kind that does not fail */
+    ASSAY__EFFECT_ACCEPTED  /* significant, but every row it flags is allowlisted */
+};
 
 /* ---- inputs ---- */
 
@@ -111,6 +125,8 @@ typedef struct assay__det_input {
 
 /* ---- output ---- */
 
+#define ASSAY__DET_STATS 6 /* named statistics per detector at most */
+
 /* Everything one detector produced. The sink functions below add to it; the summary fields and
  * the per-row arrays are written directly. */
 typedef struct assay__det_out {
@@ -120,6 +136,7 @@ typedef struct assay__det_out {
 
     /* summary */
     int ran;             /* 0 when the detector could not apply (reason in `note`) */
+    int capped;          /* the decision step took its flags back: it flagged too many rows */
     const char *note;    /* static text, or note_text, or NULL */
     char note_text[256]; /* a note the detector formats (out->note = out->note_text) */
     const char *rule;    /* static: the flag rule in words */
@@ -130,6 +147,11 @@ typedef struct assay__det_out {
     double stat[ASSAY__DET_STATS]; /* detector statistics, named by stat_name (NULL: unused) */
     const char *stat_name[ASSAY__DET_STATS];
     double seconds;
+    /* A class-by-class matrix the detector estimated (knn-label: the label-noise transition,
+     * rows = true class, columns = given label), or NULL; owned. */
+    double *matrix;
+    size_t matrix_k;
+    const char *matrix_name; /* static: its report.json key */
 
     /* per row */
     float *score;       /* NaN where the detector does not apply (preset) */
@@ -250,12 +272,18 @@ typedef size_t (*assay__evidence_fn)(const assay__det_input *in, const assay__de
 
 typedef struct assay__detector_desc {
     assay__kind kind;        /* of its findings */
-    assay_severity severity; /* the highest severity it gives a finding under the default
-                              * policy (the gate fails on high) */
+    assay_severity severity; /* its default severity: what its significant tests weigh at the
+                              * gate (unless a test sets its own), and the highest severity
+                              * it gives a finding; the default gate fails on high */
     const char *family;      /* detectors of one family look at the same signal ("class
                               * subspace", ...): their evidence is correlated */
-    const char *inputs;      /* what it needs, in words ("labels, the graph") */
-    unsigned needs;          /* ASSAY__NEEDS_* */
+    /* what of it only warns under the default policy although its severity is high (a test
+     * that sets a lower severity), or why it never fails: "always (observation)"; NULL = it
+     * fails whenever it is significant */
+    const char *warns;
+    const char *on_clean; /* what to do when it fires on data you trust (docs, README) */
+    const char *inputs;   /* what it needs, in words ("labels, the graph") */
+    unsigned needs;       /* ASSAY__NEEDS_* */
     assay__run_fn run;
     assay__explain_fn explain;
     /* reason codes (report.json "reason") indexed by finding.why; a why beyond the list (a mode,

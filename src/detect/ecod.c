@@ -247,16 +247,15 @@ static assay_status detect_ecod(const assay__det_input *in, assay__det_out *out)
             if (cls_n[c] == 0) continue;
             double sh = (double)cls_f[c] / (double)cls_n[c];
             double z = (log(((double)cls_f[c] + 0.5) / ((double)cls_n[c] + 1.0)) - lmed) / lmad;
-            assay__test t = {ASSAY_DET_ECOD,
-                             (int32_t)c,
-                             "robust_z_of_log_flagged_share",
-                             z,
-                             assay__norm_sf(z),
-                             "robust z across classes (median/MAD of the log of the classes' "
-                             "shares of rows with extreme ECOD scores), normal tail",
-                             "",
-                             NAN,
-                             0};
+            assay__test t = {.det = ASSAY_DET_ECOD,
+                             .cls = (int32_t)c,
+                             .stat_name = "robust_z_of_log_flagged_share",
+                             .stat = z,
+                             .p = assay__norm_sf(z),
+                             .null =
+                                 "robust z across classes (median/MAD of the log of the classes' "
+                                 "shares of rows with extreme ECOD scores), normal tail",
+                             .q = NAN};
             snprintf(t.detail, sizeof t.detail,
                      "%zu of %zu rows (%.2f%%) have extreme feature tails, against a median of "
                      "%.2f%% across classes (robust z of the log share %.2f)",
@@ -320,6 +319,8 @@ const assay__detector_desc assay__detector_ecod = {
     .kind = ASSAY__KIND_OUTLIER,
     .severity = ASSAY_SEV_LOW,
     .family = "feature tails",
+    .on_clean =
+        "Rows in the tails of their columns; skewed or heavy-tailed columns have many: only warns.",
     .inputs = "features (and labels for the class test)",
     .run = detect_ecod,
     .explain = explain_ecod,

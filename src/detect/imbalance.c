@@ -73,21 +73,20 @@ static assay_status imbalance_run(const assay__det_input *in, assay__det_out *ou
         }
     }
     double p = ex->shares && df >= 2 ? assay__chi2_sf(chi2, (double)(df - 1)) : NAN;
-    assay__test t = {ASSAY_DET_IMBALANCE,
-                     -1,
-                     ex->shares ? "chi_square" : "chi_square_vs_uniform",
-                     chi2,
-                     p,
-                     ex->shares ? (ex->total > 0.0
-                                       ? "chi-square test of homogeneity against the baseline's "
-                                         "class counts, K - 1 degrees of freedom"
-                                       : "chi-square goodness of fit against the declared class "
-                                         "shares, K - 1 degrees of freedom")
-                                : "informational: no declared class distribution, and natural "
-                                  "data is often imbalanced (p not computed)",
-                     "",
-                     NAN,
-                     0};
+    assay__test t = {.det = ASSAY_DET_IMBALANCE,
+                     .cls = -1,
+                     .stat_name = ex->shares ? "chi_square" : "chi_square_vs_uniform",
+                     .stat = chi2,
+                     .p = p,
+                     .null = ex->shares
+                                 ? (ex->total > 0.0
+                                        ? "chi-square test of homogeneity against the baseline's "
+                                          "class counts, K - 1 degrees of freedom"
+                                        : "chi-square goodness of fit against the declared class "
+                                          "shares, K - 1 degrees of freedom")
+                                 : "informational: no declared class distribution, and natural "
+                                   "data is often imbalanced (p not computed)",
+                     .q = NAN};
     snprintf(t.detail, sizeof t.detail,
              "%zu classes: largest %s %.2f%%, smallest %s %.2f%% of %.0f labelled rows (ratio "
              "%.3g); %zu class%s below %g x %s",
@@ -166,6 +165,8 @@ const assay__detector_desc assay__detector_imbalance = {
     .kind = ASSAY__KIND_DISTRIBUTION,
     .severity = ASSAY_SEV_LOW,
     .family = "class balance",
+    .on_clean = "Natural data is often imbalanced: only warns; declare the class distribution "
+                "(policy class-shares or a baseline) to test against it.",
     .inputs = "labels",
     .run = detect_imbalance,
     .explain = explain_imbalance,

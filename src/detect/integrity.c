@@ -123,6 +123,8 @@ const assay__detector_desc assay__detector_integrity = {
     .kind = ASSAY__KIND_INTEGRITY,
     .severity = ASSAY_SEV_HIGH,
     .family = "data integrity",
+    .on_clean = "Never natural for a training file: drop or repair the rows (NaN/Inf, overflowing "
+                "or all-zero vectors, labels outside the declared classes).",
     .inputs = "features and labels",
     .run = detect_integrity,
     .explain = explain_integrity,

@@ -20,9 +20,13 @@
 /* Finding reason codes of knn-label (finding.why). */
 #define KNN_WHY_THRESHOLD 0 /* score >= label threshold */
 #define KNN_WHY_PLURALITY 1 /* Deep k-NN: the label is not the neighbours' plurality label */
+#define KNN_WHY_NOISE     2 /* the label is more likely wrong than right (noise model) */
 
 /* Classes above this many get no confident-learning statistic (it needs n x classes floats). */
 #define KNN_CL_MAX_CLASSES 256
+/* Fewer labelled rows in the graph than this: no label-noise model (nothing to estimate it on),
+ * only the vote threshold. */
+#define KNN_NOISE_MIN_ROWS 100
 
 static int cmp_float(const void *a, const void *b) {
     float x = *(const float *)a, y = *(const float *)b;
@@ -78,16 +82,15 @@ uint32_t assay__deep_knn_k(const assay_scan_opts *o, size_t rows, size_t n_class
 assay_status assay__label_noise_test(assay__det_out *out, size_t rejected, size_t rows,
                                      double tolerance, const char *what, int32_t *index) {
     double p = rows > 0 ? assay__binom_sf((double)rejected, (double)rows, tolerance) : NAN;
-    assay__test t = {out->id,
-                     -1,
-                     "rejected_label_rows",
-                     (double)rejected,
-                     p,
-                     "one-sided binomial tail against the tolerated share (what natural class "
-                     "overlap may explain)",
-                     "",
-                     NAN,
-                     0};
+    assay__test t = {.det = out->id,
+                     .cls = -1,
+                     .stat_name = "rejected_label_rows",
+                     .stat = (double)rejected,
+                     .p = p,
+                     .null =
+                         "one-sided binomial tail against the tolerated share (what natural class "
+                         "overlap may explain)",
+                     .q = NAN};
     snprintf(t.detail, sizeof t.detail,
              "%zu of %zu rows (%.2f%%) %s; up to %.2f%% is tolerated as natural", rejected, rows,
              rows ? 100.0 * (double)rejected / (double)rows : 0.0, what, 100.0 * tolerance);
@@ -257,7 +260,7 @@ static assay_status detect_knn_label(const assay__det_input *in, assay__det_out 
     int32_t *sug = malloc((n ? n : 1) * sizeof *sug);
     int32_t *rt = assay__out_row_tests(out);
     int32_t *suggested = assay__out_suggested(out);
-    float *probs = NULL;
+    float *probs = NULL, *post = NULL;
     uint8_t *issue = NULL;
     int32_t *yy = NULL;
     assay_status s = ASSAY_OK;
@@ -276,26 +279,30 @@ static assay_status detect_knn_label(const assay__det_input *in, assay__det_out 
     if (kd_want > k)
         sum->note = "Deep k-NN wanted more neighbours than the graph has (a graph file built "
                     "with a smaller -k): it used all of them";
-    if (kd > 0)
-        sum->rule = weighted ? "1 - distance-weighted share of the votes of the row's k "
-                               "neighbours and of the rows listing it as a neighbour that carry "
-                               "its label >= threshold, or (Deep k-NN) its label is not the "
-                               "plurality label of its nearest neighbours; only when the "
-                               "label-noise test is significant"
-                             : "1 - share of the votes of the row's k neighbours and of the rows "
-                               "listing it as a neighbour that carry its label >= threshold, or "
-                               "(Deep k-NN) its label is not the plurality label of its nearest "
-                               "neighbours; only when the label-noise test is significant";
-    else
-        sum->rule = weighted ? "1 - distance-weighted share of the votes of the row's k "
-                               "neighbours and of the rows listing it as a neighbour that carry "
-                               "its label >= threshold; only when the label-noise test is "
-                               "significant"
-                             : "1 - share of the votes of the row's k neighbours and of the rows "
-                               "listing it as a neighbour that carry its label >= threshold; "
-                               "only when the label-noise test is significant";
+    /* The rule in words: the noise-model flag (shown whatever the test says), then the vote
+     * threshold and Deep k-NN, which wait for the label-noise test. */
+    static const char *const rules[2][2] = {
+        {"label more likely wrong than right under the label-noise model estimated from the "
+         "neighbours' labels (always shown); or 1 - share of the votes of the row's k neighbours "
+         "and of the rows listing it as a neighbour that carry its label >= threshold, when the "
+         "label-noise test is significant",
+         "label more likely wrong than right under the label-noise model estimated from the "
+         "neighbours' labels (always shown); or 1 - share of the votes of the row's k neighbours "
+         "and of the rows listing it as a neighbour that carry its label >= threshold, or (Deep "
+         "k-NN) its label is not the plurality label of its nearest neighbours, when the "
+         "label-noise test is significant"},
+        {"label more likely wrong than right under the label-noise model estimated from the "
+         "neighbours' labels (always shown); or 1 - distance-weighted share of the votes of the "
+         "row's k neighbours and of the rows listing it as a neighbour that carry its label >= "
+         "threshold, when the label-noise test is significant",
+         "label more likely wrong than right under the label-noise model estimated from the "
+         "neighbours' labels (always shown); or 1 - distance-weighted share of the votes of the "
+         "row's k neighbours and of the rows listing it as a neighbour that carry its label >= "
+         "threshold, or (Deep k-NN) its label is not the plurality label of its nearest "
+         "neighbours, when the label-noise test is significant"}};
+    sum->rule = rules[weighted != 0][kd > 0];
 
-    size_t rejected = 0, deep = 0, disagree = 0;
+    size_t rejected = 0, deep = 0, disagree = 0, noisy = 0;
     float tau = 0.0f;
     s = assay__knn_label_votes(in, score, sug, best_share, voters, &sum->rows_scored, &rejected,
                                &tau);
@@ -309,6 +316,40 @@ static assay_status detect_knn_label(const assay__det_input *in, assay__det_out 
             suggested[r] = sug[r];
             disagree++;
         }
+    }
+
+    /* The neighbours' class distribution: confident learning on it (as cleanlab's Datalab
+     * finds label issues from features; its count is reported), and the label-noise model whose
+     * posterior flags rows whatever the dataset test says (detect/noise_model.c). */
+    double cl_issues = NAN;
+    if (nc >= 2 && nc <= KNN_CL_MAX_CLASSES) {
+        probs = malloc(n * nc * sizeof *probs);
+        issue = malloc(n ? n : 1);
+        yy = malloc((n ? n : 1) * sizeof *yy);
+        post = malloc((n ? n : 1) * sizeof *post);
+        out->matrix = malloc(nc * nc * sizeof *out->matrix);
+        if (probs == NULL || issue == NULL || yy == NULL || post == NULL || out->matrix == NULL) {
+            s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (knn-label)");
+            goto done;
+        }
+        assay__knn_label_probs(in, probs);
+        for (size_t r = 0; r < n; r++) yy[r] = g->ids[r * k] >= 0 ? ds->y[r] : -1;
+        assay__cl_result cl;
+        s = assay__cl_find_issues(ctx, yy, probs, n, nc, ASSAY__CL_PRUNE_BY_NOISE_RATE, issue, &cl);
+        if (s != ASSAY_OK) goto done;
+        cl_issues = (double)cl.issues;
+        if (cl.rows >= KNN_NOISE_MIN_ROWS) {
+            s = assay__noise_posterior(ctx, yy, probs, n, nc, &cl, post, out->matrix);
+            out->matrix_k = nc;
+            out->matrix_name = "label_noise_transition";
+        } else {
+            free(post);
+            free(out->matrix);
+            post = NULL;
+            out->matrix = NULL;
+        }
+        assay__cl_result_free(&cl);
+        if (s != ASSAY_OK) goto done;
     }
 
     /* The dataset-level test every row's flag depends on. */
@@ -329,7 +370,25 @@ static assay_status detect_knn_label(const assay__det_input *in, assay__det_out 
             mine = plurality(ds, g, r, kd, cnt, &top, &plur);
             deep += top > mine;
         }
-        if (sc >= t) {
+        if (post != NULL && post[r] > 0.5f) {
+            /* Shown whatever the dataset test says: no row_test. Evidence is the probability
+             * that the label is wrong, ties broken by the vote score. */
+            rt[r] = -1;
+            ev[r] = 0.999f * post[r] + 0.001f * sc;
+            noisy++;
+            /* a, b: the shares of the row's label and of the suggested one; c: P(wrong) */
+            assay__finding f = {r,
+                                ASSAY_DET_KNN_LABEL,
+                                ASSAY_SEV_MEDIUM,
+                                KNN_WHY_NOISE,
+                                sc,
+                                1.0 - (double)sc,
+                                best_share[r],
+                                post[r],
+                                suggested[r],
+                                -1};
+            s = assay__out_finding(out, &f);
+        } else if (sc >= t) {
             /* a, b: the shares of the row's label and of the suggested one; c: the voters. */
             assay__finding f = {r,
                                 ASSAY_DET_KNN_LABEL,
@@ -360,27 +419,6 @@ static assay_status detect_knn_label(const assay__det_input *in, assay__det_out 
     }
     if (s != ASSAY_OK) goto done;
 
-    /* Confident learning on the neighbours' class distribution, as cleanlab's Datalab finds
-     * label issues from features. Reported for comparison only: on Fashion-MNIST it flags more
-     * clean rows than the vote threshold at the same recall, so it is not the flag rule. */
-    double cl_issues = NAN;
-    if (nc >= 2 && nc <= KNN_CL_MAX_CLASSES) {
-        probs = malloc(n * nc * sizeof *probs);
-        issue = malloc(n ? n : 1);
-        yy = malloc((n ? n : 1) * sizeof *yy);
-        if (probs == NULL || issue == NULL || yy == NULL) {
-            s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (knn-label)");
-            goto done;
-        }
-        assay__knn_label_probs(in, probs);
-        for (size_t r = 0; r < n; r++) yy[r] = g->ids[r * k] >= 0 ? ds->y[r] : -1;
-        assay__cl_result cl;
-        s = assay__cl_find_issues(ctx, yy, probs, n, nc, ASSAY__CL_PRUNE_BY_NOISE_RATE, issue, &cl);
-        if (s != ASSAY_OK) goto done;
-        cl_issues = (double)cl.issues;
-        assay__cl_result_free(&cl);
-    }
-
     sum->stat_name[0] = "mean_score";
     sum->stat[0] = sum->rows_scored ? sum_score / (double)sum->rows_scored : 0.0;
     sum->stat_name[1] = kd > 0 ? "deep_knn_flagged_rows" : "majority_disagrees_rows";
@@ -389,12 +427,15 @@ static assay_status detect_knn_label(const assay__det_input *in, assay__det_out 
     sum->stat[2] = kd > 0 ? (double)kd : (double)tau;
     sum->stat_name[3] = "confident_learning_issues";
     sum->stat[3] = cl_issues;
+    sum->stat_name[4] = "likely_wrong_label_rows";
+    sum->stat[4] = post != NULL ? (double)noisy : NAN;
 done:
     free(cnt);
     free(best_share);
     free(voters);
     free(sug);
     free(probs);
+    free(post);
     free(issue);
     free(yy);
     return s;
@@ -418,7 +459,17 @@ static void explain_knn_label(const assay__det_input *in, const assay__det_out *
      * nearest neighbours. */
     size_t k = in->graph->k;
     double rev = f->c > (double)k ? f->c - (double)k : 0.0;
-    if (f->why == KNN_WHY_PLURALITY) {
+    if (f->why == KNN_WHY_NOISE) {
+        int n = snprintf(buf, len,
+                         "label '%s' is more likely wrong than right (probability %.2f under the "
+                         "label noise estimated from this dataset): it has %.0f%% of the votes "
+                         "of the rows around it (its %zu nearest neighbours and the rows that "
+                         "count it among theirs)",
+                         own, f->c, 100.0 * f->a, k);
+        if (f->ref >= 0 && n > 0 && (size_t)n < len)
+            snprintf(buf + n, len - (size_t)n, ", '%s' has %.0f%%",
+                     assay__class_text(ds, (int32_t)f->ref), 100.0 * f->b);
+    } else if (f->why == KNN_WHY_PLURALITY) {
         snprintf(buf, len,
                  "label '%s' is carried by %.0f of its %.0f nearest neighbours and '%s' by "
                  "%.0f: it is not their plurality label (Deep k-NN)",
@@ -454,11 +505,14 @@ static size_t evidence_knn_label(const assay__det_input *in, const assay__det_ou
     v[1].num = f->b;
     v[2].num = (double)in->graph->k;
     v[3].num = in->opts->weighted;
-    return 4;
+    if (f->why != KNN_WHY_NOISE) return 4;
+    v[4].num = f->c;
+    return 5;
 }
 
 static const char *const k_reasons[] = {"label_disagrees_with_neighbours",
-                                        "label_not_neighbours_plurality", NULL};
+                                        "label_not_neighbours_plurality", "label_likely_wrong",
+                                        NULL};
 static const assay__ev_field k_fields[] = {
     {"own_label_share", ASSAY__EV_NUMBER, ASSAY__FROM_FN,
      "share of the votes carrying the row's label (Deep k-NN: its count among the nearest)"},
@@ -466,12 +520,19 @@ static const assay__ev_field k_fields[] = {
      "share of the votes carrying the suggested label (Deep k-NN: the plurality label's count)"},
     {"k", ASSAY__EV_INTEGER, ASSAY__FROM_FN, "neighbours per row in the graph"},
     {"weighted", ASSAY__EV_BOOL, ASSAY__FROM_FN, "votes weighted by inverse distance"},
+    {"wrong_label_probability", ASSAY__EV_NUMBER, ASSAY__FROM_FN,
+     "label_likely_wrong only: the probability that the label is wrong under the label noise "
+     "estimated from the dataset (flagged above 0.5)"},
     {NULL, 0, 0, NULL}};
 
 const assay__detector_desc assay__detector_knn_label = {
     .kind = ASSAY__KIND_LABEL,
-    .severity = ASSAY_SEV_MEDIUM,
+    .severity = ASSAY_SEV_HIGH,
     .family = "neighbourhood labels",
+    .on_clean =
+        "Rows are flagged for review whatever the noise rate; the test fails only when "
+        "more rows are rejected than the tolerance allows. If your classes overlap "
+        "naturally, measure the share on data you trust and set --label-noise-tolerance to it.",
     .inputs = "labels and the neighbour graph",
     .run = detect_knn_label,
     .explain = explain_knn_label,

@@ -111,15 +111,13 @@ static assay_status detect_knn_outlier(const assay__det_input *in, assay__det_ou
     /* The fence is relative to the data, so some rows are always beyond it and their share
      * differs between natural classes (Fashion-MNIST's sandals: 12%, trousers: 0.1%): there is
      * no null of "no poison" for it. The share is reported; p is NaN, so it never gates. */
-    assay__test t = {ASSAY_DET_KNN_OUTLIER,
-                     -1,
-                     "share_beyond_fence",
-                     0.0,
-                     NAN,
-                     "none: outliers are relative to the data (informational)",
-                     "",
-                     NAN,
-                     0};
+    assay__test t = {.det = ASSAY_DET_KNN_OUTLIER,
+                     .cls = -1,
+                     .stat_name = "share_beyond_fence",
+                     .stat = 0.0,
+                     .p = NAN,
+                     .null = "none: outliers are relative to the data (informational)",
+                     .q = NAN};
     t.stat = m ? (double)sum->flagged / (double)m : 0.0;
     snprintf(t.detail, sizeof t.detail,
              "%zu of %zu rows (%.2f%%) are farther from their neighbours than the far-out fence; "
@@ -148,6 +146,8 @@ const assay__detector_desc assay__detector_knn_outlier = {
     .kind = ASSAY__KIND_OUTLIER,
     .severity = ASSAY_SEV_LOW,
     .family = "neighbourhood distance",
+    .on_clean = "Informational: natural data has far rows. Review the top rows if you expect none; "
+                "nothing to change.",
     .inputs = "the neighbour graph",
     .run = detect_knn_outlier,
     .explain = explain_knn_outlier,

@@ -41,6 +41,15 @@ assay_status assay__cl_find_issues(assay_ctx *ctx, const int32_t *y, const float
                                    size_t k, int filter, uint8_t *issue, assay__cl_result *out);
 void assay__cl_result_free(assay__cl_result *r);
 
+/* The label-noise model (src/detect/noise_model.c): post[r] = the probability that row r's
+ * label is wrong given the share of its neighbours carrying it (p: n x k neighbour shares, as
+ * assay__knn_label_probs gives them; y[r] < 0: left out, NaN), from the noise cl estimated on
+ * the same shares (its calibrated confident joint). transition (k x k) receives the estimated
+ * T[true][given] = P(given label | true class). Returns ASSAY_OK or ASSAY_E_NOMEM. */
+assay_status assay__noise_posterior(assay_ctx *ctx, const int32_t *y, const float *p, size_t n,
+                                    size_t k, const assay__cl_result *cl, float *post,
+                                    double *transition);
+
 /* The out-of-sample class probabilities of k-NN: p[r * n_classes + c] = share of row r's graph
  * neighbours labelled c. The graph never lists a row as its own neighbour, so these are exactly
  * the leave-one-out probabilities cleanlab's Datalab derives from k + 1 neighbours with the

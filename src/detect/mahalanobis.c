@@ -377,16 +377,15 @@ static assay_status detect_mahalanobis(const assay__det_input *in, assay__det_ou
             pv = t_sf(tstat, (double)(k - 1));
             ref = 1.0 / (1.0 + exp(-m1));
         }
-        assay__test t = {ASSAY_DET_MAHALANOBIS,
-                         (int32_t)c,
-                         "far_share_t",
-                         tstat,
-                         pv,
-                         "prediction t-test of the class's logit share of far rows (robust z > 3) "
-                         "against the other classes' shares, k - 1 degrees of freedom",
-                         {0},
-                         NAN,
-                         0};
+        assay__test t = {
+            .det = ASSAY_DET_MAHALANOBIS,
+            .cls = (int32_t)c,
+            .stat_name = "far_share_t",
+            .stat = tstat,
+            .p = pv,
+            .null = "prediction t-test of the class's logit share of far rows (robust z > 3) "
+                    "against the other classes' shares, k - 1 degrees of freedom",
+            .q = NAN};
         snprintf(t.detail, sizeof t.detail,
                  "%zu of %zu rows (%.1f%%) lie beyond robust z %.0f of the class's Mahalanobis "
                  "distances, against %.1f%% typical of the other classes (shrinkage %.3g)",
@@ -473,6 +472,8 @@ const assay__detector_desc assay__detector_mahalanobis = {
     .kind = ASSAY__KIND_OUTLIER,
     .severity = ASSAY_SEV_MEDIUM,
     .family = "class density",
+    .on_clean = "Heavy-tailed classes have many far rows: only warns by default; review if you "
+                "expect clean, Gaussian-like classes.",
     .inputs = "features and labels (per class)",
     .run = detect_mahalanobis,
     .explain = explain_mahalanobis,

@@ -37,29 +37,6 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* log of the binomial coefficient C(n, k). */
-static double log_choose(double n, double k) {
-    return lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0);
-}
-
-/* One-sided Fisher exact test: P(X >= x) for X hypergeometric, `draws` taken from a population
- * of `total` holding `succ` successes. */
-static double hypergeom_sf(double x, double draws, double succ, double total) {
-    double lo = x, hi = draws < succ ? draws : succ;
-    if (lo > hi) return 0.0;
-    if (lo <= 0.0 && draws - (total - succ) <= 0.0) return 1.0;
-    double lden = log_choose(total, draws), mx = -INFINITY;
-    for (double i = lo; i <= hi; i += 1.0) {
-        double l = log_choose(succ, i) + log_choose(total - succ, draws - i) - lden;
-        if (l > mx) mx = l;
-    }
-    double s = 0.0;
-    for (double i = lo; i <= hi; i += 1.0)
-        s += exp(log_choose(succ, i) + log_choose(total - succ, draws - i) - lden - mx);
-    double p = exp(mx) * s;
-    return p > 1.0 ? 1.0 : p;
-}
-
 /* 1 if row b lists row a among its neighbours. */
 static int lists(const assay__graph *g, size_t b, size_t a) {
     for (size_t c = 0; c < g->k; c++)
@@ -187,19 +164,17 @@ static assay_status detect_near_duplicate(const assay__det_input *in, assay__det
      * is an upper bound of the natural rate inside the radius: the test is conservative. */
     double p_conf = NAN;
     if (in_pairs > 0 && ref_pairs > 0)
-        p_conf = hypergeom_sf(in_conf, in_pairs, in_conf + ref_conf, in_pairs + ref_pairs);
+        p_conf = assay__hypergeom_sf(in_conf, in_pairs, in_conf + ref_conf, in_pairs + ref_pairs);
     else if (in_pairs > 0 && in_conf == 0)
         p_conf = 1.0;
-    assay__test t1 = {ASSAY_DET_NEAR_DUPLICATE,
-                      -1,
-                      "conflicting_near_duplicate_pairs",
-                      in_conf,
-                      p_conf,
-                      "one-sided Fisher exact test against the label disagreement of the "
-                      "closest pairs beyond the radius",
-                      "",
-                      NAN,
-                      0};
+    assay__test t1 = {.det = ASSAY_DET_NEAR_DUPLICATE,
+                      .cls = -1,
+                      .stat_name = "conflicting_near_duplicate_pairs",
+                      .stat = in_conf,
+                      .p = p_conf,
+                      .null = "one-sided Fisher exact test against the label disagreement of the "
+                              "closest pairs beyond the radius",
+                      .q = NAN};
     snprintf(t1.detail, sizeof t1.detail,
              "%.0f of %.0f labelled near-duplicate pairs carry different labels, against %.0f of "
              "the %.0f closest pairs beyond the radius (%.2f%%, distance up to %.3g)",
@@ -235,16 +210,18 @@ static assay_status detect_near_duplicate(const assay__det_input *in, assay__det
     double pi = zr > 0 ? (double)yr / (double)zr : NAN;
     double p_many = yr >= 2 ? assay__binom_sf(ceil(0.5 * (double)xr), floor(0.5 * (double)yr), pi)
                             : (xr == 0 ? 1.0 : NAN);
-    assay__test t2 = {ASSAY_DET_NEAR_DUPLICATE,
-                      -1,
-                      "near_duplicate_share_within_2_radii",
-                      yr > 0 ? (double)xr / (double)yr : 0.0,
-                      p_many,
-                      "binomial (over pairs of rows) against the power-law lower tail of the "
-                      "nearest-neighbour distances, fitted between 2 and 4 radii",
-                      "",
-                      NAN,
-                      0};
+    assay__test t2 = {.det = ASSAY_DET_NEAR_DUPLICATE,
+                      .cls = -1,
+                      .stat_name = "near_duplicate_share_within_2_radii",
+                      .stat = yr > 0 ? (double)xr / (double)yr : 0.0,
+                      .p = p_many,
+                      .null =
+                          "binomial (over pairs of rows) against the power-law lower tail of the "
+                          "nearest-neighbour distances, fitted between 2 and 4 radii",
+                      .q = NAN,
+                      /* many near copies is an observation about the data (a corpus with natural
+                       * near duplicates has them), not evidence of poisoning: it warns */
+                      .sev = ASSAY_SEV_LOW};
     snprintf(t2.detail, sizeof t2.detail,
              "%zu rows have a near duplicate within the radius %.3g, %zu within 2 and %zu within "
              "4 radii: %.1f%% of the second group where the distances' tail predicts %.1f%%",
@@ -346,6 +323,11 @@ const assay__detector_desc assay__detector_near_duplicate = {
     .kind = ASSAY__KIND_DUPLICATE,
     .severity = ASSAY_SEV_HIGH,
     .family = "duplicates",
+    .warns = "the excess of near copies (observation)",
+    .on_clean =
+        "Many near copies with one label (corpora, augmented or video data) only warn. Conflicting "
+        "near copies fail: check a few pairs in report.html; if the labels are ambiguous by "
+        "nature, accept them, or lower --near-dup-radius.",
     .inputs = "features, labels and the neighbour graph",
     .run = detect_near_duplicate,
     .explain = explain_near_duplicate,

@@ -220,16 +220,17 @@ static assay_status detect_ordering(const assay__det_input *in, assay__det_out *
     double pval = p_tail > p_count ? p_tail : p_count;
     if (pval > 1.0) pval = 1.0;
 
-    assay__test t = {ASSAY_DET_ORDERING,
-                     -1,
-                     "ks_excess_small_gaps",
-                     dobs,
-                     pval,
-                     "random permutations of the row order (ordering-permutations, seed), tail "
-                     "smoothed by the one-sided Kolmogorov-Smirnov law",
-                     "",
-                     NAN,
-                     0};
+    assay__test t = {.det = ASSAY_DET_ORDERING,
+                     .cls = -1,
+                     .stat_name = "ks_excess_small_gaps",
+                     .stat = dobs,
+                     .p = pval,
+                     .null =
+                         "random permutations of the row order (ordering-permutations, seed), tail "
+                         "smoothed by the one-sided Kolmogorov-Smirnov law",
+                     .q = NAN,
+                     /* files are sorted by class, time or source: alone an observation */
+                     .sev = ASSAY_SEV_LOW};
     snprintf(t.detail, sizeof t.detail,
              "%.2f%% of the %.0f neighbour pairs are within %zu rows of each other in the "
              "file, random order gives %.2f%% (excess %.4f; permutations: mean %.4f)",
@@ -321,8 +322,13 @@ static const assay__ev_field k_fields[] =
 
 const assay__detector_desc assay__detector_ordering = {
     .kind = ASSAY__KIND_DISTRIBUTION,
-    .severity = ASSAY_SEV_LOW,
+    .severity = ASSAY_SEV_HIGH,
     .family = "row order",
+    .warns = "a row-order effect alone (it fails only when the block it finds concentrates rows "
+             "the evidence detectors flag)",
+    .on_clean = "Files sorted by class, time or source show it: only warns. It fails only when the "
+                "block it finds concentrates rows flagged by label, backdoor or duplicate evidence "
+                "(an appended poisoned block); then read those rows.",
     .inputs = "the row order and the neighbour graph",
     .run = detect_ordering,
     .explain = explain_ordering,

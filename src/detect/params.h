@@ -11,6 +11,9 @@
     X(FDR, "fdr", "verdict", 0.01, 1e-9, 0.5, 0,                                                   \
       "false discovery rate for the per-class/per-dataset tests (Benjamini-Hochberg) and for "     \
       "the row flags of tested detectors")                                                         \
+    X(FLAG_CAP, "flag-cap", "verdict", 0.3, 0.01, 1, 0,                                            \
+      "a detector flagging more than this share of the rows it scores is capped: its rows are "    \
+      "not flagged and rank below the flag line (it does not tell them apart); its tests stand")   \
     X(SEED, "seed", "verdict", 0, 0, 4294967295.0, 1,                                              \
       "seed of every randomised step (k-means, permutations, samples): same seed, same report")    \
     X(EXPECTED_POISON, "expected-poison", "knn-label", 0, 0, 0.5, 0,                               \

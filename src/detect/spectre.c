@@ -669,6 +669,8 @@ const assay__detector_desc assay__detector_spectre = {
     .kind = ASSAY__KIND_BACKDOOR,
     .severity = ASSAY_SEV_HIGH,
     .family = "class subspace",
+    .on_clean = "As spectral (same family): a natural sub-style can fire it; accept the rows or "
+                "raise the spectral tolerance.",
     .inputs = "features and labels (per class)",
     .run = detect_spectre,
     .explain = explain_spectre,

@@ -125,6 +125,8 @@ const assay__detector_desc assay__detector_tampering = {
     .kind = ASSAY__KIND_TAMPERING,
     .severity = ASSAY_SEV_HIGH,
     .family = "baseline",
+    .on_clean = "Rows changed since the baseline scan: if the change was intended, rescan to make "
+                "a new baseline; otherwise find who changed them.",
     .inputs = "ids, row digests and a baseline manifest (--baseline)",
     .needs = ASSAY__NEEDS_BASELINE,
     .run = detect_tampering,

@@ -189,6 +189,8 @@ const assay__detector_desc assay__detector_valuation = {
     .kind = ASSAY__KIND_LABEL,
     .severity = ASSAY_SEV_MEDIUM,
     .family = "neighbourhood labels",
+    .on_clean = "Rows that hurt their neighbours' kNN accuracy: review with knn-label; only warns "
+                "by default.",
     .inputs = "labels and the neighbour graph",
     .run = detect_valuation,
     .explain = explain_valuation,

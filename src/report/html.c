@@ -312,9 +312,11 @@ static assay_status tests_section(assay_ctx *ctx, FILE *fp, const json_t *doc, c
     qsort(refs, n, sizeof *refs, cmp_tests);
     fputs("<section id=\"tests\"><h2>Tests against &ldquo;no poison&rdquo;</h2>\n<p "
           "class=\"meta\">Per-class and per-dataset hypothesis tests, Benjamini-Hochberg adjusted "
-          "together (q-value); a significant test fails the gate. Significant tests first."
-          "</p>\n<table><tr><th>Detector</th><th>Class</th><th>Statistic</th><th>Value</th>"
-          "<th>p</th><th>q</th><th>Significant</th><th>What was seen</th></tr>\n",
+          "together (q-value). A significant test fails the gate when it is evidence of "
+          "poisoning at the gate's severity; an observation about the data only warns. "
+          "Significant tests first.</p>\n<table><tr><th>Detector</th><th>Class</th>"
+          "<th>Statistic</th><th>Value</th><th>p</th><th>q</th><th>Significant</th>"
+          "<th>Gate</th><th>What was seen</th></tr>\n",
           fp);
     for (size_t i = 0; i < n; i++) {
         const json_t *t = refs[i].t;
@@ -327,10 +329,11 @@ static assay_status tests_section(assay_ctx *ctx, FILE *fp, const json_t *doc, c
         td_num(fp, json_object_get(t, "p_value"));
         td_num(fp, json_object_get(t, "q_value"));
         fputs(sig ? "<td class=\"yes\">yes</td>" : "<td class=\"no\">no</td>", fp);
+        td_text(fp, str_of(t, "gate") ? str_of(t, "gate") : sig ? "fail" : "");
         td_text(fp, str_of(t, "detail"));
         fputs("</tr>\n", fp);
     }
-    if (n == 0) fputs("<tr><td colspan=\"8\" class=\"muted\">no tests ran</td></tr>", fp);
+    if (n == 0) fputs("<tr><td colspan=\"9\" class=\"muted\">no tests ran</td></tr>", fp);
     fputs("</table></section>\n", fp);
     free(refs);
     return ASSAY_OK;

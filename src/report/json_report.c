@@ -114,7 +114,38 @@ static json_t *kind_counts_json(const assay_result *res, json_t **by_kind_and_se
     return by_kind;
 }
 
-static json_t *detectors_json(const assay_result *res, const json_t *etsi) {
+/* A detector's class-by-class matrix: the class names (rows and columns in that order) and the
+ * rows, with its largest off-diagonal cell named (a targeted flip shows as one such cell). */
+static json_t *matrix_json(const assay_dataset *ds, const assay__det_out *s) {
+    const size_t k = s->matrix_k;
+    json_t *classes = json_array(), *rows = json_array();
+    size_t bi = 0, bj = 0;
+    double best = -1.0;
+    for (size_t i = 0; i < k; i++) {
+        json_array_append_new(classes, json_string(assay__class_text(ds, (int32_t)i)));
+        json_t *row = json_array();
+        for (size_t j = 0; j < k; j++) {
+            double v = s->matrix[i * k + j];
+            json_array_append_new(row, assay__json_num(v));
+            if (i != j && v > best) best = v, bi = i, bj = j;
+        }
+        json_array_append_new(rows, row);
+    }
+    json_t *o = json_pack("{s:s, s:o, s:o}", "about",
+                          "P(given label = column | true class = row), estimated from the "
+                          "neighbours' labels (calibrated confident joint)",
+                          "classes", classes, "matrix", rows);
+    if (k >= 2 && best > 0.0)
+        json_object_set_new(o, "largest_off_diagonal",
+                            json_pack("{s:s, s:s, s:o}", "true_class",
+                                      assay__class_text(ds, (int32_t)bi), "given_label",
+                                      assay__class_text(ds, (int32_t)bj), "probability",
+                                      assay__json_num(best)));
+    return o;
+}
+
+static json_t *detectors_json(const assay_dataset *ds, const assay_result *res,
+                              const json_t *etsi) {
     json_t *arr = json_array();
     for (int d = 0; d < ASSAY_DET_COUNT; d++) {
         const assay__det_out *s = &res->det[d];
@@ -130,6 +161,8 @@ static json_t *detectors_json(const assay_result *res, const json_t *etsi) {
             severity_counts(s->by_sev), "stats", stats, "seconds", assay__json_num(s->seconds),
             "etsi", assay__etsi_refs(etsi, assay__detector_kind_name(d)));
         if (s->note) json_object_set_new(o, "note", json_string(s->note));
+        if (s->capped) json_object_set_new(o, "capped", json_true());
+        if (s->matrix != NULL) json_object_set_new(o, s->matrix_name, matrix_json(ds, s));
         static const char *const verdicts[] = {"pass", "warn", "fail", "not_run"};
         json_object_set_new(o, "verdict", json_string(verdicts[res->det_verdict[d] & 3]));
         json_array_append_new(arr, o);
@@ -164,13 +197,17 @@ static json_t *tests_json(const assay_dataset *ds, const assay_result *res) {
     json_t *arr = json_array();
     for (size_t i = 0; i < res->n_tests; i++) {
         const assay__test *t = &res->tests[i];
+        static const char *const effect[] = {NULL, "fail", "warn", "accepted"};
+        const char *gate = t->effect > 0 && t->effect < 4 ? effect[t->effect] : NULL;
         json_t *o = json_pack(
-            "{s:s, s:o, s:s, s:o, s:o, s:o, s:b, s:s, s:o}", "detector",
+            "{s:s, s:o, s:s, s:o, s:o, s:o, s:b, s:s, s:o, s:s, s:o}", "detector",
             assay_detector_name(t->det), "class",
             t->cls >= 0 ? assay__json_str(assay__class_text(ds, t->cls)) : json_null(), "statistic",
             t->stat_name ? t->stat_name : "", "value", assay__json_num(t->stat), "p_value",
             assay__json_num(t->p), "q_value", assay__json_num(t->q), "significant", t->significant,
-            "null", t->null ? t->null : "", "detail", assay__json_str(t->detail));
+            "severity", assay_severity_name(t->sev), "gate",
+            gate != NULL ? json_string(gate) : json_null(), "null", t->null ? t->null : "",
+            "detail", assay__json_str(t->detail));
         json_array_append_new(arr, o);
     }
     return arr;
@@ -304,7 +341,7 @@ json_t *assay__report_json(const assay_dataset *ds, const assay_result *res,
     json_object_set_new(doc, "input", input_json(ds, res));
     json_object_set_new(doc, "parameters", parameters_json(res));
     json_object_set_new(doc, "graph", graph_json(res));
-    json_object_set_new(doc, "detectors", detectors_json(res, etsi));
+    json_object_set_new(doc, "detectors", detectors_json(ds, res, etsi));
     json_object_set_new(doc, "tests", tests_json(ds, res));
     json_object_set_new(
         doc, "summary",

@@ -521,7 +521,8 @@ static const char *detector_kind(const json_t *doc, const char *name) {
     return NULL;
 }
 
-/* Significant tests against "no poison": each fails the gate, on the dataset as a whole. */
+/* Significant tests against "no poison", on the dataset as a whole: an error where the test
+ * fails the gate, a warning where it only warns (an observation, or below fail-on). */
 static size_t test_results(sarif_ctx *sc, json_t *results) {
     size_t i, emitted = 0, omitted = 0;
     const json_t *t;
@@ -541,11 +542,17 @@ static size_t test_results(sarif_ctx *sc, json_t *results) {
             snprintf(cls, sizeof cls, "class %s", assay__doc_scalar_text(c, b, sizeof b));
             where = cls;
         }
+        const char *gate = str(t, "gate");
+        const int fails = gate == NULL || strcmp(gate, "fail") == 0;
         snprintf(text, sizeof text,
-                 "Test of %s on %s is significant (q = %.3g, at or below the scan's FDR): %s. A "
-                 "significant test fails the gate.",
+                 "Test of %s on %s is significant (q = %.3g, at or below the scan's FDR): %s. %s",
                  str(t, "detector"), where, json_number_value(json_object_get(t, "q_value")),
-                 str(t, "detail") ? str(t, "detail") : "");
+                 str(t, "detail") ? str(t, "detail") : "",
+                 fails ? "It fails the gate."
+                 : strcmp(gate, "accepted") == 0
+                     ? "Every row it flags is allowlisted: it does not count."
+                     : "It only warns (its severity is below the gate's fail-on, or its kind "
+                       "does not fail).");
         char b2[48];
         snprintf(fp, sizeof fp, "%s:%s:%s", str(t, "detector"),
                  str(t, "statistic") ? str(t, "statistic") : "",
@@ -554,7 +561,8 @@ static size_t test_results(sarif_ctx *sc, json_t *results) {
             results,
             json_pack("{s:s, s:i, s:s, s:{s:s}, s:[o], s:{s:s}, s:{s:I, s:s, s:O*, s:O*, s:O*, "
                       "s:O*, s:O*}}",
-                      "ruleId", k_rules[rule].id, "ruleIndex", rule, "level", "error", "message",
+                      "ruleId", k_rules[rule].id, "ruleIndex", rule, "level",
+                      fails ? "error" : "warning", "message",
                       "text", text, "locations", file_location(sc), "partialFingerprints",
                       "assayTest/v1", fp, "properties", "test", (json_int_t)i, "detector",
                       str(t, "detector"), "class", c, "statistic", json_object_get(t, "statistic"),

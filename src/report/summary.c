@@ -28,6 +28,55 @@ static int cmp_test_q(const void *a, const void *b) {
 }
 
 /* How many tests were run, and the significant ones, strongest first (at most 10). */
+/* Why the gate did or did not fail on a detector's flagged rows, from what it did with the
+ * detector's own tests. */
+static const char *gate_use(const assay__det_out *s) {
+    int best = -1;
+    for (size_t i = 0; i < s->n_tests; i++) {
+        if (s->tests[i].det != s->id) continue;
+        if (isnan(s->tests[i].p)) {
+            if (best < 0) best = -2; /* informational only, so far */
+            continue;
+        }
+        int e = s->tests[i].effect;
+        int rank = e == ASSAY__EFFECT_FAIL       ? 3
+                   : e == ASSAY__EFFECT_WARN     ? 2
+                   : e == ASSAY__EFFECT_ACCEPTED ? 1
+                                                 : 0;
+        if (rank > best || best == -2) best = rank;
+    }
+    switch (best) {
+    case 3:
+        return ": its test fails the gate";
+    case 2:
+        return ": its test only warns";
+    case 1:
+        return ": its test's rows are all allowlisted";
+    case 0:
+        return ": for review, its test is not significant (the gate does not fail on them)";
+    case -2:
+        return ": for review (its test is informational: it never fails the gate)";
+    default:
+        return "";
+    }
+}
+
+/* The largest off-diagonal cell of a detector's class-by-class matrix (knn-label: the
+ * estimated label noise; a targeted flip shows as one large cell). */
+static void print_matrix(const assay_dataset *ds, const assay__det_out *s, FILE *fp) {
+    if (s->matrix == NULL || s->matrix_k < 2) return;
+    const size_t k = s->matrix_k;
+    size_t bi = 0, bj = 1;
+    for (size_t i = 0; i < k; i++)
+        for (size_t j = 0; j < k; j++)
+            if (i != j && s->matrix[i * k + j] > s->matrix[bi * k + bj]) bi = i, bj = j;
+    fprintf(fp,
+            "                       estimated label noise: largest '%s' labelled '%s' (%.1f%% of "
+            "'%s')\n",
+            assay__class_text(ds, (int32_t)bi), assay__class_text(ds, (int32_t)bj),
+            100.0 * s->matrix[bi * k + bj], assay__class_text(ds, (int32_t)bi));
+}
+
 static void print_tests(const assay_dataset *ds, const assay_result *res, FILE *fp) {
     fprintf(fp, "  tests against \"no poison\": %zu run, %zu significant at FDR %g\n", res->n_tests,
             res->n_significant, assay_param_value(&res->opts, ASSAY__P_FDR));
@@ -71,10 +120,12 @@ void assay_report_summary(const assay_dataset *ds, const assay_result *res, cons
         }
         fprintf(fp, "    %-15s %6zu rows", assay_detector_name(d), s->flagged);
         if (s->by_sev[ASSAY_SEV_HIGH] > 0) fprintf(fp, " (%zu high)", s->by_sev[ASSAY_SEV_HIGH]);
+        if (s->flagged > 0) fputs(gate_use(s), fp);
         fputc('\n', fp);
         /* what a detector that ran says about how (confident: where its probabilities came
          * from and how accurate they are on the given labels) */
         if (s->note != NULL) fprintf(fp, "      %s\n", s->note);
+        print_matrix(ds, s, fp);
     }
     print_tests(ds, res, fp);
     if (res->small_classes > 0)

@@ -20,7 +20,13 @@ static void setup(td_fixture *f, const assay_scan_opts *o) {
 }
 
 static int32_t add_test(td_fixture *f, assay_detector det, int32_t cls, double p) {
-    assay__test t = {det, cls, "stat", 1.0, p, "planted", "planted test", 0.0, 0};
+    assay__test t = {.det = det,
+                     .cls = cls,
+                     .stat_name = "stat",
+                     .stat = 1.0,
+                     .p = p,
+                     .null = "planted",
+                     .detail = "planted test"};
     int32_t idx = -1;
     assert_int_equal(assay__out_test(&f->res.det[det], &t, &idx), ASSAY_OK);
     return idx;
@@ -33,6 +39,105 @@ static void flag_row(td_fixture *f, assay_detector det, size_t row, int32_t test
     if (ev >= 0.5f) {
         assay__finding fd = {row, det, ASSAY_SEV_MEDIUM, 0, ev, 0, 0, 0, -1, test};
         assert_int_equal(assay__out_finding(&f->res.det[det], &fd), ASSAY_OK);
+    }
+}
+
+/* A test that weighs `sev` at the gate (an observation: low), as ordering's own test does. */
+static int32_t add_test_sev(td_fixture *f, assay_detector det, double p, assay_severity sev) {
+    assay__test t = {.det = det,
+                     .cls = -1,
+                     .stat_name = "stat",
+                     .stat = 1.0,
+                     .p = p,
+                     .null = "planted",
+                     .detail = "planted test",
+                     .sev = sev};
+    int32_t idx = -1;
+    assert_int_equal(assay__out_test(&f->res.det[det], &t, &idx), ASSAY_OK);
+    return idx;
+}
+
+/* The second-stage ordering test: 6 rows (34..39, class 1) form the ordered block; `evidence`
+ * rows carry a knn-label flag resting on a significant label test. */
+static const assay__test *run_block_case(td_fixture *f, const size_t *evidence, size_t m) {
+    setup(f, NULL);
+    f->res.det[ASSAY_DET_ORDERING].ran = 1;
+    int32_t ord = add_test_sev(f, ASSAY_DET_ORDERING, 1e-9, ASSAY_SEV_LOW);
+    for (size_t r = 34; r < 40; r++) flag_row(f, ASSAY_DET_ORDERING, r, ord, 0.7f);
+    if (m > 0) {
+        int32_t lab = add_test_sev(f, ASSAY_DET_KNN_LABEL, 1e-6, ASSAY_SEV_NONE);
+        for (size_t i = 0; i < m; i++) flag_row(f, ASSAY_DET_KNN_LABEL, evidence[i], lab, 0.8f);
+    }
+    td_combine(f);
+    const assay__test *t = td_test(f, ASSAY_DET_ORDERING, -1);
+    assert_non_null(t);
+    assert_true(t->significant);
+    /* the first stage is an observation: it warns */
+    assert_int_equal(t->effect, ASSAY__EFFECT_WARN);
+    const assay__det_out *o = &f->res.det[ASSAY_DET_ORDERING];
+    return o->n_tests > 1 ? &o->tests[1] : NULL;
+}
+
+/* A sorted file alone only warns; its block holding the 6 label flags fails the gate: within
+ * class 1 (20 rows, 6 in the block, 6 flagged) 1.8 are expected, variance
+ * 6*6*14*14 / (20^2 * 19), so z = (6 - 1.8 - 0.5) / sqrt(that); 1 of 6 is not corroboration. */
+static void test_ordering_needs_corroboration(void **state) {
+    (void)state;
+    td_fixture f;
+    assert_null(run_block_case(&f, NULL, 0));
+    assert_true(f.res.gate_passed);
+    assert_non_null(strstr(f.res.gate_reason, "only warn"));
+    td_free(&f);
+
+    const size_t inside[6] = {34, 35, 36, 37, 38, 39};
+    const assay__test *t2 = run_block_case(&f, inside, 6);
+    assert_non_null(t2);
+    assert_string_equal(t2->stat_name, "evidence_rows_in_ordered_block");
+    assert_close(assay__norm_sf(3.7 / sqrt(7056.0 / 7600.0)), t2->p, 1e-12);
+    assert_true(t2->significant);
+    assert_int_equal(t2->effect, ASSAY__EFFECT_FAIL);
+    assert_contains(t2->detail, "6 of the 6 rows of the ordered block");
+    assert_contains(t2->detail, "3.3 times the 1.8 expected within their classes");
+    assert_false(f.res.gate_passed);
+    td_free(&f);
+
+    const size_t spread[6] = {0, 5, 10, 15, 20, 35};
+    t2 = run_block_case(&f, spread, 6);
+    assert_non_null(t2);
+    assert_close(1.0, t2->p, 0.0); /* one row: below the effect size */
+    assert_false(t2->significant);
+    assert_int_equal(t2->effect, ASSAY__EFFECT_NONE);
+    td_free(&f);
+}
+
+/* A detector flagging more than flag-cap (0.3) of the rows it scored is capped: no flags, its
+ * evidence below the line in the same order, a note; another detector's flag is not buried.
+ * With --flag-cap 1 nothing is capped. */
+static void test_flag_cap(void **state) {
+    (void)state;
+    for (int lift = 0; lift < 2; lift++) {
+        td_fixture f;
+        assay_scan_opts o = ASSAY_SCAN_OPTS_INIT;
+        if (lift) assert_int_equal(assay_param_set(&o, "flag-cap", 1.0), ASSAY_OK);
+        setup(&f, &o);
+        f.res.det[ASSAY_DET_ECOD].rows_scored = 40;
+        for (size_t r = 0; r < 13; r++) flag_row(&f, ASSAY_DET_ECOD, r, -1, 0.6f + 0.01f * r);
+        flag_row(&f, ASSAY_DET_SPECTRAL, 30, -1, 0.55f);
+        td_combine(&f);
+        const assay__det_out *e = &f.res.det[ASSAY_DET_ECOD];
+        assert_int_equal(e->capped, !lift);
+        assert_true(f.res.flagged[30]);
+        if (!lift) {
+            assert_non_null(strstr(e->note, "capped"));
+            assert_int_equal(td_findings(&f, ASSAY_DET_ECOD), 0);
+            assert_int_equal(f.res.n_flagged, 1);
+            assert_int_equal(f.res.order[0], 30);
+            assert_true(f.res.score[12] < 0.5f && f.res.score[12] > f.res.score[0]);
+        } else {
+            assert_int_equal(td_findings(&f, ASSAY_DET_ECOD), 13);
+            assert_int_equal(f.res.n_flagged, 14);
+        }
+        td_free(&f);
     }
 }
 
@@ -150,7 +255,11 @@ static void test_combine_and_gate_hand_case(void **state) {
     (void)state;
     td_fixture f;
     td_init_case8(&f);
+    /* row 5 a copy of row 1 relabelled: same digest, and its nearest rows are row 1 and row 1's
+     * (label 1 is foreign there: not a natural collision) */
     memcpy(f.ds.content_digest[5], f.ds.content_digest[1], 32);
+    const int64_t near1[3] = {1, 2, 3};
+    memcpy(f.res.graph.ids + 5 * 3, near1, sizeof near1);
     assert_int_equal(td_run(&f, ASSAY_DET_INTEGRITY), ASSAY_OK);
     assert_int_equal(td_run(&f, ASSAY_DET_DUPLICATE), ASSAY_OK);
     assert_int_equal(td_run(&f, ASSAY_DET_KNN_LABEL), ASSAY_OK);
@@ -166,9 +275,10 @@ static void test_combine_and_gate_hand_case(void **state) {
     }
     assert_int_equal(r->n_flagged, 2);
     assert_true(r->flagged[1] && r->flagged[5] && !r->flagged[4]);
-    /* rows 1 and 5 (score 1, high): row 1 has more evidence in all */
-    assert_int_equal(r->order[0], 1);
-    assert_int_equal(r->order[1], 5);
+    /* rows 1 and 5 (score 1, high): row 5, the copy whose label its neighbours reject, has
+     * more evidence in all */
+    assert_int_equal(r->order[0], 5);
+    assert_int_equal(r->order[1], 1);
     assert_int_equal(r->severity[1], ASSAY_SEV_HIGH);
     assert_int_equal(r->severity[4], ASSAY_SEV_NONE);
     assert_false(r->gate_passed);
@@ -196,6 +306,8 @@ int main(void) {
         cmocka_unit_test(test_combine_and_gate_hand_case),
         cmocka_unit_test(test_bh_decides_tests_and_gate),
         cmocka_unit_test(test_flags_need_a_significant_test),
+        cmocka_unit_test(test_ordering_needs_corroboration),
+        cmocka_unit_test(test_flag_cap),
         cmocka_unit_test(test_combined_score_is_the_maximum),
         cmocka_unit_test(test_review_flags_rank_below_supported_ones),
     };

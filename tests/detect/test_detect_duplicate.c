@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* duplicate: exact copies found from the features-only digest; conflicting copies high, plain
- * repeats low, on a case worked out by hand. */
+ * repeats low, on a case worked out by hand; natural collisions of a coarse table low. */
 #include "test_detect_util.h"
 
 /* Rows 0 and 3 have identical features but labels 0 and 1: both high. Rows 1, 4, 5 are the same
@@ -41,9 +41,66 @@ static void test_detect_duplicates_conflicting_and_repeated(void **state) {
     td_free(&f);
 }
 
+/* A table of 3 coarse columns (values 0..4: 125 cells, 1,500 rows) where the label of a cell
+ * is 0 or 1 with chances between 1/4 and 3/4: most cells hold several rows, with both labels,
+ * by nature. Those collisions are low "natural_collision"; 5 copies of rows of a separate
+ * class-2 cluster relabelled 0 are high, and the summary counts the natural groups. */
+static void test_duplicate_natural_collisions_are_low(void **state) {
+    (void)state;
+    enum { N = 1500, NC = 50, P = 5, D = 3 };
+    float x[(N + P) * D];
+    int32_t y[N + P];
+    uint64_t s = 5;
+    for (size_t r = 0; r < N; r++) {
+        if (r < N - NC) {
+            for (size_t c = 0; c < D; c++) x[r * D + c] = (float)(tu_next(&s) % 5);
+            y[r] = tu_uniform(&s) < 0.25 + 0.5 * x[r * D] / 4.0 ? 1 : 0;
+        } else { /* the class-2 cluster, each row distinct */
+            for (size_t c = 0; c < D; c++) x[r * D + c] = 20.0f + (float)tu_uniform(&s);
+            y[r] = 2;
+        }
+    }
+    for (size_t i = 0; i < P; i++) { /* relabelled copies of cluster rows */
+        size_t src = N - NC + 3 * i, r = N + i;
+        memcpy(x + r * D, x + src * D, D * sizeof *x);
+        y[r] = 0;
+    }
+    td_fixture f;
+    td_init(&f, x, N + P, D, y, 3, 10, ASSAY_METRIC_L2, NULL, NULL);
+    /* the digest of a row is its features' */
+    for (size_t r = 0; r < N + P; r++) {
+        memset(f.ds.content_digest[r], 0, 32);
+        memcpy(f.ds.content_digest[r], x + r * D, D * sizeof *x);
+    }
+    assert_int_equal(td_run(&f, ASSAY_DET_DUPLICATE), ASSAY_OK);
+    size_t high = 0, natural = 0;
+    for (size_t i = 0; i < f.res.det[ASSAY_DET_DUPLICATE].n_findings; i++) {
+        const assay__finding *fd = &f.res.det[ASSAY_DET_DUPLICATE].findings[i];
+        if (fd->sev == ASSAY_SEV_HIGH) {
+            high++;
+            if (fd->row < N - NC)
+                fail_msg("row %zu high: size %.0f, least share %.3f", fd->row, fd->a, fd->c);
+            assert_string_equal(assay__finding_reason(fd), "conflicting_duplicate");
+        }
+        if (fd->why == 2) {
+            natural++;
+            assert_int_equal(fd->sev, ASSAY_SEV_LOW);
+            /* each label also found around it, or a group the graph cannot see past */
+            assert_true(fd->c >= 0.01 || fd->a >= 3);
+        }
+    }
+    assert_int_equal(high, 2 * P);
+    const assay__det_out *o = &f.res.det[ASSAY_DET_DUPLICATE];
+    assert_true(o->stat[4] >= 100); /* natural collision groups: nearly every cell */
+    assert_int_equal((int)o->stat[2] - (int)o->stat[4], P);
+    assert_true(natural > 1000);
+    td_free(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_detect_duplicates_conflicting_and_repeated),
+        cmocka_unit_test(test_duplicate_natural_collisions_are_low),
     };
     return cmocka_run_group_tests_name("detect_duplicate", tests, NULL, NULL);
 }

@@ -194,7 +194,9 @@ static void test_near_duplicate_planted_same_label(void **state) {
     const assay__test *conf = &f.res.tests[0], *share = &f.res.tests[1];
     assert_false(conf->significant);
     assert_true(share->significant);
-    assert_false(f.res.gate_passed);
+    /* many near copies with one label is an observation about the data: it warns */
+    assert_int_equal(share->effect, ASSAY__EFFECT_WARN);
+    assert_true(f.res.gate_passed);
     size_t tp = 0, fp = 0;
     for (size_t i = 0; i < f.res.n_findings; i++) {
         const assay__finding *fd = &f.res.findings[i];
