@@ -135,15 +135,16 @@ typedef struct assay__det_out {
     assay_ctx *ctx;
 
     /* summary */
-    int ran;            /* 0 when the detector could not apply (reason in `note`) */
-    int capped;         /* the decision step took its flags back: it flagged too many rows */
-    const char *note;   /* static text, or NULL */
-    const char *rule;   /* static: the flag rule in words */
-    double threshold;   /* in the detector's units (see rule) */
-    size_t rows_scored; /* rows with a score */
-    size_t flagged;     /* rows this detector flagged (recounted by the decision step) */
+    int ran;             /* 0 when the detector could not apply (reason in `note`) */
+    int capped;          /* the decision step took its flags back: it flagged too many rows */
+    const char *note;    /* static text, or note_text, or NULL */
+    char note_text[256]; /* a note the detector formats (out->note = out->note_text) */
+    const char *rule;    /* static: the flag rule in words */
+    double threshold;    /* in the detector's units (see rule) */
+    size_t rows_scored;  /* rows with a score */
+    size_t flagged;      /* rows this detector flagged (recounted by the decision step) */
     size_t by_sev[ASSAY__SEV_COUNT];
-    double stat[ASSAY__DET_STATS]; /* detector statistics, named by stat_name */
+    double stat[ASSAY__DET_STATS]; /* detector statistics, named by stat_name (NULL: unused) */
     const char *stat_name[ASSAY__DET_STATS];
     double seconds;
     /* A class-by-class matrix the detector estimated (knn-label: the label-noise transition,

@@ -54,6 +54,9 @@
     X(CONFIDENT_TOLERANCE, "confident-tolerance", "confident", 0.08, 0, 1, 0,                      \
       "share of rows confident learning may mark as label issues on clean data (natural class "    \
       "overlap and the model's own errors); more is significant label noise")                      \
+    X(CROSSFIT_FOLDS, "crossfit-folds", "confident", 5, 0, 20, 1,                                  \
+      "without --pred-probs, confident uses out-of-fold probabilities of a ridge classifier on "   \
+      "the embeddings cross-fitted over this many stratified folds (0 = off, else at least 2)")    \
     X(NEAR_DUP_RADIUS, "near-dup-radius", "near-duplicate", 0.13, 0, 1, 0,                         \
       "rows closer than this x the median nearest-neighbour distance are near duplicates")         \
     X(ORDERING_PERMUTATIONS, "ordering-permutations", "ordering", 199, 19, 100000, 1,              \

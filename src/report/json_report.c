@@ -245,7 +245,8 @@ static json_t *input_json(const assay_dataset *ds, const assay_result *res) {
 static json_t *graph_json(const assay_result *res) {
     const assay__graph_source *g = &res->graph_file;
     /* How the exact order was established: rows certified from the float32 candidates, rows
-     * that needed the radius search, rows searched exhaustively (docs/detectors.md, "What a scan does"). */
+     * that needed the radius search, rows searched exhaustively (docs/detectors.md, "What a scan
+     * does"). */
     if (g->path == NULL)
         return json_pack("{s:s,s:{s:I,s:I,s:I}}", "source", "built", "exact_ranking",
                          "certified_rows", (json_int_t)res->graph.n_certified, "radius_rows",

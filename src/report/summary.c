@@ -122,6 +122,9 @@ void assay_report_summary(const assay_dataset *ds, const assay_result *res, cons
         if (s->by_sev[ASSAY_SEV_HIGH] > 0) fprintf(fp, " (%zu high)", s->by_sev[ASSAY_SEV_HIGH]);
         if (s->flagged > 0) fputs(gate_use(s), fp);
         fputc('\n', fp);
+        /* what a detector that ran says about how (confident: where its probabilities came
+         * from and how accurate they are on the given labels) */
+        if (s->note != NULL) fprintf(fp, "      %s\n", s->note);
         print_matrix(ds, s, fp);
     }
     print_tests(ds, res, fp);

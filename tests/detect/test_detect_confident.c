@@ -257,7 +257,9 @@ static void test_confident_clean_is_quiet(void **state) {
     run_case(0.0, 0);
 }
 
-/* Without predicted probabilities the detector does not run and says why. */
+/* Without predicted probabilities and with cross-fitting off (--crossfit-folds 0), or with too
+ * few rows to cross-fit (8 rows, 5 folds), the detector does not run and says why. (With enough
+ * rows it cross-fits its own: test_detect_crossfit.) */
 static void test_confident_needs_pred_probs(void **state) {
     (void)state;
     float x[8 * 2];
@@ -267,13 +269,18 @@ static void test_confident_needs_pred_probs(void **state) {
         x[2 * r + 1] = 1.0f;
         y[r] = r % 2;
     }
-    td_fixture f;
-    td_init(&f, x, 8, 2, y, 2, 2, ASSAY_METRIC_L2, NULL, NULL);
-    assert_int_equal(td_run(&f, ASSAY_DET_CONFIDENT), ASSAY_OK);
-    assert_false(f.res.det[ASSAY_DET_CONFIDENT].ran);
-    assert_non_null(f.res.det[ASSAY_DET_CONFIDENT].note);
-    assert_true(isnan(f.res.det[ASSAY_DET_CONFIDENT].score[0]));
-    td_free(&f);
+    for (int crossfit = 0; crossfit < 2; crossfit++) {
+        assay_scan_opts o = ASSAY_SCAN_OPTS_INIT;
+        if (!crossfit) assert_int_equal(assay_param_set(&o, "crossfit-folds", 0), ASSAY_OK);
+        td_fixture f;
+        td_init(&f, x, 8, 2, y, 2, 2, ASSAY_METRIC_L2, &o, NULL);
+        assert_int_equal(td_run(&f, ASSAY_DET_CONFIDENT), ASSAY_OK);
+        assert_false(f.res.det[ASSAY_DET_CONFIDENT].ran);
+        assert_contains(f.res.det[ASSAY_DET_CONFIDENT].note,
+                        crossfit ? "too few labelled rows" : "no predicted probabilities");
+        assert_true(isnan(f.res.det[ASSAY_DET_CONFIDENT].score[0]));
+        td_free(&f);
+    }
 }
 
 /* The detector on the 12-row case: scores are 1 - p(given) (or the normalised margin), the
@@ -291,6 +298,11 @@ static void test_confident_detector_scores_and_explanation(void **state) {
     const float *s = f.res.det[ASSAY_DET_CONFIDENT].score;
     assert_close(1.0 - 0.15, s[2], 1e-6);
     assert_close(1.0 - 0.90, s[0], 1e-6);
+    /* the note says where the probabilities came from; their argmax matches 7 of 12 labels */
+    const assay__det_out *out = &f.res.det[ASSAY_DET_CONFIDENT];
+    assert_contains(out->note, "predicted probabilities given: accuracy 0.5833");
+    assert_close(7.0 / 12.0, out->stat[4], 1e-12);
+    assert_close(0.0, out->stat[5], 0.0);
     assert_int_equal(td_findings(&f, ASSAY_DET_CONFIDENT), 4);
     const assay__finding *fd = NULL;
     for (size_t i = 0; i < f.res.n_findings; i++)

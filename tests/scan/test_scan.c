@@ -98,7 +98,9 @@ static void test_scan_finds_planted_flips_and_duplicates(void **state) {
     for (size_t i = 0; i < json_array_size(dets); i++) {
         json_t *d = json_array_get(dets, i);
         if (!json_is_true(json_object_get(d, "ran"))) continue;
-        assert_true(json_is_number(json_object_get(d, "threshold")));
+        /* confident's rule has no single number (per-class thresholds): null there */
+        if (strcmp(json_string_value(json_object_get(d, "name")), "confident") != 0)
+            assert_true(json_is_number(json_object_get(d, "threshold")));
         assert_true(strlen(json_string_value(json_object_get(d, "rule"))) > 10);
         assert_true(json_array_size(json_object_get(d, "etsi")) >= 1);
     }
@@ -141,6 +143,65 @@ static void test_scan_finds_planted_flips_and_duplicates(void **state) {
                         "https://example.org/blobs");
     json_decref(man);
 
+    assay_result_destroy(res);
+    assay_dataset_destroy(ds);
+    assay_ctx_destroy(ctx);
+    datagen_truth_free(&truth);
+}
+
+/* No predicted probabilities given: the scan's confident detector cross-fits its own from the
+ * embeddings, and its scores single out the 2% flipped labels (p(given label) at most one half
+ * for most of them, for almost no clean row). */
+static void test_scan_confident_cross_fits_without_pred_probs(void **state) {
+    (void)state;
+    char h5[1024], truth_path[1024];
+    tu_path(h5, sizeof h5, "scan_flips2.h5");
+    tu_path(truth_path, sizeof truth_path, "scan_flips2_truth.csv");
+    datagen_truth truth;
+    make_poisoned(h5, truth_path, 2500, 0.02, 0.0, &truth);
+    assay_ctx *ctx = tu_ctx(0);
+    assay_dataset *ds = NULL;
+    assay_result *res = NULL;
+    assert_int_equal(assay_dataset_load(ctx, h5, NULL, &ds), ASSAY_OK);
+    assert_int_equal(assay_scan(ctx, ds, NULL, &res), ASSAY_OK);
+    size_t flips = 0, flips_low = 0, clean_low = 0;
+    for (size_t r = 0; r < truth.n; r++) {
+        float sc = assay_result_detector_score(res, ASSAY_DET_CONFIDENT, r);
+        assert_false(isnan(sc)); /* it ran and scored every row */
+        if (truth.attack[r] == DATAGEN_ATTACK_RANDOM_FLIP) {
+            flips++;
+            flips_low += sc >= 0.5f;
+        } else
+            clean_low += sc >= 0.5f;
+    }
+    assert_int_equal(flips, 50);
+    assert_true(flips_low >= 45);
+    assert_true(clean_low <= 5);
+    char dir[1024], p[1200];
+    tu_path(dir, sizeof dir, "scan_flips2_report");
+    assert_int_equal(assay_report_prepare_dir(ctx, dir), ASSAY_OK);
+    const char *argv[] = {"assay", "scan", h5};
+    assay_report_opts ro = ASSAY_REPORT_OPTS_INIT;
+    ro.argc = 3;
+    ro.argv = argv;
+    assert_int_equal(assay_report_write(ctx, ds, res, dir, &ro), ASSAY_OK);
+    json_error_t err;
+    json_t *rep = json_load_file(tu_path(p, sizeof p, "scan_flips2_report/report.json"), 0, &err);
+    assert_non_null(rep);
+    json_t *dets = json_object_get(rep, "detectors"), *conf = NULL;
+    for (size_t i = 0; i < json_array_size(dets); i++)
+        if (!strcmp(json_string_value(json_object_get(json_array_get(dets, i), "name")),
+                    "confident"))
+            conf = json_array_get(dets, i);
+    assert_non_null(conf);
+    assert_true(json_is_true(json_object_get(conf, "ran")));
+    assert_contains(json_string_value(json_object_get(conf, "note")),
+                    "predicted probabilities cross-fitted, 5 folds");
+    json_t *stats = json_object_get(conf, "stats");
+    double acc = json_number_value(json_object_get(stats, "accuracy"));
+    assert_true(acc > 0.95 && acc < 0.99); /* out of fold, on labels 2% of which are wrong */
+    assert_true(json_number_value(json_object_get(stats, "crossfit_folds")) == 5.0);
+    json_decref(rep);
     assay_result_destroy(res);
     assay_dataset_destroy(ds);
     assay_ctx_destroy(ctx);
@@ -243,6 +304,7 @@ static void test_scan_rejects_bad_options(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scan_finds_planted_flips_and_duplicates),
+        cmocka_unit_test(test_scan_confident_cross_fits_without_pred_probs),
         cmocka_unit_test(test_scan_evaluation_rejects_a_wrong_truth_file),
         cmocka_unit_test(test_scan_tiny_classes_are_reported),
         cmocka_unit_test(test_scan_rejects_bad_options),
