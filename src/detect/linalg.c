@@ -161,6 +161,45 @@ void assay__tail_test_run(const double *u, size_t n, size_t m, size_t ld, double
     out->p = p < 1.0 ? p : 1.0;
 }
 
+int assay__tail_calibrate(assay__tail_test *const *t, const size_t *n, const int *tested, size_t k,
+                          size_t m, double tolerance, double *allow) {
+    size_t used = 0;
+    for (size_t c = 0; c < k; c++) {
+        allow[c] = tolerance;
+        used += tested[c] != 0;
+    }
+    if (used < ASSAY__TAIL_MIN_CLASSES) return 0;
+    double *l = malloc(2 * used * sizeof *l), *work = malloc(used * sizeof *work);
+    if (l == NULL || work == NULL) { /* keep the per-class binomial */
+        free(l);
+        free(work);
+        return 0;
+    }
+    for (size_t c = 0; c < k; c++) {
+        if (!tested[c]) continue;
+        /* the others' log shares, leaving class c out */
+        size_t j = 0;
+        for (size_t o = 0; o < k; o++)
+            if (tested[o] && o != c)
+                l[j++] = log(((double)t[o]->count + 0.5) / ((double)n[o] + 1.0));
+        double med = 0.0, mad = 0.0;
+        assay__median_mad(l, j, work, &med, &mad);
+        double scale = 1.4826 * mad > ASSAY__TAIL_MIN_SCALE ? 1.4826 * mad : ASSAY__TAIL_MIN_SCALE;
+        double lc = log(((double)t[c]->count + 0.5) / ((double)n[c] + 1.0));
+        double p_index = assay__norm_sf((lc - med) / scale);
+        double a = exp(med + 3.0 * scale);
+        if (a < tolerance) a = tolerance;
+        if (a > 0.5) a = 0.5;
+        allow[c] = a;
+        double p_tail = 2.0 * (double)m * assay__binom_sf((double)t[c]->count, (double)n[c], a);
+        if (p_tail > 1.0) p_tail = 1.0;
+        t[c]->p = p_index > p_tail ? p_index : p_tail;
+    }
+    free(l);
+    free(work);
+    return 1;
+}
+
 assay_status assay__rows_cov_f32(assay_ctx *ctx, const float *x, size_t ld, size_t d,
                                  const size_t *rows, size_t m, const double *mu, double *cov) {
     float *blk = malloc(d * ASSAY__LA_BLOCK_F32 * sizeof *blk), *muf = malloc(d * sizeof *muf);

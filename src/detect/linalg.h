@@ -60,6 +60,24 @@ typedef struct assay__tail_test {
 void assay__tail_test_run(const double *u, size_t n, size_t m, size_t ld, double tolerance,
                           double *work, assay__tail_test *out);
 
+/* Calibrates the classes' tail tests against each other, as SCAn and Neural Cleanse calibrate
+ * their statistics: a natural class's share beyond the cutoff is estimated from the other
+ * classes of the same dataset instead of a constant. With at least ASSAY__TAIL_MIN_CLASSES
+ * classes tested, class c's p-value becomes the larger of
+ *  - the normal tail of its robust z across the other classes (median and 1.4826 MAD of the
+ *    log smoothed shares (count + 0.5) / (n + 1), the scale at least ASSAY__TAIL_MIN_SCALE), and
+ *  - the binomial tail of its count against the natural allowance those classes give:
+ *    exp(median + 3 scale), at least `tolerance` (an effect size: a share within what the
+ *    other classes show is not evidence however many rows the class has), Bonferroni 2m;
+ * so a class fires only when it stands out from the others AND exceeds their natural tail.
+ * With fewer classes the p-values stay the per-class binomial against `tolerance`.
+ * t[i] (classes with tested[i] != 0), n[i] rows; allow[i] receives the allowance used.
+ * Returns 1 when the index across classes was used. */
+#define ASSAY__TAIL_MIN_CLASSES 4
+#define ASSAY__TAIL_MIN_SCALE   0.35
+int assay__tail_calibrate(assay__tail_test *const *t, const size_t *n, const int *tested, size_t k,
+                          size_t m, double tolerance, double *allow);
+
 /* Row i's robust z on the signature side: side * (u_i - med) / mad. */
 static inline double assay__tail_z(const assay__tail_test *t, double u) {
     return (double)t->side * (u - t->med) / t->mad;

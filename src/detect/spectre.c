@@ -560,6 +560,7 @@ static assay_status detect_spectre(const assay__det_input *in, assay__det_out *o
     double *p = malloc((n ? n : 1) * sizeof *p), *work = malloc((n ? n : 1) * sizeof *work);
     int32_t *row_test = assay__out_row_tests(out);
     assay_status s = ASSAY_OK;
+    double *allow = NULL; /* per class: the natural tail share allowed */
     if (job.tau == NULL || job.p == NULL || job.cls == NULL || p == NULL || work == NULL ||
         row_test == NULL) {
         s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (spectre)");
@@ -570,6 +571,28 @@ static assay_status detect_spectre(const assay__det_input *in, assay__det_out *o
 
     size_t tested = 0, skipped = 0;
     double ksum = 0.0, max_ratio = 0.0, eps_sum = 0.0;
+    /* Each class's tail share against the other classes' (detect/linalg.h) */
+    assay__tail_test **tt = malloc((nc ? nc : 1) * sizeof *tt);
+    size_t *tn = malloc((nc ? nc : 1) * sizeof *tn);
+    int *tok = malloc((nc ? nc : 1) * sizeof *tok);
+    allow = malloc((nc ? nc : 1) * sizeof *allow);
+    if (tt == NULL || tn == NULL || tok == NULL || allow == NULL) {
+        free(tt);
+        free(tn);
+        free(tok);
+        free(allow);
+        s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (spectre)");
+        goto done;
+    }
+    for (size_t c = 0; c < nc; c++) {
+        tt[c] = &job.cls[c].t;
+        tn[c] = job.cls[c].n;
+        tok[c] = job.cls[c].tested;
+    }
+    const int across = assay__tail_calibrate(tt, tn, tok, nc, job.m, job.tolerance, allow);
+    free(tt);
+    free(tn);
+    free(tok);
     for (size_t c = 0; c < nc && s == ASSAY_OK; c++) {
         sx_class *k = &job.cls[c];
         if (!k->tested) {
@@ -586,14 +609,21 @@ static assay_status detect_spectre(const assay__det_input *in, assay__det_out *o
         t.stat_name = "tail_share";
         t.stat = share;
         t.p = k->t.p;
-        t.null = "binomial: natural tails hold at most spectral-tolerance of a class beyond 4 "
-                 "robust SDs on one side of a top principal direction; Bonferroni over directions "
-                 "and sides";
+        t.null = across
+                     ? "robust z of the class's log tail share across the other classes "
+                       "(normal tail), and binomial against the natural tail those classes "
+                       "allow (at least spectral-tolerance): the larger p; Bonferroni over "
+                       "directions and sides"
+                     : "binomial (fewer than 4 classes: no index across classes): natural "
+                       "tails hold at most spectral-tolerance of a class beyond 4 robust SDs "
+                       "on one side of a top principal direction; Bonferroni over directions and "
+                       "sides";
         snprintf(t.detail, sizeof t.detail,
                  "%zu of %zu rows (%.1f%%) lie beyond %.0f robust SDs along the class's %s "
-                 "principal direction; QUE chose %zu dimensions (||S'|| = %.3g)",
+                 "principal direction; QUE chose %zu dimensions (||S'|| = %.3g); natural tails "
+                 "are allowed %.1f%%%s",
                  k->t.count, k->n, 100.0 * share, ASSAY__TAIL_Z, assay__ordinal(k->t.dir + 1), k->k,
-                 k->top_eig);
+                 k->top_eig, 100.0 * allow[c], across ? " (from the other classes)" : "");
         int32_t ti = -1;
         if ((s = assay__out_test(out, &t, &ti)) != ASSAY_OK) break;
         const size_t *cr = rows + start[c];
@@ -633,6 +663,7 @@ static assay_status detect_spectre(const assay__det_input *in, assay__det_out *o
     sum->stat_name[3] = "mean_assumed_class_poison_share";
     sum->stat[3] = tested ? eps_sum / (double)tested : 0.0;
 done:
+    free(allow);
     free(rows);
     free(start);
     free(job.tau);
