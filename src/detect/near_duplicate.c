@@ -29,8 +29,12 @@ enum { WHY_NEAR_COPY = 0, WHY_NEAR_CONFLICT = 1 };
 
 /* Reference pairs for the label-conflict test: the closest pairs beyond the radius, at least
  * this many (and 10 x the near-duplicate pairs). */
-#define ND_REF_MIN      1000
-#define ND_REF_PER_PAIR 10
+#define ND_REF_MIN 1000
+/* Copies are common (the conflict test only warns) where this share of the rows have an exact
+ * or near copy, in a table of at least this many rows. */
+#define ND_COMMON_SHARE    0.05
+#define ND_COMMON_MIN_ROWS 100
+#define ND_REF_PER_PAIR    10
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -167,6 +171,18 @@ static assay_status detect_near_duplicate(const assay__det_input *in, assay__det
         p_conf = assay__hypergeom_sf(in_conf, in_pairs, in_conf + ref_conf, in_pairs + ref_pairs);
     else if (in_pairs > 0 && in_conf == 0)
         p_conf = 1.0;
+    /* Where many rows have an exact or near copy (coarse columns, a corpus of near-identical
+     * texts), copies with other labels are natural collisions: the test then only warns. */
+    size_t copied = 0;
+    for (size_t r = 0; r < n; r++) {
+        int has = info[r].n_near > 0;
+        for (size_t c = 0; c < k && !has && g->ids[r * k] >= 0; c++) {
+            int64_t nb = g->ids[r * k + c];
+            has = nb >= 0 && memcmp(ds->content_digest[nb], ds->content_digest[r], 32) == 0;
+        }
+        copied += (size_t)has;
+    }
+    const int common = n >= ND_COMMON_MIN_ROWS && (double)copied >= ND_COMMON_SHARE * (double)n;
     assay__test t1 = {.det = ASSAY_DET_NEAR_DUPLICATE,
                       .cls = -1,
                       .stat_name = "conflicting_near_duplicate_pairs",
@@ -174,12 +190,16 @@ static assay_status detect_near_duplicate(const assay__det_input *in, assay__det
                       .p = p_conf,
                       .null = "one-sided Fisher exact test against the label disagreement of the "
                               "closest pairs beyond the radius",
-                      .q = NAN};
-    snprintf(t1.detail, sizeof t1.detail,
-             "%.0f of %.0f labelled near-duplicate pairs carry different labels, against %.0f of "
-             "the %.0f closest pairs beyond the radius (%.2f%%, distance up to %.3g)",
-             in_conf, in_pairs, ref_conf, ref_pairs,
-             ref_pairs > 0 ? 100.0 * ref_conf / ref_pairs : 0.0, ref_edge);
+                      .q = NAN,
+                      .sev = common ? ASSAY_SEV_LOW : ASSAY_SEV_NONE};
+    int w = snprintf(t1.detail, sizeof t1.detail,
+                     "%.0f of %.0f labelled near-duplicate pairs carry different labels, against "
+                     "%.0f of the %.0f closest pairs beyond the radius (%.2f%%, distance up to "
+                     "%.3g)",
+                     in_conf, in_pairs, ref_conf, ref_pairs,
+                     ref_pairs > 0 ? 100.0 * ref_conf / ref_pairs : 0.0, ref_edge);
+    if (common && w > 0 && (size_t)w < sizeof t1.detail)
+        snprintf(t1.detail + w, sizeof t1.detail - (size_t)w, "; copies are common here: warns");
     int32_t t1i = -1;
     s = assay__out_test(out, &t1, &t1i);
 
