@@ -199,12 +199,30 @@ static void cap_detectors(assay_result *res) {
     res->n_findings = kept;
 }
 
+/* Whether detector d has a dataset-level test of its own with a p-value and none of them is
+ * significant: its flags that stand without a test (knn-label's label-noise model) are then
+ * shown for review, not as evidence the data supports. */
+static int dataset_test_quiet(const assay__det_out *out) {
+    int has = 0;
+    for (size_t i = 0; i < out->n_tests; i++) {
+        const assay__test *t = &out->tests[i];
+        if (t->det != out->id || t->cls >= 0 || isnan(t->p)) continue;
+        if (t->significant) return 0;
+        has = 1;
+    }
+    return has;
+}
+
 /* A flag that is only "for review" (every finding of that detector for the row is low
- * severity: an outlier, a same-label near duplicate, a rare class) keeps its flag but its evidence
- * above 0.5 is compressed into [0.5, ASSAY__REVIEW_CAP]: a natural outlier must not outrank a row
- * that a significant poisoning test supports. Monotone in the detector's evidence. */
+ * severity: an outlier, a same-label near duplicate, a rare class; its test only warns; or it
+ * stands without a test while its detector's dataset test is not significant) keeps its flag
+ * but its evidence above 0.5 is compressed into [0.5, ASSAY__REVIEW_CAP]: a natural outlier or
+ * an ambiguous label must not outrank a row that a significant poisoning test supports.
+ * Monotone in the detector's evidence. */
 static void weigh_for_review(assay_result *res) {
     const assay_severity fail_on = res->opts.fail_on;
+    int quiet[ASSAY_DET_COUNT];
+    for (int d = 0; d < ASSAY_DET_COUNT; d++) quiet[d] = dataset_test_quiet(&res->det[d]);
     for (size_t r = 0; r < res->n; r++) {
         uint8_t max_sev[ASSAY_DET_COUNT] = {0};
         for (size_t i = res->finding_start[r]; i < res->finding_start[r + 1]; i++) {
@@ -214,9 +232,10 @@ static void weigh_for_review(assay_result *res) {
         for (int d = 0; d < ASSAY_DET_COUNT; d++) {
             const assay__det_out *out = &res->det[d];
             float *e = &out->evidence[r];
-            int observation = out->row_test != NULL && out->row_test[r] >= 0 &&
-                              fail_on != ASSAY_SEV_NONE &&
-                              out->tests[out->row_test[r]].sev < fail_on;
+            const int tested = out->row_test != NULL && out->row_test[r] >= 0;
+            int observation = (tested && fail_on != ASSAY_SEV_NONE &&
+                               out->tests[out->row_test[r]].sev < fail_on) ||
+                              (!tested && quiet[d]);
             if ((max_sev[d] == ASSAY_SEV_LOW || observation) && *e > 0.5f)
                 *e = 0.5f + (ASSAY__REVIEW_CAP - 0.5f) * (*e - 0.5f) / 0.5f;
         }
