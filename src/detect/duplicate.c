@@ -128,6 +128,13 @@ static int cmp_keys(const void *a, const void *b) {
     return (x->row > y->row) - (x->row < y->row);
 }
 
+/* The end of the group of equal digests that starts at keys[g0] (keys sorted by digest). */
+static size_t group_end(const dup_key *keys, size_t n, size_t g0) {
+    size_t g1 = g0 + 1;
+    while (g1 < n && memcmp(keys[g0].digest, keys[g1].digest, 32) == 0) g1++;
+    return g1;
+}
+
 static int cmp_i32(const void *a, const void *b) {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
     return (x > y) - (x < y);
@@ -207,11 +214,9 @@ static assay_status detect_duplicate(const assay__det_input *in, assay__det_out 
     const int coarse = n >= DUP_COARSE_MIN_ROWS && (double)repeats >= DUP_COARSE_SHARE * (double)n;
     /* per row: bit 0 in a group of copies, bit 1 in a group with different labels */
     for (size_t g0 = 0; g0 < n;) {
-        size_t g1 = g0 + 1, conflict = 0;
-        while (g1 < n && memcmp(keys[g0].digest, keys[g1].digest, 32) == 0) {
-            conflict |= ds->y[keys[g1].row] != ds->y[keys[g0].row];
-            g1++;
-        }
+        const size_t g1 = group_end(keys, n, g0);
+        size_t conflict = 0;
+        for (size_t a = g0 + 1; a < g1; a++) conflict |= ds->y[keys[a].row] != ds->y[keys[g0].row];
         for (size_t a = g0; a < g1; a++)
             dupmark[keys[a].row] = (uint8_t)((g1 - g0 >= 2) | (conflict ? 2u : 0u));
         g0 = g1;
@@ -222,8 +227,7 @@ static assay_status detect_duplicate(const assay__det_input *in, assay__det_out 
     size_t groups = 0, dup_rows = 0, conflict_groups = 0, conflict_rows = 0, natural_groups = 0,
            foreign = 0;
     for (size_t g0 = 0; g0 < n;) {
-        size_t g1 = g0 + 1;
-        while (g1 < n && memcmp(keys[g0].digest, keys[g1].digest, 32) == 0) g1++;
+        const size_t g1 = group_end(keys, n, g0);
         size_t size = g1 - g0;
         kind[g0] = 0;
         if (size >= 2) {
@@ -265,8 +269,7 @@ static assay_status detect_duplicate(const assay__det_input *in, assay__det_out 
     /* Pass 2: the findings. */
     assay_status s = ASSAY_OK;
     for (size_t g0 = 0; g0 < n && s == ASSAY_OK;) {
-        size_t g1 = g0 + 1;
-        while (g1 < n && memcmp(keys[g0].digest, keys[g1].digest, 32) == 0) g1++;
+        const size_t g1 = group_end(keys, n, g0);
         const int k = kind[g0];
         if (k == 3) natural_groups++;
         /* keys[g0].row is the lowest row of the group (ties in the sort go by index). */

@@ -161,42 +161,58 @@ void assay__tail_test_run(const double *u, size_t n, size_t m, size_t ld, double
     out->p = p < 1.0 ? p : 1.0;
 }
 
-int assay__tail_calibrate(assay__tail_test *const *t, const size_t *n, const int *tested, size_t k,
-                          size_t m, double tolerance, double *allow) {
+int assay__tail_calibrate(void *cls, size_t size, size_t off_test, size_t off_n, size_t off_tested,
+                          size_t k, size_t m, double tolerance, double *allow) {
     size_t used = 0;
     for (size_t c = 0; c < k; c++) {
+        int tested;
+        memcpy(&tested, (char *)cls + c * size + off_tested, sizeof tested);
         allow[c] = tolerance;
-        used += tested[c] != 0;
+        used += tested != 0;
     }
     if (used < ASSAY__TAIL_MIN_CLASSES) return 0;
-    double *l = malloc(2 * used * sizeof *l), *work = malloc(used * sizeof *work);
-    if (l == NULL || work == NULL) { /* keep the per-class binomial */
+    double *l = malloc(used * sizeof *l), *work = malloc(used * sizeof *work);
+    double *ls = malloc(k * sizeof *ls);           /* per class: log smoothed share, NaN untested */
+    if (l == NULL || work == NULL || ls == NULL) { /* keep the per-class binomial */
         free(l);
         free(work);
+        free(ls);
         return 0;
     }
     for (size_t c = 0; c < k; c++) {
-        if (!tested[c]) continue;
+        const char *rec = (const char *)cls + c * size;
+        int tested;
+        size_t n;
+        memcpy(&tested, rec + off_tested, sizeof tested);
+        memcpy(&n, rec + off_n, sizeof n);
+        const assay__tail_test *t = (const assay__tail_test *)(const void *)(rec + off_test);
+        ls[c] = tested ? log(((double)t->count + 0.5) / ((double)n + 1.0)) : NAN;
+    }
+    for (size_t c = 0; c < k; c++) {
+        if (isnan(ls[c])) continue;
+        char *rec = (char *)cls + c * size;
+        size_t n;
+        memcpy(&n, rec + off_n, sizeof n);
+        assay__tail_test *t = (assay__tail_test *)(void *)(rec + off_test);
         /* the others' log shares, leaving class c out */
         size_t j = 0;
         for (size_t o = 0; o < k; o++)
-            if (tested[o] && o != c)
-                l[j++] = log(((double)t[o]->count + 0.5) / ((double)n[o] + 1.0));
+            if (o != c && !isnan(ls[o])) l[j++] = ls[o];
         double med = 0.0, mad = 0.0;
         assay__median_mad(l, j, work, &med, &mad);
         double scale = 1.4826 * mad > ASSAY__TAIL_MIN_SCALE ? 1.4826 * mad : ASSAY__TAIL_MIN_SCALE;
-        double lc = log(((double)t[c]->count + 0.5) / ((double)n[c] + 1.0));
-        double p_index = assay__norm_sf((lc - med) / scale);
+        double p_index = assay__norm_sf((ls[c] - med) / scale);
         double a = exp(med + 3.0 * scale);
         if (a < tolerance) a = tolerance;
         if (a > 0.5) a = 0.5;
         allow[c] = a;
-        double p_tail = 2.0 * (double)m * assay__binom_sf((double)t[c]->count, (double)n[c], a);
+        double p_tail = 2.0 * (double)m * assay__binom_sf((double)t->count, (double)n, a);
         if (p_tail > 1.0) p_tail = 1.0;
-        t[c]->p = p_index > p_tail ? p_index : p_tail;
+        t->p = p_index > p_tail ? p_index : p_tail;
     }
     free(l);
     free(work);
+    free(ls);
     return 1;
 }
 

@@ -71,12 +71,13 @@ void assay__tail_test_run(const double *u, size_t n, size_t m, size_t ld, double
  *    other classes show is not evidence however many rows the class has), Bonferroni 2m;
  * so a class fires only when it stands out from the others AND exceeds their natural tail.
  * With fewer classes the p-values stay the per-class binomial against `tolerance`.
- * t[i] (classes with tested[i] != 0), n[i] rows; allow[i] receives the allowance used.
- * Returns 1 when the index across classes was used. */
+ * The k classes are records of the detector's own type at `cls`, `size` bytes apart, holding
+ * their test, row count (size_t) and tested flag (int) at the given offsets; allow[c]
+ * receives the allowance used. Returns 1 when the index across classes was used. */
 #define ASSAY__TAIL_MIN_CLASSES 4
 #define ASSAY__TAIL_MIN_SCALE   0.35
-int assay__tail_calibrate(assay__tail_test *const *t, const size_t *n, const int *tested, size_t k,
-                          size_t m, double tolerance, double *allow);
+int assay__tail_calibrate(void *cls, size_t size, size_t off_test, size_t off_n, size_t off_tested,
+                          size_t k, size_t m, double tolerance, double *allow);
 
 /* Row i's robust z on the signature side: side * (u_i - med) / mad. */
 static inline double assay__tail_z(const assay__tail_test *t, double u) {

@@ -32,7 +32,7 @@ assay_status assay__noise_posterior(assay_ctx *ctx, const int32_t *y, const floa
                                     size_t k, const assay__cl_result *cl, float *post,
                                     double *transition) {
     double *rows = calloc(k, sizeof *rows);
-    double *hf = calloc(k * NM_BINS, sizeof *hf);    /* [y][bin]: own share of rows labelled y */
+    double *hf = calloc(k * NM_BINS, sizeof *hf);     /* [y][bin]: own share of rows labelled y */
     double *hg = calloc(k * k * NM_BINS, sizeof *hg); /* [c][y][bin]: share of y, rows labelled c */
     double *num = calloc(k * NM_BINS, sizeof *num);   /* [y][bin]: expected wrong rows */
     if (rows == NULL || hf == NULL || hg == NULL || num == NULL) {
@@ -64,8 +64,8 @@ assay_status assay__noise_posterior(assay_ctx *ctx, const int32_t *y, const floa
         double col = 0.0;
         for (size_t j = 0; j < k; j++) col += (double)cl->calibrated[j * k + c];
         for (size_t j = 0; j < k; j++)
-            transition[c * k + j] = col > 0.0 ? (double)cl->calibrated[j * k + c] / col
-                                              : (c == j ? 1.0 : 0.0);
+            transition[c * k + j] =
+                col > 0.0 ? (double)cl->calibrated[j * k + c] / col : (c == j ? 1.0 : 0.0);
     }
     double pool_num[NM_BINS] = {0}, pool_den[NM_BINS] = {0};
     for (size_t yy = 0; yy < k; yy++) {

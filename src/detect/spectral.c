@@ -5,6 +5,7 @@
  * (The evidence fields of its findings are named in the descriptor at the end.) */
 #include <cblas.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,27 +250,13 @@ static assay_status detect_spectral(const assay__det_input *in, assay__det_out *
     size_t tested = 0, skipped = 0, iters = 0;
     double max_share = 0.0, min_p = 1.0;
     /* Each class's tail share against the other classes' (detect/linalg.h) */
-    assay__tail_test **tt = malloc((nc ? nc : 1) * sizeof *tt);
-    size_t *tn = malloc((nc ? nc : 1) * sizeof *tn);
-    int *tok = malloc((nc ? nc : 1) * sizeof *tok);
-    allow = malloc((nc ? nc : 1) * sizeof *allow);
-    if (tt == NULL || tn == NULL || tok == NULL || allow == NULL) {
-        free(tt);
-        free(tn);
-        free(tok);
-        free(allow);
+    if ((allow = malloc((nc ? nc : 1) * sizeof *allow)) == NULL) {
         s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (spectral)");
         goto done;
     }
-    for (size_t c = 0; c < nc; c++) {
-        tt[c] = &job.cls[c].t;
-        tn[c] = job.cls[c].n;
-        tok[c] = job.cls[c].tested;
-    }
-    const int across = assay__tail_calibrate(tt, tn, tok, nc, job.m, job.tolerance, allow);
-    free(tt);
-    free(tn);
-    free(tok);
+    const int across = assay__tail_calibrate(job.cls, sizeof *job.cls, offsetof(sp_class, t),
+                                             offsetof(sp_class, n), offsetof(sp_class, tested), nc,
+                                             job.m, job.tolerance, allow);
     for (size_t c = 0; c < nc && s == ASSAY_OK; c++) {
         sp_class *k = &job.cls[c];
         if (!k->tested) {

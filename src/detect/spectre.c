@@ -8,6 +8,7 @@
  * published code. (The evidence fields of its findings are named in the descriptor at the end.) */
 #include <cblas.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -572,27 +573,13 @@ static assay_status detect_spectre(const assay__det_input *in, assay__det_out *o
     size_t tested = 0, skipped = 0;
     double ksum = 0.0, max_ratio = 0.0, eps_sum = 0.0;
     /* Each class's tail share against the other classes' (detect/linalg.h) */
-    assay__tail_test **tt = malloc((nc ? nc : 1) * sizeof *tt);
-    size_t *tn = malloc((nc ? nc : 1) * sizeof *tn);
-    int *tok = malloc((nc ? nc : 1) * sizeof *tok);
-    allow = malloc((nc ? nc : 1) * sizeof *allow);
-    if (tt == NULL || tn == NULL || tok == NULL || allow == NULL) {
-        free(tt);
-        free(tn);
-        free(tok);
-        free(allow);
+    if ((allow = malloc((nc ? nc : 1) * sizeof *allow)) == NULL) {
         s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (spectre)");
         goto done;
     }
-    for (size_t c = 0; c < nc; c++) {
-        tt[c] = &job.cls[c].t;
-        tn[c] = job.cls[c].n;
-        tok[c] = job.cls[c].tested;
-    }
-    const int across = assay__tail_calibrate(tt, tn, tok, nc, job.m, job.tolerance, allow);
-    free(tt);
-    free(tn);
-    free(tok);
+    const int across = assay__tail_calibrate(job.cls, sizeof *job.cls, offsetof(sx_class, t),
+                                             offsetof(sx_class, n), offsetof(sx_class, tested), nc,
+                                             job.m, job.tolerance, allow);
     for (size_t c = 0; c < nc && s == ASSAY_OK; c++) {
         sx_class *k = &job.cls[c];
         if (!k->tested) {

@@ -562,12 +562,12 @@ static size_t test_results(sarif_ctx *sc, json_t *results) {
             json_pack("{s:s, s:i, s:s, s:{s:s}, s:[o], s:{s:s}, s:{s:I, s:s, s:O*, s:O*, s:O*, "
                       "s:O*, s:O*}}",
                       "ruleId", k_rules[rule].id, "ruleIndex", rule, "level",
-                      fails ? "error" : "warning", "message",
-                      "text", text, "locations", file_location(sc), "partialFingerprints",
-                      "assayTest/v1", fp, "properties", "test", (json_int_t)i, "detector",
-                      str(t, "detector"), "class", c, "statistic", json_object_get(t, "statistic"),
-                      "value", json_object_get(t, "value"), "p_value",
-                      json_object_get(t, "p_value"), "q_value", json_object_get(t, "q_value")));
+                      fails ? "error" : "warning", "message", "text", text, "locations",
+                      file_location(sc), "partialFingerprints", "assayTest/v1", fp, "properties",
+                      "test", (json_int_t)i, "detector", str(t, "detector"), "class", c,
+                      "statistic", json_object_get(t, "statistic"), "value",
+                      json_object_get(t, "value"), "p_value", json_object_get(t, "p_value"),
+                      "q_value", json_object_get(t, "q_value")));
         if (sc->rule_sev[rule] < 3) sc->rule_sev[rule] = 3;
         emitted++;
     }

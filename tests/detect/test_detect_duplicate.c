@@ -87,7 +87,11 @@ static void test_duplicate_natural_collisions_are_low(void **state) {
             natural++;
             assert_int_equal(fd->sev, ASSAY_SEV_LOW);
             /* each label also found around it, or a group the graph cannot see past */
-            if (!(fd->c >= 0.01 || fd->a >= 3)) fail_msg("row %zu natural: c %g size %.0f; expected %g, natural %g of %g", fd->row, fd->c, fd->a, f.res.det[ASSAY_DET_DUPLICATE].stat[5], f.res.det[ASSAY_DET_DUPLICATE].stat[4], f.res.det[ASSAY_DET_DUPLICATE].stat[2]);
+            if (!(fd->c >= 0.01 || fd->a >= 3))
+                fail_msg("row %zu natural: c %g size %.0f; expected %g, natural %g of %g", fd->row,
+                         fd->c, fd->a, f.res.det[ASSAY_DET_DUPLICATE].stat[5],
+                         f.res.det[ASSAY_DET_DUPLICATE].stat[4],
+                         f.res.det[ASSAY_DET_DUPLICATE].stat[2]);
         }
     }
     assert_int_equal(high, P);
