@@ -178,6 +178,7 @@ static assay_status detect_duplicate(const assay__det_input *in, assay__det_out 
                 "also carried by rows around it: a natural collision); identical features and "
                 "label: low, every copy after the first";
     sum->threshold = 0.5;
+    assay_status s = ASSAY_OK;
     dup_key *keys = malloc((n ? n : 1) * sizeof *keys);
     int32_t *labels = malloc((n ? n : 1) * sizeof *labels);
     uint32_t *cnt = calloc(ds->n_classes ? ds->n_classes : 1, sizeof *cnt);
@@ -189,17 +190,8 @@ static assay_status detect_duplicate(const assay__det_input *in, assay__det_out 
     double *least = malloc((n ? n : 1) * sizeof *least);
     if (keys == NULL || labels == NULL || cnt == NULL || seen == NULL || touched == NULL ||
         kind == NULL || dupmark == NULL || suspects == NULL || ndistinct == NULL || least == NULL) {
-        free(touched);
-        free(kind);
-        free(dupmark);
-        free(suspects);
-        free(ndistinct);
-        free(least);
-        free(keys);
-        free(labels);
-        free(cnt);
-        free(seen);
-        return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (duplicate detector)");
+        s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (duplicate detector)");
+        goto done;
     }
     for (size_t r = 0; r < n; r++) {
         memcpy(keys[r].digest, ds->content_digest[r], 32);
@@ -267,7 +259,6 @@ static assay_status detect_duplicate(const assay__det_input *in, assay__det_out 
             for (size_t g = 0; g < n; g++) kind[g] = kind[g] == 2 ? 3 : kind[g];
     }
     /* Pass 2: the findings. */
-    assay_status s = ASSAY_OK;
     for (size_t g0 = 0; g0 < n && s == ASSAY_OK;) {
         const size_t g1 = group_end(keys, n, g0);
         const int k = kind[g0];
@@ -300,16 +291,6 @@ static assay_status detect_duplicate(const assay__det_input *in, assay__det_out 
         }
         g0 = g1;
     }
-    free(keys);
-    free(labels);
-    free(cnt);
-    free(seen);
-    free(touched);
-    free(kind);
-    free(dupmark);
-    free(suspects);
-    free(ndistinct);
-    free(least);
     sum->rows_scored = n;
     sum->stat_name[0] = "duplicate_groups";
     sum->stat[0] = (double)groups;
@@ -323,6 +304,17 @@ static assay_status detect_duplicate(const assay__det_input *in, assay__det_out 
     sum->stat[4] = (double)natural_groups;
     sum->stat_name[5] = "foreign_label_groups_expected";
     sum->stat[5] = coarse ? expected : NAN;
+done:
+    free(keys);
+    free(labels);
+    free(cnt);
+    free(seen);
+    free(touched);
+    free(kind);
+    free(dupmark);
+    free(suspects);
+    free(ndistinct);
+    free(least);
     return s;
 }
 
