@@ -37,6 +37,8 @@ typedef struct dup_key {
 /* ... the group's share taken at most this: the rows around a large group lie in other cells of
  * a coarse table, whose label mix differs; only a label rare around the group is foreign. */
 #define DUP_SHARE_CAP (1.0 / 3.0)
+/* Score of a conflicting copy whose label is at home while another copy's is foreign. */
+#define DUP_AT_HOME_SCORE 0.75f
 /* Collisions are common in a table where this share of the rows repeat another's features (a
  * table of fewer rows cannot show it). */
 #define DUP_COARSE_SHARE    0.05
@@ -268,9 +270,11 @@ static assay_status detect_duplicate(const assay__det_input *in, assay__det_out 
         for (size_t a = g0; a < g1 && k != 0 && s == ASSAY_OK; a++) {
             size_t r = keys[a].row;
             if (k == 1 && r == first) continue; /* the original of a plain repeat */
-            /* a conflicting group where some labels are at home and others foreign: only the
-             * rows carrying a foreign label are suspect */
-            if (k == 2 && suspects[g0] && !(dupmark[r] & 4u)) continue;
+            /* a conflicting group where some labels are at home and others foreign: the rows
+             * carrying a foreign label are the suspects and rank first; the others are flagged
+             * too (the contradiction is certain, and a source row can be the natural outlier) */
+            const float conflict_score =
+                k == 2 && suspects[g0] && !(dupmark[r] & 4u) ? DUP_AT_HOME_SCORE : 1.0f;
             /* c: the smallest chance that a label of a conflicting group is at home there */
             assay__finding f = {r,
                                 ASSAY_DET_DUPLICATE,
@@ -278,7 +282,7 @@ static assay_status detect_duplicate(const assay__det_input *in, assay__det_out 
                                 k == 3   ? WHY_NATURAL
                                 : k == 2 ? WHY_CONFLICT
                                          : WHY_COPY,
-                                k == 2 ? 1.0f : 0.5f,
+                                k == 2 ? conflict_score : 0.5f,
                                 (double)(g1 - g0),
                                 (double)ndistinct[g0],
                                 k == 1 ? 0.0 : least[g0],

@@ -44,8 +44,8 @@ static void test_detect_duplicates_conflicting_and_repeated(void **state) {
 /* A table of 3 coarse columns (values 0..4: 125 cells, 1,500 rows) where the label of a cell
  * is 0 or 1 with chances between 1/4 and 3/4: most cells hold several rows, with both labels,
  * by nature. Those collisions are low "natural_collision"; 5 copies of rows of a separate
- * class-2 cluster relabelled 0 are high -- the copies, whose label is foreign there, not their
- * sources -- and the summary counts the natural groups. */
+ * class-2 cluster relabelled 0 are high -- the copies, whose label is foreign there, above
+ * their sources -- and the summary counts the natural groups. */
 static void test_duplicate_natural_collisions_are_low(void **state) {
     (void)state;
     enum { N = 1500, NC = 50, P = 5, D = 3 };
@@ -79,9 +79,12 @@ static void test_duplicate_natural_collisions_are_low(void **state) {
         const assay__finding *fd = &f.res.det[ASSAY_DET_DUPLICATE].findings[i];
         if (fd->sev == ASSAY_SEV_HIGH) {
             high++;
-            if (fd->row < N) /* only the relabelled copies, not their sources */
+            /* the relabelled copies, whose label is foreign there, rank first; their sources
+             * are flagged too, below them */
+            if (fd->row < N - NC)
                 fail_msg("row %zu high: size %.0f, least share %.3f", fd->row, fd->a, fd->c);
             assert_string_equal(assay__finding_reason(fd), "conflicting_duplicate");
+            assert_close(fd->row >= N ? 1.0 : 0.75, fd->score, 0.0);
         }
         if (fd->why == 2) {
             natural++;
@@ -94,7 +97,7 @@ static void test_duplicate_natural_collisions_are_low(void **state) {
                          f.res.det[ASSAY_DET_DUPLICATE].stat[2]);
         }
     }
-    assert_int_equal(high, P);
+    assert_int_equal(high, 2 * P);
     const assay__det_out *o = &f.res.det[ASSAY_DET_DUPLICATE];
     assert_true(o->stat[4] >= 100); /* natural collision groups: nearly every cell */
     assert_int_equal((int)o->stat[2] - (int)o->stat[4], P);
