@@ -633,7 +633,10 @@ def find_transition(obj, path=""):
 
 def transition_names_pair(matrix, pair):
     """True when the largest off-diagonal cell of a square matrix (rows = true class, columns =
-    given label, or the transpose) is the flipped pair; None when it cannot be read."""
+    given label, or the transpose) is the flipped pair; None when it cannot be read. assay
+    writes {"classes": [...], "matrix": [[...]], ...} (knn-label's label_noise_transition)."""
+    if isinstance(matrix, dict):
+        matrix = matrix.get("matrix")
     try:
         m = np.array(matrix, dtype=float)
         if m.ndim != 2 or m.shape[0] != m.shape[1]:
