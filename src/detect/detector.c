@@ -35,6 +35,17 @@ void assay__out_free(assay__det_out *out) {
     memset(out, 0, sizeof *out);
 }
 
+double assay__out_matrix_peak(const assay__det_out *out, size_t *row, size_t *col) {
+    const size_t k = out->matrix_k;
+    if (out->matrix == NULL || k < 2) return -1.0;
+    *row = 0;
+    *col = 1;
+    for (size_t i = 0; i < k; i++)
+        for (size_t j = 0; j < k; j++)
+            if (i != j && out->matrix[i * k + j] > out->matrix[*row * k + *col]) *row = i, *col = j;
+    return out->matrix[*row * k + *col];
+}
+
 assay_status assay__out_finding(assay__det_out *out, const assay__finding *f) {
     if (out->n_findings == out->cap_findings) {
         size_t cap = out->cap_findings ? 2 * out->cap_findings : 256;

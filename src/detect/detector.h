@@ -168,6 +168,11 @@ typedef struct assay__det_out {
     int32_t *test_global;
 } assay__det_out;
 
+/* The largest off-diagonal cell of the output's class-by-class matrix (the first in row order
+ * on ties): its value, *row and *col; -1 when there is no matrix of at least 2 classes. A
+ * targeted flip shows as one such cell of knn-label's label-noise transition. */
+double assay__out_matrix_peak(const assay__det_out *out, size_t *row, size_t *col);
+
 /* Prepares an empty output for n rows (scores NaN, evidence 0). ASSAY_E_NOMEM. */
 assay_status assay__out_init(assay_ctx *ctx, assay__det_out *out, assay_detector id, size_t n);
 /* Frees what the output owns and zeroes it. */

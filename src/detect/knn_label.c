@@ -5,8 +5,10 @@
  * flipped label; the label with the most votes is the suggested correction. With
  * expected-poison given, Deep k-NN (Peri et al., ECCV workshops 2020) also flags every row whose
  * label is not the plurality label of its k nearest neighbours, with k = 2 x the expected
- * poisons per class. Rows are flagged only when the dataset-level label-noise test is
- * significant: more rejected labels than natural class overlap explains. */
+ * poisons per class. Those two flags wait for the dataset-level label-noise test (more rejected
+ * labels than natural class overlap explains); a row whose label is more likely wrong than right
+ * under the label noise estimated from the data (detect/noise_model.c) is shown whatever the
+ * test says, and the test decides the gate. */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>

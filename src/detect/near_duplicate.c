@@ -343,7 +343,8 @@ const assay__detector_desc assay__detector_near_duplicate = {
     .kind = ASSAY__KIND_DUPLICATE,
     .severity = ASSAY_SEV_HIGH,
     .family = "duplicates",
-    .warns = "the excess of near copies (observation)",
+    .warns = "the excess of near copies (an observation), and conflicting near copies where "
+             "copies are common in the data (natural collisions)",
     .on_clean =
         "Many near copies with one label (corpora, augmented or video data) only warn. Conflicting "
         "near copies fail: check a few pairs in report.html; if the labels are ambiguous by "

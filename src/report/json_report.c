@@ -119,15 +119,12 @@ static json_t *kind_counts_json(const assay_result *res, json_t **by_kind_and_se
 static json_t *matrix_json(const assay_dataset *ds, const assay__det_out *s) {
     const size_t k = s->matrix_k;
     json_t *classes = json_array(), *rows = json_array();
-    size_t bi = 0, bj = 0;
-    double best = -1.0;
     for (size_t i = 0; i < k; i++) {
         json_array_append_new(classes, json_string(assay__class_text(ds, (int32_t)i)));
         json_t *row = json_array();
         for (size_t j = 0; j < k; j++) {
             double v = s->matrix[i * k + j];
             json_array_append_new(row, assay__json_num(v));
-            if (i != j && v > best) best = v, bi = i, bj = j;
         }
         json_array_append_new(rows, row);
     }
@@ -135,7 +132,9 @@ static json_t *matrix_json(const assay_dataset *ds, const assay__det_out *s) {
                           "P(given label = column | true class = row), estimated from the "
                           "neighbours' labels (calibrated confident joint)",
                           "classes", classes, "matrix", rows);
-    if (k >= 2 && best > 0.0)
+    size_t bi = 0, bj = 0;
+    double best = assay__out_matrix_peak(s, &bi, &bj);
+    if (best > 0.0)
         json_object_set_new(o, "largest_off_diagonal",
                             json_pack("{s:s, s:s, s:o}", "true_class",
                                       assay__class_text(ds, (int32_t)bi), "given_label",

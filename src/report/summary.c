@@ -64,17 +64,14 @@ static const char *gate_use(const assay__det_out *s) {
 /* The largest off-diagonal cell of a detector's class-by-class matrix (knn-label: the
  * estimated label noise; a targeted flip shows as one large cell). */
 static void print_matrix(const assay_dataset *ds, const assay__det_out *s, FILE *fp) {
-    if (s->matrix == NULL || s->matrix_k < 2) return;
-    const size_t k = s->matrix_k;
-    size_t bi = 0, bj = 1;
-    for (size_t i = 0; i < k; i++)
-        for (size_t j = 0; j < k; j++)
-            if (i != j && s->matrix[i * k + j] > s->matrix[bi * k + bj]) bi = i, bj = j;
+    size_t i = 0, j = 0;
+    double peak = assay__out_matrix_peak(s, &i, &j);
+    if (peak < 0.0) return;
     fprintf(fp,
             "                       estimated label noise: largest '%s' labelled '%s' (%.1f%% of "
             "'%s')\n",
-            assay__class_text(ds, (int32_t)bi), assay__class_text(ds, (int32_t)bj),
-            100.0 * s->matrix[bi * k + bj], assay__class_text(ds, (int32_t)bi));
+            assay__class_text(ds, (int32_t)i), assay__class_text(ds, (int32_t)j), 100.0 * peak,
+            assay__class_text(ds, (int32_t)i));
 }
 
 static void print_tests(const assay_dataset *ds, const assay_result *res, FILE *fp) {
