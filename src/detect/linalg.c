@@ -4,10 +4,12 @@
  * thousand, so the d x d work is small next to the neighbour graph. */
 #include <cblas.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "detect/linalg.h"
+#include "detect/detector.h"
 #include "core/stats.h"
 
 /* LAPACK has no C header on Debian without lapacke: the Fortran symbols (hidden string length
@@ -161,24 +163,44 @@ void assay__tail_test_run(const double *u, size_t n, size_t m, size_t ld, double
     out->p = p < 1.0 ? p : 1.0;
 }
 
-int assay__tail_calibrate(void *cls, size_t size, size_t off_test, size_t off_n, size_t off_tested,
-                          size_t k, size_t m, double tolerance, double *allow) {
+size_t assay__index_across(const double *stat, size_t k, double min_scale, double *med_out,
+                           double *scale_out, double *p_index) {
     size_t used = 0;
     for (size_t c = 0; c < k; c++) {
-        int tested;
-        memcpy(&tested, (char *)cls + c * size + off_tested, sizeof tested);
-        allow[c] = tolerance;
-        used += tested != 0;
+        p_index[c] = NAN;
+        used += !isnan(stat[c]);
     }
-    if (used < ASSAY__TAIL_MIN_CLASSES) return 0;
+    if (used < ASSAY__TAIL_MIN_CLASSES) return used;
     double *l = malloc(used * sizeof *l), *work = malloc(used * sizeof *work);
-    double *ls = malloc(k * sizeof *ls);           /* per class: log smoothed share, NaN untested */
-    if (l == NULL || work == NULL || ls == NULL) { /* keep the per-class binomial */
+    if (l == NULL || work == NULL) { /* no index: the caller keeps its per-class test */
         free(l);
         free(work);
-        free(ls);
         return 0;
     }
+    for (size_t c = 0; c < k; c++) {
+        if (isnan(stat[c])) continue;
+        size_t j = 0; /* the others' statistics, leaving class c out */
+        for (size_t o = 0; o < k; o++)
+            if (o != c && !isnan(stat[o])) l[j++] = stat[o];
+        double med = 0.0, mad = 0.0;
+        assay__median_mad(l, j, work, &med, &mad);
+        double scale = mad > min_scale ? mad : min_scale; /* mad is 1.4826 MAD already */
+        p_index[c] = assay__norm_sf((stat[c] - med) / scale);
+        if (med_out != NULL) med_out[c] = med;
+        if (scale_out != NULL) scale_out[c] = scale;
+    }
+    free(l);
+    free(work);
+    return used;
+}
+
+int assay__tail_calibrate(void *cls, size_t size, size_t off_test, size_t off_n, size_t off_tested,
+                          size_t k, size_t m, double tolerance, double *allow) {
+    for (size_t c = 0; c < k; c++) allow[c] = tolerance;
+    /* per class: log smoothed share, NaN untested; then its index and the others' centre */
+    double *ls = k > 0 ? calloc(4 * k, sizeof *ls) : NULL;
+    if (ls == NULL) return 0; /* keep the per-class binomial */
+    double *med = ls + k, *scale = ls + 2 * k, *p_index = ls + 3 * k;
     for (size_t c = 0; c < k; c++) {
         const char *rec = (const char *)cls + c * size;
         int tested;
@@ -188,31 +210,78 @@ int assay__tail_calibrate(void *cls, size_t size, size_t off_test, size_t off_n,
         const assay__tail_test *t = (const assay__tail_test *)(const void *)(rec + off_test);
         ls[c] = tested ? log(((double)t->count + 0.5) / ((double)n + 1.0)) : NAN;
     }
+    if (assay__index_across(ls, k, ASSAY__TAIL_MIN_SCALE, med, scale, p_index) <
+        ASSAY__TAIL_MIN_CLASSES) {
+        free(ls);
+        return 0;
+    }
     for (size_t c = 0; c < k; c++) {
         if (isnan(ls[c])) continue;
         char *rec = (char *)cls + c * size;
         size_t n;
         memcpy(&n, rec + off_n, sizeof n);
         assay__tail_test *t = (assay__tail_test *)(void *)(rec + off_test);
-        /* the others' log shares, leaving class c out */
-        size_t j = 0;
-        for (size_t o = 0; o < k; o++)
-            if (o != c && !isnan(ls[o])) l[j++] = ls[o];
-        double med = 0.0, mad = 0.0;
-        assay__median_mad(l, j, work, &med, &mad);
-        double scale = 1.4826 * mad > ASSAY__TAIL_MIN_SCALE ? 1.4826 * mad : ASSAY__TAIL_MIN_SCALE;
-        double p_index = assay__norm_sf((ls[c] - med) / scale);
-        double a = exp(med + 3.0 * scale);
+        double a = exp(med[c] + 3.0 * scale[c]);
         if (a < tolerance) a = tolerance;
         if (a > 0.5) a = 0.5;
         allow[c] = a;
         double p_tail = 2.0 * (double)m * assay__binom_sf((double)t->count, (double)n, a);
         if (p_tail > 1.0) p_tail = 1.0;
-        t->p = p_index > p_tail ? p_index : p_tail;
+        t->p = p_index[c] > p_tail ? p_index[c] : p_tail;
     }
-    free(l);
-    free(work);
     free(ls);
+    return 1;
+}
+
+/* Share of the listed neighbours of row r with a label other than c (unlabelled ones skipped);
+ * adds to *num and *den. */
+static void foreign_neighbours(const assay__graph *g, const int32_t *y, size_t r, int32_t c,
+                               double *num, double *den) {
+    for (size_t j = 0; j < g->k; j++) {
+        int64_t nb = g->ids[r * g->k + j];
+        if (nb < 0 || y[nb] < 0) continue;
+        *num += y[nb] != c;
+        *den += 1.0;
+    }
+}
+
+void assay__tail_group_shape(const assay__tail_test *t, const double *u, size_t ld,
+                             const size_t *rows, size_t n, const assay__graph *g, const int32_t *y,
+                             double *work, assay__tail_group *out) {
+    memset(out, 0, sizeof *out);
+    out->foreign = out->foreign_rest = out->median_z = NAN;
+    if (n == 0 || !(t->mad > 0.0)) return;
+    const int32_t c = y[rows[0]];
+    double fin = 0.0, din = 0.0, fout = 0.0, dout = 0.0;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double z = assay__tail_z(t, u[i * ld + t->dir]);
+        int far = z > ASSAY__TAIL_Z;
+        if (far) work[m++] = z;
+        if (g != NULL && rows[i] < g->n)
+            foreign_neighbours(g, y, rows[i], c, far ? &fin : &fout, far ? &din : &dout);
+    }
+    out->rows = m;
+    if (m == 0) return;
+    out->median_z = assay__median(work, m);
+    if (g == NULL || din == 0.0) return;
+    out->foreign = fin / din;
+    out->foreign_rest = dout > 0.0 ? fout / dout : 0.0;
+    const int foreign = out->foreign >= ASSAY__GROUP_FOREIGN &&
+                        out->foreign - out->foreign_rest >= ASSAY__GROUP_FOREIGN_EXCESS;
+    const int far = out->median_z >= ASSAY__GROUP_FAR_Z;
+    out->substyle = m >= ASSAY__GROUP_MIN_ROWS && !foreign && !far;
+}
+
+int assay__tail_group_judge(const assay__tail_group *g, size_t n, const char *direction,
+                            assay__test *t) {
+    if (!g->substyle) return 0;
+    t->sev = ASSAY_SEV_LOW;
+    snprintf(t->detail, sizeof t->detail,
+             "sub-style: %zu of %zu rows beyond %.0f robust SDs on the %s direction, a median "
+             "%.1f out; %.0f%% of their neighbours have another label (rest %.0f%%): not flagged",
+             g->rows, n, ASSAY__TAIL_Z, direction, g->median_z, 100.0 * g->foreign,
+             100.0 * g->foreign_rest);
     return 1;
 }
 

@@ -7,6 +7,7 @@
 #define ASSAY_LINALG_H
 
 #include "core/internal.h"
+#include "core/neighbours.h"
 
 #define ASSAY__LA_BLOCK 256
 
@@ -79,10 +80,61 @@ void assay__tail_test_run(const double *u, size_t n, size_t m, size_t ld, double
 int assay__tail_calibrate(void *cls, size_t size, size_t off_test, size_t off_n, size_t off_tested,
                           size_t k, size_t m, double tolerance, double *allow);
 
+/* The robust anomaly index across classes behind assay__tail_calibrate (cluster uses it for its
+ * gap statistic): for each class c with a statistic (stat[c] not NaN), the normal upper tail of
+ * (stat[c] - median) / scale over the other classes' statistics (leave-one-out median, scale
+ * 1.4826 MAD, at least min_scale), in p_index[c] (NaN for untested classes and when fewer than
+ * ASSAY__TAIL_MIN_CLASSES classes have one). med and scale (k each, may be NULL) receive the
+ * centre and scale used. Returns the number of classes with a statistic (0 when out of memory:
+ * no index). */
+size_t assay__index_across(const double *stat, size_t k, double min_scale, double *med,
+                           double *scale, double *p_index);
+
 /* Row i's robust z on the signature side: side * (u_i - med) / mad. */
 static inline double assay__tail_z(const assay__tail_test *t, double u) {
     return (double)t->side * (u - t->med) / t->mad;
 }
+
+/* What the far group of a class's tail test looks like, to tell a natural sub-style of the class
+ * from a planted group. A backdoor's rows either keep the neighbourhood of the classes they were
+ * taken from (dirty-label poison in input-like features: their graph neighbours carry other
+ * labels) or lie far beyond the class (a trigger the features encode strongly: learned
+ * features, a tabular trigger value). A natural sub-style (a serif 1, a writing style) does
+ * neither: its rows neighbour rows of their own label and lie a few robust SDs out, as a
+ * shoulder of the class. A group that is neither foreign nor far is reported as a sub-style: its
+ * test only warns and its rows are not flagged (they keep their scores).
+ *  - foreign: the group's neighbours carry another label at least ASSAY__GROUP_FOREIGN of the
+ *    time and ASSAY__GROUP_FOREIGN_EXCESS more often than the class's other rows' neighbours
+ *    (natural far tails of Fashion-MNIST classes: 0.46 against 0.25; BadNets groups in pixels
+ *    or PCA: 0.47-0.92 against 0.00-0.31);
+ *  - far: the group's median robust z at least ASSAY__GROUP_FAR_Z, twice the tail cutoff
+ *    (natural sub-styles of the suite: 4.8-6.2; planted groups not foreign: 9.4-23.7).
+ * Without a graph (or with fewer than 3 rows in the group) nothing is judged (substyle 0). */
+#define ASSAY__GROUP_FOREIGN        0.3
+#define ASSAY__GROUP_FOREIGN_EXCESS 0.25
+#define ASSAY__GROUP_FAR_Z          (2.0 * ASSAY__TAIL_Z)
+#define ASSAY__GROUP_MIN_ROWS       3
+
+typedef struct assay__tail_group {
+    size_t rows;         /* rows beyond the cutoff on the signature side */
+    double foreign;      /* share of their graph neighbours with another label (NaN: no graph) */
+    double foreign_rest; /* the same for the class's other rows */
+    double median_z;     /* their median robust z */
+    int substyle;        /* neither foreign nor far: a natural sub-style */
+} assay__tail_group;
+
+/* The group of tail test t over the class's rows rows[0..n) (labels y, neighbour graph g, may be
+ * NULL), projections u as for assay__tail_test_run (row i's value at u[i * ld + t->dir]).
+ * work holds n doubles. */
+/* When g is a sub-style, test t (its class's tail test, total n rows) becomes an observation:
+ * severity low (it warns) and a detail that says why. Returns g->substyle. */
+struct assay__test;
+int assay__tail_group_judge(const assay__tail_group *g, size_t n, const char *direction,
+                            struct assay__test *t);
+
+void assay__tail_group_shape(const assay__tail_test *t, const double *u, size_t ld,
+                             const size_t *rows, size_t n, const assay__graph *g, const int32_t *y,
+                             double *work, assay__tail_group *out);
 
 /* As assay__rows_cov, in single precision for speed (OpenBLAS ssyrk over blocks of
  * ASSAY__LA_BLOCK_F32 rows gathered centred in float; each block's product is added to the double

@@ -31,10 +31,12 @@ typedef struct sp_class {
     size_t n, iters;
     double lambda; /* variance along the signature direction */
     assay__tail_test t;
+    assay__tail_group group; /* what its far group looks like (sub-style or planted) */
 } sp_class;
 
 typedef struct sp_job {
     const assay_dataset *ds;
+    const assay__graph *graph;
     const size_t *rows, *start;
     size_t m, max_iters, min_rows;
     uint64_t seed;
@@ -190,6 +192,7 @@ static assay_status spectral_class(void *arg, size_t c, const size_t *rows, size
                          &out->iters);
     if (s != ASSAY_OK) goto done;
     assay__tail_test_run(u, n, m, m, job->tolerance, work, &out->t);
+    assay__tail_group_shape(&out->t, u, m, rows, n, job->graph, ds->y, work, &out->group);
     out->lambda = lam[out->t.dir];
     for (size_t i = 0; i < n; i++) {
         double ui = u[i * m + out->t.dir];
@@ -225,7 +228,7 @@ static assay_status detect_spectral(const assay__det_input *in, assay__det_out *
     size_t *rows = NULL, *start = NULL;
     ASSAY_TRY(assay__class_rows(ctx, ds, in->graph, &rows, &start));
     const size_t nc = ds->n_classes, n = ds->n;
-    sp_job job = {ds, rows, start, 0, 0, 0, 0, 0.0, NULL, NULL, NULL};
+    sp_job job = {ds, in->graph, rows, start, 0, 0, 0, 0, 0.0, NULL, NULL, NULL};
     job.m = (size_t)assay__param(in->opts, ASSAY__P_SPECTRAL_DIRECTIONS);
     job.max_iters = (size_t)assay__param(in->opts, ASSAY__P_SPECTRAL_ITERS);
     job.tolerance = assay__param(in->opts, ASSAY__P_SPECTRAL_TOLERANCE);
@@ -287,6 +290,8 @@ static assay_status detect_spectral(const assay__det_input *in, assay__det_out *
                  "%s singular direction (%zu searched); natural tails are allowed %.1f%%%s",
                  k->t.count, k->n, 100.0 * share, ASSAY__TAIL_Z, assay__ordinal(k->t.dir + 1),
                  job.m, 100.0 * allow[c], across ? " (from the other classes)" : "");
+        const int substyle =
+            assay__tail_group_judge(&k->group, k->n, assay__ordinal(k->t.dir + 1), &t);
         int32_t ti = -1;
         if ((s = assay__out_test(out, &t, &ti)) != ASSAY_OK) break;
         const size_t *cr = rows + start[c];
@@ -297,9 +302,10 @@ static assay_status detect_spectral(const assay__det_input *in, assay__det_out *
             double ui = job.u[r];
             score[r] = (float)(ui * ui);
             evid[r] = assay__evidence_from_p(p[i], cut);
+            if (substyle && evid[r] >= 0.5f) evid[r] = nextafterf(0.5f, 0.0f); /* not flagged */
             row_test[r] = ti;
             sum->rows_scored++;
-            if (p[i] > cut) continue;
+            if (p[i] > cut || substyle) continue;
             assay__finding f = {r,
                                 ASSAY_DET_SPECTRAL,
                                 ASSAY_SEV_HIGH,

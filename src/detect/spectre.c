@@ -36,10 +36,12 @@ typedef struct sx_class {
     size_t n, k, removed;
     double eps, op, top_eig, med_tau, log_med, log_mad;
     assay__tail_test t;
+    assay__tail_group group; /* what its far group looks like (sub-style or planted) */
 } sx_class;
 
 typedef struct sx_job {
     const assay_dataset *ds;
+    const assay__graph *graph;
     const size_t *rows, *start;
     size_t K, m, min_rows;
     double alpha, tolerance, expected, n_labelled;
@@ -441,6 +443,7 @@ static assay_status spectre_class(void *arg, size_t c, const size_t *rows, size_
     /* The class test: a far group on one side of a top principal direction (see linalg.h). */
     size_t m = job->m < K ? job->m : K;
     assay__tail_test_run(P, n, m, K, job->tolerance, work, &out->t);
+    assay__tail_group_shape(&out->t, P, K, rows, n, job->graph, ds->y, work, &out->group);
 
     /* Dimensions 1, 4, 9, ... up to K, and K itself. */
     out->op = -INFINITY;
@@ -545,6 +548,7 @@ static assay_status detect_spectre(const assay__det_input *in, assay__det_out *o
     const size_t nc = ds->n_classes, n = ds->n;
     sx_job job = {0};
     job.ds = ds;
+    job.graph = in->graph;
     job.rows = rows;
     job.start = start;
     size_t max_dim = (size_t)assay__param(in->opts, ASSAY__P_SPECTRE_MAX_DIM);
@@ -611,6 +615,8 @@ static assay_status detect_spectre(const assay__det_input *in, assay__det_out *o
                  "are allowed %.1f%%%s",
                  k->t.count, k->n, 100.0 * share, ASSAY__TAIL_Z, assay__ordinal(k->t.dir + 1), k->k,
                  k->top_eig, 100.0 * allow[c], across ? " (from the other classes)" : "");
+        const int substyle =
+            assay__tail_group_judge(&k->group, k->n, assay__ordinal(k->t.dir + 1), &t);
         int32_t ti = -1;
         if ((s = assay__out_test(out, &t, &ti)) != ASSAY_OK) break;
         const size_t *cr = rows + start[c];
@@ -620,11 +626,12 @@ static assay_status detect_spectre(const assay__det_input *in, assay__det_out *o
             size_t r = cr[i];
             score[r] = (float)job.tau[r];
             evid[r] = assay__evidence_from_p(p[i], cut);
+            if (substyle && evid[r] >= 0.5f) evid[r] = nextafterf(0.5f, 0.0f); /* not flagged */
             row_test[r] = ti;
             sum->rows_scored++;
             double ratio = k->med_tau > 0.0 ? job.tau[r] / k->med_tau : 0.0;
             if (ratio > max_ratio) max_ratio = ratio;
-            if (p[i] > cut) continue;
+            if (p[i] > cut || substyle) continue;
             assay__finding f = {r,
                                 ASSAY_DET_SPECTRE,
                                 ASSAY_SEV_HIGH,

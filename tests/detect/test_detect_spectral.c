@@ -187,24 +187,36 @@ static void test_spectral_translation_invariant(void **state) {
     free(truth);
 }
 
-/* 10% of class 0 shifted by 9 SDs along a coordinate that is not the top natural direction:
- * the class test is significant, the other classes' are not, and the flags are the poison. */
-static void test_spectral_planted_found(void **state) {
-    (void)state;
+/* 10% of class 0 shifted by `shift` SDs along a coordinate that is not the top natural
+ * direction (truth marks them), scanned by spectral alone and combined. */
+static void run_shifted(td_fixture *f, double shift, float **x, int32_t **y, uint8_t **truth) {
     const size_t n0 = 2000, n1 = 800, classes = 3, d = 16, n = n0 + 2 * n1;
     double sd[16];
     for (size_t j = 0; j < d; j++) sd[j] = j < 3 ? 4.0 - (double)j : 1.0;
-    float *x = malloc(n * d * sizeof *x);
-    int32_t *y = malloc(n * sizeof *y);
-    uint8_t *truth = malloc(n);
-    make_classes(x, y, truth, n0, n1, classes, d, sd, 200, 6, 9.0, 0, 2024);
+    *x = malloc(n * d * sizeof **x);
+    *y = malloc(n * sizeof **y);
+    *truth = malloc(n);
+    make_classes(*x, *y, *truth, n0, n1, classes, d, sd, 200, 6, shift, 0, 2024);
+    td_init(f, *x, n, d, *y, classes, 10, ASSAY_METRIC_L2, NULL, NULL);
+    assert_int_equal(td_run(f, ASSAY_DET_SPECTRAL), ASSAY_OK);
+    td_combine(f);
+}
+
+/* Shifted by 20 SDs (a trigger the features encode strongly: the group lies a median of more than
+ * twice the 4-SD cutoff out): the class test is significant, the other classes' are not, and the
+ * flags are the poison. */
+static void test_spectral_planted_found(void **state) {
+    (void)state;
+    float *x;
+    int32_t *y;
+    uint8_t *truth;
     td_fixture f;
-    td_init(&f, x, n, d, y, classes, 10, ASSAY_METRIC_L2, NULL, NULL);
-    assert_int_equal(td_run(&f, ASSAY_DET_SPECTRAL), ASSAY_OK);
-    td_combine(&f);
+    run_shifted(&f, 20.0, &x, &y, &truth);
     const assay__test *t0 = td_test(&f, ASSAY_DET_SPECTRAL, 0);
     assert_non_null(t0);
     assert_true(t0->significant);
+    assert_int_equal(t0->sev, ASSAY_SEV_HIGH);
+    assert_int_equal(t0->effect, ASSAY__EFFECT_FAIL);
     assert_true(t0->stat > 0.08);
     for (int32_t c = 1; c < 3; c++) assert_false(td_test(&f, ASSAY_DET_SPECTRAL, c)->significant);
     assert_true(td_class_auroc(&f, ASSAY_DET_SPECTRAL, truth, 0) > 0.97);
@@ -222,6 +234,76 @@ static void test_spectral_planted_found(void **state) {
     assay__explain(&f.ds, &f.res, &f.res.findings[0], buf, sizeof buf);
     assert_non_null(strstr(buf, "robust standard deviations"));
     assert_non_null(strstr(buf, "significant"));
+    assert_false(f.res.gate_passed);
+    td_free(&f);
+    free(x);
+    free(y);
+    free(truth);
+}
+
+/* Shifted by 9 SDs of that coordinate, the group is a mode of its own class: 5 robust SDs out
+ * along the class's 3rd direction, and its rows' neighbours carry their label. The tail test is
+ * significant, but that is what a natural sub-style (a serif 1) looks like: the test warns (low),
+ * says why, and no row is flagged; the rows keep their scores, below the flag line. */
+static void test_spectral_substyle_warns(void **state) {
+    (void)state;
+    float *x;
+    int32_t *y;
+    uint8_t *truth;
+    td_fixture f;
+    run_shifted(&f, 9.0, &x, &y, &truth);
+    const assay__test *t0 = td_test(&f, ASSAY_DET_SPECTRAL, 0);
+    assert_non_null(t0);
+    assert_true(t0->significant);
+    assert_int_equal(t0->sev, ASSAY_SEV_LOW);
+    assert_int_equal(t0->effect, ASSAY__EFFECT_WARN);
+    assert_contains(t0->detail, "sub-style");
+    assert_contains(t0->detail, "0% of their neighbours have another label");
+    for (size_t i = 0; i < f.res.n_findings; i++)
+        assert_int_not_equal(f.res.findings[i].det, ASSAY_DET_SPECTRAL);
+    const assay__det_out *o = &f.res.det[ASSAY_DET_SPECTRAL];
+    for (size_t r = 0; r < f.ds.n; r++) assert_true(o->evidence[r] < 0.5f);
+    assert_true(td_class_auroc(&f, ASSAY_DET_SPECTRAL, truth, 0) > 0.97); /* still ranked */
+    assert_true(f.res.gate_passed);
+    td_free(&f);
+    free(x);
+    free(y);
+    free(truth);
+}
+
+/* The same 5-SD distance from a group taken from another class: 200 rows of class 2 (centred 20
+ * away on the top direction) relabelled 0. Their neighbours are class 2's rows: foreign, so the
+ * group is evidence (dirty-label poison in input-like features) and its rows are flagged. */
+static void test_spectral_foreign_group_found(void **state) {
+    (void)state;
+    const size_t n0 = 2000, n1 = 800, classes = 3, d = 16, n = n0 + 2 * n1;
+    double sd[16];
+    for (size_t j = 0; j < d; j++) sd[j] = j < 3 ? 4.0 - (double)j : 1.0;
+    float *x = malloc(n * d * sizeof *x);
+    int32_t *y = malloc(n * sizeof *y);
+    uint8_t *truth = malloc(n);
+    make_classes(x, y, truth, n0, n1, classes, d, sd, 0, 6, 0.0, 0, 2024);
+    for (size_t r = n0 + n1; r < n0 + n1 + 200; r++) {
+        y[r] = 0;
+        truth[r] = 1;
+    }
+    td_fixture f;
+    td_init(&f, x, n, d, y, classes, 10, ASSAY_METRIC_L2, NULL, NULL);
+    assert_int_equal(td_run(&f, ASSAY_DET_SPECTRAL), ASSAY_OK);
+    td_combine(&f);
+    const assay__test *t0 = td_test(&f, ASSAY_DET_SPECTRAL, 0);
+    assert_true(t0->significant);
+    assert_int_equal(t0->sev, ASSAY_SEV_HIGH);
+    assert_int_equal(t0->effect, ASSAY__EFFECT_FAIL);
+    size_t tp = 0, fl = 0;
+    for (size_t i = 0; i < f.res.n_findings; i++) {
+        const assay__finding *fi = &f.res.findings[i];
+        if (fi->det != ASSAY_DET_SPECTRAL) continue;
+        fl++;
+        tp += truth[fi->row];
+    }
+    assert_true(tp >= 180);
+    assert_true(tp >= 0.9 * fl);
     assert_false(f.res.gate_passed);
     td_free(&f);
     free(x);
@@ -303,6 +385,8 @@ int main(void) {
         cmocka_unit_test(test_spectral_power_matches_eigenvector),
         cmocka_unit_test(test_spectral_translation_invariant),
         cmocka_unit_test(test_spectral_planted_found),
+        cmocka_unit_test(test_spectral_substyle_warns),
+        cmocka_unit_test(test_spectral_foreign_group_found),
         cmocka_unit_test(test_spectral_clean_quiet),
         cmocka_unit_test(test_spectral_degenerate),
     };

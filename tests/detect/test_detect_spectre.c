@@ -100,9 +100,10 @@ static void test_spectre_beats_spectral_at_one_percent(void **state) {
     free(truth);
 }
 
-/* 10% of class 0 shifted by 9 along a low-variance coordinate: the class test is significant,
- * the flags (high severity) are mostly the poison, and the other classes pass. Translating all
- * rows by a constant changes no QUE score. */
+/* 10% of class 0 shifted by 20 along a low-variance coordinate (a trigger the features encode
+ * strongly: far beyond twice the 4-SD cutoff): the class test is significant, the flags (high
+ * severity) are mostly the poison, and the other classes pass. Translating all rows by a
+ * constant changes no QUE score. */
 static void test_spectre_planted_found(void **state) {
     (void)state;
     const size_t n0 = 1500, n1 = 600, classes = 3, d = 12, n = n0 + 2 * n1;
@@ -112,7 +113,7 @@ static void test_spectre_planted_found(void **state) {
     float *x = malloc(n * d * sizeof *x), *x2 = malloc(n * d * sizeof *x2);
     int32_t *y = malloc(n * sizeof *y);
     uint8_t *truth = malloc(n);
-    make_data(x, y, truth, n0, n1, classes, d, sd, 150, dir, 9.0, 31);
+    make_data(x, y, truth, n0, n1, classes, d, sd, 150, dir, 20.0, 31);
     for (size_t i = 0; i < n * d; i++) x2[i] = x[i] - 25.0f;
     td_fixture f, g;
     td_init(&f, x, n, d, y, classes, 10, ASSAY_METRIC_L2, NULL, NULL);
@@ -145,6 +146,38 @@ static void test_spectre_planted_found(void **state) {
     td_free(&g);
     free(x);
     free(x2);
+    free(y);
+    free(truth);
+}
+
+/* Shifted by 9 instead, the group is a mode of its own class a few robust SDs out whose rows
+ * neighbour rows of their label: a natural sub-style to the shared tail-group check
+ * (detect/linalg.h), so the significant test only warns and no row is flagged. */
+static void test_spectre_substyle_warns(void **state) {
+    (void)state;
+    const size_t n0 = 1500, n1 = 600, classes = 3, d = 12, n = n0 + 2 * n1;
+    double sd[12], dir[12] = {0};
+    for (size_t j = 0; j < d; j++) sd[j] = j < 3 ? 4.0 - (double)j : 1.0;
+    dir[7] = 1.0;
+    float *x = malloc(n * d * sizeof *x);
+    int32_t *y = malloc(n * sizeof *y);
+    uint8_t *truth = malloc(n);
+    make_data(x, y, truth, n0, n1, classes, d, sd, 150, dir, 9.0, 31);
+    td_fixture f;
+    td_init(&f, x, n, d, y, classes, 10, ASSAY_METRIC_L2, NULL, NULL);
+    assert_int_equal(td_run(&f, ASSAY_DET_SPECTRE), ASSAY_OK);
+    td_combine(&f);
+    const assay__test *t0 = td_test(&f, ASSAY_DET_SPECTRE, 0);
+    assert_true(t0->significant);
+    assert_int_equal(t0->sev, ASSAY_SEV_LOW);
+    assert_int_equal(t0->effect, ASSAY__EFFECT_WARN);
+    assert_contains(t0->detail, "sub-style");
+    for (size_t i = 0; i < f.res.n_findings; i++)
+        assert_int_not_equal(f.res.findings[i].det, ASSAY_DET_SPECTRE);
+    assert_true(td_class_auroc(&f, ASSAY_DET_SPECTRE, truth, 0) > 0.99);
+    assert_true(f.res.gate_passed);
+    td_free(&f);
+    free(x);
     free(y);
     free(truth);
 }
@@ -189,6 +222,7 @@ int main(void) {
         cmocka_unit_test(test_spectre_hand_case),
         cmocka_unit_test(test_spectre_beats_spectral_at_one_percent),
         cmocka_unit_test(test_spectre_planted_found),
+        cmocka_unit_test(test_spectre_substyle_warns),
         cmocka_unit_test(test_spectre_clean_quiet),
     };
     return cmocka_run_group_tests_name("detect_spectre", tests, NULL, NULL);
