@@ -41,6 +41,9 @@
 #define CL_PEAK_HI 1.1
 /* The large cluster's spread along the split is floored at this share of the centre distance. */
 #define CL_MIN_SPREAD 1e-3
+/* The index across classes works on -log of the smoothed gap density ratio, floored at this
+ * ratio: below it a gap is empty and the ratio only counts the rows at the centre. */
+#define CL_INDEX_FLOOR 0.01
 
 /* ---- small dense helpers (p x p, p <= 256) ---- */
 
@@ -494,6 +497,27 @@ done:
     return C->failed ? ASSAY_E_NOMEM : ASSAY_OK;
 }
 
+/* The gap compared across classes (detect/linalg.h: assay__index_across), as SCAn compares its
+ * statistic: classes made of natural sub-styles are split by empty gaps alike, while a planted
+ * group empties the gap of its own class only. With at least ASSAY__TAIL_MIN_CLASSES classes
+ * split, a class's p-value becomes the larger of its gap test and its index. Returns 1 when the
+ * index was used; stat holds 2 k doubles. */
+static int calibrate_across(cl_class *cls, size_t k, double *stat) {
+    const double wg = CL_GAP_HI - CL_GAP_LO, wp = CL_PEAK_HI - CL_PEAK_LO;
+    double *p_index = stat + k;
+    for (size_t c = 0; c < k; c++) {
+        const cl_class *C = &cls[c];
+        double ratio = ((C->gap + 0.5) / wg) / ((C->peak + 0.5) / wp);
+        stat[c] = C->dims > 0 && C->candidates > 0 ? -log(fmax(ratio, CL_INDEX_FLOOR)) : NAN;
+    }
+    if (assay__index_across(stat, k, ASSAY__TAIL_MIN_SCALE, NULL, NULL, p_index) <
+        ASSAY__TAIL_MIN_CLASSES)
+        return 0;
+    for (size_t c = 0; c < k; c++)
+        if (!isnan(p_index[c])) cls[c].pval = fmax(cls[c].pval, p_index[c]);
+    return 1;
+}
+
 static assay_status detect_cluster(const assay__det_input *in, assay__det_out *out) {
     assay_ctx *ctx = in->ctx;
     const assay_dataset *ds = in->ds;
@@ -557,6 +581,13 @@ static assay_status detect_cluster(const assay__det_input *in, assay__det_out *o
         (s = assay__per_class_run(in, rows, start, &split, &J)) != ASSAY_OK)
         goto done;
     /* Tests, evidence and findings. */
+    double *stat = malloc((2 * nclass + 1) * sizeof *stat);
+    if (stat == NULL) {
+        s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (cluster)");
+        goto done;
+    }
+    const int across = calibrate_across(J.cls, nclass, stat);
+    free(stat);
     size_t tested = 0, separated = 0, flagged = 0;
     double min_ratio = INFINITY;
     for (size_t c = 0; c < nclass && s == ASSAY_OK; c++) {
@@ -573,10 +604,17 @@ static assay_status detect_cluster(const assay__det_input *in, assay__det_out *o
             .stat_name = "gap_density_ratio",
             .stat = C->gap_ratio,
             .p = C->pval,
-            .null = "binomial: rows in the gap between the 2-means centres against rows at the "
-                    "smaller cluster's centre, H0 gap density >= cluster-gap x that density, "
-                    "Bonferroni over the 2-means candidates; p = 1 when the smaller cluster "
-                    "holds more than cluster-max-share of the class",
+            .null = across ? "binomial: rows in the gap between the 2-means centres against "
+                             "rows at the smaller cluster's centre, H0 gap density >= cluster-gap "
+                             "x that density, Bonferroni over the 2-means candidates (p = 1 when "
+                             "the smaller cluster holds more than cluster-max-share of the "
+                             "class); and the robust z of the class's -log gap density ratio "
+                             "across the other classes (normal tail): the larger p"
+                           : "binomial (fewer than 4 classes split: no index across classes): "
+                             "rows in the gap between the 2-means centres against rows at the "
+                             "smaller cluster's centre, H0 gap density >= cluster-gap x that "
+                             "density, Bonferroni over the 2-means candidates; p = 1 when the "
+                             "smaller cluster holds more than cluster-max-share of the class",
             .q = NAN};
         int w = snprintf(t.detail, sizeof t.detail,
                          "smaller 2-means cluster %zu rows (%.1f%%); %.0f rows in the gap, %.0f at "

@@ -133,6 +133,52 @@ static void test_detect_cluster_planted_cluster_found(void **state) {
     free(truth);
 }
 
+/* Five classes of 600 rows; the first `styled` of them hold 100 rows (17%) with +1.5 on a
+ * coordinate of clean spread 0.05: a gapped group. With one such class the gap stands out from
+ * the other classes' and the test fires; when every class has one (natural sub-styles, as in the
+ * suite's syn_substyles) no class stands out from the others: the index across classes keeps
+ * every test quiet though each gap alone is empty. */
+static void run_styled(td_fixture *f, float *x, int32_t *y, int styled) {
+    enum { C = 5, M = 600, D = 16, P = 100 };
+    double sd[D];
+    for (size_t j = 0; j < D; j++) sd[j] = 2.0 / (1.0 + (double)j);
+    sd[D - 1] = 0.05;
+    uint64_t seed = 4242;
+    for (int c = 0; c < C; c++) {
+        gauss_rows(x, y, (size_t)c * M, M, D, c, sd, &seed);
+        for (size_t i = 0; i < P && c < styled; i++) x[((size_t)c * M + i) * D + D - 1] += 1.5f;
+    }
+    td_init(f, x, C * M, D, y, C, 5, ASSAY_METRIC_L2, NULL, NULL);
+    run(f);
+    td_combine(f);
+}
+
+static void test_detect_cluster_index_across_classes(void **state) {
+    (void)state;
+    float *x = malloc(5 * 600 * 16 * sizeof *x);
+    int32_t *y = malloc(5 * 600 * sizeof *y);
+    td_fixture f;
+    run_styled(&f, x, y, 1);
+    const assay__test *t0 = td_test(&f, ASSAY_DET_CLUSTER, 0);
+    if (!t0->significant) fail_msg("one gapped class: p %g, %s", t0->p, t0->detail);
+    assert_contains(t0->null, "across the other classes");
+    for (int c = 1; c < 5; c++) assert_false(td_test(&f, ASSAY_DET_CLUSTER, c)->significant);
+    assert_true(td_findings(&f, ASSAY_DET_CLUSTER) >= 95);
+    td_free(&f);
+
+    run_styled(&f, x, y, 5);
+    for (int c = 0; c < 5; c++) {
+        const assay__test *t = td_test(&f, ASSAY_DET_CLUSTER, c);
+        assert_contains(t->detail, "0 rows in the gap");
+        if (t->significant) fail_msg("class %d of five gapped: p %g, %s", c, t->p, t->detail);
+    }
+    assert_int_equal(td_findings(&f, ASSAY_DET_CLUSTER), 0);
+    assert_true(f.res.gate_passed);
+    td_free(&f);
+    free(x);
+    free(y);
+}
+
 /* Worked by hand: class 0 has 500 rows at x0 = 0 and 100 at x0 = 10, with independent noise on
  * x1. Whitened, the split along x0 puts every row exactly at t = 0 or t = 1 (the noise is
  * orthogonal to the discriminant in the whitened metric): no row in the gap [0.25, 0.75], all
@@ -216,6 +262,7 @@ int main(void) {
         cmocka_unit_test(test_detect_cluster_clean_gaussian_quiet),
         cmocka_unit_test(test_detect_cluster_balanced_and_continuum_quiet),
         cmocka_unit_test(test_detect_cluster_planted_cluster_found),
+        cmocka_unit_test(test_detect_cluster_index_across_classes),
         cmocka_unit_test(test_detect_cluster_gap_pvalue_by_hand),
         cmocka_unit_test(test_detect_cluster_deterministic_and_small_class),
     };
