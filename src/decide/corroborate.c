@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/stats.h"
 #include "decide/result.h"
@@ -19,6 +20,25 @@
  * significant). */
 #define CORROB_MIN_ROWS  3
 #define CORROB_MIN_RATIO 2.0
+
+/* Below the flag line, order kept (as combine's unsupported evidence). */
+#define CORROB_UNFLAG_SCALE 0.499f
+
+/* The order effect stands alone: its findings are dropped and its evidence put below the flag
+ * line (the rows keep their order in the ranking); its tests stand and warn. */
+static void unflag_ordering(assay_result *res) {
+    assay__det_out *ord = &res->det[ASSAY_DET_ORDERING];
+    size_t kept = 0;
+    for (size_t i = 0; i < res->n_findings; i++)
+        if (res->findings[i].det != ASSAY_DET_ORDERING) res->findings[kept++] = res->findings[i];
+    res->n_findings = kept;
+    for (size_t r = 0; r < res->n && ord->evidence != NULL; r++)
+        if (ord->evidence[r] >= 0.5f) ord->evidence[r] *= CORROB_UNFLAG_SCALE;
+    ord->flagged = 0;
+    memset(ord->by_sev, 0, sizeof ord->by_sev);
+    ord->note = "row order alone is an observation about the file: the rows of its block are "
+                "not flagged unless rows that evidence detectors flag concentrate there";
+}
 
 static int is_evidence_kind(assay__kind k) {
     return k == ASSAY__KIND_LABEL || k == ASSAY__KIND_BACKDOOR || k == ASSAY__KIND_DUPLICATE ||
@@ -99,7 +119,11 @@ assay_status assay__corroborate_ordering(assay_ctx *ctx, const assay_dataset *ds
     double both = 0, expect = 0, var = 0, block = 0, evid = 0;
     assay_status s = stratified_overlap(ctx, ds, mark, n, &both, &expect, &var, &block, &evid);
     free(mark);
-    if (s != ASSAY_OK || block == 0 || evid == 0) return s;
+    if (s != ASSAY_OK) return s;
+    if (block == 0 || evid == 0) {
+        unflag_ordering(res);
+        return ASSAY_OK;
+    }
 
     double ratio = expect > 0.0 ? both / expect : INFINITY;
     double p =
@@ -121,5 +145,8 @@ assay_status assay__corroborate_ordering(assay_ctx *ctx, const assay_dataset *ds
              "%.0f of the %.0f rows of the ordered block are flagged by evidence detectors, "
              "%.1f times the %.1f expected within their classes (%.0f of %zu rows flagged)",
              both, block, ratio, expect, evid, n);
-    return append_decided(ctx, res, &t, assay__param(&res->opts, ASSAY__P_FDR));
+    ASSAY_TRY(append_decided(ctx, res, &t, assay__param(&res->opts, ASSAY__P_FDR)));
+    if (!res->det[ASSAY_DET_ORDERING].tests[res->det[ASSAY_DET_ORDERING].n_tests - 1].significant)
+        unflag_ordering(res);
+    return ASSAY_OK;
 }

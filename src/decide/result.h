@@ -116,7 +116,9 @@ assay_status assay__combine(assay_ctx *ctx, const assay_dataset *ds, assay_resul
 /* Sorts and indexes the findings by row (finding_start). */
 assay_status assay__combine_index(assay_ctx *ctx, assay_result *res);
 /* The second-stage test of src/decide/corroborate.c: a significant row-order effect whose block
- * concentrates rows that evidence detectors flag. Appended to ordering's tests, decided. */
+ * concentrates rows that evidence detectors flag. Appended to ordering's tests, decided. When
+ * the order effect is significant but not corroborated, ordering's flags are taken back: a
+ * block of a sorted file is an observation about the file, not rows to review. */
 assay_status assay__corroborate_ordering(assay_ctx *ctx, const assay_dataset *ds,
                                          assay_result *res);
 
