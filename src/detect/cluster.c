@@ -692,8 +692,9 @@ const assay__detector_desc assay__detector_cluster = {
     .kind = ASSAY__KIND_BACKDOOR,
     .severity = ASSAY_SEV_HIGH,
     .family = "class subspace",
-    .on_clean = "As spectral (same family): a class that is two natural clusters can fire it; "
-                "raise --cluster-max-share or accept the rows.",
+    .on_clean = "As spectral (same family): a class split by an empty gap that the other classes "
+                "do not show can fire it (with 4 or more classes; when many classes split alike "
+                "none fires); raise --cluster-max-share or accept the rows.",
     .inputs = "features and labels (per class)",
     .run = detect_cluster,
     .explain = explain_cluster,

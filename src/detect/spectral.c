@@ -365,9 +365,12 @@ const assay__detector_desc assay__detector_spectral = {
     .kind = ASSAY__KIND_BACKDOOR,
     .severity = ASSAY_SEV_HIGH,
     .family = "class subspace",
-    .on_clean = "A class made of natural sub-styles (a serif 1, a writing style) can be separated "
-                "like a trigger: look at the flagged rows; if they are a real style, accept them "
-                "or raise --spectral-tolerance above the share the test reports.",
+    .warns = "a sub-style (its far rows neighbour rows of their own label and lie less than 8 "
+             "robust SDs out: flags no row)",
+    .on_clean = "A natural sub-style of one class (a serif 1) only warns and flags nothing. It "
+                "fails on a group whose rows neighbour other labels or lie 8 robust SDs out: look "
+                "at the rows; if they are a real style, accept them or raise "
+                "--spectral-tolerance above the share the test reports.",
     .inputs = "features and labels (per class)",
     .run = detect_spectral,
     .explain = explain_spectral,

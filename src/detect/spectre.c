@@ -694,8 +694,9 @@ const assay__detector_desc assay__detector_spectre = {
     .kind = ASSAY__KIND_BACKDOOR,
     .severity = ASSAY_SEV_HIGH,
     .family = "class subspace",
-    .on_clean = "As spectral (same family): a natural sub-style can fire it; accept the rows or "
-                "raise the spectral tolerance.",
+    .warns = "a sub-style (as spectral)",
+    .on_clean = "As spectral (same family): a natural sub-style only warns; a group that fails "
+                "and is a real style: accept the rows or raise the spectral tolerance.",
     .inputs = "features and labels (per class)",
     .run = detect_spectre,
     .explain = explain_spectre,
