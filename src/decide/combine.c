@@ -17,8 +17,11 @@
  * this factor: below the flag line, order among such rows kept. */
 #define ASSAY__UNSUPPORTED_SCALE 0.499f
 /* Highest evidence of a flag that is only for review (low severity, or resting on a test that
- * only warns). */
-#define ASSAY__REVIEW_CAP 0.6f
+ * only warns), and of a review flag whose findings are all low (an outlier, a same-label near
+ * copy, a rare class: a property of the data) below one of medium severity (a label the data
+ * finds more likely wrong than right, a class-conditional outlier). */
+#define ASSAY__REVIEW_CAP     0.6f
+#define ASSAY__REVIEW_LOW_CAP 0.55f
 
 typedef struct rank_key {
     float score;
@@ -187,9 +190,9 @@ static void cap_detectors(assay_result *res) {
             continue;
         out->capped = 1;
         out->note = "capped: it flagged more than flag-cap of the rows it scored, so it does "
-                    "not tell them apart; its evidence ranks below the flag line and its rows "
-                    "are not flagged (its tests stand)";
-        for (size_t r = 0; r < res->n; r++) out->evidence[r] *= ASSAY__UNSUPPORTED_SCALE;
+                    "not tell them apart; its evidence ranks far below the flag line and its "
+                    "rows are not flagged (its tests stand)";
+        for (size_t r = 0; r < res->n; r++) out->evidence[r] *= ASSAY__OBSERVATION_SCALE;
         out->flagged = 0;
         memset(out->by_sev, 0, sizeof out->by_sev);
     }
@@ -216,9 +219,11 @@ static int dataset_test_quiet(const assay__det_out *out) {
 /* A flag that is only "for review" (every finding of that detector for the row is low
  * severity: an outlier, a same-label near duplicate, a rare class; its test only warns; or it
  * stands without a test while its detector's dataset test is not significant) keeps its flag
- * but its evidence above 0.5 is compressed into [0.5, ASSAY__REVIEW_CAP]: a natural outlier or
- * an ambiguous label must not outrank a row that a significant poisoning test supports.
- * Monotone in the detector's evidence. */
+ * but its evidence above 0.5 is compressed: a natural outlier or an ambiguous label must not
+ * outrank a row that a significant poisoning test supports. Low-severity review flags go to
+ * [0.5, ASSAY__REVIEW_LOW_CAP], medium and high ones to [ASSAY__REVIEW_LOW_CAP,
+ * ASSAY__REVIEW_CAP]: 18 outliers of a drifting table outranked half of its 40 flipped labels
+ * when both shared one band. Monotone in each detector's evidence. */
 static void weigh_for_review(assay_result *res) {
     const assay_severity fail_on = res->opts.fail_on;
     int quiet[ASSAY_DET_COUNT];
@@ -236,8 +241,12 @@ static void weigh_for_review(assay_result *res) {
             int observation = (tested && fail_on != ASSAY_SEV_NONE &&
                                out->tests[out->row_test[r]].sev < fail_on) ||
                               (!tested && quiet[d]);
-            if ((max_sev[d] == ASSAY_SEV_LOW || observation) && *e > 0.5f)
-                *e = 0.5f + (ASSAY__REVIEW_CAP - 0.5f) * (*e - 0.5f) / 0.5f;
+            if ((max_sev[d] == ASSAY_SEV_LOW || observation) && *e > 0.5f) {
+                const float lo = max_sev[d] <= ASSAY_SEV_LOW ? 0.5f : ASSAY__REVIEW_LOW_CAP;
+                const float hi =
+                    max_sev[d] <= ASSAY_SEV_LOW ? ASSAY__REVIEW_LOW_CAP : ASSAY__REVIEW_CAP;
+                *e = lo + (hi - lo) * (*e - 0.5f) / 0.5f;
+            }
         }
     }
 }
@@ -313,6 +322,7 @@ assay_status assay__combine_rank(assay_ctx *ctx, const assay_dataset *ds, assay_
 assay_status assay__combine(assay_ctx *ctx, const assay_dataset *ds, assay_result *res) {
     ASSAY_TRY(gather(ctx, res));
     ASSAY_TRY(decide_tests(ctx, res));
+    ASSAY_TRY(assay__label_consensus(ctx, res));
     ASSAY_TRY(assay__corroborate_ordering(ctx, ds, res));
     cap_detectors(res);
     ASSAY_TRY(assay__combine_index(ctx, res));

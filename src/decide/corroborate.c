@@ -21,11 +21,8 @@
 #define CORROB_MIN_ROWS  3
 #define CORROB_MIN_RATIO 2.0
 
-/* Below the flag line, order kept (as combine's unsupported evidence). */
-#define CORROB_UNFLAG_SCALE 0.499f
-
-/* The order effect stands alone: its findings are dropped and its evidence put below the flag
- * line (the rows keep their order in the ranking); its tests stand and warn. */
+/* The order effect stands alone: its findings are dropped and its evidence put far below the
+ * flag line (the rows keep their order in the ranking); its tests stand and warn. */
 static void unflag_ordering(assay_result *res) {
     assay__det_out *ord = &res->det[ASSAY_DET_ORDERING];
     size_t kept = 0;
@@ -33,7 +30,7 @@ static void unflag_ordering(assay_result *res) {
         if (res->findings[i].det != ASSAY_DET_ORDERING) res->findings[kept++] = res->findings[i];
     res->n_findings = kept;
     for (size_t r = 0; r < res->n && ord->evidence != NULL; r++)
-        if (ord->evidence[r] >= 0.5f) ord->evidence[r] *= CORROB_UNFLAG_SCALE;
+        ord->evidence[r] *= ASSAY__OBSERVATION_SCALE;
     ord->flagged = 0;
     memset(ord->by_sev, 0, sizeof ord->by_sev);
     ord->note = "row order alone is an observation about the file: the rows of its block are "

@@ -342,6 +342,9 @@ static assay_status detect_knn_label(const assay__det_input *in, assay__det_out 
         cl_issues = (double)cl.issues;
         if (cl.rows >= KNN_NOISE_MIN_ROWS) {
             s = assay__noise_posterior(ctx, yy, probs, n, nc, &cl, post, out->matrix);
+            float *pw = s == ASSAY_OK ? assay__out_p_wrong(out) : NULL;
+            if (s == ASSAY_OK && pw == NULL) s = ASSAY_E_NOMEM;
+            if (pw != NULL) memcpy(pw, post, n * sizeof *pw);
             out->matrix_k = nc;
             out->matrix_name = "label_noise_transition";
         } else {
@@ -417,6 +420,13 @@ static assay_status detect_knn_label(const assay__det_input *in, assay__det_out 
                                 plur,
                                 test};
             s = assay__out_finding(out, &f);
+        } else if (post != NULL) {
+            /* Not flagged: below the flag line the row is ranked by the same probability that
+             * its label is wrong, which stands without the dataset test as the flags above do
+             * (scaled by an insignificant test, the vote evidence of 2% flipped labels fell
+             * below clean rows' outlier evidence). */
+            rt[r] = -1;
+            ev[r] = fminf(0.999f * post[r] + 0.001f * sc, nextafterf(0.5f, 0.0f));
         }
     }
     if (s != ASSAY_OK) goto done;

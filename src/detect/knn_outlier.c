@@ -84,7 +84,10 @@ static assay_status detect_knn_outlier(const assay__det_input *in, assay__det_ou
         double v = vals[a].v;
         if (v <= q3) continue;
         if (v <= fence) {
-            ev[r] = fence > q3 ? (float)(0.5 * (v - q3) / (fence - q3)) : 0.0f;
+            /* Below the fence nothing is flagged and no test supports the row: evidence at most
+             * 0.25, as other detectors' evidence without a significant test (a clean row
+             * between Q3 and the fence must not outrank a likely-wrong label). */
+            ev[r] = fence > q3 ? (float)(0.25 * (v - q3) / (fence - q3)) : 0.0f;
             continue;
         }
         /* Above the fence: evidence rises from 0.5 to 1 with the rank among flagged rows. */

@@ -302,7 +302,7 @@ static assay_status detect_spectral(const assay__det_input *in, assay__det_out *
             double ui = job.u[r];
             score[r] = (float)(ui * ui);
             evid[r] = assay__evidence_from_p(p[i], cut);
-            if (substyle && evid[r] >= 0.5f) evid[r] = nextafterf(0.5f, 0.0f); /* not flagged */
+            if (substyle) evid[r] *= ASSAY__OBSERVATION_SCALE; /* an observation: not flagged */
             row_test[r] = ti;
             sum->rows_scored++;
             if (p[i] > cut || substyle) continue;

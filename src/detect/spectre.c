@@ -626,7 +626,7 @@ static assay_status detect_spectre(const assay__det_input *in, assay__det_out *o
             size_t r = cr[i];
             score[r] = (float)job.tau[r];
             evid[r] = assay__evidence_from_p(p[i], cut);
-            if (substyle && evid[r] >= 0.5f) evid[r] = nextafterf(0.5f, 0.0f); /* not flagged */
+            if (substyle) evid[r] *= ASSAY__OBSERVATION_SCALE; /* an observation: not flagged */
             row_test[r] = ti;
             sum->rows_scored++;
             double ratio = k->med_tau > 0.0 ? job.tau[r] / k->med_tau : 0.0;
