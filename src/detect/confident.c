@@ -530,11 +530,13 @@ const assay__detector_desc assay__detector_confident = {
     .kind = ASSAY__KIND_LABEL,
     .severity = ASSAY_SEV_HIGH,
     .family = "model labels",
-    .on_clean = "Needs a model's out-of-sample probabilities (given, or cross-fitted from the "
-                "embeddings when none are given); in-sample probabilities of an overfitted model "
-                "hide flips, a weak model over-flags. Rows are for review; the test fails only "
-                "beyond --confident-tolerance (with cross-fitted probabilities, at least 0.6 x "
-                "their out-of-fold error).",
+    .on_clean =
+        "Needs a model's out-of-sample probabilities (given, or cross-fitted from the "
+        "embeddings when none are given); in-sample probabilities of an overfitted model "
+        "hide flips, a weak model over-flags. Labels more likely wrong than right are shown "
+        "for review (on the consensus with knn-label); the test fails only "
+        "beyond --confident-tolerance (with cross-fitted probabilities, at least 0.6 x "
+        "their out-of-fold error).",
     .inputs = "labels and predicted probabilities (--pred-probs, else cross-fitted from the "
               "embeddings)",
     .run = detect_confident,

@@ -542,8 +542,9 @@ const assay__detector_desc assay__detector_knn_label = {
     .severity = ASSAY_SEV_HIGH,
     .family = "neighbourhood labels",
     .on_clean =
-        "Rows are flagged for review whatever the noise rate; the test fails only when "
-        "more rows are rejected than the tolerance allows. If your classes overlap "
+        "Labels more likely wrong than right (by the mean of its and confident's estimates) are "
+        "flagged for review whatever the noise rate; the test fails only when more rows are "
+        "rejected than the tolerance allows. If your classes overlap "
         "naturally, measure the share on data you trust and set --label-noise-tolerance to it.",
     .inputs = "labels and the neighbour graph",
     .run = detect_knn_label,
