@@ -43,14 +43,15 @@ static void test_detect_duplicates_conflicting_and_repeated(void **state) {
 
 /* A table of 3 coarse columns (values 0..4: 125 cells, 1,500 rows) where the label of a cell
  * is 0 or 1 with chances between 1/4 and 3/4: most cells hold several rows, with both labels,
- * by nature. Those collisions are low "natural_collision"; 5 copies of rows of a separate
+ * by nature. Those collisions are low "natural_collision" (plain repeats are not flagged in such a
+ * table); 5 copies of rows of a separate
  * class-2 cluster relabelled 0 are high -- the copies, whose label is foreign there, above
  * their sources -- and the summary counts the natural groups. */
 static void test_duplicate_natural_collisions_are_low(void **state) {
     (void)state;
-    enum { N = 1500, NC = 50, P = 5, D = 3 };
-    float x[(N + P) * D];
-    int32_t y[N + P];
+    enum { N = 1500, NC = 50, P = 5, R = 10, D = 3 };
+    float x[(N + P + R) * D];
+    int32_t y[N + P + R];
     uint64_t s = 5;
     for (size_t r = 0; r < N; r++) {
         if (r < N - NC) {
@@ -66,10 +67,15 @@ static void test_duplicate_natural_collisions_are_low(void **state) {
         memcpy(x + r * D, x + src * D, D * sizeof *x);
         y[r] = 0;
     }
+    for (size_t i = 0; i < R; i++) { /* plain repeats: copies of other cluster rows, label kept */
+        size_t src = N - NC + 1 + 3 * i, r = N + P + i;
+        memcpy(x + r * D, x + src * D, D * sizeof *x);
+        y[r] = 2;
+    }
     td_fixture f;
-    td_init(&f, x, N + P, D, y, 3, 10, ASSAY_METRIC_L2, NULL, NULL);
+    td_init(&f, x, N + P + R, D, y, 3, 10, ASSAY_METRIC_L2, NULL, NULL);
     /* the digest of a row is its features' */
-    for (size_t r = 0; r < N + P; r++) {
+    for (size_t r = 0; r < N + P + R; r++) {
         memset(f.ds.content_digest[r], 0, 32);
         memcpy(f.ds.content_digest[r], x + r * D, D * sizeof *x);
     }
@@ -99,6 +105,12 @@ static void test_duplicate_natural_collisions_are_low(void **state) {
     }
     assert_int_equal(high, 2 * P);
     const assay__det_out *o = &f.res.det[ASSAY_DET_DUPLICATE];
+    /* a coarse table: plain repeats (one label) are counted, never flagged, and rank far below
+     * the flag line */
+    for (size_t i = 0; i < o->n_findings; i++)
+        assert_string_not_equal(assay__finding_reason(&o->findings[i]), "repeated_row");
+    for (size_t i = 0; i < R; i++) assert_close(0.05, o->evidence[N + P + i], 1e-7);
+    assert_contains(o->note, "plain repeats are counted, not flagged");
     assert_true(o->stat[4] >= 100); /* natural collision groups: nearly every cell */
     assert_int_equal((int)o->stat[2] - (int)o->stat[4], P);
     assert_true(natural > 1000);
