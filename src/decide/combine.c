@@ -322,7 +322,6 @@ assay_status assay__combine_rank(assay_ctx *ctx, const assay_dataset *ds, assay_
 assay_status assay__combine(assay_ctx *ctx, const assay_dataset *ds, assay_result *res) {
     ASSAY_TRY(gather(ctx, res));
     ASSAY_TRY(decide_tests(ctx, res));
-    ASSAY_TRY(assay__label_consensus(ctx, res));
     ASSAY_TRY(assay__corroborate_ordering(ctx, ds, res));
     cap_detectors(res);
     ASSAY_TRY(assay__combine_index(ctx, res));

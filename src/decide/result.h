@@ -121,11 +121,6 @@ assay_status assay__combine_index(assay_ctx *ctx, assay_result *res);
  * block of a sorted file is an observation about the file, not rows to review. */
 assay_status assay__corroborate_ordering(assay_ctx *ctx, const assay_dataset *ds,
                                          assay_result *res);
-/* The label detectors' consensus (src/decide/label_consensus.c): a label shown for review by a
- * detector's own noise model without a test stays flagged only when the mean of the label
- * detectors' probabilities that it is wrong exceeds 1/2; else the flag is taken back and the
- * row ranked by that mean below the flag line. */
-assay_status assay__label_consensus(assay_ctx *ctx, assay_result *res);
 
 /* From the evidence and the findings: combined score, flags, row severities, counts, order. */
 assay_status assay__combine_rank(assay_ctx *ctx, const assay_dataset *ds, assay_result *res);

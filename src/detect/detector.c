@@ -28,7 +28,6 @@ void assay__out_free(assay__det_out *out) {
     free(out->evidence);
     free(out->row_test);
     free(out->suggested);
-    free(out->p_wrong);
     free(out->tests);
     free(out->matrix);
     free(out->findings);
@@ -111,17 +110,6 @@ int32_t *assay__out_row_tests(assay__det_out *out) {
 
 int32_t *assay__out_suggested(assay__det_out *out) {
     return row_array(out, &out->suggested);
-}
-
-float *assay__out_p_wrong(assay__det_out *out) {
-    if (out->p_wrong != NULL) return out->p_wrong;
-    float *a = malloc((out->n ? out->n : 1) * sizeof *a);
-    if (a == NULL) {
-        assay__fail(out->ctx, ASSAY_E_NOMEM, "out of memory");
-        return NULL;
-    }
-    for (size_t r = 0; r < out->n; r++) a[r] = NAN;
-    return out->p_wrong = a;
 }
 
 const char *assay__finding_test_verdict(const assay__det_out *out, const assay__finding *f,

@@ -165,10 +165,6 @@ typedef struct assay__det_out {
     float *evidence;    /* calibrated: >= 0.5 iff the detector flags the row (preset 0) */
     int32_t *row_test;  /* NULL, or per row the test its evidence depends on, -1 none */
     int32_t *suggested; /* NULL, or per row the class the evidence suggests instead, -1 none */
-    /* NULL, or per row the probability that its label is wrong (a label detector's noise
-     * model; NaN where it has none): the decision step shows a label for review on the label
-     * detectors' consensus (decide/label_consensus.c) */
-    float *p_wrong;
 
     assay__test *tests;
     size_t n_tests, cap_tests;
@@ -205,8 +201,6 @@ assay_status assay__out_test_of(assay__det_out *out, assay_detector other, int32
 int32_t *assay__out_row_tests(assay__det_out *out);
 /* out->suggested, allocated filled with -1 on first use; NULL when out of memory. */
 int32_t *assay__out_suggested(assay__det_out *out);
-/* out->p_wrong, allocated filled with NaN on first use; NULL when out of memory. */
-float *assay__out_p_wrong(assay__det_out *out);
 
 /* The verdict of the test a finding rests on, for explanations: "significant (q = 1.2e-05)",
  * "not significant (q = 0.3)", or "not available" when it rests on none. Returns buf. */

@@ -342,9 +342,6 @@ static assay_status detect_knn_label(const assay__det_input *in, assay__det_out 
         cl_issues = (double)cl.issues;
         if (cl.rows >= KNN_NOISE_MIN_ROWS) {
             s = assay__noise_posterior(ctx, yy, probs, n, nc, &cl, post, out->matrix);
-            float *pw = s == ASSAY_OK ? assay__out_p_wrong(out) : NULL;
-            if (s == ASSAY_OK && pw == NULL) s = ASSAY_E_NOMEM;
-            if (pw != NULL) memcpy(pw, post, n * sizeof *pw);
             out->matrix_k = nc;
             out->matrix_name = "label_noise_transition";
         } else {
@@ -542,9 +539,8 @@ const assay__detector_desc assay__detector_knn_label = {
     .severity = ASSAY_SEV_HIGH,
     .family = "neighbourhood labels",
     .on_clean =
-        "Labels more likely wrong than right (by the mean of its and confident's estimates) are "
-        "flagged for review whatever the noise rate; the test fails only when more rows are "
-        "rejected than the tolerance allows. If your classes overlap "
+        "Rows are flagged for review whatever the noise rate; the test fails only when "
+        "more rows are rejected than the tolerance allows. If your classes overlap "
         "naturally, measure the share on data you trust and set --label-noise-tolerance to it.",
     .inputs = "labels and the neighbour graph",
     .run = detect_knn_label,

@@ -50,17 +50,6 @@ assay_status assay__noise_posterior(assay_ctx *ctx, const int32_t *y, const floa
                                     size_t k, const assay__cl_result *cl, float *post,
                                     double *transition);
 
-/* The same question from a model's class probabilities p (n x k, rows summing to 1): by Bayes,
- * with p(c|x) for the true class and the transition T[c][y] = P(given y | true c),
- * post[r] = sum_{c != y} p_c T[c][y] / sum_c p_c T[c][y]. At a low noise rate a row needs a
- * confident model disagreement to be more likely wrong than right (precision where the noise is
- * rare); at a high one less. transition as assay__noise_posterior returns it; y[r] < 0: NaN.
- */
-void assay__model_posterior(const int32_t *y, const float *p, size_t n, size_t k,
-                            const double *transition, float *post);
-/* transition (k x k) = T[true][given] from the calibrated confident joint of cl. */
-void assay__transition_of(const assay__cl_result *cl, size_t k, double *transition);
-
 /* The out-of-sample class probabilities of k-NN: p[r * n_classes + c] = share of row r's graph
  * neighbours labelled c. The graph never lists a row as its own neighbour, so these are exactly
  * the leave-one-out probabilities cleanlab's Datalab derives from k + 1 neighbours with the

@@ -22,32 +22,6 @@
 /* A class of this many rows weighs its own estimate and the pooled one equally. */
 #define NM_POOL_ROWS 100.0
 
-/* T[c][y] = C[y][c] / sum_y' C[y'][c] from the calibrated confident joint C[given][true]. */
-void assay__transition_of(const assay__cl_result *cl, size_t k, double *transition) {
-    for (size_t c = 0; c < k; c++) {
-        double col = 0.0;
-        for (size_t j = 0; j < k; j++) col += (double)cl->calibrated[j * k + c];
-        for (size_t j = 0; j < k; j++)
-            transition[c * k + j] =
-                col > 0.0 ? (double)cl->calibrated[j * k + c] / col : (c == j ? 1.0 : 0.0);
-    }
-}
-
-void assay__model_posterior(const int32_t *y, const float *p, size_t n, size_t k,
-                            const double *transition, float *post) {
-    for (size_t r = 0; r < n; r++) {
-        post[r] = NAN;
-        if (y[r] < 0) continue;
-        const size_t g = (size_t)y[r];
-        const float *pr = p + r * k;
-        double wrong = 0.0;
-        for (size_t c = 0; c < k; c++)
-            if (c != g && pr[c] > 0.0f) wrong += (double)pr[c] * transition[c * k + g];
-        double right = pr[g] > 0.0f ? (double)pr[g] * transition[g * k + g] : 0.0;
-        post[r] = wrong + right > 0.0 ? (float)(wrong / (wrong + right)) : 0.0f;
-    }
-}
-
 static size_t bin_of(float s) {
     if (!(s > 0.0f)) return 0;
     size_t b = (size_t)(s * (float)(NM_BINS - 1) + 0.5f);
@@ -85,8 +59,14 @@ assay_status assay__noise_posterior(assay_ctx *ctx, const int32_t *y, const floa
             for (size_t b = 1; b < NM_BINS; b++) nz += hg[(c * k + j) * NM_BINS + b];
             hg[(c * k + j) * NM_BINS] = rows[c] - nz;
         }
-    /* transition T[c][y]; pi(c|y) = C[y][c] / n_y */
-    assay__transition_of(cl, k, transition);
+    /* transition T[c][y] = C[y][c] / sum_y' C[y'][c]; pi(c|y) = C[y][c] / n_y */
+    for (size_t c = 0; c < k; c++) {
+        double col = 0.0;
+        for (size_t j = 0; j < k; j++) col += (double)cl->calibrated[j * k + c];
+        for (size_t j = 0; j < k; j++)
+            transition[c * k + j] =
+                col > 0.0 ? (double)cl->calibrated[j * k + c] / col : (c == j ? 1.0 : 0.0);
+    }
     double pool_num[NM_BINS] = {0}, pool_den[NM_BINS] = {0};
     for (size_t yy = 0; yy < k; yy++) {
         if (rows[yy] <= 0.0) continue;

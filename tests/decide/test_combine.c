@@ -255,57 +255,6 @@ static void test_review_flags_rank_below_supported_ones(void **state) {
     td_free(&f);
 }
 
-/* The label detectors' consensus: each shows a row it finds more likely wrong than right
- * without a test; the decision step keeps the flag only where the mean of the two probabilities
- * exceeds 1/2. Row 3: 0.9 and 0.3 (mean 0.6): knn-label's flag stays. Row 4: 0.7 and 0.1 (mean
- * 0.4): taken back, evidence 0.999 x 0.4 for the row's rank. Row 5: 0.55 and 0.1, but confident
- * flags it on its significant test (row_test 0): that flag is the test's, not the consensus's;
- * knn-label's stand-alone one goes (mean 0.325). With one label detector its own flags stand. */
-static void test_label_consensus(void **state) {
-    (void)state;
-    for (int both = 1; both >= 0; both--) {
-        td_fixture f;
-        setup(&f, NULL);
-        assay__det_out *kl = &f.res.det[ASSAY_DET_KNN_LABEL], *cf = &f.res.det[ASSAY_DET_CONFIDENT];
-        kl->ran = 1;
-        cf->ran = both;
-        float *pk = assay__out_p_wrong(kl), *pc = both ? assay__out_p_wrong(cf) : NULL;
-        assert_non_null(pk);
-        for (size_t r = 0; r < 40; r++) {
-            pk[r] = 0.05f;
-            if (pc != NULL) pc[r] = 0.05f;
-        }
-        const float k3 = 0.9f, k4 = 0.7f, k5 = 0.55f;
-        pk[3] = k3;
-        pk[4] = k4;
-        pk[5] = k5;
-        if (pc != NULL) {
-            pc[3] = 0.3f;
-            pc[4] = 0.1f;
-            pc[5] = 0.1f;
-        }
-        flag_row(&f, ASSAY_DET_KNN_LABEL, 3, -1, 0.5f + 0.5f * k3);
-        flag_row(&f, ASSAY_DET_KNN_LABEL, 4, -1, 0.5f + 0.5f * k4);
-        flag_row(&f, ASSAY_DET_KNN_LABEL, 5, -1, 0.5f + 0.5f * k5);
-        if (both) {
-            int32_t sig = add_test(&f, ASSAY_DET_CONFIDENT, -1, 1e-9);
-            flag_row(&f, ASSAY_DET_CONFIDENT, 5, sig, 0.8f);
-        }
-        td_combine(&f);
-        assert_true(f.res.flagged[3]);
-        assert_int_equal(f.res.flagged[4], !both);
-        assert_true(f.res.flagged[5]);
-        assert_int_equal(td_findings(&f, ASSAY_DET_KNN_LABEL), both ? 1 : 3);
-        if (both) {
-            assert_close(0.999 * 0.4, kl->evidence[4], 1e-6);
-            assert_close(0.999 * 0.325, kl->evidence[5], 1e-6);
-            assert_int_equal(td_findings(&f, ASSAY_DET_CONFIDENT), 1);
-            assert_int_equal(kl->flagged, 1);
-        }
-        td_free(&f);
-    }
-}
-
 /* All detectors on the 8-row case plus a conflicting duplicate (rows 1, 5): the combined score
  * is the maximum evidence, flagged rows are 1 and 5 (knn-label rejects no label: row 4 keeps 2
  * of its 5 votes, and its label-noise test is not significant on 8 rows); the gate fails on the
@@ -370,7 +319,6 @@ int main(void) {
         cmocka_unit_test(test_flag_cap),
         cmocka_unit_test(test_combined_score_is_the_maximum),
         cmocka_unit_test(test_review_flags_rank_below_supported_ones),
-        cmocka_unit_test(test_label_consensus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

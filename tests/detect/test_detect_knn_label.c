@@ -128,20 +128,26 @@ static void run_blobs(double flip, double sd, int expect_significant, double min
     assert_int_equal(td_run(&f, ASSAY_DET_KNN_LABEL), ASSAY_OK);
     const assay__test *t = td_test(&f, ASSAY_DET_KNN_LABEL, -1);
     assert_non_null(t);
-    /* the noise model ranks every row without the dataset test: evidence >= 0.5 exactly where
-     * the label is more likely wrong than right (p_wrong); a flag of the vote threshold alone
-     * waits for the test */
+    /* the noise model ranks every row without the dataset test (row_test -1; evidence >= 0.5
+     * exactly for its findings, the labels more likely wrong than right, c = that probability);
+     * a flag of the vote threshold alone waits for the test (row_test 0) */
     const assay__det_out *o = &f.res.det[ASSAY_DET_KNN_LABEL];
-    assert_non_null(o->p_wrong);
+    uint8_t *noisy = calloc(N, 1);
+    for (size_t i = 0; i < o->n_findings; i++)
+        if (o->findings[i].test < 0) {
+            noisy[o->findings[i].row] = 1;
+            assert_true(o->findings[i].c > 0.5);
+        }
     for (size_t r = 0; r < N; r++) {
         const int32_t rt = o->row_test[r];
         if (rt == 0) {
-            assert_true(o->evidence[r] >= 0.5f && !(o->p_wrong[r] > 0.5f));
+            assert_true(o->evidence[r] >= 0.5f && !noisy[r]);
             continue;
         }
         assert_int_equal(rt, -1);
-        assert_int_equal(o->evidence[r] >= 0.5f, o->p_wrong[r] > 0.5f);
+        assert_int_equal(o->evidence[r] >= 0.5f, noisy[r]);
     }
+    free(noisy);
     td_combine(&f);
     size_t tp = 0, fl = 0, np = 0;
     for (size_t r = 0; r < N; r++) {
