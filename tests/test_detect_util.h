@@ -207,6 +207,15 @@ static inline size_t td_findings(const td_fixture *f, assay_detector det) {
     return c;
 }
 
+/* How many of detector det's findings (in the scan's list) fall on rows that truth marks. */
+static inline size_t td_true_findings(const td_fixture *f, assay_detector det,
+                                      const uint8_t *truth) {
+    size_t tp = 0;
+    for (size_t i = 0; i < f->res.n_findings; i++)
+        tp += f->res.findings[i].det == det && truth[f->res.findings[i].row];
+    return tp;
+}
+
 /* AUROC of det's score (NaN lowest) for rows with truth[r] = 1 against the other rows, within
  * class cls (cls < 0: all rows). */
 static inline double td_class_auroc(const td_fixture *f, assay_detector det, const uint8_t *truth,

@@ -295,15 +295,9 @@ static void test_spectral_foreign_group_found(void **state) {
     assert_true(t0->significant);
     assert_int_equal(t0->sev, ASSAY_SEV_HIGH);
     assert_int_equal(t0->effect, ASSAY__EFFECT_FAIL);
-    size_t tp = 0, fl = 0;
-    for (size_t i = 0; i < f.res.n_findings; i++) {
-        const assay__finding *fi = &f.res.findings[i];
-        if (fi->det != ASSAY_DET_SPECTRAL) continue;
-        fl++;
-        tp += truth[fi->row];
-    }
+    const size_t tp = td_true_findings(&f, ASSAY_DET_SPECTRAL, truth);
     assert_true(tp >= 180);
-    assert_true(tp >= 0.9 * fl);
+    assert_true(tp >= 0.9 * td_findings(&f, ASSAY_DET_SPECTRAL));
     assert_false(f.res.gate_passed);
     td_free(&f);
     free(x);
