@@ -155,6 +155,7 @@ void assay__tail_test_run(const double *u, size_t n, size_t m, size_t ld, double
             out->dir = j;
             out->side = pos >= neg ? 1 : -1;
             out->count = c;
+            out->opposite = pos >= neg ? neg : pos;
             out->med = med;
             out->mad = mad;
         }
@@ -194,6 +195,13 @@ size_t assay__index_across(const double *stat, size_t k, double min_scale, doubl
     return used;
 }
 
+double assay__tail_sign_p(const assay__tail_test *t, size_t m) {
+    const double total = (double)(t->count + t->opposite);
+    if (t->count == 0) return 1.0;
+    double p = 2.0 * (double)m * assay__binom_sf((double)t->count, total, 0.5);
+    return p < 1.0 ? p : 1.0;
+}
+
 int assay__tail_calibrate(void *cls, size_t size, size_t off_test, size_t off_n, size_t off_tested,
                           size_t k, size_t m, double tolerance, double *allow) {
     for (size_t c = 0; c < k; c++) allow[c] = tolerance;
@@ -212,6 +220,13 @@ int assay__tail_calibrate(void *cls, size_t size, size_t off_test, size_t off_n,
     }
     if (assay__index_across(ls, k, ASSAY__TAIL_MIN_SCALE, med, scale, p_index) <
         ASSAY__TAIL_MIN_CLASSES) {
+        /* Too few classes to compare: each class against itself, by the sign-flip test. */
+        for (size_t c = 0; c < k; c++) {
+            if (isnan(ls[c])) continue;
+            assay__tail_test *t = (assay__tail_test *)(void *)((char *)cls + c * size + off_test);
+            double p_sign = assay__tail_sign_p(t, m);
+            if (p_sign > t->p) t->p = p_sign;
+        }
         free(ls);
         return 0;
     }

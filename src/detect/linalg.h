@@ -53,6 +53,7 @@ typedef struct assay__tail_test {
     size_t dir;      /* direction (column) with the most rows beyond the cutoff */
     int side;        /* +1: the far group is on the positive side, -1: negative */
     size_t count;    /* rows beyond ASSAY__TAIL_Z robust SDs on that side */
+    size_t opposite; /* rows beyond it on the other side of the same direction */
     double med, mad; /* robust centre and scale of the projections on that direction */
     double p;
 } assay__tail_test;
@@ -71,7 +72,8 @@ void assay__tail_test_run(const double *u, size_t n, size_t m, size_t ld, double
  *    exp(median + 3 scale), at least `tolerance` (an effect size: a share within what the
  *    other classes show is not evidence however many rows the class has), Bonferroni 2m;
  * so a class fires only when it stands out from the others AND exceeds their natural tail.
- * With fewer classes the p-values stay the per-class binomial against `tolerance`.
+ * With fewer classes there is no index: each class is tested against itself, its p-value the
+ * larger of the binomial against `tolerance` and the sign-flip test (assay__tail_sign_p).
  * The k classes are records of the detector's own type at `cls`, `size` bytes apart, holding
  * their test, row count (size_t) and tested flag (int) at the given offsets; allow[c]
  * receives the allowance used. Returns 1 when the index across classes was used. */
@@ -79,6 +81,15 @@ void assay__tail_test_run(const double *u, size_t n, size_t m, size_t ld, double
 #define ASSAY__TAIL_MIN_SCALE   0.35
 int assay__tail_calibrate(void *cls, size_t size, size_t off_test, size_t off_n, size_t off_tested,
                           size_t k, size_t m, double tolerance, double *allow);
+
+/* The per-class null with fewer than ASSAY__TAIL_MIN_CLASSES classes, a sign-flip (randomisation)
+ * test: with no planted group a class's far rows fall on either side of the direction alike
+ * (symmetric tails: Student-t, Gaussian), so given the count + opposite rows beyond the cutoff
+ * on both sides, the count on the signature side is Binomial(count + opposite, 1/2); p = its
+ * upper tail, Bonferroni over the 2m directions and sides (1 when count is 0). A planted group is
+ * one-sided; a skewed natural tail is one-sided too, which the effect size (the tolerance) still
+ * covers. */
+double assay__tail_sign_p(const assay__tail_test *t, size_t m);
 
 /* The robust anomaly index across classes behind assay__tail_calibrate (cluster uses it for its
  * gap statistic): for each class c with a statistic (stat[c] not NaN), the normal upper tail of

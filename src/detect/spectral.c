@@ -281,10 +281,11 @@ static assay_status detect_spectral(const assay__det_input *in, assay__det_out *
                           "(normal tail), and binomial against the natural tail those classes "
                           "allow (at least spectral-tolerance): the larger p; Bonferroni over "
                           "directions and sides"
-                        : "binomial (fewer than 4 classes: no index across classes): natural "
-                          "tails hold at most spectral-tolerance of a class beyond 4 robust SDs "
-                          "on one side of a top singular direction; Bonferroni over directions and "
-                          "sides";
+                        : "per class (fewer than 4 classes: no index across classes): binomial, "
+                          "natural tails hold at most spectral-tolerance of a class beyond 4 "
+                          "robust SDs on one side of a top singular direction, and a sign-flip "
+                          "test, the far rows no more one-sided than Binomial(far rows on both "
+                          "sides, 1/2): the larger p; Bonferroni over directions and sides";
         snprintf(t.detail, sizeof t.detail,
                  "%zu of %zu rows (%.1f%%) lie beyond %.0f robust SDs on one side of the class's "
                  "%s singular direction (%zu searched); natural tails are allowed %.1f%%%s",

@@ -65,13 +65,28 @@ static void test_tail_calibrate_by_hand(void **state) {
     assert_true(r[4].t.p < 1e-3);
     assert_true(r[0].t.p > 0.5); /* a class with fewer tail rows than the others */
 
+    /* three classes: each against itself, p the larger of its binomial (set here) and the
+     * sign-flip test, 2 m = 4 Bonferroni: class 0, 2 far rows on one side and none on the
+     * other: 4 x 1/4 = 1; class 1, 3 and 3: 4 x 42/64 > 1; class 2, 4 and 0: 4 x 1/16 = 0.25
+     * above its binomial 0.1; with 12 and 0 the binomial 1e-9 gives way to 4 / 4096 */
     r[3].tested = r[4].tested = 0;
     r[0].t.p = 0.25;
+    r[1].t.p = 0.01;
+    r[1].t.opposite = 3;
+    r[2].t.p = 0.1;
     assert_int_equal(assay__tail_calibrate(r, sizeof *r, offsetof(rec, t), offsetof(rec, n),
                                            offsetof(rec, tested), 5, 2, 0.03, allow),
                      0);
-    assert_close(0.25, r[0].t.p, 0.0);
+    assert_close(1.0, r[0].t.p, 0.0);
+    assert_close(1.0, r[1].t.p, 0.0);
+    assert_close(0.25, r[2].t.p, 1e-15);
     assert_close(0.03, allow[0], 0.0);
+    r[2].t.count = 12;
+    r[2].t.p = 1e-9;
+    assay__tail_calibrate(r, sizeof *r, offsetof(rec, t), offsetof(rec, n), offsetof(rec, tested),
+                          5, 2, 0.03, allow);
+    assert_close(4.0 / 4096.0, r[2].t.p, 1e-15);
+    assert_close(4.0 / 4096.0, assay__tail_sign_p(&r[2].t, 2), 1e-15);
 }
 
 /* A class of rows 0-9 (label 0) and two rows of label 1 (10, 11); one direction, median 0,
