@@ -189,17 +189,24 @@ static void cap_detectors(assay_result *res) {
             (double)flagged <= cap * (double)out->rows_scored)
             continue;
         out->capped = 1;
-        out->note = "capped: it flagged more than flag-cap of the rows it scored, so it does "
-                    "not tell them apart; its evidence ranks far below the flag line and its "
-                    "rows are not flagged (its tests stand)";
-        for (size_t r = 0; r < res->n; r++) out->evidence[r] *= ASSAY__OBSERVATION_SCALE;
-        out->flagged = 0;
-        memset(out->by_sev, 0, sizeof out->by_sev);
+        assay__take_back_flags(res, (assay_detector)d,
+                               "capped: it flagged more than flag-cap of the rows it scored, so "
+                               "it does not tell them apart; its evidence ranks far below the "
+                               "flag line and its rows are not flagged (its tests stand)");
     }
+}
+
+void assay__take_back_flags(assay_result *res, assay_detector d, const char *note) {
+    assay__det_out *out = &res->det[d];
     size_t kept = 0;
     for (size_t i = 0; i < res->n_findings; i++)
-        if (!res->det[res->findings[i].det].capped) res->findings[kept++] = res->findings[i];
+        if (res->findings[i].det != d) res->findings[kept++] = res->findings[i];
     res->n_findings = kept;
+    for (size_t r = 0; r < res->n && out->evidence != NULL; r++)
+        out->evidence[r] *= ASSAY__OBSERVATION_SCALE;
+    out->flagged = 0;
+    memset(out->by_sev, 0, sizeof out->by_sev);
+    out->note = note;
 }
 
 /* Whether detector d has a dataset-level test of its own with a p-value and none of them is

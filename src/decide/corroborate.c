@@ -9,7 +9,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "core/stats.h"
 #include "decide/result.h"
@@ -21,20 +20,12 @@
 #define CORROB_MIN_ROWS  3
 #define CORROB_MIN_RATIO 2.0
 
-/* The order effect stands alone: its findings are dropped and its evidence put far below the
- * flag line (the rows keep their order in the ranking); its tests stand and warn. */
+/* The order effect stands alone: its flags are taken back (its tests stand and warn). */
 static void unflag_ordering(assay_result *res) {
-    assay__det_out *ord = &res->det[ASSAY_DET_ORDERING];
-    size_t kept = 0;
-    for (size_t i = 0; i < res->n_findings; i++)
-        if (res->findings[i].det != ASSAY_DET_ORDERING) res->findings[kept++] = res->findings[i];
-    res->n_findings = kept;
-    for (size_t r = 0; r < res->n && ord->evidence != NULL; r++)
-        ord->evidence[r] *= ASSAY__OBSERVATION_SCALE;
-    ord->flagged = 0;
-    memset(ord->by_sev, 0, sizeof ord->by_sev);
-    ord->note = "row order alone is an observation about the file: the rows of its block are "
-                "not flagged unless rows that evidence detectors flag concentrate there";
+    assay__take_back_flags(res, ASSAY_DET_ORDERING,
+                           "row order alone is an observation about the file: the rows of its "
+                           "block are not flagged unless rows that evidence detectors flag "
+                           "concentrate there");
 }
 
 static int is_evidence_kind(assay__kind k) {

@@ -122,6 +122,12 @@ assay_status assay__combine_index(assay_ctx *ctx, assay_result *res);
 assay_status assay__corroborate_ordering(assay_ctx *ctx, const assay_dataset *ds,
                                          assay_result *res);
 
+/* Takes back detector d's flags (its findings dropped, its evidence scaled by
+ * ASSAY__OBSERVATION_SCALE: the rows keep their order far below the flag line, its counts zeroed,
+ * `note` set): for a detector that flags more than flag-cap of the rows, and for an
+ * uncorroborated row-order block. Its tests stand. */
+void assay__take_back_flags(assay_result *res, assay_detector d, const char *note);
+
 /* From the evidence and the findings: combined score, flags, row severities, counts, order. */
 assay_status assay__combine_rank(assay_ctx *ctx, const assay_dataset *ds, assay_result *res);
 

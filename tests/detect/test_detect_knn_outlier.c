@@ -29,7 +29,7 @@ static void test_detect_knn_outlier_fence(void **state) {
     assert_close(4.0 / 9.0, sc[4], 1e-6);
     const float *ev = f.res.det[ASSAY_DET_KNN_OUTLIER].evidence;
     assert_close(1.0, ev[9], 1e-6);
-    assert_close(0.0, ev[6], 1e-7); /* 7 <= Q3 */
+    assert_close(0.0, ev[6], 1e-7);                               /* 7 <= Q3 */
     assert_close(0.25 * (8 - 7.75) / (15.4 - 7.75), ev[7], 1e-6); /* below the fence: <= 0.25 */
     td_free(&f);
 }
