@@ -55,6 +55,10 @@ typedef enum assay_severity {
       "spectral signatures (per class, top singular direction)")                                   \
     X(SPECTRE, 5, spectre, "spectre", "SPECTRE: robust whitening + quantum-entropy score")         \
     X(CLUSTER, 6, cluster, "cluster", "activation clustering: a separated small cluster")          \
+    X(SUBGROUP, 15, subgroup, "subgroup",                                                          \
+      "SCAn: each class untangled into two subgroups under a global EM model")                     \
+    X(GRAM, 16, gram, "gram",                                                                      \
+      "higher-order statistics: sketched feature products per class (Beatrix)")                    \
     X(MAHALANOBIS, 7, mahalanobis, "mahalanobis",                                                  \
       "class-conditional shrinkage Mahalanobis distance")                                          \
     X(ECOD, 13, ecod, "ecod", "empirical-CDF tail outliers on the raw features")                   \
@@ -98,9 +102,19 @@ typedef struct assay_scan_opts {
      * (same id, different row digest) are tampering findings of high severity (docs/pipelines.md,
      * "Scheduled scans"). Read at the start of assay_scan (the result keeps its own copy). */
     const char *baseline_path;
+    /* Rows known to be clean, for the detectors that fit a reference model (subgroup's global
+     * model, gram's class statistics; docs/detectors.md). NULL: none. trusted_ids_path: a text
+     * file of row ids, one per line ('#' comments; 0-based row numbers when the dataset has no
+     * ids). trusted_data: a separate clean dataset (same features, labels named like the
+     * dataset's), owned by the caller, alive during assay_scan. */
+    const char *trusted_ids_path;
+    const assay_dataset *trusted_data;
 } assay_scan_opts;
 #define ASSAY_SCAN_OPTS_INIT                                                                       \
-    { 10u, ASSAY_METRIC_COSINE, 0, 0.9, 3.0, ASSAY_SEV_HIGH, 1.0, NULL, 0u, 0u, {0}, NULL }
+    {                                                                                              \
+        10u, ASSAY_METRIC_COSINE, 0, 0.9, 3.0, ASSAY_SEV_HIGH, 1.0, NULL, 0u, 0u, {0}, NULL, NULL, \
+            NULL                                                                                   \
+    }
 
 /* The tunable parameters of the detectors and of the verdicts, one table: every one is also the
  * CLI flag --<name> and is recorded (with its effective value) in report.json. */
@@ -138,13 +152,13 @@ ASSAY_API assay_status assay_scan(assay_ctx *ctx, const assay_dataset *ds,
 
 /* Builds the exact neighbour graph assay_scan builds with the same k and metric (the same rows
  * left out) and writes it to the file `path` as HDF5 in the ann-benchmarks layout with assay's
- * attributes, among them the dataset digest (docs/reports.md, "graph.h5"). Only opts->k and opts->metric
- * are used; `opts` may be NULL. The file is written under a temporary name in the same folder
- * and renamed into place when complete: on failure nothing is left behind and an existing file
- * is untouched. `path` is only read during the call.
- * Returns ASSAY_OK, ASSAY_E_INVAL (bad k or metric, too few usable rows, `path` names a folder),
- * ASSAY_E_IO (folder not writable, write failed; the message names the file), ASSAY_E_NOMEM,
- * ASSAY_E_THREAD, ASSAY_E_BLAS. Thread-safety: as for the context. */
+ * attributes, among them the dataset digest (docs/reports.md, "graph.h5"). Only opts->k and
+ * opts->metric are used; `opts` may be NULL. The file is written under a temporary name in the same
+ * folder and renamed into place when complete: on failure nothing is left behind and an existing
+ * file is untouched. `path` is only read during the call. Returns ASSAY_OK, ASSAY_E_INVAL (bad k or
+ * metric, too few usable rows, `path` names a folder), ASSAY_E_IO (folder not writable, write
+ * failed; the message names the file), ASSAY_E_NOMEM, ASSAY_E_THREAD, ASSAY_E_BLAS. Thread-safety:
+ * as for the context. */
 ASSAY_API assay_status assay_graph_write(assay_ctx *ctx, const assay_dataset *ds,
                                          const assay_scan_opts *opts, const char *path);
 

@@ -255,6 +255,21 @@ static int parse_scan_args(int argc, char **argv, cli_opts *o, char *err, size_t
                 return usage_error(err, len, "--baseline expects a manifest.json", optarg);
             o->scan.baseline_path = optarg;
             break;
+        case OPT_TRUSTED_IDS:
+            if (optarg[0] == '\0')
+                return usage_error(err, len, "--trusted-ids expects a file", optarg);
+            o->scan.trusted_ids_path = optarg;
+            break;
+        case OPT_TRUSTED_DATA:
+            if (optarg[0] == '\0')
+                return usage_error(err, len, "--trusted-data expects a file", optarg);
+            o->trusted_data = optarg;
+            break;
+        case OPT_TRUSTED_LABELS:
+            if (optarg[0] == '\0')
+                return usage_error(err, len, "--trusted-labels expects a file", optarg);
+            o->trusted_labels = optarg;
+            break;
         case ':':
             snprintf(err, len, "option '%s' needs a value", argv[optind - 1]);
             return CLI_EXIT_USAGE;

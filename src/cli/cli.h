@@ -74,6 +74,9 @@ enum {
     OPT_SOURCE,
     OPT_GRAPH,
     OPT_BASELINE,
+    OPT_TRUSTED_IDS,
+    OPT_TRUSTED_DATA,
+    OPT_TRUSTED_LABELS,
     OPT_JSON_SUMMARY,
     OPT_PROGRESS,
     OPT_RENDER_FORMAT_BASE = 512, /* + index into the report formats (assay_report_format_at) */
@@ -125,6 +128,8 @@ typedef struct cli_opts {
     const char *out_file; /* knn: the graph file to write */
     const char *truth;
     const char *source;
+    const char *trusted_data;   /* --trusted-data: loaded like the input */
+    const char *trusted_labels; /* --trusted-labels: its labels file (.npy trusted data) */
     int threads;      /* 0 = all CPUs */
     int quiet;        /* no progress, nothing on stdout but the --json-summary line */
     int progress;     /* --progress: plain progress lines even when stderr is not a terminal */

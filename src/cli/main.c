@@ -105,7 +105,7 @@ static int cmd_scan(const cli_opts *o, int argc, char **argv) {
     assay_status s;
     assay_ctx *ctx = start_ctx(o, &prog, &s);
     if (ctx == NULL) return exit_for(s);
-    assay_dataset *ds = NULL;
+    assay_dataset *ds = NULL, *trusted = NULL;
     assay_result *res = NULL;
     char *summary = NULL;
     int code;
@@ -124,6 +124,21 @@ static int cmd_scan(const cli_opts *o, int argc, char **argv) {
     if ((s = assay_dataset_load(ctx, o->input, &o->load, &ds)) != ASSAY_OK) {
         code = run_error(o, &prog, ctx, s, "cannot load the dataset");
         goto out;
+    }
+    if (o->trusted_data != NULL) {
+        /* read like the input, with its own labels file (if any) and no ids or probabilities */
+        assay_load_opts tl = o->load;
+        tl.format = ASSAY_FORMAT_AUTO;
+        tl.labels_file = o->trusted_labels;
+        tl.ids_file = NULL;
+        tl.pred_probs_file = NULL;
+        tl.h5_ids = NULL;
+        tl.h5_pred_probs = NULL;
+        if ((s = assay_dataset_load(ctx, o->trusted_data, &tl, &trusted)) != ASSAY_OK) {
+            code = run_error(o, &prog, ctx, s, "cannot load the trusted data");
+            goto out;
+        }
+        scan.trusted_data = trusted;
     }
     if ((s = assay_scan(ctx, ds, &scan, &res)) != ASSAY_OK) {
         code = run_error(o, &prog, ctx, s, "scan failed");
@@ -155,6 +170,7 @@ out:
     assay_policy_destroy(policy);
     free(summary);
     assay_result_destroy(res);
+    assay_dataset_destroy(trusted);
     assay_dataset_destroy(ds);
     assay_ctx_destroy(ctx);
     return code;
@@ -222,8 +238,8 @@ static int cmd_render(const cli_opts *o) {
     return code;
 }
 
-/* assay diff: two manifests compared without rescanning (docs/pipelines.md, "Scheduled scans"). Exit 0
- * when no row changed, 1 when rows changed (tampering), 2 on a bad manifest. */
+/* assay diff: two manifests compared without rescanning (docs/pipelines.md, "Scheduled scans").
+ * Exit 0 when no row changed, 1 when rows changed (tampering), 2 on a bad manifest. */
 static int cmd_diff(const cli_opts *o) {
     assay_ctx *ctx = NULL;
     assay_status s = assay_ctx_create(&ctx, NULL);

@@ -79,6 +79,18 @@ static const cli_option k_own[] = {
      "compare with an earlier scan's manifest: rows added, removed and changed (same id, new row "
      "digest: tampering findings of high severity), class-distribution shift (chi-square) and "
      "drift, in report.json \"baseline\""},
+    {"trusted-ids", 0, required_argument, "FILE", CLI_FOR_SCAN, CLI_SEC_SCAN, OPT_TRUSTED_IDS,
+     "ASSAY_TRUSTED_IDS", NULL,
+     "ids of rows known to be clean, one per line ('#' comments; 0-based row numbers when the "
+     "data has no ids): subgroup fits its global model and gram its class references on them "
+     "(report.json \"trusted\"); ids not in the data are counted, none matching exits 2"},
+    {"trusted-data", 0, required_argument, "FILE", CLI_FOR_SCAN, CLI_SEC_SCAN, OPT_TRUSTED_DATA,
+     "ASSAY_TRUSTED_DATA", NULL,
+     "a separate clean dataset (a hand-checked validation set; any input format, read with the "
+     "input's options, same features, labels named as in the data): subgroup fits its global "
+     "model on it"},
+    {"trusted-labels", 0, required_argument, "FILE", CLI_FOR_SCAN, CLI_SEC_SCAN, OPT_TRUSTED_LABELS,
+     "ASSAY_TRUSTED_LABELS", NULL, "the labels file of --trusted-data when it is a .npy matrix"},
     {"json-summary", 0, optional_argument, "FILE", CLI_FOR_SCAN, CLI_SEC_OUTPUT, OPT_JSON_SUMMARY,
      "ASSAY_JSON_SUMMARY", NULL,
      "end stdout with one JSON line (tool, version, status pass|warn|fail|error, exit_code, rows, "

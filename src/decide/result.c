@@ -38,6 +38,10 @@ void assay__result_clear(assay_result *res) {
     free(res->eval.truth_path);
     free(res->eval.groups);
     assay__baseline_free(res->baseline);
+    free((void *)res->trusted.row);
+    free((void *)res->trusted.data_class);
+    free(res->trusted_ids_path);
+    free(res->trusted_data_path);
     assay__gate_clear(res);
     memset(res, 0, sizeof *res);
 }
@@ -45,8 +49,13 @@ void assay__result_clear(assay_result *res) {
 assay__det_input assay__result_input(assay_ctx *ctx, const assay_dataset *ds,
                                      const assay_result *res) {
     const assay__baseline *b = res->baseline;
-    assay__det_input in = {ctx, ds, &res->graph, &res->opts,
-                           b != NULL && b->compared ? &b->changes : NULL};
+    const int trusted = res->trusted.row != NULL || res->trusted.data != NULL;
+    assay__det_input in = {ctx,
+                           ds,
+                           &res->graph,
+                           &res->opts,
+                           b != NULL && b->compared ? &b->changes : NULL,
+                           trusted ? &res->trusted : NULL};
     return in;
 }
 

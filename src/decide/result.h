@@ -91,6 +91,13 @@ struct assay_result {
      * homogeneity); NaN without a baseline or when the test cannot be made. Drift, not a gate
      * failure by itself. */
     double class_shift_p;
+    /* Rows known to be clean (opts.trusted_ids_path, opts.trusted_data): `row` and `data_class`
+     * are owned (data is the caller's); what was read for report.json. */
+    assay__trusted trusted; /* trusted.data is NULL once the detectors ran */
+    size_t trusted_ids_listed, trusted_ids_unknown;
+    char *trusted_ids_path; /* owned copies of the names, for report.json */
+    char *trusted_data_path;
+    size_t trusted_data_rows;
 };
 
 /* Allocates the per-row arrays of a result and every detector's empty output for n rows. */

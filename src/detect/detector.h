@@ -120,6 +120,18 @@ typedef struct assay__row_changes {
     const assay__changed_row *changed; /* n_changed */
 } assay__row_changes;
 
+/* Rows known to be clean (--trusted-ids, --trusted-data), for the detectors that can fit their
+ * reference model on them instead of on the data under test (subgroup's global model, gram's
+ * class statistics). Trusted data rows are appended to no detector's output: they only shape
+ * the reference. */
+typedef struct assay__trusted {
+    const uint8_t *row;        /* per dataset row: 1 if its id was listed as trusted (NULL: none) */
+    size_t n_rows;             /* rows marked */
+    const assay_dataset *data; /* a separate clean dataset (NULL: none) */
+    const int32_t *data_class; /* per row of data: the scanned dataset's class, -1 unknown */
+    size_t n_data;             /* rows of data with a known class and finite features */
+} assay__trusted;
+
 /* What a detector may read (all of it read-only). The same view is handed to the descriptor's
  * explain and evidence functions when reports are written (ctx NULL then). */
 typedef struct assay__det_input {
@@ -128,6 +140,7 @@ typedef struct assay__det_input {
     const assay__graph *graph;         /* rows out of the graph have ids -1 */
     const assay_scan_opts *opts;       /* the scan options; parameters through assay__param */
     const assay__row_changes *changes; /* NULL without a baseline comparison */
+    const assay__trusted *trusted;     /* NULL when the scan has no trusted rows */
 } assay__det_input;
 
 /* ---- output ---- */

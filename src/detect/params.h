@@ -44,6 +44,16 @@
     X(CLUSTER_GAP, "cluster-gap", "cluster", 0.1, 0.001, 1, 0,                                     \
       "a cluster is separated when the class's density in the gap is below this share of the "     \
       "cluster's peak density")                                                                    \
+    X(SUBGROUP_DIMS, "subgroup-dims", "subgroup", 64, 2, 256, 1,                                   \
+      "principal directions of the whole dataset in which the global model is fitted and each "    \
+      "class is split (all features when there are fewer)")                                        \
+    X(SUBGROUP_RATIO, "subgroup-ratio", "subgroup", 1.3, 1, 100, 0,                                \
+      "a class's subgroup separation must be at least this x the other classes' median to be "     \
+      "tested (an effect size: natural classes of a dataset differ by less)")                      \
+    X(SUBGROUP_MIN_ROWS, "subgroup-min-rows", "subgroup", 10, 2, 1000000, 1,                       \
+      "rows of the smaller subgroup at least (fewer is an outlier's business, not a group's)")     \
+    X(GRAM_SKETCH, "gram-sketch", "gram", 64, 4, 1024, 1,                                          \
+      "random second-order products sketched per row (Beatrix-style higher-order statistics)")     \
     X(MAHALANOBIS_SHRINKAGE, "mahalanobis-shrinkage", "mahalanobis", -1, -1, 1, 0,                 \
       "covariance shrinkage towards a scaled identity; -1 = Ledoit-Wolf estimate")                 \
     X(CONFIDENT_FILTER, "confident-filter", "confident", 0, 0, 4, 1,                               \

@@ -84,6 +84,25 @@ static json_t *severity_counts(const size_t *counts) {
 
 /* Findings per kind, and per kind and severity. Every kind is listed (zero when none), so a
  * consumer can index by kind; several detectors share a kind and add up. */
+/* The rows the scan was told to trust (--trusted-ids, --trusted-data). */
+static json_t *trusted_json(const assay_result *res) {
+    json_t *o = json_object();
+    if (res->trusted_ids_path != NULL)
+        json_object_set_new(o, "ids",
+                            json_pack("{s:o, s:I, s:I, s:I}", "file",
+                                      assay__json_str(res->trusted_ids_path), "listed",
+                                      (json_int_t)res->trusted_ids_listed, "rows_matched",
+                                      (json_int_t)res->trusted.n_rows, "unknown",
+                                      (json_int_t)res->trusted_ids_unknown));
+    if (res->trusted_data_path != NULL)
+        json_object_set_new(o, "data",
+                            json_pack("{s:o, s:I, s:I}", "file",
+                                      assay__json_str(res->trusted_data_path), "rows",
+                                      (json_int_t)res->trusted_data_rows, "rows_used",
+                                      (json_int_t)res->trusted.n_data));
+    return o;
+}
+
 static json_t *kind_counts_json(const assay_result *res, json_t **by_kind_and_severity) {
     static const char *const all_kinds[] = {"label",    "outlier",      "duplicate", "integrity",
                                             "backdoor", "distribution", "tampering", "drift"};
@@ -340,6 +359,8 @@ json_t *assay__report_json(const assay_dataset *ds, const assay_result *res,
     json_object_set_new(doc, "input", input_json(ds, res));
     json_object_set_new(doc, "parameters", parameters_json(res));
     json_object_set_new(doc, "graph", graph_json(res));
+    if (res->trusted_ids_path != NULL || res->trusted_data_path != NULL)
+        json_object_set_new(doc, "trusted", trusted_json(res));
     json_object_set_new(doc, "detectors", detectors_json(ds, res, etsi));
     json_object_set_new(doc, "tests", tests_json(ds, res));
     json_object_set_new(

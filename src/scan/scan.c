@@ -10,6 +10,7 @@
 #include "detect/label.h"
 #include "graph/graph_file.h"
 #include "graph/knn.h"
+#include "scan/trusted.h"
 
 static assay_status check_opts(assay_ctx *ctx, const assay_scan_opts *o) {
     if (o->k < 1) return assay__fail(ctx, ASSAY_E_INVAL, "-k must be at least 1, got %u", o->k);
@@ -102,6 +103,13 @@ assay_status assay_scan(assay_ctx *ctx, const assay_dataset *ds, const assay_sca
         if ((s = assay__baseline_open(ctx, o.baseline_path, &res->baseline)) != ASSAY_OK) goto fail;
         res->opts.baseline_path = res->baseline->old_side.path;
     }
+    /* Trusted rows are matched before the graph too: a wrong list fails in a second. */
+    if ((s = assay__trusted_open(ctx, ds, &o, res)) != ASSAY_OK) goto fail;
+    if (o.trusted_ids_path != NULL &&
+        (res->opts.trusted_ids_path = res->trusted_ids_path = strdup(o.trusted_ids_path)) == NULL) {
+        s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (trusted ids)");
+        goto fail;
+    }
     if (res->n_in_graph <= o.k) {
         size_t left_out = ds->n - res->n_in_graph;
         s = assay__fail(ctx, ASSAY_E_INVAL,
@@ -124,6 +132,17 @@ assay_status assay_scan(assay_ctx *ctx, const assay_dataset *ds, const assay_sca
 
     double td = assay__now();
     if ((s = run_detectors(ctx, ds, res)) != ASSAY_OK) goto fail;
+    /* The trusted data is the caller's, alive only during the scan: the result keeps its name. */
+    if (o.trusted_data != NULL) {
+        const char *tp = o.trusted_data->path ? o.trusted_data->path : "(in memory)";
+        res->trusted_data_rows = o.trusted_data->n;
+        if ((res->trusted_data_path = strdup(tp)) == NULL) {
+            s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (trusted data)");
+            goto fail;
+        }
+    }
+    res->trusted.data = NULL;
+    res->opts.trusted_data = NULL;
     if ((s = assay__combine(ctx, ds, res)) != ASSAY_OK) goto fail;
     res->t_detect = assay__now() - td;
     res->t_total = assay__now() - t0;
