@@ -6,10 +6,10 @@
  * of its features, and a random sketch keeps it O(N d R) instead of O(N d^2): feature j of row x
  * in class c is (a_j . (x - mu_c)) (b_j . (x - mu_c)), a_j and b_j Gaussian (seeded), for
  * gram-sketch values of j. Each row's deviation is the mean over j of |f_j - median_j| / MAD_j
- * (per class; from the class's trusted rows when it has enough), and its robust z within the
- * class. A class whose share of rows beyond 4 robust SDs stands out from the other classes' (the
- * tail test shared with spectral, detect/linalg.h) is significant; its far rows are flagged like
- * spectral's, and a group that is a natural sub-style only warns. */
+ * (per class; from the class's trusted rows when it has enough), and the robust z of its log
+ * within the class. A class whose share of rows beyond 4 robust SDs stands out from the other
+ * classes' (the tail test shared with spectral, detect/linalg.h) is significant; its far rows are
+ * flagged like spectral's, and a group that is a natural sub-style only warns. */
 #include <cblas.h>
 #include <math.h>
 #include <stddef.h>
@@ -26,7 +26,10 @@
 #define GR_BLOCK       256  /* rows gathered per sgemm */
 #define GR_MIN_ROWS    50   /* classes with fewer rows are not tested */
 #define GR_MIN_TRUSTED 30   /* trusted rows of a class needed to take the reference from them */
-#define GR_TOLERANCE   0.03 /* natural share beyond 4 robust SDs (as spectral-tolerance) */
+#define GR_TOLERANCE   0.03 /* natural share beyond the cutoff (as spectral-tolerance) */
+/* The tail cutoff on the log deviation: the log compresses a right tail, so fewer SDs than the
+ * class-subspace detectors' 4 mark the same rows. */
+#define GR_TAIL_Z 3.0
 
 typedef struct gr_class {
     int tested, reference_trusted;
@@ -96,28 +99,33 @@ static assay_status gram_class(void *arg, size_t c, const size_t *rows, size_t n
     for (size_t i = 0; i < n; i++) {
         double dev = 0.0;
         for (size_t j = 0; j < R; j++) dev += fabs(f[i * R + j] - med[j]) / mad[j];
-        col[i] = dev / (double)R;
-        job->dev[rows[i]] = col[i];
+        job->dev[rows[i]] = dev / (double)R;
     }
-    /* the deviations' robust z within the class (against the reference rows) */
+    /* The deviations' robust z within the class (against the reference rows): on the log scale
+     * for the test and the flags, since a mean of absolute deviations is skewed to the right and
+     * its normal tail would flag the clean rows' own tail; on the linear scale for the group's
+     * shape (how far out it lies, in the units the other class-subspace detectors use). */
+    double lmed = 0.0, lmad = 0.0, dmed = 0.0, dmad = 0.0;
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
-        if (ref[i]) work[m++] = col[i];
-    double dmed = 0.0, dmad = 0.0;
+        if (ref[i]) work[m++] = log(job->dev[rows[i]] + 1e-300);
+    assay__median_mad(work, m, work + n, &lmed, &lmad);
+    m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ref[i]) work[m++] = job->dev[rows[i]];
     assay__median_mad(work, m, work + n, &dmed, &dmad);
+    if (!(lmad > 0.0)) lmad = 1e-30;
     if (!(dmad > 0.0)) dmad = 1e-30;
-    for (size_t i = 0; i < n; i++) {
-        col[i] = (col[i] - dmed) / dmad;
-        job->z[rows[i]] = col[i];
-    }
-    /* the tail test on one "direction": the deviation is one-sided */
-    assay__tail_test_run(col, n, 1, 1, GR_TOLERANCE, work, &out->t);
     out->t.side = 1;
     out->t.med = 0.0;
     out->t.mad = 1.0;
     out->t.count = 0;
-    out->t.opposite = 0;
-    for (size_t i = 0; i < n; i++) out->t.count += col[i] > ASSAY__TAIL_Z;
+    for (size_t i = 0; i < n; i++) {
+        const double dv = job->dev[rows[i]];
+        job->z[rows[i]] = (log(dv + 1e-300) - lmed) / lmad;
+        out->t.count += job->z[rows[i]] > GR_TAIL_Z;
+        col[i] = (dv - dmed) / dmad;
+    }
     out->t.p = fmin(1.0, assay__binom_sf((double)out->t.count, (double)n, GR_TOLERANCE));
     assay__tail_group_shape(&out->t, col, 1, rows, n, job->in->graph, ds->y, work, &out->group);
     out->tested = 1;
@@ -194,10 +202,10 @@ static assay_status detect_gram(const assay__det_input *in, assay__det_out *out)
         t.null = "robust z of the class's log tail share across the other classes (normal tail), "
                  "and binomial against the natural tail those classes allow: the larger p";
         snprintf(t.detail, sizeof t.detail,
-                 "%zu of %zu rows (%.1f%%) deviate by more than %.0f robust SDs in their "
-                 "second-order feature statistics (%zu sketched products%s); natural tails are "
-                 "allowed %.1f%%",
-                 k->t.count, k->n, 100.0 * share, ASSAY__TAIL_Z, R,
+                 "%zu of %zu rows (%.1f%%) deviate by more than %.0f robust SDs (log scale) in "
+                 "their second-order feature statistics (%zu sketched products%s); natural tails "
+                 "are allowed %.1f%%",
+                 k->t.count, k->n, 100.0 * share, GR_TAIL_Z, R,
                  k->reference_trusted ? ", reference: trusted rows" : "", 100.0 * allow[c]);
         const int substyle = assay__tail_group_judge(&k->group, k->n, "deviation", &t);
         int32_t ti = -1;
@@ -258,9 +266,10 @@ static void explain_gram(const assay__det_input *in, const assay__det_out *out,
     char verdict[64];
     snprintf(buf, len,
              "in class '%s', this row's second-order feature statistics deviate %.1f robust "
-             "standard deviations from the class's, where %.0f rows (%.1f%%) deviate beyond %.0f; "
+             "standard deviations (log scale) from the class's, where %.0f rows (%.1f%%) deviate "
+             "beyond %.0f; "
              "the class's gram test is %s",
-             name, f->a, f->b, 100.0 * f->c, ASSAY__TAIL_Z,
+             name, f->a, f->b, 100.0 * f->c, GR_TAIL_Z,
              assay__finding_test_verdict(out, f, verdict, sizeof verdict));
 }
 

@@ -30,8 +30,10 @@
 #include "detect/params.h"
 #include "detect/per_class.h"
 
-#define SG_EM_ITERS   50   /* EM steps of the global model at most */
-#define SG_EM_TOL     1e-7 /* ... until S_w and S_b move by less than this (relative) */
+#define SG_EM_ITERS 50 /* EM steps of the global model at most */
+/* ... until S_w and S_b move by less than this (relative): directions where the classes' means
+ * hardly differ converge linearly and slowly, and a change of 1e-5 moves no whitened row. */
+#define SG_EM_TOL     1e-5
 #define SG_RIDGE      1e-6 /* S_w += this x its mean variance: dead features stay invertible */
 #define SG_DIRS       4    /* top class directions whose tails seed a split */
 #define SG_SEED_Z     3.0  /* a seed group: rows beyond this many robust SDs on one side */
@@ -180,8 +182,10 @@ done:
 /* ---- the two-subgroup decomposition of one class ---- */
 
 /* Hard EM for two subgroups with identity covariance (the rows are whitened) from the start
- * assignment in asg (1 = group). Returns the group's size. */
-static size_t refine_split(const double *w, size_t n, size_t r, uint8_t *asg, double *m1,
+ * assignment in asg (1 = group), with the mixing share as a prior when `prior` (SCAn's model),
+ * else plain 2-means (a split of a unimodal class into halves, which hard EM with the prior
+ * collapses into one group). Returns the group's size. */
+static size_t refine_split(const double *w, size_t n, size_t r, int prior, uint8_t *asg, double *m1,
                            double *m0) {
     size_t n1 = 0;
     for (int it = 0; it < SG_SPLIT_ITER; it++) {
@@ -202,7 +206,7 @@ static size_t refine_split(const double *w, size_t n, size_t r, uint8_t *asg, do
             h0 += m0[j] * m0[j];
         }
         /* row i joins the group when log(n1/n0) + w.(m1 - m0) - (|m1|^2 - |m0|^2)/2 > 0 */
-        const double bias = log((double)n1 / (double)(n - n1)) - 0.5 * (h1 - h0);
+        const double bias = (prior ? log((double)n1 / (double)(n - n1)) : 0.0) - 0.5 * (h1 - h0);
         size_t changed = 0;
         for (size_t i = 0; i < n; i++) {
             double s = bias;
@@ -265,7 +269,7 @@ static assay_status subgroup_class(void *arg, size_t c, const size_t *rows, size
                 const double z = mad > 0.0 ? (t[i] - med) / mad : 0.0;
                 asg[i] = start == 0 ? z > SG_SEED_Z : start == 1 ? z < -SG_SEED_Z : t[i] > med;
             }
-            size_t n1 = refine_split(w, n, r, asg, m1, m0);
+            size_t n1 = refine_split(w, n, r, start < 2, asg, m1, m0);
             if (n1 > n / 2) { /* the group is the smaller subgroup */
                 for (size_t i = 0; i < n; i++) asg[i] = !asg[i];
                 double *x = m1;
