@@ -272,6 +272,77 @@ static void test_cli_bad_input_exit_2_and_nothing_written(void **state) {
     expect_input_error(a12, "unknown command", out);
 }
 
+/* Whether the file at path contains text. */
+static int file_contains(const char *path, const char *text) {
+    char *all = tu_slurp(path, NULL);
+    int hit = all != NULL && strstr(all, text) != NULL;
+    free(all);
+    return hit;
+}
+
+/* --trusted-ids and --trusted-data: matched rows are recorded in report.json "trusted" and the
+ * subgroup detector fits its model on them; a list matching no id, a missing list and trusted
+ * data of another width exit 2 naming the file, and leave the previous report alone. */
+static void test_cli_trusted_rows(void **state) {
+    (void)state;
+    char data[1024], other[1024], ids[1024], none[1024], out[1024], p[1200];
+    tu_path(data, sizeof data, "cli_trusted.h5");
+    make_data(data, DATAGEN_FORMAT_H5, 800, 0, 0, 0, NULL);
+    tu_path(ids, sizeof ids, "cli_trusted_ids.txt");
+    FILE *fp = fopen(ids, "w");
+    assert_non_null(fp);
+    fprintf(fp, "# rows checked by hand\n");
+    for (int i = 0; i < 400; i++) fprintf(fp, "%d\n", i);
+    fprintf(fp, "999999\n");
+    fclose(fp);
+    tu_path(out, sizeof out, "cli_trusted_out");
+    tu_remove_dir(out);
+    const char *a1[] = {
+        "assay", "scan", data, "--trusted-ids", ids, "--trusted-data", data, "--out",
+        out,     "-q",   NULL};
+    assert_int_equal(run_assay(a1), 0);
+    snprintf(p, sizeof p, "%s/report.json", out);
+    json_t *doc = tu_load_json(p);
+    const json_t *tr = json_object_get(doc, "trusted");
+    assert_non_null(tr);
+    const json_t *ti = json_object_get(tr, "ids");
+    assert_int_equal(json_integer_value(json_object_get(ti, "listed")), 401);
+    assert_int_equal(json_integer_value(json_object_get(ti, "rows_matched")), 400);
+    assert_int_equal(json_integer_value(json_object_get(ti, "unknown")), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(tr, "data"), "rows_used")),
+                     800);
+    int noted = 0;
+    const json_t *dets = json_object_get(doc, "detectors");
+    for (size_t i = 0; i < json_array_size(dets); i++) {
+        const json_t *d = json_array_get(dets, i);
+        const char *note = json_string_value(json_object_get(d, "note"));
+        if (strcmp(tu_json_str(d, "name"), "subgroup") == 0 && note != NULL)
+            noted = strstr(note, "1200 trusted rows") != NULL;
+    }
+    assert_true(noted);
+    json_decref(doc);
+    char before[65], after[65];
+    tu_sha256_hex(p, before);
+
+    tu_path(none, sizeof none, "cli_trusted_none.txt");
+    tu_write_text(none, "img_1\nimg_2\n");
+    const char *a2[] = {"assay", "scan", data, "--trusted-ids", none, "--out", out, "-q", NULL};
+    assert_int_equal(run_assay(a2), 2);
+    assert_true(file_contains(g_err, "cli_trusted_none.txt: none of its 2 ids"));
+    const char *a3[] = {
+        "assay", "scan", data, "--trusted-ids", ASSAY_TEST_TMP "/no-such-ids.txt", "--out",
+        out,     "-q",   NULL};
+    assert_int_equal(run_assay(a3), 2);
+    assert_true(file_contains(g_err, "no-such-ids.txt"));
+    tu_path(other, sizeof other, "cli_trusted_other.csv");
+    tu_write_text(other, "label,a,b\n0,1,2\n1,3,4\n");
+    const char *a4[] = {"assay", "scan", data, "--trusted-data", other, "--out", out, "-q", NULL};
+    assert_int_equal(run_assay(a4), 2);
+    assert_true(file_contains(g_err, "2 features per row, the dataset 16"));
+    tu_sha256_hex(p, after);
+    assert_string_equal(before, after);
+}
+
 static void test_cli_help_and_version(void **state) {
     (void)state;
     const char *a1[] = {"assay", "--help", NULL};
@@ -366,6 +437,7 @@ int main(void) {
         cmocka_unit_test(test_cli_nonfinite_rows_are_findings_not_crashes),
         cmocka_unit_test(test_cli_same_results_for_any_thread_count),
         cmocka_unit_test(test_cli_bad_input_exit_2_and_nothing_written),
+        cmocka_unit_test(test_cli_trusted_rows),
         cmocka_unit_test(test_cli_help_and_version),
         cmocka_unit_test(test_cli_killed_scan_leaves_no_half_report),
     };
