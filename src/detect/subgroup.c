@@ -33,11 +33,17 @@
 #define SG_EM_ITERS 50 /* EM steps of the global model at most */
 /* ... until S_w and S_b move by less than this (relative): directions where the classes' means
  * hardly differ converge linearly and slowly, and a change of 1e-5 moves no whitened row. */
-#define SG_EM_TOL     1e-5
-#define SG_RIDGE      1e-6 /* S_w += this x its mean variance: dead features stay invertible */
-#define SG_DIRS       4    /* top class directions whose tails seed a split */
-#define SG_SEED_Z     3.0  /* a seed group: rows beyond this many robust SDs on one side */
-#define SG_SPLIT_ITER 30   /* hard-EM steps per split at most */
+#define SG_EM_TOL 1e-5
+#define SG_RIDGE  1e-6 /* S_w += this x its mean variance: dead features stay invertible */
+/* Whitening adds this x the mean within-class variance to every direction: a feature that is
+ * almost dead (a ReLU unit a few dozen rows of a class switch on) otherwise becomes hundreds of
+ * whitened SDs, and its rows a "subgroup" far beyond any backdoor's. */
+#ifndef SG_FLOOR
+#define SG_FLOOR 0.01
+#endif
+#define SG_DIRS       4   /* top class directions whose tails seed a split */
+#define SG_SEED_Z     3.0 /* a seed group: rows beyond this many robust SDs on one side */
+#define SG_SPLIT_ITER 30  /* hard-EM steps per split at most */
 /* Posterior odds of the larger subgroup below this flag a row (the smaller one is 99% likely). */
 #define SG_ROW_CUT 0.01
 /* The index's scale floor on log D: natural classes of a dataset differ by a few percent. */
@@ -489,7 +495,9 @@ static assay_status detect_subgroup(const assay__det_input *in, assay__det_out *
         out->note = "the global model could not be fitted (a singular covariance): not run";
         goto done;
     }
-    for (size_t j = 0; j < r; j++) sw[j * r + j] += SG_RIDGE * trace / (double)r;
+    trace = 0.0;
+    for (size_t j = 0; j < r; j++) trace += sw[j * r + j];
+    for (size_t j = 0; j < r; j++) sw[j * r + j] += SG_FLOOR * trace / (double)r;
     if ((s = assay__cholesky(ctx, sw, r)) != ASSAY_OK) goto done;
     /* whitened rows: z <- z L^-T (row-major, where the column-major L reads as L^T, upper) */
     cblas_dtrsm(CblasRowMajor, CblasRight, CblasUpper, CblasNoTrans, CblasNonUnit, (int)used,
