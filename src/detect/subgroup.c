@@ -528,7 +528,7 @@ static assay_status detect_subgroup(const assay__det_input *in, assay__det_out *
     for (size_t c = 0; c < nc; c++)
         stat[c] = cls[c].tested && cls[c].sep > 0.0 ? log(cls[c].sep) : NAN;
     const size_t indexed = assay__index_across(stat, nc, SG_MIN_SCALE, med, NULL, pidx);
-    size_t tested = 0, flagged_classes = 0;
+    size_t tested = 0;
     double max_ratio = 0.0, min_p = 1.0;
     for (size_t c = 0; c < nc && s == ASSAY_OK; c++) {
         sg_class *k = &cls[c];
@@ -553,7 +553,6 @@ static assay_status detect_subgroup(const assay__det_input *in, assay__det_out *
         const int substyle = assay__tail_group_judge(&k->shape, k->n, "split", &t);
         int32_t ti = -1;
         if ((s = assay__out_test(out, &t, &ti)) != ASSAY_OK) break;
-        flagged_classes += t.p < 1.0 && !substyle;
         const size_t *cr = rows + start[c];
         const double *lc = llr + start[c];
         for (size_t i = 0; i < k->n; i++) p[i] = 1.0 / (1.0 + exp(lc[i]));
@@ -600,7 +599,6 @@ static assay_status detect_subgroup(const assay__det_input *in, assay__det_out *
                  "%zu trusted rows: fewer than 2 x dims + 2 x classes, the model uses all rows",
                  n_trusted);
     if (tr != NULL) out->note = out->note_text;
-    (void)flagged_classes;
 done:
     free(rows);
     free(start);
