@@ -12,7 +12,8 @@
 
 #include "assay/assay.h"
 
-/* Exit codes (docs/policy.md, "Exit codes"; never 99 or >= 126, which shells and Airflow reserve). */
+/* Exit codes (docs/policy.md, "Exit codes"; never 99 or >= 126, which shells and Airflow reserve).
+ */
 enum {
     CLI_EXIT_PASS = 0,    /* scan complete, gate passed */
     CLI_EXIT_FAIL = 1,    /* scan complete, gate failed */
@@ -130,8 +131,8 @@ typedef struct cli_opts {
     const char *source;
     const char *trusted_data;   /* --trusted-data: loaded like the input */
     const char *trusted_labels; /* --trusted-labels: its labels file (.npy trusted data) */
-    int threads;      /* 0 = all CPUs */
-    int quiet;        /* no progress, nothing on stdout but the --json-summary line */
+    int threads;                /* 0 = all CPUs */
+    int quiet;                  /* no progress, nothing on stdout but the --json-summary line */
     int progress;     /* --progress: plain progress lines even when stderr is not a terminal */
     int json_summary; /* --json-summary: stdout ends with one JSON line */
     const char *json_summary_file; /* --json-summary=FILE: the same object written to FILE */
