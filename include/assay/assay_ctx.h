@@ -39,6 +39,28 @@ typedef struct assay_ctx_opts {
 #define ASSAY_CTX_OPTS_INIT                                                                        \
     { 0, ASSAY_ISA_AUTO, NULL, NULL }
 
+/* Bounds on what any input may declare or contain, checked by every parser before it allocates
+ * (docs/limits.md; CLI flags --max-*, policy section `limits:`). A value of 0 in a field passed
+ * to assay_ctx_set_limits() keeps that field's default. Exceeding a bound is ASSAY_E_LIMIT, an
+ * input error naming the file, the place and the bound. */
+typedef struct assay_limits {
+    uint64_t max_file_bytes;  /* any one input file (default 1 TiB) */
+    uint64_t max_rows;        /* rows of a dataset, side file or graph (default 2^31 - 1) */
+    uint64_t max_dims;        /* feature columns / embedding width (default 1,048,576) */
+    uint64_t max_field_bytes; /* one CSV field (default 1 MiB) */
+    uint64_t max_line_bytes;  /* one CSV record or text line (default 64 MiB) */
+    uint64_t max_label_bytes; /* one label, id or class name (default 4,096) */
+    uint32_t max_depth;       /* nesting of a JSON or YAML document (default 64) */
+    int no_sandbox;           /* 1 = read HDF5 in this process (trusted input only) */
+} assay_limits;
+
+/* Fills *out with the defaults above. */
+ASSAY_API void assay_limits_default(assay_limits *out);
+/* Replaces the context's limits (0 fields = default). Returns ASSAY_OK or ASSAY_E_INVAL. */
+ASSAY_API assay_status assay_ctx_set_limits(assay_ctx *ctx, const assay_limits *limits);
+/* The limits in force (never NULL for a valid context). */
+ASSAY_API const assay_limits *assay_ctx_limits(const assay_ctx *ctx);
+
 /* Creates a context. `opts` may be NULL (defaults; the ASSAY_ISA environment variable may then
  * lower the ISA). On success *out owns a new context, released with assay_ctx_destroy(); on
  * failure *out is NULL. Returns ASSAY_OK, ASSAY_E_INVAL (bad option), ASSAY_E_UNSUPPORTED (ISA

@@ -29,6 +29,7 @@ assay_status assay_ctx_create(assay_ctx **out, const assay_ctx_opts *opts) {
     ctx->k = k;
     ctx->progress = o.progress;
     ctx->progress_user = o.progress_user;
+    assay_limits_default(&ctx->limits);
     if (pthread_mutex_init(&ctx->progress_lock, NULL) != 0) {
         free(ctx);
         return ASSAY_E_THREAD;

@@ -28,7 +28,15 @@ struct assay_ctx {
     void *progress_user;
     pthread_mutex_t progress_lock; /* serialises progress calls from worker threads */
     char errmsg[ASSAY_ERRMSG_MAX];
+    assay_limits limits;
 };
+
+/* The limits in force for ctx (the defaults when ctx is NULL). */
+const assay_limits *assay__limits(const assay_ctx *ctx);
+
+/* The status for a failed system call's errno: ASSAY_E_RESOURCE for a full disk, a quota, too
+ * many open files, no memory or a device I/O error (exit 3), ASSAY_E_IO otherwise. */
+assay_status assay__errno_status(int err);
 
 /* Records a formatted detail message in ctx (if not NULL) and returns `s`. */
 assay_status assay__fail(assay_ctx *ctx, assay_status s, const char *fmt, ...) ASSAY_PRINTF(3, 4);
