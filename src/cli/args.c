@@ -190,6 +190,9 @@ static int parse_scan_args(int argc, char **argv, cli_opts *o, char *err, size_t
         case OPT_PROGRESS:
             o->progress = 1;
             break;
+        case OPT_NO_SANDBOX:
+            o->no_sandbox = 1;
+            break;
         case OPT_THREADS:
             if (parse_long(optarg, 1, 1024, &l) != 0)
                 return usage_error(err, len, "--threads expects an integer from 1 to 1024", optarg);

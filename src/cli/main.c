@@ -57,6 +57,11 @@ static assay_ctx *start_ctx(const cli_opts *o, cli_progress *prog, assay_status 
     copts.progress_user = prog;
     assay_ctx *ctx = NULL;
     *s = assay_ctx_create(&ctx, &copts);
+    if (*s == ASSAY_OK && o->no_sandbox) {
+        assay_limits l = *assay_ctx_limits(ctx);
+        l.no_sandbox = 1;
+        *s = assay_ctx_set_limits(ctx, &l);
+    }
     if (*s != ASSAY_OK)
         fprintf(stderr, "assay: error: cannot start: %s%s\n", assay_status_str(*s),
                 *s == ASSAY_E_INVAL ? " (ASSAY_ISA names no instruction set)" : "");

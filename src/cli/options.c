@@ -102,6 +102,9 @@ static const cli_option k_own[] = {
      "ASSAY_PROGRESS", NULL,
      "progress lines on stderr even when it is not a terminal (default: a bar on a terminal, "
      "else nothing)"},
+    {"no-sandbox", 0, no_argument, NULL, IO, CLI_SEC_INPUT, OPT_NO_SANDBOX, NULL, NULL,
+     "read HDF5 files (the dataset, --graph) in this process instead of a sandboxed child "
+     "process with resource limits: only for trusted files (docs/security.md)"},
 };
 #define N_OWN (sizeof k_own / sizeof k_own[0])
 

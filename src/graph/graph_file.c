@@ -264,16 +264,14 @@ assay_status assay__graph_load_for_scan(assay_ctx *ctx, const assay_dataset *ds,
                                         const assay_scan_opts *o, const uint8_t *in_graph,
                                         assay__graph *out, assay__graph_source *src) {
     const char *path = o->graph_path;
-    assay__graph_h5 *h = NULL;
     assay__graph_meta meta;
     assay__graph g;
     memset(&g, 0, sizeof g);
     memset(src, 0, sizeof *src);
     assay__progress(ctx, "graph-file", 0, 1);
-    assay_status s = assay__graph_h5_open(ctx, path, &h, &meta);
+    /* Read in the HDF5 sandbox (libhdf5 can crash or hang on a damaged file). */
+    assay_status s = assay__graph_h5_load(ctx, path, &meta, &g);
     if (s == ASSAY_OK) s = check_meta(ctx, path, &meta, ds, o);
-    if (s == ASSAY_OK) s = assay__graph_h5_read(h, &g);
-    assay__graph_h5_close(h);
     if (s == ASSAY_OK) s = check_lists(ctx, path, ds, in_graph, &g);
     if (s == ASSAY_OK) {
         src->path = malloc(strlen(path) + 1);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "io/dataset_internal.h"
@@ -159,12 +160,14 @@ assay_status assay_dataset_load(assay_ctx *ctx, const char *path, const assay_lo
     if (s != ASSAY_OK) goto fail;
 
     if (o.labels_file != NULL) {
-        s = load_side_column(ctx, o.labels_file, or_default(o.label_column, ASSAY_DEFAULT_LABEL_COLUMN), &ds->labels);
+        s = load_side_column(ctx, o.labels_file,
+                             or_default(o.label_column, ASSAY_DEFAULT_LABEL_COLUMN), &ds->labels);
         if (s == ASSAY_OK) s = assay__dataset_add_file(ctx, ds, "labels", o.labels_file);
         if (s != ASSAY_OK) goto fail;
     }
     if (o.ids_file != NULL) {
-        s = load_side_column(ctx, o.ids_file, or_default(o.id_column, ASSAY_DEFAULT_ID_COLUMN), &ds->ids);
+        s = load_side_column(ctx, o.ids_file, or_default(o.id_column, ASSAY_DEFAULT_ID_COLUMN),
+                             &ds->ids);
         if (s == ASSAY_OK) s = assay__dataset_add_file(ctx, ds, "ids", o.ids_file);
         if (s != ASSAY_OK) goto fail;
     }
@@ -186,7 +189,10 @@ fail:
 void assay_dataset_destroy(assay_dataset *ds) {
     if (ds == NULL) return;
     free(ds->path);
-    free(ds->x);
+    if (ds->x_mapped)
+        munmap(ds->x, ds->x_mapped);
+    else
+        free(ds->x);
     assay__column_free(&ds->labels);
     free(ds->y);
     free(ds->class_label);

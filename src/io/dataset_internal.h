@@ -40,6 +40,7 @@ struct assay_dataset {
     /* features: n rows of d floats, row stride ld >= d floats */
     size_t n, d, ld;
     float *x;
+    size_t x_mapped; /* bytes of x when it is the HDF5 sandbox's shared mapping (munmap), else 0 */
 
     /* labels as read, then mapped to classes */
     assay__column labels;

@@ -10,6 +10,7 @@
 #include <hdf5.h>
 
 #include "io/graph_h5.h"
+#include "io/h5_check.h"
 
 /* Longest string attribute accepted (distance_definition is the longest we write). */
 #define MAX_STR_ATTR 4096
@@ -29,7 +30,9 @@ struct assay__graph_h5 {
     assay_ctx *ctx;
     const char *path;
     hid_t file;
-    hid_t nbr, dst; /* /neighbors, /distances */
+    hid_t nbr, dst;    /* /neighbors, /distances */
+    const void *image; /* the file's bytes when reading from memory (fuzzing), else NULL */
+    size_t image_len;
     assay__graph_meta meta;
 };
 
@@ -292,6 +295,11 @@ static assay_status read_meta(assay__graph_h5 *h) {
                            "%s: graph format '%.64s' is not supported (assay %s reads %s)", h->path,
                            buf, assay_version(), ASSAY__GRAPH_FORMAT);
     ASSAY_TRY(read_size_attr(h, "n_rows", 2, INT64_MAX, &m->n_rows));
+    if ((uint64_t)m->n_rows > assay__limits(h->ctx)->max_rows)
+        return assay__fail(h->ctx, ASSAY_E_LIMIT,
+                           "%s: attribute 'n_rows' = %zu exceeds the limit of %llu rows "
+                           "(--max-rows)",
+                           h->path, m->n_rows, (unsigned long long)assay__limits(h->ctx)->max_rows);
     ASSAY_TRY(read_size_attr(h, "k", 1, INT64_MAX, &m->k));
     if (m->k >= m->n_rows)
         return assay__fail(h->ctx, ASSAY_E_FORMAT, "%s: k = %zu needs more than %zu rows", h->path,
@@ -349,23 +357,16 @@ static assay_status open_matrix(assay__graph_h5 *h, const char *name, H5T_class_
                         (unsigned long long)(rank > 1 ? dims[1] : 0));
     } else if ((dcpl = H5Dget_create_plist(*dset)) < 0) {
         s = h5_fail(h->ctx, h->path, ASSAY_E_HDF5, "cannot read a dataset's layout");
-    } else if (H5Pget_layout(dcpl) == H5D_CONTIGUOUS) {
-        /* A contiguous dataset must fit in the file: checked before anything is allocated, so
-         * a damaged shape fails as a format error rather than as a huge allocation. */
-        haddr_t addr = H5Dget_offset(*dset);
-        hsize_t fsize = 0;
-        size_t cells, bytes;
-        if (assay__mul_overflows(h->meta.n_rows, h->meta.k, &cells) ||
-            assay__mul_overflows(cells, H5Tget_size(type), &bytes))
+    } else {
+        /* Checked before anything is allocated: a damaged shape, or a tiny file declaring a huge
+         * one, fails as a format error rather than as a huge allocation. */
+        size_t cells;
+        if (assay__mul_overflows(h->meta.n_rows, h->meta.k, &cells))
             s = assay__fail(h->ctx, ASSAY_E_FORMAT, "%s: dataset '/%s' is too large", h->path,
                             name);
-        else if (addr != HADDR_UNDEF && H5Fget_filesize(h->file, &fsize) >= 0 &&
-                 ((hsize_t)addr > fsize || (hsize_t)bytes > fsize - (hsize_t)addr))
-            s = assay__fail(h->ctx, ASSAY_E_FORMAT,
-                            "%s: dataset '/%s' needs %zu bytes from offset %llu, but the file has "
-                            "%llu bytes (truncated or damaged)",
-                            h->path, name, bytes, (unsigned long long)addr,
-                            (unsigned long long)fsize);
+        else
+            s = assay__h5_check_storage(h->ctx, h->path, h->file, *dset, name, cells,
+                                        H5Tget_size(type));
     }
     close_id(&dcpl, H5Pclose);
     close_id(&type, H5Tclose);
@@ -373,7 +374,27 @@ static assay_status open_matrix(assay__graph_h5 *h, const char *name, H5T_class_
     return s;
 }
 
+static assay_status open_image(assay__graph_h5 *h) {
+    /* The core driver reads a file image in memory (fuzzing: no temporary files). */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0 || H5Pset_fapl_core(fapl, 65536, 0) < 0 ||
+        H5Pset_file_image(fapl, (void *)h->image, h->image_len) < 0) {
+        if (fapl >= 0) H5Pclose(fapl);
+        return h5_fail(h->ctx, h->path, ASSAY_E_HDF5, "cannot set up the file image");
+    }
+    h->file = H5Fopen(h->path, H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+    if (h->file < 0) return h5_fail(h->ctx, h->path, ASSAY_E_FORMAT, "cannot open the HDF5 file");
+    return ASSAY_OK;
+}
+
 static assay_status open_file(assay__graph_h5 *h) {
+    if (h->image != NULL) {
+        ASSAY_TRY(open_image(h));
+        ASSAY_TRY(read_meta(h));
+        ASSAY_TRY(open_matrix(h, "neighbors", H5T_INTEGER, "integers", &h->nbr));
+        return open_matrix(h, "distances", H5T_FLOAT, "floating-point numbers", &h->dst);
+    }
     FILE *fp = fopen(h->path, "rb");
     if (fp == NULL) {
         int e = errno;
@@ -404,8 +425,9 @@ void assay__graph_h5_close(assay__graph_h5 *h) {
     free(h);
 }
 
-assay_status assay__graph_h5_open(assay_ctx *ctx, const char *path, assay__graph_h5 **out,
-                                  assay__graph_meta *meta) {
+assay_status assay__graph_h5_open_image(assay_ctx *ctx, const char *path, const void *image,
+                                        size_t image_len, assay__graph_h5 **out,
+                                        assay__graph_meta *meta) {
     if (out == NULL || path == NULL || meta == NULL)
         return assay__fail(ctx, ASSAY_E_INVAL, "assay__graph_h5_open: NULL argument");
     *out = NULL;
@@ -414,6 +436,8 @@ assay_status assay__graph_h5_open(assay_ctx *ctx, const char *path, assay__graph
     h->ctx = ctx;
     h->path = path;
     h->file = h->nbr = h->dst = H5I_INVALID_HID;
+    h->image = image;
+    h->image_len = image_len;
     assay_status s;
     H5E_BEGIN_TRY {
         s = open_file(h);
@@ -428,24 +452,29 @@ assay_status assay__graph_h5_open(assay_ctx *ctx, const char *path, assay__graph
     return ASSAY_OK;
 }
 
+assay_status assay__graph_h5_open(assay_ctx *ctx, const char *path, assay__graph_h5 **out,
+                                  assay__graph_meta *meta) {
+    return assay__graph_h5_open_image(ctx, path, NULL, 0, out, meta);
+}
+
 /* ---- reader: neighbour lists ---- */
 
-static assay_status bad_entry(const assay__graph_h5 *h, size_t r, size_t c, const char *what,
-                              long long id, double dist) {
-    return assay__fail(h->ctx, ASSAY_E_FORMAT,
-                       "%s: row %zu, column %zu (neighbour %lld, distance %g): %s", h->path, r, c,
-                       id, dist, what);
+static assay_status bad_entry(assay_ctx *ctx, const char *path, size_t r, size_t c,
+                              const char *what, long long id, double dist) {
+    return assay__fail(ctx, ASSAY_E_FORMAT,
+                       "%s: row %zu, column %zu (neighbour %lld, distance %g): %s", path, r, c, id,
+                       dist, what);
 }
 
 /* The structure every graph has, whatever the data (see the header). */
-static assay_status check_lists(const assay__graph_h5 *h, const assay__graph *g) {
+assay_status assay__graph_h5_check_lists(assay_ctx *ctx, const char *path, const assay__graph *g) {
     const size_t n = g->n, k = g->k;
     uint8_t *out = calloc(n, 1);            /* 1: row out of the graph */
     size_t *seen = calloc(n, sizeof *seen); /* row + 1 of the last list that named it */
     if (out == NULL || seen == NULL) {
         free(out);
         free(seen);
-        return assay__fail(h->ctx, ASSAY_E_NOMEM, "out of memory checking the graph");
+        return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory checking the graph");
     }
     assay_status s = ASSAY_OK;
     /* Pass 1: ids in range, rows wholly in or wholly out of the graph. */
@@ -455,8 +484,8 @@ static assay_status check_lists(const assay__graph_h5 *h, const assay__graph *g)
         size_t empty = 0;
         for (size_t c = 0; c < k && s == ASSAY_OK; c++) {
             if (id[c] < -1 || id[c] >= (int64_t)n)
-                s = bad_entry(h, r, c, "neighbour id out of range [-1, n_rows)", (long long)id[c],
-                              d[c]);
+                s = bad_entry(ctx, path, r, c, "neighbour id out of range [-1, n_rows)",
+                              (long long)id[c], d[c]);
             empty += id[c] == -1;
         }
         if (s != ASSAY_OK) break;
@@ -464,13 +493,13 @@ static assay_status check_lists(const assay__graph_h5 *h, const assay__graph *g)
             out[r] = 1;
             for (size_t c = 0; c < k && s == ASSAY_OK; c++)
                 if (!isnan(d[c]))
-                    s = bad_entry(h, r, c,
+                    s = bad_entry(ctx, path, r, c,
                                   "a row out of the graph (ids -1) must have distances NaN", -1,
                                   d[c]);
         } else if (empty > 0) {
             for (size_t c = 0; c < k && s == ASSAY_OK; c++)
                 if (id[c] == -1)
-                    s = bad_entry(h, r, c,
+                    s = bad_entry(ctx, path, r, c,
                                   "a row lists either k neighbours or none (all -1), not some", -1,
                                   d[c]);
         }
@@ -483,17 +512,20 @@ static assay_status check_lists(const assay__graph_h5 *h, const assay__graph *g)
         for (size_t c = 0; c < k && s == ASSAY_OK; c++) {
             size_t j = (size_t)id[c];
             if (j == r)
-                s = bad_entry(h, r, c, "a row is never its own neighbour", (long long)id[c], d[c]);
+                s = bad_entry(ctx, path, r, c, "a row is never its own neighbour", (long long)id[c],
+                              d[c]);
             else if (out[j])
-                s = bad_entry(h, r, c, "the neighbour is a row out of the graph", (long long)id[c],
-                              d[c]);
+                s = bad_entry(ctx, path, r, c, "the neighbour is a row out of the graph",
+                              (long long)id[c], d[c]);
             else if (seen[j] == r + 1)
-                s = bad_entry(h, r, c, "the neighbour is listed twice", (long long)id[c], d[c]);
-            else if (!isfinite(d[c]) || d[c] < 0.0f)
-                s = bad_entry(h, r, c, "distances must be finite and >= 0", (long long)id[c], d[c]);
-            else if (c > 0 && d[c] < d[c - 1])
-                s = bad_entry(h, r, c, "neighbours must be sorted nearest first", (long long)id[c],
+                s = bad_entry(ctx, path, r, c, "the neighbour is listed twice", (long long)id[c],
                               d[c]);
+            else if (!isfinite(d[c]) || d[c] < 0.0f)
+                s = bad_entry(ctx, path, r, c, "distances must be finite and >= 0",
+                              (long long)id[c], d[c]);
+            else if (c > 0 && d[c] < d[c - 1])
+                s = bad_entry(ctx, path, r, c, "neighbours must be sorted nearest first",
+                              (long long)id[c], d[c]);
             seen[j] = r + 1;
         }
     }
@@ -522,7 +554,7 @@ static assay_status read_lists(assay__graph_h5 *h, assay__graph *g) {
     g->n = h->meta.n_rows;
     g->k = h->meta.k;
     g->metric = h->meta.metric;
-    return check_lists(h, g);
+    return assay__graph_h5_check_lists(h->ctx, h->path, g);
 }
 
 assay_status assay__graph_h5_read(assay__graph_h5 *h, assay__graph *g) {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Neighbour-graph files (graph.h5): the ann-benchmarks HDF5 layout (/neighbors int64 [N, k],
  * /distances float32 [N, k], attribute `distance`) plus assay's own attributes, which tie the file
- * to one dataset (docs/reports.md, "graph.h5"). Only the file format lives here, apart from the dataset, so
- * the reader can be fuzzed alone; matching a file to a dataset is src/graph/graph_file.c. */
+ * to one dataset (docs/reports.md, "graph.h5"). Only the file format lives here, apart from the
+ * dataset, so the reader can be fuzzed alone; matching a file to a dataset is
+ * src/graph/graph_file.c. */
 #ifndef ASSAY_GRAPH_H5_H
 #define ASSAY_GRAPH_H5_H
 
@@ -48,5 +49,19 @@ assay_status assay__graph_h5_read(assay__graph_h5 *h, assay__graph *g);
 
 /* Closes the file. NULL is a no-op. */
 void assay__graph_h5_close(assay__graph_h5 *h);
+
+/* assay__graph_h5_open on a file image in memory (the fuzz harness); `path` names it. */
+assay_status assay__graph_h5_open_image(assay_ctx *ctx, const char *path, const void *image,
+                                        size_t image_len, assay__graph_h5 **out,
+                                        assay__graph_meta *meta);
+
+/* Checks the structure of neighbour lists as assay__graph_h5_read does (messages name `path`). */
+assay_status assay__graph_h5_check_lists(assay_ctx *ctx, const char *path, const assay__graph *g);
+
+/* Opens and reads the graph file at `path` (open + read + close), in the sandbox's child unless
+ * assay_limits.no_sandbox (src/io/sandbox.h): a crash or hang of libhdf5 is then ASSAY_E_FORMAT
+ * naming the file. On success *meta and *g (assay__graph_free) are filled. */
+assay_status assay__graph_h5_load(assay_ctx *ctx, const char *path, assay__graph_meta *meta,
+                                  assay__graph *g);
 
 #endif

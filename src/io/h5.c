@@ -9,6 +9,9 @@
 #include <hdf5.h>
 
 #include "io/dataset_internal.h"
+#include "io/h5_check.h"
+#include "io/h5_read.h"
+#include "io/sandbox.h"
 
 /* ---- tuning ---- */
 
@@ -35,6 +38,9 @@ typedef struct h5in {
     assay_ctx *ctx;
     const char *path;
     hid_t file;
+    const void *image; /* the file's bytes when reading from memory (fuzzing), else NULL */
+    size_t image_len;
+    assay__sandbox *sb; /* in the sandbox's child: the matrix goes to shared memory */
 } h5in;
 
 static void close_id(hid_t *id, herr_t (*close_fn)(hid_t)) {
@@ -249,32 +255,6 @@ static int fits_size(hsize_t v) {
     return (hsize_t)(size_t)v == v;
 }
 
-/* A contiguous dataset keeps its elements in one run of the file, so a declared shape needing
- * more bytes than the file holds after the run's start means a damaged shape or a truncated
- * file. Checked before allocating: a corrupt extent then fails as a format error rather than as
- * a huge allocation. (Chunked data cannot be bounded this way: compression and unwritten chunks
- * make small files with large shapes legitimate.) */
-static assay_status check_stored_extent(const h5in *f, hid_t dset, const char *name, size_t count,
-                                        size_t elem) {
-    hid_t dcpl = H5Dget_create_plist(dset);
-    if (dcpl < 0) return h5_fail(f, ASSAY_E_HDF5, "%s: cannot read the storage layout", name);
-    H5D_layout_t layout = H5Pget_layout(dcpl);
-    H5Pclose(dcpl);
-    if (layout != H5D_CONTIGUOUS) return ASSAY_OK;
-    haddr_t addr = H5Dget_offset(dset); /* undefined when never written, or stored externally */
-    hsize_t fsize = 0;
-    if (addr == HADDR_UNDEF || H5Fget_filesize(f->file, &fsize) < 0) return ASSAY_OK;
-    size_t need;
-    if (assay__mul_overflows(count, elem, &need) || (hsize_t)addr > fsize ||
-        (hsize_t)need > fsize - (hsize_t)addr)
-        return assay__fail(f->ctx, ASSAY_E_FORMAT,
-                           "%s:%s: the shape needs %zu x %zu bytes from offset %llu, but the file "
-                           "has %llu bytes (truncated or damaged)",
-                           f->path, name, count, elem, (unsigned long long)addr,
-                           (unsigned long long)fsize);
-    return ASSAY_OK;
-}
-
 /* ---- numeric matrices in row blocks ---- */
 
 typedef struct read_plan {
@@ -371,6 +351,17 @@ static assay_status open_matrix(const h5in *f, const char *name, int required, h
                         name, (unsigned long long)dims[0], (unsigned long long)dims[1]);
         goto out;
     }
+    const assay_limits *lim = assay__limits(f->ctx);
+    if (dims[0] > lim->max_rows || dims[1] > lim->max_dims) {
+        int r = dims[0] > lim->max_rows;
+        s = assay__fail(f->ctx, ASSAY_E_LIMIT,
+                        "%s:%s: shape [%llu, %llu] has more %s than the limit of %llu (%s)",
+                        f->path, name, (unsigned long long)dims[0], (unsigned long long)dims[1],
+                        r ? "rows" : "columns",
+                        (unsigned long long)(r ? lim->max_rows : lim->max_dims),
+                        r ? "--max-rows" : "--max-dims");
+        goto out;
+    }
     *rows = (size_t)dims[0];
     *cols = (size_t)dims[1];
     size_t count;
@@ -379,7 +370,9 @@ static assay_status open_matrix(const h5in *f, const char *name, int required, h
                         name, *rows, *cols);
         goto out;
     }
-    if ((s = check_stored_extent(f, *dset, name, count, elem)) != ASSAY_OK) goto out;
+    if ((s = assay__h5_check_storage(f->ctx, f->path, f->file, *dset, name, count, elem)) !=
+        ASSAY_OK)
+        goto out;
 
     if ((dcpl = H5Dget_create_plist(*dset)) < 0) {
         s = h5_fail(f, ASSAY_E_HDF5, "%s: cannot read the storage layout", name);
@@ -472,7 +465,9 @@ static assay_status load_embeddings(const h5in *f, assay_dataset *ds, const char
                         name, n, d);
         goto out;
     }
-    if ((x = assay__aligned_alloc(bytes)) == NULL) {
+    /* In the sandbox's child the matrix is written straight into memory the parent adopts. */
+    assay__sandbox_sizes_checked(f->sb);
+    if ((x = f->sb ? assay__sandbox_shared(f->sb, bytes) : assay__aligned_alloc(bytes)) == NULL) {
         s = assay__fail(f->ctx, ASSAY_E_NOMEM,
                         "%s:%s: out of memory for the [%zu, %zu] float32 matrix (%.1f MiB)",
                         f->path, name, n, d, (double)bytes / 1048576.0);
@@ -493,7 +488,7 @@ static assay_status load_embeddings(const h5in *f, assay_dataset *ds, const char
     ds->ld = ld;
     ds->h5_embeddings = dup;
 out:
-    free(x);
+    if (f->sb == NULL) free(x); /* shared memory is released by the parent */
     close_id(&space, H5Sclose);
     close_id(&dset, H5Dclose);
     return s;
@@ -673,6 +668,12 @@ static assay_status read_string_column(column_reader *c, hid_t ftype, assay__col
     if (size == 0)
         return assay__fail(f->ctx, ASSAY_E_FORMAT, "%s:%s: zero-length string type", f->path,
                            c->name);
+    const uint64_t max_label = assay__limits(f->ctx)->max_label_bytes;
+    if (!is_vlen && size > max_label)
+        return assay__fail(f->ctx, ASSAY_E_LIMIT,
+                           "%s:%s: fixed-length strings of %zu bytes exceed the limit of %llu "
+                           "bytes per label or id (--max-label-bytes)",
+                           f->path, c->name, size, (unsigned long long)max_label);
     size_t cap = c->n < COLUMN_BLOCK_ROWS ? c->n : COLUMN_BLOCK_ROWS;
     if (cap > (BLOCK_BYTES / size ? BLOCK_BYTES / size : 1))
         cap = BLOCK_BYTES / size ? BLOCK_BYTES / size : 1;
@@ -699,6 +700,13 @@ static assay_status read_string_column(column_reader *c, hid_t ftype, assay__col
             } else {
                 v = buf + r * size;
                 len = fixed_len(v, size, pad);
+            }
+            if (len > max_label) {
+                s = assay__fail(f->ctx, ASSAY_E_LIMIT,
+                                "%s:%s: row %zu is %zu bytes long, over the limit of %llu bytes "
+                                "per label or id (--max-label-bytes)",
+                                f->path, c->name, r0 + r, len, (unsigned long long)max_label);
+                break;
             }
             if ((col->s[r0 + r] = assay__strpool_add(&col->pool, v, len)) == NULL)
                 s = assay__fail(f->ctx, ASSAY_E_NOMEM, "out of memory");
@@ -738,7 +746,8 @@ static assay_status read_class_names(const h5in *f, hid_t dset, const char *name
     }
     int rank = H5Sget_simple_extent_ndims(space);
     hssize_t npoints = H5Sget_simple_extent_npoints(space);
-    if (H5Tget_class(type) != H5T_STRING || rank > 1 || npoints <= 0) {
+    if (H5Tget_class(type) != H5T_STRING || rank > 1 || npoints <= 0 ||
+        (uint64_t)npoints > assay__limits(f->ctx)->max_rows) {
         s = assay__fail(f->ctx, ASSAY_E_FORMAT,
                         "%s:%s: attribute class_names must be a non-empty 1-D array of strings "
                         "(found %s, rank %d, %lld values)",
@@ -774,6 +783,14 @@ static assay_status read_class_names(const h5in *f, hid_t dset, const char *name
         } else {
             v = buf + i * size;
             len = fixed_len(v, size, H5Tget_strpad(type));
+        }
+        if (len > assay__limits(f->ctx)->max_label_bytes) {
+            s = assay__fail(f->ctx, ASSAY_E_LIMIT,
+                            "%s:%s: class_names[%zu] is %zu bytes long, over the limit of %llu "
+                            "bytes (--max-label-bytes)",
+                            f->path, name, i, len,
+                            (unsigned long long)assay__limits(f->ctx)->max_label_bytes);
+            break;
         }
         if ((names[i] = assay__strpool_add(&ds->pool, v, len)) == NULL)
             s = assay__fail(f->ctx, ASSAY_E_NOMEM, "out of memory");
@@ -825,9 +842,18 @@ static assay_status load_column(const h5in *f, assay_dataset *ds, const char *na
                         (unsigned long long)dims[0]);
         goto out;
     }
+    if (dims[0] > assay__limits(f->ctx)->max_rows) {
+        s = assay__fail(f->ctx, ASSAY_E_LIMIT,
+                        "%s:%s: %llu rows exceed the limit of %llu (--max-rows)", f->path, name,
+                        (unsigned long long)dims[0],
+                        (unsigned long long)assay__limits(f->ctx)->max_rows);
+        goto out;
+    }
     c.n = (size_t)dims[0];
     col.n = c.n;
-    if ((s = check_stored_extent(f, c.dset, name, c.n, H5Tget_size(ftype))) != ASSAY_OK) goto out;
+    if ((s = assay__h5_check_storage(f->ctx, f->path, f->file, c.dset, name, c.n,
+                                     H5Tget_size(ftype))) != ASSAY_OK)
+        goto out;
     H5T_class_t cls = H5Tget_class(ftype);
     if (cls == H5T_INTEGER)
         s = read_int_column(&c, ftype, &col);
@@ -859,7 +885,22 @@ out:
 
 /* ---- the loader ---- */
 
+static assay_status open_image(h5in *f) {
+    /* The core driver reads a file image in memory (fuzzing: no temporary files). */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0 || H5Pset_fapl_core(fapl, 65536, 0) < 0 ||
+        H5Pset_file_image(fapl, (void *)f->image, f->image_len) < 0) {
+        if (fapl >= 0) H5Pclose(fapl);
+        return h5_fail(f, ASSAY_E_HDF5, "cannot set up the file image");
+    }
+    f->file = H5Fopen(f->path, H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+    if (f->file < 0) return h5_fail(f, ASSAY_E_FORMAT, "cannot open the HDF5 file");
+    return ASSAY_OK;
+}
+
 static assay_status open_file(h5in *f) {
+    if (f->image != NULL) return open_image(f);
     FILE *fp = fopen(f->path, "rb");
     if (fp == NULL) {
         int e = errno;
@@ -887,23 +928,24 @@ static assay_status load_all(h5in *f, assay_dataset *ds, const assay_load_opts *
     ASSAY_TRY(load_embeddings(f, ds, emb));
     /* A separate labels/ids/probabilities file overrides the dataset, so it is not read. */
     if (o->labels_file == NULL)
-        ASSAY_TRY(
-            load_column(f, ds, named(o->h5_labels) ? o->h5_labels : ASSAY_DEFAULT_H5_LABELS, 1, 1, &ds->labels));
+        ASSAY_TRY(load_column(f, ds, named(o->h5_labels) ? o->h5_labels : ASSAY_DEFAULT_H5_LABELS,
+                              1, 1, &ds->labels));
     if (o->ids_file == NULL)
-        ASSAY_TRY(load_column(f, ds, named(o->h5_ids) ? o->h5_ids : ASSAY_DEFAULT_H5_IDS, named(o->h5_ids), 0,
-                              &ds->ids));
+        ASSAY_TRY(load_column(f, ds, named(o->h5_ids) ? o->h5_ids : ASSAY_DEFAULT_H5_IDS,
+                              named(o->h5_ids), 0, &ds->ids));
     if (o->pred_probs_file == NULL)
-        ASSAY_TRY(load_pred_probs(f, ds, named(o->h5_pred_probs) ? o->h5_pred_probs : ASSAY_DEFAULT_H5_PRED_PROBS,
-                                  named(o->h5_pred_probs)));
+        ASSAY_TRY(load_pred_probs(
+            f, ds, named(o->h5_pred_probs) ? o->h5_pred_probs : ASSAY_DEFAULT_H5_PRED_PROBS,
+            named(o->h5_pred_probs)));
     return ASSAY_OK;
 }
 
-assay_status assay__h5_load(assay_ctx *ctx, assay_dataset *ds, const char *path,
-                            const assay_load_opts *opts) {
+assay_status assay__h5_read(assay_ctx *ctx, assay_dataset *ds, const char *path, const void *image,
+                            size_t image_len, const assay_load_opts *opts, assay__sandbox *sb) {
     if (ds == NULL || path == NULL)
-        return assay__fail(ctx, ASSAY_E_INVAL, "assay__h5_load: NULL argument");
+        return assay__fail(ctx, ASSAY_E_INVAL, "assay__h5_read: NULL argument");
     assay_load_opts defaults = ASSAY_LOAD_OPTS_INIT;
-    h5in f = {ctx, path, H5I_INVALID_HID};
+    h5in f = {ctx, path, H5I_INVALID_HID, image, image_len, sb};
     assay_status s;
     /* HDF5 prints its error stack to stderr by default; the library must not print, so the
      * automatic report is off for the whole load and failures are read back with H5Ewalk2. */
@@ -914,4 +956,12 @@ assay_status assay__h5_load(assay_ctx *ctx, assay_dataset *ds, const char *path,
     }
     H5E_END_TRY
     return s;
+}
+
+assay_status assay__h5_load(assay_ctx *ctx, assay_dataset *ds, const char *path,
+                            const assay_load_opts *opts) {
+    if (ds == NULL || path == NULL)
+        return assay__fail(ctx, ASSAY_E_INVAL, "assay__h5_load: NULL argument");
+    if (assay__sandbox_enabled(ctx)) return assay__h5_load_sandboxed(ctx, ds, path, opts);
+    return assay__h5_read(ctx, ds, path, NULL, 0, opts, NULL);
 }
