@@ -416,8 +416,26 @@ static void send_result(assay__sandbox *sb, assay_status s, const char *msg) {
         _exit(3);
 }
 
-static void child_main(assay_ctx *ctx, int pipe_fd, int mem_fd, size_t mem_cap,
+/* The program's signal handlers belong to the parent (a test framework's longjmp, a CLI's
+ * cleanup of temporary files): the child dies by default actions, with nothing blocked, and
+ * with its parent. */
+static void child_signals(pid_t parent) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &sa, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != parent) _exit(6); /* the parent died before the line above */
+}
+
+static void child_main(assay_ctx *ctx, pid_t parent, int pipe_fd, int mem_fd, size_t mem_cap,
                        const sb_limits *lim, assay__sandbox_fn fn, void *arg) {
+    child_signals(parent);
     if (child_fds(pipe_fd, mem_fd) != 0) _exit(4);
     set_limit(RLIMIT_CORE, 0, 0);
     set_limit(RLIMIT_FSIZE, 0, 0);
@@ -631,6 +649,7 @@ assay_status assay__sandbox_run(assay_ctx *ctx, const char *path, const char *wh
         return assay__fail(ctx, assay__errno_status(e), "%s: cannot create a pipe for the %s: %s",
                            path, what, strerror(e));
     }
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         int e = errno;
@@ -642,7 +661,7 @@ assay_status assay__sandbox_run(assay_ctx *ctx, const char *path, const char *wh
     }
     if (pid == 0) {
         close(p[0]);
-        child_main(ctx, p[1], mem_fd, mem_cap, &lim, fn, arg);
+        child_main(ctx, parent, p[1], mem_fd, mem_cap, &lim, fn, arg);
         _exit(5);
     }
     close(p[1]);
