@@ -132,7 +132,7 @@ def sweep(src, make_args, label):
         path = os.path.join(WORK, f"flip-{label}.h5")
         open(path, "wb").write(b)
         try:
-            rc, err, dt = run(make_args(path), {"ASSAY_SANDBOX_TIMEOUT": "5"}, timeout=30)
+            rc, err, dt = run(make_args(path), {"ASSAY_SANDBOX_TIMEOUT": "3"}, timeout=30)
         except subprocess.TimeoutExpired:
             check(False, f"{label} flip {i} (bit {bit}): hang")
             continue
@@ -155,7 +155,7 @@ if CRASH_DIR and os.path.isdir(CRASH_DIR):
         args = (["scan", ok, "--graph", p, "--out", out_dir("o-x"), "-q"] if "graph" in name
                 else ["knn", p, "--out", os.path.join(WORK, "x.h5"), "-q"])
         try:
-            rc, err, _ = run(args, {"ASSAY_SANDBOX_TIMEOUT": "3"}, timeout=30)
+            rc, err, _ = run(args, {"ASSAY_SANDBOX_TIMEOUT": "2"}, timeout=30)
         except subprocess.TimeoutExpired:
             check(False, f"crash file {name}: hang")
             continue
