@@ -99,7 +99,7 @@ void assay__sandbox_sizes_checked(assay__sandbox *sb) {
 
 void *assay__sandbox_shared(assay__sandbox *sb, size_t bytes) {
     if (sb == NULL || sb->shared != NULL || bytes == 0 || bytes > sb->mem_cap) return NULL;
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, FD_MEM, 0);
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, FD_MEM, 0);
     if (p == MAP_FAILED) return NULL;
     sb->shared = p;
     sb->shared_bytes = bytes;
@@ -733,7 +733,7 @@ assay_status assay__sandbox_run(assay_ctx *ctx, const char *path, const char *wh
             size_t len = (size_t)r.shared_bytes, round = (len + (size_t)ps - 1) / (size_t)ps * ps;
             void *m = MAP_FAILED;
             if (ftruncate(mem_fd, (off_t)round) == 0)
-                m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, mem_fd, 0);
+                m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, mem_fd, 0);
             if (m == MAP_FAILED)
                 s = assay__fail(ctx, assay__errno_status(errno),
                                 "%s: cannot map the %s's shared memory: %s", path, what,
