@@ -306,6 +306,13 @@ static void test_h5_rows_limit(void **state) {
     assay_dataset *ds = NULL;
     assert_int_equal(assay_dataset_load(ctx, path, NULL, &ds), ASSAY_E_LIMIT);
     assert_non_null(strstr(assay_ctx_errmsg(ctx), "sandbox_rows.h5:/embeddings: shape [100, 4]"));
+    /* columns against max_dims, in-process this time */
+    l.max_rows = 0;
+    l.max_dims = 3;
+    l.no_sandbox = 1;
+    assert_int_equal(assay_ctx_set_limits(ctx, &l), ASSAY_OK);
+    assert_int_equal(assay_dataset_load(ctx, path, NULL, &ds), ASSAY_E_LIMIT);
+    assert_non_null(strstr(assay_ctx_errmsg(ctx), "more columns than the limit of 3"));
     assay_ctx_destroy(ctx);
 }
 
