@@ -160,14 +160,12 @@ assay_status assay_dataset_load(assay_ctx *ctx, const char *path, const assay_lo
     if (s != ASSAY_OK) goto fail;
 
     if (o.labels_file != NULL) {
-        s = load_side_column(ctx, o.labels_file,
-                             or_default(o.label_column, ASSAY_DEFAULT_LABEL_COLUMN), &ds->labels);
+        s = load_side_column(ctx, o.labels_file, or_default(o.label_column, ASSAY_DEFAULT_LABEL_COLUMN), &ds->labels);
         if (s == ASSAY_OK) s = assay__dataset_add_file(ctx, ds, "labels", o.labels_file);
         if (s != ASSAY_OK) goto fail;
     }
     if (o.ids_file != NULL) {
-        s = load_side_column(ctx, o.ids_file, or_default(o.id_column, ASSAY_DEFAULT_ID_COLUMN),
-                             &ds->ids);
+        s = load_side_column(ctx, o.ids_file, or_default(o.id_column, ASSAY_DEFAULT_ID_COLUMN), &ds->ids);
         if (s == ASSAY_OK) s = assay__dataset_add_file(ctx, ds, "ids", o.ids_file);
         if (s != ASSAY_OK) goto fail;
     }
