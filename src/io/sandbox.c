@@ -41,8 +41,9 @@
 #endif
 
 /* Defaults (environment overrides in parentheses, documented in docs/security.md). */
-#define DEFAULT_TIMEOUT_S 30.0 /* no progress for this long is a hang (ASSAY_SANDBOX_TIMEOUT) */
-#define DEFAULT_CPU_S     600  /* CPU seconds, plus 60 per GiB of file (ASSAY_SANDBOX_CPU) */
+#define DEFAULT_TIMEOUT_S                                                                          \
+    30.0 /* + 10 s per GiB: no progress that long is a hang (ASSAY_SANDBOX_TIMEOUT) */
+#define DEFAULT_CPU_S 600 /* CPU seconds, plus 60 per GiB of file (ASSAY_SANDBOX_CPU) */
 /* Address space: physical memory + 1 GiB (ASSAY_SANDBOX_MEMORY, MiB): the data is loaded into
  * memory anyway, so a larger budget could never succeed; a smaller one would refuse data that
  * the unsandboxed reader loads. */
@@ -476,7 +477,8 @@ static double env_double(const char *name, double dflt) {
 static void get_limits(const char *path, sb_limits *l) {
     struct stat st;
     double gib = stat(path, &st) == 0 ? (double)st.st_size / 1073741824.0 : 0.0;
-    l->timeout_s = env_double("ASSAY_SANDBOX_TIMEOUT", DEFAULT_TIMEOUT_S);
+    /* A graph file is read in one H5Dread, with no progress in between: 10 s per GiB on top. */
+    l->timeout_s = env_double("ASSAY_SANDBOX_TIMEOUT", DEFAULT_TIMEOUT_S + 10.0 * gib);
     l->cpu_s = (rlim_t)env_double("ASSAY_SANDBOX_CPU", DEFAULT_CPU_S + 60.0 * gib);
     if (l->cpu_s < 1) l->cpu_s = 1;
     long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
