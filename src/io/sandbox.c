@@ -41,9 +41,9 @@
 #endif
 
 /* Defaults (environment overrides in parentheses, documented in docs/security.md). */
-#define DEFAULT_TIMEOUT_S                                                                          \
-    30.0 /* + 10 s per GiB: no progress that long is a hang (ASSAY_SANDBOX_TIMEOUT) */
-#define DEFAULT_CPU_S 600 /* CPU seconds, plus 60 per GiB of file (ASSAY_SANDBOX_CPU) */
+/* No progress for this long, plus 10 s per GiB of file, is a hang (ASSAY_SANDBOX_TIMEOUT). */
+#define DEFAULT_TIMEOUT_S 30.0
+#define DEFAULT_CPU_S     600 /* CPU seconds, plus 60 per GiB of file (ASSAY_SANDBOX_CPU) */
 /* Address space: physical memory + 1 GiB (ASSAY_SANDBOX_MEMORY, MiB): the data is loaded into
  * memory anyway, so a larger budget could never succeed; a smaller one would refuse data that
  * the unsandboxed reader loads. */
