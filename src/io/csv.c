@@ -227,12 +227,16 @@ static void on_field(void *s, size_t len, void *data) {
      * first field is scanned, which keeps memchr off the per-field path. */
     if (col == 0) r->rec_line = r->line - (len > 0 ? count_newlines(f, len) : 0);
     if (len > r->lim->max_field_bytes) {
-        r->st =
-            assay__fail(r->ctx, ASSAY_E_LIMIT,
-                        "%s: line %" PRIu64 ": field %zu (column '%.100s') of %zu bytes exceeds "
-                        "--max-field-bytes (%" PRIu64 ")",
-                        r->path, record_line(r), col + 1, r->have_header ? col_name(r, col) : "?",
-                        len, r->lim->max_field_bytes);
+        int named = r->have_header && col < r->ncols;
+        r->st = assay__fail(r->ctx, ASSAY_E_LIMIT,
+                            "%s: line %" PRIu64 ": field %zu%s%.100s%s of %zu bytes exceeds "
+                            "--max-field-bytes (%" PRIu64 ")",
+                            r->path, record_line(r), col + 1,
+                            named            ? " (column '"
+                            : r->have_header ? ""
+                                             : " of the header",
+                            named ? r->names[col] : "", named ? "')" : "", len,
+                            r->lim->max_field_bytes);
         return;
     }
     if (!r->have_header)

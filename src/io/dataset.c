@@ -133,6 +133,7 @@ assay_status assay_dataset_load(assay_ctx *ctx, const char *path, const assay_lo
         goto fail;
     }
     ds->format = o.format;
+    ds->limits = *assay__limits(ctx);
     if ((s = detect_format(ctx, path, "HDF5, CSV or .npy embeddings", 1, &ds->format)) != ASSAY_OK)
         goto fail;
     assay__progress(ctx, "load", 0, 1);

@@ -82,6 +82,7 @@ struct assay_dataset {
     unsigned char (*content_digest)[32]; /* features only: finds exact duplicates */
     unsigned char digest[32];            /* over the row digests in order */
     assay__file_info files[ASSAY__MAX_FILES];
+    assay_limits limits; /* the limits the input was read under (report.json input.limits) */
     size_t n_files;
 
     double t_load, t_fingerprint;
