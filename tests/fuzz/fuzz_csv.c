@@ -27,6 +27,7 @@ static assay_ctx *fuzz_ctx(void) {
     return ctx;
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size); /* libFuzzer's entry point */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size == 0) return 0;
     assay_ctx *ctx = fuzz_ctx();

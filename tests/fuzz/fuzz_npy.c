@@ -24,6 +24,7 @@ static assay_ctx *fuzz_ctx(void) {
     return ctx;
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size); /* libFuzzer's entry point */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     assay_ctx *ctx = fuzz_ctx();
     assay__npy_header h;
