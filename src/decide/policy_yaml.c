@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/evp.h>
 #include <yaml.h>
@@ -355,6 +356,10 @@ static assay_status walk_allowlist(const ywalk *w, const yaml_node_t *seq, assay
 
 /* Reads a whole file. */
 static assay_status slurp(assay_ctx *ctx, const char *path, char **buf, size_t *len) {
+    /* A FIFO would block fopen forever, /dev/zero would fill the buffer (docs/limits.md). */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return assay__fail(ctx, ASSAY_E_IO, "%s: not a regular file; expected a YAML file", path);
     FILE *fp = fopen(path, "rb");
     if (fp == NULL)
         return assay__fail(ctx, errno == ENOENT ? ASSAY_E_NOTFOUND : ASSAY_E_IO, "%s: %s", path,
