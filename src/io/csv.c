@@ -189,8 +189,22 @@ static assay_status header_add(csv_reader *r, const char *s, size_t len) {
     return ASSAY_OK;
 }
 
+static size_t bad_text_at(const char *s, size_t len);
+
 static assay_status header_finish(csv_reader *r, uint64_t line) {
     r->header_line = line;
+    for (size_t j = 0; j < r->ncols; j++) {
+        size_t len = strlen(r->names[j]), at = bad_text_at(r->names[j], len);
+        if (at < len)
+            return assay__fail(r->ctx, ASSAY_E_FORMAT,
+                               "%s: line %" PRIu64
+                               ": column %zu of the header: byte %zu is 0x%02x, "
+                               "%s",
+                               r->path, line, j + 1, at + 1, (unsigned char)r->names[j][at],
+                               (unsigned char)r->names[j][at] < 0x80
+                                   ? "a control byte; column names are printable text"
+                                   : "not valid UTF-8; save the file as UTF-8");
+    }
     for (size_t j = 0; j < r->ncols; j++)
         if (r->names[j][0] == '\0')
             return assay__fail(r->ctx, ASSAY_E_FORMAT,
@@ -529,6 +543,47 @@ static assay_status grow_ptrs(assay_ctx *ctx, char ***arr, size_t cap) {
     return ASSAY_OK;
 }
 
+/* Offset of the first byte of s[0..len) that is a control byte (C0 other than tab, LF and CR,
+ * which a quoted multi-line cell holds, or DEL) or not part of
+ * well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF), or len. */
+static size_t bad_text_at(const char *s, size_t len) {
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        unsigned c = u[i];
+        if (c < 0x80) {
+            if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return i;
+            i++;
+            continue;
+        }
+        size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+        if (n == 0 || c > 0xF4 || i + n > len) return i;
+        for (size_t k = 1; k < n; k++)
+            if ((u[i + k] & 0xC0) != 0x80) return i;
+        if ((c == 0xE0 && u[i + 1] < 0xA0) || (c == 0xED && u[i + 1] >= 0xA0) ||
+            (c == 0xF0 && u[i + 1] < 0x90) || (c == 0xF4 && u[i + 1] >= 0x90))
+            return i; /* overlong, surrogate, or past U+10FFFF */
+        i += n;
+    }
+    return len;
+}
+
+/* Labels, ids and column names must be text as reports show it: UTF-8 without control bytes.
+ * Invalid bytes used to reach report.json as U+FFFD (two labels, one name) and an escape
+ * sequence reached the terminal summary. Reported as a pending cell error. */
+static void check_text(csv_reader *r, size_t col, const char *s, size_t len, const char *what) {
+    size_t at = bad_text_at(s, len);
+    if (at == len || r->pending != ASSAY_OK) return;
+    unsigned char b = (unsigned char)s[at];
+    r->pending = assay__fail(r->ctx, ASSAY_E_FORMAT,
+                             "%s: line %" PRIu64
+                             ": column '%.100s' (field %zu): byte %zu of the %s is %s 0x%02x; "
+                             "%s",
+                             r->path, record_line(r), col_name(r, col), col + 1, at + 1, what,
+                             b < 0x80 ? "the control byte" : "the byte", b,
+                             b < 0x80 ? "labels, ids and column names are printable text"
+                                      : "it is not valid UTF-8; save the file as UTF-8");
+}
+
 /* Copies a label/id cell into column `c` at row `row` (capacity already ensured). Empty values
  * are errors: an empty label would silently become a class of its own. */
 static assay_status store_value(csv_reader *r, assay__column *c, size_t row, size_t col,
@@ -537,12 +592,14 @@ static assay_status store_value(csv_reader *r, assay__column *c, size_t row, siz
         reader_defer(r, what, col, s, len);
         return ASSAY_OK;
     }
+    const char *noun = what + (strncmp(what, "an ", 3) == 0 ? 3 : 2); /* "a label" -> "label" */
     if (len > r->lim->max_label_bytes)
         return assay__fail(r->ctx, ASSAY_E_LIMIT,
                            "%s: line %" PRIu64 ": column '%.100s' (field %zu): %s of %zu bytes "
                            "exceeds --max-label-bytes (%" PRIu64 ")",
-                           r->path, record_line(r), col_name(r, col), col + 1,
-                           what + 2 + (what[1] == 'n'), len, r->lim->max_label_bytes);
+                           r->path, record_line(r), col_name(r, col), col + 1, noun, len,
+                           r->lim->max_label_bytes);
+    check_text(r, col, s, len, noun);
     char *v = assay__strpool_add(&c->pool, s, len);
     if (v == NULL) return assay__fail(r->ctx, ASSAY_E_NOMEM, "out of memory");
     c->s[row] = v;

@@ -47,8 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     assay__column col;
     memset(&col, 0, sizeof col);
     if (assay__npy_load_column_buf(ctx, "fuzz.npy", data, size, &col) == ASSAY_OK) {
-        volatile int64_t sink = 0;
-        for (size_t r = 0; r < col.n; r++) sink += col.i[r];
+        volatile uint64_t sink = 0; /* unsigned: the sum may wrap */
+        for (size_t r = 0; r < col.n; r++) sink += (uint64_t)col.i[r];
         (void)sink;
     }
     assay__column_free(&col);

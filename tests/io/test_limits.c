@@ -254,6 +254,43 @@ static void test_csv_nul_byte(void **state) {
                      ASSAY_E_FORMAT);
 }
 
+/* Labels, ids and column names are UTF-8 text without control bytes (tab, LF and CR allowed:
+ * a quoted cell may span lines). */
+static void test_csv_label_text(void **state) {
+    assay_ctx *ctx = *state;
+    assert_int_equal(
+        csv_text(ctx,
+                 "label,a\n\"caf\xc3\xa9\",1\n\"two\nlines\",2\n\xe2\x82\xac,3\n\"t\tab\",4\n"),
+        ASSAY_OK);
+    assert_int_equal(
+        csv_table(ctx,
+                  "label,a\nc\xff"
+                  "at,1\n",
+                  14,
+                  "t.csv: line 2: column 'label' (field 1): byte 2 of the label is the "
+                  "byte 0xff; it is not valid UTF-8",
+                  NULL),
+        ASSAY_E_FORMAT);
+    assert_int_equal(csv_table(ctx, "id,label,a\nx\x1b[2J,cat,1\n", 24,
+                               "t.csv: line 2: column 'id' (field 1): byte 2 of the id is the "
+                               "control byte 0x1b",
+                               NULL),
+                     ASSAY_E_FORMAT);
+    static const char *const bad_utf8[] = {"\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                                           "\xe2\x82", "\x80"};
+    for (size_t i = 0; i < sizeof bad_utf8 / sizeof bad_utf8[0]; i++) {
+        char text[64];
+        snprintf(text, sizeof text, "label,a\nx%s,1\n", bad_utf8[i]);
+        assert_int_equal(csv_table(ctx, text, strlen(text), "not valid UTF-8", NULL),
+                         ASSAY_E_FORMAT);
+    }
+    assert_int_equal(csv_table(ctx, "label,a\x7f\nx,1\n", 14,
+                               "t.csv: line 1: column 2 of the header: byte 2 is 0x7f, a control "
+                               "byte",
+                               NULL),
+                     ASSAY_E_FORMAT);
+}
+
 static void test_npy_descr_control_bytes(void **state) {
     assay_ctx *ctx = *state;
     unsigned char buf[256];
@@ -530,6 +567,7 @@ int main(void) {
         cmocka_unit_test_setup(test_csv_label_limit, reset),
         cmocka_unit_test_setup(test_csv_file_limit, reset),
         cmocka_unit_test_setup(test_csv_nul_byte, reset),
+        cmocka_unit_test_setup(test_csv_label_text, reset),
         cmocka_unit_test_setup(test_npy_descr_control_bytes, reset),
         cmocka_unit_test_setup(test_npy_rows_dims_limits, reset),
         cmocka_unit_test_setup(test_npy_tiny_file_huge_shape, reset),
