@@ -134,10 +134,16 @@ static void test_stdin_dash(void **state) {
     char *err = tu_slurp(log, NULL);
     assert_non_null(strstr(err, "-: line 1, byte 1: a NUL byte"));
     free(err);
-    /* '-' is refused for a side file */
+    /* '-' is refused for a side file and for --trusted-data */
     snprintf(cmd, sizeof cmd, "'%s' scan '%s' --ids-file - -q -o '%s' </dev/null 2>'%s'", ASSAY_BIN,
              g_csv, out, log);
     assert_int_equal(run_sh(cmd), 2);
+    err = tu_slurp(log, NULL);
+    assert_non_null(strstr(err, "standard input is accepted only for a CSV dataset"));
+    free(err);
+    const char *td[] = {"assay", "scan", g_csv, "--trusted-data", "-", "-q", "-o", out, NULL};
+    run_expect("cli_limits_trusted_dash", td, 2, 5.0);
+    assert_stderr_has("--trusted-data cannot be '-'");
 }
 
 static void test_nul_in_csv_label(void **state) {
