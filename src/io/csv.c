@@ -199,11 +199,8 @@ static assay_status header_finish(csv_reader *r, uint64_t line) {
             return assay__fail(r->ctx, ASSAY_E_FORMAT,
                                "%s: line %" PRIu64
                                ": column %zu of the header: byte %zu is 0x%02x, "
-                               "%s",
-                               r->path, line, j + 1, at + 1, (unsigned char)r->names[j][at],
-                               (unsigned char)r->names[j][at] < 0x80
-                                   ? "a control byte; column names are printable text"
-                                   : "not valid UTF-8; save the file as UTF-8");
+                               "not valid UTF-8; save the file as UTF-8",
+                               r->path, line, j + 1, at + 1, (unsigned char)r->names[j][at]);
     }
     for (size_t j = 0; j < r->ncols; j++)
         if (r->names[j][0] == '\0')
@@ -543,15 +540,13 @@ static assay_status grow_ptrs(assay_ctx *ctx, char ***arr, size_t cap) {
     return ASSAY_OK;
 }
 
-/* Offset of the first byte of s[0..len) that is a control byte (C0 other than tab, LF and CR,
- * which a quoted multi-line cell holds, or DEL) or not part of
- * well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF), or len. */
+/* Offset of the first byte of s[0..len) that is not part of well-formed UTF-8 (no overlongs,
+ * surrogates or code points past U+10FFFF), or len. */
 static size_t bad_text_at(const char *s, size_t len) {
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < len;) {
         unsigned c = u[i];
         if (c < 0x80) {
-            if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return i;
             i++;
             continue;
         }
@@ -567,21 +562,17 @@ static size_t bad_text_at(const char *s, size_t len) {
     return len;
 }
 
-/* Labels, ids and column names must be text as reports show it: UTF-8 without control bytes.
- * Invalid bytes used to reach report.json as U+FFFD (two labels, one name) and an escape
- * sequence reached the terminal summary. Reported as a pending cell error. */
+/* Labels, ids and column names must be UTF-8, the encoding of every report: invalid bytes used
+ * to reach report.json as U+FFFD, so two different labels could show as one. (Control bytes are
+ * kept: the reports escape them.) Reported as a pending cell error. */
 static void check_text(csv_reader *r, size_t col, const char *s, size_t len, const char *what) {
     size_t at = bad_text_at(s, len);
     if (at == len || r->pending != ASSAY_OK) return;
-    unsigned char b = (unsigned char)s[at];
     r->pending = assay__fail(r->ctx, ASSAY_E_FORMAT,
-                             "%s: line %" PRIu64
-                             ": column '%.100s' (field %zu): byte %zu of the %s is %s 0x%02x; "
-                             "%s",
+                             "%s: line %" PRIu64 ": column '%.100s' (field %zu): byte %zu of the "
+                             "%s is 0x%02x, not valid UTF-8; save the file as UTF-8",
                              r->path, record_line(r), col_name(r, col), col + 1, at + 1, what,
-                             b < 0x80 ? "the control byte" : "the byte", b,
-                             b < 0x80 ? "labels, ids and column names are printable text"
-                                      : "it is not valid UTF-8; save the file as UTF-8");
+                             (unsigned char)s[at]);
 }
 
 /* Copies a label/id cell into column `c` at row `row` (capacity already ensured). Empty values
