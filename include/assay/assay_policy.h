@@ -89,6 +89,11 @@ ASSAY_API assay_status assay_policy_set_option(assay_ctx *ctx, assay_policy *p, 
  * included: it loads that file). */
 ASSAY_API assay_status assay_policy_load_env(assay_ctx *ctx, assay_policy *p);
 
+/* Sets the context's input limits (assay_ctx_set_limits) from the policy's `limits:` keys that a
+ * file, variable or flag set (--max-rows ...; docs/limits.md); limits the policy leaves at their
+ * default keep the context's value. Call it before loading the dataset. ASSAY_E_INVAL. */
+ASSAY_API assay_status assay_policy_apply_limits(assay_ctx *ctx, const assay_policy *p);
+
 /* Copies the policy's scan settings (k, metric, skip, parameters, fail-on, ...) into *o, leaving
  * the fields the policy does not hold (graph_path) as they are. */
 ASSAY_API void assay_policy_scan_opts(const assay_policy *p, assay_scan_opts *o);

@@ -309,6 +309,13 @@ static int parse_scan_args(int argc, char **argv, cli_opts *o, char *err, size_t
         snprintf(err, len, "knn needs --out FILE (the graph file to write)");
         return CLI_EXIT_USAGE;
     }
+    /* Standard input is read once, and only as the dataset (docs/limits.md). */
+    if (o->trusted_data != NULL && strcmp(o->trusted_data, "-") == 0) {
+        snprintf(err, len,
+                 "--trusted-data cannot be '-': only the INPUT is read from standard "
+                 "input (write ./- for a file named '-')");
+        return CLI_EXIT_USAGE;
+    }
     o->input = argv[optind];
     return 0;
 }

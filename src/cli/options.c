@@ -108,9 +108,10 @@ static const cli_option k_own[] = {
 };
 #define N_OWN (sizeof k_own / sizeof k_own[0])
 
-/* The policy options that shape the graph: knn takes them too. */
-static int graph_option(const char *name) {
-    return strcmp(name, "k") == 0 || strcmp(name, "metric") == 0 || strcmp(name, "policy") == 0;
+/* The policy options that shape the graph, and the input limits: knn takes them too. */
+static int graph_option(const assay_policy_option *p) {
+    return strcmp(p->name, "k") == 0 || strcmp(p->name, "metric") == 0 ||
+           strcmp(p->name, "policy") == 0 || strncmp(p->key, "limits.", 7) == 0;
 }
 
 /* Where a policy option is listed: the scan settings, the detector parameters, or the gate. */
@@ -120,6 +121,7 @@ static cli_section policy_section(const assay_policy_option *p) {
                                             "scan.outlier-iqr", "scan.skip"};
     for (size_t i = 0; i < sizeof scan_keys / sizeof scan_keys[0]; i++)
         if (strcmp(p->key, scan_keys[i]) == 0) return CLI_SEC_SCAN;
+    if (strncmp(p->key, "limits.", 7) == 0) return CLI_SEC_INPUT; /* docs/limits.md */
     return strncmp(p->key, "scan.", 5) == 0 ? CLI_SEC_PARAMS : CLI_SEC_GATE;
 }
 
@@ -133,7 +135,7 @@ static void build(void) {
     for (size_t i = 0; i < N_OWN; i++) g_all[n++] = k_own[i];
     for (size_t i = 0; i < assay_policy_option_count() && i < CLI_MAX_POLICY_OPTIONS; i++) {
         const assay_policy_option *p = assay_policy_option_at(i);
-        unsigned cmds = CLI_FOR_SCAN | CLI_FOR_POLICY | (graph_option(p->name) ? CLI_FOR_KNN : 0);
+        unsigned cmds = CLI_FOR_SCAN | CLI_FOR_POLICY | (graph_option(p) ? CLI_FOR_KNN : 0);
         g_all[n++] = (cli_option){p->name,
                                   strcmp(p->name, "k") == 0 ? 'k' : 0,
                                   p->takes_value ? required_argument : no_argument,

@@ -8,10 +8,26 @@
 
 #include "cli.h"
 
+/* 1 when policy option `name` is one of the input limits (limits.*). */
+static int is_limit_option(const char *name) {
+    for (size_t i = 0; i < assay_policy_option_count(); i++) {
+        const assay_policy_option *opt = assay_policy_option_at(i);
+        if (strcmp(opt->name, name) == 0) return strncmp(opt->key, "limits.", 7) == 0;
+    }
+    return 0;
+}
+
 assay_status cli_resolve_policy(const cli_opts *o, assay_ctx *ctx, assay_policy **out,
                                 assay_scan_opts *scan) {
     assay_policy *p = NULL;
     assay_status s = assay_policy_create(ctx, &p);
+    /* The limit flags first, so that --max-depth and --max-file-size bound the policy file too
+     * (they win over the file's own limits: anyway). */
+    for (size_t i = 0; s == ASSAY_OK && i < o->n_policy_args; i++)
+        if (is_limit_option(o->policy_args[i].name))
+            s = assay_policy_set_option(ctx, p, o->policy_args[i].name, o->policy_args[i].value,
+                                        ASSAY_SRC_FLAG);
+    if (s == ASSAY_OK) s = assay_policy_apply_limits(ctx, p);
     /* --policy first, so that ASSAY_POLICY only names a file when no flag did */
     for (size_t i = 0; s == ASSAY_OK && i < o->n_policy_args; i++)
         if (strcmp(o->policy_args[i].name, "policy") == 0)
@@ -26,6 +42,11 @@ assay_status cli_resolve_policy(const cli_opts *o, assay_ctx *ctx, assay_policy 
         return s;
     }
     assay_policy_scan_opts(p, scan);
+    /* --max-* flags, ASSAY_MAX_* and the file's limits: bound the input before it is read */
+    if ((s = assay_policy_apply_limits(ctx, p)) != ASSAY_OK) {
+        assay_policy_destroy(p);
+        return s;
+    }
     *out = p;
     return ASSAY_OK;
 }

@@ -62,6 +62,21 @@ static const assay_policy_option k_options[] = {
      "run a detector or not (false = --skip DET)", NULL},
     {"allowlist", "ASSAY_ALLOWLIST", "allowlist", 1, "FILE",
      "accepted rows: a YAML list of {id | row-sha256, reason, owner, expires}", NULL},
+    /* Bounds on the input (docs/limits.md); a larger input exits 2 naming the limit. */
+    {"max-file-size", "ASSAY_MAX_FILE_SIZE", "limits.max-file-size", 1, "SIZE",
+     "largest input file, in bytes (K, M, G, T suffixes: powers of 1024)", NULL},
+    {"max-rows", "ASSAY_MAX_ROWS", "limits.max-rows", 1, "N",
+     "most rows a dataset, side file or id list may have", NULL},
+    {"max-dims", "ASSAY_MAX_DIMS", "limits.max-dims", 1, "N",
+     "most feature columns (embedding width) an input may have", NULL},
+    {"max-field-bytes", "ASSAY_MAX_FIELD_BYTES", "limits.max-field-bytes", 1, "SIZE",
+     "longest CSV field, in bytes", NULL},
+    {"max-line-bytes", "ASSAY_MAX_LINE_BYTES", "limits.max-line-bytes", 1, "SIZE",
+     "longest CSV or id-list line, in bytes", NULL},
+    {"max-label-bytes", "ASSAY_MAX_LABEL_BYTES", "limits.max-label-bytes", 1, "SIZE",
+     "longest label, id or column name, in bytes", NULL},
+    {"max-depth", "ASSAY_MAX_DEPTH", "limits.max-depth", 1, "N",
+     "deepest nesting of a JSON or YAML document (policy, allowlist, report, manifest)", NULL},
 };
 #define N_FIXED_OPTIONS (sizeof k_options / sizeof k_options[0])
 
@@ -82,6 +97,8 @@ static void value_text(const json_t *v, char *buf, size_t len) {
         snprintf(buf, len, "%s", json_string_value(v));
     } else if (json_is_boolean(v)) {
         snprintf(buf, len, "%s", json_is_true(v) ? "true" : "false");
+    } else if (json_is_integer(v)) {
+        snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     } else if (json_is_number(v)) {
         snprintf(buf, len, "%g", json_number_value(v));
     } else if (json_is_array(v)) {
@@ -159,9 +176,62 @@ const assay_policy_option *assay_policy_option_at(size_t i) {
 
 /* ---- the policy ---- */
 
+const char *const assay__limit_keys[ASSAY__LIMIT_COUNT] = {
+    "max-file-size",  "max-rows",        "max-dims", "max-field-bytes",
+    "max-line-bytes", "max-label-bytes", "max-depth"};
+
+/* The limits.* value number i (0 .. ASSAY__LIMIT_COUNT - 1, in assay__limit_keys order). */
+static uint64_t limit_get(const assay_limits *l, int i) {
+    const uint64_t v[ASSAY__LIMIT_COUNT] = {
+        l->max_file_bytes, l->max_rows,        l->max_dims, l->max_field_bytes,
+        l->max_line_bytes, l->max_label_bytes, l->max_depth};
+    return v[i];
+}
+
+static void limit_set(assay_limits *l, int i, uint64_t v) {
+    switch (i) {
+    case 0:
+        l->max_file_bytes = v;
+        break;
+    case 1:
+        l->max_rows = v;
+        break;
+    case 2:
+        l->max_dims = v;
+        break;
+    case 3:
+        l->max_field_bytes = v;
+        break;
+    case 4:
+        l->max_line_bytes = v;
+        break;
+    case 5:
+        l->max_label_bytes = v;
+        break;
+    default:
+        l->max_depth = (uint32_t)v;
+        break;
+    }
+}
+
+uint64_t assay__policy_limit(const assay_policy *p, int i) {
+    return limit_get(&p->limits, i);
+}
+
+assay_status assay_policy_apply_limits(assay_ctx *ctx, const assay_policy *p) {
+    if (ctx == NULL || p == NULL)
+        return assay__fail(ctx, ASSAY_E_INVAL, "assay_policy_apply_limits: NULL argument");
+    assay_limits l = *assay_ctx_limits(ctx);
+    for (int i = 0; i < ASSAY__LIMIT_COUNT; i++)
+        if (p->src[ASSAY__SLOT_LIMIT0 + i] != ASSAY_SRC_DEFAULT)
+            limit_set(&l, i, limit_get(&p->limits, i));
+    return assay_ctx_set_limits(ctx, &l);
+}
+
 static void set_defaults(assay_policy *p) {
     const assay_scan_opts init = ASSAY_SCAN_OPTS_INIT;
     p->scan = init;
+    assay_limits_default(&p->limits);
     for (int d = 0; d < ASSAY_DET_COUNT; d++) {
         p->det_enabled[d] = 1;
         p->det_threshold[d] = 0.5;
@@ -226,6 +296,10 @@ typedef struct keyref {
     const char *cls; /* class budget: the class (points into the key) */
 } keyref;
 
+/* Largest value of a limit: sizes up to 2^60 bytes, counts exact in a double. */
+#define LIMIT_MAX_SIZE  1152921504606846976.0 /* 2^60 */
+#define LIMIT_MAX_COUNT 9007199254740992.0    /* 2^53 */
+
 static const char *const k_scan_fixed[] = {"k",           "metric", "weighted", "label-threshold",
                                            "outlier-iqr", "skip"};
 static const char *const k_det_fields[] = {"enabled", "threshold", "severity"};
@@ -279,6 +353,20 @@ static int resolve(const char *key, keyref *r) {
             }
         return -1;
     }
+    if (strncmp(key, "limits.", 7) == 0) {
+        for (int i = 0; i < ASSAY__LIMIT_COUNT; i++)
+            if (strcmp(key + 7, assay__limit_keys[i]) == 0) {
+                int size = i == 0 || i == 3 || i == 4 || i == 5;
+                double hi = i == 2   ? 2147483646.0 /* feature indices are int32 */
+                            : i == 6 ? 100000.0
+                            : size   ? LIMIT_MAX_SIZE
+                                     : LIMIT_MAX_COUNT;
+                *r = (keyref){
+                    size ? ASSAY__V_SIZE : ASSAY__V_INT, ASSAY__SLOT_LIMIT0 + i, 1, hi, 0, NULL};
+                return 0;
+            }
+        return -1;
+    }
     if (strncmp(key, "gate.class-budgets.", 19) == 0 && key[19] != '\0') {
         *r = (keyref){ASSAY__V_NUM, -1, 0, 1, 0, key + 19};
         return 0;
@@ -318,6 +406,32 @@ static int parse_number(const char *s, double *out) {
     double v = strtod(s, &end);
     if (s[0] == '\0' || errno != 0 || *end != '\0' || !isfinite(v)) return -1;
     *out = v;
+    return 0;
+}
+
+/* "123", "64K", "1.5G" (powers of 1024; a fraction only with a suffix, rounded down). */
+static int parse_size(const char *s, double *out) {
+    char *end = NULL;
+    errno = 0;
+    if (s[0] < '0' || s[0] > '9') return -1;
+    double v = strtod(s, &end);
+    if (errno != 0 || end == s || !isfinite(v)) return -1;
+    double mul = 1;
+    if (*end != '\0') {
+        const char *units = "KMGT";
+        const char *u = strchr(units, end[0] >= 'a' ? end[0] - 32 : end[0]);
+        if (u == NULL || end[0] == '\0') return -1;
+        mul = ldexp(1.0, 10 * (int)(u - units + 1));
+        end++;
+        if (*end == 'i' && end[1] == 'B')
+            end += 2; /* "64KiB" */
+        else if (*end == 'B')
+            end++; /* "64KB" */
+        if (*end != '\0') return -1;
+    } else if (v != floor(v)) {
+        return -1;
+    }
+    *out = floor(v * mul);
     return 0;
 }
 
@@ -366,7 +480,7 @@ static int det_index(const char *name) {
 static const char *expected_text(const keyref *r, char *buf, size_t len) {
     switch (r->type) {
     case ASSAY__V_INT:
-        snprintf(buf, len, "an integer from %g to %g", r->lo, r->hi);
+        snprintf(buf, len, "an integer from %.0f to %.0f", r->lo, r->hi);
         break;
     case ASSAY__V_NUM:
         snprintf(buf, len, "a number %s%g, %g]", r->lo_open ? "in (" : "in [", r->lo, r->hi);
@@ -400,6 +514,12 @@ static const char *expected_text(const keyref *r, char *buf, size_t len) {
     }
     case ASSAY__V_ALLOWFILE:
         snprintf(buf, len, "an allowlist file");
+        break;
+    case ASSAY__V_SIZE:
+        snprintf(buf, len,
+                 "a byte count from %.0f to %.0f, optionally with a K, M, G or T suffix "
+                 "(powers of 1024)",
+                 r->lo, r->hi);
         break;
     }
     return buf;
@@ -463,6 +583,10 @@ assay_status assay__policy_set(assay_ctx *ctx, assay_policy *p, const char *key,
         break;
     case ASSAY__V_NUM:
         if (parse_number(value, &num) != 0 || num > r.hi || (r.lo_open ? num <= r.lo : num < r.lo))
+            return bad_value(ctx, where, key, &r, value, NULL);
+        break;
+    case ASSAY__V_SIZE:
+        if (parse_size(value, &num) != 0 || num < r.lo || num > r.hi)
             return bad_value(ctx, where, key, &r, value, NULL);
         break;
     case ASSAY__V_BOOL:
@@ -555,6 +679,10 @@ assay_status assay__policy_set(assay_ctx *ctx, assay_policy *p, const char *key,
         p->exit_zero = b;
         break;
     default:
+        if (r.slot >= ASSAY__SLOT_LIMIT0) {
+            limit_set(&p->limits, r.slot - ASSAY__SLOT_LIMIT0, (uint64_t)num);
+            break;
+        }
         if (r.slot >= ASSAY__SLOT_PARAM0 && r.slot < ASSAY__SLOT_DET0) {
             size_t i = (size_t)(r.slot - ASSAY__SLOT_PARAM0);
             o->param[i] = num;

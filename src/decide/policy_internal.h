@@ -31,8 +31,15 @@ enum {
     ASSAY__SLOT_FAIL_KINDS,
     ASSAY__SLOT_EXIT_ZERO,
     ASSAY__SLOT_ALLOWLIST,
-    ASSAY__SLOT_COUNT
+    ASSAY__SLOT_LIMIT0, /* + index into assay__limit_keys (limits.*, docs/limits.md) */
+    ASSAY__SLOT_COUNT = ASSAY__SLOT_LIMIT0 + 7
 };
+
+/* The `limits:` keys, in slot order (ASSAY__SLOT_LIMIT0 + i). */
+#define ASSAY__LIMIT_COUNT 7
+extern const char *const assay__limit_keys[ASSAY__LIMIT_COUNT];
+/* The value of limits key i (the default when no source set it). */
+uint64_t assay__policy_limit(const assay_policy *p, int i);
 enum { ASSAY__DET_ENABLED = 0, ASSAY__DET_THRESHOLD = 1, ASSAY__DET_SEVERITY = 2 };
 
 typedef struct assay__allow_entry {
@@ -63,7 +70,8 @@ struct assay_policy {
     assay__allow_entry *allow;
     size_t n_allow;
     assay_policy_source src[ASSAY__SLOT_COUNT];
-    char *file; /* the policy file as given, NULL without one */
+    assay_limits limits; /* limits.*: bounds on the input (applied to the context before loading) */
+    char *file;          /* the policy file as given, NULL without one */
     unsigned char file_sha256[32];
 };
 
@@ -77,7 +85,8 @@ typedef enum assay__vtype {
     ASSAY__V_SEV_SOME, /* low..critical */
     ASSAY__V_DETLIST,
     ASSAY__V_KINDLIST,
-    ASSAY__V_ALLOWFILE
+    ASSAY__V_ALLOWFILE,
+    ASSAY__V_SIZE /* a byte count: an integer with an optional K, M, G or T suffix (1024^n) */
 } assay__vtype;
 
 /* What a dotted key holds: its type and, for numbers, the inclusive range [lo, hi] ((lo, hi]

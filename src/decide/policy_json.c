@@ -67,8 +67,12 @@ json_t *assay__policy_effective(const assay_policy *p) {
         }
         json_array_append_new(allow, e);
     }
-    return json_pack("{s:i, s:o, s:o, s:o, s:o}", "version", ASSAY__POLICY_VERSION, "scan", scan,
-                     "detectors", dets, "gate", gate, "allowlist", allow);
+    json_t *limits = json_object();
+    for (int i = 0; i < ASSAY__LIMIT_COUNT; i++)
+        json_object_set_new(limits, assay__limit_keys[i],
+                            json_integer((json_int_t)assay__policy_limit(p, i)));
+    return json_pack("{s:i, s:o, s:o, s:o, s:o, s:o}", "version", ASSAY__POLICY_VERSION, "scan",
+                     scan, "detectors", dets, "gate", gate, "allowlist", allow, "limits", limits);
 }
 
 json_t *assay__policy_sources(const assay_policy *p) {
@@ -91,8 +95,10 @@ json_t *assay__policy_sources(const assay_policy *p) {
         else if (i < ASSAY__SLOT_FAIL_ON)
             snprintf(key, sizeof key, "detectors.%s.%s", det_name((i - ASSAY__SLOT_DET0) / 3),
                      det_fields[(i - ASSAY__SLOT_DET0) % 3]);
-        else
+        else if (i < ASSAY__SLOT_LIMIT0)
             k = gate_keys[i - ASSAY__SLOT_FAIL_ON];
+        else
+            snprintf(key, sizeof key, "limits.%s", assay__limit_keys[i - ASSAY__SLOT_LIMIT0]);
         json_object_set_new(s, k, json_string(assay__source_name(p->src[i])));
     }
     for (size_t i = 0; i < p->n_budgets; i++) {

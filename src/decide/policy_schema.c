@@ -57,6 +57,10 @@ static json_t *value_schema(const char *key) {
     case ASSAY__V_KINDLIST:
         return json_pack("{s:s, s:o, s:b}", "type", "array", "items",
                          enum_of(assay__kind_names, ASSAY__KIND_COUNT), "uniqueItems", 1);
+    case ASSAY__V_SIZE:
+        return json_pack("{s:[{s:s, s:I, s:f}, {s:s, s:s}]}", "oneOf", "type", "integer", "minimum",
+                         (json_int_t)lo, "maximum", hi, "type", "string", "pattern",
+                         "^[0-9]+(\\.[0-9]+)?[KMGTkmgt](i?B)?$");
     default: /* the allowlist: entries (a file only on the command line) */
         return json_pack("{s:s, s:{s:s}}", "type", "array", "items", "$ref", "#/$defs/allowEntry");
     }
@@ -159,6 +163,9 @@ json_t *assay__policy_schema(void) {
                             describe(al, "accepted rows: reported with allowlisted: true, not "
                                          "counted by the gate, until they expire"));
     json_object_set_new(props, "allowlist", allow);
+    json_object_set_new(props, "limits",
+                        block("limits.", "bounds on every input (docs/limits.md): a larger input "
+                                         "is refused with exit 2 naming the limit"));
     json_object_set_new(schema, "properties", props);
 
     const char *names[ASSAY_DET_COUNT];

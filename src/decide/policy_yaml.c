@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/evp.h>
 #include <yaml.h>
@@ -159,7 +160,8 @@ static assay_status set_list(const ywalk *w, const char *key, const yaml_node_t 
     return s == ASSAY_OK ? s : ASSAY_E_FORMAT;
 }
 
-static const char *const k_top_keys[] = {"version", "scan", "detectors", "gate", "allowlist"};
+static const char *const k_top_keys[] = {"version", "scan",      "detectors",
+                                         "gate",    "allowlist", "limits"};
 static const char *const k_gate_keys[] = {"fail-on",       "warn-on",    "max-flagged-fraction",
                                           "class-budgets", "fail-kinds", "exit-zero"};
 static const char *const k_det_keys[] = {"enabled", "threshold", "severity"};
@@ -354,6 +356,10 @@ static assay_status walk_allowlist(const ywalk *w, const yaml_node_t *seq, assay
 
 /* Reads a whole file. */
 static assay_status slurp(assay_ctx *ctx, const char *path, char **buf, size_t *len) {
+    /* A FIFO would block fopen forever, /dev/zero would fill the buffer (docs/limits.md). */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return assay__fail(ctx, ASSAY_E_IO, "%s: not a regular file; expected a YAML file", path);
     FILE *fp = fopen(path, "rb");
     if (fp == NULL)
         return assay__fail(ctx, errno == ENOENT ? ASSAY_E_NOTFOUND : ASSAY_E_IO, "%s: %s", path,
@@ -440,6 +446,24 @@ assay_status assay__allowlist_load(assay_ctx *ctx, const char *path, assay__allo
     return s;
 }
 
+/* limits: max-rows: 1000000 ... (docs/limits.md) */
+static assay_status walk_limits(const ywalk *w, const yaml_node_t *map) {
+    ASSAY_TRY(expect_type(w, map, "limits", YAML_MAPPING_NODE));
+    ASSAY_TRY(check_keys(w, map, "limits"));
+    for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
+         pr++) {
+        yaml_node_t *k = yaml_document_get_node(w->doc, pr->key);
+        char key[300];
+        snprintf(key, sizeof key, "limits.%s", scalar(k));
+        size_t i = 0;
+        while (i < ASSAY__LIMIT_COUNT && strcmp(assay__limit_keys[i], scalar(k)) != 0) i++;
+        if (i == ASSAY__LIMIT_COUNT)
+            return unknown_key(w, k, key, assay__limit_keys, ASSAY__LIMIT_COUNT);
+        ASSAY_TRY(set_scalar(w, key, yaml_document_get_node(w->doc, pr->value)));
+    }
+    return ASSAY_OK;
+}
+
 static assay_status walk_policy(const ywalk *w, const yaml_node_t *root) {
     if (root == NULL)
         return assay__fail(w->ctx, ASSAY_E_FORMAT, "%s: empty; a policy starts with 'version: %d'",
@@ -447,7 +471,7 @@ static assay_status walk_policy(const ywalk *w, const yaml_node_t *root) {
     ASSAY_TRY(expect_type(w, root, "(top level)", YAML_MAPPING_NODE));
     ASSAY_TRY(check_keys(w, root, ""));
     const size_t n_top = sizeof k_top_keys / sizeof k_top_keys[0];
-    const yaml_node_t *sec[5] = {NULL};
+    const yaml_node_t *sec[6] = {NULL};
     for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top;
          pr++) {
         yaml_node_t *k = yaml_document_get_node(w->doc, pr->key);
@@ -467,6 +491,7 @@ static assay_status walk_policy(const ywalk *w, const yaml_node_t *root) {
     if (sec[1]) ASSAY_TRY(walk_scan(w, sec[1]));
     if (sec[2]) ASSAY_TRY(walk_detectors(w, sec[2]));
     if (sec[3]) ASSAY_TRY(walk_gate(w, sec[3]));
+    if (sec[5]) ASSAY_TRY(walk_limits(w, sec[5]));
     if (sec[4]) {
         assay__allow_entry *a = NULL;
         size_t n = 0;

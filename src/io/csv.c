@@ -8,15 +8,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <csv.h>
+#include <openssl/evp.h>
 
 #include "io/dataset_internal.h"
+#include "io/input.h"
 
 /* fread block: large enough that per-read overhead vanishes, small enough to be cheap to hold. */
 #define CSV_BLOCK (1u << 20)
 /* Columns listed in a "no column 'x'" message before "...". */
 #define CSV_LIST_MAX 10
+/* libcsv is fed at most this many bytes at a time, so a field or line over its limit is caught
+ * within this many bytes of the limit, whatever the block size. */
+#define CSV_PIECE (64u * 1024)
 
 /* ---- reader ---- */
 
@@ -61,6 +67,8 @@ struct csv_reader {
     size_t ncols, names_cap;
     hdr_entry *sorted; /* header sorted by name, for duplicate checks and look-ups */
     assay__strpool pool;
+    const assay_limits *lim;
+    uint64_t bytes; /* bytes given to reader_input so far (the file size limit) */
 };
 
 static size_t count_newlines(const char *s, size_t len) {
@@ -156,6 +164,18 @@ static assay_status missing_column(csv_reader *r, const char *what, const char *
 }
 
 static assay_status header_add(csv_reader *r, const char *s, size_t len) {
+    /* The header may hold max_dims features plus a label and an id column. */
+    if (r->ncols >= r->lim->max_dims + 2)
+        return assay__fail(r->ctx, ASSAY_E_LIMIT,
+                           "%s: line %" PRIu64 ": the header has more than %" PRIu64
+                           " columns, exceeds --max-dims (%" PRIu64
+                           ") plus a label and an id column",
+                           r->path, r->line, r->lim->max_dims + 2, r->lim->max_dims);
+    if (len > r->lim->max_label_bytes)
+        return assay__fail(r->ctx, ASSAY_E_LIMIT,
+                           "%s: line %" PRIu64 ": column name %zu of %zu bytes exceeds "
+                           "--max-label-bytes (%" PRIu64 ")",
+                           r->path, r->line, r->ncols + 1, len, r->lim->max_label_bytes);
     if (r->ncols == r->names_cap) {
         size_t cap = r->names_cap ? 2 * r->names_cap : 64;
         char **p = realloc(r->names, cap * sizeof *p);
@@ -169,8 +189,19 @@ static assay_status header_add(csv_reader *r, const char *s, size_t len) {
     return ASSAY_OK;
 }
 
+static size_t bad_text_at(const char *s, size_t len);
+
 static assay_status header_finish(csv_reader *r, uint64_t line) {
     r->header_line = line;
+    for (size_t j = 0; j < r->ncols; j++) {
+        size_t len = strlen(r->names[j]), at = bad_text_at(r->names[j], len);
+        if (at < len)
+            return assay__fail(r->ctx, ASSAY_E_FORMAT,
+                               "%s: line %" PRIu64
+                               ": column %zu of the header: byte %zu is 0x%02x, "
+                               "not valid UTF-8; save the file as UTF-8",
+                               r->path, line, j + 1, at + 1, (unsigned char)r->names[j][at]);
+    }
     for (size_t j = 0; j < r->ncols; j++)
         if (r->names[j][0] == '\0')
             return assay__fail(r->ctx, ASSAY_E_FORMAT,
@@ -206,6 +237,19 @@ static void on_field(void *s, size_t len, void *data) {
      * unquoted newline would have ended the record, so nothing else can lie in between. Only the
      * first field is scanned, which keeps memchr off the per-field path. */
     if (col == 0) r->rec_line = r->line - (len > 0 ? count_newlines(f, len) : 0);
+    if (len > r->lim->max_field_bytes) {
+        int named = r->have_header && col < r->ncols;
+        r->st = assay__fail(r->ctx, ASSAY_E_LIMIT,
+                            "%s: line %" PRIu64 ": field %zu%s%.100s%s of %zu bytes exceeds "
+                            "--max-field-bytes (%" PRIu64 ")",
+                            r->path, record_line(r), col + 1,
+                            named            ? " (column '"
+                            : r->have_header ? ""
+                                             : " of the header",
+                            named ? r->names[col] : "", named ? "')" : "", len,
+                            r->lim->max_field_bytes);
+        return;
+    }
     if (!r->have_header)
         r->st = header_add(r, f, len);
     else if (col < r->ncols)
@@ -226,6 +270,11 @@ static void on_record(int term, void *data) {
                                 r->path, line, r->ncols, r->nf);
         } else if (r->pending != ASSAY_OK) {
             r->st = r->pending;
+        } else if (r->n_records >= r->lim->max_rows) {
+            r->st = assay__fail(r->ctx, ASSAY_E_LIMIT,
+                                "%s: line %" PRIu64 ": more than %" PRIu64
+                                " data rows, exceeds --max-rows (%" PRIu64 ")",
+                                r->path, line, r->lim->max_rows, r->lim->max_rows);
         } else {
             r->st = r->c.record(r, r->c.user, line);
             r->n_records++;
@@ -263,52 +312,103 @@ static assay_status libcsv_error(csv_reader *r, int at_eof, size_t col) {
                        r->path, r->line, col, rec, csv_strerror(e));
 }
 
-/* Feeds one block to libcsv a physical line at a time, so that the line number is exact when a
+/* A field libcsv is still collecting has outgrown the limit (its full length is unknown). */
+static assay_status field_too_long(csv_reader *r) {
+    return assay__fail(r->ctx, ASSAY_E_LIMIT,
+                       "%s: line %" PRIu64 ": field %zu%s%.100s%s of more than %" PRIu64
+                       " bytes exceeds --max-field-bytes (%" PRIu64 ")",
+                       r->path, open_record_line(r), r->nf + 1,
+                       r->have_header && r->nf < r->ncols ? " (column '" : "",
+                       r->have_header && r->nf < r->ncols ? r->names[r->nf] : "",
+                       r->have_header && r->nf < r->ncols ? "')" : "", r->lim->max_field_bytes,
+                       r->lim->max_field_bytes);
+}
+
+/* Gives libcsv buf[0..len) (part of one physical line) in pieces of at most CSV_PIECE bytes,
+ * checking after each that the field being collected is within the limit. */
+static assay_status parse_pieces(csv_reader *r, const char *buf, size_t len) {
+    while (len > 0) {
+        size_t piece = len < CSV_PIECE ? len : CSV_PIECE;
+        size_t done = csv_parse(&r->p, buf, piece, on_field, on_record, r);
+        if (r->st != ASSAY_OK) return r->st;
+        if (done < piece) return libcsv_error(r, 0, r->line_col + done + 1);
+        if (r->p.entry_pos > r->lim->max_field_bytes) return field_too_long(r);
+        r->line_col += piece;
+        buf += piece;
+        len -= piece;
+    }
+    return ASSAY_OK;
+}
+
+/* Feeds bytes to libcsv a physical line at a time, so that the line number is exact when a
  * callback fires. A line cut by the block end is fed as is: libcsv keeps its own state across
- * calls, and the line number only advances once the '\n' has been fed. */
+ * calls, and the line number only advances once the '\n' has been fed. A NUL byte is refused
+ * (text files hold none; libcsv would keep it and the label would end there), and so is a line
+ * longer than the limit, before it is fed. */
 static assay_status reader_feed(csv_reader *r, const char *buf, size_t len) {
     const char *p = buf, *end = buf + len;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t chunk = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
-        size_t done = csv_parse(&r->p, p, chunk, on_field, on_record, r);
-        if (r->st != ASSAY_OK) return r->st;
-        if (done < chunk) return libcsv_error(r, 0, r->line_col + done + 1);
+        size_t text = nl ? chunk - 1 : chunk;
+        if (r->line_col + text > r->lim->max_line_bytes) {
+            if (nl != NULL)
+                return assay__fail(r->ctx, ASSAY_E_LIMIT,
+                                   "%s: line %" PRIu64 ": line of %" PRIu64
+                                   " bytes exceeds --max-line-bytes (%" PRIu64 ")",
+                                   r->path, r->line, (uint64_t)(r->line_col + text),
+                                   r->lim->max_line_bytes);
+            return assay__fail(r->ctx, ASSAY_E_LIMIT,
+                               "%s: line %" PRIu64 ": line of more than %" PRIu64
+                               " bytes exceeds --max-line-bytes (%" PRIu64 ")",
+                               r->path, r->line, r->lim->max_line_bytes, r->lim->max_line_bytes);
+        }
+        const char *nul = memchr(p, '\0', chunk);
+        if (nul != NULL) {
+            /* Parse up to the NUL so the message can say which field holds it. */
+            ASSAY_TRY(parse_pieces(r, p, (size_t)(nul - p)));
+            int named = r->have_header && r->nf < r->ncols;
+            return assay__fail(r->ctx, ASSAY_E_FORMAT,
+                               "%s: line %" PRIu64 ", byte %zu: a NUL byte in field %zu%s%.100s%s; "
+                               "a CSV file is text (the file is damaged or not CSV)",
+                               r->path, r->line, r->line_col + 1, r->nf + 1,
+                               named            ? " (column '"
+                               : r->have_header ? ""
+                                                : " of the header",
+                               named ? r->names[r->nf] : "", named ? "')" : "");
+        }
+        ASSAY_TRY(parse_pieces(r, p, chunk));
         p += chunk;
         if (nl != NULL) {
             r->line++;
             r->line_col = 0;
-        } else {
-            r->line_col += chunk;
         }
     }
     return ASSAY_OK;
 }
 
-static assay_status reader_stream(csv_reader *r, FILE *fp, char *buf) {
-    int first = 1;
-    size_t got;
-    while ((got = fread(buf, 1, CSV_BLOCK, fp)) > 0) {
-        const char *p = buf;
-        if (first) {
-            first = 0;
-            const unsigned char *u = (const unsigned char *)buf;
-            if (got >= 3 && u[0] == 0xEF && u[1] == 0xBB && u[2] == 0xBF) {
-                p += 3; /* UTF-8 byte order mark (Excel, PowerShell) */
-                got -= 3;
-            } else if (got >= 2 &&
-                       ((u[0] == 0xFF && u[1] == 0xFE) || (u[0] == 0xFE && u[1] == 0xFF)))
-                return assay__fail(r->ctx, ASSAY_E_FORMAT,
-                                   "%s: the file is UTF-16 encoded; save it as UTF-8", r->path);
-        }
-        ASSAY_TRY(reader_feed(r, p, got));
+/* Bytes of the input in order, in blocks of any size; the first block holds the first three
+ * bytes of the file (or all of it) so the byte order mark can be seen. */
+static assay_status reader_input(csv_reader *r, const char *buf, size_t len) {
+    const char *p = buf;
+    if (r->bytes == 0 && len > 0) {
+        const unsigned char *u = (const unsigned char *)buf;
+        if (len >= 3 && u[0] == 0xEF && u[1] == 0xBB && u[2] == 0xBF) {
+            p += 3; /* UTF-8 byte order mark (Excel, PowerShell) */
+        } else if (len >= 2 && ((u[0] == 0xFF && u[1] == 0xFE) || (u[0] == 0xFE && u[1] == 0xFF)))
+            return assay__fail(r->ctx, ASSAY_E_FORMAT,
+                               "%s: the file is UTF-16 encoded; save it as UTF-8", r->path);
     }
-    if (ferror(fp)) {
-        int e = errno;
-        return assay__fail(r->ctx, ASSAY_E_IO, "%s: read error: %s", r->path, strerror(e));
-    }
+    r->bytes += len;
+    ASSAY_TRY(assay__check_file_bytes(r->ctx, r->path, r->bytes, 1));
+    return reader_feed(r, p, len - (size_t)(p - buf));
+}
+
+/* The end of the input: the last record and the checks that need all of it. */
+static assay_status reader_finish(csv_reader *r) {
     if (csv_fini(&r->p, on_field, on_record, r) != 0) return libcsv_error(r, 1, 0);
     if (r->st != ASSAY_OK) return r->st;
+    if (r->p.entry_pos > r->lim->max_field_bytes) return field_too_long(r);
     if (!r->have_header)
         return assay__fail(r->ctx, ASSAY_E_FORMAT, "%s: the file is empty, expected a header row",
                            r->path);
@@ -319,25 +419,74 @@ static assay_status reader_stream(csv_reader *r, FILE *fp, char *buf) {
     return ASSAY_OK;
 }
 
-/* Parses `path` into the consumer. Everything the reader allocates is released before return. */
-static assay_status reader_run(assay_ctx *ctx, const char *path, const csv_consumer *c) {
+/* Reads an open input to its end in blocks; `md` (may be NULL) hashes every byte read. */
+static assay_status reader_stream(csv_reader *r, const assay__input *in, char *buf,
+                                  EVP_MD_CTX *md) {
+    size_t have = 0;
+    for (;;) {
+        ssize_t got = read(in->fd, buf + have, CSV_BLOCK - have);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            int e = errno;
+            return assay__fail(r->ctx, assay__errno_status(e), "%s: read error: %s", r->path,
+                               strerror(e));
+        }
+        have += (size_t)got;
+        int eof = got == 0;
+        if (!eof && r->bytes == 0 && have < 3) continue; /* a pipe may give 1 byte at a time */
+        if (have > 0) {
+            if (md != NULL && !EVP_DigestUpdate(md, buf, have))
+                return assay__fail(r->ctx, ASSAY_E_INTERNAL, "SHA-256 (OpenSSL) failed");
+            ASSAY_TRY(reader_input(r, buf, have));
+            have = 0;
+        }
+        if (eof) return reader_finish(r);
+    }
+}
+
+/* Where the bytes come from: a file (or "-" where allowed), or a buffer. */
+typedef struct csv_source {
+    const char *buf; /* non-NULL: parse buf[0..len) */
+    size_t len;
+    int allow_stdin;
+    assay__file_info *stdin_file; /* "-": receives the size and SHA-256 of what was read */
+} csv_source;
+
+/* Parses the source into the consumer. Everything the reader allocates is released before
+ * return. */
+static assay_status reader_run(assay_ctx *ctx, const char *path, const csv_source *src,
+                               const csv_consumer *c) {
     csv_reader r;
     memset(&r, 0, sizeof r);
     r.ctx = ctx;
     r.path = path;
     r.c = *c;
     r.line = 1;
+    r.lim = assay__limits(ctx);
 
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL) {
-        int e = errno;
-        return assay__fail(ctx, e == ENOENT ? ASSAY_E_NOTFOUND : ASSAY_E_IO, "%s: cannot open: %s",
-                           path, strerror(e));
-    }
-    char *buf = malloc(CSV_BLOCK);
-    if (buf == NULL) {
-        fclose(fp);
-        return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
+    assay__input in = {-1, 0, 0, 0};
+    char *buf = NULL;
+    EVP_MD_CTX *md = NULL;
+    if (src->buf == NULL) {
+        ASSAY_TRY(assay__input_open(ctx, path, "a CSV file", src->allow_stdin, &in));
+        buf = malloc(CSV_BLOCK);
+        if (in.is_stdin && src->stdin_file != NULL) {
+            md = EVP_MD_CTX_new();
+            if (md != NULL && !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+                EVP_MD_CTX_free(md);
+                md = NULL;
+            }
+            if (md == NULL) {
+                free(buf);
+                assay__input_close(&in);
+                return assay__fail(ctx, ASSAY_E_INTERNAL, "SHA-256 (OpenSSL) failed");
+            }
+        }
+        if (buf == NULL) {
+            EVP_MD_CTX_free(md);
+            assay__input_close(&in);
+            return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
+        }
     }
     /* STRICT: a stray quote is an error, not data. STRICT_FINI: an unclosed quote at the end of
      * the file is an error, not a field that silently swallowed the rest of the file. */
@@ -352,15 +501,29 @@ static assay_status reader_run(assay_ctx *ctx, const char *path, const csv_consu
     locale_t cloc = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
     locale_t old = cloc != (locale_t)0 ? uselocale(cloc) : (locale_t)0;
 
-    assay_status s = reader_stream(&r, fp, buf);
+    assay_status s;
+    if (src->buf != NULL) {
+        s = reader_input(&r, src->buf, src->len);
+        if (s == ASSAY_OK) s = reader_finish(&r);
+    } else {
+        s = reader_stream(&r, &in, buf, md);
+    }
+    if (s == ASSAY_OK && md != NULL) {
+        unsigned int hl = 0;
+        if (!EVP_DigestFinal_ex(md, src->stdin_file->sha256, &hl))
+            s = assay__fail(ctx, ASSAY_E_INTERNAL, "SHA-256 (OpenSSL) failed");
+        src->stdin_file->bytes = r.bytes;
+        src->stdin_file->hashed = 1;
+    }
 
     if (cloc != (locale_t)0) {
         uselocale(old);
         freelocale(cloc);
     }
     csv_free(&r.p);
+    EVP_MD_CTX_free(md);
     free(buf);
-    fclose(fp);
+    assay__input_close(&in);
     free(r.names);
     free(r.sorted);
     assay__strpool_free(&r.pool);
@@ -377,6 +540,41 @@ static assay_status grow_ptrs(assay_ctx *ctx, char ***arr, size_t cap) {
     return ASSAY_OK;
 }
 
+/* Offset of the first byte of s[0..len) that is not part of well-formed UTF-8 (no overlongs,
+ * surrogates or code points past U+10FFFF), or len. */
+static size_t bad_text_at(const char *s, size_t len) {
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        unsigned c = u[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+        if (n == 0 || c > 0xF4 || i + n > len) return i;
+        for (size_t k = 1; k < n; k++)
+            if ((u[i + k] & 0xC0) != 0x80) return i;
+        if ((c == 0xE0 && u[i + 1] < 0xA0) || (c == 0xED && u[i + 1] >= 0xA0) ||
+            (c == 0xF0 && u[i + 1] < 0x90) || (c == 0xF4 && u[i + 1] >= 0x90))
+            return i; /* overlong, surrogate, or past U+10FFFF */
+        i += n;
+    }
+    return len;
+}
+
+/* Labels, ids and column names must be UTF-8, the encoding of every report: invalid bytes used
+ * to reach report.json as U+FFFD, so two different labels could show as one. (Control bytes are
+ * kept: the reports escape them.) Reported as a pending cell error. */
+static void check_text(csv_reader *r, size_t col, const char *s, size_t len, const char *what) {
+    size_t at = bad_text_at(s, len);
+    if (at == len || r->pending != ASSAY_OK) return;
+    r->pending = assay__fail(r->ctx, ASSAY_E_FORMAT,
+                             "%s: line %" PRIu64 ": column '%.100s' (field %zu): byte %zu of the "
+                             "%s is 0x%02x, not valid UTF-8; save the file as UTF-8",
+                             r->path, record_line(r), col_name(r, col), col + 1, at + 1, what,
+                             (unsigned char)s[at]);
+}
+
 /* Copies a label/id cell into column `c` at row `row` (capacity already ensured). Empty values
  * are errors: an empty label would silently become a class of its own. */
 static assay_status store_value(csv_reader *r, assay__column *c, size_t row, size_t col,
@@ -385,6 +583,14 @@ static assay_status store_value(csv_reader *r, assay__column *c, size_t row, siz
         reader_defer(r, what, col, s, len);
         return ASSAY_OK;
     }
+    const char *noun = what + (strncmp(what, "an ", 3) == 0 ? 3 : 2); /* "a label" -> "label" */
+    if (len > r->lim->max_label_bytes)
+        return assay__fail(r->ctx, ASSAY_E_LIMIT,
+                           "%s: line %" PRIu64 ": column '%.100s' (field %zu): %s of %zu bytes "
+                           "exceeds --max-label-bytes (%" PRIu64 ")",
+                           r->path, record_line(r), col_name(r, col), col + 1, noun, len,
+                           r->lim->max_label_bytes);
+    check_text(r, col, s, len, noun);
     char *v = assay__strpool_add(&c->pool, s, len);
     if (v == NULL) return assay__fail(r->ctx, ASSAY_E_NOMEM, "out of memory");
     c->s[row] = v;
@@ -491,6 +697,11 @@ static assay_status table_header(csv_reader *r, void *user) {
             t->slot[j] = (int32_t)d++;
         }
     }
+    if (d > r->lim->max_dims)
+        return assay__fail(r->ctx, ASSAY_E_LIMIT,
+                           "%s: line %" PRIu64 ": %zu feature columns exceed --max-dims (%" PRIu64
+                           ")",
+                           r->path, r->header_line, d, r->lim->max_dims);
     if (d == 0) {
         char cols[640];
         format_columns(r, cols, sizeof cols);
@@ -617,8 +828,8 @@ static assay_status table_record(csv_reader *r, void *user, uint64_t line) {
     return table_reserve(r->ctx, t);
 }
 
-assay_status assay__csv_load(assay_ctx *ctx, assay_dataset *ds, const char *path,
-                             const assay_load_opts *opts) {
+static assay_status load_table(assay_ctx *ctx, assay_dataset *ds, const char *path,
+                               const csv_source *src, const assay_load_opts *opts) {
     if (ds == NULL || path == NULL)
         return assay__fail(ctx, ASSAY_E_INVAL, "assay__csv_load: NULL argument");
     assay_load_opts defaults = ASSAY_LOAD_OPTS_INIT;
@@ -629,7 +840,7 @@ assay_status assay__csv_load(assay_ctx *ctx, assay_dataset *ds, const char *path
     const csv_consumer c = {table_header, table_field, table_record, &t};
     /* On failure the partly filled ds->x, csv_line, labels and ids stay owned by ds and are
      * released by assay_dataset_destroy, like every other loader's. */
-    assay_status s = reader_run(ctx, path, &c);
+    assay_status s = reader_run(ctx, path, src, &c);
     free(t.slot);
     if (s != ASSAY_OK) return s;
     if (ds->n < t.cap) { /* give back the unused tail of the last doubling */
@@ -639,6 +850,33 @@ assay_status assay__csv_load(assay_ctx *ctx, assay_dataset *ds, const char *path
     if (t.store_label) ASSAY_TRY(assay__column_maybe_to_int(ctx, &ds->labels));
     if (t.store_id) ASSAY_TRY(assay__column_maybe_to_int(ctx, &ds->ids));
     return ASSAY_OK;
+}
+
+assay_status assay__csv_load(assay_ctx *ctx, assay_dataset *ds, const char *path,
+                             const assay_load_opts *opts) {
+    if (!assay__is_stdin_path(path)) {
+        const csv_source src = {NULL, 0, 0, NULL};
+        return load_table(ctx, ds, path, &src, opts);
+    }
+    /* Standard input cannot be read twice: its size and SHA-256 are taken while parsing. */
+    assay__file_info f;
+    memset(&f, 0, sizeof f);
+    const csv_source src = {NULL, 0, 1, &f};
+    ASSAY_TRY(load_table(ctx, ds, path, &src, opts));
+    ASSAY_TRY(assay__dataset_add_file(ctx, ds, "table", path));
+    assay__file_info *added = &ds->files[ds->n_files - 1];
+    added->bytes = f.bytes;
+    memcpy(added->sha256, f.sha256, sizeof f.sha256);
+    added->hashed = 1;
+    return ASSAY_OK;
+}
+
+assay_status assay__csv_load_buf(assay_ctx *ctx, assay_dataset *ds, const char *name,
+                                 const char *buf, size_t len, const assay_load_opts *opts) {
+    if (buf == NULL && len > 0)
+        return assay__fail(ctx, ASSAY_E_INVAL, "assay__csv_load_buf: NULL buffer");
+    const csv_source src = {buf != NULL ? buf : "", len, 0, NULL};
+    return load_table(ctx, ds, name, &src, opts);
 }
 
 /* ---- consumer 2: one column of a labels/ids file ---- */
@@ -679,15 +917,30 @@ static assay_status column_record(csv_reader *r, void *user, uint64_t line) {
     return ASSAY_OK;
 }
 
-assay_status assay__csv_load_column(assay_ctx *ctx, const char *path, const char *column,
-                                    int want_int_if_possible, assay__column *out) {
+static assay_status load_column(assay_ctx *ctx, const char *path, const csv_source *src,
+                                const char *column, int want_int_if_possible, assay__column *out) {
     if (path == NULL || out == NULL)
         return assay__fail(ctx, ASSAY_E_INVAL, "assay__csv_load_column: NULL argument");
     assay__column_free(out);
     column_load cl = {or_default(column, ASSAY_DEFAULT_LABEL_COLUMN), 0, 0, out};
     const csv_consumer c = {column_header, column_field, column_record, &cl};
-    assay_status s = reader_run(ctx, path, &c);
+    assay_status s = reader_run(ctx, path, src, &c);
     if (s == ASSAY_OK && want_int_if_possible) s = assay__column_maybe_to_int(ctx, out);
     if (s != ASSAY_OK) assay__column_free(out);
     return s;
+}
+
+assay_status assay__csv_load_column(assay_ctx *ctx, const char *path, const char *column,
+                                    int want_int_if_possible, assay__column *out) {
+    const csv_source src = {NULL, 0, 0, NULL};
+    return load_column(ctx, path, &src, column, want_int_if_possible, out);
+}
+
+assay_status assay__csv_load_column_buf(assay_ctx *ctx, const char *name, const char *buf,
+                                        size_t len, const char *column, int want_int_if_possible,
+                                        assay__column *out) {
+    if (buf == NULL && len > 0)
+        return assay__fail(ctx, ASSAY_E_INVAL, "assay__csv_load_column_buf: NULL buffer");
+    const csv_source src = {buf != NULL ? buf : "", len, 0, NULL};
+    return load_column(ctx, name, &src, column, want_int_if_possible, out);
 }

@@ -10,8 +10,10 @@
 #include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "io/dataset_internal.h"
+#include "io/input.h"
 
 size_t assay__row_stride(size_t d) {
     return (d + 15) / 16 * 16;
@@ -26,24 +28,31 @@ static int has_ext(const char *path, const char *ext) {
     return lp >= le && strcasecmp(path + lp - le, ext) == 0;
 }
 
-/* Opens the file to tell a missing file from an unreadable or empty one, then picks the format
- * from its first bytes (HDF5 signature, NumPy magic) or, failing that, its extension. */
+/* Opens the file to tell a missing, unreadable, special (FIFO, device, directory), oversized or
+ * empty file from a data file, then picks the format from its first bytes (HDF5 signature,
+ * NumPy magic) or, failing that, its extension. "-" (standard input, allowed only where
+ * `allow_stdin`) is a CSV table and is not read here. */
 static assay_status detect_format(assay_ctx *ctx, const char *path, const char *what,
-                                  assay_format *fmt) {
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL) {
-        int e = errno;
-        return assay__fail(ctx, e == ENOENT ? ASSAY_E_NOTFOUND : ASSAY_E_IO, "%s: cannot open: %s",
-                           path, strerror(e));
+                                  int allow_stdin, assay_format *fmt) {
+    if (assay__is_stdin_path(path) && allow_stdin) {
+        if (*fmt != ASSAY_FORMAT_AUTO && *fmt != ASSAY_FORMAT_CSV)
+            return assay__fail(ctx, ASSAY_E_INVAL,
+                               "-: standard input is read only as CSV, not as %s",
+                               assay_format_name(*fmt));
+        *fmt = ASSAY_FORMAT_CSV;
+        return ASSAY_OK;
     }
-    struct stat st;
-    if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(fp);
-        return assay__fail(ctx, ASSAY_E_IO, "%s: is a directory, expected a data file", path);
-    }
+    assay__input in;
+    ASSAY_TRY(assay__input_open(ctx, path, what, 0, &in));
     unsigned char magic[8] = {0};
-    size_t got = fread(magic, 1, sizeof magic, fp);
-    fclose(fp);
+    size_t got = 0;
+    while (got < sizeof magic) {
+        ssize_t r = read(in.fd, magic + got, sizeof magic - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    assay__input_close(&in);
     if (got == 0)
         return assay__fail(ctx, ASSAY_E_FORMAT, "%s: file is empty, expected %s", path, what);
     if (*fmt != ASSAY_FORMAT_AUTO) return ASSAY_OK;
@@ -78,7 +87,7 @@ static assay_status load_side_column(assay_ctx *ctx, const char *path, const cha
                                      assay__column *out) {
     assay__column_free(out);
     assay_format fmt = ASSAY_FORMAT_AUTO;
-    ASSAY_TRY(detect_format(ctx, path, "labels or ids (.npy or .csv)", &fmt));
+    ASSAY_TRY(detect_format(ctx, path, "labels or ids (.npy or .csv)", 0, &fmt));
     if (fmt == ASSAY_FORMAT_NPY) return assay__npy_load_column(ctx, path, out);
     if (fmt == ASSAY_FORMAT_HDF5)
         return assay__fail(ctx, ASSAY_E_UNSUPPORTED,
@@ -90,7 +99,7 @@ static assay_status load_side_column(assay_ctx *ctx, const char *path, const cha
 
 static assay_status load_pred_probs_file(assay_ctx *ctx, assay_dataset *ds, const char *path) {
     assay_format fmt = ASSAY_FORMAT_AUTO;
-    ASSAY_TRY(detect_format(ctx, path, "predicted probabilities (.npy)", &fmt));
+    ASSAY_TRY(detect_format(ctx, path, "predicted probabilities (.npy)", 0, &fmt));
     if (fmt != ASSAY_FORMAT_NPY)
         return assay__fail(ctx, ASSAY_E_UNSUPPORTED,
                            "%s: predicted probabilities must be a float .npy array [N, classes]",
@@ -125,7 +134,8 @@ assay_status assay_dataset_load(assay_ctx *ctx, const char *path, const assay_lo
         goto fail;
     }
     ds->format = o.format;
-    if ((s = detect_format(ctx, path, "HDF5, CSV or .npy embeddings", &ds->format)) != ASSAY_OK)
+    ds->limits = *assay__limits(ctx);
+    if ((s = detect_format(ctx, path, "HDF5, CSV or .npy embeddings", 1, &ds->format)) != ASSAY_OK)
         goto fail;
     assay__progress(ctx, "load", 0, 1);
 
@@ -136,7 +146,9 @@ assay_status assay_dataset_load(assay_ctx *ctx, const char *path, const assay_lo
         break;
     case ASSAY_FORMAT_CSV:
         s = assay__csv_load(ctx, ds, path, &o);
-        if (s == ASSAY_OK) s = assay__dataset_add_file(ctx, ds, "table", path);
+        /* (standard input was hashed while read and recorded by the loader) */
+        if (s == ASSAY_OK && !assay__is_stdin_path(path))
+            s = assay__dataset_add_file(ctx, ds, "table", path);
         break;
     case ASSAY_FORMAT_NPY: {
         /* Checked first: no point reading a large array without its labels. */
@@ -160,12 +172,14 @@ assay_status assay_dataset_load(assay_ctx *ctx, const char *path, const assay_lo
     if (s != ASSAY_OK) goto fail;
 
     if (o.labels_file != NULL) {
-        s = load_side_column(ctx, o.labels_file, or_default(o.label_column, ASSAY_DEFAULT_LABEL_COLUMN), &ds->labels);
+        s = load_side_column(ctx, o.labels_file,
+                             or_default(o.label_column, ASSAY_DEFAULT_LABEL_COLUMN), &ds->labels);
         if (s == ASSAY_OK) s = assay__dataset_add_file(ctx, ds, "labels", o.labels_file);
         if (s != ASSAY_OK) goto fail;
     }
     if (o.ids_file != NULL) {
-        s = load_side_column(ctx, o.ids_file, or_default(o.id_column, ASSAY_DEFAULT_ID_COLUMN), &ds->ids);
+        s = load_side_column(ctx, o.ids_file, or_default(o.id_column, ASSAY_DEFAULT_ID_COLUMN),
+                             &ds->ids);
         if (s == ASSAY_OK) s = assay__dataset_add_file(ctx, ds, "ids", o.ids_file);
         if (s != ASSAY_OK) goto fail;
     }

@@ -29,6 +29,7 @@ typedef struct assay__file_info {
     char *path;
     uint64_t bytes;
     unsigned char sha256[32];
+    int hashed; /* bytes and sha256 already taken while reading (standard input) */
 } assay__file_info;
 
 #define ASSAY__MAX_FILES 4
@@ -82,6 +83,7 @@ struct assay_dataset {
     unsigned char (*content_digest)[32]; /* features only: finds exact duplicates */
     unsigned char digest[32];            /* over the row digests in order */
     assay__file_info files[ASSAY__MAX_FILES];
+    assay_limits limits; /* the limits the input was read under (report.json input.limits) */
     size_t n_files;
 
     double t_load, t_fingerprint;
@@ -94,15 +96,24 @@ struct assay_dataset {
 assay_status assay__h5_load(assay_ctx *ctx, assay_dataset *ds, const char *path,
                             const assay_load_opts *opts);
 
-/* CSV table with header: features, label column, optional id column; records csv_line. */
+/* CSV table with header: features, label column, optional id column; records csv_line. The
+ * path "-" reads standard input (its size and SHA-256 are taken while reading and recorded as
+ * the "table" file; any other path is added to ds->files by the caller). Every bound of the
+ * context's limits is checked while streaming (ASSAY_E_LIMIT naming file and line). */
 assay_status assay__csv_load(assay_ctx *ctx, assay_dataset *ds, const char *path,
                              const assay_load_opts *opts);
+/* The same parser over buf[0..len), `name` naming it in messages (fuzzing, tests). */
+assay_status assay__csv_load_buf(assay_ctx *ctx, assay_dataset *ds, const char *name,
+                                 const char *buf, size_t len, const assay_load_opts *opts);
 
 /* One column of a CSV file (labels or ids file). `column` is the header name to take; when the
  * file has a single column it is taken whatever its name. Values stay strings unless
  * `want_int_if_possible` and every value is a decimal integer. */
 assay_status assay__csv_load_column(assay_ctx *ctx, const char *path, const char *column,
                                     int want_int_if_possible, assay__column *out);
+assay_status assay__csv_load_column_buf(assay_ctx *ctx, const char *name, const char *buf,
+                                        size_t len, const char *column, int want_int_if_possible,
+                                        assay__column *out);
 
 /* .npy matrix (2-D) converted to float32 into a new 64-byte aligned buffer with row stride *ld
  * (a multiple of 16 floats when pad_rows, else d). */
@@ -116,6 +127,12 @@ assay_status assay__npy_load_matrix(assay_ctx *ctx, const char *path, int pad_ro
 /* .npy vector ([N] or [N,1]) as an INT column: integer types, or float types whose values are
  * all whole numbers. */
 assay_status assay__npy_load_column(assay_ctx *ctx, const char *path, assay__column *out);
+/* The same over a whole .npy file held in buf[0..len) (header and data; fuzzing, tests). */
+assay_status assay__npy_load_matrix_buf(assay_ctx *ctx, const char *name, const unsigned char *buf,
+                                        size_t len, int pad_rows, float **x, size_t *n, size_t *d,
+                                        size_t *ld, assay__npy_matrix_info *info);
+assay_status assay__npy_load_column_buf(assay_ctx *ctx, const char *name, const unsigned char *buf,
+                                        size_t len, assay__column *out);
 
 /* ---- common steps ---- */
 

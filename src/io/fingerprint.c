@@ -104,6 +104,7 @@ static void hash_rows(fp_job *j, size_t task) {
 }
 
 static void hash_file(fp_job *j, assay__file_info *f) {
+    if (f->hashed) return; /* standard input: hashed while it was read */
     FILE *fp = fopen(f->path, "rb");
     if (fp == NULL) {
         set_error(j, "%s: cannot reopen to hash it: %s", f->path, strerror(errno));

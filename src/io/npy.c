@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "io/dataset_internal.h"
+#include "io/input.h"
 #include "io/npy_header.h"
 
 /* ---- opening and mapping ---- */
@@ -43,30 +44,35 @@ static ssize_t read_prefix(int fd, unsigned char *buf, size_t len) {
     return (ssize_t)got;
 }
 
-/* Opens and parses the header, and checks the file holds all the data the header promises, so a
- * short file is an error here and never a SIGBUS in the middle of the conversion. */
+/* The file must hold all the data the header declares: fewer bytes would be a SIGBUS in the
+ * middle of the conversion, and a tiny file declaring a huge shape is refused before anything is
+ * allocated for it. Bytes past the data are allowed, as np.load ignores them (they are still
+ * part of the file's SHA-256). `have` is the number of bytes after the header. */
+static assay_status check_extent(assay_ctx *ctx, const char *name, const assay__npy_header *h,
+                                 uint64_t have) {
+    if (have >= (uint64_t)h->data_bytes) return ASSAY_OK;
+    char shape[128];
+    assay__npy_shape_str(h, 1, shape, sizeof shape);
+    return assay__fail(ctx, ASSAY_E_FORMAT,
+                       "%s: truncated: header says %s %s = %zu bytes of data, file has only %llu",
+                       name, shape, h->descr, h->data_bytes, (unsigned long long)have);
+}
+
+/* Opens and parses the header, and checks the file holds all the data the header promises,
+ * before anything is allocated for it. */
 static assay_status npy_open(assay_ctx *ctx, const char *path, npy_file *f) {
     f->map = NULL;
-    f->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (f->fd < 0) {
-        int e = errno;
-        return assay__fail(ctx, e == ENOENT ? ASSAY_E_NOTFOUND : ASSAY_E_IO, "%s: cannot open: %s",
-                           path, strerror(e));
-    }
-    struct stat st;
-    if (fstat(f->fd, &st) != 0) {
-        int e = errno;
-        return assay__fail(ctx, ASSAY_E_IO, "%s: cannot stat: %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode))
-        return assay__fail(ctx, ASSAY_E_IO, "%s: not a regular file; expected a .npy file", path);
-    uint64_t size = (uint64_t)st.st_size;
+    f->fd = -1;
+    assay__input in;
+    ASSAY_TRY(assay__input_open(ctx, path, "a .npy file", 0, &in));
+    f->fd = in.fd;
+    uint64_t size = in.size;
 
     unsigned char pre[ASSAY__NPY_PREAMBLE_MAX];
     ssize_t got = read_prefix(f->fd, pre, sizeof pre);
     if (got < 0) {
         int e = errno;
-        return assay__fail(ctx, ASSAY_E_IO, "%s: cannot read: %s", path, strerror(e));
+        return assay__fail(ctx, assay__errno_status(e), "%s: cannot read: %s", path, strerror(e));
     }
     size_t total = assay__npy_header_total(pre, (size_t)got);
     size_t want = total != 0 ? total : (size_t)got;
@@ -77,28 +83,17 @@ static assay_status npy_open(assay_ctx *ctx, const char *path, npy_file *f) {
     if (got < 0) {
         int e = errno;
         free(hdr);
-        return assay__fail(ctx, ASSAY_E_IO, "%s: cannot read: %s", path, strerror(e));
+        return assay__fail(ctx, assay__errno_status(e), "%s: cannot read: %s", path, strerror(e));
     }
     assay_status s = assay__npy_parse_header(ctx, path, hdr, (size_t)got, &f->h);
     free(hdr);
     if (s != ASSAY_OK) return s;
-
-    const assay__npy_header *h = &f->h;
-    uint64_t have = size - h->header_len; /* header_len <= size: the parser saw it all */
-    if (have < (uint64_t)h->data_bytes) {
-        char shape[128];
-        assay__npy_shape_str(h, 1, shape, sizeof shape);
-        return assay__fail(ctx, ASSAY_E_FORMAT,
-                           "%s: truncated: header says %s %s = %zu bytes of data, file has only "
-                           "%llu",
-                           path, shape, h->descr, h->data_bytes, (unsigned long long)have);
-    }
-    return ASSAY_OK;
+    /* header_len <= size: the parser saw all of it */
+    return check_extent(ctx, path, &f->h, size - f->h.header_len);
 }
 
 static assay_status npy_map(assay_ctx *ctx, const char *path, npy_file *f) {
-    /* Only the header and the data are mapped; bytes past them (allowed, as np.load ignores
-     * them) are never touched. */
+    /* Only the header and the data are mapped; bytes past them are never touched. */
     f->map_len = f->h.header_len + f->h.data_bytes;
     void *m = mmap(NULL, f->map_len, PROT_READ, MAP_PRIVATE, f->fd, 0);
     if (m == MAP_FAILED) {
@@ -109,6 +104,33 @@ static assay_status npy_map(assay_ctx *ctx, const char *path, npy_file *f) {
     f->map = m;
     (void)posix_madvise(m, f->map_len, POSIX_MADV_SEQUENTIAL); /* only a hint */
     f->data = (const unsigned char *)m + f->h.header_len;
+    return ASSAY_OK;
+}
+
+/* A whole file in memory: the same header parse and extent check, no mapping. */
+static assay_status npy_from_buf(assay_ctx *ctx, const char *name, const unsigned char *buf,
+                                 size_t len, npy_file *f) {
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+    if (buf == NULL && len > 0) return assay__fail(ctx, ASSAY_E_INVAL, "%s: NULL buffer", name);
+    ASSAY_TRY(assay__check_file_bytes(ctx, name, len, 0));
+    ASSAY_TRY(assay__npy_parse_header(ctx, name, buf, len, &f->h));
+    ASSAY_TRY(check_extent(ctx, name, &f->h, len - f->h.header_len));
+    f->data = buf + f->h.header_len;
+    return ASSAY_OK;
+}
+
+/* Rows and columns within the context's limits, checked before allocating for them. */
+static assay_status check_limits(assay_ctx *ctx, const char *name, size_t rows, size_t cols) {
+    const assay_limits *lim = assay__limits(ctx);
+    if ((uint64_t)rows > lim->max_rows)
+        return assay__fail(ctx, ASSAY_E_LIMIT,
+                           "%s: header declares %zu rows, exceeds --max-rows (%llu)", name, rows,
+                           (unsigned long long)lim->max_rows);
+    if ((uint64_t)cols > lim->max_dims)
+        return assay__fail(ctx, ASSAY_E_LIMIT,
+                           "%s: header declares %zu columns, exceeds --max-dims (%llu)", name, cols,
+                           (unsigned long long)lim->max_dims);
     return ASSAY_OK;
 }
 
@@ -206,14 +228,13 @@ static void convert_f32(const assay__npy_header *h, const unsigned char *src, si
 
 /* ---- loaders ---- */
 
-assay_status assay__npy_load_matrix(assay_ctx *ctx, const char *path, int pad_rows, float **x,
-                                    size_t *n, size_t *d, size_t *ld,
-                                    assay__npy_matrix_info *info) {
-    npy_file f;
+/* Both loaders work on an opened file (f->data: its data, mapped or in a buffer). */
+static assay_status matrix_from(assay_ctx *ctx, const char *path, const npy_file *f, int pad_rows,
+                                float **x, size_t *n, size_t *d, size_t *ld,
+                                assay__npy_matrix_info *info) {
     float *buf = NULL;
-    assay_status s = npy_open(ctx, path, &f);
-    if (s != ASSAY_OK) goto out;
-    const assay__npy_header *h = &f.h;
+    assay_status s = ASSAY_OK;
+    const assay__npy_header *h = &f->h;
     char shape[128];
     assay__npy_shape_str(h, 0, shape, sizeof shape);
     if (h->ndim != 2) {
@@ -230,6 +251,7 @@ assay_status assay__npy_load_matrix(assay_ctx *ctx, const char *path, int pad_ro
                         shape);
         goto out;
     }
+    if ((s = check_limits(ctx, path, rows, cols)) != ASSAY_OK) goto out;
     size_t stride = pad_rows ? assay__row_stride(cols) : cols, elems, bytes;
     if (assay__mul_overflows(rows, stride, &elems) ||
         assay__mul_overflows(elems, sizeof(float), &bytes)) {
@@ -243,14 +265,13 @@ assay_status assay__npy_load_matrix(assay_ctx *ctx, const char *path, int pad_ro
                         bytes);
         goto out;
     }
-    if ((s = npy_map(ctx, path, &f)) != ASSAY_OK) goto out;
     if (stride == cols) {
-        convert_f32(h, f.data, elems, buf);
+        convert_f32(h, f->data, elems, buf);
     } else {
         size_t row_bytes = cols * h->itemsize;
         for (size_t r = 0; r < rows; r++) {
             float *dst = buf + r * stride;
-            convert_f32(h, f.data + r * row_bytes, cols, dst);
+            convert_f32(h, f->data + r * row_bytes, cols, dst);
             /* Padding is zero so SIMD kernels may read whole 64-byte blocks of a row. */
             memset(dst + cols, 0, (stride - cols) * sizeof *dst);
         }
@@ -266,17 +287,15 @@ assay_status assay__npy_load_matrix(assay_ctx *ctx, const char *path, int pad_ro
     }
 out:
     free(buf);
-    npy_close(&f);
     return s;
 }
 
-assay_status assay__npy_load_column(assay_ctx *ctx, const char *path, assay__column *out) {
-    npy_file f;
+static assay_status column_from(assay_ctx *ctx, const char *path, const npy_file *f,
+                                assay__column *out) {
     assay__column col;
     memset(&col, 0, sizeof col);
-    assay_status s = npy_open(ctx, path, &f);
-    if (s != ASSAY_OK) goto out;
-    const assay__npy_header *h = &f.h;
+    assay_status s = ASSAY_OK;
+    const assay__npy_header *h = &f->h;
     char shape[128];
     assay__npy_shape_str(h, 0, shape, sizeof shape);
     if (!(h->ndim == 1 || (h->ndim == 2 && h->shape[1] == 1))) {
@@ -291,12 +310,12 @@ assay_status assay__npy_load_column(assay_ctx *ctx, const char *path, assay__col
                         path, shape);
         goto out;
     }
+    if ((s = check_limits(ctx, path, rows, 1)) != ASSAY_OK) goto out;
     if (assay__mul_overflows(rows, sizeof *col.i, &bytes) || (col.i = malloc(bytes)) == NULL) {
         s = assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory for %zu values", path, rows);
         goto out;
     }
-    if ((s = npy_map(ctx, path, &f)) != ASSAY_OK) goto out;
-    const unsigned char *p = f.data;
+    const unsigned char *p = f->data;
     size_t w = h->itemsize;
     for (size_t r = 0; r < rows; r++, p += w) {
         if (h->kind == 'i' && w == 8) {
@@ -338,6 +357,40 @@ assay_status assay__npy_load_column(assay_ctx *ctx, const char *path, assay__col
     memset(&col, 0, sizeof col);
 out:
     assay__column_free(&col);
+    return s;
+}
+
+assay_status assay__npy_load_matrix(assay_ctx *ctx, const char *path, int pad_rows, float **x,
+                                    size_t *n, size_t *d, size_t *ld,
+                                    assay__npy_matrix_info *info) {
+    npy_file f;
+    assay_status s = npy_open(ctx, path, &f);
+    if (s == ASSAY_OK) s = npy_map(ctx, path, &f);
+    if (s == ASSAY_OK) s = matrix_from(ctx, path, &f, pad_rows, x, n, d, ld, info);
     npy_close(&f);
     return s;
+}
+
+assay_status assay__npy_load_column(assay_ctx *ctx, const char *path, assay__column *out) {
+    npy_file f;
+    assay_status s = npy_open(ctx, path, &f);
+    if (s == ASSAY_OK) s = npy_map(ctx, path, &f);
+    if (s == ASSAY_OK) s = column_from(ctx, path, &f, out);
+    npy_close(&f);
+    return s;
+}
+
+assay_status assay__npy_load_matrix_buf(assay_ctx *ctx, const char *name, const unsigned char *buf,
+                                        size_t len, int pad_rows, float **x, size_t *n, size_t *d,
+                                        size_t *ld, assay__npy_matrix_info *info) {
+    npy_file f;
+    ASSAY_TRY(npy_from_buf(ctx, name, buf, len, &f));
+    return matrix_from(ctx, name, &f, pad_rows, x, n, d, ld, info);
+}
+
+assay_status assay__npy_load_column_buf(assay_ctx *ctx, const char *name, const unsigned char *buf,
+                                        size_t len, assay__column *out) {
+    npy_file f;
+    ASSAY_TRY(npy_from_buf(ctx, name, buf, len, &f));
+    return column_from(ctx, name, &f, out);
 }

@@ -87,6 +87,13 @@ static assay_status parse_string(pstate *ps, char *out, size_t cap, size_t *full
     while (ps->p < ps->end && *ps->p != q) {
         if (*ps->p == '\\' || *ps->p == '\n')
             return fail_expected(ps, "a plain string without escapes or line breaks");
+        /* A NUL would end the copy early ('<f4\x00' read as '<f4'); no dtype or key has any
+         * control byte, so one means a damaged or crafted header. */
+        if (*ps->p < 0x20 || *ps->p == 0x7f)
+            return failf(ps, ASSAY_E_FORMAT,
+                         "malformed .npy header at byte %zu: control byte 0x%02x inside a "
+                         "string; expected printable text",
+                         (size_t)(ps->p - ps->base), *ps->p);
         ps->p++;
     }
     if (ps->p >= ps->end) return fail_expected(ps, "a closing quote");
@@ -227,7 +234,8 @@ static assay_status check_descr(const pstate *ps, const char *d, size_t full,
     int digits = 0;
     for (; *k >= '0' && *k <= '9' && digits < 4; k++, digits++)
         size = size * 10 + (size_t)(*k - '0');
-    int ok_size = digits > 0 && *k == '\0' &&
+    /* NumPy writes the size without leading zeros; '<f04' is not a dtype it wrote. */
+    int ok_size = digits > 0 && k[-digits] != '0' && *k == '\0' &&
                   (kind == 'f' ? (size == 2 || size == 4 || size == 8)
                                : (size == 1 || size == 2 || size == 4 || size == 8));
     if (!ok_size)

@@ -249,14 +249,20 @@ static json_t *input_json(const assay_dataset *ds, const assay_result *res) {
             ? json_null()
             : json_pack("{s:o, s:I}", "source", assay__json_str(ds->pp_source ? ds->pp_source : ""),
                         "columns", (json_int_t)ds->pp_cols);
-    return json_pack("{s:o, s:s, s:o, s:I, s:I, s:s, s:s, s:b, s:o, s:o, s:b, s:o, s:I, s:I}",
+    const assay_limits *l = &ds->limits;
+    json_t *limits = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "max_file_size", (json_int_t)l->max_file_bytes,
+        "max_rows", (json_int_t)l->max_rows, "max_dims", (json_int_t)l->max_dims, "max_field_bytes",
+        (json_int_t)l->max_field_bytes, "max_line_bytes", (json_int_t)l->max_line_bytes,
+        "max_label_bytes", (json_int_t)l->max_label_bytes, "max_depth", (json_int_t)l->max_depth);
+    return json_pack("{s:o, s:s, s:o, s:I, s:I, s:s, s:s, s:b, s:o, s:o, s:b, s:o, s:I, s:I, s:o}",
                      "path", assay__json_str(ds->path), "format", assay_format_name(ds->format),
                      "files", files, "rows", (json_int_t)ds->n, "dims", (json_int_t)ds->d,
                      "dataset_sha256", hex, "row_hash", "assay-row/v1 (see README)", "ids",
                      ds->ids.type != ASSAY__COL_NONE, "pred_probs", pp, "classes", classes,
                      "classes_declared", ds->classes_declared, "classes_with_fewer_than_2_rows",
                      small, "rows_in_graph", (json_int_t)res->n_in_graph, "rows_left_out_of_graph",
-                     (json_int_t)(ds->n - res->n_in_graph));
+                     (json_int_t)(ds->n - res->n_in_graph), "limits", limits);
 }
 
 /* Where the neighbour graph came from: built by this scan, or a checked graph file. */

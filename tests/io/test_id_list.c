@@ -42,7 +42,7 @@ static void test_id_list_refusals(void **state) {
     char *longline = malloc(big + 3);
     memcpy(longline, "a\n", 2);
     memset(longline + 2, 'x', big);
-    assert_int_equal(assay__id_list_parse(ctx, longline, big + 2, "ids.txt", &l), ASSAY_E_FORMAT);
+    assert_int_equal(assay__id_list_parse(ctx, longline, big + 2, "ids.txt", &l), ASSAY_E_LIMIT);
     assert_non_null(strstr(assay_ctx_errmsg(ctx), "ids.txt:2"));
     free(longline);
     assert_int_equal(assay__id_list_read(ctx, "/nonexistent/ids.txt", &l), ASSAY_E_NOTFOUND);
