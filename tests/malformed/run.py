@@ -4,7 +4,8 @@
 usage: run.py ASSAY WORKDIR [--format F] [--case GLOB] [--list] [--keep] [--timeout S]
               [--budget S] [--json FILE]
 
-For each case: a fresh folder WORKDIR/<format>/<case>/ with in/ (the inputs, built now), out/ (a
+For each case: a fresh folder WORKDIR/<format>/cNNN/ (numbered: the message is matched with
+that folder's path removed, so no regex can match the case's own name) with in/ (the inputs, built now), out/ (a
 copy of a valid previous report) and tmp/ (TMPDIR of the run); the command runs with a timeout,
 in its own process group, under an address-space limit (none for sanitizer builds). Then:
   - the exit code is the expected one, and never a signal or a hang;
@@ -33,6 +34,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import base  # noqa: E402
 import corpus  # noqa: E402
 
@@ -256,8 +258,12 @@ class Runner:
         return "%s %s %s %s --format %s --case '%s'" % (
             sys.executable, os.path.join(HERE, "run.py"), self.assay, self.work, c.fmt, c.name)
 
+    def case_dir(self, c):
+        # numbered, not named: a place regex must never match the case's own name in a path
+        return os.path.join(self.work, c.fmt, "c%03d" % corpus.cases(c.fmt).index(c))
+
     def run_case(self, c):
-        cdir = os.path.join(self.work, c.fmt, c.name.replace("/", "_"))
+        cdir = self.case_dir(c)
         os.makedirs(os.path.join(cdir, "in"))
         os.makedirs(os.path.join(cdir, "tmp"))
         shutil.copytree(self.shared["prev"], os.path.join(cdir, "out"))
@@ -280,6 +286,7 @@ class Runner:
             for w in writers:
                 w.join(2)
         after = snapshot(cdir)
+        err = err.replace(cdir + "/", "").replace(cdir, ".")
         problems = self.judge(c, rc, hung, elapsed, rss, err, before, after, cdir)
         return problems, rc, err, cmd, elapsed, rss
 
@@ -325,9 +332,15 @@ class Runner:
         else:
             if rc != expect:
                 p.append("exit %d, expected %d" % (rc, expect))
+            if len(err) > 16384:
+                p.append("message of %d bytes (at most 16 KB: it must not echo the input)"
+                         % len(err))
             fname = c.file or DEFAULT_FILE.get(c.fmt)
-            if fname and fname not in err:
-                p.append("message does not name the file '%s'" % fname)
+            # the path as the command gave it (the case folder is cut from the message), so a
+            # phrase such as "a report.json from another version" does not count
+            if fname and ("in/" + fname) not in err:
+                p.append("message does not name the file 'in/%s' (the path it was given)"
+                         % fname)
             if c.place and not re.search(c.place, err, re.I | re.S):
                 p.append("message does not give the place /%s/" % c.place)
             changed = diff_snap(before, after, "out")
@@ -377,8 +390,7 @@ class Runner:
                                                        None, "", [], 0, 0)
                 results.append((c, problems, rc, err, cmd, el, rss))
                 if not self.a.keep:
-                    shutil.rmtree(os.path.join(self.work, c.fmt, c.name.replace("/", "_")),
-                                  ignore_errors=True)
+                    shutil.rmtree(self.case_dir(c), ignore_errors=True)
         finally:
             if not self.a.keep:
                 shutil.rmtree(self.work, ignore_errors=True)
@@ -395,7 +407,8 @@ class Runner:
                 first = err.strip().splitlines()[:2]
                 for line in first:
                     print("       stderr: " + line[:300])
-                print("       rerun: " + self.rerun(c))
+                print("       rerun: " + self.rerun(c) + (
+                    "   (kept in %s)" % self.case_dir(c) if self.a.keep else ""))
         print("malformed %s: %d cases, %d passed, %d failed, %.1f s" % (
             self.a.format or "all", len(results), len(results) - len(failed), len(failed),
             time.monotonic() - t_start))
