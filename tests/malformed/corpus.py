@@ -700,8 +700,8 @@ pol("huge-scalar", lambda: V + "gate:\n  fail-on: " + "h" * (2 << 20) + "\n",
     r"fail-on|long|:3:|field")
 pol("over-size-cap", lambda: V + "#" + "x" * (33 << 20) + "\n", r"size|bytes|large|MB|limit",
     part="2 (file size)")
-pol("directory", "", r"directory|regular", fname="pdir.yml")
-pol("fifo", "", r"regular|fifo|pipe", fname="pfifo.yml", part="2 (non-regular)")
+pol("directory", "", r"directory|regular", fname="q.yml")
+pol("fifo", "", r"regular|fifo|pipe", fname="q.yml", part="2 (non-regular)")
 # JSON policies (the YAML reader reads JSON; the messages must still point at line:column)
 J = "p.json"
 pol("json-trailing-comma-is-legal-yaml", '{"version": 1, "gate": {"fail-on": "high",}}\n',
@@ -738,9 +738,9 @@ pol("allowlist-deep", lambda: "- " * 2000 + "x\n", r"depth|nest", fname=A,
 def _policy_specials():
     for c in CASES:
         if c.fmt == "policy" and c.name == "directory":
-            c.build = lambda cc: os.mkdir(cc.p("pdir.yml"))
+            c.build = lambda cc: os.mkdir(cc.p("q.yml"))
         if c.fmt == "policy" and c.name == "fifo":
-            c.build = lambda cc: cc.fifo("pfifo.yml")
+            c.build = lambda cc: cc.fifo("q.yml")
 
 
 _policy_specials()

@@ -341,7 +341,8 @@ class Runner:
             if fname and ("in/" + fname) not in err:
                 p.append("message does not name the file 'in/%s' (the path it was given)"
                          % fname)
-            if c.place and not re.search(c.place, err, re.I | re.S):
+            where = err.replace("in/" + fname, "FILE") if fname else err  # not the file's name
+            if c.place and not re.search(c.place, where, re.I | re.S):
                 p.append("message does not give the place /%s/" % c.place)
             changed = diff_snap(before, after, "out")
             if len(changed) > 3:
