@@ -194,16 +194,22 @@ def run_cmd(cmd, cwd, env, timeout, as_limit):
         p = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=so,
                              stderr=se, start_new_session=True, preexec_fn=limits)
         hung = False
-        while True:
-            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() - t0 > timeout:
-                hung = True
-                os.killpg(p.pid, signal.SIGKILL)
-                pid, status, ru = os.wait4(p.pid, 0)
-                break
-            time.sleep(0.003)
+        try:
+            while True:
+                pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.monotonic() - t0 > timeout:
+                    hung = True
+                    os.killpg(p.pid, signal.SIGKILL)
+                    pid, status, ru = os.wait4(p.pid, 0)
+                    break
+                time.sleep(0.003)
+        except BaseException:  # interrupted (SIGINT, CTest's timeout): take the child along
+            os.killpg(p.pid, signal.SIGKILL)
+            os.wait4(p.pid, 0)
+            p.returncode = -9
+            raise
         elapsed = time.monotonic() - t0
         p.returncode = 0  # reaped above; keep Popen from waiting again
         try:  # the whole group: a sandbox child left behind must not outlive the case
@@ -435,6 +441,9 @@ def list_cases(fmt):
 
 
 def main():
+    # SIGTERM (CTest's timeout, a CI cancel) unwinds like Ctrl-C: the child is killed and the
+    # scratch folder removed by the finally blocks
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("assay", nargs="?")
     ap.add_argument("workdir", nargs="?")
