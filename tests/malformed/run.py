@@ -298,10 +298,12 @@ class Runner:
 
     def judge(self, c, rc, hung, elapsed, rss, err, before, after, cdir):
         p = []
-        if hung:
-            return ["hang: no exit within %.0f s (killed)" % (self.a.timeout * self.slow)]
-        if rc < 0:
-            return ["killed by signal %d (%s)" % (-rc, signal.Signals(-rc).name)]
+        if hung or rc < 0:  # and what it left behind
+            left = diff_snap(before, after, "out") + diff_snap(before, after, "in") + \
+                diff_snap(before, after, "tmp")
+            return ["hang: no exit within %.0f s (killed)" % (self.a.timeout * self.slow) if hung
+                    else "killed by signal %d (%s)" % (-rc, signal.Signals(-rc).name)] + [
+                        "left behind: " + m for m in left]
         expect = c.expect
         if expect == "any":
             expect = 2 if rc == 2 else "finding"
