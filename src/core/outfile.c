@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -297,6 +298,42 @@ static int rename2(const char *from, const char *to, unsigned flags) {
 #endif
 }
 
+/* Staging folders older than this whose process is gone are left by a kill -9 or a crash. */
+#define STALE_STAGING_SECONDS 600
+
+/* Removes such folders from dir (best effort, silent): the files in them are a set that was
+ * never committed, or the files a committed set replaced. The age guard keeps the folder of a
+ * live writer whose pid this process cannot see (another container on a shared folder). */
+static void remove_stale_staging(const char *dir) {
+    DIR *d = opendir(dir);
+    if (d == NULL) return;
+    static const char prefix[] = ".assay-staging-";
+    struct dirent *e;
+    time_t now = time(NULL);
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, sizeof prefix - 1) != 0) continue;
+        char *end = NULL;
+        long pid = strtol(e->d_name + sizeof prefix - 1, &end, 10);
+        if (end == NULL || *end != '-' || pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char stage[PATH_MAX], file[PATH_MAX];
+        struct stat st;
+        if (join(stage, sizeof stage, dir, e->d_name) != 0 || lstat(stage, &st) != 0 ||
+            !S_ISDIR(st.st_mode) || now - st.st_mtime < STALE_STAGING_SECONDS)
+            continue;
+        DIR *sd = opendir(stage);
+        if (sd == NULL) continue;
+        struct dirent *f;
+        while ((f = readdir(sd)) != NULL)
+            if (strcmp(f->d_name, ".") != 0 && strcmp(f->d_name, "..") != 0 &&
+                join(file, sizeof file, stage, f->d_name) == 0)
+                unlink(file);
+        closedir(sd);
+        rmdir(stage);
+    }
+    closedir(d);
+}
+
 assay_status assay__outset_begin(assay_ctx *ctx, assay__outset *set, const char *dir) {
     memset(set, 0, sizeof *set);
     if (dir == NULL || dir[0] == '\0')
@@ -317,6 +354,8 @@ assay_status assay__outset_begin(assay_ctx *ctx, assay__outset *set, const char 
         }
     } else if (!S_ISDIR(st.st_mode)) {
         return assay__fail(ctx, ASSAY_E_IO, "%s: exists and is not a folder", dir);
+    } else {
+        remove_stale_staging(dir);
     }
     unsigned long salt = salt_for(set);
     int e = 0;

@@ -6,11 +6,13 @@
  * assay_output_interrupt(); write errors carry errno (a file-size limit, /dev/full). */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -283,6 +285,30 @@ static void test_outfile_write_errors_carry_errno(void **state) {
     assert_int_equal(count_entries(dir, NULL), 0);
 }
 
+/* A staging folder left by a killed run (its process gone, older than ten minutes) is removed
+ * by the next commit into the folder; a recent one is left (it may be a live writer's). */
+static void test_outfile_stale_staging_is_removed(void **state) {
+    assay_ctx *ctx = *state;
+    char dir[1024], old_stage[1200], new_stage[1200], p[1300];
+    fresh_dir(dir, sizeof dir, "outfile_stale");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) _exit(0);
+    assert_int_equal(waitpid(pid, NULL, 0), pid); /* now a pid no process has */
+    snprintf(old_stage, sizeof old_stage, "%s/.assay-staging-%ld-1", dir, (long)pid);
+    snprintf(new_stage, sizeof new_stage, "%s/.assay-staging-%ld-2", dir, (long)pid);
+    assert_int_equal(mkdir(old_stage, 0777), 0);
+    assert_int_equal(mkdir(new_stage, 0777), 0);
+    snprintf(p, sizeof p, "%s/report.json", old_stage);
+    tu_write_text(p, "half");
+    struct timespec times[2] = {{time(NULL) - 3600, 0}, {time(NULL) - 3600, 0}};
+    assert_int_equal(utimensat(AT_FDCWD, old_stage, times, 0), 0);
+    assert_int_equal(commit_set(ctx, dir, k_names, N_NAMES, "new"), ASSAY_OK);
+    assert_false(access(old_stage, F_OK) == 0);
+    assert_true(access(new_stage, F_OK) == 0);
+    assert_set(dir, "new");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_outfile_set_commits_whole_with_a_record),
@@ -291,6 +317,7 @@ int main(void) {
         cmocka_unit_test(test_outfile_created_folder_and_checks),
         cmocka_unit_test(test_outfile_interrupt_removes_temporaries),
         cmocka_unit_test(test_outfile_write_errors_carry_errno),
+        cmocka_unit_test(test_outfile_stale_staging_is_removed),
     };
     return cmocka_run_group_tests_name("outfile", tests, tu_setup_ctx, tu_teardown_ctx);
 }
