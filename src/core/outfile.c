@@ -29,6 +29,7 @@
 #endif
 
 int assay__outset_fail_at;
+void (*assay__outset_swap_hook)(int n);
 
 /* ---- the registry of temporaries ---- */
 
@@ -598,6 +599,7 @@ assay_status assay__outset_commit(assay_ctx *ctx, assay__outset *set) {
     for (; done < set->n; done++) {
         assay__setfile *f = &set->files[done];
         assay__outset_final(set, f->name, final, sizeof final);
+        if (assay__outset_swap_hook != NULL) assay__outset_swap_hook((int)done + 1);
         if (assay__outset_fail_at > 0 && (size_t)assay__outset_fail_at == done + 1) {
             e = EIO;
             break;

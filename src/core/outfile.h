@@ -97,5 +97,7 @@ void assay__tmp_unregister(int slot);
 /* Tests only: the set commit fails (as if a rename failed with EIO) at its n-th swap (1-based;
  * 0: never). */
 extern int assay__outset_fail_at;
+/* Tests only: called before each swap with its 1-based position (NULL: nothing). */
+extern void (*assay__outset_swap_hook)(int n);
 
 #endif

@@ -244,6 +244,34 @@ static void test_outfile_interrupt_removes_temporaries(void **state) {
     assert_int_equal(count_entries(dir, NULL), 0);
 }
 
+static void interrupt_now(int n) {
+    if (n == 3) assay_output_interrupt(130); /* as a signal handler would, mid-commit */
+}
+
+/* A signal during the swaps is deferred: the commit completes, then the process exits with the
+ * code given, the new set complete and every temporary removed. */
+static void test_outfile_interrupt_during_commit_is_deferred(void **state) {
+    assay_ctx *ctx = *state;
+    char dir[1024];
+    fresh_dir(dir, sizeof dir, "outfile_deferred");
+    assert_int_equal(commit_set(ctx, dir, k_names, N_NAMES, "old"), ASSAY_OK);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        assay__outset_swap_hook = interrupt_now;
+        commit_set(ctx, dir, k_names, N_NAMES, "new");
+        _exit(51); /* not reached: the commit's end exits */
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 130);
+    assert_set(dir, "new");
+    assert_record_matches(dir);
+    assert_int_equal(count_entries(dir, "staging"), 0);
+    assert_int_equal(count_entries(dir, NULL), N_NAMES + 1);
+}
+
 /* A write failing for want of space is a resource error naming the file and errno's text. */
 static void test_outfile_write_errors_carry_errno(void **state) {
     assay_ctx *ctx = *state;
@@ -316,6 +344,7 @@ int main(void) {
         cmocka_unit_test(test_outfile_folder_in_the_way_replaces_nothing),
         cmocka_unit_test(test_outfile_created_folder_and_checks),
         cmocka_unit_test(test_outfile_interrupt_removes_temporaries),
+        cmocka_unit_test(test_outfile_interrupt_during_commit_is_deferred),
         cmocka_unit_test(test_outfile_write_errors_carry_errno),
         cmocka_unit_test(test_outfile_stale_staging_is_removed),
     };
