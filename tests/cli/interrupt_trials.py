@@ -8,8 +8,9 @@ and no temporary file or staging folder may be left anywhere under the work fold
 usage: interrupt_trials.py ASSAY WORKDIR [--trials N] [--seed S] [--rows N] [--dims D]
 
 CTest runs 10 trials; bench/interrupted_scans.sh runs 100 (bench/RESULTS.md, "Interrupted scans
-(issue 14)"). A third of the moments fall in the last 15% of a scan's duration, where the reports
-are written and committed; the rest anywhere in it. Exit 0 when every trial passed."""
+(issue 14)"). A third of the moments fall between just before the report phase (as timed on the
+first scan) and the scan's end, where the reports are written and committed; the rest anywhere in
+it. The stage each signal hit is read from the scan's --progress lines. Exit 0 when every trial passed."""
 import argparse
 import hashlib
 import json
@@ -67,7 +68,17 @@ def record_problems(folder):
 
 
 def run_scan(assay, data, labels, out):
-    return [assay, "scan", data, "--labels-file", labels, "--out", out, "-q"]
+    # --progress: plain "assay: STAGE started" lines on stderr tell which phase a signal hit
+    return [assay, "scan", data, "--labels-file", labels, "--out", out, "--progress"]
+
+
+def last_stage(stderr_text):
+    stage = "start"
+    for line in stderr_text.splitlines():
+        words = line.split()
+        if len(words) == 3 and words[0] == "assay:" and words[2] == "started":
+            stage = words[1]
+    return stage
 
 
 def default_signals():
@@ -104,9 +115,18 @@ def main():
     out = os.path.join(a.workdir, "report")
     cmd = run_scan(a.assay, data, labels, out)
 
+    # the first scan, timed stage by stage: when its report phase starts
     t0 = time.monotonic()
-    rc = subprocess.call(cmd, stdout=subprocess.DEVNULL, preexec_fn=default_signals)
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         preexec_fn=default_signals)
+    report_at = None
+    for raw in p.stderr:
+        if last_stage(raw.decode(errors="replace")) == "report" and report_at is None:
+            report_at = time.monotonic() - t0
+    rc = p.wait()
     full = time.monotonic() - t0
+    if report_at is None:
+        report_at = 0.85 * full
     if rc not in (0, 1):
         print("the first scan failed with exit code %d" % rc, file=sys.stderr)
         return 1
@@ -117,11 +137,11 @@ def main():
     previous = snapshot(out)
 
     interrupted = completed = failures = 0
-    by_signal = {}
+    by_signal, by_stage = {}, {}
     for t in range(a.trials):
         sig = rng.choice([signal.SIGINT, signal.SIGTERM])
         late = t % 3 == 2
-        delay = rng.uniform(0.85 * full, 1.02 * full) if late else rng.uniform(0.0, full)
+        delay = rng.uniform(report_at - 0.05 * full, full) if late else rng.uniform(0.0, full)
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                              preexec_fn=default_signals)
         time.sleep(delay)
@@ -139,6 +159,8 @@ def main():
         if rc == 128 + sig:
             interrupted += 1
             by_signal[sig.name] = by_signal.get(sig.name, 0) + 1
+            stage = last_stage(err.decode(errors="replace"))
+            by_stage[stage] = by_stage.get(stage, 0) + 1
             now = snapshot(out)
             if now != previous:
                 changed = sorted(n for n in set(now) | set(previous) if now.get(n) != previous.get(n))
@@ -158,10 +180,11 @@ def main():
             print("trial %d (%s at %.2f s): %s" % (t, sig.name, delay, "; ".join(what)),
                   file=sys.stderr)
     elapsed = time.monotonic() - started
-    print("interrupt trials: %d trials on %d x %d (a full scan %.2f s): %d interrupted (%s), "
-          "%d finished first, %d failed; %.1f s in all" %
-          (a.trials, a.rows, a.dims, full, interrupted,
-           ", ".join("%s %d" % kv for kv in sorted(by_signal.items())) or "none", completed,
+    print("interrupt trials: %d trials on %d x %d (a full scan %.2f s, reports from %.2f s): "
+          "%d interrupted (%s; in stage %s), %d finished first, %d failed; %.1f s in all" %
+          (a.trials, a.rows, a.dims, full, report_at, interrupted,
+           ", ".join("%s %d" % kv for kv in sorted(by_signal.items())) or "none",
+           ", ".join("%s %d" % kv for kv in sorted(by_stage.items())) or "none", completed,
            failures, elapsed))
     if interrupted == 0:
         print("no trial interrupted a scan: the moments are not random enough", file=sys.stderr)
