@@ -29,6 +29,7 @@
 #endif
 
 int assay__outset_fail_at;
+int assay__outset_no_exchange;
 void (*assay__outset_swap_hook)(int n);
 
 /* ---- the registry of temporaries ---- */
@@ -515,7 +516,10 @@ static void backup_path(const assay__outset *set, const assay__setfile *f, char 
 
 /* Puts f in place of dst, keeping the file it replaces in the staging folder; 0 or -1 (errno). */
 static int swap_in(const assay__outset *set, assay__setfile *f, const char *dst) {
-    if (rename2(f->path, dst, RENAME_EXCHANGE) == 0) {
+    if (assay__outset_no_exchange) { /* as renameat2 answers where exchange is not supported */
+        struct stat st;
+        errno = lstat(dst, &st) == 0 ? EINVAL : ENOENT;
+    } else if (rename2(f->path, dst, RENAME_EXCHANGE) == 0) {
         f->mode = MODE_EXCHANGED; /* the old file is now at f->path */
         return 0;
     }
@@ -541,7 +545,8 @@ static int swap_in(const assay__outset *set, assay__setfile *f, const char *dst)
     }
     if (rename(f->path, dst) != 0) {
         int e = errno;
-        rename(bak, dst);
+        if (rename(bak, dst) == 0) unlink(bak); /* a hard link stays under both names */
+        assay__tmp_unregister(slot);
         errno = e;
         return -1;
     }

@@ -97,6 +97,8 @@ void assay__tmp_unregister(int slot);
 /* Tests only: the set commit fails (as if a rename failed with EIO) at its n-th swap (1-based;
  * 0: never). */
 extern int assay__outset_fail_at;
+/* Tests only: nonzero makes the commit behave as on a file system without RENAME_EXCHANGE. */
+extern int assay__outset_no_exchange;
 /* Tests only: called before each swap with its 1-based position (NULL: nothing). */
 extern void (*assay__outset_swap_hook)(int n);
 

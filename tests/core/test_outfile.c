@@ -173,6 +173,33 @@ static void test_outfile_failed_swap_restores_the_old_set(void **state) {
     free(record);
 }
 
+/* The same on a file system without RENAME_EXCHANGE: the old files are kept under a hard link
+ * in the staging folder and renamed back on failure. */
+static void test_outfile_without_exchange(void **state) {
+    assay_ctx *ctx = *state;
+    char dir[1024], p[1100];
+    fresh_dir(dir, sizeof dir, "outfile_no_exchange");
+    assay__outset_no_exchange = 1;
+    assert_int_equal(commit_set(ctx, dir, k_names, N_NAMES, "old"), ASSAY_OK);
+    assert_int_equal(commit_set(ctx, dir, k_names, N_NAMES, "mid"), ASSAY_OK);
+    assert_set(dir, "mid");
+    assert_record_matches(dir);
+    snprintf(p, sizeof p, "%s/" ASSAY__COMMIT_RECORD, dir);
+    char *record = slurp(p);
+    for (int at = 1; at <= N_NAMES + 1; at++) {
+        assay__outset_fail_at = at;
+        assert_int_equal(commit_set(ctx, dir, k_names, N_NAMES, "new"), ASSAY_E_RESOURCE);
+        assay__outset_fail_at = 0;
+        assert_set(dir, "mid");
+        char *now = slurp(p);
+        assert_string_equal(now, record);
+        free(now);
+        assert_int_equal(count_entries(dir, NULL), N_NAMES + 1);
+    }
+    assay__outset_no_exchange = 0;
+    free(record);
+}
+
 /* A folder in the way of one file fails before any file is replaced. */
 static void test_outfile_folder_in_the_way_replaces_nothing(void **state) {
     assay_ctx *ctx = *state;
@@ -341,6 +368,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_outfile_set_commits_whole_with_a_record),
         cmocka_unit_test(test_outfile_failed_swap_restores_the_old_set),
+        cmocka_unit_test(test_outfile_without_exchange),
         cmocka_unit_test(test_outfile_folder_in_the_way_replaces_nothing),
         cmocka_unit_test(test_outfile_created_folder_and_checks),
         cmocka_unit_test(test_outfile_interrupt_removes_temporaries),
