@@ -33,14 +33,23 @@ typedef struct assay_report_opts {
 #define ASSAY_REPORT_OPTS_INIT                                                                     \
     { 0, NULL, NULL, 0, NULL, NULL }
 
-/* Creates `dir` (one level) if it does not exist and checks that files can be created in it, so
- * a scan can fail fast before doing any work. Returns ASSAY_OK or ASSAY_E_IO (message names the
- * folder and the reason). */
+/* Checks, before any work, that the report set can be written into `dir`: an existing folder
+ * files can be created in (or, when `dir` does not exist yet, a writable parent folder: `dir`
+ * itself is created only by assay_report_write), and no folder or other non-regular file in the
+ * way of a report file. Creates nothing. Returns ASSAY_OK, ASSAY_E_IO (the message names the
+ * path and the reason) or ASSAY_E_RESOURCE (a full disk, a quota...). */
 ASSAY_API assay_status assay_report_prepare_dir(assay_ctx *ctx, const char *dir);
 
-/* Writes the report set into `dir` (which must exist): scores.csv, flagged.csv, manifest.json,
- * one file per format of assay_report_format_at, and report.json last. `opts` may be NULL. Nothing is left behind on failure: temporary files are removed and
- * existing reports are untouched. Returns ASSAY_OK, ASSAY_E_IO, ASSAY_E_NOMEM. */
+/* Writes the report set into `dir` (created, one level, when absent): scores.csv, flagged.csv,
+ * manifest.json, one file per format of assay_report_format_at, report.json and the commit
+ * record .assay-commit (the files of the set with their SHA-256). `opts` may be NULL.
+ *
+ * Guarantee (docs/atomic-output.md): the files are written into a staging folder inside `dir`
+ * and swapped in together; any failure -- a file that cannot be replaced, a full disk, a
+ * signal handled with assay_output_interrupt() -- leaves the previous set intact and complete,
+ * never a mix of old and new files, and removes every temporary. Files in `dir` that are not
+ * part of the set are never touched. Returns ASSAY_OK, ASSAY_E_IO, ASSAY_E_RESOURCE (a full
+ * disk, a quota, EIO, no memory: errno's text in the message), ASSAY_E_NOMEM. */
 ASSAY_API assay_status assay_report_write(assay_ctx *ctx, const assay_dataset *ds,
                                           const assay_result *res, const char *dir,
                                           const assay_report_opts *opts);
@@ -61,6 +70,13 @@ ASSAY_API assay_status assay_report_render(assay_ctx *ctx, const char *report_pa
  * ("report.sarif"). Returns 0 for i out of range. */
 ASSAY_API size_t assay_report_format_count(void);
 ASSAY_API int assay_report_format_at(size_t i, const char **option, const char **file);
+
+/* For a signal handler (async-signal-safe): removes every temporary file and staging folder
+ * of the outputs this process is writing, then ends the process with _exit(exit_code). When a
+ * report set is being swapped in at that moment (a few renames), the swap (or its undo)
+ * completes first and the exit follows from the thread doing it, so the folder holds a complete
+ * set either way. `assay` calls it on SIGINT, SIGTERM and SIGHUP with 128 + the signal. */
+ASSAY_API void assay_output_interrupt(int exit_code);
 
 /* Writes the short human summary (counts, gate verdict, evaluation if any, report paths) to `fp`.
  * `dir` is the report folder named in the summary (may be NULL). */

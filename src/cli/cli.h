@@ -205,9 +205,16 @@ void cli_progress_end(cli_progress *p);
  * "exit_code","error": message}. */
 char *cli_summary_json_error(int exit_code, const char *message);
 /* Prints line + '\n' to stdout as its last line, and writes it to `file` (when not NULL) under a
- * temporary name renamed into place. Returns 0, or CLI_EXIT_USAGE after printing why on stderr
- * (the file cannot be written). */
+ * temporary name renamed into place (a device or pipe is written in place). Returns 0, or after
+ * printing why on stderr CLI_EXIT_INTERNAL for a resource error (a full disk...) and
+ * CLI_EXIT_USAGE otherwise. */
 int cli_summary_emit(const char *line, const char *file);
+/* Checks, before any work, that the --json-summary file can be written: not a folder, its folder
+ * takes a new file (or, for a device or pipe such as /dev/stdout, writable). 0, or 2/3 after
+ * printing why on stderr. */
+int cli_summary_check(const char *file);
+/* Async-signal-safe: removes the summary's temporary file if one exists. */
+void cli_summary_cleanup(void);
 
 /* Colour for the human summary: only when fp is a terminal and NO_COLOR is unset or empty
  * (no-color.org). */

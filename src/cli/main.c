@@ -2,12 +2,49 @@
 /* The assay command-line tool. The only part of the project that prints: a short summary on
  * stdout, progress and errors on stderr, and the exit codes of cli.h. */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
+
+/* SIGINT, SIGTERM, SIGHUP: remove every temporary file and staging folder, exit 128 + the signal
+ * (130, 143, 129). Only async-signal-safe calls: write, unlink, rmdir, _exit (the library's
+ * assay_output_interrupt lets a report set being swapped in finish first). Exiting from the
+ * handler, rather than setting a flag, stops a long neighbour-graph build at once. */
+static void on_signal(int sig) {
+    static const char msg_int[] = "assay: interrupted (SIGINT); temporary files removed\n",
+                      msg_term[] = "assay: interrupted (SIGTERM); temporary files removed\n",
+                      msg_hup[] = "assay: interrupted (SIGHUP); temporary files removed\n";
+    const char *m = sig == SIGINT ? msg_int : sig == SIGTERM ? msg_term : msg_hup;
+    size_t len = sig == SIGINT ? sizeof msg_int : sig == SIGTERM ? sizeof msg_term : sizeof msg_hup;
+    cli_summary_cleanup();
+    ssize_t w = write(STDERR_FILENO, m, len - 1);
+    (void)w;
+    assay_output_interrupt(128 + sig);
+}
+
+static void install_signal_handlers(void) {
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < 3; i++) sigaddset(&sa.sa_mask, sigs[i]);
+    for (size_t i = 0; i < 3; i++) {
+        struct sigaction old;
+        /* a signal ignored by whoever started us (nohup, a background job) stays ignored */
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+        sigaction(sigs[i], &sa, NULL);
+    }
+    /* A file-size limit (ulimit -f) then makes a write fail with EFBIG, reported as a resource
+     * error (exit 3) naming the file, instead of killing the process with a core dump. */
+    signal(SIGXFSZ, SIG_IGN);
+}
 
 static int exit_for(assay_status s) {
     if (s == ASSAY_OK) return CLI_EXIT_PASS;
@@ -121,7 +158,17 @@ static int cmd_scan(const cli_opts *o, int argc, char **argv) {
         code = run_error(o, &prog, ctx, s, "policy");
         goto out;
     }
-    /* Fail fast on an unusable output folder, before minutes of work. */
+    /* Fail fast on an unusable output path, before minutes of work and before the report
+     * folder is touched (it is created only when the reports are written). */
+    if (o->json_summary_file != NULL && (code = cli_summary_check(o->json_summary_file)) != 0) {
+        cli_progress_end(&prog);
+        if (o->json_summary) {
+            char *line = cli_summary_json_error(code, "--json-summary: the file cannot be written");
+            cli_summary_emit(line, NULL);
+            free(line);
+        }
+        goto out;
+    }
     if ((s = assay_report_prepare_dir(ctx, o->out_dir)) != ASSAY_OK) {
         code = run_error(o, &prog, ctx, s, "output folder");
         goto out;
@@ -170,7 +217,8 @@ static int cmd_scan(const cli_opts *o, int argc, char **argv) {
     }
     cli_progress_end(&prog);
     code = assay_result_exit_code(res); /* the verdict's code; 0 with --exit-zero */
-    if (print_scan_summaries(o, ds, res, summary) != 0) code = CLI_EXIT_USAGE;
+    int summary_code = print_scan_summaries(o, ds, res, summary);
+    if (summary_code != 0) code = summary_code;
 out:
     assay_policy_destroy(policy);
     free(summary);
@@ -251,13 +299,17 @@ static int cmd_diff(const cli_opts *o) {
     if (s != ASSAY_OK) return report_error(NULL, NULL, s, "cannot start");
     assay_diff *d = NULL;
     int code;
+    /* the output folder checked first (not created: that waits until the manifests loaded) */
+    if (o->out_dir != NULL && (s = assay_report_prepare_dir(ctx, o->out_dir)) != ASSAY_OK) {
+        code = run_error(o, NULL, ctx, s, "cannot write diff.json");
+        goto out;
+    }
     if ((s = assay_diff_manifests(ctx, o->diff_old, o->diff_new, &d)) != ASSAY_OK) {
         code = run_error(o, NULL, ctx, s, "cannot compare the manifests");
         goto out;
     }
     code = assay_diff_changed(d) > 0 ? CLI_EXIT_FAIL : CLI_EXIT_PASS;
-    if (o->out_dir != NULL && ((s = assay_report_prepare_dir(ctx, o->out_dir)) != ASSAY_OK ||
-                               (s = assay_diff_write(ctx, d, o->out_dir, code)) != ASSAY_OK)) {
+    if (o->out_dir != NULL && (s = assay_diff_write(ctx, d, o->out_dir, code)) != ASSAY_OK) {
         code = run_error(o, NULL, ctx, s, "cannot write diff.json");
         goto out;
     }
@@ -312,6 +364,7 @@ int main(int argc, char **argv) {
         cli_print_help(o.cmd, stdout);
         return CLI_EXIT_PASS;
     }
+    install_signal_handlers();
     switch (o.cmd) {
     case CMD_HELP:
         if (o.help_format == 'm')

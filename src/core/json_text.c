@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/json_text.h"
+#include "core/outfile.h"
 
 /* Length of the valid UTF-8 sequence at s, or 0 if the byte there starts none. */
 static size_t utf8_len(const unsigned char *s) {
@@ -68,6 +69,6 @@ assay_status assay__dump_json(assay_ctx *ctx, const json_t *doc, FILE *fp, int i
     size_t flags = JSON_REAL_PRECISION(7) | JSON_ENSURE_ASCII;
     flags |= indent ? JSON_INDENT(2) : JSON_COMPACT;
     if (json_dumpf(doc, fp, flags) != 0 || fputc('\n', fp) == EOF)
-        return assay__fail(ctx, ASSAY_E_IO, "%s: write failed", path);
+        return assay__write_failed(ctx, fp, path);
     return ASSAY_OK;
 }

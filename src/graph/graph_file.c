@@ -62,7 +62,8 @@ static assay_status sync_file(assay_ctx *ctx, const char *tmp, const char *displ
     if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL)) {
         int e = errno;
         if (fd >= 0) close(fd);
-        return assay__fail(ctx, ASSAY_E_IO, "%s: write failed: %s", display, strerror(e));
+        return assay__fail(ctx, assay__errno_status(e), "%s: write failed: %s", display,
+                           strerror(e));
     }
     close(fd);
     return ASSAY_OK;
@@ -108,7 +109,12 @@ assay_status assay_graph_write(assay_ctx *ctx, const assay_dataset *ds, const as
     if (s == ASSAY_OK) {
         fclose(f.fp);
         f.fp = NULL;
+        errno = 0;
         s = assay__graph_h5_write(ctx, f.tmp_path, path, &g, ds->digest);
+        /* HDF5 says only that a write failed; errno still says why (a full disk is exit 3) */
+        int e = errno;
+        if (s != ASSAY_OK && assay__errno_status(e) == ASSAY_E_RESOURCE)
+            s = assay__fail(ctx, ASSAY_E_RESOURCE, "%s: write failed: %s", path, strerror(e));
     }
     if (s == ASSAY_OK) s = sync_file(ctx, f.tmp_path, path);
     if (s == ASSAY_OK) s = assay__out_commit(ctx, &f);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* `assay diff`'s outputs: diff.json (written atomically) and the summary for a person. */
+/* `assay diff`'s outputs: diff.json (committed as a set of one, docs/atomic-output.md) and the
+ * summary for a person. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,13 +23,17 @@ assay_status assay_diff_write(assay_ctx *ctx, const assay_diff *d, const char *d
     json_object_set_new(doc, "exit_code", json_integer(exit_code));
     json_object_set_new(doc, "baseline", assay__baseline_json(d->b, etsi));
     json_decref(etsi);
-    assay__outfile f;
-    memset(&f, 0, sizeof f);
-    assay_status s = assay__out_open(ctx, dir, "diff.json", &f);
-    if (s == ASSAY_OK) s = assay__dump_json(ctx, doc, f.fp, 1, f.final_path);
-    if (s == ASSAY_OK) s = assay__out_close(ctx, &f);
-    if (s == ASSAY_OK) s = assay__out_commit(ctx, &f);
-    assay__out_discard(&f);
+    /* staged and committed like a report set, so the folder's commit record lists it */
+    assay__outset set;
+    FILE *fp = NULL;
+    char final[PATH_MAX];
+    assay_status s = assay__outset_begin(ctx, &set, dir);
+    if (s == ASSAY_OK) s = assay__outset_add(ctx, &set, "diff.json", &fp);
+    if (s == ASSAY_OK)
+        s = assay__dump_json(ctx, doc, fp, 1,
+                             assay__outset_final(&set, "diff.json", final, sizeof final));
+    if (s == ASSAY_OK) s = assay__outset_commit(ctx, &set);
+    assay__outset_discard(&set);
     json_decref(doc);
     return s;
 }

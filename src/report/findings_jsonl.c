@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "core/outfile.h"
 #include "report/render.h"
 
 /* The keys every finding must have for a row line (others are copied when present). */
@@ -145,8 +146,7 @@ assay_status assay__render_findings_jsonl(assay_ctx *ctx, const json_t *doc, FIL
         if (line == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory", path);
         int rc = json_dumpf(line, fp, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(7));
         json_decref(line);
-        if (rc != 0 || fputc('\n', fp) == EOF)
-            return assay__fail(ctx, ASSAY_E_IO, "%s: write failed", path);
+        if (rc != 0 || fputc('\n', fp) == EOF) return assay__write_failed(ctx, fp, path);
     }
     return ASSAY_OK;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "core/outfile.h"
 #include "report/render.h"
 #include "report/svg.h"
 
@@ -879,6 +880,6 @@ assay_status assay__render_html(assay_ctx *ctx, const json_t *doc, FILE *fp, con
           "table here is drawn from that file (<code>assay report render report.json "
           "--html</code> redraws it).</p></footer>\n</main></body></html>\n",
           fp);
-    if (ferror(fp)) return assay__fail(ctx, ASSAY_E_IO, "%s: write failed", path);
+    if (ferror(fp)) return assay__write_failed(ctx, fp, path);
     return ASSAY_OK;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "core/outfile.h"
 #include "report/render.h"
 
 #define FIRST_ROWS 10
@@ -274,6 +275,6 @@ assay_status assay__render_junit(assay_ctx *ctx, const json_t *doc, FILE *fp, co
     }
     fputs("  </testsuite>\n</testsuites>\n", fp);
     free(v);
-    if (ferror(fp)) return assay__fail(ctx, ASSAY_E_IO, "%s: write failed", path);
+    if (ferror(fp)) return assay__write_failed(ctx, fp, path);
     return ASSAY_OK;
 }

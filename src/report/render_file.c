@@ -145,32 +145,34 @@ assay_status assay_report_render(assay_ctx *ctx, const char *report_path, const 
     }
     json_t *doc = NULL;
     if ((s = load_report(ctx, report_path, &doc)) != ASSAY_OK) return s;
-    if ((s = assay_report_prepare_dir(ctx, dir)) != ASSAY_OK) {
+    s = assay__out_check_dir(ctx, dir);
+    for (size_t f = 0; s == ASSAY_OK && f < assay__doc_format_count; f++)
+        if (chosen[f]) s = assay__out_check_target(ctx, dir, assay__doc_formats[f].file);
+    if (s != ASSAY_OK) {
         json_decref(doc);
         return s;
     }
-    /* As in a scan: every file under a temporary name, renamed into place only when all of
-     * them rendered, so a failure leaves the folder as it was. */
-    /* on the heap: two paths per file are too large for a caller's thread stack */
-    assay__outfile *out = calloc(assay__doc_format_count, sizeof *out);
-    if (out == NULL) {
-        json_decref(doc);
-        return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory rendering %s", report_path);
-    }
+    /* As in a scan: the files are staged and swapped in as a whole, with the folder's commit
+     * record updated for them (the scan's other files keep their entries), so a failure leaves
+     * the folder as it was. */
+    assay__outset set;
+    s = assay__outset_begin(ctx, &set, dir);
+    FILE **fp = calloc(assay__doc_format_count, sizeof *fp);
+    if (s == ASSAY_OK && fp == NULL)
+        s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory rendering %s", report_path);
     for (size_t f = 0; s == ASSAY_OK && f < assay__doc_format_count; f++)
-        if (chosen[f]) s = assay__out_open(ctx, dir, assay__doc_formats[f].file, &out[f]);
+        if (chosen[f]) s = assay__outset_add(ctx, &set, assay__doc_formats[f].file, &fp[f]);
+    char final[PATH_MAX];
     for (size_t f = 0; s == ASSAY_OK && f < assay__doc_format_count; f++) {
         if (!chosen[f]) continue;
-        s = assay__doc_formats[f].render(ctx, doc, out[f].fp, out[f].final_path);
+        assay__outset_final(&set, assay__doc_formats[f].file, final, sizeof final);
+        s = assay__doc_formats[f].render(ctx, doc, fp[f], final);
         assay__progress(ctx, "render", f + 1, assay__doc_format_count);
     }
-    for (size_t f = 0; s == ASSAY_OK && f < assay__doc_format_count; f++)
-        if (chosen[f]) s = assay__out_close(ctx, &out[f]);
-    for (size_t f = 0; s == ASSAY_OK && f < assay__doc_format_count; f++)
-        if (chosen[f]) s = assay__out_commit(ctx, &out[f]);
-    for (size_t f = 0; f < assay__doc_format_count; f++) assay__out_discard(&out[f]);
+    if (s == ASSAY_OK) s = assay__outset_commit(ctx, &set);
+    assay__outset_discard(&set);
     assay__progress(ctx, "render", assay__doc_format_count, assay__doc_format_count);
-    free(out);
+    free(fp);
     json_decref(doc);
     return s;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "core/outfile.h"
 #include "report/render.h"
 
 #define TAXONOMY_NAME "ETSI EN 304 223"
@@ -764,7 +765,7 @@ assay_status assay__render_sarif_limited(assay_ctx *ctx, const json_t *doc, FILE
     if (s == ASSAY_OK &&
         (json_dumpf(log, fp, JSON_INDENT(1) | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(7)) != 0 ||
          fputc('\n', fp) == EOF))
-        s = assay__fail(ctx, ASSAY_E_IO, "%s: write failed", path);
+        s = assay__write_failed(ctx, fp, path);
     json_decref(log);
     return s;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Writing the report set: all files go to temporary names first and are renamed into place
- * only when every one of them is complete, report.json last, so it marks a finished set. */
+/* Writing the report set: every file is staged, then the set is swapped in as a whole with its
+ * commit record last (core/outfile.h, docs/atomic-output.md). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,28 +11,27 @@
 #include "report/render.h"
 #include "report/report_internal.h"
 
-assay_status assay_report_prepare_dir(assay_ctx *ctx, const char *dir) {
-    if (dir == NULL || dir[0] == '\0')
-        return assay__fail(ctx, ASSAY_E_INVAL, "no output folder given");
-    struct stat st;
-    if (stat(dir, &st) != 0) {
-        if (errno != ENOENT || mkdir(dir, 0777) != 0)
-            return assay__fail(ctx, ASSAY_E_IO, "%s: cannot create the output folder: %s", dir,
-                               strerror(errno));
-    } else if (!S_ISDIR(st.st_mode)) {
-        return assay__fail(ctx, ASSAY_E_IO, "%s: exists and is not a folder", dir);
-    }
-    /* Probe by creating (and removing) a temporary file: access() is not enough on read-only
-     * mounts, and a scan should not run for minutes before finding that out. */
-    assay__outfile probe;
-    assay_status s = assay__out_open(ctx, dir, "write-probe", &probe);
-    if (s != ASSAY_OK) return s;
-    assay__out_discard(&probe);
-    return ASSAY_OK;
-}
-
 /* The files rendered from the result itself (per-row tables and the dataset inventory). */
 enum { OUT_SCORES, OUT_FLAGGED, OUT_MANIFEST, OUT_RESULT_COUNT };
+
+static const char *const k_result_names[OUT_RESULT_COUNT] = {"scores.csv", "flagged.csv",
+                                                             "manifest.json"};
+
+/* The name of the set's i-th file: result files, then one per document format, report.json. */
+static const char *set_name(size_t i) {
+    if (i < OUT_RESULT_COUNT) return k_result_names[i];
+    if (i < OUT_RESULT_COUNT + assay__doc_format_count)
+        return assay__doc_formats[i - OUT_RESULT_COUNT].file;
+    return "report.json";
+}
+
+assay_status assay_report_prepare_dir(assay_ctx *ctx, const char *dir) {
+    ASSAY_TRY(assay__out_check_dir(ctx, dir));
+    /* a folder in the way of one report file fails now, not after minutes of work */
+    for (size_t i = 0; i < OUT_RESULT_COUNT + assay__doc_format_count + 1; i++)
+        ASSAY_TRY(assay__out_check_target(ctx, dir, set_name(i)));
+    return assay__out_check_target(ctx, dir, ASSAY__COMMIT_RECORD);
+}
 
 /* The run's one-line summary (assay_report_opts.summary_json) from report.json's document. */
 static assay_status summary_line(assay_ctx *ctx, const json_t *doc, const char *dir, char **out) {
@@ -50,30 +49,28 @@ assay_status assay_report_write(assay_ctx *ctx, const assay_dataset *ds, const a
     if (summary_out != NULL) *summary_out = NULL;
     if (ctx == NULL || ds == NULL || res == NULL || dir == NULL)
         return assay__fail(ctx, ASSAY_E_INVAL, "assay_report_write: NULL argument");
-    static const char *const names[OUT_RESULT_COUNT] = {"scores.csv", "flagged.csv",
-                                                        "manifest.json"};
-    /* result files, then one per document format, then report.json (last: marks a full set) */
     enum { MAX_OUT = OUT_RESULT_COUNT + 16 };
     const size_t n_out = OUT_RESULT_COUNT + assay__doc_format_count + 1;
     const size_t out_report = n_out - 1;
-    assay__outfile out[MAX_OUT];
-    memset(out, 0, sizeof out);
     if (n_out > MAX_OUT) return assay__fail(ctx, ASSAY_E_INTERNAL, "too many report formats");
+    FILE *fp[MAX_OUT] = {NULL};
+    char path[MAX_OUT][PATH_MAX / 4]; /* final paths, for messages */
     json_t *etsi = NULL, *doc = NULL;
-    assay_status s = assay__etsi_load(ctx, &etsi);
+    /* The set is staged inside dir and swapped in as a whole by the commit (core/outfile.h). */
+    assay__outset set;
+    assay_status s = assay__outset_begin(ctx, &set, dir);
+    if (s == ASSAY_OK) s = assay__etsi_load(ctx, &etsi);
     for (size_t i = 0; s == ASSAY_OK && i < n_out; i++) {
-        const char *name = i < OUT_RESULT_COUNT ? names[i]
-                           : i == out_report    ? "report.json"
-                                                : assay__doc_formats[i - OUT_RESULT_COUNT].file;
-        s = assay__out_open(ctx, dir, name, &out[i]);
+        assay__outset_final(&set, set_name(i), path[i], sizeof path[i]);
+        s = assay__outset_add(ctx, &set, set_name(i), &fp[i]);
     }
-    if (s == ASSAY_OK) s = assay__write_scores_csv(ctx, ds, res, out[OUT_SCORES].fp);
+    if (s == ASSAY_OK) s = assay__write_scores_csv(ctx, ds, res, fp[OUT_SCORES]);
     assay__progress(ctx, "report", 1, n_out);
-    if (s == ASSAY_OK) s = assay__write_flagged_csv(ctx, ds, res, out[OUT_FLAGGED].fp);
+    if (s == ASSAY_OK) s = assay__write_flagged_csv(ctx, ds, res, fp[OUT_FLAGGED]);
     assay__progress(ctx, "report", 2, n_out);
     if (s == ASSAY_OK) {
         json_t *manifest = assay__manifest_json(ds, res, opts, etsi);
-        s = assay__dump_json(ctx, manifest, out[OUT_MANIFEST].fp, 0, out[OUT_MANIFEST].final_path);
+        s = assay__dump_json(ctx, manifest, fp[OUT_MANIFEST], 0, path[OUT_MANIFEST]);
         json_decref(manifest);
     }
     assay__progress(ctx, "report", 3, n_out);
@@ -85,21 +82,19 @@ assay_status assay_report_write(assay_ctx *ctx, const assay_dataset *ds, const a
         if (s == ASSAY_OK) s = assay__report_as_saved(ctx, &doc);
     }
     for (size_t f = 0; s == ASSAY_OK && f < assay__doc_format_count; f++) {
-        assay__outfile *o = &out[OUT_RESULT_COUNT + f];
-        s = assay__doc_formats[f].render(ctx, doc, o->fp, o->final_path);
-        assay__progress(ctx, "report", OUT_RESULT_COUNT + f + 1, n_out);
+        size_t i = OUT_RESULT_COUNT + f;
+        s = assay__doc_formats[f].render(ctx, doc, fp[i], path[i]);
+        assay__progress(ctx, "report", i + 1, n_out);
     }
-    if (s == ASSAY_OK)
-        s = assay__dump_json(ctx, doc, out[out_report].fp, 1, out[out_report].final_path);
+    if (s == ASSAY_OK) s = assay__dump_json(ctx, doc, fp[out_report], 1, path[out_report]);
     if (s == ASSAY_OK && summary_out != NULL) s = summary_line(ctx, doc, dir, summary_out);
-    for (size_t i = 0; s == ASSAY_OK && i < n_out; i++) s = assay__out_close(ctx, &out[i]);
-    for (size_t i = 0; s == ASSAY_OK && i < n_out; i++) s = assay__out_commit(ctx, &out[i]);
+    if (s == ASSAY_OK) s = assay__outset_commit(ctx, &set);
     if (s != ASSAY_OK && summary_out != NULL) {
         free(*summary_out);
         *summary_out = NULL;
     }
     json_decref(doc);
-    for (size_t i = 0; i < n_out; i++) assay__out_discard(&out[i]);
+    assay__outset_discard(&set);
     assay__progress(ctx, "report", n_out, n_out);
     json_decref(etsi);
     return s;
