@@ -717,6 +717,12 @@ assay_status assay__sandbox_run(assay_ctx *ctx, const char *path, const char *wh
         if (!known)
             s = assay__fail(ctx, ASSAY_E_FORMAT, "%s: the %s sent a malformed reply: %s", path,
                             what, k_hostile);
+        else if (nomem && mem_cap < lim.mem_bytes)
+            /* The shared region is a file: the caller's own file-size limit caps it. */
+            s = assay__fail(ctx, r.checked ? ASSAY_E_RESOURCE : ASSAY_E_FORMAT,
+                            "%s: the %s ran out of shared memory, capped at %.0f KiB by the "
+                            "file-size limit (RLIMIT_FSIZE, ulimit -f): %s",
+                            path, what, (double)mem_cap / 1024.0, msg[0] ? msg : "out of memory");
         else if (nomem)
             s = assay__fail(ctx, r.checked ? ASSAY_E_RESOURCE : ASSAY_E_FORMAT,
                             "%s: the %s reached its memory limit (%.0f MiB, RLIMIT_AS; raise it "
