@@ -8,6 +8,7 @@
 
 #include "io/graph_h5.h"
 #include "io/h5_read.h"
+#include "io/input.h"
 #include "io/sandbox.h"
 
 #define SB_TRY(expr)                                                                               \
@@ -244,6 +245,10 @@ static assay_status child_graph(assay_ctx *ctx, assay__sandbox *sb, void *arg) {
 assay_status assay__graph_h5_load(assay_ctx *ctx, const char *path, assay__graph_meta *meta,
                                   assay__graph *g) {
     memset(g, 0, sizeof *g);
+    /* A FIFO or device is refused here: the reader (sandboxed or not) would block on it. */
+    assay__input in;
+    ASSAY_TRY(assay__input_open(ctx, path, "an HDF5 graph file", 0, &in));
+    assay__input_close(&in);
     if (!assay__sandbox_enabled(ctx)) return read_graph(ctx, path, meta, g);
     assay__sandbox_out out;
     ASSAY_TRY(assay__sandbox_run(ctx, path, "HDF5 reader", child_graph, (void *)path, &out));
