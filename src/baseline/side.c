@@ -3,11 +3,14 @@
  * earlier scan (checked key by key, so a wrong file is named with the key that is wrong), or
  * taken from the scan in memory. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -16,10 +19,22 @@
 #include "core/docfile.h"
 
 assay_status assay__bl_sha256_file(assay_ctx *ctx, const char *path, unsigned char out[32]) {
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL)
+    /* O_NONBLOCK, then fstat: a FIFO or a device planted under the name is refused, not read
+     * until it ends (or forever). */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
         return assay__fail(ctx, errno == ENOENT ? ASSAY_E_NOTFOUND : ASSAY_E_IO,
                            "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return assay__fail(ctx, ASSAY_E_FORMAT, "%s: not a regular file", path);
+    }
+    FILE *fp = fdopen(fd, "rb");
+    if (fp == NULL) {
+        close(fd);
+        return assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory", path);
+    }
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     unsigned char *buf = malloc(1 << 16);
     int ok = md != NULL && buf != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL);
@@ -275,7 +290,8 @@ static assay_status read_stats(reader *rd, const json_t *doc) {
             static const char *const qn[ASSAY__BL_NQ] = {"p50", "p90", "p99"};
             snprintf(key, sizeof key, "class_statistics.classes[%zu].detectors.%s", c,
                      assay_detector_name(det));
-            if (!json_is_integer(json_object_get(e, "scored")))
+            if (!json_is_integer(json_object_get(e, "scored")) ||
+                json_integer_value(json_object_get(e, "scored")) < 0)
                 return bad(rd, key, "an object with scored, p50, p90, p99");
             k->scored[det] = (size_t)json_integer_value(json_object_get(e, "scored"));
             for (int q = 0; q < ASSAY__BL_NQ; q++) {

@@ -41,9 +41,16 @@ for exe in "$build"/tests/fuzz/fuzz_*; do
     rm -f "$long/$name".job*.log
     # -jobs runs independent fuzzing processes on -workers processes; they share the scratch
     # corpus (each reloads what the others add). Each writes fuzz-<job>.log in its folder.
-    (cd "$work" && "$exe" -jobs="$jobs" -workers="$jobs" -max_total_time="$secs" -timeout=10 \
-        -rss_limit_mb="$rss" -print_final_stats=1 -artifact_prefix="$long/$name-" \
-        "$work" "$corpus" >/dev/null 2>&1) || true
+    # CPU seconds are measured (user + system of every job), not assumed: on a shared machine
+    # the jobs get less than their wall time.
+    timer=""
+    [ -x /usr/bin/time ] && timer="/usr/bin/time -f %U,%S -o $long/$name.time"
+    rm -f "$long/$name.time"
+    (cd "$work" && $timer "$exe" -jobs="$jobs" \
+        -workers="$jobs" -max_total_time="$secs" -timeout=10 -rss_limit_mb="$rss" \
+        -print_final_stats=1 -artifact_prefix="$long/$name-" "$work" "$corpus" \
+        >/dev/null 2>&1) || true
+    cpu=$(awk -F, 'END { printf "%d", $1 + $2 }' "$long/$name.time" 2>/dev/null || echo "?")
     execs=0
     for log in "$work"/fuzz-*.log; do
         [ -f "$log" ] || continue
@@ -58,7 +65,7 @@ for exe in "$build"/tests/fuzz/fuzz_*; do
     crashes=$(find "$long" -maxdepth 1 -type f \( -name "$name-crash-*" -o -name "$name-leak-*" \
         -o -name "$name-timeout-*" -o -name "$name-oom-*" \) | wc -l)
     [ "$crashes" -gt 0 ] && found=1
-    printf '%-14s %8s %12s %7s %7s %7s %8s\n' "$name" $((secs * jobs)) "$execs" \
+    printf '%-14s %8s %12s %7s %7s %7s %8s\n' "$name" "$cpu" "$execs" \
         "${stats%% *}" "${stats##* }" "$files" "$crashes"
 done
 if [ $found = 1 ]; then
