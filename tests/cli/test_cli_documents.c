@@ -176,12 +176,35 @@ static void test_render_wrong_types_refused(void **state) {
     assert_int_equal(tu_count_temp_files(out), 0);
 }
 
+/* A --truth file of one column was read as index, is_poison and attack at once (the CSV reader
+ * takes a one-column file whatever its header says); now the missing column is named. */
+static void test_truth_one_column_refused(void **state) {
+    (void)state;
+    char data[1024], truth[1024], out[1024];
+    tu_path(data, sizeof data, "cli_documents_truth_data.csv");
+    tu_path(truth, sizeof truth, "cli_documents_truth.csv");
+    tu_path(out, sizeof out, "cli_documents_truth_out");
+    tu_remove_dir(out);
+    FILE *fp = fopen(data, "wb");
+    assert_non_null(fp);
+    fprintf(fp, "f0,f1,label\n");
+    for (int i = 0; i < 2; i++) fprintf(fp, "%d.0,%d.5,%d\n", 3 * i, i, i);
+    fclose(fp);
+    write_text(truth, "index\n0\n1\n");
+    const char *argv[] = {"assay", "scan",  data, "--k", "1", "--truth",
+                          truth,   "--out", out,  "-q",  NULL};
+    const char *want[] = {"cli_documents_truth.csv: no column 'is_poison'", NULL};
+    expect_refused(argv, want);
+    assert_int_equal(tu_count_temp_files(out), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deep_nesting_refused_fast),
         cmocka_unit_test(test_policy_second_document_tags_and_non_files),
         cmocka_unit_test(test_manifest_inconsistent_refused),
         cmocka_unit_test(test_render_wrong_types_refused),
+        cmocka_unit_test(test_truth_one_column_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
