@@ -19,7 +19,8 @@ extern const double assay__bl_quantiles[ASSAY__BL_NQ];
 /* Lists in reports are capped at this many entries (with a "truncated" flag). */
 #define ASSAY__BL_LIST_CAP 1000
 
-/* One class's statistics in the representation the detectors see (docs/pipelines.md, "Scheduled scans"). */
+/* One class's statistics in the representation the detectors see (docs/pipelines.md, "Scheduled
+ * scans"). */
 typedef struct assay__bl_class_stats {
     const char *label; /* label value as text */
     const char *name;  /* display name */
@@ -132,6 +133,10 @@ typedef struct assay__baseline {
 /* Reads manifest.json (schema assay-manifest/1) into *side. ASSAY_E_NOTFOUND / ASSAY_E_IO when
  * unreadable, ASSAY_E_FORMAT naming the file and the key when it is not such a manifest. */
 assay_status assay__bl_side_read(assay_ctx *ctx, const char *path, assay__bl_side *side);
+
+/* The same from the manifest's text in memory (`path` names it in messages). */
+assay_status assay__bl_side_read_buf(assay_ctx *ctx, const char *path, const char *text, size_t len,
+                                     assay__bl_side *side);
 
 /* The scanned dataset as a side: rows from the dataset, statistics from the scan. */
 assay_status assay__bl_side_from_scan(assay_ctx *ctx, const assay__bl_scan *scan,

@@ -6,6 +6,7 @@
  * as a cosine distance) next to the old and new detector-score quantiles. Matching sorts both
  * sides (n log n, deterministic; repeated keys pair up in row order). */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,13 +136,55 @@ static label_count *count_labels(const assay__bl_side *s, size_t *m, int is_new)
     return out;
 }
 
-static const char *class_name_of(const assay__bl_side *s, const char *label, size_t *pos) {
-    for (size_t c = 0; c < s->n_classes; c++)
-        if (strcmp(s->class_label[c], label) == 0) {
-            if (pos) *pos = c;
-            return s->class_name[c];
-        }
-    return NULL;
+/* Labels sorted with their positions: a label is found in log time (a manifest can list a
+ * class per row; a linear search per class made a comparison quadratic). */
+typedef struct lab_pos {
+    const char *label;
+    size_t pos;
+} lab_pos;
+
+static int cmp_lab_pos(const void *a, const void *b) {
+    const lab_pos *x = a, *y = b;
+    int c = strcmp(x->label, y->label);
+    return c != 0 ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+static lab_pos *index_labels(const char *(*label_at)(const void *, size_t), const void *src,
+                             size_t n) {
+    lab_pos *ix = malloc((n ? n : 1) * sizeof *ix);
+    if (ix == NULL) return NULL;
+    for (size_t i = 0; i < n; i++) ix[i] = (lab_pos){label_at(src, i), i};
+    if (n > 1) qsort(ix, n, sizeof *ix, cmp_lab_pos);
+    return ix;
+}
+
+/* The first position of `label` (SIZE_MAX when absent). */
+static size_t find_label(const lab_pos *ix, size_t n, const char *label) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(ix[mid].label, label) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && strcmp(ix[lo].label, label) == 0 ? ix[lo].pos : SIZE_MAX;
+}
+
+static const char *side_class_label(const void *side, size_t i) {
+    return ((const assay__bl_side *)side)->class_label[i];
+}
+
+static const char *stats_class_label(const void *st, size_t i) {
+    return ((const assay__bl_stats *)st)->classes[i].label;
+}
+
+static const char *class_name_of(const assay__bl_side *s, const lab_pos *ix, const char *label,
+                                 size_t *pos) {
+    size_t c = find_label(ix, s->n_classes, label);
+    if (c == SIZE_MAX) return NULL;
+    if (pos) *pos = c;
+    return s->class_name[c];
 }
 
 static assay_status class_shift(assay_ctx *ctx, const assay__bl_side *o, const assay__bl_side *n,
@@ -149,10 +192,14 @@ static assay_status class_shift(assay_ctx *ctx, const assay__bl_side *o, const a
     size_t mo = 0, mn = 0;
     label_count *lo = count_labels(o, &mo, 0), *ln = count_labels(n, &mn, 1);
     label_count *u = malloc((mo + mn + 1) * sizeof *u);
-    if (lo == NULL || ln == NULL || u == NULL) {
+    lab_pos *io = index_labels(side_class_label, o, o->n_classes);
+    lab_pos *in = index_labels(side_class_label, n, n->n_classes);
+    if (lo == NULL || ln == NULL || u == NULL || io == NULL || in == NULL) {
         free(lo);
         free(ln);
         free(u);
+        free(io);
+        free(in);
         return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (class shift)");
     }
     size_t m = 0, i = 0, j = 0;
@@ -171,9 +218,9 @@ static assay_status class_shift(assay_ctx *ctx, const assay__bl_side *o, const a
     free(ln);
     for (size_t k = 0; k < m; k++) {
         size_t pos;
-        if (class_name_of(o, u[k].label, &pos))
+        if (class_name_of(o, io, u[k].label, &pos))
             u[k].order = pos;
-        else if (class_name_of(n, u[k].label, &pos))
+        else if (class_name_of(n, in, u[k].label, &pos))
             u[k].order = o->n_classes + pos;
         else
             u[k].order = o->n_classes + n->n_classes;
@@ -182,16 +229,20 @@ static assay_status class_shift(assay_ctx *ctx, const assay__bl_side *o, const a
     df->shift = malloc((m ? m : 1) * sizeof *df->shift);
     if (df->shift == NULL) {
         free(u);
+        free(io);
+        free(in);
         return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (class shift)");
     }
     df->n_shift = m;
     for (size_t k = 0; k < m; k++) {
-        const char *name = class_name_of(o, u[k].label, NULL);
-        if (name == NULL) name = class_name_of(n, u[k].label, NULL);
+        const char *name = class_name_of(o, io, u[k].label, NULL);
+        if (name == NULL) name = class_name_of(n, in, u[k].label, NULL);
         df->shift[k] = (assay__bl_shift_class){u[k].label, name ? name : u[k].label, u[k].old_count,
                                                u[k].new_count};
     }
     free(u);
+    free(io);
+    free(in);
     /* Pearson's chi-square test of homogeneity: are the old and the new rows drawn from the same
      * class distribution? Expected count of a cell = row total x column total / grand total;
      * df = (2 - 1)(C - 1) over the C classes seen in either side. */
@@ -221,12 +272,6 @@ static assay_status class_shift(assay_ctx *ctx, const assay__bl_side *o, const a
 
 /* ---- drift ---- */
 
-static const assay__bl_class_stats *stats_of(const assay__bl_stats *st, const char *label) {
-    for (size_t c = 0; c < st->n_classes; c++)
-        if (strcmp(st->classes[c].label, label) == 0) return &st->classes[c];
-    return NULL;
-}
-
 static assay_status drift(assay_ctx *ctx, const assay__bl_side *o, const assay__bl_side *n,
                           assay__bl_diff *df) {
     const assay__bl_stats *so = &o->stats, *sn = &n->stats;
@@ -250,9 +295,15 @@ static assay_status drift(assay_ctx *ctx, const assay__bl_side *o, const assay__
         return ASSAY_OK;
     }
     df->drift = calloc(so->n_classes ? so->n_classes : 1, sizeof *df->drift);
-    if (df->drift == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (drift)");
+    lab_pos *ix = index_labels(stats_class_label, sn, sn->n_classes);
+    if (df->drift == NULL || ix == NULL) {
+        free(ix);
+        return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (drift)");
+    }
     for (size_t c = 0; c < so->n_classes; c++) {
-        const assay__bl_class_stats *a = &so->classes[c], *b = stats_of(sn, a->label);
+        const assay__bl_class_stats *a = &so->classes[c];
+        size_t at = find_label(ix, sn->n_classes, a->label);
+        const assay__bl_class_stats *b = at == SIZE_MAX ? NULL : &sn->classes[at];
         if (b == NULL || a->centroid == NULL || b->centroid == NULL) continue;
         double dd = 0.0, dot = 0.0, na = 0.0, nb = 0.0;
         for (size_t j = 0; j < so->d; j++) {
@@ -275,6 +326,7 @@ static assay_status drift(assay_ctx *ctx, const assay__bl_side *o, const assay__
         k->old_stats = a;
         k->new_stats = b;
     }
+    free(ix);
     return ASSAY_OK;
 }
 

@@ -3,22 +3,38 @@
  * earlier scan (checked key by key, so a wrong file is named with the key that is wrong), or
  * taken from the scan in memory. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
 
 #include "baseline/baseline.h"
+#include "core/docfile.h"
 
 assay_status assay__bl_sha256_file(assay_ctx *ctx, const char *path, unsigned char out[32]) {
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL)
+    /* O_NONBLOCK, then fstat: a FIFO or a device planted under the name is refused, not read
+     * until it ends (or forever). */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
         return assay__fail(ctx, errno == ENOENT ? ASSAY_E_NOTFOUND : ASSAY_E_IO,
                            "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return assay__fail(ctx, ASSAY_E_FORMAT, "%s: not a regular file", path);
+    }
+    FILE *fp = fdopen(fd, "rb");
+    if (fp == NULL) {
+        close(fd);
+        return assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory", path);
+    }
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     unsigned char *buf = malloc(1 << 16);
     int ok = md != NULL && buf != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL);
@@ -274,7 +290,8 @@ static assay_status read_stats(reader *rd, const json_t *doc) {
             static const char *const qn[ASSAY__BL_NQ] = {"p50", "p90", "p99"};
             snprintf(key, sizeof key, "class_statistics.classes[%zu].detectors.%s", c,
                      assay_detector_name(det));
-            if (!json_is_integer(json_object_get(e, "scored")))
+            if (!json_is_integer(json_object_get(e, "scored")) ||
+                json_integer_value(json_object_get(e, "scored")) < 0)
                 return bad(rd, key, "an object with scored, p50, p90, p99");
             k->scored[det] = (size_t)json_integer_value(json_object_get(e, "scored"));
             for (int q = 0; q < ASSAY__BL_NQ; q++) {
@@ -287,22 +304,139 @@ static assay_status read_stats(reader *rd, const json_t *doc) {
     return ASSAY_OK;
 }
 
-assay_status assay__bl_side_read(assay_ctx *ctx, const char *path, assay__bl_side *side) {
+typedef struct class_ref {
+    const char *label;
+    size_t index;
+} class_ref;
+
+static int cmp_class_ref(const void *a, const void *b) {
+    return strcmp(((const class_ref *)a)->label, ((const class_ref *)b)->label);
+}
+
+/* What the manifest declares about its rows against the rows it lists: a manifest edited by
+ * hand or cut short must not be read as the baseline it claims to be. Checks input.rows, the
+ * id and label types, that every row's label is one of labels.classes (listed once each) with
+ * the declared count, and the dataset digest recomputed from the row digests. */
+static assay_status check_consistent(reader *rd, const json_t *doc) {
+    assay__bl_side *side = rd->side;
+    const json_t *input = json_object_get(doc, "input");
+    const json_t *declared = json_object_get(input, "rows");
+    if (!json_is_integer(declared) || json_integer_value(declared) < 0)
+        return bad(rd, "input.rows", "the number of rows (an integer)");
+    if ((uint64_t)json_integer_value(declared) != (uint64_t)side->n)
+        return assay__fail(rd->ctx, ASSAY_E_FORMAT,
+                           "%s: key 'input.rows': declares %" JSON_INTEGER_FORMAT
+                           " rows, but 'rows' lists %zu",
+                           rd->path, json_integer_value(declared), side->n);
+    const json_t *ids = json_object_get(doc, "ids"), *labels = json_object_get(doc, "labels");
+    const char *itype = json_string_value(json_object_get(ids, "type"));
+    const char *ltype = json_string_value(json_object_get(labels, "type"));
+    if (itype == NULL ||
+        (side->has_ids ? strcmp(itype, "integer") != 0 && strcmp(itype, "string") != 0
+                       : strcmp(itype, "none") != 0))
+        return bad(rd, "ids.type",
+                   side->has_ids ? "\"integer\" or \"string\" (ids.present is true)"
+                                 : "\"none\" (ids.present is false)");
+    if (ltype == NULL || (strcmp(ltype, "integer") != 0 && strcmp(ltype, "string") != 0))
+        return bad(rd, "labels.type", "\"integer\" or \"string\"");
+    const json_t *rows = json_object_get(doc, "rows");
+    char key[96];
+    for (size_t r = 0; r < side->n; r++) {
+        const json_t *row = json_array_get(rows, r);
+        const json_t *id = json_array_get(row, 1), *lab = json_array_get(row, 2);
+        snprintf(key, sizeof key, "rows[%zu]", r);
+        if (side->has_ids && (json_is_integer(id) != side->ids_int))
+            return bad(rd, key,
+                       side->ids_int ? "an integer id (ids.type is \"integer\")"
+                                     : "a string id (ids.type is \"string\")");
+        if (json_is_integer(lab) != side->labels_int)
+            return bad(rd, key,
+                       side->labels_int ? "an integer label (labels.type is \"integer\")"
+                                        : "a string label (labels.type is \"string\")");
+    }
+    /* Classes sorted by label: each row's label found in log time and counted. */
+    const json_t *classes = json_object_get(labels, "classes");
+    size_t nc = side->n_classes;
+    class_ref *ref = malloc((nc ? nc : 1) * sizeof *ref);
+    size_t *count = calloc(nc ? nc : 1, sizeof *count);
+    assay_status s = ASSAY_OK;
+    if (ref == NULL || count == NULL) s = assay__fail(rd->ctx, ASSAY_E_NOMEM, "out of memory");
+    for (size_t c = 0; s == ASSAY_OK && c < nc; c++) ref[c] = (class_ref){side->class_label[c], c};
+    if (s == ASSAY_OK && nc > 0) qsort(ref, nc, sizeof *ref, cmp_class_ref);
+    for (size_t c = 1; s == ASSAY_OK && c < nc; c++)
+        if (strcmp(ref[c - 1].label, ref[c].label) == 0) {
+            size_t later = ref[c - 1].index > ref[c].index ? ref[c - 1].index : ref[c].index;
+            snprintf(key, sizeof key, "labels.classes[%zu]", later);
+            s = bad(rd, key, "a label not listed before");
+        }
+    for (size_t r = 0; s == ASSAY_OK && r < side->n; r++) {
+        class_ref want = {side->label[r], 0};
+        const class_ref *hit = bsearch(&want, ref, nc, sizeof *ref, cmp_class_ref);
+        if (hit == NULL) {
+            snprintf(key, sizeof key, "rows[%zu]", r);
+            s = bad(rd, key, "a label listed in labels.classes");
+        } else {
+            count[hit->index]++;
+        }
+    }
+    for (size_t c = 0; s == ASSAY_OK && c < nc; c++) {
+        const json_t *cnt = json_object_get(json_array_get(classes, c), "count");
+        snprintf(key, sizeof key, "labels.classes[%zu].count", c);
+        if (!json_is_integer(cnt) || json_integer_value(cnt) < 0)
+            s = bad(rd, key, "the number of rows of the class (an integer)");
+        else if ((uint64_t)json_integer_value(cnt) != (uint64_t)count[c])
+            s = assay__fail(rd->ctx, ASSAY_E_FORMAT,
+                            "%s: key '%s': declares %" JSON_INTEGER_FORMAT
+                            " rows of class '%s', but 'rows' lists %zu",
+                            rd->path, key, json_integer_value(cnt), side->class_label[c], count[c]);
+    }
+    free(ref);
+    free(count);
+    if (s != ASSAY_OK) return s;
+    /* hash.dataset_sha256 is the SHA-256 of the row digests in order (hash.dataset_rule). */
+    unsigned char d[32], want[32];
+    unsigned int dlen = 0;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    for (size_t r = 0; ok && r < side->n; r++) ok = EVP_DigestUpdate(md, side->digest[r], 32);
+    if (ok) ok = EVP_DigestFinal_ex(md, d, &dlen);
+    EVP_MD_CTX_free(md);
+    if (!ok) return assay__fail(rd->ctx, ASSAY_E_INTERNAL, "SHA-256 (OpenSSL) failed");
+    if (hex_digest(side->dataset_sha256, want) != 0 || memcmp(d, want, 32) != 0)
+        return assay__fail(rd->ctx, ASSAY_E_FORMAT,
+                           "%s: key 'hash.dataset_sha256': is not the SHA-256 of the row digests "
+                           "listed in 'rows' (rows edited, reordered or missing?)",
+                           rd->path);
+    if (side->stats.present) {
+        const json_t *dims = json_object_get(input, "dims");
+        if (!json_is_integer(dims) || (uint64_t)json_integer_value(dims) != side->stats.d)
+            return bad(rd, "input.dims", "the same width as class_statistics.dims");
+    }
+    return ASSAY_OK;
+}
+
+assay_status assay__bl_side_read_buf(assay_ctx *ctx, const char *path, const char *text, size_t len,
+                                     assay__bl_side *side) {
     memset(side, 0, sizeof *side);
     side->from_manifest = 1;
     side->path = strdup(path);
     if (side->path == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
-    assay_status s = assay__bl_sha256_file(ctx, path, side->file_sha256);
+    unsigned int dlen = 0;
+    if (!EVP_Digest(text, len, side->file_sha256, &dlen, EVP_sha256(), NULL)) {
+        assay__bl_side_free(side);
+        return assay__fail(ctx, ASSAY_E_INTERNAL, "%s: SHA-256 (OpenSSL) failed", path);
+    }
+    assay_status s = assay__json_depth_check(ctx, path, text, len, assay__limits(ctx)->max_depth);
     if (s != ASSAY_OK) {
         assay__bl_side_free(side);
         return s;
     }
     json_error_t err;
-    json_t *doc = json_load_file(path, 0, &err);
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
     if (doc == NULL) {
         assay__bl_side_free(side);
-        return assay__fail(ctx, ASSAY_E_FORMAT, "%s: line %d: not valid JSON: %s", path, err.line,
-                           err.text);
+        return assay__fail(ctx, ASSAY_E_FORMAT, "%s: line %d, column %d: not valid JSON: %s", path,
+                           err.line, err.column, err.text);
     }
     reader rd = {ctx, path, side};
     const json_t *schema = json_object_get(doc, "schema");
@@ -325,7 +459,18 @@ assay_status assay__bl_side_read(assay_ctx *ctx, const char *path, assay__bl_sid
         s = read_rows(&rd, doc);
     }
     if (s == ASSAY_OK) s = read_stats(&rd, doc);
+    if (s == ASSAY_OK) s = check_consistent(&rd, doc);
     json_decref(doc);
     if (s != ASSAY_OK) assay__bl_side_free(side);
+    return s;
+}
+
+assay_status assay__bl_side_read(assay_ctx *ctx, const char *path, assay__bl_side *side) {
+    memset(side, 0, sizeof *side);
+    char *text = NULL;
+    size_t len = 0;
+    ASSAY_TRY(assay__doc_read(ctx, path, "manifest", ASSAY__MANIFEST_MAX_BYTES, &text, &len));
+    assay_status s = assay__bl_side_read_buf(ctx, path, text, len, side);
+    free(text);
     return s;
 }

@@ -107,6 +107,13 @@ assay_status assay__policy_set(assay_ctx *ctx, assay_policy *p, const char *key,
 assay_status assay__allowlist_load(assay_ctx *ctx, const char *path, assay__allow_entry **out,
                                    size_t *n);
 
+/* The same from text in memory (`path` names it in messages; the fuzzing harnesses' entry). */
+assay_status assay__allowlist_load_buf(assay_ctx *ctx, const char *path, const char *text,
+                                       size_t len, assay__allow_entry **out, size_t *n);
+/* assay_policy_load_file from text in memory (NUL-terminated or not); `path` names it. */
+assay_status assay__policy_load_buf(assay_ctx *ctx, assay_policy *p, const char *path,
+                                    const char *text, size_t len);
+
 /* The kind of a detector's findings (the report's "kind"). */
 assay__kind assay__detector_kind_id(assay_detector det);
 

@@ -4,6 +4,7 @@
  * dotted key; the values go through the same setter as environment variables and flags. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <openssl/evp.h>
 #include <yaml.h>
 
+#include "core/docfile.h"
 #include "decide/policy_internal.h"
 
 typedef struct ywalk {
@@ -107,22 +109,43 @@ static assay_status unknown_key(const ywalk *w, const yaml_node_t *n, const char
     return fail_at(w, n, key, "unknown key; expected one of %s", list);
 }
 
-/* Checks that a mapping's keys are single values and distinct. */
+typedef struct key_ref {
+    const char *name;
+    size_t pos; /* order in the mapping */
+} key_ref;
+
+static int cmp_key_ref(const void *a, const void *b) {
+    const key_ref *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c != 0 ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* Checks that a mapping's keys are single values and distinct: sorted, so that a mapping with a
+ * million keys costs n log n, not n^2; the duplicate named is the first one in the file. */
 static assay_status check_keys(const ywalk *w, const yaml_node_t *map, const char *prefix) {
-    for (yaml_node_pair_t *a = map->data.mapping.pairs.start; a < map->data.mapping.pairs.top;
-         a++) {
-        yaml_node_t *k = yaml_document_get_node(w->doc, a->key);
-        char name[300];
+    const yaml_node_pair_t *pairs = map->data.mapping.pairs.start;
+    size_t n = (size_t)(map->data.mapping.pairs.top - pairs);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *k = yaml_document_get_node(w->doc, pairs[i].key);
         if (k->type != YAML_SCALAR_NODE)
             return fail_at(w, k, prefix[0] ? prefix : "(top level)", "keys must be names, got %s",
                            node_kind(k));
-        for (yaml_node_pair_t *b = map->data.mapping.pairs.start; b < a; b++)
-            if (strcmp(scalar(yaml_document_get_node(w->doc, b->key)), scalar(k)) == 0) {
-                snprintf(name, sizeof name, "%s%s%s", prefix, prefix[0] ? "." : "", scalar(k));
-                return fail_at(w, k, name, "duplicate key");
-            }
     }
-    return ASSAY_OK;
+    if (n < 2) return ASSAY_OK;
+    key_ref *refs = malloc(n * sizeof *refs);
+    if (refs == NULL) return assay__fail(w->ctx, ASSAY_E_NOMEM, "out of memory (policy)");
+    for (size_t i = 0; i < n; i++)
+        refs[i] = (key_ref){scalar(yaml_document_get_node(w->doc, pairs[i].key)), i};
+    qsort(refs, n, sizeof *refs, cmp_key_ref);
+    size_t dup = SIZE_MAX;
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(refs[i - 1].name, refs[i].name) == 0 && refs[i].pos < dup) dup = refs[i].pos;
+    free(refs);
+    if (dup == SIZE_MAX) return ASSAY_OK;
+    yaml_node_t *k = yaml_document_get_node(w->doc, pairs[dup].key);
+    char name[300];
+    snprintf(name, sizeof name, "%s%s%s", prefix, prefix[0] ? "." : "", scalar(k));
+    return fail_at(w, k, name, "duplicate key");
 }
 
 /* Sets key from a scalar value node. */
@@ -354,70 +377,108 @@ static assay_status walk_allowlist(const ywalk *w, const yaml_node_t *seq, assay
     return ASSAY_OK;
 }
 
-/* Reads a whole file. */
-static assay_status slurp(assay_ctx *ctx, const char *path, char **buf, size_t *len) {
-    /* A FIFO would block fopen forever, /dev/zero would fill the buffer (docs/limits.md). */
-    struct stat st;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
-        return assay__fail(ctx, ASSAY_E_IO, "%s: not a regular file; expected a YAML file", path);
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL)
-        return assay__fail(ctx, errno == ENOENT ? ASSAY_E_NOTFOUND : ASSAY_E_IO, "%s: %s", path,
-                           strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *b = malloc(cap + 1);
-    while (b != NULL) {
-        n += fread(b + n, 1, cap - n, fp);
-        if (n < cap) break;
-        char *nb = cap > (16u << 20) ? NULL : realloc(b, 2 * cap + 1);
-        if (nb == NULL) {
-            free(b);
-            b = NULL;
-            break;
-        }
-        b = nb;
-        cap *= 2;
-    }
-    int err = ferror(fp);
-    fclose(fp);
-    if (b == NULL) return assay__fail(ctx, ASSAY_E_IO, "%s: too large for a policy file", path);
-    if (err) {
-        free(b);
-        return assay__fail(ctx, ASSAY_E_IO, "%s: read error", path);
-    }
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
-    return ASSAY_OK;
+/* Tags YAML itself defines; any other (`!!python/object`, `!custom`) asks for a type this
+ * reader does not build, and would otherwise be read as if it were not there. */
+static int standard_tag(const char *tag) {
+    static const char *const std[] = {"str", "int", "float", "bool", "null", "map", "seq"};
+    const char *prefix = "tag:yaml.org,2002:";
+    if (strncmp(tag, prefix, strlen(prefix)) != 0) return 0;
+    for (size_t i = 0; i < sizeof std / sizeof std[0]; i++)
+        if (strcmp(tag + strlen(prefix), std[i]) == 0) return 1;
+    return 0;
 }
 
-/* Parses text into doc; ASSAY_E_FORMAT with line and column on a syntax error. */
+static assay_status syntax_error(assay_ctx *ctx, const char *path, const yaml_parser_t *parser) {
+    return assay__fail(ctx, ASSAY_E_FORMAT, "%s:%zu:%zu: not valid YAML: %s%s%s", path,
+                       (size_t)parser->problem_mark.line + 1,
+                       (size_t)parser->problem_mark.column + 1,
+                       parser->problem ? parser->problem : "syntax error",
+                       parser->context ? " " : "", parser->context ? parser->context : "");
+}
+
+/* One pass over the parser's events before any tree is built: refuses nesting deeper than the
+ * context's max_depth (stopping at the first such collection, so neither libyaml's loader nor
+ * the walk below ever sees it), a second document (which would be ignored) and non-standard
+ * tags. */
+static assay_status prescan(assay_ctx *ctx, const char *path, const char *text, size_t len) {
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (YAML parser)");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    const uint32_t max_depth = assay__limits(ctx)->max_depth;
+    uint32_t depth = 0;
+    size_t documents = 0;
+    assay_status s = ASSAY_OK;
+    for (int done = 0; s == ASSAY_OK && !done;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) {
+            s = syntax_error(ctx, path, &parser);
+            break;
+        }
+        const size_t line = (size_t)ev.start_mark.line + 1, col = (size_t)ev.start_mark.column + 1;
+        const char *tag = NULL;
+        switch (ev.type) {
+        case YAML_STREAM_END_EVENT:
+            done = 1;
+            break;
+        case YAML_DOCUMENT_START_EVENT:
+            if (++documents > 1)
+                s = assay__fail(ctx, ASSAY_E_FORMAT,
+                                "%s:%zu:%zu: a second YAML document ('---'); a policy file holds "
+                                "one document",
+                                path, line, col);
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+            tag = (const char *)(ev.type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.tag
+                                                                      : ev.data.mapping_start.tag);
+            if (++depth > max_depth)
+                s = assay__fail(ctx, ASSAY_E_LIMIT,
+                                "%s: line %zu: nesting deeper than %u (--max-depth)", path, line,
+                                (unsigned)max_depth);
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            depth--;
+            break;
+        case YAML_SCALAR_EVENT:
+            tag = (const char *)ev.data.scalar.tag;
+            break;
+        default:
+            break;
+        }
+        if (s == ASSAY_OK && tag != NULL && !standard_tag(tag))
+            s = assay__fail(ctx, ASSAY_E_FORMAT,
+                            "%s:%zu:%zu: tag '%.200s': a policy file holds plain values, lists "
+                            "and mappings (no tags)",
+                            path, line, col, tag);
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    return s;
+}
+
+/* Parses text into doc; ASSAY_E_FORMAT with line and column on a syntax error, ASSAY_E_LIMIT
+ * when nested too deep. */
 static assay_status parse(assay_ctx *ctx, const char *path, const char *text, size_t len,
                           yaml_document_t *doc) {
+    ASSAY_TRY(prescan(ctx, path, text, len));
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser))
         return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (YAML parser)");
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     int ok = yaml_parser_load(&parser, doc);
-    assay_status s = ASSAY_OK;
-    if (!ok)
-        s = assay__fail(ctx, ASSAY_E_FORMAT, "%s:%zu:%zu: not valid YAML: %s%s%s", path,
-                        (size_t)parser.problem_mark.line + 1,
-                        (size_t)parser.problem_mark.column + 1,
-                        parser.problem ? parser.problem : "syntax error", parser.context ? " " : "",
-                        parser.context ? parser.context : "");
+    assay_status s = ok ? ASSAY_OK : syntax_error(ctx, path, &parser);
     yaml_parser_delete(&parser);
     return s;
 }
 
-assay_status assay__allowlist_load(assay_ctx *ctx, const char *path, assay__allow_entry **out,
-                                   size_t *n) {
-    char *text = NULL;
-    size_t len = 0;
-    ASSAY_TRY(slurp(ctx, path, &text, &len));
+assay_status assay__allowlist_load_buf(assay_ctx *ctx, const char *path, const char *text,
+                                       size_t len, assay__allow_entry **out, size_t *n) {
+    *out = NULL;
+    *n = 0;
     yaml_document_t doc;
     assay_status s = parse(ctx, path, text, len, &doc);
-    free(text);
     if (s != ASSAY_OK) return s;
     ywalk w = {ctx, NULL, path, &doc};
     yaml_node_t *root = yaml_document_get_root_node(&doc);
@@ -443,6 +504,16 @@ assay_status assay__allowlist_load(assay_ctx *ctx, const char *path, assay__allo
         s = walk_allowlist(&w, root, out, n);
     }
     yaml_document_delete(&doc);
+    return s;
+}
+
+assay_status assay__allowlist_load(assay_ctx *ctx, const char *path, assay__allow_entry **out,
+                                   size_t *n) {
+    char *text = NULL;
+    size_t len = 0;
+    ASSAY_TRY(assay__doc_read(ctx, path, "allowlist file", ASSAY__POLICY_MAX_BYTES, &text, &len));
+    assay_status s = assay__allowlist_load_buf(ctx, path, text, len, out, n);
+    free(text);
     return s;
 }
 
@@ -508,6 +579,27 @@ static assay_status walk_policy(const ywalk *w, const yaml_node_t *root) {
     return ASSAY_OK;
 }
 
+assay_status assay__policy_load_buf(assay_ctx *ctx, assay_policy *p, const char *path,
+                                    const char *text, size_t len) {
+    if (p == NULL || path == NULL || (text == NULL && len > 0))
+        return assay__fail(ctx, ASSAY_E_INVAL, "assay__policy_load_buf: NULL argument");
+    if (p->file != NULL)
+        return assay__fail(ctx, ASSAY_E_INVAL, "%s: a policy file was already read (%s)", path,
+                           p->file);
+    unsigned int dlen = 0;
+    if (!EVP_Digest(text ? text : "", len, p->file_sha256, &dlen, EVP_sha256(), NULL))
+        return assay__fail(ctx, ASSAY_E_INTERNAL, "SHA-256 failed");
+    yaml_document_t doc;
+    ASSAY_TRY(parse(ctx, path, text ? text : "", len, &doc));
+    ywalk w = {ctx, p, path, &doc};
+    assay_status s = walk_policy(&w, yaml_document_get_root_node(&doc));
+    yaml_document_delete(&doc);
+    if (s != ASSAY_OK) return s;
+    p->file = strdup(path);
+    if (p->file == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (policy)");
+    return ASSAY_OK;
+}
+
 assay_status assay_policy_load_file(assay_ctx *ctx, assay_policy *p, const char *path) {
     if (p == NULL || path == NULL)
         return assay__fail(ctx, ASSAY_E_INVAL, "assay_policy_load_file: NULL argument");
@@ -516,21 +608,8 @@ assay_status assay_policy_load_file(assay_ctx *ctx, assay_policy *p, const char 
                            p->file);
     char *text = NULL;
     size_t len = 0;
-    ASSAY_TRY(slurp(ctx, path, &text, &len));
-    unsigned int dlen = 0;
-    if (!EVP_Digest(text, len, p->file_sha256, &dlen, EVP_sha256(), NULL)) {
-        free(text);
-        return assay__fail(ctx, ASSAY_E_INTERNAL, "SHA-256 failed");
-    }
-    yaml_document_t doc;
-    assay_status s = parse(ctx, path, text, len, &doc);
+    ASSAY_TRY(assay__doc_read(ctx, path, "policy file", ASSAY__POLICY_MAX_BYTES, &text, &len));
+    assay_status s = assay__policy_load_buf(ctx, p, path, text, len);
     free(text);
-    if (s != ASSAY_OK) return s;
-    ywalk w = {ctx, p, path, &doc};
-    s = walk_policy(&w, yaml_document_get_root_node(&doc));
-    yaml_document_delete(&doc);
-    if (s != ASSAY_OK) return s;
-    p->file = strdup(path);
-    if (p->file == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (policy)");
-    return ASSAY_OK;
+    return s;
 }

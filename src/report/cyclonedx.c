@@ -199,7 +199,7 @@ static json_t *requirement(const json_t *ev, const char *id, const json_t *p) {
         size_t i;
         const json_t *q;
         json_array_foreach(json_object_get(item, "provisions"), i, q) {
-            if (strcmp(json_string_value(json_object_get(q, "id")), id) != 0) continue;
+            if (strcmp(assay__doc_str(q, "id"), id) != 0) continue;
             snprintf(buf, sizeof buf, "assay evidence (%s): %s",
                      json_string_value(json_object_get(q, "role")),
                      json_string_value(json_object_get(item, "what")));
@@ -273,14 +273,14 @@ assay_status assay__render_cyclonedx(assay_ctx *ctx, const json_t *doc, FILE *fp
                 size_t j;
                 const json_t *q;
                 json_array_foreach(json_object_get(it2, "provisions"), j, q) {
-                    if (strcmp(json_string_value(json_object_get(q, "id")), id) != 0) continue;
+                    if (strcmp(assay__doc_str(q, "id"), id) != 0) continue;
                     char ref[96];
                     snprintf(ref, sizeof ref, "evidence:%s", k2);
                     size_t e;
                     const json_t *x;
                     int produced = 0;
                     json_array_foreach(evidence, e, x) produced |=
-                        strcmp(json_string_value(json_object_get(x, "bom-ref")), ref) == 0;
+                        strcmp(assay__doc_str(x, "bom-ref"), ref) == 0;
                     if (!produced) continue;
                     json_array_append_new(refs, json_string(ref));
                     content |= !is_record_key(k2);

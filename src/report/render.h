@@ -52,6 +52,16 @@ size_t assay__doc_row_end(const json_t *findings, size_t first);
 int assay__doc_need(assay_ctx *ctx, assay_status *s, const char *path, const json_t *o,
                     const char *where, const char *key, json_type type);
 
+/* ---- reading a saved report.json (render_file.c, doc_check.c) ---- */
+/* Parses report.json's text (`path` names it in messages): refuses nesting deeper than the
+ * context's max_depth before parsing, then anything that is not an assay-report/1 document of
+ * the schema's shape (ASSAY_E_FORMAT "PATH: /findings/3/id: expected a string"). A document
+ * it accepts is safe for every renderer. */
+assay_status assay__report_doc_load_buf(assay_ctx *ctx, const char *path, const char *text,
+                                        size_t len, json_t **out);
+/* The schema check alone (schemas/assay-report-1.schema.json, embedded). */
+assay_status assay__report_doc_check(assay_ctx *ctx, const char *name, const json_t *doc);
+
 /* ---- the renderers (one file each in src/report/) ---- */
 assay_status assay__render_findings_jsonl(assay_ctx *ctx, const json_t *doc, FILE *fp,
                                           const char *path);

@@ -7,66 +7,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/docfile.h"
 #include "report/render.h"
 #include "report/report_internal.h"
 
 #define REPORT_SCHEMA "assay-report/1"
 
-/* Reads a whole file into a NUL-terminated buffer. */
-static assay_status read_file(assay_ctx *ctx, const char *path, char **buf, size_t *len) {
-    *buf = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL) {
-        int e = errno;
-        return assay__fail(ctx, e == ENOENT ? ASSAY_E_NOTFOUND : ASSAY_E_IO,
-                           "%s: cannot open the report: %s", path, strerror(e));
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap);
-    while (b != NULL) {
-        n += fread(b + n, 1, cap - n - 1, fp);
-        if (n < cap - 1) break;
-        char *bigger = realloc(b, cap *= 2);
-        if (bigger == NULL) free(b);
-        b = bigger;
-    }
-    int bad = ferror(fp), e = errno;
-    fclose(fp);
-    if (b == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory reading it", path);
-    if (bad) {
-        free(b);
-        return assay__fail(ctx, ASSAY_E_IO, "%s: read failed: %s", path, strerror(e));
-    }
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
-    return ASSAY_OK;
-}
-
-/* The line of the first occurrence of `needle` in text (1 when absent). */
-static int line_of(const char *text, const char *needle) {
-    const char *at = strstr(text, needle);
+/* The line of the first occurrence of `needle` in text[0, len) (1 when absent). */
+static int line_of(const char *text, size_t len, const char *needle) {
+    size_t m = strlen(needle);
     int line = 1;
-    for (const char *c = text; at != NULL && c < at; c++) line += *c == '\n';
-    return line;
+    for (size_t i = 0; i + m <= len; i++) {
+        if (memcmp(text + i, needle, m) == 0) return line;
+        line += text[i] == '\n';
+    }
+    return 1;
 }
 
-/* Loads and checks report.json: a JSON object whose "schema" is REPORT_SCHEMA. */
-static assay_status load_report(assay_ctx *ctx, const char *path, json_t **out) {
+assay_status assay__report_doc_load_buf(assay_ctx *ctx, const char *path, const char *text,
+                                        size_t len, json_t **out) {
     *out = NULL;
-    char *text = NULL;
-    size_t len = 0;
-    assay_status s = read_file(ctx, path, &text, &len);
-    if (s != ASSAY_OK) return s;
+    /* Depth first: jansson recurses per level and json_loadb would see all of a hostile
+     * [[[[... before the schema check could refuse it. */
+    ASSAY_TRY(assay__json_depth_check(ctx, path, text, len, assay__limits(ctx)->max_depth));
     json_error_t err;
     json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
-    if (doc == NULL) {
-        free(text);
+    if (doc == NULL)
         return assay__fail(ctx, ASSAY_E_FORMAT,
                            "%s: line %d, column %d: not valid JSON (%s); expected an assay "
                            "report.json (\"schema\": \"" REPORT_SCHEMA "\")",
                            path, err.line, err.column, err.text);
-    }
     const char *schema = json_string_value(json_object_get(doc, "schema"));
     if (!json_is_object(doc) || schema == NULL || strcmp(schema, REPORT_SCHEMA) != 0) {
         char found[96];
@@ -77,18 +47,34 @@ static assay_status load_report(assay_ctx *ctx, const char *path, json_t **out) 
             snprintf(found, sizeof found, "it has no \"schema\" string");
         } else {
             snprintf(found, sizeof found, "\"schema\" is \"%.60s\"", schema);
-            line = line_of(text, "\"schema\"");
+            line = line_of(text, len, "\"schema\"");
         }
         json_decref(doc);
-        free(text);
         return assay__fail(ctx, ASSAY_E_FORMAT,
                            "%s: line %d: not an assay report: %s; expected \"schema\": "
                            "\"" REPORT_SCHEMA "\"",
                            path, line, found);
     }
-    free(text);
+    /* Every field a renderer reads has the type it expects from here on. */
+    assay_status s = assay__report_doc_check(ctx, path, doc);
+    if (s != ASSAY_OK) {
+        json_decref(doc);
+        return s;
+    }
     *out = doc;
     return ASSAY_OK;
+}
+
+/* Loads and checks report.json: a regular file, at most ASSAY__REPORT_MAX_BYTES, a JSON object
+ * whose "schema" is REPORT_SCHEMA and whose shape is the schema's. */
+static assay_status load_report(assay_ctx *ctx, const char *path, json_t **out) {
+    *out = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    ASSAY_TRY(assay__doc_read(ctx, path, "report", ASSAY__REPORT_MAX_BYTES, &text, &len));
+    assay_status s = assay__report_doc_load_buf(ctx, path, text, len, out);
+    free(text);
+    return s;
 }
 
 /* The folder holding `path` ("." for a bare file name). */

@@ -3,10 +3,12 @@
  * recall of the flags, and AUROC of the combined and per-detector scores, overall and per
  * attack. Used by the demo and the quality benchmark; recorded in the report. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "decide/result.h"
+#include "scan/truth.h"
 
 typedef struct scored {
     float s;
@@ -46,14 +48,32 @@ static double auroc(const float *score, const uint8_t *pos, const uint8_t *neg, 
     return (rank_sum - 0.5 * (double)np * (double)(np + 1)) / ((double)np * (double)nn);
 }
 
-static assay_status load_truth(assay_ctx *ctx, const char *path, size_t n, assay__column *idx,
+/* The column the CSV reader took is the one named: a one-column file is otherwise taken as
+ * any column, so "index\n0\n1\n" would be read as index, is_poison and attack at once. */
+static int took_column(const assay__column *c, const char *name) {
+    char want[64];
+    snprintf(want, sizeof want, "(column '%s')", name);
+    size_t n = c->source ? strlen(c->source) : 0, m = strlen(want);
+    return n >= m && strcmp(c->source + n - m, want) == 0;
+}
+
+assay_status assay__truth_load(assay_ctx *ctx, const char *path, size_t n, assay__column *idx,
                                assay__column *poison, assay__column *attack) {
-    ASSAY_TRY(assay__csv_load_column(ctx, path, "index", 1, idx));
-    ASSAY_TRY(assay__csv_load_column(ctx, path, "is_poison", 1, poison));
-    ASSAY_TRY(assay__csv_load_column(ctx, path, "attack", 0, attack));
+    static const char *const names[3] = {"index", "is_poison", "attack"};
+    assay__column *cols[3] = {idx, poison, attack};
+    for (int k = 0; k < 3; k++) {
+        ASSAY_TRY(assay__csv_load_column(ctx, path, names[k], k < 2, cols[k]));
+        if (!took_column(cols[k], names[k]))
+            return assay__fail(ctx, ASSAY_E_FORMAT,
+                               "%s: no column '%s'; a truth file has the header "
+                               "index,is_poison,attack",
+                               path, names[k]);
+    }
     if (idx->n != n)
         return assay__fail(ctx, ASSAY_E_SHAPE, "%s: %zu truth rows, but the dataset has %zu rows",
                            path, idx->n, n);
+    if (poison->n != n || attack->n != n)
+        return assay__fail(ctx, ASSAY_E_FORMAT, "%s: the columns have different lengths", path);
     if (idx->type != ASSAY__COL_INT || poison->type != ASSAY__COL_INT)
         return assay__fail(ctx, ASSAY_E_FORMAT,
                            "%s: columns 'index' and 'is_poison' must hold integers", path);
@@ -77,7 +97,7 @@ assay_status assay_result_evaluate(assay_ctx *ctx, assay_result *res, const char
     uint8_t *pos = calloc(n ? n : 1, 1), *neg = calloc(n ? n : 1, 1);
     scored *buf = malloc((n ? n : 1) * sizeof *buf);
     assay__eval_group *groups = NULL;
-    assay_status s = load_truth(ctx, truth_path, n, &idx, &poison, &attack);
+    assay_status s = assay__truth_load(ctx, truth_path, n, &idx, &poison, &attack);
     if (s == ASSAY_OK && (pos == NULL || neg == NULL || buf == NULL))
         s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
     if (s != ASSAY_OK) goto out;
