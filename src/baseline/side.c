@@ -141,6 +141,17 @@ static assay_status bad(const reader *rd, const char *key, const char *expected)
                        rd->path, key, expected);
 }
 
+/* Rows are read by position: the declared column order must be the one this build writes. */
+static int row_columns_ok(const json_t *cols) {
+    static const char *const want[] = {"index", "id", "label", "sha256"};
+    if (!json_is_array(cols) || json_array_size(cols) != 4) return 0;
+    for (size_t i = 0; i < 4; i++) {
+        const char *v = json_string_value(json_array_get(cols, i));
+        if (v == NULL || strcmp(v, want[i]) != 0) return 0;
+    }
+    return 1;
+}
+
 /* A label or id value as text: a JSON string as is, an integer in decimal. */
 static const char *value_text(assay__bl_side *side, const json_t *v) {
     if (json_is_string(v)) return pooled(side, json_string_value(v));
@@ -245,6 +256,14 @@ static assay_status read_stats(reader *rd, const json_t *doc) {
     if (!json_is_integer(dims) || json_integer_value(dims) < 1)
         return bad(rd, "class_statistics.dims", "a positive integer");
     if (!json_is_array(classes)) return bad(rd, "class_statistics.classes", "an array");
+    /* The detector quantiles are stored by position: the levels must be the ones this build
+     * measures, or old and new quantiles would be compared at different levels. */
+    const json_t *levels = json_object_get(cs, "quantiles");
+    int levels_ok = json_is_array(levels) && json_array_size(levels) == ASSAY__BL_NQ;
+    for (size_t q = 0; levels_ok && q < ASSAY__BL_NQ; q++)
+        levels_ok = json_is_number(json_array_get(levels, q)) &&
+                    json_number_value(json_array_get(levels, q)) == assay__bl_quantiles[q];
+    if (!levels_ok) return bad(rd, "class_statistics.quantiles", "[0.5, 0.9, 0.99]");
     st->normalised = json_is_true(json_object_get(cs, "normalised"));
     st->d = (size_t)json_integer_value(dims);
     st->n_classes = json_array_size(classes);
@@ -447,6 +466,10 @@ assay_status assay__bl_side_read_buf(assay_ctx *ctx, const char *path, const cha
         s = bad(&rd, "schema", "\"assay-manifest/1\"");
     else if (!json_is_string(digest) || strlen(json_string_value(digest)) != 64)
         s = bad(&rd, "hash.dataset_sha256", "a SHA-256 of 64 hex digits");
+    else if (!row_columns_ok(json_object_get(doc, "row_columns")))
+        s = bad(&rd, "row_columns", "[\"index\", \"id\", \"label\", \"sha256\"]");
+    if (s == ASSAY_OK)
+        s = assay__json_check_strings(ctx, path, doc, assay__limits(ctx)->max_field_bytes);
     if (s == ASSAY_OK) {
         snprintf(side->dataset_sha256, sizeof side->dataset_sha256, "%s",
                  json_string_value(digest));

@@ -123,3 +123,78 @@ assay_status assay__json_depth_check(assay_ctx *ctx, const char *name, const cha
     }
     return ASSAY_OK;
 }
+
+/* One open array or object of the walk below, with where it sits in its parent. */
+typedef struct walk_frame {
+    const json_t *v;
+    size_t next; /* array: next index */
+    void *iter;  /* object: next member */
+    const char *key;
+    size_t index;
+} walk_frame;
+
+static void pointer_of(const walk_frame *st, size_t top, const char *key, size_t index, char *buf,
+                       size_t len) {
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t f = 1; f <= top && o < len; f++) {
+        const char *k = f < top ? st[f].key : key;
+        size_t i = f < top ? st[f].index : index;
+        int n = k != NULL ? snprintf(buf + o, len - o, "/%.40s", k)
+                          : snprintf(buf + o, len - o, "/%zu", i);
+        if (n < 0) break;
+        o += (size_t)n;
+    }
+}
+
+assay_status assay__json_check_strings(assay_ctx *ctx, const char *name, const json_t *doc,
+                                       uint64_t max_bytes) {
+    if (!json_is_object(doc) && !json_is_array(doc)) return ASSAY_OK;
+    size_t cap = 16, top = 0;
+    walk_frame *st = malloc(cap * sizeof *st);
+    if (st == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (%s)", name);
+    st[top++] =
+        (walk_frame){doc, 0, json_is_object(doc) ? json_object_iter((json_t *)doc) : NULL, NULL, 0};
+    assay_status s = ASSAY_OK;
+    while (top > 0 && s == ASSAY_OK) {
+        walk_frame *f = &st[top - 1];
+        const json_t *child = NULL;
+        const char *key = NULL;
+        size_t index = 0;
+        if (json_is_object(f->v) && f->iter != NULL) {
+            key = json_object_iter_key(f->iter);
+            child = json_object_iter_value(f->iter);
+            f->iter = json_object_iter_next((json_t *)f->v, f->iter);
+        } else if (json_is_array(f->v) && f->next < json_array_size(f->v)) {
+            index = f->next++;
+            child = json_array_get(f->v, index);
+        } else {
+            top--;
+            continue;
+        }
+        size_t len = json_is_string(child) ? json_string_length(child) : 0;
+        if (key != NULL && strlen(key) > len) len = strlen(key);
+        if (len > max_bytes) {
+            char where[512];
+            pointer_of(st, top, key, index, where, sizeof where);
+            s = assay__fail(ctx, ASSAY_E_LIMIT,
+                            "%s: %s: string of %zu bytes exceeds --max-field-bytes (%llu)", name,
+                            where, len, (unsigned long long)max_bytes);
+        } else if (json_is_object(child) || json_is_array(child)) {
+            if (top == cap) {
+                walk_frame *g = realloc(st, 2 * cap * sizeof *st);
+                if (g == NULL) {
+                    s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (%s)", name);
+                    break;
+                }
+                st = g;
+                cap *= 2;
+            }
+            st[top++] = (walk_frame){
+                child, 0, json_is_object(child) ? json_object_iter((json_t *)child) : NULL, key,
+                index};
+        }
+    }
+    free(st);
+    return s;
+}

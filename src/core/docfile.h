@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "core/internal.h"
 
 /* Size caps of the document kinds (docs/fuzzing.md, "Document limits"); the context's
@@ -29,5 +31,11 @@ assay_status assay__doc_read(assay_ctx *ctx, const char *path, const char *what,
  * at the first bracket too deep; linear in len. */
 assay_status assay__json_depth_check(assay_ctx *ctx, const char *name, const char *text, size_t len,
                                      uint32_t max_depth);
+
+/* Refuses a loaded JSON document holding a string longer than max_bytes: ASSAY_E_LIMIT
+ * "NAME: /json/pointer: string of N bytes exceeds --max-field-bytes (M)". Iterative, so the
+ * walk itself cannot exhaust the stack (the depth is bounded before parsing anyway). */
+assay_status assay__json_check_strings(assay_ctx *ctx, const char *name, const json_t *doc,
+                                       uint64_t max_bytes);
 
 #endif

@@ -401,6 +401,22 @@ static assay_status syntax_error(assay_ctx *ctx, const char *path, const yaml_pa
  * the walk below ever sees it), a second document (which would be ignored) and non-standard
  * tags. */
 static assay_status prescan(assay_ctx *ctx, const char *path, const char *text, size_t len) {
+    /* libyaml refuses control characters for the whole input at line 1, column 1: name the
+     * place of a NUL byte instead (UTF-16 text, which libyaml reads after its BOM, is all
+     * NULs and ASCII). */
+    const unsigned char *u = (const unsigned char *)text;
+    int utf16 = len >= 2 && ((u[0] == 0xFF && u[1] == 0xFE) || (u[0] == 0xFE && u[1] == 0xFF));
+    const char *nul = utf16 ? NULL : memchr(text, '\0', len);
+    if (nul != NULL) {
+        size_t line = 1, col = 1;
+        for (const char *p = text; p < nul; p++, col++)
+            if (*p == '\n') {
+                line++;
+                col = 0;
+            }
+        return assay__fail(ctx, ASSAY_E_FORMAT, "%s:%zu:%zu: a NUL byte; expected YAML text", path,
+                           line, col);
+    }
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser))
         return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (YAML parser)");

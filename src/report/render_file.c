@@ -56,7 +56,8 @@ assay_status assay__report_doc_load_buf(assay_ctx *ctx, const char *path, const 
                            path, line, found);
     }
     /* Every field a renderer reads has the type it expects from here on. */
-    assay_status s = assay__report_doc_check(ctx, path, doc);
+    assay_status s = assay__json_check_strings(ctx, path, doc, assay__limits(ctx)->max_field_bytes);
+    if (s == ASSAY_OK) s = assay__report_doc_check(ctx, path, doc);
     if (s != ASSAY_OK) {
         json_decref(doc);
         return s;

@@ -74,9 +74,18 @@ assay_status assay__truth_load(assay_ctx *ctx, const char *path, size_t n, assay
                            path, idx->n, n);
     if (poison->n != n || attack->n != n)
         return assay__fail(ctx, ASSAY_E_FORMAT, "%s: the columns have different lengths", path);
-    if (idx->type != ASSAY__COL_INT || poison->type != ASSAY__COL_INT)
+    for (int k = 0; k < 2; k++) {
+        const assay__column *c = cols[k];
+        if (c->type == ASSAY__COL_INT) continue;
+        /* Name the first cell that is not an integer (truth row r is data row r + 1). */
+        size_t r = 0;
+        int64_t v;
+        while (r < c->n && c->s != NULL && assay__parse_int64(c->s[r], &v) == 0) r++;
         return assay__fail(ctx, ASSAY_E_FORMAT,
-                           "%s: columns 'index' and 'is_poison' must hold integers", path);
+                           "%s: truth row %zu (line %zu if no record spans lines): column '%s' "
+                           "holds '%.40s'; expected an integer",
+                           path, r + 1, r + 2, names[k], r < c->n && c->s ? c->s[r] : "");
+    }
     for (size_t r = 0; r < n; r++) {
         if (idx->i[r] != (int64_t)r)
             return assay__fail(ctx, ASSAY_E_FORMAT,

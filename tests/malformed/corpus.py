@@ -21,6 +21,7 @@ Fields of a case (see README.md next to this file):
 """
 import json
 import os
+import re
 
 import numpy as np
 
@@ -757,6 +758,8 @@ def man(name, mutate=None, raw=None, place=None, expect=2, **kw):
         os.mkdir(c.p("old"))
         if raw is not None:
             data = raw(c.prev_text("manifest.json")) if callable(raw) else raw
+            # a mutation that matched nothing would test the valid file: refuse it
+            assert data != c.prev_text("manifest.json"), name + ": the raw mutation changed nothing"
         else:
             m = json.loads(c.prev_text("manifest.json"))
             mutate(m)  # in place (a return value, such as list.pop()'s, is ignored)
@@ -1013,6 +1016,8 @@ def rep(name, mutate=None, raw=None, place=None, expect=2, here=False, **kw):
             c.copy_prev_into_in()
         if raw is not None:
             data = raw(c.prev_text("report.json")) if callable(raw) else raw
+            # a mutation that matched nothing would test the valid file: refuse it
+            assert data != c.prev_text("report.json"), name + ": the raw mutation changed nothing"
         else:
             r = json.loads(c.prev_text("report.json"))
             mutate(r)  # in place
@@ -1054,7 +1059,7 @@ rep("etsi-not-object", put("etsi", [1, 2]), place=r"etsi")
 rep("findings-missing", put("findings", DEL), place=r"findings")
 rep("findings-not-list", put("findings", {"a": 1}), place=r"findings")
 rep("finding-is-number", lambda r: r["findings"].__setitem__(0, 7),
-    place=r"findings\[0\]|findings\.0|finding 0|finding 1")
+    place=r"findings\[0\]|findings\.0|findings/0|finding 0|finding 1")
 rep("finding-severity-number", first("findings", "severity", 3),
     place=r"findings\[0\]|severity")
 rep("finding-severity-unknown", first("findings", "severity", "urgent"),
@@ -1088,7 +1093,7 @@ rep("invalid-utf8", raw=lambda t: t.replace('"assay-report/1"', '"assay-report/1
                                             1).encode("latin1"), place=r"utf|line|:\d")
 rep("nul-in-string", put("input.path", "d\x00.h5"), place=r"nul|input\.path|path")
 rep("bom", raw=lambda t: b"\xef\xbb\xbf" + t.encode(), place=r"bom|line 1|:1|json")
-rep("duplicate-key", raw=lambda t: t.replace('{"schema":', '{"findings": 1, "schema":', 1),
+rep("duplicate-key", raw=lambda t: re.sub(r'^\{\s*"schema":', '{"findings": 1, "schema":', t, count=1),
     place=r"duplicate|findings")
 rep("nan-literal", raw=lambda t: t.replace('"rows":', '"rows":NaN, "x":', 1),
     place=r"line|:\d|json")
