@@ -2,6 +2,7 @@
 /* HDF5 readers in the sandbox (src/io/sandbox.h): the child runs the ordinary reader and sends
  * what it read; the parent takes the float matrix over as shared memory (zero-copy) and copies
  * the columns, checking every count and length it is sent as it would check a file. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -247,7 +248,10 @@ assay_status assay__graph_h5_load(assay_ctx *ctx, const char *path, assay__graph
     memset(g, 0, sizeof *g);
     /* A FIFO or device is refused here: the reader (sandboxed or not) would block on it. */
     assay__input in;
-    ASSAY_TRY(assay__input_open(ctx, path, "an HDF5 graph file", 0, &in));
+    assay_status s0 = assay__input_open(ctx, path, "an HDF5 graph file", 0, &in);
+    if (s0 == ASSAY_E_NOTFOUND)
+        return assay__fail(ctx, s0, "%s: cannot open the graph file: %s", path, strerror(ENOENT));
+    if (s0 != ASSAY_OK) return s0;
     assay__input_close(&in);
     if (!assay__sandbox_enabled(ctx)) return read_graph(ctx, path, meta, g);
     assay__sandbox_out out;

@@ -379,10 +379,15 @@ static void test_bad_manifests(void **state) {
         {"{\"schema\": \"assay-report/1\"}", "key 'schema'", ASSAY_E_FORMAT},
         {"{\"schema\": \"assay-manifest/1\", \"hash\": {\"dataset_sha256\": \"" /* 64 x 'a' */
          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}, \"rows\": 3}",
+         "key 'row_columns'", ASSAY_E_FORMAT},
+        {"{\"schema\": \"assay-manifest/1\", \"hash\": {\"dataset_sha256\": \"" /* 64 x 'a' */
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}, \"rows\": 3, "
+         "\"row_columns\": [\"index\", \"id\", \"label\", \"sha256\"]}",
          "key 'rows'", ASSAY_E_FORMAT},
         {"{\"schema\": \"assay-manifest/1\", \"hash\": {\"dataset_sha256\": "
          "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}, "
          "\"ids\": {\"present\": false}, \"labels\": {\"classes\": []}, "
+         "\"row_columns\": [\"index\", \"id\", \"label\", \"sha256\"], "
          "\"rows\": [[0, null, 1, \"00\"]]}",
          "key 'rows[0]'", ASSAY_E_FORMAT},
     };
