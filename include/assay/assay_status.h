@@ -24,7 +24,7 @@ extern "C" {
     X(E_BLAS, 8, "BLAS or LAPACK failure", 0)                                                      \
     X(E_HDF5, 9, "HDF5 error", 1)                                                                  \
     X(E_INTERNAL, 10, "internal error", 0)                                                         \
-    X(E_THREAD, 11, "could not start threads", 0)                                                 \
+    X(E_THREAD, 11, "could not start threads", 0)                                                  \
     X(E_LIMIT, 12, "input exceeds a limit", 1)                                                     \
     X(E_RESOURCE, 13, "out of a system resource", 0)                                               \
     X(E_INTERRUPTED, 14, "interrupted", 0)

@@ -7,30 +7,20 @@
 #include <string.h>
 
 #include "io/dataset_internal.h"
+#include "fuzz_util.h"
 
-static assay_ctx *fuzz_ctx(void) {
-    static assay_ctx *ctx;
-    if (ctx == NULL) {
-        assay_ctx_opts o = ASSAY_CTX_OPTS_INIT;
-        o.n_threads = 1;
-        if (assay_ctx_create(&ctx, &o) != ASSAY_OK) abort();
-        /* Small bounds, so the limit paths are reached from small inputs too. */
-        assay_limits l;
-        assay_limits_default(&l);
-        l.max_rows = 2000;
-        l.max_dims = 64;
-        l.max_field_bytes = 512;
-        l.max_line_bytes = 2048;
-        l.max_label_bytes = 64;
-        if (assay_ctx_set_limits(ctx, &l) != ASSAY_OK) abort();
-    }
-    return ctx;
+static void tune(assay_limits *l) {
+    /* Small bounds, so the limit paths are reached from small inputs too. */
+    l->max_rows = 2000;
+    l->max_dims = 64;
+    l->max_field_bytes = 512;
+    l->max_line_bytes = 2048;
+    l->max_label_bytes = 64;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size); /* libFuzzer's entry point */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size == 0) return 0;
-    assay_ctx *ctx = fuzz_ctx();
+    assay_ctx *ctx = fuzz_ctx_tuned(tune);
     unsigned mode = data[0];
     const char *text = (const char *)data + 1;
     size_t len = size - 1;

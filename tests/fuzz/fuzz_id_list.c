@@ -5,24 +5,17 @@
 #include <string.h>
 
 #include "io/id_list.h"
+#include "fuzz_util.h"
 
-static assay_ctx *fuzz_ctx(void) {
-    static assay_ctx *ctx;
-    if (ctx == NULL) {
-        if (assay_ctx_create(&ctx, NULL) != ASSAY_OK) abort();
-        assay_limits l;
-        assay_limits_default(&l);
-        l.max_rows = 1000;
-        l.max_line_bytes = 1024;
-        l.max_label_bytes = 100;
-        if (assay_ctx_set_limits(ctx, &l) != ASSAY_OK) abort();
-    }
-    return ctx;
+static void tune(assay_limits *l) {
+    /* Small bounds, so the limit paths are reached from small inputs too. */
+    l->max_rows = 1000;
+    l->max_line_bytes = 1024;
+    l->max_label_bytes = 100;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size); /* libFuzzer's entry point */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    assay_ctx *ctx = fuzz_ctx();
+    assay_ctx *ctx = fuzz_ctx_tuned(tune);
     assay__id_list l;
     if (assay__id_list_parse(ctx, (const char *)data, size, "fuzz.txt", &l) == ASSAY_OK) {
         /* every id is a non-empty, trimmed, NUL-terminated string */

@@ -7,26 +7,16 @@
 
 #include "io/dataset_internal.h"
 #include "io/npy_header.h"
+#include "fuzz_util.h"
 
-static assay_ctx *fuzz_ctx(void) {
-    static assay_ctx *ctx;
-    if (ctx == NULL) {
-        assay_ctx_opts o = ASSAY_CTX_OPTS_INIT;
-        o.n_threads = 1;
-        if (assay_ctx_create(&ctx, &o) != ASSAY_OK) abort();
-        /* Small bounds, so the limit paths are reached from small inputs too. */
-        assay_limits l;
-        assay_limits_default(&l);
-        l.max_rows = 4096;
-        l.max_dims = 512;
-        if (assay_ctx_set_limits(ctx, &l) != ASSAY_OK) abort();
-    }
-    return ctx;
+static void tune(assay_limits *l) {
+    /* Small bounds, so the limit paths are reached from small inputs too. */
+    l->max_rows = 4096;
+    l->max_dims = 512;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size); /* libFuzzer's entry point */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    assay_ctx *ctx = fuzz_ctx();
+    assay_ctx *ctx = fuzz_ctx_tuned(tune);
     assay__npy_header h;
     (void)assay__npy_parse_header(ctx, "fuzz.npy", data, size, &h);
     (void)assay__npy_header_total(data, size);
