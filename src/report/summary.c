@@ -91,9 +91,8 @@ static void print_tests(const assay_dataset *ds, const assay_result *res, FILE *
     free(sig);
 }
 
-void assay_report_summary(const assay_dataset *ds, const assay_result *res, const char *dir,
+static void write_summary(const assay_dataset *ds, const assay_result *res, const char *dir,
                           FILE *fp) {
-    if (ds == NULL || res == NULL || fp == NULL) return;
     fprintf(fp, "assay %s: %s (%s), %zu rows x %zu dims, %zu classes\n", assay_version(), ds->path,
             assay_format_name(ds->format), ds->n, ds->d, ds->n_classes);
     if (res->graph_file.path != NULL)
@@ -142,4 +141,29 @@ void assay_report_summary(const assay_dataset *ds, const assay_result *res, cons
             fprintf(fp, ", %s", assay__doc_formats[f].file);
         fputc('\n', fp);
     }
+}
+
+/* The summary goes to a terminal, and class names, ids, paths and attack names come from the
+ * input: control bytes (an escape sequence in a label could rewrite the screen) are shown as
+ * \xNN. Text that is not ASCII passes through unchanged (the loaders refuse invalid UTF-8). */
+void assay_report_summary(const assay_dataset *ds, const assay_result *res, const char *dir,
+                          FILE *fp) {
+    if (ds == NULL || res == NULL || fp == NULL) return;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (mem == NULL) return;
+    write_summary(ds, res, dir, mem);
+    if (fclose(mem) != 0) {
+        free(text);
+        return;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if ((c < 0x20 && c != '\n') || c == 0x7f)
+            fprintf(fp, "\\x%02x", c);
+        else
+            fputc(c, fp);
+    }
+    free(text);
 }

@@ -160,6 +160,29 @@ static void test_nul_in_csv_label(void **state) {
     assert_stderr_has("cli_limits_nul.csv: line 2, byte 4: a NUL byte in field 2 (column 'label')");
 }
 
+/* The summary printed to the terminal shows control bytes of input-supplied text (here the
+ * file name; equally labels and attack names) as \xNN: an escape sequence must not reach the
+ * user's terminal. */
+static void test_summary_escapes_control_bytes(void **state) {
+    (void)state;
+    char path[1024], out[1024];
+    tu_path(path, sizeof path, "cli_limits_\x1b[2Jred.csv");
+    tu_path(out, sizeof out, "cli_limits_out_escape");
+    char *csv = tu_slurp(g_csv, NULL);
+    assert_non_null(csv);
+    tu_write_text(path, csv);
+    free(csv);
+    const char *argv[] = {"assay", "scan", path, "--threads", "2", "-o", out, NULL};
+    int rc = tu_run_assay("cli_limits_escape", argv);
+    assert_in_range(rc, 0, 1);
+    char *text = tu_slurp(g_out, NULL);
+    assert_non_null(text);
+    if (strchr(text, '\x1b') != NULL) fail_msg("an ESC byte reached the terminal:\n%s", text);
+    if (strstr(text, "cli_limits_\\x1b[2Jred.csv") == NULL)
+        fail_msg("the file name is not shown escaped:\n%s", text);
+    free(text);
+}
+
 static void test_flags_override_policy_limits(void **state) {
     (void)state;
     char pol[1024], out[1024];
@@ -221,6 +244,7 @@ int main(void) {
         cmocka_unit_test(test_special_files_exit_2),
         cmocka_unit_test(test_stdin_dash),
         cmocka_unit_test(test_nul_in_csv_label),
+        cmocka_unit_test(test_summary_escapes_control_bytes),
         cmocka_unit_test(test_flags_override_policy_limits),
         cmocka_unit_test(test_tiny_npy_huge_shape),
     };
