@@ -45,8 +45,8 @@ static const cmd_doc k_cmds[] = {
      "render report formats again from a saved report.json",
      "Renders report formats again from a saved report.json, with the renderers a scan uses: "
      "the files are byte-identical to the ones the scan wrote, and formats added since can be "
-     "produced for old scans. The files are written under temporary names and renamed into "
-     "place together.",
+     "produced for old scans. The files are staged and swapped in as one set, undone on any "
+     "failure (docs/atomic-output.md).",
      "0 written, 2 unreadable or invalid report.json (not JSON, or its \"schema\" is not "
      "\"assay-report/1\") or bad usage, 3 internal error."},
     {CMD_DIFF, CLI_FOR_DIFF, "diff", "diff OLD/manifest.json NEW/manifest.json [options]",

@@ -26,7 +26,7 @@ static const cli_option k_own[] = {
     {"out", 'o', required_argument, "DIR", CLI_FOR_RENDER, CLI_SEC_OUTPUT, 'o', NULL,
      "the folder of REPORT.json", "where to write"},
     {"out", 'o', required_argument, "DIR", CLI_FOR_DIFF, CLI_SEC_OUTPUT, 'o', NULL, NULL,
-     "also write DIR/diff.json (under a temporary name renamed into place)"},
+     "also write DIR/diff.json (staged and swapped in like a report set)"},
     {"quiet", 'q', no_argument, NULL, CLI_FOR_SCAN, CLI_SEC_OUTPUT, 'q', "ASSAY_QUIET", NULL,
      "no progress, and nothing on stdout but the --json-summary line (errors still go to "
      "stderr)"},
