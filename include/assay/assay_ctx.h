@@ -75,6 +75,18 @@ ASSAY_API void assay_ctx_destroy(assay_ctx *ctx);
  * and is valid until the next call that uses it. */
 ASSAY_API const char *assay_ctx_errmsg(const assay_ctx *ctx);
 
+/* Asks the work running on `ctx` to stop: the call in progress (loading, the neighbour graph,
+ * the detectors, reports) returns ASSAY_E_CANCELLED at its next check -- between row blocks of
+ * the graph and of the other parallel steps, between detectors -- typically within a fraction of
+ * a second, having freed what it allocated and written nothing. The request stays until
+ * assay_ctx_cancel_reset(), so it cannot be lost when it comes before the call starts.
+ * Thread-safety: any thread, and async-signal-safe (a signal handler may call it). */
+ASSAY_API void assay_ctx_cancel(assay_ctx *ctx);
+/* Withdraws a cancellation request; 1 if one was pending. Not while a call runs on ctx. */
+ASSAY_API int assay_ctx_cancel_reset(assay_ctx *ctx);
+/* 1 if cancellation was requested. Any thread. */
+ASSAY_API int assay_ctx_cancelled(const assay_ctx *ctx);
+
 /* Threads the context will use (after resolving 0 to the CPU count). */
 ASSAY_API int assay_ctx_threads(const assay_ctx *ctx);
 

@@ -27,7 +27,8 @@ extern "C" {
     X(E_THREAD, 11, "could not start threads", 0)                                                  \
     X(E_LIMIT, 12, "input exceeds a limit", 1)                                                     \
     X(E_RESOURCE, 13, "out of a system resource", 0)                                               \
-    X(E_INTERRUPTED, 14, "interrupted", 0)
+    X(E_INTERRUPTED, 14, "interrupted", 0)                                                         \
+    X(E_CANCELLED, 15, "cancelled by the caller", 0)
 
 typedef enum assay_status {
 #define ASSAY_X_(name, value, text, input) ASSAY_##name = value,

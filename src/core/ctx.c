@@ -30,6 +30,7 @@ assay_status assay_ctx_create(assay_ctx **out, const assay_ctx_opts *opts) {
     ctx->progress = o.progress;
     ctx->progress_user = o.progress_user;
     assay_limits_default(&ctx->limits);
+    atomic_init(&ctx->cancel, 0);
     if (pthread_mutex_init(&ctx->progress_lock, NULL) != 0) {
         free(ctx);
         return ASSAY_E_THREAD;
@@ -42,6 +43,23 @@ void assay_ctx_destroy(assay_ctx *ctx) {
     if (ctx == NULL) return;
     pthread_mutex_destroy(&ctx->progress_lock);
     free(ctx);
+}
+
+void assay_ctx_cancel(assay_ctx *ctx) {
+    if (ctx != NULL) atomic_store(&ctx->cancel, 1);
+}
+
+int assay_ctx_cancel_reset(assay_ctx *ctx) {
+    return ctx != NULL && atomic_exchange(&ctx->cancel, 0) != 0;
+}
+
+int assay_ctx_cancelled(const assay_ctx *ctx) {
+    return assay__cancelled(ctx);
+}
+
+assay_status assay__check_cancel(assay_ctx *ctx) {
+    if (!assay__cancelled(ctx)) return ASSAY_OK;
+    return assay__fail(ctx, ASSAY_E_CANCELLED, "cancelled (assay_ctx_cancel)");
 }
 
 const char *assay_ctx_errmsg(const assay_ctx *ctx) {

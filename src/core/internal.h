@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "assay/assay.h"
 #include "kernels.h"
@@ -29,7 +30,15 @@ struct assay_ctx {
     pthread_mutex_t progress_lock; /* serialises progress calls from worker threads */
     char errmsg[ASSAY_ERRMSG_MAX];
     assay_limits limits;
+    atomic_int cancel; /* assay_ctx_cancel(): checked between tasks (assay__cancelled) */
 };
+
+/* 1 when the caller asked ctx's work to stop (assay_ctx_cancel); ctx may be NULL. */
+static inline int assay__cancelled(const assay_ctx *ctx) {
+    return ctx != NULL && atomic_load_explicit(&((assay_ctx *)ctx)->cancel, memory_order_relaxed);
+}
+/* ASSAY_E_CANCELLED with its message, when cancelled; else ASSAY_OK. */
+assay_status assay__check_cancel(assay_ctx *ctx);
 
 /* The limits in force for ctx (the defaults when ctx is NULL). */
 const assay_limits *assay__limits(const assay_ctx *ctx);
@@ -49,6 +58,20 @@ void assay__errmsg_prefix(assay_ctx *ctx, const char *fmt, ...) ASSAY_PRINTF(2, 
         assay_status assay__s_ = (expr);                                                           \
         if (assay__s_ != ASSAY_OK) return assay__s_;                                               \
     } while (0)
+
+/* ---- "did you mean" (suggest.c) ---- */
+
+/* Finds the candidate nearest to `word` (case-insensitive edit distance) when it is close enough
+ * to be a typo: init, offer each candidate, then read `best` (NULL when none is close). */
+typedef struct assay__suggest {
+    const char *word;
+    const char *best;
+    size_t best_d;
+} assay__suggest;
+void assay__suggest_init(assay__suggest *s, const char *word);
+void assay__suggest_offer(assay__suggest *s, const char *candidate);
+/* The same over an array of candidates. */
+const char *assay__suggest_pick(const char *word, const char *const *candidates, size_t n);
 
 /* Reports progress through the context's callback (serialised). */
 void assay__progress(assay_ctx *ctx, const char *stage, uint64_t done, uint64_t total);

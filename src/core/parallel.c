@@ -10,6 +10,7 @@
 typedef struct pool_run {
     atomic_size_t next;
     size_t n_tasks;
+    const assay_ctx *ctx; /* its cancellation flag stops the handing out of tasks */
     assay__task_fn fn;
     void *arg;
 } pool_run;
@@ -22,7 +23,7 @@ typedef struct worker_arg {
 static void drain(pool_run *run, int worker) {
     for (;;) {
         size_t t = atomic_fetch_add(&run->next, 1);
-        if (t >= run->n_tasks) break;
+        if (t >= run->n_tasks || assay__cancelled(run->ctx)) break;
         run->fn(run->arg, t, worker);
     }
 }
@@ -41,11 +42,12 @@ assay_status assay__parallel_for(assay_ctx *ctx, size_t n_tasks, int n_threads, 
     pool_run run;
     atomic_init(&run.next, 0);
     run.n_tasks = n_tasks;
+    run.ctx = ctx;
     run.fn = fn;
     run.arg = arg;
     if (n_threads == 1) {
         drain(&run, 0);
-        return ASSAY_OK;
+        return assay__check_cancel(ctx);
     }
     pthread_t *tid = calloc((size_t)n_threads, sizeof *tid);
     worker_arg *wa = calloc((size_t)n_threads, sizeof *wa);
@@ -66,5 +68,5 @@ assay_status assay__parallel_for(assay_ctx *ctx, size_t n_tasks, int n_threads, 
     for (int w = 1; w <= started; w++) pthread_join(tid[w], NULL);
     free(tid);
     free(wa);
-    return ASSAY_OK;
+    return assay__check_cancel(ctx);
 }

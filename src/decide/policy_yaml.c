@@ -70,36 +70,10 @@ static assay_status expect_type(const ywalk *w, const yaml_node_t *n, const char
     return fail_at(w, n, key, "expected %s, got %s", type_kind(type), node_kind(n));
 }
 
-/* Edit distance, for "did you mean". */
-static size_t distance(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 40 || lb > 40) return 99;
-    size_t row[41];
-    for (size_t j = 0; j <= lb; j++) row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (row[j] + 1 < best) best = row[j] + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
 /* An unknown key: names the nearest known one when it is close, else lists them. */
 static assay_status unknown_key(const ywalk *w, const yaml_node_t *n, const char *key,
                                 const char *const *known, size_t n_known) {
-    const char *best = NULL;
-    size_t best_d = 3;
-    for (size_t i = 0; i < n_known; i++) {
-        size_t d = distance(scalar(n), known[i]);
-        if (d < best_d) best_d = d, best = known[i];
-    }
+    const char *best = assay__suggest_pick(scalar(n), known, n_known);
     char list[1200];
     size_t u = 0;
     list[0] = '\0';

@@ -128,7 +128,7 @@ static void pair_worker(void *arg, size_t task, int worker) {
     (void)task;
     pair_job *p = arg;
     pthread_mutex_lock(&p->lock);
-    for (size_t t; (t = take_pair(p)) < p->n_pairs;) {
+    for (size_t t; !assay__cancelled(p->b->ctx) && (t = take_pair(p)) < p->n_pairs;) {
         pthread_mutex_unlock(&p->lock);
         run_pair(p, t, worker);
         pthread_mutex_lock(&p->lock);

@@ -51,6 +51,7 @@ static assay_status run_detectors(assay_ctx *ctx, const assay_dataset *ds, assay
             out->note = "skipped (--skip)";
             continue;
         }
+        ASSAY_TRY(assay__check_cancel(ctx));
         double t0 = assay__now();
         if ((d->desc->needs & ASSAY__NEEDS_BASELINE) && res->baseline != NULL &&
             !res->baseline->compared) {
