@@ -20,16 +20,17 @@ typedef enum assay_format {
     ASSAY_FORMAT_AUTO = 0, /* from the file's magic bytes, then its extension */
     ASSAY_FORMAT_HDF5 = 1,
     ASSAY_FORMAT_CSV = 2,
-    ASSAY_FORMAT_NPY = 3
+    ASSAY_FORMAT_NPY = 3,
+    ASSAY_FORMAT_MEMORY = 4 /* arrays in the caller's memory (assay_dataset_from_arrays) */
 } assay_format;
 
 /* The names assay_load_opts falls back to when a field is NULL. */
-#define ASSAY_DEFAULT_H5_EMBEDDINGS  "/embeddings"
-#define ASSAY_DEFAULT_H5_LABELS      "/labels"
-#define ASSAY_DEFAULT_H5_IDS         "/ids"        /* used if present */
-#define ASSAY_DEFAULT_H5_PRED_PROBS  "/pred_probs" /* used if present */
-#define ASSAY_DEFAULT_LABEL_COLUMN   "label"
-#define ASSAY_DEFAULT_ID_COLUMN      "id" /* used if present */
+#define ASSAY_DEFAULT_H5_EMBEDDINGS "/embeddings"
+#define ASSAY_DEFAULT_H5_LABELS     "/labels"
+#define ASSAY_DEFAULT_H5_IDS        "/ids"        /* used if present */
+#define ASSAY_DEFAULT_H5_PRED_PROBS "/pred_probs" /* used if present */
+#define ASSAY_DEFAULT_LABEL_COLUMN  "label"
+#define ASSAY_DEFAULT_ID_COLUMN     "id" /* used if present */
 
 /* Where to find each part of the dataset. Every pointer may be NULL (the defaults above). Strings
  * are only read during the call and are not retained. */
@@ -66,6 +67,79 @@ typedef struct assay_load_opts {
 ASSAY_API assay_status assay_dataset_load(assay_ctx *ctx, const char *path,
                                           const assay_load_opts *opts, assay_dataset **out);
 
+/* ---- datasets from arrays in memory ---- */
+
+/* Element types of a caller's array, in the host's byte order. */
+typedef enum assay_dtype {
+    ASSAY_DTYPE_F32 = 0,
+    ASSAY_DTYPE_F64 = 1,
+    ASSAY_DTYPE_F16 = 2, /* IEEE binary16 */
+    ASSAY_DTYPE_U8 = 3,
+    ASSAY_DTYPE_I8 = 4,
+    ASSAY_DTYPE_U16 = 5,
+    ASSAY_DTYPE_I16 = 6,
+    ASSAY_DTYPE_U32 = 7,
+    ASSAY_DTYPE_I32 = 8,
+    ASSAY_DTYPE_U64 = 9,
+    ASSAY_DTYPE_I64 = 10,
+    ASSAY_DTYPE_COUNT = 11
+} assay_dtype;
+
+/* Bytes per element of a dtype (0 if unknown), and its NumPy-style name ("float32", ...). */
+ASSAY_API size_t assay_dtype_size(assay_dtype t);
+ASSAY_API const char *assay_dtype_name(assay_dtype t);
+
+/* A 2-D view of a caller's array: element (r, c) is at data + r * row_stride + c * col_stride
+ * bytes. Strides may be negative or zero-padded like NumPy's; 0 means C order (row_stride =
+ * cols * size, col_stride = size). A vector is rows x 1. data == NULL means "absent". */
+typedef struct assay_array {
+    const void *data;
+    assay_dtype dtype;
+    size_t rows, cols;
+    ptrdiff_t row_stride;
+    ptrdiff_t col_stride;
+} assay_array;
+
+/* The parts of a dataset given as arrays. Only embeddings and one kind of labels are required. */
+typedef struct assay_arrays {
+    assay_array embeddings; /* [N, d], any dtype; converted to float32 as the .npy loader does */
+    assay_array labels;     /* [N] integer dtype (or float whose values are all whole), or: */
+    const char *const *label_strings; /* N NUL-terminated UTF-8 labels (when labels.data is
+                                         NULL) */
+    assay_array ids;                  /* [N] integer, optional; or: */
+    const char *const *id_strings;    /* N UTF-8 ids, optional */
+    assay_array pred_probs;           /* [N, classes] float dtype, optional */
+    const char *classes;              /* declared label set, as assay_load_opts.classes */
+    const char *name;                 /* the input's name in reports; NULL = "(memory)" */
+    int copy;                         /* 1: always copy the embeddings, never borrow them */
+} assay_arrays;
+#define ASSAY_ARRAYS_INIT                                                                          \
+    {                                                                                              \
+        {NULL, ASSAY_DTYPE_F32, 0, 0, 0, 0}, {NULL, ASSAY_DTYPE_I64, 0, 0, 0, 0}, NULL,            \
+            {NULL, ASSAY_DTYPE_I64, 0, 0, 0, 0}, NULL, {NULL, ASSAY_DTYPE_F32, 0, 0, 0, 0}, NULL,  \
+            NULL, 0                                                                                \
+    }
+
+/* Creates a dataset from arrays in memory, validated and fingerprinted exactly as a file with the
+ * same values would be (the row and dataset digests equal those of the same data saved as .npy),
+ * with the context's limits applied (max-rows, max-dims, max-label-bytes).
+ *
+ * Ownership: labels, ids, probabilities and strings are copied during the call. The embeddings
+ * are BORROWED, not copied, when they are float32 with col_stride == 4, a positive row stride that
+ * is a multiple of 4, 4-byte aligned, no row holding NaN or Inf, and `copy` is 0
+ * (assay_dataset_borrowed() tells): the caller must then keep them alive and unchanged until
+ * assay_dataset_destroy(), and the scan only reads them. Any other layout or dtype is converted
+ * into a copy the dataset owns.
+ * Returns ASSAY_OK, ASSAY_E_INVAL (a NULL or inconsistent argument: the message names the array
+ * and what was expected), ASSAY_E_SHAPE (lengths differ), ASSAY_E_FORMAT (a fractional label, a
+ * probability row not summing to 1...), ASSAY_E_LIMIT, ASSAY_E_NOMEM, ASSAY_E_CANCELLED.
+ * Thread-safety: as for the context; the arrays may be read by other threads meanwhile. */
+ASSAY_API assay_status assay_dataset_from_arrays(assay_ctx *ctx, const assay_arrays *arrays,
+                                                 assay_dataset **out);
+
+/* 1 when the dataset reads the caller's embeddings in place (see assay_dataset_from_arrays). */
+ASSAY_API int assay_dataset_borrowed(const assay_dataset *ds);
+
 /* Releases a dataset. NULL is a no-op. */
 ASSAY_API void assay_dataset_destroy(assay_dataset *ds);
 
@@ -73,7 +147,8 @@ ASSAY_API size_t assay_dataset_rows(const assay_dataset *ds);
 ASSAY_API size_t assay_dataset_dims(const assay_dataset *ds);
 ASSAY_API size_t assay_dataset_classes(const assay_dataset *ds);
 ASSAY_API assay_format assay_dataset_format(const assay_dataset *ds);
-ASSAY_API const char *assay_format_name(assay_format f); /* "hdf5", "csv", "npy", "auto" */
+/* "hdf5", "csv", "npy", "memory", "auto" */
+ASSAY_API const char *assay_format_name(assay_format f);
 
 /* Number of rows carrying class `c` (0 if c is out of range). */
 ASSAY_API size_t assay_dataset_class_count(const assay_dataset *ds, size_t c);

@@ -121,6 +121,18 @@ ASSAY_API assay_verdict assay_result_verdict(const assay_result *res);
 ASSAY_API int assay_result_exit_code(const assay_result *res);
 ASSAY_API const char *assay_verdict_name(assay_verdict v);
 
+/* The gate's reasons, one sentence each (failures, then warnings, then what passed), as
+ * report.json's "gate.reasons": the count, and reason i (NULL if out of range), borrowed from the
+ * result. */
+ASSAY_API size_t assay_result_reason_count(const assay_result *res);
+ASSAY_API const char *assay_result_reason(const assay_result *res, size_t i);
+
+/* The policy the verdict was reached under, as report.json's "policy" block (JSON text, indented
+ * if `indent`; the caller frees it): the effective settings with their sources and the
+ * allowlist. "null" when no policy was applied (assay_scan's default gate). ASSAY_E_NOMEM. */
+ASSAY_API assay_status assay_result_policy_json(assay_ctx *ctx, const assay_result *res, int indent,
+                                                char **out);
+
 #ifdef __cplusplus
 }
 #endif

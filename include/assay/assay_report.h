@@ -29,9 +29,14 @@ typedef struct assay_report_opts {
      * "flagged","flagged_fraction","findings_by_severity","dataset_sha256","report","out"},
      * report being dir/report.json and out dir. What `assay scan --json-summary` prints. */
     char **summary_json;
+    /* The files assay_report_write writes, by format name ("scores", "flagged", "manifest",
+     * "jsonl", "sarif", "junit", "cyclonedx", "html", "json") or file name ("report.sarif");
+     * report.json is always written (it records the set). n_formats 0 = every file. */
+    const char *const *formats;
+    size_t n_formats;
 } assay_report_opts;
 #define ASSAY_REPORT_OPTS_INIT                                                                     \
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, NULL, NULL, 0, NULL, NULL, NULL, 0 }
 
 /* Checks, before any work, that the report set can be written into `dir`: an existing folder
  * files can be created in (or, when `dir` does not exist yet, a writable parent folder: `dir`
@@ -40,9 +45,10 @@ typedef struct assay_report_opts {
  * path and the reason) or ASSAY_E_RESOURCE (a full disk, a quota...). */
 ASSAY_API assay_status assay_report_prepare_dir(assay_ctx *ctx, const char *dir);
 
-/* Writes the report set into `dir` (created, one level, when absent): scores.csv, flagged.csv,
- * manifest.json, one file per format of assay_report_format_at, report.json and the commit
- * record .assay-commit (the files of the set with their SHA-256). `opts` may be NULL.
+/* Writes the report set (or the files opts->formats names) into `dir` (created when absent):
+ * scores.csv, flagged.csv, manifest.json, one file per format of assay_report_format_at,
+ * report.json and the commit record .assay-commit (the files of the set with their SHA-256). `opts`
+ * may be NULL.
  *
  * Guarantee (docs/atomic-output.md): the files are written into a staging folder inside `dir`
  * and swapped in together; any failure -- a file that cannot be replaced, a full disk, a
@@ -53,6 +59,25 @@ ASSAY_API assay_status assay_report_prepare_dir(assay_ctx *ctx, const char *dir)
 ASSAY_API assay_status assay_report_write(assay_ctx *ctx, const assay_dataset *ds,
                                           const assay_result *res, const char *dir,
                                           const assay_report_opts *opts);
+
+/* Renders one file of the report set into memory instead of a folder: `format` as in
+ * assay_report_opts.formats ("json" for report.json's text, "scores" for scores.csv, "sarif"...).
+ * The text is what assay_report_write would write into the file, byte for byte. *out is the
+ * caller's to free() (NUL-terminated; *len, if not NULL, its length). `opts` may be NULL (its
+ * summary_json and formats are ignored). Returns ASSAY_OK, ASSAY_E_INVAL (unknown format: the
+ * message lists them), ASSAY_E_NOMEM. */
+ASSAY_API assay_status assay_report_text(assay_ctx *ctx, const assay_dataset *ds,
+                                         const assay_result *res, const char *format,
+                                         const assay_report_opts *opts, char **out, size_t *len);
+
+/* Finding i of the result (assay_result_finding) as its report explains it: one sentence for a
+ * reviewer, written into buf (truncated to len bytes, NUL-terminated); and its detector's
+ * evidence fields as a JSON object text (report.json's "evidence"; *json is the caller's to
+ * free). ASSAY_E_INVAL when i is out of range, ASSAY_E_NOMEM. */
+ASSAY_API assay_status assay_report_explain(const assay_dataset *ds, const assay_result *res,
+                                            size_t i, char *buf, size_t len);
+ASSAY_API assay_status assay_report_evidence_json(assay_ctx *ctx, const assay_dataset *ds,
+                                                  const assay_result *res, size_t i, char **json);
 
 /* Renders formats again from a saved report.json (`assay report render`), with the renderers a
  * scan uses, so the files are byte-identical to the ones the scan wrote. `formats` names them

@@ -194,6 +194,66 @@ ASSAY_API size_t assay_result_finding_count(const assay_result *res);
 /* Gate verdict: 1 passed, 0 failed; and the CLI exit code it maps to (0 or 1). */
 ASSAY_API int assay_result_gate_passed(const assay_result *res);
 
+/* ---- the whole result at once (bindings, dataframes) ---- */
+
+/* Rows of the result (those of its dataset). */
+ASSAY_API size_t assay_result_rows(const assay_result *res);
+
+/* Borrowed per-row arrays of assay_result_rows() values, valid until assay_result_destroy (and
+ * changed by assay_policy_apply): the combined scores, the flags (1 = flagged), the highest
+ * severity per row (assay_severity values), the class the neighbours suggest (-1 none), and
+ * detector det's scores (NaN where it does not apply; all NaN when it did not run). NULL for a
+ * NULL result or an unknown detector. */
+ASSAY_API const float *assay_result_scores(const assay_result *res);
+ASSAY_API const uint8_t *assay_result_flags(const assay_result *res);
+ASSAY_API const uint8_t *assay_result_severities(const assay_result *res);
+ASSAY_API const int32_t *assay_result_suggested_classes(const assay_result *res);
+ASSAY_API const float *assay_result_detector_scores(const assay_result *res, assay_detector det);
+
+/* The flagged rows, most suspicious first (assay_result_flagged_count of them). Borrowed. */
+ASSAY_API const size_t *assay_result_ranking(const assay_result *res);
+
+/* 1 if detector det ran in this scan (not skipped, its inputs present). */
+ASSAY_API int assay_result_detector_ran(const assay_result *res, assay_detector det);
+
+/* One finding: a row a detector's flag rule flagged. Strings are static or borrowed from the
+ * result. Findings are ordered by row (assay_result_row_findings gives a row's range). */
+typedef struct assay_finding_info {
+    size_t row;
+    assay_detector detector;
+    assay_severity severity;
+    float score;        /* the detector's score for the row */
+    const char *kind;   /* what it is evidence of: "label", "outlier", "duplicate", "backdoor"... */
+    const char *reason; /* the detector's reason code ("disagrees-with-neighbours", ...) */
+    int64_t test;       /* index (assay_result_test) of the test the flag rests on, -1 none */
+} assay_finding_info;
+
+/* Fills *out with finding i (i < assay_result_finding_count). ASSAY_E_INVAL if out of range. The
+ * explanation sentence and the evidence fields are in assay_report.h (they need the dataset). */
+ASSAY_API assay_status assay_result_finding(const assay_result *res, size_t i,
+                                            assay_finding_info *out);
+
+/* Row `row`'s findings are [*first, *first + returned count). */
+ASSAY_API size_t assay_result_row_findings(const assay_result *res, size_t row, size_t *first);
+
+/* A per-class or per-dataset hypothesis test of a detector against a null of "no poison",
+ * adjusted with every other test of the scan (report.json "tests"). */
+typedef struct assay_test_info {
+    assay_detector detector;
+    int32_t cls;           /* class index, -1 = the whole dataset */
+    const char *statistic; /* what `value` is */
+    double value;
+    double p, q;             /* p-value (NaN: not applicable) and Benjamini-Hochberg q-value */
+    int significant;         /* q <= fdr */
+    assay_severity severity; /* what a significant verdict weighs at the gate */
+    const char *gate;        /* "fail", "warn", "accepted", or NULL: the gate's use of it */
+    const char *null;        /* how p was obtained */
+    const char *detail;      /* one sentence for a reviewer */
+} assay_test_info;
+
+ASSAY_API size_t assay_result_test_count(const assay_result *res);
+ASSAY_API assay_status assay_result_test(const assay_result *res, size_t i, assay_test_info *out);
+
 /* Compares the result with a ground-truth CSV (`index,is_poison[,attack]`, header required, as
  * written by the bundled dataset tools) and stores precision, recall and AUROC overall and per
  * attack in the result, where reports include them. Returns ASSAY_E_NOTFOUND, ASSAY_E_FORMAT

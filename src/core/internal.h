@@ -138,6 +138,14 @@ int assay__parse_int64(const char *s, int64_t *out);
  * last one. *cursor starts at the list and is advanced by the call. */
 int assay__list_next(const char **cursor, const char **item, const char **item_end);
 
+/* Offset of the first byte of s[0..len) that is not part of well-formed UTF-8 (no overlongs,
+ * surrogates or code points past U+10FFFF), or len when all of it is. */
+size_t assay__utf8_bad_at(const char *s, size_t len);
+
+/* IEEE binary16 to binary32, exact for every input: subnormals are scaled by 2^-24 (exact in
+ * float), NaN keeps its payload and infinities stay infinite. */
+float assay__half_to_float(uint16_t x);
+
 /* Lower-case hex of a 32-byte digest into buf (65 bytes with the NUL). */
 void assay__hex32(const unsigned char *digest, char *buf);
 

@@ -72,3 +72,24 @@ assay_status assay__dump_json(assay_ctx *ctx, const json_t *doc, FILE *fp, int i
         return assay__write_failed(ctx, fp, path);
     return ASSAY_OK;
 }
+
+assay_status assay__json_text(assay_ctx *ctx, const json_t *doc, int indent, char **out) {
+    *out = NULL;
+    if (doc == NULL || !(json_is_object(doc) || json_is_array(doc))) {
+        *out = strdup("null"); /* the only non-container this is asked for */
+        return *out ? ASSAY_OK : assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
+    if (fp == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (JSON text)");
+    assay_status s = assay__dump_json(ctx, doc, fp, indent, "(memory)");
+    if (fclose(fp) != 0 && s == ASSAY_OK) s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
+    if (s != ASSAY_OK) {
+        free(buf);
+        return s;
+    }
+    if (len > 0 && buf[len - 1] == '\n') buf[len - 1] = '\0'; /* a value, not a file */
+    *out = buf;
+    return ASSAY_OK;
+}

@@ -28,4 +28,7 @@ json_t *assay__json_typed(const char *text, int is_int);
 assay_status assay__dump_json(assay_ctx *ctx, const json_t *doc, FILE *fp, int indent,
                               const char *path);
 
+/* The same into a new string (the caller frees it); a NULL doc is "null". ASSAY_E_NOMEM. */
+assay_status assay__json_text(assay_ctx *ctx, const json_t *doc, int indent, char **out);
+
 #endif

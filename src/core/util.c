@@ -146,3 +146,41 @@ assay_status assay__column_maybe_to_int(assay_ctx *ctx, assay__column *c) {
     c->type = ASSAY__COL_INT;
     return ASSAY_OK;
 }
+
+size_t assay__utf8_bad_at(const char *s, size_t len) {
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        unsigned c = u[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+        if (n == 0 || c > 0xF4 || i + n > len) return i;
+        for (size_t k = 1; k < n; k++)
+            if ((u[i + k] & 0xC0) != 0x80) return i;
+        if ((c == 0xE0 && u[i + 1] < 0xA0) || (c == 0xED && u[i + 1] >= 0xA0) ||
+            (c == 0xF0 && u[i + 1] < 0x90) || (c == 0xF4 && u[i + 1] >= 0x90))
+            return i; /* overlong, surrogate, or past U+10FFFF */
+        i += n;
+    }
+    return len;
+}
+
+float assay__half_to_float(uint16_t x) {
+    uint32_t sign = (uint32_t)(x & 0x8000u) << 16;
+    uint32_t exp = (x >> 10) & 0x1fu;
+    uint32_t mant = x & 0x3ffu;
+    uint32_t bits;
+    if (exp == 0x1f) {
+        bits = sign | 0x7f800000u | mant << 13;
+    } else if (exp != 0) {
+        bits = sign | (exp + (127 - 15)) << 23 | mant << 13;
+    } else {
+        float v = (float)mant * 0x1p-24f;
+        return sign ? -v : v;
+    }
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}

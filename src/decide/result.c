@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_text.h"
 #include "decide/result.h"
 
 assay_status assay__result_alloc(assay_ctx *ctx, assay_result *res, size_t n) {
@@ -120,4 +121,97 @@ size_t assay_result_finding_count(const assay_result *res) {
 
 int assay_result_gate_passed(const assay_result *res) {
     return res ? res->gate_passed : 0;
+}
+
+/* ---- the whole result at once ---- */
+
+size_t assay_result_rows(const assay_result *res) {
+    return res ? res->n : 0;
+}
+
+const float *assay_result_scores(const assay_result *res) {
+    return res ? res->score : NULL;
+}
+
+const uint8_t *assay_result_flags(const assay_result *res) {
+    return res ? res->flagged : NULL;
+}
+
+const uint8_t *assay_result_severities(const assay_result *res) {
+    return res ? res->severity : NULL;
+}
+
+const int32_t *assay_result_suggested_classes(const assay_result *res) {
+    return res ? res->suggested : NULL;
+}
+
+const float *assay_result_detector_scores(const assay_result *res, assay_detector det) {
+    return (res && det >= 0 && det < ASSAY_DET_COUNT) ? res->det[det].score : NULL;
+}
+
+const size_t *assay_result_ranking(const assay_result *res) {
+    return res ? res->order : NULL;
+}
+
+int assay_result_detector_ran(const assay_result *res, assay_detector det) {
+    return res && det >= 0 && det < ASSAY_DET_COUNT && res->det[det].ran;
+}
+
+assay_status assay_result_finding(const assay_result *res, size_t i, assay_finding_info *out) {
+    if (res == NULL || out == NULL || i >= res->n_findings) return ASSAY_E_INVAL;
+    const assay__finding *f = &res->findings[i];
+    out->row = f->row;
+    out->detector = f->det;
+    out->severity = f->sev;
+    out->score = f->score;
+    out->kind = assay__detector_kind_name(f->det);
+    out->reason = assay__finding_reason(f);
+    out->test = assay__result_test_of(res, f);
+    return ASSAY_OK;
+}
+
+size_t assay_result_row_findings(const assay_result *res, size_t row, size_t *first) {
+    if (res == NULL || row >= res->n || res->finding_start == NULL) {
+        if (first) *first = 0;
+        return 0;
+    }
+    if (first) *first = res->finding_start[row];
+    return res->finding_start[row + 1] - res->finding_start[row];
+}
+
+size_t assay_result_test_count(const assay_result *res) {
+    return res ? res->n_tests : 0;
+}
+
+assay_status assay_result_test(const assay_result *res, size_t i, assay_test_info *out) {
+    if (res == NULL || out == NULL || i >= res->n_tests) return ASSAY_E_INVAL;
+    static const char *const effect[] = {NULL, "fail", "warn", "accepted"};
+    const assay__test *t = &res->tests[i];
+    out->detector = t->det;
+    out->cls = t->cls;
+    out->statistic = t->stat_name ? t->stat_name : "";
+    out->value = t->stat;
+    out->p = t->p;
+    out->q = t->q;
+    out->significant = t->significant;
+    out->severity = t->sev;
+    out->gate = t->effect > 0 && t->effect < 4 ? effect[t->effect] : NULL;
+    out->null = t->null ? t->null : "";
+    out->detail = t->detail;
+    return ASSAY_OK;
+}
+
+size_t assay_result_reason_count(const assay_result *res) {
+    return res ? res->n_gate_reasons : 0;
+}
+
+const char *assay_result_reason(const assay_result *res, size_t i) {
+    return (res && i < res->n_gate_reasons) ? res->gate_reasons[i] : NULL;
+}
+
+assay_status assay_result_policy_json(assay_ctx *ctx, const assay_result *res, int indent,
+                                      char **out) {
+    if (out == NULL || res == NULL)
+        return assay__fail(ctx, ASSAY_E_INVAL, "assay_result_policy_json: NULL argument");
+    return assay__json_text(ctx, res->policy_doc, indent, out);
 }

@@ -203,7 +203,7 @@ void assay_dataset_destroy(assay_dataset *ds) {
     free(ds->path);
     if (ds->x_mapped)
         munmap(ds->x, ds->x_mapped);
-    else
+    else if (!ds->x_borrowed)
         free(ds->x);
     assay__column_free(&ds->labels);
     free(ds->y);
@@ -568,7 +568,9 @@ assay_status assay__dataset_finish(assay_ctx *ctx, assay_dataset *ds, const assa
     double t0 = assay__now();
     ASSAY_TRY(assay__fingerprint(ctx, ds));
     ds->t_fingerprint = assay__now() - t0;
-    /* After fingerprinting, rows left out of the graph are zeroed so no NaN reaches a GEMM. */
+    /* After fingerprinting, rows left out of the graph are zeroed so no NaN reaches a GEMM
+     * (in a copy when the matrix is the caller's). */
+    if (ds->n_bad_rows > 0 && ds->x_borrowed) ASSAY_TRY(assay__dataset_own_matrix(ctx, ds));
     for (size_t i = 0; i < ds->n_bad_rows; i++)
         memset(ds->x + ds->bad_rows[i].row * ds->ld, 0, ds->d * sizeof(float));
     return ASSAY_OK;
@@ -597,6 +599,8 @@ const char *assay_format_name(assay_format f) {
         return "csv";
     case ASSAY_FORMAT_NPY:
         return "npy";
+    case ASSAY_FORMAT_MEMORY:
+        return "memory";
     default:
         return "auto";
     }

@@ -42,6 +42,7 @@ struct assay_dataset {
     size_t n, d, ld;
     float *x;
     size_t x_mapped; /* bytes of x when it is the HDF5 sandbox's shared mapping (munmap), else 0 */
+    int x_borrowed;  /* x is the caller's array (assay_dataset_from_arrays): never written, freed */
 
     /* labels as read, then mapped to classes */
     assay__column labels;
@@ -135,6 +136,9 @@ assay_status assay__npy_load_column_buf(assay_ctx *ctx, const char *name, const 
                                         size_t len, assay__column *out);
 
 /* ---- common steps ---- */
+
+/* Replaces a borrowed matrix by a padded copy the dataset owns (before anything writes to it). */
+assay_status assay__dataset_own_matrix(assay_ctx *ctx, assay_dataset *ds);
 
 /* Validates and completes a loaded dataset (see top of file). */
 assay_status assay__dataset_finish(assay_ctx *ctx, assay_dataset *ds, const assay_load_opts *opts);

@@ -109,3 +109,26 @@ json_t *assay__evidence_json(const assay_dataset *ds, const assay_result *res,
         json_object_set_new(o, desc->fields[i].key, field_json(&desc->fields[i], &v[i]));
     return o;
 }
+
+/* ---- public: a finding's explanation and evidence ---- */
+
+assay_status assay_report_explain(const assay_dataset *ds, const assay_result *res, size_t i,
+                                  char *buf, size_t len) {
+    if (ds == NULL || res == NULL || buf == NULL || len == 0 || i >= res->n_findings)
+        return ASSAY_E_INVAL;
+    assay__explain(ds, res, &res->findings[i], buf, len);
+    return ASSAY_OK;
+}
+
+assay_status assay_report_evidence_json(assay_ctx *ctx, const assay_dataset *ds,
+                                        const assay_result *res, size_t i, char **json) {
+    if (json != NULL) *json = NULL;
+    if (ds == NULL || res == NULL || json == NULL || i >= res->n_findings)
+        return assay__fail(ctx, ASSAY_E_INVAL, "assay_report_evidence_json: no finding %zu", i);
+    json_t *o = assay__evidence_json(ds, res, &res->findings[i]);
+    if (o == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (evidence)");
+    /* written as report.json writes it */
+    assay_status s = assay__json_text(ctx, o, 0, json);
+    json_decref(o);
+    return s;
+}

@@ -214,18 +214,17 @@ static json_t *parameters_json(const assay_result *res) {
 static json_t *tests_json(const assay_dataset *ds, const assay_result *res) {
     json_t *arr = json_array();
     for (size_t i = 0; i < res->n_tests; i++) {
-        const assay__test *t = &res->tests[i];
-        static const char *const effect[] = {NULL, "fail", "warn", "accepted"};
-        const char *gate = t->effect > 0 && t->effect < 4 ? effect[t->effect] : NULL;
+        assay_test_info t;
+        assay_result_test(res, i, &t);
         json_t *o = json_pack(
             "{s:s, s:o, s:s, s:o, s:o, s:o, s:b, s:s, s:o, s:s, s:o}", "detector",
-            assay_detector_name(t->det), "class",
-            t->cls >= 0 ? assay__json_str(assay__class_text(ds, t->cls)) : json_null(), "statistic",
-            t->stat_name ? t->stat_name : "", "value", assay__json_num(t->stat), "p_value",
-            assay__json_num(t->p), "q_value", assay__json_num(t->q), "significant", t->significant,
-            "severity", assay_severity_name(t->sev), "gate",
-            gate != NULL ? json_string(gate) : json_null(), "null", t->null ? t->null : "",
-            "detail", assay__json_str(t->detail));
+            assay_detector_name(t.detector), "class",
+            t.cls >= 0 ? assay__json_str(assay__class_text(ds, t.cls)) : json_null(), "statistic",
+            t.statistic, "value", assay__json_num(t.value), "p_value", assay__json_num(t.p),
+            "q_value", assay__json_num(t.q), "significant", t.significant, "severity",
+            assay_severity_name(t.severity), "gate",
+            t.gate != NULL ? json_string(t.gate) : json_null(), "null", t.null, "detail",
+            assay__json_str(t.detail));
         json_array_append_new(arr, o);
     }
     return arr;

@@ -16,13 +16,99 @@ enum { OUT_SCORES, OUT_FLAGGED, OUT_MANIFEST, OUT_RESULT_COUNT };
 
 static const char *const k_result_names[OUT_RESULT_COUNT] = {"scores.csv", "flagged.csv",
                                                              "manifest.json"};
+static const char *const k_result_options[OUT_RESULT_COUNT] = {"scores", "flagged", "manifest"};
 
-/* The name of the set's i-th file: result files, then one per document format, report.json. */
+/* The set: result files, then one per document format, then report.json (written last). */
+static size_t set_count(void) {
+    return OUT_RESULT_COUNT + assay__doc_format_count + 1;
+}
+
+/* The name of the set's i-th file, and the name that selects it (assay_report_opts.formats). */
 static const char *set_name(size_t i) {
     if (i < OUT_RESULT_COUNT) return k_result_names[i];
     if (i < OUT_RESULT_COUNT + assay__doc_format_count)
         return assay__doc_formats[i - OUT_RESULT_COUNT].file;
     return "report.json";
+}
+
+static const char *set_option(size_t i) {
+    if (i < OUT_RESULT_COUNT) return k_result_options[i];
+    if (i < OUT_RESULT_COUNT + assay__doc_format_count)
+        return assay__doc_formats[i - OUT_RESULT_COUNT].option;
+    return "json";
+}
+
+/* The index of the file a format name (option or file name) selects; unknown: ASSAY_E_INVAL
+ * with the names listed and the nearest suggested. */
+static assay_status set_index(assay_ctx *ctx, const char *name, size_t *out) {
+    assay__suggest sg;
+    assay__suggest_init(&sg, name);
+    char list[400];
+    size_t u = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < set_count(); i++) {
+        if (name != NULL && (strcmp(name, set_option(i)) == 0 || strcmp(name, set_name(i)) == 0)) {
+            *out = i;
+            return ASSAY_OK;
+        }
+        assay__suggest_offer(&sg, set_option(i));
+        if (u < sizeof list)
+            u += (size_t)snprintf(list + u, sizeof list - u, "%s%s", i ? ", " : "", set_option(i));
+    }
+    if (sg.best != NULL)
+        return assay__fail(ctx, ASSAY_E_INVAL, "unknown report format '%s' (did you mean '%s'?)",
+                           name ? name : "", sg.best);
+    return assay__fail(ctx, ASSAY_E_INVAL, "unknown report format '%s'; expected one of %s",
+                       name ? name : "", list);
+}
+
+/* What the set's files are rendered from: the ETSI table and report.json's document, each
+ * built on first use. */
+typedef struct render_src {
+    const assay_dataset *ds;
+    const assay_result *res;
+    const assay_report_opts *opts;
+    const char *dir; /* the folder report.json names as the reports' place */
+    json_t *etsi, *doc;
+} render_src;
+
+static void render_src_free(render_src *r) {
+    json_decref(r->doc);
+    json_decref(r->etsi);
+}
+
+static assay_status need_doc(assay_ctx *ctx, render_src *r) {
+    if (r->etsi == NULL) ASSAY_TRY(assay__etsi_load(ctx, &r->etsi));
+    if (r->doc != NULL) return ASSAY_OK;
+    r->doc = assay__report_json(r->ds, r->res, r->opts, r->etsi, r->dir);
+    if (r->doc == NULL)
+        return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory building report.json");
+    /* The formats are rendered from the document as report.json saves it (its numbers rounded
+     * as written), so `assay report render` reproduces them byte for byte. */
+    return assay__report_as_saved(ctx, &r->doc);
+}
+
+/* Writes the set's i-th file to fp (`path` names it in messages). */
+static assay_status render_one(assay_ctx *ctx, render_src *r, size_t i, FILE *fp,
+                               const char *path) {
+    switch (i) {
+    case OUT_SCORES:
+        return assay__write_scores_csv(ctx, r->ds, r->res, fp);
+    case OUT_FLAGGED:
+        return assay__write_flagged_csv(ctx, r->ds, r->res, fp);
+    case OUT_MANIFEST: {
+        if (r->etsi == NULL) ASSAY_TRY(assay__etsi_load(ctx, &r->etsi));
+        json_t *manifest = assay__manifest_json(r->ds, r->res, r->opts, r->etsi);
+        assay_status s = assay__dump_json(ctx, manifest, fp, 0, path);
+        json_decref(manifest);
+        return s;
+    }
+    default:
+        ASSAY_TRY(need_doc(ctx, r));
+        if (i < OUT_RESULT_COUNT + assay__doc_format_count)
+            return assay__doc_formats[i - OUT_RESULT_COUNT].render(ctx, r->doc, fp, path);
+        return assay__dump_json(ctx, r->doc, fp, 1, path);
+    }
 }
 
 assay_status assay_report_prepare_dir(assay_ctx *ctx, const char *dir) {
@@ -50,52 +136,65 @@ assay_status assay_report_write(assay_ctx *ctx, const assay_dataset *ds, const a
     if (ctx == NULL || ds == NULL || res == NULL || dir == NULL)
         return assay__fail(ctx, ASSAY_E_INVAL, "assay_report_write: NULL argument");
     enum { MAX_OUT = OUT_RESULT_COUNT + 16 };
-    const size_t n_out = OUT_RESULT_COUNT + assay__doc_format_count + 1;
+    const size_t n_out = set_count();
     const size_t out_report = n_out - 1;
     if (n_out > MAX_OUT) return assay__fail(ctx, ASSAY_E_INTERNAL, "too many report formats");
+    /* The files asked for (every one by default); report.json always, as the set's record. */
+    uint8_t want[MAX_OUT] = {0};
+    want[out_report] = 1;
+    for (size_t i = 0; i < n_out; i++) want[i] |= opts == NULL || opts->n_formats == 0;
+    for (size_t f = 0; opts != NULL && f < opts->n_formats; f++) {
+        size_t i;
+        ASSAY_TRY(set_index(ctx, opts->formats[f], &i));
+        want[i] = 1;
+    }
     FILE *fp[MAX_OUT] = {NULL};
     char path[MAX_OUT][PATH_MAX / 4]; /* final paths, for messages */
-    json_t *etsi = NULL, *doc = NULL;
+    render_src src = {ds, res, opts, dir, NULL, NULL};
     /* The set is staged inside dir and swapped in as a whole by the commit (core/outfile.h). */
     assay__outset set;
     assay_status s = assay__outset_begin(ctx, &set, dir);
-    if (s == ASSAY_OK) s = assay__etsi_load(ctx, &etsi);
     for (size_t i = 0; s == ASSAY_OK && i < n_out; i++) {
         assay__outset_final(&set, set_name(i), path[i], sizeof path[i]);
-        s = assay__outset_add(ctx, &set, set_name(i), &fp[i]);
+        if (want[i]) s = assay__outset_add(ctx, &set, set_name(i), &fp[i]);
     }
-    if (s == ASSAY_OK) s = assay__write_scores_csv(ctx, ds, res, fp[OUT_SCORES]);
-    assay__progress(ctx, "report", 1, n_out);
-    if (s == ASSAY_OK) s = assay__write_flagged_csv(ctx, ds, res, fp[OUT_FLAGGED]);
-    assay__progress(ctx, "report", 2, n_out);
-    if (s == ASSAY_OK) {
-        json_t *manifest = assay__manifest_json(ds, res, opts, etsi);
-        s = assay__dump_json(ctx, manifest, fp[OUT_MANIFEST], 0, path[OUT_MANIFEST]);
-        json_decref(manifest);
-    }
-    assay__progress(ctx, "report", 3, n_out);
-    if (s == ASSAY_OK) {
-        doc = assay__report_json(ds, res, opts, etsi, dir);
-        if (doc == NULL) s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory building report.json");
-        /* The formats are rendered from the document as report.json saves it (its numbers
-         * rounded as written), so `assay report render` reproduces them byte for byte. */
-        if (s == ASSAY_OK) s = assay__report_as_saved(ctx, &doc);
-    }
-    for (size_t f = 0; s == ASSAY_OK && f < assay__doc_format_count; f++) {
-        size_t i = OUT_RESULT_COUNT + f;
-        s = assay__doc_formats[f].render(ctx, doc, fp[i], path[i]);
+    for (size_t i = 0; s == ASSAY_OK && i < n_out; i++) {
+        if (want[i]) s = render_one(ctx, &src, i, fp[i], path[i]);
         assay__progress(ctx, "report", i + 1, n_out);
     }
-    if (s == ASSAY_OK) s = assay__dump_json(ctx, doc, fp[out_report], 1, path[out_report]);
-    if (s == ASSAY_OK && summary_out != NULL) s = summary_line(ctx, doc, dir, summary_out);
+    if (s == ASSAY_OK && summary_out != NULL) s = summary_line(ctx, src.doc, dir, summary_out);
     if (s == ASSAY_OK) s = assay__outset_commit(ctx, &set);
     if (s != ASSAY_OK && summary_out != NULL) {
         free(*summary_out);
         *summary_out = NULL;
     }
-    json_decref(doc);
     assay__outset_discard(&set);
-    assay__progress(ctx, "report", n_out, n_out);
-    json_decref(etsi);
+    render_src_free(&src);
     return s;
+}
+
+assay_status assay_report_text(assay_ctx *ctx, const assay_dataset *ds, const assay_result *res,
+                               const char *format, const assay_report_opts *opts, char **out,
+                               size_t *len) {
+    if (out != NULL) *out = NULL;
+    if (len != NULL) *len = 0;
+    if (ctx == NULL || ds == NULL || res == NULL || format == NULL || out == NULL)
+        return assay__fail(ctx, ASSAY_E_INVAL, "assay_report_text: NULL argument");
+    size_t i;
+    ASSAY_TRY(set_index(ctx, format, &i));
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *fp = open_memstream(&buf, &n);
+    if (fp == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (%s)", set_name(i));
+    render_src src = {ds, res, opts, ".", NULL, NULL};
+    assay_status s = render_one(ctx, &src, i, fp, set_name(i));
+    render_src_free(&src);
+    if (fclose(fp) != 0 && s == ASSAY_OK) s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
+    if (s != ASSAY_OK) {
+        free(buf);
+        return s;
+    }
+    *out = buf;
+    if (len != NULL) *len = n;
+    return ASSAY_OK;
 }
