@@ -27,7 +27,7 @@ typedef enum assay_isa {
 /* Progress callback: `stage` is a static string ("load", "fingerprint", "knn", "graph-file"
  * (writing, or reading and checking, a graph file), "detect", "report"), `done` of `total` units.
  * Calls are serialised (never concurrent) but may come from any library thread. It must not call
- * back into the library with the same context. */
+ * back into the library with the same context, except assay_ctx_cancel(). */
 typedef void (*assay_progress_fn)(void *user, const char *stage, uint64_t done, uint64_t total);
 
 typedef struct assay_ctx_opts {

@@ -191,6 +191,7 @@ assay_status assay_dataset_load(assay_ctx *ctx, const char *path, const assay_lo
     ds->t_load = assay__now() - t0;
     assay__progress(ctx, "load", 1, 1);
     if ((s = assay__dataset_finish(ctx, ds, &o)) != ASSAY_OK) goto fail;
+    if ((s = assay__check_cancel(ctx)) != ASSAY_OK) goto fail;
     *out = ds;
     return ASSAY_OK;
 fail:

@@ -567,15 +567,16 @@ static void parse_records(assay_ctx *ctx, reply *r) {
     }
 }
 
-/* Reads the child's records until EOF; returns 0 at EOF, 1 on a timeout with no progress, -1 on
- * a read error or out of memory. */
+/* Reads the child's records until EOF; returns 0 at EOF, 1 on a timeout with no progress, 2 when
+ * the caller cancelled (checked every 100 ms), -1 on a read error or out of memory. */
 static int read_replies(assay_ctx *ctx, int fd, double timeout_s, reply *r) {
     double last = assay__now();
     for (;;) {
         double left = timeout_s - (assay__now() - last);
         if (left <= 0) return 1;
+        if (assay__cancelled(ctx)) return 2;
         struct pollfd p = {fd, POLLIN, 0};
-        int pr = poll(&p, 1, (int)(left * 1000.0) + 1);
+        int pr = poll(&p, 1, left > 0.1 ? 100 : (int)(left * 1000.0) + 1);
         if (pr < 0 && errno == EINTR) continue;
         if (pr < 0) return -1;
         if (pr == 0) continue; /* the loop re-checks the clock */
@@ -679,7 +680,10 @@ assay_status assay__sandbox_run(assay_ctx *ctx, const char *path, const char *wh
     assay_status s = ASSAY_OK;
     double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
                  1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-    if (rr == 1) {
+    if (rr == 2) {
+        s = assay__fail(ctx, ASSAY_E_CANCELLED, "%s: cancelled while the %s was reading it", path,
+                        what);
+    } else if (rr == 1) {
         s = assay__fail(ctx, ASSAY_E_FORMAT,
                         "%s: the %s made no progress for %g s on this file (a hang) and was "
                         "stopped: %s",

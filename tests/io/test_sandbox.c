@@ -156,6 +156,33 @@ static void test_hang_is_format(void **state) {
     assay_ctx_destroy(ctx);
 }
 
+/* assay_ctx_cancel from another thread stops a reader that never answers: the child is killed
+ * and the call returns ASSAY_E_CANCELLED long before the no-progress watchdog. */
+static void *cancel_soon(void *p) {
+    struct timespec ts = {0, 200 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    assay_ctx_cancel(p);
+    return NULL;
+}
+
+static void test_cancel_kills_reader(void **state) {
+    (void)state;
+    assay_ctx *ctx = new_ctx();
+    setenv("ASSAY_SANDBOX_TIMEOUT", "60", 1);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, cancel_soon, ctx), 0);
+    double t0 = assay__now();
+    assay__sandbox_out out;
+    assay_status s = assay__sandbox_run(ctx, "slow.h5", "test reader", child_hang, NULL, &out);
+    double dt = assay__now() - t0;
+    pthread_join(th, NULL);
+    unsetenv("ASSAY_SANDBOX_TIMEOUT");
+    assert_int_equal(s, ASSAY_E_CANCELLED);
+    assert_non_null(strstr(assay_ctx_errmsg(ctx), "slow.h5: cancelled"));
+    assert_true(dt < 30.0); /* the watchdog would have waited 60 s */
+    assay_ctx_destroy(ctx);
+}
+
 static void test_child_error_passes_through(void **state) {
     (void)state;
     assay_ctx *ctx = new_ctx();
@@ -354,6 +381,7 @@ int main(void) {
         cmocka_unit_test(test_h5_huge_declared_refused),
         cmocka_unit_test(test_h5_rows_limit),
         cmocka_unit_test(test_h5_image),
+        cmocka_unit_test(test_cancel_kills_reader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
