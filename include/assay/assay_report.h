@@ -34,15 +34,16 @@ typedef struct assay_report_opts {
     { 0, NULL, NULL, 0, NULL, NULL }
 
 /* Checks, before any work, that the report set can be written into `dir`: an existing folder
- * files can be created in (or, when `dir` does not exist yet, a writable parent folder: `dir`
- * itself is created only by assay_report_write), and no folder or other non-regular file in the
- * way of a report file. Creates nothing. Returns ASSAY_OK, ASSAY_E_IO (the message names the
- * path and the reason) or ASSAY_E_RESOURCE (a full disk, a quota...). */
+ * files can be created in (or, when `dir` does not exist yet, any chain of missing folders under
+ * a writable existing one: they are created, like mkdir -p, only by assay_report_write; an
+ * ancestor that is a file is refused), and no folder or other non-regular file in the way of a
+ * report file. Creates nothing. Returns ASSAY_OK, ASSAY_E_IO (the message names the path and the
+ * reason) or ASSAY_E_RESOURCE (a full disk, a quota...). */
 ASSAY_API assay_status assay_report_prepare_dir(assay_ctx *ctx, const char *dir);
 
-/* Writes the report set into `dir` (created, one level, when absent): scores.csv, flagged.csv,
- * manifest.json, one file per format of assay_report_format_at, report.json and the commit
- * record .assay-commit (the files of the set with their SHA-256). `opts` may be NULL.
+/* Writes the report set into `dir` (created with its missing parents when absent): scores.csv,
+ * flagged.csv, manifest.json, one file per format of assay_report_format_at, report.json and the
+ * commit record .assay-commit (the files of the set with their SHA-256). `opts` may be NULL.
  *
  * Guarantee (docs/atomic-output.md): the files are written into a staging folder inside `dir`
  * and swapped in together; any failure -- a file that cannot be replaced, a full disk, a

@@ -19,14 +19,16 @@ static const cli_option k_own[] = {
     /* In the order ASSAY_* variables are read (and recorded in report.json "environment"). The
      * help lists them by section, in this order within a section. */
     {"out", 'o', required_argument, "DIR", CLI_FOR_SCAN, CLI_SEC_OUTPUT, 'o', "ASSAY_OUT",
-     CLI_DEFAULT_OUT, "report folder (created if it does not exist; its parent must exist)"},
+     CLI_DEFAULT_OUT,
+     "report folder (created, with any missing parent folders, when the reports are written)"},
     {"out", 'o', required_argument, "FILE", CLI_FOR_KNN, CLI_SEC_OUTPUT, 'o', NULL, NULL,
      "the graph file (required); written under a temporary name and renamed into place when "
      "complete"},
     {"out", 'o', required_argument, "DIR", CLI_FOR_RENDER, CLI_SEC_OUTPUT, 'o', NULL,
-     "the folder of REPORT.json", "where to write"},
+     "the folder of REPORT.json", "where to write (created, with any missing parents)"},
     {"out", 'o', required_argument, "DIR", CLI_FOR_DIFF, CLI_SEC_OUTPUT, 'o', NULL, NULL,
-     "also write DIR/diff.json (staged and swapped in like a report set)"},
+     "also write DIR/diff.json (staged and swapped in like a report set; DIR and any missing "
+     "parents are created)"},
     {"quiet", 'q', no_argument, NULL, CLI_FOR_SCAN, CLI_SEC_OUTPUT, 'q', "ASSAY_QUIET", NULL,
      "no progress, and nothing on stdout but the --json-summary line (errors still go to "
      "stderr)"},
