@@ -208,6 +208,14 @@ const cli_option *cli_option_by_id(unsigned command, int id) {
     return NULL;
 }
 
+const cli_option *cli_option_by_name(unsigned command, const char *name) {
+    for (size_t i = 0; i < cli_option_count(); i++) {
+        const cli_option *o = cli_option_at(i);
+        if ((o->commands & command) && strcmp(o->name, name) == 0) return o;
+    }
+    return NULL;
+}
+
 int cli_option_id(unsigned commands, int c) {
     if (c <= 0 || c >= 128 || c == ':' || c == '?') return c;
     for (size_t i = 0; i < cli_option_count(); i++) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* What a new user of the command line runs into: --out creating missing parent folders (and
- * refusing, before the scan, an ancestor that is a file). */
+ * refusing, before the scan, an ancestor that is a file), and "did you mean" for mistyped flags,
+ * commands and detector names. */
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -87,9 +88,55 @@ static void test_out_creates_missing_parents(void **state) {
     assert_false(tu_exists(p));
 }
 
+/* Mistyped flags, commands and detector names name the nearest known one. */
+static void test_did_you_mean(void **state) {
+    (void)state;
+    char data[1024], manifest[1200];
+    tu_path(data, sizeof data, "edges_typo.h5");
+    tu_path(manifest, sizeof manifest, "edges_typo_manifest.json");
+    const char *flag[] = {"assay", "scan", data, "--max-flaged-fraction", "0.1", NULL};
+    expect_stderr(flag, 2,
+                  (const char *const[]){"unknown option '--max-flaged-fraction'",
+                                        "did you mean '--max-flagged-fraction'?", NULL});
+    const char *out[] = {"assay", "scan", data, "--ouput", "x", NULL};
+    expect_stderr(out, 2, (const char *const[]){"did you mean '--out'?", NULL});
+    const char *out_eq[] = {"assay", "scan", data, "--output=x", NULL};
+    expect_stderr(out_eq, 2, (const char *const[]){"did you mean '--out'?", NULL});
+    const char *knn[] = {"assay", "knn", data, "--thraeds", "2", NULL};
+    expect_stderr(knn, 2, (const char *const[]){"did you mean '--threads'?", NULL});
+    const char *diff[] = {"assay", "diff", manifest, manifest, "--jsn-summary", NULL};
+    expect_stderr(diff, 2, (const char *const[]){"did you mean '--json-summary'?", NULL});
+    const char *render[] = {"assay", "report", "render", manifest, "--htlm", NULL};
+    expect_stderr(render, 2, (const char *const[]){"did you mean '--html'?", NULL});
+    const char *cmd[] = {"assay", "scna", data, NULL};
+    expect_stderr(cmd, 2,
+                  (const char *const[]){"unknown command 'scna'", "did you mean 'scan'?", NULL});
+    const char *help[] = {"assay", "help", "polcy", NULL};
+    expect_stderr(help, 2, (const char *const[]){"did you mean 'policy'?", NULL});
+    /* far from every name: no guess */
+    const char *far[] = {"assay", "scan", data, "--frobnicate", NULL};
+    int rc = run_assay(far);
+    char *se = tu_slurp(g_err, NULL);
+    assert_int_equal(rc, 2);
+    assert_contains(se, "unknown option '--frobnicate'");
+    assert_null(strstr(se, "did you mean"));
+    free(se);
+
+    /* detector names: --skip, DET=VALUE lists, and the variables */
+    const char *skip[] = {"assay", "policy", "show", "--skip", "duplicate,spectrl", NULL};
+    expect_stderr(
+        skip, 2,
+        (const char *const[]){"unknown detector 'spectrl'", "did you mean 'spectral'?", NULL});
+    const char *thr[] = {"assay", "policy", "show", "--threshold", "knn-lable=0.5", NULL};
+    expect_stderr(
+        thr, 2,
+        (const char *const[]){"unknown detector 'knn-lable'", "did you mean 'knn-label'?", NULL});
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_out_creates_missing_parents),
+        cmocka_unit_test(test_did_you_mean),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
