@@ -242,8 +242,10 @@ static int parse_scan_args(int argc, char **argv, cli_opts *o, char *err, size_t
             o->no_sandbox = 1;
             break;
         case OPT_THREADS:
-            if (parse_long(optarg, 1, 1024, &l) != 0)
-                return usage_error(err, len, "--threads expects an integer from 1 to 1024", optarg);
+            /* 0 is the library's "all online CPUs" (assay_ctx_opts.n_threads), the default */
+            if (parse_long(optarg, 0, 1024, &l) != 0)
+                return usage_error(
+                    err, len, "--threads expects an integer from 0 (all CPUs) to 1024", optarg);
             o->threads = (int)l;
             break;
         case OPT_FORMAT:

@@ -39,7 +39,7 @@ static const cli_option k_own[] = {
     {"help", 'h', no_argument, NULL, IO | CLI_FOR_RENDER | CLI_FOR_DIFF | CLI_FOR_POLICY,
      CLI_SEC_OUTPUT, 'h', NULL, NULL, "this text"},
     {"threads", 0, required_argument, "N", IO, CLI_SEC_SCAN, OPT_THREADS, "ASSAY_THREADS",
-     "all CPUs", "worker threads, 1 to 1024"},
+     "all CPUs", "worker threads, 1 to 1024; 0 = all online CPUs"},
     {"format", 0, required_argument, "auto|hdf5|csv|npy", IO, CLI_SEC_INPUT, OPT_FORMAT,
      "ASSAY_FORMAT", "auto", "input format; auto reads the file's magic bytes, then its extension"},
     {"embeddings", 0, required_argument, "PATH", IO, CLI_SEC_INPUT, OPT_EMBEDDINGS,

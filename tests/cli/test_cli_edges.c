@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* What a new user of the command line runs into: --out creating missing parent folders (and
- * refusing, before the scan, an ancestor that is a file), and "did you mean" for mistyped flags,
- * commands and detector names. */
+ * refusing, before the scan, an ancestor that is a file), "did you mean" for mistyped flags,
+ * commands and detector names, and --threads 0 (all CPUs) on the command line and in
+ * ASSAY_THREADS. */
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -133,10 +134,49 @@ static void test_did_you_mean(void **state) {
         (const char *const[]){"unknown detector 'knn-lable'", "did you mean 'knn-label'?", NULL});
 }
 
+/* --threads 0 (and ASSAY_THREADS=0) is the library's 0: every online CPU; negative stays an
+ * error. */
+static void test_threads_zero_means_all_cpus(void **state) {
+    (void)state;
+    char data[1024], out[1024], p[1200];
+    tu_path(data, sizeof data, "edges_threads.h5");
+    tu_path(out, sizeof out, "edges_threads_out");
+    make_data(data);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    snprintf(p, sizeof p, "%s/report.json", out);
+
+    tu_remove_dir(out);
+    const char *zero[] = {"assay", "scan", data, "--out", out, "-q", "--threads", "0", NULL};
+    assert_int_equal(run_assay(zero), 0);
+    json_t *r = tu_load_json(p);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "tool"), "threads")),
+                     cpus > 0 ? cpus : 1);
+    json_decref(r);
+
+    tu_remove_dir(out);
+    setenv("ASSAY_THREADS", "0", 1);
+    const char *env[] = {"assay", "scan", data, "--out", out, "-q", NULL};
+    assert_int_equal(run_assay(env), 0);
+    r = tu_load_json(p);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "tool"), "threads")),
+                     cpus > 0 ? cpus : 1);
+    json_decref(r);
+
+    setenv("ASSAY_THREADS", "-1", 1);
+    expect_stderr(env, 2, (const char *const[]){"--threads expects an integer from 0", NULL});
+    unsetenv("ASSAY_THREADS");
+    const char *neg[] = {"assay", "scan", data, "--out", out, "-q", "--threads", "-2", NULL};
+    expect_stderr(neg, 2,
+                  (const char *const[]){"--threads expects an integer from 0", "'-2'", NULL});
+    const char *big[] = {"assay", "knn", data, "--out", p, "--threads", "1025", NULL};
+    expect_stderr(big, 2, (const char *const[]){"to 1024", NULL});
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_out_creates_missing_parents),
         cmocka_unit_test(test_did_you_mean),
+        cmocka_unit_test(test_threads_zero_means_all_cpus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
