@@ -25,9 +25,10 @@ typedef struct assay_report_opts {
     const char *const *environment;
     /* When not NULL, receives on success the run's one-line JSON summary, built from
      * report.json's document so it says what the report says (malloc'd, no newline; the
-     * caller frees it): {"tool","version","status":"pass|warn|fail","exit_code","rows",
-     * "flagged","flagged_fraction","findings_by_severity","dataset_sha256","report","out"},
-     * report being dir/report.json and out dir. What `assay scan --json-summary` prints. */
+     * caller frees it): {"tool","version","status":"pass|warn|fail","exit_code","reasons",
+     * "rows","flagged","flagged_fraction","findings_by_severity","dataset_sha256","report",
+     * "out"}, reasons being report.json's gate reasons (the same sentences, in order), report
+     * dir/report.json and out dir. What `assay scan --json-summary` prints. */
     char **summary_json;
 } assay_report_opts;
 #define ASSAY_REPORT_OPTS_INIT                                                                     \

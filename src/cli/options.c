@@ -95,8 +95,9 @@ static const cli_option k_own[] = {
      "ASSAY_TRUSTED_LABELS", NULL, "the labels file of --trusted-data when it is a .npy matrix"},
     {"json-summary", 0, optional_argument, "FILE", CLI_FOR_SCAN, CLI_SEC_OUTPUT, OPT_JSON_SUMMARY,
      "ASSAY_JSON_SUMMARY", NULL,
-     "end stdout with one JSON line (tool, version, status pass|warn|fail|error, exit_code, rows, "
-     "flagged, flagged_fraction, findings_by_severity, dataset_sha256, report, out) for "
+     "end stdout with one JSON line (tool, version, status pass|warn|fail|error, exit_code, "
+     "reasons, rows, flagged, flagged_fraction, findings_by_severity, dataset_sha256, report, "
+     "out) for "
      "Airflow's XCom and other orchestrators; also written to FILE when given"},
     {"json-summary", 0, no_argument, NULL, CLI_FOR_DIFF, CLI_SEC_OUTPUT, OPT_JSON_SUMMARY, NULL,
      NULL, "end stdout with one JSON line of the counts"},
