@@ -278,7 +278,8 @@ assay_status assay__out_check_dir(assay_ctx *ctx, const char *dir) {
                 return assay__fail(ctx, ASSAY_E_INVAL, "%s: output path too long", dir);
             if (stat(parent, &st) == 0) break;
             e = errno;
-            if ((e != ENOENT && e != ENOTDIR) || n <= 1)
+            /* up to "." or "/", which exist unless something is badly wrong */
+            if ((e != ENOENT && e != ENOTDIR) || n == 0 || (n == 1 && dir[0] == '/'))
                 return assay__fail(ctx, out_errno(e), "%s: cannot create the output folder: %s: %s",
                                    dir, parent, strerror(e));
         }
@@ -374,6 +375,8 @@ static assay_status make_parents(assay_ctx *ctx, assay__outset *set) {
         if (mkdir(path, 0777) != 0) {
             int e = errno;
             assay__tmp_unregister(slot);
+            if (e == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+                continue; /* another process made it meanwhile: not ours to remove */
             return assay__fail(ctx, out_errno(e), "%s: cannot create the output folder %s: %s",
                                set->dir, path, strerror(e));
         }

@@ -264,6 +264,19 @@ static void test_outfile_creates_missing_parents(void **state) {
     assay__outset_discard(&set);
     assert_file(sub, "a.json", "committed");
 
+    /* relative, with a one-letter missing ancestor */
+    char cwd[1024];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(dir), 0);
+    assay_status rel = assay__out_check_dir(ctx, "q/r");
+    int made = assay__outset_begin(ctx, &set, "q/r") == ASSAY_OK;
+    assay__outset_discard(&set);
+    int left = access("q", F_OK) == 0;
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(rel, ASSAY_OK);
+    assert_true(made);
+    assert_false(left);
+
     /* a regular file among the ancestors */
     snprintf(file, sizeof file, "%s/plain", dir);
     FILE *f = fopen(file, "w");
