@@ -39,11 +39,9 @@ static int parse_long(const char *s, long lo, long hi, long *out) {
     return 0;
 }
 
-/* Names other tools use for an option, offered as candidates so that their typos find it too
- * ("--ouput" is one edit from --output, two from --out). */
-static const struct {
-    const char *alias, *name;
-} k_aliases[] = {{"output", "out"}, {"thread", "threads"}, {"input-format", "format"}};
+/* Names other tools use for an option, offered as candidates so that they and their typos find
+ * it too ("--ouput" is one edit from --output, two from --out: too far to guess on its own). */
+static const struct { const char *alias, *name; } k_aliases[] = {{"output", "out"}};
 
 /* The option of `bit`'s command nearest to the mistyped argument ("--ouput=x"), or NULL. */
 static const char *suggest_option(const char *arg, unsigned bit) {
