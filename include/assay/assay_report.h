@@ -25,9 +25,10 @@ typedef struct assay_report_opts {
     const char *const *environment;
     /* When not NULL, receives on success the run's one-line JSON summary, built from
      * report.json's document so it says what the report says (malloc'd, no newline; the
-     * caller frees it): {"tool","version","status":"pass|warn|fail","exit_code","rows",
-     * "flagged","flagged_fraction","findings_by_severity","dataset_sha256","report","out"},
-     * report being dir/report.json and out dir. What `assay scan --json-summary` prints. */
+     * caller frees it): {"tool","version","status":"pass|warn|fail","exit_code","reasons",
+     * "rows","flagged","flagged_fraction","findings_by_severity","dataset_sha256","report",
+     * "out"}, reasons being report.json's gate reasons (the same sentences, in order), report
+     * dir/report.json and out dir. What `assay scan --json-summary` prints. */
     char **summary_json;
     /* The files assay_report_write writes, by format name ("scores", "flagged", "manifest",
      * "jsonl", "sarif", "junit", "cyclonedx", "html", "json") or file name ("report.sarif");
@@ -39,16 +40,17 @@ typedef struct assay_report_opts {
     { 0, NULL, NULL, 0, NULL, NULL, NULL, 0 }
 
 /* Checks, before any work, that the report set can be written into `dir`: an existing folder
- * files can be created in (or, when `dir` does not exist yet, a writable parent folder: `dir`
- * itself is created only by assay_report_write), and no folder or other non-regular file in the
- * way of a report file. Creates nothing. Returns ASSAY_OK, ASSAY_E_IO (the message names the
- * path and the reason) or ASSAY_E_RESOURCE (a full disk, a quota...). */
+ * files can be created in (or, when `dir` does not exist yet, any chain of missing folders under
+ * a writable existing one: they are created, like mkdir -p, only by assay_report_write; an
+ * ancestor that is a file is refused), and no folder or other non-regular file in the way of a
+ * report file. Creates nothing. Returns ASSAY_OK, ASSAY_E_IO (the message names the path and the
+ * reason) or ASSAY_E_RESOURCE (a full disk, a quota...). */
 ASSAY_API assay_status assay_report_prepare_dir(assay_ctx *ctx, const char *dir);
 
-/* Writes the report set (or the files opts->formats names) into `dir` (created when absent):
- * scores.csv, flagged.csv, manifest.json, one file per format of assay_report_format_at,
- * report.json and the commit record .assay-commit (the files of the set with their SHA-256). `opts`
- * may be NULL.
+/* Writes the report set (or the files opts->formats names) into `dir` (created with its missing
+ * parents when absent): scores.csv, flagged.csv, manifest.json, one file per format of
+ * assay_report_format_at, report.json and the commit record .assay-commit (the files of the set
+ * with their SHA-256). `opts` may be NULL.
  *
  * Guarantee (docs/atomic-output.md): the files are written into a staging folder inside `dir`
  * and swapped in together; any failure -- a file that cannot be replaced, a full disk, a

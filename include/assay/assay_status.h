@@ -4,6 +4,8 @@
 #ifndef ASSAY_STATUS_H
 #define ASSAY_STATUS_H
 
+#include <stddef.h>
+
 #include "assay_api.h"
 
 #ifdef __cplusplus
@@ -43,6 +45,11 @@ ASSAY_API const char *assay_status_str(assay_status s);
 /* 1 if the status means bad input or usage (the CLI's exit code 2), 0 if it means an internal or
  * resource failure (exit code 3) or success. Thread-safety: any thread. */
 ASSAY_API int assay_status_is_input_error(assay_status s);
+
+/* "Did you mean": the candidate nearest to a mistyped `word` (case-insensitive edit distance)
+ * when it is close enough to be a typo, else NULL; the library's own unknown-name messages
+ * suggest the same way. Thread-safety: any thread. */
+ASSAY_API const char *assay_suggest(const char *word, const char *const *candidates, size_t n);
 
 #ifdef __cplusplus
 }

@@ -39,6 +39,52 @@ static int parse_long(const char *s, long lo, long hi, long *out) {
     return 0;
 }
 
+/* Names other tools use for an option, offered as candidates so that they and their typos find
+ * it too ("--ouput" is one edit from --output, two from --out: too far to guess on its own). */
+static const struct { const char *alias, *name; } k_aliases[] = {{"output", "out"}};
+
+/* The option of `bit`'s command nearest to the mistyped argument ("--ouput=x"), or NULL. */
+static const char *suggest_option(const char *arg, unsigned bit) {
+    if (strncmp(arg, "--", 2) != 0) return NULL; /* single letters are too short to guess */
+    char word[128];
+    snprintf(word, sizeof word, "%.*s", (int)strcspn(arg + 2, "="), arg + 2);
+    const char *names[MAX_OPTIONS + sizeof k_aliases / sizeof k_aliases[0]];
+    size_t n = 0;
+    for (size_t i = 0; i < cli_option_count() && n < MAX_OPTIONS; i++)
+        if (cli_option_at(i)->commands & bit) names[n++] = cli_option_at(i)->name;
+    size_t first_alias = n;
+    for (size_t i = 0; i < sizeof k_aliases / sizeof k_aliases[0]; i++)
+        if (cli_option_by_name(bit, k_aliases[i].name)) names[n++] = k_aliases[i].alias;
+    const char *best = assay_suggest(word, names, n);
+    for (size_t i = first_alias; best != NULL && i < n; i++)
+        if (best == names[i])
+            for (size_t a = 0; a < sizeof k_aliases / sizeof k_aliases[0]; a++)
+                if (strcmp(best, k_aliases[a].alias) == 0) return k_aliases[a].name;
+    return best;
+}
+
+/* "unknown option '--ouput' (did you mean '--out'?)", else the hint `see` when not NULL. */
+static int unknown_option(char *err, size_t len, const char *arg, unsigned bit, const char *see) {
+    const char *best = suggest_option(arg, bit);
+    if (best != NULL)
+        snprintf(err, len, "unknown option '%s' (did you mean '--%s'?)", arg, best);
+    else if (see != NULL)
+        snprintf(err, len, "unknown option '%s' (see '%s')", arg, see);
+    else
+        snprintf(err, len, "unknown option '%s'", arg);
+    return CLI_EXIT_USAGE;
+}
+
+/* " (did you mean 'scan'?)" for a mistyped command, else "". */
+static const char *command_hint(const char *word, char *buf, size_t len) {
+    static const char *const commands[] = {"scan", "knn",  "report",  "diff",      "policy",
+                                           "info", "help", "version", "completion"};
+    const char *best = assay_suggest(word, commands, sizeof commands / sizeof commands[0]);
+    if (best == NULL) return "";
+    snprintf(buf, len, " (did you mean '%s'?)", best);
+    return buf;
+}
+
 static int usage_error(char *err, size_t len, const char *what, const char *value) {
     snprintf(err, len, "%s: '%s'", what, value);
     return CLI_EXIT_USAGE;
@@ -194,8 +240,10 @@ static int parse_scan_args(int argc, char **argv, cli_opts *o, char *err, size_t
             o->no_sandbox = 1;
             break;
         case OPT_THREADS:
-            if (parse_long(optarg, 1, 1024, &l) != 0)
-                return usage_error(err, len, "--threads expects an integer from 1 to 1024", optarg);
+            /* 0 is the library's "all online CPUs" (assay_ctx_opts.n_threads), the default */
+            if (parse_long(optarg, 0, 1024, &l) != 0)
+                return usage_error(
+                    err, len, "--threads expects an integer from 0 (all CPUs) to 1024", optarg);
             o->threads = (int)l;
             break;
         case OPT_FORMAT:
@@ -283,8 +331,7 @@ static int parse_scan_args(int argc, char **argv, cli_opts *o, char *err, size_t
                 if (add_policy_arg(o, name, optarg, err, len) != 0) return CLI_EXIT_USAGE;
                 break;
             }
-            snprintf(err, len, "unknown option '%s'", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
+            return unknown_option(err, len, argv[optind - 1], bit, NULL);
         }
     }
     if (o->help) return 0;
@@ -370,9 +417,8 @@ static int parse_render(int argc, char **argv, cli_opts *o, char *err, size_t le
             if (i == o->n_render_formats) o->render_formats[o->n_render_formats++] = name;
             continue;
         }
-        snprintf(err, len, "unknown option '%s' (see 'assay report render --help')",
-                 argv[optind - 1]);
-        return CLI_EXIT_USAGE;
+        return unknown_option(err, len, argv[optind - 1], CLI_FOR_RENDER,
+                              "assay report render --help");
     }
     if (o->help) return 0;
     if (optind >= argc) {
@@ -407,8 +453,7 @@ static int parse_diff(int argc, char **argv, cli_opts *o, char *err, size_t len)
             o->json_summary = 1;
             continue;
         }
-        snprintf(err, len, "unknown option '%s' (see 'assay diff --help')", argv[optind - 1]);
-        return CLI_EXIT_USAGE;
+        return unknown_option(err, len, argv[optind - 1], CLI_FOR_DIFF, "assay diff --help");
     }
     if (o->help) return 0;
     if (argc - optind != 2) {
@@ -466,8 +511,10 @@ int cli_parse(int argc, char **argv, cli_opts *o, char *err, size_t err_len) {
                 o->help_cmd = topics[i].cmd;
                 return 0;
             }
-        snprintf(err, err_len, "no help on '%s' (commands: scan, knn, report, diff, policy, info)",
-                 argv[2]);
+        char hint[64];
+        const char *h = command_hint(argv[2], hint, sizeof hint);
+        snprintf(err, err_len,
+                 "no help on '%s'%s (commands: scan, knn, report, diff, policy, info)", argv[2], h);
         return CLI_EXIT_USAGE;
     }
     if (strcmp(cmd, "completion") == 0) {
@@ -523,6 +570,7 @@ int cli_parse(int argc, char **argv, cli_opts *o, char *err, size_t err_len) {
         }
         return parse_render(argc - 2, argv + 2, o, err, err_len);
     }
-    snprintf(err, err_len, "unknown command '%s'", cmd);
+    char hint[64];
+    snprintf(err, err_len, "unknown command '%s'%s", cmd, command_hint(cmd, hint, sizeof hint));
     return CLI_EXIT_USAGE;
 }

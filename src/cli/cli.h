@@ -105,6 +105,8 @@ size_t cli_option_count(void);
 const cli_option *cli_option_at(size_t i);
 /* The option with id `id` that `command` (a CLI_FOR_* bit) takes, or NULL. */
 const cli_option *cli_option_by_id(unsigned command, int id);
+/* The option called `name` (without "--") that `command` takes, or NULL. */
+const cli_option *cli_option_by_name(unsigned command, const char *name);
 /* The option id getopt's return value c stands for: a short option's letter becomes the id of
  * the option it abbreviates among `commands` (-k is the policy option k). */
 int cli_option_id(unsigned commands, int c);

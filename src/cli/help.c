@@ -134,7 +134,8 @@ static const char *const k_exit_codes[][2] = {
           "against \"no poison\", more than --max-flagged-fraction rows or a class budget "
           "flagged)"},
     {"2", "bad input or usage: the scan did not complete (the message names the file, "
-          "dataset/column and row/line)"},
+          "dataset/column and row/line; a mistyped option, command or detector name is answered "
+          "with the nearest known one: did you mean '--out'?)"},
     {"3", "internal or resource error (out of memory, threads, BLAS)"}};
 static const char k_files[] = "report.json, findings.jsonl, report.sarif, junit.xml, "
                               "bom.cdx.json, report.html, manifest.json, scores.csv, flagged.csv";

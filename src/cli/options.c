@@ -19,14 +19,16 @@ static const cli_option k_own[] = {
     /* In the order ASSAY_* variables are read (and recorded in report.json "environment"). The
      * help lists them by section, in this order within a section. */
     {"out", 'o', required_argument, "DIR", CLI_FOR_SCAN, CLI_SEC_OUTPUT, 'o', "ASSAY_OUT",
-     CLI_DEFAULT_OUT, "report folder (created if it does not exist; its parent must exist)"},
+     CLI_DEFAULT_OUT,
+     "report folder (created, with any missing parent folders, when the reports are written)"},
     {"out", 'o', required_argument, "FILE", CLI_FOR_KNN, CLI_SEC_OUTPUT, 'o', NULL, NULL,
      "the graph file (required); written under a temporary name and renamed into place when "
      "complete"},
     {"out", 'o', required_argument, "DIR", CLI_FOR_RENDER, CLI_SEC_OUTPUT, 'o', NULL,
-     "the folder of REPORT.json", "where to write"},
+     "the folder of REPORT.json", "where to write (created, with any missing parents)"},
     {"out", 'o', required_argument, "DIR", CLI_FOR_DIFF, CLI_SEC_OUTPUT, 'o', NULL, NULL,
-     "also write DIR/diff.json (staged and swapped in like a report set)"},
+     "also write DIR/diff.json (staged and swapped in like a report set; DIR and any missing "
+     "parents are created)"},
     {"quiet", 'q', no_argument, NULL, CLI_FOR_SCAN, CLI_SEC_OUTPUT, 'q', "ASSAY_QUIET", NULL,
      "no progress, and nothing on stdout but the --json-summary line (errors still go to "
      "stderr)"},
@@ -37,7 +39,7 @@ static const cli_option k_own[] = {
     {"help", 'h', no_argument, NULL, IO | CLI_FOR_RENDER | CLI_FOR_DIFF | CLI_FOR_POLICY,
      CLI_SEC_OUTPUT, 'h', NULL, NULL, "this text"},
     {"threads", 0, required_argument, "N", IO, CLI_SEC_SCAN, OPT_THREADS, "ASSAY_THREADS",
-     "all CPUs", "worker threads, 1 to 1024"},
+     "all CPUs", "worker threads, 1 to 1024; 0 = all online CPUs"},
     {"format", 0, required_argument, "auto|hdf5|csv|npy", IO, CLI_SEC_INPUT, OPT_FORMAT,
      "ASSAY_FORMAT", "auto", "input format; auto reads the file's magic bytes, then its extension"},
     {"embeddings", 0, required_argument, "PATH", IO, CLI_SEC_INPUT, OPT_EMBEDDINGS,
@@ -93,8 +95,9 @@ static const cli_option k_own[] = {
      "ASSAY_TRUSTED_LABELS", NULL, "the labels file of --trusted-data when it is a .npy matrix"},
     {"json-summary", 0, optional_argument, "FILE", CLI_FOR_SCAN, CLI_SEC_OUTPUT, OPT_JSON_SUMMARY,
      "ASSAY_JSON_SUMMARY", NULL,
-     "end stdout with one JSON line (tool, version, status pass|warn|fail|error, exit_code, rows, "
-     "flagged, flagged_fraction, findings_by_severity, dataset_sha256, report, out) for "
+     "end stdout with one JSON line (tool, version, status pass|warn|fail|error, exit_code, "
+     "reasons, rows, flagged, flagged_fraction, findings_by_severity, dataset_sha256, report, "
+     "out) for "
      "Airflow's XCom and other orchestrators; also written to FILE when given"},
     {"json-summary", 0, no_argument, NULL, CLI_FOR_DIFF, CLI_SEC_OUTPUT, OPT_JSON_SUMMARY, NULL,
      NULL, "end stdout with one JSON line of the counts"},
@@ -202,6 +205,14 @@ const cli_option *cli_option_by_id(unsigned command, int id) {
     for (size_t i = 0; i < cli_option_count(); i++) {
         const cli_option *o = cli_option_at(i);
         if (o->id == id && (o->commands & command)) return o;
+    }
+    return NULL;
+}
+
+const cli_option *cli_option_by_name(unsigned command, const char *name) {
+    for (size_t i = 0; i < cli_option_count(); i++) {
+        const cli_option *o = cli_option_at(i);
+        if ((o->commands & command) && strcmp(o->name, name) == 0) return o;
     }
     return NULL;
 }

@@ -63,13 +63,16 @@ void assay__tmp_unregister(int slot) {
 }
 
 /* Async-signal-safe: unlink() and rmdir() only. Files first, then folders (a few passes, as
- * a staging folder may sit inside an output folder this process created). */
+ * a staging folder may sit inside an output folder this process created, and that inside the
+ * parents it created). */
 static void tmp_remove_all(void) {
     for (int i = 0; i < TMP_SLOTS; i++)
         if (atomic_load(&g_tmp[i].state) == SLOT_FILE) unlink(g_tmp[i].path);
-    for (int pass = 0; pass < 3; pass++)
+    for (int pass = 0, removed = 1; removed && pass < TMP_SLOTS; pass++) {
+        removed = 0; /* until a pass removes nothing: a chain of created parents nests deeply */
         for (int i = 0; i < TMP_SLOTS; i++)
-            if (atomic_load(&g_tmp[i].state) == SLOT_DIR) rmdir(g_tmp[i].path);
+            if (atomic_load(&g_tmp[i].state) == SLOT_DIR && rmdir(g_tmp[i].path) == 0) removed = 1;
+    }
 }
 
 void assay_output_interrupt(int exit_code) {
@@ -242,6 +245,15 @@ void assay__out_discard(assay__outfile *f) {
     f->slot = 0;
 }
 
+/* The length of path's parent in path (trailing slashes dropped), 0 for a single component,
+ * 1 for a child of the root. */
+static size_t parent_len(const char *path, size_t n) {
+    while (n > 1 && path[n - 1] == '/') n--;
+    while (n > 0 && path[n - 1] != '/') n--;
+    while (n > 1 && path[n - 1] == '/') n--;
+    return n;
+}
+
 assay_status assay__out_check_dir(assay_ctx *ctx, const char *dir) {
     if (dir == NULL || dir[0] == '\0')
         return assay__fail(ctx, ASSAY_E_INVAL, "no output folder given");
@@ -250,25 +262,31 @@ assay_status assay__out_check_dir(assay_ctx *ctx, const char *dir) {
     const char *probe_in = dir;
     if (stat(dir, &st) != 0) {
         int e = errno;
-        if (e != ENOENT)
+        if (e != ENOENT && e != ENOTDIR)
             return assay__fail(ctx, out_errno(e), "%s: cannot use the output folder: %s", dir,
                                strerror(e));
-        /* Not created yet (it is created when the reports are written): its parent must be a
-         * folder files can be created in. */
+        /* Not created yet (it and its missing parents are created when the reports are
+         * written): the nearest existing ancestor must be a folder files can be created in. */
         size_t n = strlen(dir);
-        while (n > 1 && dir[n - 1] == '/') n--;
-        while (n > 0 && dir[n - 1] != '/') n--;
-        while (n > 1 && dir[n - 1] == '/') n--;
-        if (n == 0)
-            snprintf(parent, sizeof parent, ".");
-        else if (n < sizeof parent)
-            snprintf(parent, sizeof parent, "%.*s", (int)n, dir);
-        else
-            return assay__fail(ctx, ASSAY_E_INVAL, "%s: output path too long", dir);
-        if (stat(parent, &st) != 0 || !S_ISDIR(st.st_mode))
+        for (;;) {
+            n = parent_len(dir, n);
+            if (n == 0)
+                snprintf(parent, sizeof parent, ".");
+            else if (n < sizeof parent)
+                snprintf(parent, sizeof parent, "%.*s", (int)n, dir);
+            else
+                return assay__fail(ctx, ASSAY_E_INVAL, "%s: output path too long", dir);
+            if (stat(parent, &st) == 0) break;
+            e = errno;
+            /* up to "." or "/", which exist unless something is badly wrong */
+            if ((e != ENOENT && e != ENOTDIR) || n == 0 || (n == 1 && dir[0] == '/'))
+                return assay__fail(ctx, out_errno(e), "%s: cannot create the output folder: %s: %s",
+                                   dir, parent, strerror(e));
+        }
+        if (!S_ISDIR(st.st_mode))
             return assay__fail(ctx, ASSAY_E_IO,
-                               "%s: cannot create the output folder: its parent %s is not an "
-                               "existing folder",
+                               "%s: cannot create the output folder: %s exists and is not a "
+                               "folder",
                                dir, parent);
         probe_in = parent;
     } else if (!S_ISDIR(st.st_mode)) {
@@ -336,6 +354,48 @@ static void remove_stale_staging(const char *dir) {
     closedir(d);
 }
 
+/* mkdir -p of set->dir's missing parents, each registered (an interruption removes them again
+ * while empty) and recorded for discard. */
+static assay_status make_parents(assay_ctx *ctx, assay__outset *set) {
+    char path[PATH_MAX];
+    size_t end = parent_len(set->dir, strlen(set->dir));
+    for (size_t i = 1; i <= end; i++) {
+        if (i < end && (set->dir[i] != '/' || set->dir[i - 1] == '/')) continue;
+        memcpy(path, set->dir, i);
+        path[i] = '\0';
+        struct stat st;
+        if (stat(path, &st) == 0) {
+            if (S_ISDIR(st.st_mode)) continue;
+            return assay__fail(ctx, ASSAY_E_IO,
+                               "%s: cannot create the output folder: %s exists and is not a "
+                               "folder",
+                               set->dir, path);
+        }
+        int slot = assay__tmp_register(path, 1);
+        if (mkdir(path, 0777) != 0) {
+            int e = errno;
+            assay__tmp_unregister(slot);
+            if (e == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+                continue; /* another process made it meanwhile: not ours to remove */
+            return assay__fail(ctx, out_errno(e), "%s: cannot create the output folder %s: %s",
+                               set->dir, path, strerror(e));
+        }
+        if (set->n_parents < ASSAY__OUT_MAX_PARENTS) {
+            set->parent_len[set->n_parents] = i;
+            set->parent_slots[set->n_parents++] = slot;
+        } else {
+            assay__tmp_unregister(slot); /* left behind if the write fails */
+        }
+    }
+    return ASSAY_OK;
+}
+
+/* Forgets the parents the set created: they now hold committed files. */
+static void keep_parents(assay__outset *set) {
+    for (size_t i = 0; i < set->n_parents; i++) assay__tmp_unregister(set->parent_slots[i]);
+    set->n_parents = 0;
+}
+
 assay_status assay__outset_begin(assay_ctx *ctx, assay__outset *set, const char *dir) {
     memset(set, 0, sizeof *set);
     if (dir == NULL || dir[0] == '\0')
@@ -345,12 +405,21 @@ assay_status assay__outset_begin(assay_ctx *ctx, assay__outset *set, const char 
     memcpy(set->dir, dir, strlen(dir) + 1);
     struct stat st;
     if (stat(dir, &st) != 0) {
-        /* registered before mkdir: an interruption removes it again when it is still empty */
-        set->dir_slot = assay__tmp_register(dir, 1);
-        if (errno != ENOENT || mkdir(dir, 0777) != 0) {
-            int e = errno;
+        int e = errno;
+        if (e == ENOENT || e == ENOTDIR) {
+            assay_status ps = make_parents(ctx, set);
+            if (ps != ASSAY_OK) {
+                assay__outset_discard(set);
+                return ps;
+            }
+            /* registered before mkdir: an interruption removes it again when it is still empty */
+            set->dir_slot = assay__tmp_register(dir, 1);
+            e = mkdir(dir, 0777) == 0 ? 0 : errno;
+        }
+        if (e != 0) {
             assay__tmp_unregister(set->dir_slot);
             set->dir_slot = 0;
+            assay__outset_discard(set); /* the parents it created */
             return assay__fail(ctx, out_errno(e), "%s: cannot create the output folder: %s", dir,
                                strerror(e));
         }
@@ -618,6 +687,7 @@ assay_status assay__outset_commit(assay_ctx *ctx, assay__outset *set) {
         /* the folder now holds the set: it is no longer a temporary to remove */
         assay__tmp_unregister(set->dir_slot);
         set->dir_slot = 0;
+        keep_parents(set);
         commit_end();
         sync_dir(set->dir);
         return ASSAY_OK;
@@ -669,6 +739,15 @@ void assay__outset_discard(assay__outset *set) {
     if (set->dir_slot != 0) rmdir(set->dir);
     assay__tmp_unregister(set->dir_slot);
     set->dir_slot = 0;
+    /* and so are the parents it created, innermost first */
+    char path[PATH_MAX];
+    while (set->n_parents > 0) {
+        size_t i = --set->n_parents;
+        memcpy(path, set->dir, set->parent_len[i]);
+        path[set->parent_len[i]] = '\0';
+        rmdir(path);
+        assay__tmp_unregister(set->parent_slots[i]);
+    }
     free(set->files);
     set->files = NULL;
     set->n = set->cap = 0;

@@ -61,15 +61,23 @@ typedef struct assay__setfile {
     int mode; /* how it was committed (outfile.c), for the undo */
 } assay__setfile;
 
+enum { ASSAY__OUT_MAX_PARENTS = 32 };
+
 typedef struct assay__outset {
     char dir[PATH_MAX];
     char stage[PATH_MAX];
     int stage_slot, dir_slot;
+    /* the missing parents of dir this set created (mkdir -p), outermost first: their lengths in
+     * dir and registry slots; removed again with dir when nothing was committed */
+    size_t n_parents;
+    size_t parent_len[ASSAY__OUT_MAX_PARENTS];
+    int parent_slots[ASSAY__OUT_MAX_PARENTS];
     size_t n, cap;
     assay__setfile *files;
 } assay__outset;
 
-/* Starts a set in dir: creates dir (one level) when absent and the staging folder inside it. */
+/* Starts a set in dir: creates dir and its missing parents (mkdir -p) when absent and the staging
+ * folder inside it. */
 assay_status assay__outset_begin(assay_ctx *ctx, assay__outset *set, const char *dir);
 /* A new file `name` of the set, open for writing in *fp (owned by the set). */
 assay_status assay__outset_add(assay_ctx *ctx, assay__outset *set, const char *name, FILE **fp);
@@ -85,8 +93,8 @@ void assay__outset_discard(assay__outset *set);
 /* Fails (naming the path) when `name` cannot be committed into dir: a folder or a non-regular
  * file is in the way. For checks before the work starts. */
 assay_status assay__out_check_target(assay_ctx *ctx, const char *dir, const char *name);
-/* Checks that files can be created in dir; when dir does not exist, that its parent is a
- * writable folder (dir itself is not created). */
+/* Checks that files can be created in dir; when dir does not exist, that its nearest existing
+ * ancestor is a writable folder (an ancestor that is a file is refused; nothing is created). */
 assay_status assay__out_check_dir(assay_ctx *ctx, const char *dir);
 
 /* ---- the registry of temporaries ---- */

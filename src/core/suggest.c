@@ -10,28 +10,27 @@ static char lower(char c) {
     return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 
-/* Edit distance counting a swap of two neighbouring letters as one edit (optimal string
- * alignment), case-insensitive; names longer than 64 bytes are never close. */
+/* Edit distance (Levenshtein plus the swap of two neighbouring letters as one edit: "scna" is
+ * one typo of "scan"), case-insensitive; names longer than 64 bytes are never close. */
 static size_t distance(const char *a, const char *b) {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 64 || lb > 64) return SIZE_MAX;
-    size_t prev2[65], prev[65], cur[65];
-    for (size_t j = 0; j <= lb; j++) prev[j] = j;
+    size_t rows[3][65]; /* rows i-2, i-1 and i */
+    for (size_t j = 0; j <= lb; j++) rows[0][j] = j;
     for (size_t i = 1; i <= la; i++) {
-        cur[0] = i;
+        size_t *two = rows[(i + 1) % 3], *up = rows[(i + 2) % 3], *row = rows[i % 3];
+        row[0] = i;
         for (size_t j = 1; j <= lb; j++) {
-            size_t best = prev[j - 1] + (lower(a[i - 1]) != lower(b[j - 1]));
-            if (prev[j] + 1 < best) best = prev[j] + 1;
-            if (cur[j - 1] + 1 < best) best = cur[j - 1] + 1;
+            size_t best = up[j - 1] + (lower(a[i - 1]) != lower(b[j - 1]));
+            if (up[j] + 1 < best) best = up[j] + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
             if (i > 1 && j > 1 && lower(a[i - 1]) == lower(b[j - 2]) &&
-                lower(a[i - 2]) == lower(b[j - 1]) && prev2[j - 2] + 1 < best)
-                best = prev2[j - 2] + 1;
-            cur[j] = best;
+                lower(a[i - 2]) == lower(b[j - 1]) && two[j - 2] + 1 < best)
+                best = two[j - 2] + 1;
+            row[j] = best;
         }
-        memcpy(prev2, prev, sizeof prev);
-        memcpy(prev, cur, sizeof cur);
     }
-    return prev[lb];
+    return rows[la % 3][lb];
 }
 
 void assay__suggest_init(assay__suggest *s, const char *word) {
@@ -50,6 +49,10 @@ void assay__suggest_offer(assay__suggest *s, const char *candidate) {
         s->best_d = d;
         s->best = candidate;
     }
+}
+
+const char *assay_suggest(const char *word, const char *const *candidates, size_t n) {
+    return assay__suggest_pick(word, candidates, n);
 }
 
 const char *assay__suggest_pick(const char *word, const char *const *candidates, size_t n) {

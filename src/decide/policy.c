@@ -477,6 +477,17 @@ static int det_index(const char *name) {
     return assay_detector_parse(name, &d) == ASSAY_OK ? (int)d : -1;
 }
 
+/* " (did you mean 'spectral'?)" for a mistyped detector name, else "". */
+static const char *det_hint(const char *name, char *buf, size_t len) {
+    assay__suggest s;
+    assay__suggest_init(&s, name);
+    for (int d = 0; d < ASSAY_DET_COUNT; d++)
+        assay__suggest_offer(&s, assay_detector_name((assay_detector)d));
+    if (s.best == NULL) return "";
+    snprintf(buf, len, " (did you mean '%s'?)", s.best);
+    return buf;
+}
+
 static const char *expected_text(const keyref *r, char *buf, size_t len) {
     switch (r->type) {
     case ASSAY__V_INT:
@@ -567,9 +578,20 @@ assay_status assay__policy_set(assay_ctx *ctx, assay_policy *p, const char *key,
     if (p == NULL || key == NULL || value == NULL)
         return assay__fail(ctx, ASSAY_E_INVAL, "assay_policy_set: NULL argument");
     keyref r;
-    if (resolve(key, &r) != 0)
-        return assay__fail(ctx, ASSAY_E_INVAL, "%s%sunknown policy key '%s'", where ? where : "",
-                           where ? ": " : "", key);
+    if (resolve(key, &r) != 0) {
+        /* detectors.NAME.field: a mistyped NAME is the likely cause */
+        char name[64], hint[240] = "";
+        const char *dot = strncmp(key, "detectors.", 10) == 0 ? strchr(key + 10, '.') : NULL;
+        if (dot != NULL && (size_t)(dot - key - 10) < sizeof name) {
+            snprintf(name, sizeof name, "%.*s", (int)(dot - key - 10), key + 10);
+            char h[80];
+            if (det_index(name) < 0)
+                snprintf(hint, sizeof hint, ": unknown detector '%s'%s", name,
+                         det_hint(name, h, sizeof h));
+        }
+        return assay__fail(ctx, ASSAY_E_INVAL, "%s%sunknown policy key '%s'%s", where ? where : "",
+                           where ? ": " : "", key, hint);
+    }
     if (quoted && is_number_type(r.type))
         return bad_value(ctx, where, key, &r, value, "write it without quotes");
     double num = 0;
@@ -611,15 +633,17 @@ assay_status assay__policy_set(assay_ctx *ctx, assay_policy *p, const char *key,
     }
     case ASSAY__V_DETLIST:
         if (parse_names(value, det_index, &mask, bad, sizeof bad) != 0) {
-            char d[100];
-            snprintf(d, sizeof d, "unknown detector '%s'", bad);
+            char d[200], h[100];
+            snprintf(d, sizeof d, "unknown detector '%s'%s", bad, det_hint(bad, h, sizeof h));
             return bad_value(ctx, where, key, &r, value, d);
         }
         break;
     case ASSAY__V_KINDLIST:
         if (parse_names(value, assay__kind_parse, &mask, bad, sizeof bad) != 0) {
-            char d[100];
-            snprintf(d, sizeof d, "unknown kind '%s'", bad);
+            char d[200], h[100] = "";
+            const char *best = assay__suggest_pick(bad, assay__kind_names, ASSAY__KIND_COUNT);
+            if (best != NULL) snprintf(h, sizeof h, " (did you mean '%s'?)", best);
+            snprintf(d, sizeof d, "unknown kind '%s'%s", bad, h);
             return bad_value(ctx, where, key, &r, value, d);
         }
         break;
@@ -720,11 +744,11 @@ static assay_status set_pairs(assay_ctx *ctx, assay_policy *p, const assay_polic
         char name[256], val[128], key[400];
         snprintf(name, sizeof name, "%.*s", (int)(eq - s), s);
         snprintf(val, sizeof val, "%.*s", (int)(l - (size_t)(eq - s) - 1), eq + 1);
+        char hint[100];
         if (strstr(opt->key, "detectors.") == opt->key && det_index(name) < 0)
-            return assay__fail(ctx, ASSAY_E_INVAL,
-                               "%s: unknown detector '%s' (see 'assay scan "
-                               "--help')",
-                               where, name);
+            return assay__fail(ctx, ASSAY_E_INVAL, "%s: unknown detector '%s'%s", where, name,
+                               det_hint(name, hint, sizeof hint)[0] ? hint
+                                                                    : " (see 'assay scan --help')");
         const char *hole = strstr(opt->key, "%s"); /* "detectors.%s.threshold" */
         snprintf(key, sizeof key, "%.*s%s%s", (int)(hole - opt->key), opt->key, name, hole + 2);
         ASSAY_TRY(assay__policy_set(ctx, p, key, val, src, where, 0));

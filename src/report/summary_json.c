@@ -44,6 +44,8 @@ char *assay__summary_json(const json_t *doc, const char *report, const char *out
     json_object_set_new(o, "version", json_string(assay_version()));
     json_object_set_new(o, "status", str_or_null(status));
     json_object_set_new(o, "exit_code", exit_code >= 0 ? json_integer(exit_code) : json_null());
+    /* why the gate decided so, without opening report.json (escaped: the line stays one line) */
+    json_object_set_new(o, "reasons", copy_or_null(json_object_get(gate, "reasons")));
     json_object_set_new(o, "rows", copy_or_null(get(doc, "summary", "rows")));
     json_object_set_new(o, "flagged", copy_or_null(get(doc, "summary", "flagged")));
     json_object_set_new(o, "flagged_fraction",

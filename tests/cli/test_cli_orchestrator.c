@@ -45,17 +45,10 @@ static void check_summary(const json_t *sum, const char *out, int rc, const char
     char report[1200];
     snprintf(report, sizeof report, "%s/report.json", out);
     json_t *doc = tu_load_json(report);
-    static const char *const keys[] = {"tool",
-                                       "version",
-                                       "status",
-                                       "exit_code",
-                                       "rows",
-                                       "flagged",
-                                       "flagged_fraction",
-                                       "findings_by_severity",
-                                       "dataset_sha256",
-                                       "report",
-                                       "out"};
+    static const char *const keys[] = {"tool",           "version",          "status",
+                                       "exit_code",      "reasons",          "rows",
+                                       "flagged",        "flagged_fraction", "findings_by_severity",
+                                       "dataset_sha256", "report",           "out"};
     assert_int_equal(json_object_size(sum), sizeof keys / sizeof keys[0]);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (json_object_get(sum, keys[i]) == NULL) fail_msg("summary lacks \"%s\"", keys[i]);
@@ -63,6 +56,11 @@ static void check_summary(const json_t *sum, const char *out, int rc, const char
     assert_string_equal(tu_json_str(sum, "version"), assay_version());
     assert_string_equal(tu_json_str(sum, "status"), status);
     assert_int_equal(json_integer_value(json_object_get(sum, "exit_code")), rc);
+    /* the gate's sentences, as report.json has them, in the same order */
+    const json_t *reasons = json_object_get(sum, "reasons");
+    assert_true(json_is_array(reasons));
+    assert_true(json_equal(reasons, json_object_get(json_object_get(doc, "gate"), "reasons")));
+    if (rc != 0) assert_true(json_array_size(reasons) > 0);
     const json_t *s = json_object_get(doc, "summary");
     assert_true(json_equal(json_object_get(sum, "rows"), json_object_get(s, "rows")));
     assert_true(json_equal(json_object_get(sum, "flagged"), json_object_get(s, "flagged")));

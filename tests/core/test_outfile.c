@@ -219,7 +219,7 @@ static void test_outfile_folder_in_the_way_replaces_nothing(void **state) {
 }
 
 /* A folder the set created is removed again when nothing was committed; check_dir creates
- * nothing and wants an existing writable parent. */
+ * nothing and accepts a missing chain of parents under a writable folder. */
 static void test_outfile_created_folder_and_checks(void **state) {
     assay_ctx *ctx = *state;
     char dir[1024], sub[1100];
@@ -227,9 +227,9 @@ static void test_outfile_created_folder_and_checks(void **state) {
     snprintf(sub, sizeof sub, "%s/out", dir);
     assert_int_equal(assay__out_check_dir(ctx, sub), ASSAY_OK);
     assert_false(access(sub, F_OK) == 0);
-    snprintf(sub, sizeof sub, "%s/missing/out", dir);
-    assert_int_equal(assay__out_check_dir(ctx, sub), ASSAY_E_IO);
-    assert_non_null(strstr(assay_ctx_errmsg(ctx), "is not an existing folder"));
+    snprintf(sub, sizeof sub, "%s/missing/deeper/out", dir);
+    assert_int_equal(assay__out_check_dir(ctx, sub), ASSAY_OK);
+    assert_int_equal(count_entries(dir, NULL), 0);
     snprintf(sub, sizeof sub, "%s/out", dir);
     assay__outset set;
     FILE *fp;
@@ -239,6 +239,66 @@ static void test_outfile_created_folder_and_checks(void **state) {
     assay__outset_discard(&set);
     assert_false(access(sub, F_OK) == 0);
     assert_int_equal(count_entries(dir, NULL), 0);
+}
+
+/* --out a/b/c (mkdir -p): the missing parents are created with the folder when the set begins,
+ * kept once it is committed, and removed again (innermost first) when nothing was; an ancestor
+ * that is a file, or a folder that takes no new file, is refused by the check, naming it. */
+static void test_outfile_creates_missing_parents(void **state) {
+    assay_ctx *ctx = *state;
+    char dir[1024], sub[1100], file[1100];
+    fresh_dir(dir, sizeof dir, "outfile_parents");
+    snprintf(sub, sizeof sub, "%s/a/b//c/out/", dir);
+    assay__outset set;
+    FILE *fp;
+    assert_int_equal(assay__outset_begin(ctx, &set, sub), ASSAY_OK);
+    assert_int_equal(assay__outset_add(ctx, &set, "a.json", &fp), ASSAY_OK);
+    fputs("x", fp);
+    assay__outset_discard(&set);
+    assert_int_equal(count_entries(dir, NULL), 0);
+
+    assert_int_equal(assay__outset_begin(ctx, &set, sub), ASSAY_OK);
+    assert_int_equal(assay__outset_add(ctx, &set, "a.json", &fp), ASSAY_OK);
+    fputs("committed", fp);
+    assert_int_equal(assay__outset_commit(ctx, &set), ASSAY_OK);
+    assay__outset_discard(&set);
+    assert_file(sub, "a.json", "committed");
+
+    /* relative, with a one-letter missing ancestor */
+    char cwd[1024];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(dir), 0);
+    assay_status rel = assay__out_check_dir(ctx, "q/r");
+    int made = assay__outset_begin(ctx, &set, "q/r") == ASSAY_OK;
+    assay__outset_discard(&set);
+    int left = access("q", F_OK) == 0;
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(rel, ASSAY_OK);
+    assert_true(made);
+    assert_false(left);
+
+    /* a regular file among the ancestors */
+    snprintf(file, sizeof file, "%s/plain", dir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fclose(f);
+    snprintf(sub, sizeof sub, "%s/plain/x/out", dir);
+    assert_int_equal(assay__out_check_dir(ctx, sub), ASSAY_E_IO);
+    assert_non_null(strstr(assay_ctx_errmsg(ctx), "plain exists and is not a folder"));
+    assert_int_equal(assay__outset_begin(ctx, &set, sub), ASSAY_E_IO);
+    assay__outset_discard(&set);
+
+    /* a read-only ancestor (root ignores permissions: checked only when they apply) */
+    snprintf(file, sizeof file, "%s/ro", dir);
+    assert_int_equal(mkdir(file, 0555), 0);
+    snprintf(sub, sizeof sub, "%s/ro/x/y", dir);
+    if (access(file, W_OK) != 0) {
+        assert_int_equal(assay__out_check_dir(ctx, sub), ASSAY_E_IO);
+        assert_non_null(strstr(assay_ctx_errmsg(ctx), sub));
+        assert_non_null(strstr(assay_ctx_errmsg(ctx), "/ro"));
+    }
+    assert_int_equal(count_entries(file, NULL), 0);
+    chmod(file, 0755);
 }
 
 /* assay_output_interrupt removes every registered temporary and exits with the code given:
@@ -371,6 +431,7 @@ int main(void) {
         cmocka_unit_test(test_outfile_without_exchange),
         cmocka_unit_test(test_outfile_folder_in_the_way_replaces_nothing),
         cmocka_unit_test(test_outfile_created_folder_and_checks),
+        cmocka_unit_test(test_outfile_creates_missing_parents),
         cmocka_unit_test(test_outfile_interrupt_removes_temporaries),
         cmocka_unit_test(test_outfile_interrupt_during_commit_is_deferred),
         cmocka_unit_test(test_outfile_write_errors_carry_errno),

@@ -225,6 +225,19 @@ static void test_policy_precedence_is_per_key(void **state) {
                      ASSAY_E_INVAL);
     assert_int_equal(assay_policy_set(g_ctx, p, "gate.nothing", "1", ASSAY_SRC_FLAG, NULL),
                      ASSAY_E_INVAL);
+    /* a mistyped detector name is answered with the nearest one, wherever it is parsed */
+    assert_int_equal(
+        assay_policy_set(g_ctx, p, "detectors.spectrl.threshold", "0.5", ASSAY_SRC_FLAG, NULL),
+        ASSAY_E_INVAL);
+    assert_non_null(
+        strstr(assay_ctx_errmsg(g_ctx), "unknown detector 'spectrl' (did you mean 'spectral'?)"));
+    assert_int_equal(assay_policy_set_option(g_ctx, p, "skip", "duplicat", ASSAY_SRC_FLAG),
+                     ASSAY_E_INVAL);
+    assert_non_null(strstr(assay_ctx_errmsg(g_ctx), "did you mean 'duplicate'?"));
+    assert_int_equal(
+        assay_policy_set_option(g_ctx, p, "severity", "mahalanobs=high", ASSAY_SRC_FLAG),
+        ASSAY_E_INVAL);
+    assert_non_null(strstr(assay_ctx_errmsg(g_ctx), "did you mean 'mahalanobis'?"));
     /* every parameter of the scan table is a policy key, a flag and a variable */
     assert_int_equal(assay_policy_set_option(g_ctx, p, "fdr", "0.05", ASSAY_SRC_ENV), ASSAY_OK);
     assert_true(assay_param_value(&p->scan, ASSAY__P_FDR) == 0.05);
