@@ -80,12 +80,14 @@ static void detector_body(FILE *fp, const json_t *doc, const char *name) {
             continue;
         char b[64];
         const json_t *c = json_object_get(t, "class");
-        fprintf(fp, "significant test on %s: ",
-                json_is_null(c) || c == NULL ? "the whole data set" : "class ");
+        fputs("significant test on ", fp);
         if (c != NULL && !json_is_null(c)) {
+            fputs("class ", fp);
             assay__xml_put(fp, assay__doc_scalar_text(c, b, sizeof b), 0);
-            fputs(": ", fp);
+        } else {
+            fputs("the whole data set", fp);
         }
+        fputs(": ", fp);
         assay__xml_put(fp, assay__doc_str(t, "detail"), 0);
         fprintf(fp, " (q = %.3g)\n", json_number_value(json_object_get(t, "q_value")));
     }
