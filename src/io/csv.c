@@ -5,6 +5,7 @@
 #include <float.h>
 #include <inttypes.h>
 #include <locale.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -575,15 +576,25 @@ static void check_text(csv_reader *r, size_t col, const char *s, size_t len, con
                              (unsigned char)s[at]);
 }
 
+/* An empty label or id cell (how pandas writes a missing value), reported like a bad cell. */
+static void reader_defer_empty(csv_reader *r, const char *noun, size_t col) {
+    if (r->pending != ASSAY_OK) return;
+    r->pending = assay__fail(r->ctx, ASSAY_E_FORMAT,
+                             "%s:%" PRIu64 ": column '%.100s' (field %zu): empty %s; expected a "
+                             "%s in every row (a missing value written as an empty cell?)",
+                             r->path, record_line(r), col_name(r, col), col + 1, noun, noun);
+}
+
 /* Copies a label/id cell into column `c` at row `row` (capacity already ensured). Empty values
- * are errors: an empty label would silently become a class of its own. */
+ * are errors: an empty label would silently become a class of its own, and an empty id would
+ * make rows unmatchable against a baseline. */
 static assay_status store_value(csv_reader *r, assay__column *c, size_t row, size_t col,
                                 const char *s, size_t len, const char *what) {
+    const char *noun = what + (strncmp(what, "an ", 3) == 0 ? 3 : 2); /* "a label" -> "label" */
     if (len == 0) {
-        reader_defer(r, what, col, s, len);
+        reader_defer_empty(r, noun, col);
         return ASSAY_OK;
     }
-    const char *noun = what + (strncmp(what, "an ", 3) == 0 ? 3 : 2); /* "a label" -> "label" */
     if (len > r->lim->max_label_bytes)
         return assay__fail(r->ctx, ASSAY_E_LIMIT,
                            "%s: line %" PRIu64 ": column '%.100s' (field %zu): %s of %zu bytes "
@@ -800,13 +811,24 @@ static int parse_float(const char *s, size_t len, float *out) {
     return 1;
 }
 
+static int is_blank(const char *s, size_t len) {
+    for (size_t i = 0; i < len; i++)
+        if (s[i] != ' ' && s[i] != '\t') return 0;
+    return 1;
+}
+
 static assay_status table_field(csv_reader *r, void *user, size_t col, const char *s, size_t len) {
     table_load *t = user;
     assay_dataset *ds = t->ds;
     int32_t slot = t->slot[col];
     if (slot >= 0) {
         float v = 0.0f;
-        if (!parse_float(s, len, &v)) reader_defer(r, "a number", col, s, len);
+        /* An empty cell is a missing value (pandas writes NaN so): NaN, so the row becomes an
+         * integrity finding like the text "nan", not a load error. */
+        if (is_blank(s, len))
+            v = NAN;
+        else if (!parse_float(s, len, &v))
+            reader_defer(r, "a number", col, s, len);
         ds->x[ds->n * ds->ld + (size_t)slot] = v;
     } else if (slot == SLOT_LABEL) {
         return store_value(r, &ds->labels, ds->n, col, s, len, "a label");

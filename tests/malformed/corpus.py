@@ -215,7 +215,9 @@ csv("non-numeric-feature", setl(6, lambda s: cell(s, 5, "abc")), place=LINE(7) +
     + LINE(7))
 csv("numeric-trailing-garbage", setl(8, lambda s: cell(s, 2, "1.5x")), place=LINE(9))
 csv("numeric-hex-words", setl(8, lambda s: cell(s, 2, "0xZZ")), place=LINE(9))
-csv("empty-feature-cell", setl(10, lambda s: cell(s, 6, "")), place=LINE(11))
+# An empty feature cell is a missing value (pandas writes NaN so): an integrity finding.
+csv("empty-feature-cell-is-finding", setl(10, lambda s: cell(s, 6, "")), expect="finding",
+    check=has_finding("integrity"))
 csv("empty-label-cell", setl(12, lambda s: cell(s, 1, "")), place=LINE(13))
 csv("missing-label-column", lambda L: [L.__setitem__(i, cell(L[i], 1, "x" if i else "lbl"))
                                        for i in range(len(L))], place=r"label")
