@@ -10,25 +10,29 @@ static char lower(char c) {
     return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 
-/* Levenshtein distance, case-insensitive; names longer than 64 bytes are never close. */
+/* Edit distance, case-insensitive, with a swap of two neighbouring letters as one edit
+ * (optimal string alignment): "lable" is one typo away from "label", not two. Names longer than
+ * 64 bytes are never close. */
 static size_t distance(const char *a, const char *b) {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 64 || lb > 64) return SIZE_MAX;
-    size_t row[65];
-    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    size_t prev2[65], prev[65], row[65];
+    for (size_t j = 0; j <= lb; j++) prev[j] = j;
     for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
         row[0] = i;
         for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (lower(a[i - 1]) != lower(b[j - 1]));
-            if (row[j] + 1 < best) best = row[j] + 1;
+            size_t best = prev[j - 1] + (lower(a[i - 1]) != lower(b[j - 1]));
+            if (prev[j] + 1 < best) best = prev[j] + 1;
             if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            if (i > 1 && j > 1 && lower(a[i - 1]) == lower(b[j - 2]) &&
+                lower(a[i - 2]) == lower(b[j - 1]) && prev2[j - 2] + 1 < best)
+                best = prev2[j - 2] + 1;
             row[j] = best;
-            diag = up;
         }
+        memcpy(prev2, prev, (lb + 1) * sizeof *prev);
+        memcpy(prev, row, (lb + 1) * sizeof *row);
     }
-    return row[lb];
+    return prev[lb];
 }
 
 void assay__suggest_init(assay__suggest *s, const char *word) {

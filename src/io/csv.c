@@ -157,11 +157,17 @@ static void format_columns(const csv_reader *r, char *buf, size_t cap) {
     if (o < cap) snprintf(buf + o, cap - o, ")");
 }
 
+/* Names the header's columns and, for a likely typo, the nearest one. */
 static assay_status missing_column(csv_reader *r, const char *what, const char *name) {
     char cols[640];
     format_columns(r, cols, sizeof cols);
-    return assay__fail(r->ctx, ASSAY_E_NOTFOUND, "%s: no %scolumn '%.200s' in the header %s",
-                       r->path, what, name, cols);
+    assay__suggest sg;
+    assay__suggest_init(&sg, name);
+    for (size_t j = 0; j < r->ncols; j++) assay__suggest_offer(&sg, r->names[j]);
+    return assay__fail(r->ctx, ASSAY_E_NOTFOUND,
+                       "%s: no %scolumn '%.200s' in the header %s%s%.200s%s", r->path, what, name,
+                       cols, sg.best ? "; did you mean '" : "", sg.best ? sg.best : "",
+                       sg.best ? "'?" : "");
 }
 
 static assay_status header_add(csv_reader *r, const char *s, size_t len) {

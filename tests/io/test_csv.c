@@ -489,6 +489,54 @@ static void test_csv_error_ragged_reported_before_bad_cell(void **state) {
     assert_null(strstr(assay_ctx_errmsg(ctx), "expected a number"));
 }
 
+/* A mistyped column name gets the nearest header name; a far one only the list. */
+static void test_csv_error_missing_column_suggests(void **state) {
+    assay_ctx *ctx = *state;
+    assay_load_opts o = ASSAY_LOAD_OPTS_INIT;
+    o.label_column = "lable";
+    expect_error(ctx, "typo_label.csv", "x,label,row_id\n1,a,r1\n", &o, ASSAY_E_NOTFOUND,
+                 "typo_label.csv: no column 'lable' in the header (columns: x, label, row_id); "
+                 "did you mean 'label'?",
+                 NULL);
+    o.label_column = NULL;
+    o.id_column = "rowid";
+    expect_error(ctx, "typo_id.csv", "x,label,row_id\n1,a,r1\n", &o, ASSAY_E_NOTFOUND,
+                 "no id column 'rowid' in the header (columns: x, label, row_id); did you mean "
+                 "'row_id'?",
+                 NULL);
+    o.id_column = NULL;
+    o.feature_columns = "alpha,bta";
+    expect_error(ctx, "typo_feat.csv", "alpha,beta,label\n1,2,a\n", &o, ASSAY_E_NOTFOUND,
+                 "no feature column 'bta' in the header (columns: alpha, beta, label); did you "
+                 "mean 'beta'?",
+                 NULL);
+    /* a name past the ten listed is still suggested */
+    char text[4096] = "";
+    for (int j = 0; j < 25; j++) {
+        char name[24];
+        snprintf(name, sizeof name, "%sfeature_%02d", j ? "," : "", j);
+        strcat(text, name);
+    }
+    strcat(text, ",label\n");
+    for (int j = 0; j < 25; j++) strcat(text, "0,");
+    strcat(text, "a\n");
+    o.feature_columns = "feature_00,featrue_24";
+    expect_error(ctx, "typo_wide.csv", text, &o, ASSAY_E_NOTFOUND, "did you mean 'feature_24'?",
+                 NULL);
+    o.feature_columns = "something_else";
+    expect_error(ctx, "typo_far.csv", "alpha,beta,label\n1,2,a\n", &o, ASSAY_E_NOTFOUND,
+                 "no feature column 'something_else' in the header (columns: alpha, beta, label)",
+                 NULL);
+    assert_null(strstr(assay_ctx_errmsg(ctx), "did you mean"));
+    /* a labels file's column */
+    assay__column col;
+    memset(&col, 0, sizeof col);
+    const char *path = fixture(1, "typo_labels_col.csv", "row,target\n1,a\n");
+    assert_int_equal(assay__csv_load_column(ctx, path, "traget", 1, &col), ASSAY_E_NOTFOUND);
+    assert_contains(assay_ctx_errmsg(ctx), "did you mean 'target'?");
+    assay__column_free(&col);
+}
+
 static void test_csv_error_missing_label_lists_columns(void **state) {
     assay_ctx *ctx = *state;
     expect_error(ctx, "nolabel.csv", "a,b,c\n1,2,3\n", NULL, ASSAY_E_NOTFOUND,
@@ -724,6 +772,7 @@ int main(void) {
         cmocka_unit_test(test_csv_numbers_match_strtof),
         cmocka_unit_test(test_csv_error_bad_number_names_line_and_column),
         cmocka_unit_test(test_csv_empty_cell_is_missing),
+        cmocka_unit_test(test_csv_error_missing_column_suggests),
         cmocka_unit_test(test_csv_error_bad_text_is_truncated),
         cmocka_unit_test(test_csv_error_ragged_rows),
         cmocka_unit_test(test_csv_error_ragged_reported_before_bad_cell),
