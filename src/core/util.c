@@ -146,3 +146,25 @@ assay_status assay__column_maybe_to_int(assay_ctx *ctx, assay__column *c) {
     c->type = ASSAY__COL_INT;
     return ASSAY_OK;
 }
+
+/* Offset of the first byte of s[0..len) that is not part of well-formed UTF-8 (no overlongs,
+ * surrogates or code points past U+10FFFF), or len. */
+size_t assay__utf8_bad_at(const char *s, size_t len) {
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        unsigned c = u[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+        if (n == 0 || c > 0xF4 || i + n > len) return i;
+        for (size_t k = 1; k < n; k++)
+            if ((u[i + k] & 0xC0) != 0x80) return i;
+        if ((c == 0xE0 && u[i + 1] < 0xA0) || (c == 0xED && u[i + 1] >= 0xA0) ||
+            (c == 0xF0 && u[i + 1] < 0x90) || (c == 0xF4 && u[i + 1] >= 0x90))
+            return i; /* overlong, surrogate, or past U+10FFFF */
+        i += n;
+    }
+    return len;
+}

@@ -196,12 +196,10 @@ static assay_status header_add(csv_reader *r, const char *s, size_t len) {
     return ASSAY_OK;
 }
 
-static size_t bad_text_at(const char *s, size_t len);
-
 static assay_status header_finish(csv_reader *r, uint64_t line) {
     r->header_line = line;
     for (size_t j = 0; j < r->ncols; j++) {
-        size_t len = strlen(r->names[j]), at = bad_text_at(r->names[j], len);
+        size_t len = strlen(r->names[j]), at = assay__utf8_bad_at(r->names[j], len);
         if (at < len)
             return assay__fail(r->ctx, ASSAY_E_FORMAT,
                                "%s: line %" PRIu64
@@ -547,33 +545,11 @@ static assay_status grow_ptrs(assay_ctx *ctx, char ***arr, size_t cap) {
     return ASSAY_OK;
 }
 
-/* Offset of the first byte of s[0..len) that is not part of well-formed UTF-8 (no overlongs,
- * surrogates or code points past U+10FFFF), or len. */
-static size_t bad_text_at(const char *s, size_t len) {
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t i = 0; i < len;) {
-        unsigned c = u[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
-        if (n == 0 || c > 0xF4 || i + n > len) return i;
-        for (size_t k = 1; k < n; k++)
-            if ((u[i + k] & 0xC0) != 0x80) return i;
-        if ((c == 0xE0 && u[i + 1] < 0xA0) || (c == 0xED && u[i + 1] >= 0xA0) ||
-            (c == 0xF0 && u[i + 1] < 0x90) || (c == 0xF4 && u[i + 1] >= 0x90))
-            return i; /* overlong, surrogate, or past U+10FFFF */
-        i += n;
-    }
-    return len;
-}
-
 /* Labels, ids and column names must be UTF-8, the encoding of every report: invalid bytes used
  * to reach report.json as U+FFFD, so two different labels could show as one. (Control bytes are
  * kept: the reports escape them.) Reported as a pending cell error. */
 static void check_text(csv_reader *r, size_t col, const char *s, size_t len, const char *what) {
-    size_t at = bad_text_at(s, len);
+    size_t at = assay__utf8_bad_at(s, len);
     if (at == len || r->pending != ASSAY_OK) return;
     r->pending = assay__fail(r->ctx, ASSAY_E_FORMAT,
                              "%s: line %" PRIu64 ": column '%.100s' (field %zu): byte %zu of the "
