@@ -559,12 +559,12 @@ static void check_text(csv_reader *r, size_t col, const char *s, size_t len, con
 }
 
 /* An empty label or id cell (how pandas writes a missing value), reported like a bad cell. */
-static void reader_defer_empty(csv_reader *r, const char *noun, size_t col) {
+static void reader_defer_empty(csv_reader *r, const char *what, const char *noun, size_t col) {
     if (r->pending != ASSAY_OK) return;
     r->pending = assay__fail(r->ctx, ASSAY_E_FORMAT,
-                             "%s:%" PRIu64 ": column '%.100s' (field %zu): empty %s; expected a "
+                             "%s:%" PRIu64 ": column '%.100s' (field %zu): empty %s; expected "
                              "%s in every row (a missing value written as an empty cell?)",
-                             r->path, record_line(r), col_name(r, col), col + 1, noun, noun);
+                             r->path, record_line(r), col_name(r, col), col + 1, noun, what);
 }
 
 /* Copies a label/id cell into column `c` at row `row` (capacity already ensured). Empty values
@@ -574,7 +574,7 @@ static assay_status store_value(csv_reader *r, assay__column *c, size_t row, siz
                                 const char *s, size_t len, const char *what) {
     const char *noun = what + (strncmp(what, "an ", 3) == 0 ? 3 : 2); /* "a label" -> "label" */
     if (len == 0) {
-        reader_defer_empty(r, noun, col);
+        reader_defer_empty(r, what, noun, col);
         return ASSAY_OK;
     }
     if (len > r->lim->max_label_bytes)

@@ -625,7 +625,8 @@ static void test_csv_error_empty_label(void **state) {
                  "emptylabel2.csv:3: column 'label' (field 2): empty label", NULL);
     /* an empty id would leave a row that no baseline can match */
     expect_error(ctx, "emptyid.csv", "x,label,id\n1,a,r1\n2,b,\n", NULL, ASSAY_E_FORMAT,
-                 "emptyid.csv:3: column 'id' (field 3): empty id", NULL);
+                 "emptyid.csv:3: column 'id' (field 3): empty id; expected an id in every row",
+                 NULL);
     /* a separate labels file */
     assay__column col;
     memset(&col, 0, sizeof col);
