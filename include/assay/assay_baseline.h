@@ -31,8 +31,13 @@ ASSAY_API size_t assay_diff_added(const assay_diff *d);
 ASSAY_API size_t assay_diff_removed(const assay_diff *d);
 ASSAY_API size_t assay_diff_changed(const assay_diff *d);
 ASSAY_API size_t assay_diff_relabelled(const assay_diff *d);
-/* 1 when rows were matched by id, 0 by row digest only (some side has no ids). */
+/* 1 when rows were matched by id, 0 by row digest only (some side has no ids, or the ids changed
+ * wholesale). */
 ASSAY_API int assay_diff_matched_by_id(const assay_diff *d);
+/* 1 when both sides have ids and rows but at most 1% of the rows share an id: rows cannot be
+ * matched by id (they were matched by row digest, which covers the id), and `assay diff` fails
+ * (exit 1) rather than pass on "every row added, every row removed". */
+ASSAY_API int assay_diff_ids_changed_wholesale(const assay_diff *d);
 /* p-value of the class-distribution shift; NaN when the test cannot be made. */
 ASSAY_API double assay_diff_class_shift_p(const assay_diff *d);
 

@@ -83,11 +83,21 @@ typedef struct assay__bl_drift_class {
     const assay__bl_class_stats *old_stats, *new_stats;
 } assay__bl_drift_class;
 
+/* Why `assay diff` fails when the ids changed wholesale (summary, diff.json). */
+#define ASSAY__IDS_REPLACED_REASON                                                                 \
+    "the ids changed wholesale, so no row could be matched by id: the comparison cannot show "     \
+    "which rows were kept, changed or replaced; check the export (renumbered or re-keyed ids?) "   \
+    "or start a new baseline from the current manifest"
+
 typedef struct assay__bl_diff {
     int by_id; /* matched by id (else by row digest only) */
     const char *matching_note;
-    size_t *added;   /* new-side indices */
-    size_t *removed; /* old-side indices */
+    /* Both sides have ids and rows but at most 1% of the rows share an id (a re-export that
+     * renumbered every row): the rows were then matched by row digest instead. */
+    int ids_replaced;
+    size_t ids_in_common; /* rows matched by id before falling back (ids_replaced) */
+    size_t *added;        /* new-side indices */
+    size_t *removed;      /* old-side indices */
     assay__bl_changed *changed;
     size_t n_added, n_removed, n_changed, n_relabelled, n_unchanged;
     /* chi-square test of homogeneity on the 2 x C table of class counts */

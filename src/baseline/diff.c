@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The comparison of a baseline with the current data, shared by `assay scan --baseline` and
- * `assay diff`: rows matched by id (or by row digest when a side has no ids) into added, removed,
- * changed and relabelled; the class-distribution shift as a chi-square test of homogeneity on
- * the 2 x C table of class counts; and per class the drift of the centroid (in class radii and
- * as a cosine distance) next to the old and new detector-score quantiles. Matching sorts both
- * sides (n log n, deterministic; repeated keys pair up in row order). */
+ * `assay diff`: rows matched by id (or by row digest when a side has no ids or the ids changed
+ * wholesale) into added, removed, changed and relabelled; the class-distribution shift as a
+ * chi-square test of homogeneity on the 2 x C table of class counts; and per class the drift of the
+ * centroid (in class radii and as a cosine distance) next to the old and new detector-score
+ * quantiles. Matching sorts both sides (n log n, deterministic; repeated keys pair up in row
+ * order). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -366,6 +367,28 @@ assay_status assay__bl_compare(assay_ctx *ctx, const assay__bl_side *old_side,
                   "digest "
                   "covers the id, no row of a side with ids matches a row of a side without)";
     assay_status s = match_rows(ctx, old_side, new_side, df);
+    size_t common = df->n_unchanged + df->n_changed;
+    size_t fewer = old_side->n < new_side->n ? old_side->n : new_side->n;
+    if (s == ASSAY_OK && df->by_id && fewer > 0 && common <= fewer / 100) {
+        /* Every row "added" and "removed" with nothing changed would read as a clean pass:
+         * say that the ids cannot be matched and match what can be, by row digest. */
+        free(df->added);
+        free(df->removed);
+        free(df->changed);
+        df->added = df->removed = NULL;
+        df->changed = NULL;
+        df->n_added = df->n_removed = df->n_changed = df->n_relabelled = df->n_unchanged = 0;
+        df->by_id = 0;
+        df->ids_replaced = 1;
+        df->ids_in_common = common;
+        df->matching_note =
+            "the ids changed wholesale (at most 1% of the rows share an id with the other side), "
+            "so rows cannot be matched by id; they are matched by row digest instead, which "
+            "covers the id too: a row whose id changed counts as removed and added even when its "
+            "features and label did not change, so the comparison cannot tell which rows were "
+            "kept, changed or replaced";
+        s = match_rows(ctx, old_side, new_side, df);
+    }
     if (s == ASSAY_OK) s = class_shift(ctx, old_side, new_side, df);
     if (s == ASSAY_OK) s = drift(ctx, old_side, new_side, df);
     if (s != ASSAY_OK) assay__bl_diff_free(df);

@@ -44,6 +44,9 @@ size_t assay_diff_relabelled(const assay_diff *d) {
 int assay_diff_matched_by_id(const assay_diff *d) {
     return d ? d->b->diff.by_id : 0;
 }
+int assay_diff_ids_changed_wholesale(const assay_diff *d) {
+    return d ? d->b->diff.ids_replaced : 0;
+}
 double assay_diff_class_shift_p(const assay_diff *d) {
     return d ? d->b->diff.p_value : NAN;
 }

@@ -57,10 +57,12 @@ static const cmd_doc k_cmds[] = {
      "its p-value and the per-class counts); and per class the drift of the centroid (in class "
      "radii and as a cosine distance) and of each detector's score quantiles. Rows are matched "
      "by id when both manifests have ids, else by row digest only (a changed row then counts as "
-     "removed plus added). The SHA-256 of the report.json next to OLD/manifest.json is recorded "
+     "removed plus added); when both have ids but at most 1% of the rows share one (ids changed "
+     "wholesale), rows are matched by row digest, the summary says the ids changed wholesale "
+     "and the diff fails. The SHA-256 of the report.json next to OLD/manifest.json is recorded "
      "(the chain of reports).",
-     "0 no row changed, 1 rows changed (tampering), 2 unreadable manifest or not a manifest (the "
-     "message names the file and the key), or bad usage."},
+     "0 no row changed, 1 rows changed (tampering) or the ids changed wholesale, 2 unreadable "
+     "manifest or not a manifest (the message names the file and the key), or bad usage."},
     {CMD_POLICY, CLI_FOR_POLICY, "policy",
      "policy show [--policy FILE] [policy options] | policy schema",
      "print the effective gate policy (file, ASSAY_* variables, flags), or its schema",

@@ -292,7 +292,8 @@ static int cmd_render(const cli_opts *o) {
 }
 
 /* assay diff: two manifests compared without rescanning (docs/pipelines.md, "Scheduled scans").
- * Exit 0 when no row changed, 1 when rows changed (tampering), 2 on a bad manifest. */
+ * Exit 0 when no row changed, 1 when rows changed (tampering) or the ids changed wholesale (rows
+ * cannot be matched), 2 on a bad manifest. */
 static int cmd_diff(const cli_opts *o) {
     assay_ctx *ctx = NULL;
     assay_status s = assay_ctx_create(&ctx, NULL);
@@ -308,7 +309,8 @@ static int cmd_diff(const cli_opts *o) {
         code = run_error(o, NULL, ctx, s, "cannot compare the manifests");
         goto out;
     }
-    code = assay_diff_changed(d) > 0 ? CLI_EXIT_FAIL : CLI_EXIT_PASS;
+    code = assay_diff_changed(d) > 0 || assay_diff_ids_changed_wholesale(d) ? CLI_EXIT_FAIL
+                                                                            : CLI_EXIT_PASS;
     if (o->out_dir != NULL && (s = assay_diff_write(ctx, d, o->out_dir, code)) != ASSAY_OK) {
         code = run_error(o, NULL, ctx, s, "cannot write diff.json");
         goto out;
@@ -323,10 +325,11 @@ static int cmd_diff(const cli_opts *o) {
         snprintf(path, sizeof path, "%s/diff.json", o->out_dir ? o->out_dir : "");
         double p = assay_diff_class_shift_p(d);
         json_t *j = json_pack(
-            "{s:s, s:s, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:o, s:o}", "tool", "assay",
+            "{s:s, s:s, s:s, s:s, s:i, s:s, s:b, s:I, s:I, s:I, s:I, s:o, s:o}", "tool", "assay",
             "version", assay_version(), "command", "diff", "status",
             code == CLI_EXIT_PASS ? "pass" : "fail", "exit_code", code, "matched_by",
-            assay_diff_matched_by_id(d) ? "id" : "digest", "added", (json_int_t)assay_diff_added(d),
+            assay_diff_matched_by_id(d) ? "id" : "digest", "ids_changed_wholesale",
+            assay_diff_ids_changed_wholesale(d), "added", (json_int_t)assay_diff_added(d),
             "removed", (json_int_t)assay_diff_removed(d), "changed",
             (json_int_t)assay_diff_changed(d), "relabelled", (json_int_t)assay_diff_relabelled(d),
             "class_shift_p", isfinite(p) ? json_real(p) : json_null(), "diff",

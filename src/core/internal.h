@@ -130,6 +130,10 @@ assay_status assay__column_set_source(assay_ctx *ctx, assay__column *c, const ch
 /* Converts an all-string column to INT when every value is a decimal integer (labels from CSV). */
 assay_status assay__column_maybe_to_int(assay_ctx *ctx, assay__column *c);
 
+/* Offset of the first byte of s[0..len) that is not part of well-formed UTF-8 (no overlongs,
+ * surrogates or code points past U+10FFFF), or len. */
+size_t assay__utf8_bad_at(const char *s, size_t len);
+
 /* Parses a decimal int64 (optional sign, surrounding spaces allowed); 0 on success. */
 int assay__parse_int64(const char *s, int64_t *out);
 

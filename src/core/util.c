@@ -147,6 +147,8 @@ assay_status assay__column_maybe_to_int(assay_ctx *ctx, assay__column *c) {
     return ASSAY_OK;
 }
 
+/* Offset of the first byte of s[0..len) that is not part of well-formed UTF-8 (no overlongs,
+ * surrogates or code points past U+10FFFF), or len. */
 size_t assay__utf8_bad_at(const char *s, size_t len) {
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < len;) {

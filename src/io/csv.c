@@ -5,6 +5,7 @@
 #include <float.h>
 #include <inttypes.h>
 #include <locale.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,11 +157,17 @@ static void format_columns(const csv_reader *r, char *buf, size_t cap) {
     if (o < cap) snprintf(buf + o, cap - o, ")");
 }
 
+/* Names the header's columns and, for a likely typo, the nearest one. */
 static assay_status missing_column(csv_reader *r, const char *what, const char *name) {
     char cols[640];
     format_columns(r, cols, sizeof cols);
-    return assay__fail(r->ctx, ASSAY_E_NOTFOUND, "%s: no %scolumn '%.200s' in the header %s",
-                       r->path, what, name, cols);
+    assay__suggest sg;
+    assay__suggest_init(&sg, name);
+    for (size_t j = 0; j < r->ncols; j++) assay__suggest_offer(&sg, r->names[j]);
+    return assay__fail(r->ctx, ASSAY_E_NOTFOUND,
+                       "%s: no %scolumn '%.200s' in the header %s%s%.200s%s", r->path, what, name,
+                       cols, sg.best ? "; did you mean '" : "", sg.best ? sg.best : "",
+                       sg.best ? "'?" : "");
 }
 
 static assay_status header_add(csv_reader *r, const char *s, size_t len) {
@@ -189,12 +196,10 @@ static assay_status header_add(csv_reader *r, const char *s, size_t len) {
     return ASSAY_OK;
 }
 
-static size_t bad_text_at(const char *s, size_t len);
-
 static assay_status header_finish(csv_reader *r, uint64_t line) {
     r->header_line = line;
     for (size_t j = 0; j < r->ncols; j++) {
-        size_t len = strlen(r->names[j]), at = bad_text_at(r->names[j], len);
+        size_t len = strlen(r->names[j]), at = assay__utf8_bad_at(r->names[j], len);
         if (at < len)
             return assay__fail(r->ctx, ASSAY_E_FORMAT,
                                "%s: line %" PRIu64
@@ -540,33 +545,11 @@ static assay_status grow_ptrs(assay_ctx *ctx, char ***arr, size_t cap) {
     return ASSAY_OK;
 }
 
-/* Offset of the first byte of s[0..len) that is not part of well-formed UTF-8 (no overlongs,
- * surrogates or code points past U+10FFFF), or len. */
-static size_t bad_text_at(const char *s, size_t len) {
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t i = 0; i < len;) {
-        unsigned c = u[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
-        if (n == 0 || c > 0xF4 || i + n > len) return i;
-        for (size_t k = 1; k < n; k++)
-            if ((u[i + k] & 0xC0) != 0x80) return i;
-        if ((c == 0xE0 && u[i + 1] < 0xA0) || (c == 0xED && u[i + 1] >= 0xA0) ||
-            (c == 0xF0 && u[i + 1] < 0x90) || (c == 0xF4 && u[i + 1] >= 0x90))
-            return i; /* overlong, surrogate, or past U+10FFFF */
-        i += n;
-    }
-    return len;
-}
-
 /* Labels, ids and column names must be UTF-8, the encoding of every report: invalid bytes used
  * to reach report.json as U+FFFD, so two different labels could show as one. (Control bytes are
  * kept: the reports escape them.) Reported as a pending cell error. */
 static void check_text(csv_reader *r, size_t col, const char *s, size_t len, const char *what) {
-    size_t at = bad_text_at(s, len);
+    size_t at = assay__utf8_bad_at(s, len);
     if (at == len || r->pending != ASSAY_OK) return;
     r->pending = assay__fail(r->ctx, ASSAY_E_FORMAT,
                              "%s: line %" PRIu64 ": column '%.100s' (field %zu): byte %zu of the "
@@ -575,15 +558,25 @@ static void check_text(csv_reader *r, size_t col, const char *s, size_t len, con
                              (unsigned char)s[at]);
 }
 
+/* An empty label or id cell (how pandas writes a missing value), reported like a bad cell. */
+static void reader_defer_empty(csv_reader *r, const char *what, const char *noun, size_t col) {
+    if (r->pending != ASSAY_OK) return;
+    r->pending = assay__fail(r->ctx, ASSAY_E_FORMAT,
+                             "%s:%" PRIu64 ": column '%.100s' (field %zu): empty %s; expected "
+                             "%s in every row (a missing value written as an empty cell?)",
+                             r->path, record_line(r), col_name(r, col), col + 1, noun, what);
+}
+
 /* Copies a label/id cell into column `c` at row `row` (capacity already ensured). Empty values
- * are errors: an empty label would silently become a class of its own. */
+ * are errors: an empty label would silently become a class of its own, and an empty id would
+ * make rows unmatchable against a baseline. */
 static assay_status store_value(csv_reader *r, assay__column *c, size_t row, size_t col,
                                 const char *s, size_t len, const char *what) {
+    const char *noun = what + (strncmp(what, "an ", 3) == 0 ? 3 : 2); /* "a label" -> "label" */
     if (len == 0) {
-        reader_defer(r, what, col, s, len);
+        reader_defer_empty(r, what, noun, col);
         return ASSAY_OK;
     }
-    const char *noun = what + (strncmp(what, "an ", 3) == 0 ? 3 : 2); /* "a label" -> "label" */
     if (len > r->lim->max_label_bytes)
         return assay__fail(r->ctx, ASSAY_E_LIMIT,
                            "%s: line %" PRIu64 ": column '%.100s' (field %zu): %s of %zu bytes "
@@ -800,13 +793,24 @@ static int parse_float(const char *s, size_t len, float *out) {
     return 1;
 }
 
+static int is_blank(const char *s, size_t len) {
+    for (size_t i = 0; i < len; i++)
+        if (s[i] != ' ' && s[i] != '\t') return 0;
+    return 1;
+}
+
 static assay_status table_field(csv_reader *r, void *user, size_t col, const char *s, size_t len) {
     table_load *t = user;
     assay_dataset *ds = t->ds;
     int32_t slot = t->slot[col];
     if (slot >= 0) {
         float v = 0.0f;
-        if (!parse_float(s, len, &v)) reader_defer(r, "a number", col, s, len);
+        /* An empty cell is a missing value (pandas writes NaN so): NaN, so the row becomes an
+         * integrity finding like the text "nan", not a load error. */
+        if (is_blank(s, len))
+            v = NAN;
+        else if (!parse_float(s, len, &v))
+            reader_defer(r, "a number", col, s, len);
         ds->x[ds->n * ds->ld + (size_t)slot] = v;
     } else if (slot == SLOT_LABEL) {
         return store_value(r, &ds->labels, ds->n, col, s, len, "a label");

@@ -32,6 +32,9 @@
 #define COLUMN_BLOCK_ROWS ((size_t)65536)
 /* Dataset names listed in a "no dataset" message. */
 #define MAX_LISTED 10
+/* Links a "no dataset" message looks at for a "did you mean": bounded, so a hostile file with
+ * millions of links cannot make a typo slow. */
+#define MAX_VISITED 10000
 
 /* One open input file and what every message starts with. */
 typedef struct h5in {
@@ -139,6 +142,10 @@ typedef struct listing {
     char buf[512];
     size_t count;
     int more;
+    size_t visited;
+    assay__suggest sg;   /* over the names without the leading '/' */
+    char best[256];      /* sg.best's copy: the callback's names do not outlive it */
+    char candidate[256]; /* the name being offered */
 } listing;
 
 static void listing_add(listing *l, const char *text) {
@@ -149,6 +156,10 @@ static void listing_add(listing *l, const char *text) {
 
 static herr_t list_cb(hid_t g, const char *name, const H5L_info_t *info, void *data) {
     listing *l = data;
+    if (++l->visited > MAX_VISITED) {
+        l->more = 1;
+        return 1; /* stop: enough work for a message */
+    }
     /* External links would open other files; dangling soft links simply fail to open. */
     if (info->type == H5L_TYPE_EXTERNAL) return 0;
     hid_t o = H5Oopen(g, name, H5P_DEFAULT);
@@ -156,9 +167,17 @@ static herr_t list_cb(hid_t g, const char *name, const H5L_info_t *info, void *d
     H5I_type_t t = H5Iget_type(o);
     H5Oclose(o);
     if (t != H5I_DATASET) return 0;
+    if (strlen(name) < sizeof l->candidate) {
+        snprintf(l->candidate, sizeof l->candidate, "%s", name);
+        assay__suggest_offer(&l->sg, l->candidate);
+        if (l->sg.best == l->candidate) {
+            memcpy(l->best, l->candidate, sizeof l->best);
+            l->sg.best = l->best;
+        }
+    }
     if (l->count == MAX_LISTED) {
         l->more = 1;
-        return 1; /* stop: the message has enough */
+        return 0; /* listed enough, but a later name may be the one meant */
     }
     char full[256];
     snprintf(full, sizeof full, "/%s", name);
@@ -171,6 +190,8 @@ static herr_t list_cb(hid_t g, const char *name, const H5L_info_t *info, void *d
 static assay_status not_found(const h5in *f, const char *name, const char *what) {
     listing l;
     memset(&l, 0, sizeof l);
+    /* "embeddigns" and "/embeddigns" both mean the root's dataset */
+    assay__suggest_init(&l.sg, name + (name[0] == '/'));
     if (H5Lvisit(f->file, H5_INDEX_NAME, H5_ITER_INC, list_cb, &l) < 0 && l.count == 0)
         return assay__fail(f->ctx, ASSAY_E_NOTFOUND,
                            "%s: %s '%s' (and its contents could not be listed)", f->path, what,
@@ -178,6 +199,10 @@ static assay_status not_found(const h5in *f, const char *name, const char *what)
     if (l.count == 0)
         return assay__fail(f->ctx, ASSAY_E_NOTFOUND, "%s: %s '%s' (the file has no datasets)",
                            f->path, what, name);
+    if (l.sg.best != NULL)
+        return assay__fail(f->ctx, ASSAY_E_NOTFOUND,
+                           "%s: %s '%s'; did you mean '/%s'? (datasets in the file: %s%s)", f->path,
+                           what, name, l.sg.best, l.buf, l.more ? ", ..." : "");
     return assay__fail(f->ctx, ASSAY_E_NOTFOUND, "%s: %s '%s' (datasets in the file: %s%s)",
                        f->path, what, name, l.buf, l.more ? ", ..." : "");
 }

@@ -237,6 +237,14 @@ static assay_status matrix_from(assay_ctx *ctx, const char *path, const npy_file
     const assay__npy_header *h = &f->h;
     char shape[128];
     assay__npy_shape_str(h, 0, shape, sizeof shape);
+    if (h->kind == 'U' || h->kind == 'S') {
+        s = assay__fail(ctx, ASSAY_E_UNSUPPORTED,
+                        "%s: dtype '%s' is a string array; expected numbers (<f4, <f8, <f2, "
+                        "integers) for embeddings or predicted probabilities; string arrays are "
+                        "read only as labels or ids (--labels-file, --ids-file)",
+                        path, h->descr);
+        goto out;
+    }
     if (h->ndim != 2) {
         s = assay__fail(ctx, ASSAY_E_SHAPE,
                         "%s: expected a 2-D array (rows, features), found %d-D shape %s%s", path,
@@ -290,6 +298,131 @@ out:
     return s;
 }
 
+/* ---- text columns ('<U', '>U', '|S') ---- */
+
+static uint32_t be32(const unsigned char *p) {
+    return (uint32_t)p[3] | (uint32_t)p[2] << 8 | (uint32_t)p[1] << 16 | (uint32_t)p[0] << 24;
+}
+
+static size_t utf8_put(uint32_t c, unsigned char *o) {
+    if (c < 0x80) {
+        o[0] = (unsigned char)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        o[0] = (unsigned char)(0xC0 | c >> 6);
+        o[1] = (unsigned char)(0x80 | (c & 0x3F));
+        return 2;
+    }
+    if (c < 0x10000) {
+        o[0] = (unsigned char)(0xE0 | c >> 12);
+        o[1] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+        o[2] = (unsigned char)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    o[0] = (unsigned char)(0xF0 | c >> 18);
+    o[1] = (unsigned char)(0x80 | ((c >> 12) & 0x3F));
+    o[2] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+    o[3] = (unsigned char)(0x80 | (c & 0x3F));
+    return 4;
+}
+
+/* Row r of a text array as UTF-8 into buf (cap bytes, at least max + 1): trailing NULs are
+ * NumPy's padding and dropped; a NUL before the end, a surrogate or a value past U+10FFFF (UCS-4)
+ * or bytes that are not UTF-8 ('S') are refused, as is text over max bytes once encoded. */
+static assay_status text_value(assay_ctx *ctx, const char *path, const assay__npy_header *h,
+                               const unsigned char *p, size_t r, uint64_t max, unsigned char *buf,
+                               size_t *len) {
+    size_t o = 0;
+    if (h->kind == 'S') {
+        size_t n = h->itemsize;
+        while (n > 0 && p[n - 1] == 0) n--;
+        const void *nul = memchr(p, 0, n);
+        if (nul != NULL)
+            return assay__fail(ctx, ASSAY_E_FORMAT,
+                               "%s: row %zu: byte %zu is NUL inside the text; expected NUL bytes "
+                               "only as padding at the end",
+                               path, r, (size_t)((const unsigned char *)nul - p) + 1);
+        if ((uint64_t)n > max)
+            return assay__fail(ctx, ASSAY_E_LIMIT,
+                               "%s: row %zu: %zu bytes exceed --max-label-bytes (%llu)", path, r, n,
+                               (unsigned long long)max);
+        size_t at = assay__utf8_bad_at((const char *)p, n);
+        if (at < n)
+            return assay__fail(ctx, ASSAY_E_FORMAT,
+                               "%s: row %zu: byte %zu is 0x%02x, not valid UTF-8; save the bytes "
+                               "as UTF-8 (arr.astype(str) writes '<U')",
+                               path, r, at + 1, p[at]);
+        memcpy(buf, p, n);
+        *len = n;
+        return ASSAY_OK;
+    }
+    size_t chars = h->itemsize / 4;
+    int big = h->byteorder == '>';
+    while (chars > 0 && (big ? be32 : le32)(p + 4 * (chars - 1)) == 0) chars--;
+    for (size_t i = 0; i < chars; i++) {
+        uint32_t c = (big ? be32 : le32)(p + 4 * i);
+        if (c == 0)
+            return assay__fail(ctx, ASSAY_E_FORMAT,
+                               "%s: row %zu: character %zu is NUL inside the text; expected NUL "
+                               "only as padding at the end",
+                               path, r, i + 1);
+        if ((c >= 0xD800 && c <= 0xDFFF) || c > 0x10FFFF)
+            return assay__fail(ctx, ASSAY_E_FORMAT,
+                               "%s: row %zu: character %zu is 0x%lX, %s; expected a Unicode "
+                               "code point (the file is damaged, or was not written as '%s' "
+                               "text)",
+                               path, r, i + 1, (unsigned long)c,
+                               c > 0x10FFFF ? "past U+10FFFF" : "a UTF-16 surrogate", h->descr);
+        unsigned char tmp[4];
+        size_t k = utf8_put(c, tmp);
+        if ((uint64_t)(o + k) > max)
+            return assay__fail(ctx, ASSAY_E_LIMIT,
+                               "%s: row %zu: more than %llu bytes as UTF-8, exceeds "
+                               "--max-label-bytes (%llu)",
+                               path, r, (unsigned long long)max, (unsigned long long)max);
+        memcpy(buf + o, tmp, k);
+        o += k;
+    }
+    *len = o;
+    return ASSAY_OK;
+}
+
+/* A '<U' / '|S' vector as a STR column; the values stay strings (as HDF5 strings do). */
+static assay_status text_column(assay_ctx *ctx, const char *path, const npy_file *f, size_t rows,
+                                assay__column *col) {
+    const assay__npy_header *h = &f->h;
+    uint64_t max = assay__limits(ctx)->max_label_bytes;
+    /* An element encodes to at most its own size: 4 bytes per character ('U') or one ('S'). */
+    size_t cap = (size_t)((uint64_t)h->itemsize < max ? (uint64_t)h->itemsize : max) + 1;
+    unsigned char *buf = malloc(cap);
+    size_t bytes;
+    if (buf == NULL || assay__mul_overflows(rows, sizeof *col->s, &bytes) ||
+        (col->s = malloc(bytes)) == NULL) {
+        free(buf);
+        return assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory for %zu values", path, rows);
+    }
+    col->type = ASSAY__COL_STR;
+    assay_status s = ASSAY_OK;
+    const unsigned char *p = f->data;
+    for (size_t r = 0; r < rows && s == ASSAY_OK; r++, p += h->itemsize) {
+        size_t len = 0;
+        s = text_value(ctx, path, h, p, r, cap - 1, buf, &len);
+        if (s != ASSAY_OK) break;
+        /* as in CSV: an empty label would become a class of its own */
+        if (len == 0) {
+            s = assay__fail(ctx, ASSAY_E_FORMAT,
+                            "%s: row %zu is empty; expected a label or id in every row", path, r);
+            break;
+        }
+        if ((col->s[r] = assay__strpool_add(&col->pool, (const char *)buf, len)) == NULL)
+            s = assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory", path);
+        col->n = r + 1;
+    }
+    free(buf);
+    return s;
+}
+
 static assay_status column_from(assay_ctx *ctx, const char *path, const npy_file *f,
                                 assay__column *out) {
     assay__column col;
@@ -311,6 +444,11 @@ static assay_status column_from(assay_ctx *ctx, const char *path, const npy_file
         goto out;
     }
     if ((s = check_limits(ctx, path, rows, 1)) != ASSAY_OK) goto out;
+    if (h->kind == 'U' || h->kind == 'S') {
+        s = text_column(ctx, path, f, rows, &col);
+        if (s != ASSAY_OK) goto out;
+        goto done;
+    }
     if (assay__mul_overflows(rows, sizeof *col.i, &bytes) || (col.i = malloc(bytes)) == NULL) {
         s = assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory for %zu values", path, rows);
         goto out;
@@ -351,6 +489,7 @@ static assay_status column_from(assay_ctx *ctx, const char *path, const npy_file
     }
     col.type = ASSAY__COL_INT;
     col.n = rows;
+done:
     if ((s = assay__column_set_source(ctx, &col, "%s", path)) != ASSAY_OK) goto out;
     assay__column_free(out);
     *out = col;

@@ -176,6 +176,32 @@ static assay_status parse_shape(pstate *ps, assay__npy_header *h) {
 
 /* ---- dtype ---- */
 
+/* Fixed-width text, as np.save writes a str array ('<U7', '>U7': 4-byte UCS-4 code units) or a
+ * bytes array ('|S7'): accepted here, for labels and ids only (the loaders decide). */
+static assay_status check_string_descr(const pstate *ps, const char *d, char order, const char *k,
+                                       assay__npy_header *h) {
+    char kind = *k == 'U' ? 'U' : 'S';
+    size_t chars = 0;
+    int digits = 0;
+    for (k++; *k >= '0' && *k <= '9' && digits < 10; k++, digits++)
+        chars = chars * 10 + (size_t)(*k - '0');
+    if (digits == 0 || k[-digits] == '0' || *k != '\0' || chars > ((size_t)1 << 30))
+        return failf(ps, ASSAY_E_UNSUPPORTED,
+                     "dtype '%s' is not a string dtype assay reads; expected '<U<n>' or '|S<n>' "
+                     "with 1 <= n <= 2^30 characters",
+                     d);
+    h->kind = kind;
+    h->itemsize = kind == 'U' ? 4 * chars : chars;
+    if (kind == 'S')
+        h->byteorder = '|';
+    else if (order == '>' || ((order == '=' || order == '|') && !assay__host_is_little_endian()))
+        h->byteorder = '>';
+    else
+        h->byteorder = '<';
+    snprintf(h->descr, sizeof h->descr, "%s", d);
+    return ASSAY_OK;
+}
+
 static assay_status check_descr(const pstate *ps, const char *d, size_t full,
                                 assay__npy_header *h) {
     if (full >= sizeof h->descr)
@@ -190,15 +216,14 @@ static assay_status check_descr(const pstate *ps, const char *d, size_t full,
         return failf(ps, ASSAY_E_UNSUPPORTED,
                      "dtype '%s' is an object array; object arrays are pickles and could run "
                      "code, so assay never loads them; expected a numeric dtype (" ACCEPTED_DTYPES
-                     "); save a numeric array, e.g. np.save(path, arr.astype('<f4'))",
+                     ") or, for labels and ids, text; save numbers with np.save(path, "
+                     "arr.astype('<f4')) and strings with np.save(path, arr.astype(str)) (dtype "
+                     "'<U') or as a CSV file",
                      d);
     case 'U':
     case 'S':
     case 'a':
-        return failf(ps, ASSAY_E_UNSUPPORTED,
-                     "dtype '%s' is a string array; expected a numeric dtype (" ACCEPTED_DTYPES
-                     "); give string labels or ids as a CSV file instead",
-                     d);
+        return check_string_descr(ps, d, order, k, h);
     case 'b':
     case '?':
         return failf(ps, ASSAY_E_UNSUPPORTED,

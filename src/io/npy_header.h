@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* NumPy .npy header parser: a pure function over a byte buffer (no I/O), so it can be fuzzed
- * alone. It accepts only what assay can load (little-endian float/int arrays in C order) and
- * refuses the rest with a message that says how to fix the file. */
+ * alone. It accepts only what assay can load (little-endian float/int arrays in C order, and
+ * fixed-width text '<U', '>U', '|S' for labels and ids) and refuses the rest with a message that
+ * says how to fix the file. */
 #ifndef ASSAY_NPY_HEADER_H
 #define ASSAY_NPY_HEADER_H
 
@@ -17,12 +18,12 @@
 #define ASSAY__NPY_MAX_HEADER ((size_t)1 << 20)
 
 typedef struct assay__npy_header {
-    unsigned major, minor;             /* format version: 1.0, 2.0 or 3.0 */
-    size_t header_len;                 /* total header bytes = offset of the data */
-    char descr[32];                    /* dtype as written ("<f4"), for messages */
-    char kind;                         /* 'f' float, 'i' signed, 'u' unsigned integer */
-    char byteorder;                    /* '<' little-endian, '|' one-byte types */
-    size_t itemsize;                   /* bytes per element: 1, 2, 4 or 8 */
+    unsigned major, minor; /* format version: 1.0, 2.0 or 3.0 */
+    size_t header_len;     /* total header bytes = offset of the data */
+    char descr[32];        /* dtype as written ("<f4"), for messages */
+    char kind;       /* 'f' float, 'i' signed, 'u' unsigned integer, 'U' UCS-4 text, 'S' bytes */
+    char byteorder;  /* '<' little-endian, '>' big-endian ('U' only), '|' one-byte types and 'S' */
+    size_t itemsize; /* bytes per element: 1, 2, 4 or 8; 'U': 4 per character, 'S': 1 */
     int fortran_order;                 /* 1 only when the layout equals C order anyway */
     int ndim;                          /* 0 .. ASSAY__NPY_MAX_DIMS */
     size_t shape[ASSAY__NPY_MAX_DIMS]; /* ndim extents, the rest 0 */
@@ -38,8 +39,8 @@ size_t assay__npy_header_total(const unsigned char *buf, size_t len);
 /* Parses the header at the start of buf[0..len) (len may extend into the data). `name` is the
  * file name that starts every error message. On success fills *out; on failure *out is
  * unspecified. Returns ASSAY_OK, ASSAY_E_FORMAT (bad magic or version, malformed or truncated
- * header, shape product overflow) or ASSAY_E_UNSUPPORTED (object, big-endian, structured,
- * string, bool, complex or other dtypes; Fortran order; too many dimensions).
+ * header, shape product overflow) or ASSAY_E_UNSUPPORTED (object, big-endian numeric,
+ * structured, bool, complex or other dtypes; Fortran order; too many dimensions).
  * Thread-safety: any thread; only ctx's message is written. */
 assay_status assay__npy_parse_header(assay_ctx *ctx, const char *name, const unsigned char *buf,
                                      size_t len, assay__npy_header *out);

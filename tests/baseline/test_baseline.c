@@ -92,6 +92,49 @@ static void test_match_by_digest_without_ids(void **state) {
     assay__bl_diff_free(&df);
 }
 
+/* Ids renamed wholesale (0..N-1 re-exported as "img-0"...): matching by id would report every
+ * row added and removed and nothing changed. The comparison says the ids changed wholesale and
+ * matches by row digest instead; a few shared ids (at most 1%) do not make a match. */
+static void test_ids_changed_wholesale(void **state) {
+    (void)state;
+    static const char *const lab[] = {"0", "1", "0", "1"};
+    static const char *const ids_old[] = {"0", "1", "2", "3"};
+    static const char *const ids_new[] = {"img-0", "img-1", "img-2", "img-3"};
+    static const unsigned char c[] = {1, 2, 3, 4};
+    test_side o, n;
+    make_side(&o, 4, lab, ids_old, c);
+    make_side(&n, 4, lab, ids_new, c);
+    /* these hand-built digests leave the id out, so rows 0 and 1 match by digest; 2 and 3 get
+     * new content */
+    n.digest[2][5] = 0xEE;
+    n.digest[3][5] = 0xEE;
+    assay__bl_diff df;
+    assert_int_equal(assay__bl_compare(NULL, &o.side, &n.side, &df), ASSAY_OK);
+    assert_true(df.ids_replaced);
+    assert_false(df.by_id);
+    assert_int_equal(df.ids_in_common, 0);
+    assert_contains(df.matching_note, "the ids changed wholesale");
+    assert_int_equal(df.n_unchanged, 2);
+    assert_int_equal(df.n_added, 2);
+    assert_int_equal(df.n_removed, 2);
+    assay__bl_diff_free(&df);
+
+    /* one shared id in 4 rows is more than 1%: matched by id as before */
+    static const char *const ids_one[] = {"0", "img-1", "img-2", "img-3"};
+    make_side(&n, 4, lab, ids_one, c);
+    assert_int_equal(assay__bl_compare(NULL, &o.side, &n.side, &df), ASSAY_OK);
+    assert_false(df.ids_replaced);
+    assert_true(df.by_id);
+    assert_int_equal(df.n_unchanged, 1);
+    assay__bl_diff_free(&df);
+
+    /* one side empty: nothing to match, not "changed wholesale" */
+    make_side(&n, 0, lab, ids_new, c);
+    assert_int_equal(assay__bl_compare(NULL, &o.side, &n.side, &df), ASSAY_OK);
+    assert_false(df.ids_replaced);
+    assay__bl_diff_free(&df);
+}
+
 /* Pearson's statistic for a 2 x C table, computed here from the definition. */
 static double chi2_by_hand(const size_t *a, const size_t *b, size_t c) {
     double n1 = 0, n2 = 0;
@@ -411,6 +454,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_match_by_id),
         cmocka_unit_test(test_match_by_digest_without_ids),
+        cmocka_unit_test(test_ids_changed_wholesale),
         cmocka_unit_test(test_class_shift_chi_square),
         cmocka_unit_test(test_drift_of_a_moved_class),
         cmocka_unit_test(test_manifest_round_trip),

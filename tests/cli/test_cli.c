@@ -207,6 +207,10 @@ static void test_cli_bad_input_exit_2_and_nothing_written(void **state) {
     make_data(good, DATAGEN_FORMAT_H5, 200, 0, 0, 0, NULL);
     const char *a2[] = {"assay", "scan", good, "--embeddings", "/nope", "--out", out, "-q", NULL};
     expect_input_error(a2, "/nope", out);
+    /* a mistyped dataset path: the suggestion comes from the sandboxed reader */
+    const char *a2b[] = {"assay", "scan", good, "--embeddings", "/embeddigns", "--out",
+                         out,     "-q",   NULL};
+    expect_input_error(a2b, "did you mean '/embeddings'?", out);
 
     tu_path(ragged, sizeof ragged, "cli_err_ragged.csv");
     tu_write_text(ragged, "label,a,b\n0,1,2\n1,3\n0,5,6\n");
@@ -217,6 +221,12 @@ static void test_cli_bad_input_exit_2_and_nothing_written(void **state) {
     tu_write_text(text, "label,a,b\n0,1,2\n1,3,x7\n0,5,6\n");
     const char *a4[] = {"assay", "scan", text, "--out", out, "-q", NULL};
     expect_input_error(a4, "column 'b'", out);
+    const char *a4b[] = {"assay", "scan", text, "--label-column", "lable", "--out",
+                         out,     "-q",   NULL};
+    expect_input_error(a4b,
+                       "no column 'lable' in the header (columns: label, a, b); did you mean "
+                       "'label'?",
+                       out);
 
     tu_path(emb, sizeof emb, "cli_err_emb.npy");
     tu_path(lab, sizeof lab, "cli_err_lab.npy");

@@ -390,6 +390,90 @@ static void test_csv_without_ids(void **state) {
     json_decref(mn);
 }
 
+/* The same rows under new ids (0..N-1 re-exported as "img-0000"...): `assay diff` must not pass
+ * on "N added, N removed, 0 changed". It says the ids changed wholesale, matches by row digest
+ * (which covers the id, so nothing matches), fails (exit 1) with the reason, and diff.json says
+ * so (valid against its schema). */
+static void test_diff_ids_changed_wholesale(void **state) {
+    (void)state;
+    static table t;
+    make_old(&t);
+    char csv_old[1024], csv_new[1024], dir_old[1024], dir_new[1024], dir_diff[1024];
+    tu_path(csv_old, sizeof csv_old, "bl_renum_old.csv");
+    tu_path(csv_new, sizeof csv_new, "bl_renum_new.csv");
+    for (int side = 0; side < 2; side++) {
+        FILE *fp = fopen(side ? csv_new : csv_old, "w");
+        assert_non_null(fp);
+        fprintf(fp, "id,label");
+        for (size_t j = 0; j < D; j++) fprintf(fp, ",f%zu", j);
+        fprintf(fp, "\n");
+        for (size_t r = 0; r < t.n; r++) {
+            if (side)
+                fprintf(fp, "%s,%lld", t.id[r], (long long)t.label[r]);
+            else
+                fprintf(fp, "%zu,%lld", r, (long long)t.label[r]);
+            for (size_t j = 0; j < D; j++) fprintf(fp, ",%.9g", (double)t.x[r * D + j]);
+            fprintf(fp, "\n");
+        }
+        assert_int_equal(fclose(fp), 0);
+    }
+    tu_path(dir_old, sizeof dir_old, "bl_renum_old_out");
+    tu_path(dir_new, sizeof dir_new, "bl_renum_new_out");
+    tu_path(dir_diff, sizeof dir_diff, "bl_renum_diff_out");
+    tu_remove_dir(dir_diff);
+    assert_int_equal(mkdir(dir_diff, 0777), 0);
+    const char *s_old[] = {"assay", "scan", csv_old, "-o", dir_old, "-q", NULL};
+    int rc = tu_run_assay("bl_renum_old", s_old);
+    assert_true(rc == 0 || rc == 1);
+    const char *s_new[] = {"assay", "scan", csv_new, "-o", dir_new, "-q", NULL};
+    rc = tu_run_assay("bl_renum_new", s_new);
+    assert_true(rc == 0 || rc == 1);
+    char man_old[1200], man_new[1200], diff_json[1200];
+    snprintf(man_old, sizeof man_old, "%s/manifest.json", dir_old);
+    snprintf(man_new, sizeof man_new, "%s/manifest.json", dir_new);
+    snprintf(diff_json, sizeof diff_json, "%s/diff.json", dir_diff);
+    const char *d[] = {"assay", "diff",   man_old,          man_new,
+                       "--out", dir_diff, "--json-summary", NULL};
+    assert_int_equal(tu_run_assay("bl_renum_diff", d), 1);
+    char *out = tu_slurp(g_out, NULL);
+    assert_contains(out, "ids changed wholesale: 0 of 400 baseline rows share an id with the 400 "
+                         "current rows; cannot match rows by id");
+    assert_contains(out, "matched by row digest instead: 0 rows identical");
+    assert_contains(out, "400 added, 400 removed, 0 changed");
+    assert_contains(out, "verdict: FAIL: the ids changed wholesale");
+    free(out);
+    char line[4096];
+    last_line(g_out, line, sizeof line);
+    json_error_t e;
+    json_t *summary = json_loads(line, 0, &e);
+    assert_non_null(summary);
+    assert_string_equal(json_string_value(json_object_get(summary, "status")), "fail");
+    assert_true(json_is_true(json_object_get(summary, "ids_changed_wholesale")));
+    assert_string_equal(json_string_value(json_object_get(summary, "matched_by")), "digest");
+    json_decref(summary);
+    json_t *dj = tu_load_json(diff_json);
+    assert_int_equal(json_integer_value(json_object_get(dj, "exit_code")), 1);
+    const json_t *w = json_object_get(dj, "ids_changed_wholesale");
+    assert_true(json_is_object(w));
+    assert_int_equal(json_integer_value(json_object_get(w, "ids_in_common")), 0);
+    assert_int_equal(json_integer_value(json_object_get(w, "old_rows")), 400);
+    assert_int_equal(json_integer_value(json_object_get(w, "rows_matched_by_digest")), 0);
+    assert_contains(json_string_value(json_object_get(w, "reason")), "ids changed wholesale");
+    const json_t *b = json_object_get(dj, "baseline");
+    assert_string_equal(json_string_value(json_object_get(b, "matched_by")), "digest");
+    assert_contains(json_string_value(json_object_get(b, "matching_note")),
+                    "cannot be matched by id");
+    json_decref(dj);
+    tu_schema_valid(TU_SCHEMA("assay-diff-1.schema.json"), diff_json);
+    /* the same manifest twice: ids all shared, exit 0, diff.json says null */
+    const char *same[] = {"assay", "diff", man_new, man_new, "--out", dir_diff, NULL};
+    assert_int_equal(tu_run_assay("bl_renum_same", same), 0);
+    dj = tu_load_json(diff_json);
+    assert_true(json_is_null(json_object_get(dj, "ids_changed_wholesale")));
+    json_decref(dj);
+    tu_schema_valid(TU_SCHEMA("assay-diff-1.schema.json"), diff_json);
+}
+
 /* Bad input: exit 2, naming the file and the key. */
 static void test_bad_input(void **state) {
     (void)state;
@@ -480,9 +564,8 @@ static void test_class_shift_warns(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_h5_with_string_ids),
-        cmocka_unit_test(test_csv_without_ids),
-        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_h5_with_string_ids),         cmocka_unit_test(test_csv_without_ids),
+        cmocka_unit_test(test_diff_ids_changed_wholesale), cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_class_shift_warns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

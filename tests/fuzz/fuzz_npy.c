@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer harness for the .npy reader: header parser and both loaders (matrix, with and
- * without row padding, and label column) over a whole file held in memory. */
+ * without row padding, and label column, numbers or text) over a whole file held in memory. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memset(&col, 0, sizeof col);
     if (assay__npy_load_column_buf(ctx, "fuzz.npy", data, size, &col) == ASSAY_OK) {
         volatile uint64_t sink = 0; /* unsigned: the sum may wrap */
-        for (size_t r = 0; r < col.n; r++) sink += (uint64_t)col.i[r];
+        for (size_t r = 0; r < col.n; r++)
+            sink += col.type == ASSAY__COL_STR ? (uint64_t)strlen(col.s[r]) : (uint64_t)col.i[r];
         (void)sink;
     }
     assay__column_free(&col);

@@ -434,11 +434,26 @@ static void test_csv_error_bad_number_names_line_and_column(void **state) {
                  "badnum2.csv:3: column 'x1' (field 1): expected a number, got '2.5kg'", NULL);
 }
 
-static void test_csv_error_empty_cell(void **state) {
+/* An empty feature cell is how pandas writes NaN: a missing value, so the row is left out of
+ * the graph as an integrity finding (like the text "nan"), not a load error. */
+static void test_csv_empty_cell_is_missing(void **state) {
     assay_ctx *ctx = *state;
-    expect_error(ctx, "emptycell.csv", "x1,x2,label\n1,2,a\n3,,b\n", NULL, ASSAY_E_FORMAT,
-                 "emptycell.csv:3: column 'x2' (field 2): expected a number, got an empty field",
-                 NULL);
+    const char *path =
+        fixture(0, "emptycell.csv", "x1,x2,label\n1,2,a\n3,,b\n\"  \",4,a\n5,6,b\n7,8,a\n");
+    assay_dataset *ds = load_raw(ctx, path, NULL);
+    assert_int_equal(ds->n, 5);
+    assert_true(isnan(ds->x[1 * ds->ld + 1]));
+    assert_true(isnan(ds->x[2 * ds->ld + 0])); /* only spaces, quoted: empty too */
+    assert_true(ds->x[1 * ds->ld + 0] == 3.0f);
+    assay_dataset_destroy(ds);
+    ds = load_public(ctx, path, NULL);
+    assert_true(ds->row_flags[1] & ASSAY__ROW_NONFINITE);
+    assert_true(ds->row_flags[2] & ASSAY__ROW_NONFINITE);
+    assert_false(ds->row_flags[0] & ASSAY__ROW_NONFINITE);
+    assay_dataset_destroy(ds);
+    /* text is still not a number */
+    expect_error(ctx, "emptycell2.csv", "x1,x2,label\n1,2,a\n3,-,b\n", NULL, ASSAY_E_FORMAT,
+                 "emptycell2.csv:3: column 'x2' (field 2): expected a number, got '-'", NULL);
 }
 
 static void test_csv_error_bad_text_is_truncated(void **state) {
@@ -472,6 +487,54 @@ static void test_csv_error_ragged_reported_before_bad_cell(void **state) {
     expect_error(ctx, "shift.csv", "x1,x2,label\n1,2,a\n3,b\n", NULL, ASSAY_E_FORMAT,
                  "shift.csv:3: expected 3 fields as in the header, got 2", NULL);
     assert_null(strstr(assay_ctx_errmsg(ctx), "expected a number"));
+}
+
+/* A mistyped column name gets the nearest header name; a far one only the list. */
+static void test_csv_error_missing_column_suggests(void **state) {
+    assay_ctx *ctx = *state;
+    assay_load_opts o = ASSAY_LOAD_OPTS_INIT;
+    o.label_column = "lable";
+    expect_error(ctx, "typo_label.csv", "x,label,row_id\n1,a,r1\n", &o, ASSAY_E_NOTFOUND,
+                 "typo_label.csv: no column 'lable' in the header (columns: x, label, row_id); "
+                 "did you mean 'label'?",
+                 NULL);
+    o.label_column = NULL;
+    o.id_column = "rowid";
+    expect_error(ctx, "typo_id.csv", "x,label,row_id\n1,a,r1\n", &o, ASSAY_E_NOTFOUND,
+                 "no id column 'rowid' in the header (columns: x, label, row_id); did you mean "
+                 "'row_id'?",
+                 NULL);
+    o.id_column = NULL;
+    o.feature_columns = "alpha,bta";
+    expect_error(ctx, "typo_feat.csv", "alpha,beta,label\n1,2,a\n", &o, ASSAY_E_NOTFOUND,
+                 "no feature column 'bta' in the header (columns: alpha, beta, label); did you "
+                 "mean 'beta'?",
+                 NULL);
+    /* a name past the ten listed is still suggested */
+    char text[4096] = "";
+    for (int j = 0; j < 25; j++) {
+        char name[24];
+        snprintf(name, sizeof name, "%sfeature_%02d", j ? "," : "", j);
+        strcat(text, name);
+    }
+    strcat(text, ",label\n");
+    for (int j = 0; j < 25; j++) strcat(text, "0,");
+    strcat(text, "a\n");
+    o.feature_columns = "feature_00,featrue_24";
+    expect_error(ctx, "typo_wide.csv", text, &o, ASSAY_E_NOTFOUND, "did you mean 'feature_24'?",
+                 NULL);
+    o.feature_columns = "something_else";
+    expect_error(ctx, "typo_far.csv", "alpha,beta,label\n1,2,a\n", &o, ASSAY_E_NOTFOUND,
+                 "no feature column 'something_else' in the header (columns: alpha, beta, label)",
+                 NULL);
+    assert_null(strstr(assay_ctx_errmsg(ctx), "did you mean"));
+    /* a labels file's column */
+    assay__column col;
+    memset(&col, 0, sizeof col);
+    const char *path = fixture(1, "typo_labels_col.csv", "row,target\n1,a\n");
+    assert_int_equal(assay__csv_load_column(ctx, path, "traget", 1, &col), ASSAY_E_NOTFOUND);
+    assert_contains(assay_ctx_errmsg(ctx), "did you mean 'target'?");
+    assay__column_free(&col);
 }
 
 static void test_csv_error_missing_label_lists_columns(void **state) {
@@ -557,8 +620,21 @@ static void test_csv_error_no_feature_columns(void **state) {
 static void test_csv_error_empty_label(void **state) {
     assay_ctx *ctx = *state;
     expect_error(ctx, "emptylabel.csv", "x,label\n1,a\n2,\n", NULL, ASSAY_E_FORMAT,
-                 "emptylabel.csv:3: column 'label' (field 2): expected a label, got an empty field",
+                 "emptylabel.csv:3: column 'label' (field 2): empty label", NULL);
+    expect_error(ctx, "emptylabel2.csv", "x,label,id\n1,a,r1\n2,\"\",r2\n", NULL, ASSAY_E_FORMAT,
+                 "emptylabel2.csv:3: column 'label' (field 2): empty label", NULL);
+    /* an empty id would leave a row that no baseline can match */
+    expect_error(ctx, "emptyid.csv", "x,label,id\n1,a,r1\n2,b,\n", NULL, ASSAY_E_FORMAT,
+                 "emptyid.csv:3: column 'id' (field 3): empty id; expected an id in every row",
                  NULL);
+    /* a separate labels file */
+    assay__column col;
+    memset(&col, 0, sizeof col);
+    const char *path = fixture(1, "emptylabels_col.csv", "label\na\n\"\"\nb\n");
+    assert_int_equal(assay__csv_load_column(ctx, path, "label", 1, &col), ASSAY_E_FORMAT);
+    assert_contains(assay_ctx_errmsg(ctx),
+                    "emptylabels_col.csv:3: column 'label' (field 1): empty");
+    assay__column_free(&col);
 }
 
 static void test_csv_error_missing_file(void **state) {
@@ -696,7 +772,8 @@ int main(void) {
         cmocka_unit_test(test_csv_large_file_exact_values),
         cmocka_unit_test(test_csv_numbers_match_strtof),
         cmocka_unit_test(test_csv_error_bad_number_names_line_and_column),
-        cmocka_unit_test(test_csv_error_empty_cell),
+        cmocka_unit_test(test_csv_empty_cell_is_missing),
+        cmocka_unit_test(test_csv_error_missing_column_suggests),
         cmocka_unit_test(test_csv_error_bad_text_is_truncated),
         cmocka_unit_test(test_csv_error_ragged_rows),
         cmocka_unit_test(test_csv_error_ragged_reported_before_bad_cell),

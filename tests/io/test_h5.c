@@ -1000,6 +1000,70 @@ static void test_h5_missing_dataset_lists_contents(void **state) {
     assay_ctx_destroy(ctx);
 }
 
+/* A mistyped dataset path gets the nearest dataset's path, computed in the sandboxed child that
+ * reads the file (load_api) as in the direct reader; with no close name only the list. */
+static void test_h5_missing_dataset_suggests(void **state) {
+    (void)state;
+    char path[1024];
+    tu_path(path, sizeof path, "h5_suggest.h5");
+    float v[2 * 2] = {1, 2, 3, 4};
+    int64_t y[2] = {0, 1};
+    hid_t f = tw_create(path, 0);
+    tw_f32(f, "/embeddings", 2, 2, v);
+    tw_i64(f, "/labels", 2, y);
+    tw_i64(f, "/meta/row_ids", 2, y);
+    H5Fclose(f);
+    assay_ctx *ctx = new_ctx(NULL);
+    assay_dataset *ds;
+    assay_load_opts o = ASSAY_LOAD_OPTS_INIT;
+    o.h5_embeddings = "/embeddigns";
+    assert_int_equal(load_direct(ctx, path, &o, &ds), ASSAY_E_NOTFOUND);
+    assert_contains(assay_ctx_errmsg(ctx),
+                    "h5_suggest.h5: no dataset '/embeddigns'; did you mean '/embeddings'?");
+    assert_int_equal(load_api(ctx, path, &o, &ds), ASSAY_E_NOTFOUND);
+    assert_contains(assay_ctx_errmsg(ctx),
+                    "h5_suggest.h5: no dataset '/embeddigns'; did you mean '/embeddings'?");
+    o.h5_embeddings = NULL;
+    o.h5_labels = "lables"; /* without the leading slash */
+    assert_int_equal(load_api(ctx, path, &o, &ds), ASSAY_E_NOTFOUND);
+    assert_contains(assay_ctx_errmsg(ctx), "no dataset 'lables'; did you mean '/labels'?");
+    o.h5_labels = NULL;
+    o.h5_ids = "/meta/row_id";
+    assert_int_equal(load_api(ctx, path, &o, &ds), ASSAY_E_NOTFOUND);
+    assert_contains(assay_ctx_errmsg(ctx), "did you mean '/meta/row_ids'?");
+    o.h5_ids = "/nothing_like_it";
+    assert_int_equal(load_api(ctx, path, &o, &ds), ASSAY_E_NOTFOUND);
+    assert_null(strstr(assay_ctx_errmsg(ctx), "did you mean"));
+    assert_contains(assay_ctx_errmsg(ctx), "(datasets in the file: /embeddings, /labels");
+
+    /* past the listed ten, still suggested; past the visiting bound, not looked at */
+    tu_path(path, sizeof path, "h5_suggest_many.h5");
+    f = tw_create(path, 0);
+    for (int i = 0; i < 25; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "/d%02d", i);
+        tw_f32(f, name, 2, 2, v);
+    }
+    for (int i = 0; i < 10050; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "/g%05d", i);
+        hid_t g = H5Gcreate2(f, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        assert_true(g >= 0);
+        H5Gclose(g);
+    }
+    tw_f32(f, "/zz_target", 2, 2, v); /* visited after the groups (name order) */
+    H5Fclose(f);
+    o = (assay_load_opts)ASSAY_LOAD_OPTS_INIT;
+    o.h5_embeddings = "/d24x";
+    assert_int_equal(load_direct(ctx, path, &o, &ds), ASSAY_E_NOTFOUND);
+    assert_contains(assay_ctx_errmsg(ctx), "did you mean '/d24'?");
+    assert_contains(assay_ctx_errmsg(ctx), "/d09, ...)");
+    o.h5_embeddings = "/zz_targt";
+    assert_int_equal(load_direct(ctx, path, &o, &ds), ASSAY_E_NOTFOUND);
+    assert_null(strstr(assay_ctx_errmsg(ctx), "did you mean"));
+    assay_ctx_destroy(ctx);
+}
+
 static void test_h5_embeddings_bad_shape(void **state) {
     (void)state;
     char path[1024];
@@ -1465,6 +1529,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_h5_missing_file),
         cmocka_unit_test(test_h5_not_hdf5),
         cmocka_unit_test(test_h5_missing_dataset_lists_contents),
+        cmocka_unit_test(test_h5_missing_dataset_suggests),
         cmocka_unit_test(test_h5_embeddings_bad_shape),
         cmocka_unit_test(test_h5_labels_length_mismatch),
         cmocka_unit_test(test_h5_truncated_file),

@@ -419,7 +419,7 @@ static void check_refused(assay_ctx *ctx, const char *descr, int fortran, const 
 static void test_npy_refuse_object(void **state) {
     assay_ctx *ctx = *state;
     check_refused(ctx, "|O", 0, "(3,)", "object arrays are pickles and could run code",
-                  "save a numeric array");
+                  "arr.astype(str)) (dtype '<U') or as a CSV file");
     check_refused(ctx, "|O8", 0, "(3,)", "'|O8'", "pickles");
 
     /* The file loader refuses it before reading any data. */
@@ -466,10 +466,164 @@ static void test_npy_refuse_structured(void **state) {
     check_refused(ctx, "|V16", 0, "(10,)", "structured", NULL);
 }
 
-static void test_npy_refuse_strings(void **state) {
+/* ---- text arrays ('<U', '>U', '|S') for labels and ids ---- */
+
+/* A whole v1 .npy file in img: header for descr/shape, then len data bytes. */
+static size_t npy_image(unsigned char *img, size_t cap, const char *descr, const char *shape,
+                        const void *data, size_t len) {
+    char dict[256];
+    size_t hl = build_header(img, cap, 1, 0, make_dict(dict, sizeof dict, descr, 0, shape), 0);
+    assert_true(hl + len <= cap);
+    if (len) memcpy(img + hl, data, len);
+    return hl + len;
+}
+
+/* Code points into `chars`-wide UCS-4 elements (0 ends a row early: NUL padding). */
+static void put_ucs4(unsigned char *p, const uint32_t *cp, size_t n, int big) {
+    for (size_t i = 0; i < n; i++)
+        for (int b = 0; b < 4; b++)
+            p[4 * i + b] = (unsigned char)(cp[i] >> (8 * (big ? 3 - b : b)));
+}
+
+static void test_npy_unicode_labels(void **state) {
     assay_ctx *ctx = *state;
-    check_refused(ctx, "<U10", 0, "(4,)", "'<U10' is a string array", "CSV");
-    check_refused(ctx, "|S5", 0, "(4,)", "'|S5' is a string array", NULL);
+    /* np.array(['a', 'h\u00e9\u00e9', '\U0001F600x', 'abc']).astype('<U3'), NUL padded */
+    const uint32_t cp[4][3] = {{'a', 0, 0}, {'h', 0xE9, 0xE9}, {0x1F600, 'x', 0}, {'a', 'b', 'c'}};
+    unsigned char data[4 * 12], img[512];
+    for (int big = 0; big < 2; big++) {
+        for (int r = 0; r < 4; r++) put_ucs4(data + 12 * r, cp[r], 3, big);
+        size_t len = npy_image(img, sizeof img, big ? ">U3" : "<U3", "(4,)", data, sizeof data);
+        assay__column col;
+        memset(&col, 0, sizeof col);
+        assay_status st = assay__npy_load_column_buf(ctx, "u.npy", img, len, &col);
+        if (st != ASSAY_OK) fail_msg("%s", assay_ctx_errmsg(ctx));
+        assert_int_equal(col.type, ASSAY__COL_STR);
+        assert_int_equal(col.n, 4);
+        assert_string_equal(col.s[0], "a");
+        assert_string_equal(col.s[1], "h\xc3\xa9\xc3\xa9");
+        assert_string_equal(col.s[2], "\xf0\x9f\x98\x80x");
+        assert_string_equal(col.s[3], "abc");
+        assert_string_equal(col.source, "u.npy");
+        assay__column_free(&col);
+    }
+    /* (N, 1) too */
+    for (int r = 0; r < 4; r++) put_ucs4(data + 12 * r, cp[r], 3, 0);
+    size_t len = npy_image(img, sizeof img, "<U3", "(4, 1)", data, sizeof data);
+    assay__column col;
+    memset(&col, 0, sizeof col);
+    assert_int_equal(assay__npy_load_column_buf(ctx, "u.npy", img, len, &col), ASSAY_OK);
+    assert_int_equal(col.n, 4);
+    assay__column_free(&col);
+}
+
+static void test_npy_bytes_labels(void **state) {
+    assay_ctx *ctx = *state;
+    const char data[] = "cat\0dog\0x\0\0\0bird"; /* |S4: 'cat', 'dog', 'x', 'bird' */
+    unsigned char img[512];
+    size_t len = npy_image(img, sizeof img, "|S4", "(4,)", data, 16);
+    assay__column col;
+    memset(&col, 0, sizeof col);
+    assert_int_equal(assay__npy_load_column_buf(ctx, "s.npy", img, len, &col), ASSAY_OK);
+    assert_int_equal(col.type, ASSAY__COL_STR);
+    assert_int_equal(col.n, 4);
+    assert_string_equal(col.s[0], "cat");
+    assert_string_equal(col.s[2], "x");
+    assert_string_equal(col.s[3], "bird");
+    assay__column_free(&col);
+    /* not UTF-8 */
+    len = npy_image(img, sizeof img, "|S2", "(2,)", "ab\xff\0", 4);
+    assert_int_equal(assay__npy_load_column_buf(ctx, "s.npy", img, len, &col), ASSAY_E_FORMAT);
+    assert_contains(assay_ctx_errmsg(ctx), "s.npy: row 1: byte 1 is 0xff, not valid UTF-8");
+    assert_int_equal(col.type, ASSAY__COL_NONE);
+}
+
+static void expect_text_refused(assay_ctx *ctx, const char *descr, const void *data, size_t n,
+                                size_t rows, assay_status want, const char *msg) {
+    unsigned char img[512];
+    char shape[32];
+    snprintf(shape, sizeof shape, "(%zu,)", rows);
+    size_t len = npy_image(img, sizeof img, descr, shape, data, n);
+    assay__column col;
+    memset(&col, 0, sizeof col);
+    assay_status s = assay__npy_load_column_buf(ctx, "t.npy", img, len, &col);
+    if (s != want) fail_msg("%s: status %d: %s", descr, (int)s, assay_ctx_errmsg(ctx));
+    assert_starts_with(assay_ctx_errmsg(ctx), "t.npy: ");
+    assert_contains(assay_ctx_errmsg(ctx), msg);
+    assert_int_equal(col.type, ASSAY__COL_NONE);
+    assert_null(col.s);
+}
+
+static void test_npy_text_refusals(void **state) {
+    assay_ctx *ctx = *state;
+    unsigned char d[32];
+    const uint32_t ok[2] = {'o', 'k'}, sur[2] = {'a', 0xD800}, high[2] = {0x110000, 'a'},
+                   nul[2] = {0, 'a'}, empty[2] = {0, 0};
+    put_ucs4(d, ok, 2, 0);
+    put_ucs4(d + 8, sur, 2, 0);
+    expect_text_refused(ctx, "<U2", d, 16, 2, ASSAY_E_FORMAT,
+                        "row 1: character 2 is 0xD800, a UTF-16 surrogate");
+    put_ucs4(d + 8, high, 2, 0);
+    expect_text_refused(ctx, "<U2", d, 16, 2, ASSAY_E_FORMAT,
+                        "row 1: character 1 is 0x110000, past U+10FFFF");
+    put_ucs4(d + 8, nul, 2, 0);
+    expect_text_refused(ctx, "<U2", d, 16, 2, ASSAY_E_FORMAT,
+                        "row 1: character 1 is NUL inside the text");
+    put_ucs4(d + 8, empty, 2, 0);
+    expect_text_refused(ctx, "<U2", d, 16, 2, ASSAY_E_FORMAT, "row 1 is empty");
+    expect_text_refused(ctx, "|S3", "a\0cxy\0", 6, 2, ASSAY_E_FORMAT,
+                        "row 0: byte 2 is NUL inside the text");
+    /* header: no size, a leading zero, absurd widths */
+    check_refused(ctx, "<U", 0, "(2,)", "not a string dtype assay reads", NULL);
+    check_refused(ctx, "|S0", 0, "(2,)", "not a string dtype assay reads", NULL);
+    check_refused(ctx, "<U07", 0, "(2,)", "not a string dtype assay reads", NULL);
+    check_refused(ctx, "<U99999999999", 0, "(2,)", "not a string dtype assay reads", NULL);
+
+    /* limits: bytes per value after UTF-8 encoding, and rows */
+    assay_limits lim;
+    assay_limits_default(&lim);
+    lim.max_label_bytes = 5;
+    assert_int_equal(assay_ctx_set_limits(ctx, &lim), ASSAY_OK);
+    const uint32_t two_e[2] = {0xE9, 0xE9}, three_e[3] = {0xE9, 0xE9, 'x'};
+    memset(d, 0, sizeof d);
+    put_ucs4(d, two_e, 2, 0);        /* 4 bytes as UTF-8: fits */
+    put_ucs4(d + 12, three_e, 3, 0); /* 5 bytes: fits */
+    unsigned char img[512];
+    size_t len = npy_image(img, sizeof img, "<U3", "(2,)", d, 24);
+    assay__column col;
+    memset(&col, 0, sizeof col);
+    assert_int_equal(assay__npy_load_column_buf(ctx, "t.npy", img, len, &col), ASSAY_OK);
+    assay__column_free(&col);
+    lim.max_label_bytes = 4;
+    assert_int_equal(assay_ctx_set_limits(ctx, &lim), ASSAY_OK);
+    expect_text_refused(ctx, "<U3", d, 24, 2, ASSAY_E_LIMIT,
+                        "row 1: more than 4 bytes as UTF-8, exceeds --max-label-bytes (4)");
+    expect_text_refused(ctx, "|S8", "abcdefgh", 8, 1, ASSAY_E_LIMIT,
+                        "row 0: 8 bytes exceed --max-label-bytes (4)");
+    assay_limits_default(&lim);
+    lim.max_rows = 1;
+    assert_int_equal(assay_ctx_set_limits(ctx, &lim), ASSAY_OK);
+    expect_text_refused(ctx, "<U3", d, 24, 2, ASSAY_E_LIMIT, "exceeds --max-rows (1)");
+    assay_limits_default(&lim);
+    assert_int_equal(assay_ctx_set_limits(ctx, &lim), ASSAY_OK);
+}
+
+/* Text is for labels and ids: embeddings and predicted probabilities must be numbers. */
+static void test_npy_text_embeddings_refused(void **state) {
+    assay_ctx *ctx = *state;
+    unsigned char d[64] = {'a'}, img[512];
+    size_t len = npy_image(img, sizeof img, "<U2", "(2, 4)", d, 64);
+    float *x = NULL;
+    size_t n, dd, ld;
+    assert_int_equal(assay__npy_load_matrix_buf(ctx, "e.npy", img, len, 1, &x, &n, &dd, &ld, NULL),
+                     ASSAY_E_UNSUPPORTED);
+    assert_contains(assay_ctx_errmsg(ctx),
+                    "e.npy: dtype '<U2' is a string array; expected numbers");
+    assert_contains(assay_ctx_errmsg(ctx), "labels or ids");
+    assert_null(x);
+    len = npy_image(img, sizeof img, "|S4", "(2, 4)", d, 32);
+    assert_int_equal(assay__npy_load_matrix_buf(ctx, "e.npy", img, len, 1, &x, &n, &dd, &ld, NULL),
+                     ASSAY_E_UNSUPPORTED);
+    assert_contains(assay_ctx_errmsg(ctx), "'|S4' is a string array");
 }
 
 static void test_npy_refuse_bool_complex_other(void **state) {
@@ -994,6 +1148,46 @@ static void test_npy_dataset_end_to_end(void **state) {
     assay_dataset_destroy(ds);
 }
 
+/* np.save(labels.astype(str)) and a bytes ids array, through the public loader. */
+static void test_npy_dataset_text_labels_and_ids(void **state) {
+    assay_ctx *ctx = *state;
+    enum { N = 6, D = 3 };
+    unsigned char emb[N * D * 4];
+    for (int i = 0; i < N * D; i++) putf32(emb + 4 * i, (float)(i % 5));
+    const char *labels[N] = {"cat", "dog", "cat", "bird", "dog", "cat"};
+    unsigned char lab[N * 16] = {0};
+    char ids[N * 6] = {0};
+    for (int i = 0; i < N; i++) {
+        for (size_t c = 0; labels[i][c]; c++) lab[16 * i + 4 * c] = (unsigned char)labels[i][c];
+        snprintf(ids + 6 * i, 6, "img-%d", i); /* the NUL is the padding */
+    }
+    char emb_path[1024], lab_path[1024], ids_path[1024];
+    write_npy(emb_path, sizeof emb_path, "npy_t_emb.npy", "<f4", "(6, 3)", emb, sizeof emb);
+    write_npy(lab_path, sizeof lab_path, "npy_t_labels.npy", "<U4", "(6,)", lab, sizeof lab);
+    write_npy(ids_path, sizeof ids_path, "npy_t_ids.npy", "|S6", "(6,)", ids, sizeof ids);
+    assay_load_opts opts = ASSAY_LOAD_OPTS_INIT;
+    opts.labels_file = lab_path;
+    opts.ids_file = ids_path;
+    assay_dataset *ds = NULL;
+    assay_status s = assay_dataset_load(ctx, emb_path, &opts, &ds);
+    if (s != ASSAY_OK) fail_msg("status %d: %s", (int)s, assay_ctx_errmsg(ctx));
+    assert_int_equal(assay_dataset_classes(ds), 3);
+    for (size_t i = 0; i < N; i++) {
+        int32_t c = assay_dataset_row_class(ds, i);
+        assert_string_equal(assay_dataset_class_label(ds, (size_t)c), labels[i]);
+        char id[32], want[32];
+        assert_int_equal(assay_dataset_row_id(ds, i, id, sizeof id), ASSAY_OK);
+        snprintf(want, sizeof want, "img-%zu", i);
+        assert_string_equal(id, want);
+    }
+    assay_dataset_destroy(ds);
+    /* a text array as the embeddings is refused naming the file */
+    opts.ids_file = NULL;
+    assert_int_equal(assay_dataset_load(ctx, lab_path, &opts, &ds), ASSAY_E_UNSUPPORTED);
+    assert_starts_with(assay_ctx_errmsg(ctx), lab_path);
+    assert_contains(assay_ctx_errmsg(ctx), "string array");
+}
+
 static void test_npy_dataset_length_mismatch(void **state) {
     assay_ctx *ctx = *state;
     unsigned char emb[6 * 2 * 4] = {0};
@@ -1035,7 +1229,11 @@ int main(void) {
         T(test_npy_refuse_object),
         T(test_npy_refuse_big_endian),
         T(test_npy_refuse_structured),
-        T(test_npy_refuse_strings),
+        T(test_npy_unicode_labels),
+        T(test_npy_bytes_labels),
+        T(test_npy_text_refusals),
+        T(test_npy_text_embeddings_refused),
+        T(test_npy_dataset_text_labels_and_ids),
         T(test_npy_refuse_bool_complex_other),
         T(test_npy_refuse_fortran),
         T(test_npy_convert_f4_exact),

@@ -165,6 +165,34 @@ npy_special("fifo", lambda c: c.fifo("emb.npy"), r"regular|fifo|pipe", part="2 (
 npy_special("dev-zero-symlink", lambda c: os.symlink("/dev/zero", c.p("emb.npy")),
             r"regular|device", part="2 (non-regular)")
 
+# Text labels and ids (np.save of a str or bytes array) are read; pickles and bad code points not.
+
+
+def with_emb(write_other):
+    def build(c):
+        base.write(c.p("emb.npy"), base.npy_raw(H(), BODY))
+        write_other(c)
+    return build
+
+
+LAB = lambda arr: with_emb(lambda c: np.save(c.p("labels.npy"), arr))  # noqa: E731
+npy_special("labels-unicode-is-legal", LAB(np.array(["c%d" % v for v in Y])), None,
+            expect="finding")
+npy_special("labels-unicode-bigendian-is-legal", LAB(np.array(["c%d" % v for v in Y], dtype=">U3")),
+            None, expect="finding")
+npy_special("labels-bytes-is-legal", LAB(np.array([b"c%d" % v for v in Y])), None,
+            expect="finding")
+npy_special("ids-unicode-is-legal", with_emb(lambda c: np.save(c.p("ids.npy"), IDS)), None,
+            expect="finding", args=["--ids-file", "{in}/ids.npy"])
+npy_special("labels-object", with_emb(lambda c: np.save(c.p("labels.npy"), np.array(
+    ["c%d" % v for v in Y], dtype=object), allow_pickle=True)), r"object|pickle",
+    file="labels.npy")
+npy_special("labels-unicode-surrogate", with_emb(lambda c: base.write(c.p("labels.npy"), base.npy_raw(
+    H("'<U1'", shape="(%d,)" % N), np.array([97] * 7 + [0xDC00] + [97] * (N - 8), "<u4")
+    .tobytes()))), r"row 7", file="labels.npy")
+npy_special("labels-unicode-over-label-limit", LAB(np.array(["L" * 2000] * N)),
+            r"row 0|max-label-bytes", file="labels.npy", args=["--max-label-bytes", "1000"])
+
 # ---------------------------------------------------------------------------------------------
 # csv: d.csv with columns id,label,f0..f7; physical line 1 is the header, row i is line i + 2.
 
@@ -215,7 +243,9 @@ csv("non-numeric-feature", setl(6, lambda s: cell(s, 5, "abc")), place=LINE(7) +
     + LINE(7))
 csv("numeric-trailing-garbage", setl(8, lambda s: cell(s, 2, "1.5x")), place=LINE(9))
 csv("numeric-hex-words", setl(8, lambda s: cell(s, 2, "0xZZ")), place=LINE(9))
-csv("empty-feature-cell", setl(10, lambda s: cell(s, 6, "")), place=LINE(11))
+# An empty feature cell is a missing value (pandas writes NaN so): an integrity finding.
+csv("empty-feature-cell-is-finding", setl(10, lambda s: cell(s, 6, "")), expect="finding",
+    check=has_finding("integrity"))
 csv("empty-label-cell", setl(12, lambda s: cell(s, 1, "")), place=LINE(13))
 csv("missing-label-column", lambda L: [L.__setitem__(i, cell(L[i], 1, "x" if i else "lbl"))
                                        for i in range(len(L))], place=r"label")
