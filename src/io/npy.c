@@ -148,26 +148,6 @@ static uint64_t le64(const unsigned char *p) {
     return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
 }
 
-/* IEEE binary16 to binary32, exact for every input: subnormals are scaled by 2^-24 (exact in
- * float), NaN keeps its payload and infinities stay infinite. */
-static float half_to_float(uint16_t x) {
-    uint32_t sign = (uint32_t)(x & 0x8000u) << 16;
-    uint32_t exp = (x >> 10) & 0x1fu;
-    uint32_t mant = x & 0x3ffu;
-    uint32_t bits;
-    if (exp == 0x1f) {
-        bits = sign | 0x7f800000u | mant << 13;
-    } else if (exp != 0) {
-        bits = sign | (exp + (127 - 15)) << 23 | mant << 13;
-    } else {
-        float v = (float)mant * 0x1p-24f;
-        return sign ? -v : v;
-    }
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
 static float f32_bits(uint32_t u) {
     float f;
     memcpy(&f, &u, sizeof f);
@@ -185,7 +165,7 @@ static double f64_bits(uint64_t u) {
 static double elem_double(const assay__npy_header *h, const unsigned char *p) {
     switch (h->kind) {
     case 'f':
-        if (h->itemsize == 2) return half_to_float(le16(p));
+        if (h->itemsize == 2) return assay__half_to_float(le16(p));
         if (h->itemsize == 4) return f32_bits(le32(p));
         return f64_bits(le64(p));
     case 'i':
