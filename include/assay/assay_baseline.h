@@ -34,6 +34,10 @@ ASSAY_API size_t assay_diff_relabelled(const assay_diff *d);
 /* 1 when rows were matched by id, 0 by row digest only (some side has no ids, or the ids changed
  * wholesale). */
 ASSAY_API int assay_diff_matched_by_id(const assay_diff *d);
+/* How rows were matched: "id", "content" (the features-only digest: a side without ids, or ids
+ * changed wholesale) or "digest" (the whole-row digest: a baseline manifest older than the
+ * features-only digest). Static string. */
+ASSAY_API const char *assay_diff_matched_by(const assay_diff *d);
 /* 1 when both sides have ids and rows but at most 1% of the rows share an id: rows cannot be
  * matched by id (they were matched by row digest, which covers the id), and `assay diff` fails
  * (exit 1) rather than pass on "every row added, every row removed". */

@@ -85,9 +85,14 @@ static assay_status build_changes(assay_ctx *ctx, assay__baseline *b) {
                                                   o->digest[c->old_index],
                                                   n->digest[c->new_index]};
     }
-    b->changes =
-        (assay__row_changes){df->by_id,     b->added,         df->n_added,     df->n_removed,
-                             df->n_changed, df->n_relabelled, df->n_unchanged, b->changed_rows};
+    b->changes = (assay__row_changes){df->by_id || df->by_content,
+                                      b->added,
+                                      df->n_added,
+                                      df->n_removed,
+                                      df->n_changed,
+                                      df->n_relabelled,
+                                      df->n_unchanged,
+                                      b->changed_rows};
     return ASSAY_OK;
 }
 

@@ -56,6 +56,8 @@ typedef struct assay__bl_side {
     const char **id;    /* n (NULL when !has_ids) */
     const char **label; /* n */
     unsigned char (*digest)[32];
+    /* the features-only digest per row (NULL for a manifest written before it was kept) */
+    unsigned char (*content)[32];
     /* the class list with names (labels.classes) */
     size_t n_classes;
     const char **class_label, **class_name;
@@ -85,12 +87,14 @@ typedef struct assay__bl_drift_class {
 
 /* Why `assay diff` fails when the ids changed wholesale (summary, diff.json). */
 #define ASSAY__IDS_REPLACED_REASON                                                                 \
-    "the ids changed wholesale, so no row could be matched by id: the comparison cannot show "     \
-    "which rows were kept, changed or replaced; check the export (renumbered or re-keyed ids?) "   \
-    "or start a new baseline from the current manifest"
+    "the ids changed wholesale, so no row could be matched by id (rows were matched by their "     \
+    "features instead, which cannot follow a row whose features changed); check the export "       \
+    "(renumbered or re-keyed ids?) or start a new baseline from the current manifest"
 
 typedef struct assay__bl_diff {
-    int by_id; /* matched by id (else by row digest only) */
+    int by_id;      /* matched by id (else by a digest) */
+    int by_content; /* not by id: matched by the features-only digest (both sides have it), so a
+                     * row keeps its match when its id changed; else by the whole-row digest */
     const char *matching_note;
     /* Both sides have ids and rows but at most 1% of the rows share an id (a re-export that
      * renumbered every row): the rows were then matched by row digest instead. */

@@ -15,7 +15,7 @@
 #include "core/stats.h"
 
 typedef struct row_key {
-    const void *key; /* id text, or the 32-byte row digest */
+    const void *key; /* id text, or a 32-byte digest (of the row, or of its features) */
     size_t row;
 } row_key;
 
@@ -43,19 +43,22 @@ static int cmp_changed(const void *a, const void *b) {
     return (x->new_index > y->new_index) - (x->new_index < y->new_index);
 }
 
-static row_key *sorted_keys(const assay__bl_side *s, int by_id) {
+static row_key *sorted_keys(const assay__bl_side *s, int by_id, int by_content) {
     row_key *k = malloc((s->n ? s->n : 1) * sizeof *k);
     if (k == NULL) return NULL;
     for (size_t r = 0; r < s->n; r++)
-        k[r] = (row_key){by_id ? (const void *)s->id[r] : (const void *)s->digest[r], r};
+        k[r] = (row_key){by_id        ? (const void *)s->id[r]
+                         : by_content ? (const void *)s->content[r]
+                                      : (const void *)s->digest[r],
+                         r};
     if (s->n > 1) qsort(k, s->n, sizeof *k, by_id ? cmp_text_key : cmp_digest_key);
     return k;
 }
 
 static assay_status match_rows(assay_ctx *ctx, const assay__bl_side *o, const assay__bl_side *n,
                                assay__bl_diff *df) {
-    const int by_id = df->by_id;
-    row_key *ko = sorted_keys(o, by_id), *kn = sorted_keys(n, by_id);
+    const int by_id = df->by_id, by_content = !by_id && df->by_content;
+    row_key *ko = sorted_keys(o, by_id, by_content), *kn = sorted_keys(n, by_id, by_content);
     df->added = malloc((n->n ? n->n : 1) * sizeof *df->added);
     df->removed = malloc((o->n ? o->n : 1) * sizeof *df->removed);
     df->changed = malloc(((o->n < n->n ? o->n : n->n) + 1) * sizeof *df->changed);
@@ -76,7 +79,10 @@ static assay_status match_rows(assay_ctx *ctx, const assay__bl_side *o, const as
             df->added[df->n_added++] = kn[j++].row;
         } else {
             size_t ro = ko[i++].row, rn = kn[j++].row;
-            if (memcmp(o->digest[ro], n->digest[rn], 32) == 0) {
+            /* matched by the features: the same row when its label is the same (its id may
+             * differ); by id or by row digest: the same row when the row digests are equal */
+            if (by_content ? strcmp(o->label[ro], n->label[rn]) == 0
+                           : memcmp(o->digest[ro], n->digest[rn], 32) == 0) {
                 df->n_unchanged++;
             } else {
                 int relabelled = strcmp(o->label[ro], n->label[rn]) != 0;
@@ -345,10 +351,19 @@ assay_status assay__bl_compare(assay_ctx *ctx, const assay__bl_side *old_side,
                                const assay__bl_side *new_side, assay__bl_diff *df) {
     memset(df, 0, sizeof *df);
     df->by_id = old_side->has_ids && new_side->has_ids;
+    /* Without ids on both sides rows are matched by content when both sides kept the
+     * features-only digest (a manifest written before it was kept has only the row digest). */
+    df->by_content = old_side->content != NULL && new_side->content != NULL;
     if (df->by_id)
         df->matching_note = "rows matched by id: a changed row has the same id and a different "
                             "row digest (features or label); relabelled rows are changed rows "
                             "whose label differs";
+    else if (df->by_content)
+        df->matching_note =
+            "a side has no row ids, so rows are matched by the digest of their features: a row "
+            "with the same features and label is unchanged, with the same features and another "
+            "label relabelled; a row whose features changed cannot be told from a removed row "
+            "plus an added one";
     else
         df->matching_note =
             !old_side->has_ids && !new_side->has_ids
@@ -382,11 +397,17 @@ assay_status assay__bl_compare(assay_ctx *ctx, const assay__bl_side *old_side,
         df->ids_replaced = 1;
         df->ids_in_common = common;
         df->matching_note =
-            "the ids changed wholesale (at most 1% of the rows share an id with the other side), "
-            "so rows cannot be matched by id; they are matched by row digest instead, which "
-            "covers the id too: a row whose id changed counts as removed and added even when its "
-            "features and label did not change, so the comparison cannot tell which rows were "
-            "kept, changed or replaced";
+            df->by_content
+                ? "the ids changed wholesale (at most 1% of the rows share an id with the other "
+                  "side), so rows cannot be matched by id; they are matched by the digest of "
+                  "their features instead: a row with the same features and label under a new id "
+                  "is unchanged, with another label relabelled, and a row whose features changed "
+                  "counts as removed and added"
+                : "the ids changed wholesale (at most 1% of the rows share an id with the other "
+                  "side), so rows cannot be matched by id; they are matched by row digest "
+                  "instead, which covers the id too (the baseline manifest predates the "
+                  "features-only digest): a row whose id changed counts as removed and added "
+                  "even when its features and label did not change";
         s = match_rows(ctx, old_side, new_side, df);
     }
     if (s == ASSAY_OK) s = class_shift(ctx, old_side, new_side, df);

@@ -56,3 +56,8 @@ void assay_diff_destroy(assay_diff *d) {
     assay__baseline_free(d->b);
     free(d);
 }
+
+const char *assay_diff_matched_by(const assay_diff *d) {
+    if (d == NULL || d->b->diff.by_id) return "id";
+    return d->b->diff.by_content ? "content" : "digest";
+}

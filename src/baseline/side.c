@@ -57,6 +57,7 @@ void assay__bl_side_free(assay__bl_side *side) {
     free(side->id);
     free(side->label);
     free(side->digest);
+    free(side->content);
     free(side->class_label);
     free(side->class_name);
     assay__bl_stats_free(&side->stats);
@@ -82,10 +83,12 @@ static assay_status alloc_rows(assay_ctx *ctx, assay__bl_side *side, size_t n, s
     side->id = calloc(m, sizeof *side->id);
     side->label = calloc(m, sizeof *side->label);
     side->digest = malloc(m * sizeof *side->digest);
+    side->content = malloc(m * sizeof *side->content);
     side->n_classes = n_classes;
     side->class_label = calloc(mc, sizeof *side->class_label);
     side->class_name = calloc(mc, sizeof *side->class_name);
-    if (!side->id || !side->label || !side->digest || !side->class_label || !side->class_name)
+    if (!side->id || !side->label || !side->digest || !side->content || !side->class_label ||
+        !side->class_name)
         return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory for %zu baseline rows", n);
     return ASSAY_OK;
 }
@@ -111,6 +114,7 @@ assay_status assay__bl_side_from_scan(assay_ctx *ctx, const assay__bl_scan *scan
             goto fail;
         }
         memcpy(side->digest[r], ds->row_digest[r], 32);
+        memcpy(side->content[r], ds->content_digest[r], 32);
     }
     for (size_t c = 0; c < ds->n_classes; c++) {
         side->class_label[c] = pooled(side, ds->class_label[c]);
@@ -141,15 +145,17 @@ static assay_status bad(const reader *rd, const char *key, const char *expected)
                        rd->path, key, expected);
 }
 
-/* Rows are read by position: the declared column order must be the one this build writes. */
-static int row_columns_ok(const json_t *cols) {
-    static const char *const want[] = {"index", "id", "label", "sha256"};
-    if (!json_is_array(cols) || json_array_size(cols) != 4) return 0;
-    for (size_t i = 0; i < 4; i++) {
+/* Rows are read by position: the declared column order must be the one this build writes, with
+ * or without the features-only digest (added later). Returns the number of columns, 0 if not. */
+static size_t row_columns_ok(const json_t *cols) {
+    static const char *const want[] = {"index", "id", "label", "sha256", "content_sha256"};
+    size_t n = json_array_size(cols);
+    if (!json_is_array(cols) || (n != 4 && n != 5)) return 0;
+    for (size_t i = 0; i < n; i++) {
         const char *v = json_string_value(json_array_get(cols, i));
         if (v == NULL || strcmp(v, want[i]) != 0) return 0;
     }
-    return 1;
+    return n;
 }
 
 /* A label or id value as text: a JSON string as is, an integer in decimal. */
@@ -194,6 +200,11 @@ static assay_status read_rows(reader *rd, const json_t *doc) {
     const json_t *ltype = json_object_get(labels, "type");
     side->labels_int = json_is_string(ltype) && strcmp(json_string_value(ltype), "integer") == 0;
     ASSAY_TRY(alloc_rows(rd->ctx, side, json_array_size(rows), json_array_size(classes)));
+    const size_t n_cols = row_columns_ok(json_object_get(doc, "row_columns"));
+    if (n_cols == 4) { /* an older manifest: rows can be matched by id or whole-row digest */
+        free(side->content);
+        side->content = NULL;
+    }
     char key[96];
     for (size_t c = 0; c < side->n_classes; c++) {
         const json_t *k = json_array_get(classes, c);
@@ -212,8 +223,10 @@ static assay_status read_rows(reader *rd, const json_t *doc) {
         const json_t *idx = json_array_get(row, 0), *id = json_array_get(row, 1);
         const json_t *lab = json_array_get(row, 2), *hex = json_array_get(row, 3);
         snprintf(key, sizeof key, "rows[%zu]", r);
-        if (!json_is_array(row) || json_array_size(row) != 4)
-            return bad(rd, key, "[index, id, label, sha256]");
+        if (!json_is_array(row) || json_array_size(row) != n_cols)
+            return bad(rd, key,
+                       n_cols == 4 ? "[index, id, label, sha256]"
+                                   : "[index, id, label, sha256, content_sha256]");
         if (!json_is_integer(idx) || json_integer_value(idx) != (json_int_t)r)
             return bad(rd, key, "index equal to the row's position");
         if (side->has_ids ? !(json_is_string(id) || json_is_integer(id)) : !json_is_null(id))
@@ -224,6 +237,9 @@ static assay_status read_rows(reader *rd, const json_t *doc) {
             return bad(rd, key, "a label (string or integer)");
         if (hex_digest(json_string_value(hex), side->digest[r]) != 0)
             return bad(rd, key, "a SHA-256 of 64 hex digits as the fourth value");
+        if (side->content != NULL &&
+            hex_digest(json_string_value(json_array_get(row, 4)), side->content[r]) != 0)
+            return bad(rd, key, "a SHA-256 of 64 hex digits as the fifth value");
         side->label[r] = value_text(side, lab);
         if (side->has_ids) side->id[r] = value_text(side, id);
         if (side->label[r] == NULL || (side->has_ids && side->id[r] == NULL))
@@ -467,7 +483,9 @@ assay_status assay__bl_side_read_buf(assay_ctx *ctx, const char *path, const cha
     else if (!json_is_string(digest) || strlen(json_string_value(digest)) != 64)
         s = bad(&rd, "hash.dataset_sha256", "a SHA-256 of 64 hex digits");
     else if (!row_columns_ok(json_object_get(doc, "row_columns")))
-        s = bad(&rd, "row_columns", "[\"index\", \"id\", \"label\", \"sha256\"]");
+        s = bad(&rd, "row_columns",
+                "[\"index\", \"id\", \"label\", \"sha256\", \"content_sha256\"] (or without "
+                "the last)");
     if (s == ASSAY_OK)
         s = assay__json_check_strings(ctx, path, doc, assay__limits(ctx)->max_field_bytes);
     if (s == ASSAY_OK) {

@@ -328,11 +328,11 @@ static int cmd_diff(const cli_opts *o) {
             "{s:s, s:s, s:s, s:s, s:i, s:s, s:b, s:I, s:I, s:I, s:I, s:o, s:o}", "tool", "assay",
             "version", assay_version(), "command", "diff", "status",
             code == CLI_EXIT_PASS ? "pass" : "fail", "exit_code", code, "matched_by",
-            assay_diff_matched_by_id(d) ? "id" : "digest", "ids_changed_wholesale",
-            assay_diff_ids_changed_wholesale(d), "added", (json_int_t)assay_diff_added(d),
-            "removed", (json_int_t)assay_diff_removed(d), "changed",
-            (json_int_t)assay_diff_changed(d), "relabelled", (json_int_t)assay_diff_relabelled(d),
-            "class_shift_p", isfinite(p) ? json_real(p) : json_null(), "diff",
+            assay_diff_matched_by(d), "ids_changed_wholesale", assay_diff_ids_changed_wholesale(d),
+            "added", (json_int_t)assay_diff_added(d), "removed", (json_int_t)assay_diff_removed(d),
+            "changed", (json_int_t)assay_diff_changed(d), "relabelled",
+            (json_int_t)assay_diff_relabelled(d), "class_shift_p",
+            isfinite(p) ? json_real(p) : json_null(), "diff",
             o->out_dir ? json_string(path) : json_null());
         char *line = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
         json_decref(j);

@@ -114,7 +114,8 @@ typedef struct assay__changed_row {
 } assay__changed_row;
 
 typedef struct assay__row_changes {
-    int by_id;            /* rows matched by id (else by digest: no changed rows) */
+    int matched; /* rows matched by id or by their features' digest, so changed rows are known
+                  * (else by the whole-row digest: none can be) */
     const uint8_t *added; /* per current row: 1 if not in the baseline */
     size_t n_added, n_removed, n_changed, n_relabelled, n_unchanged;
     const assay__changed_row *changed; /* n_changed */

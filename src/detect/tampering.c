@@ -33,9 +33,10 @@ static assay_status detect_tampering(const assay__det_input *in, assay__det_out 
     out->stat[1] = (double)df->n_removed;
     out->stat[2] = (double)df->n_changed;
     out->stat[3] = (double)df->n_relabelled;
-    if (!df->by_id) {
-        out->note = "matched by row digest only (a side has no ids): changed rows cannot be told "
-                    "from removed plus added rows, so there are no tampering findings";
+    if (!df->matched) {
+        out->note = "matched by row digest only (a side has no ids and the baseline manifest "
+                    "predates the features-only digest): changed rows cannot be told from "
+                    "removed plus added rows, so there are no tampering findings";
         return ASSAY_OK;
     }
     /* matched rows score 0 until found changed; added rows keep NaN (not applicable) */

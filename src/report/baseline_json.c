@@ -64,7 +64,10 @@ static void summary_text(const assay__baseline *b, char *buf, size_t len) {
                      "%zu row%s added, %zu removed, %zu changed (%zu relabelled), %zu unchanged; "
                      "matched by %s",
                      df->n_added, df->n_added == 1 ? "" : "s", df->n_removed, df->n_changed,
-                     df->n_relabelled, df->n_unchanged, df->by_id ? "id" : "row digest only");
+                     df->n_relabelled, df->n_unchanged,
+                     df->by_id        ? "id"
+                     : df->by_content ? "features digest"
+                                      : "row digest only");
     if (w < 0 || (size_t)w >= len) return;
     if (isfinite(df->p_value))
         w += snprintf(buf + w, len - (size_t)w,
@@ -159,7 +162,10 @@ json_t *assay__baseline_json(const assay__baseline *b, const json_t *etsi) {
         json_pack("{s:o, s:s}", "path",
                   assay__json_str(b->previous_report_path ? b->previous_report_path : ""), "note",
                   b->previous_report_note ? b->previous_report_note : ""));
-    json_object_set_new(doc, "matched_by", json_string(df->by_id ? "id" : "digest"));
+    json_object_set_new(doc, "matched_by",
+                        json_string(df->by_id        ? "id"
+                                    : df->by_content ? "content"
+                                                     : "digest"));
     json_object_set_new(doc, "matching_note", json_string(df->matching_note));
     json_object_set_new(doc, "rows",
                         json_pack("{s:I, s:I, s:I}", "old", (json_int_t)o->n, "new",

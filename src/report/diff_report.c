@@ -23,15 +23,16 @@ assay_status assay_diff_write(assay_ctx *ctx, const assay_diff *d, const char *d
     json_object_set_new(doc, "exit_code", json_integer(exit_code));
     json_object_set_new(doc, "baseline", assay__baseline_json(d->b, etsi));
     const assay__bl_diff *df = &d->b->diff;
-    json_object_set_new(doc, "ids_changed_wholesale",
-                        df->ids_replaced
-                            ? json_pack("{s:I, s:I, s:I, s:s, s:I, s:s}", "old_rows",
-                                        (json_int_t)d->b->old_side.n, "new_rows",
-                                        (json_int_t)d->b->new_side.n, "ids_in_common",
-                                        (json_int_t)df->ids_in_common, "matched_by", "digest",
-                                        "rows_matched_by_digest", (json_int_t)df->n_unchanged,
-                                        "reason", ASSAY__IDS_REPLACED_REASON)
-                            : json_null());
+    json_object_set_new(
+        doc, "ids_changed_wholesale",
+        df->ids_replaced
+            ? json_pack("{s:I, s:I, s:I, s:s, s:I, s:s}", "old_rows", (json_int_t)d->b->old_side.n,
+                        "new_rows", (json_int_t)d->b->new_side.n, "ids_in_common",
+                        (json_int_t)df->ids_in_common, "matched_by",
+                        df->by_content ? "content" : "digest", "rows_matched_by_digest",
+                        (json_int_t)(df->n_unchanged + df->n_changed), "reason",
+                        ASSAY__IDS_REPLACED_REASON)
+            : json_null());
     json_decref(etsi);
     /* staged and committed like a report set, so the folder's commit record lists it */
     assay__outset set;
@@ -74,10 +75,15 @@ void assay_diff_summary(const assay_diff *d, FILE *fp) {
         fprintf(fp,
                 "  ids changed wholesale: %zu of %zu baseline rows share an id with the %zu "
                 "current rows; cannot match rows by id\n"
-                "  matched by row digest instead: %zu rows identical (the digest covers the id)\n",
-                df->ids_in_common, b->old_side.n, b->new_side.n, df->n_unchanged);
+                "  matched by %s instead: %zu rows matched\n",
+                df->ids_in_common, b->old_side.n, b->new_side.n,
+                df->by_content ? "the digest of their features" : "row digest (it covers the id)",
+                df->n_unchanged + df->n_changed);
     else
-        fprintf(fp, "  matched by %s\n", df->by_id ? "id" : "row digest only (no ids)");
+        fprintf(fp, "  matched by %s\n",
+                df->by_id        ? "id"
+                : df->by_content ? "the digest of their features (a side has no ids)"
+                                 : "row digest only (no ids)");
     if (!df->by_id) fprintf(fp, "  note: %s\n", df->matching_note);
     fprintf(fp, "  rows: %zu added, %zu removed, %zu changed (%zu relabelled), %zu unchanged\n",
             df->n_added, df->n_removed, df->n_changed, df->n_relabelled, df->n_unchanged);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* manifest.json: the dataset's fingerprint -- input files with their SHA-256, shape, label set,
- * the dataset digest and one digest per row (with id and label), tool version and parameters,
+ * the dataset digest and two digests per row (of the whole row, and of its features alone, which
+ * matches a row whose id changed), tool version and parameters,
  * and per-class statistics (centroid, spread, detector-score quantiles). It is the inventory
  * entry for the data and the baseline a later scan compares against (`--baseline`, `assay diff`;
  * schema in schemas/assay-manifest-1.schema.json). */
@@ -20,10 +21,13 @@ json_t *assay__manifest_json(const assay_dataset *ds, const assay_result *res,
                                                  assay__json_str(ds->class_name[c]), "count",
                                                  (json_int_t)ds->class_count[c]));
     json_t *rows = json_array();
+    char content[65];
     for (size_t r = 0; r < ds->n; r++) {
         assay__hex32(ds->row_digest[r], hex);
-        json_array_append_new(rows, json_pack("[I, o, o, s]", (json_int_t)r, assay__id_json(ds, r),
-                                              assay__label_json(ds, r), hex));
+        assay__hex32(ds->content_digest[r], content);
+        json_array_append_new(rows,
+                              json_pack("[I, o, o, s, s]", (json_int_t)r, assay__id_json(ds, r),
+                                        assay__label_json(ds, r), hex, content));
     }
     assay__hex32(ds->digest, hex);
     const char *src = opts && opts->input_source ? opts->input_source : NULL;
@@ -59,8 +63,8 @@ json_t *assay__manifest_json(const assay_dataset *ds, const assay_result *res,
                                       "metric", assay_metric_name(res->opts.metric), "gate",
                                       res->gate_passed ? "pass" : "fail", "flagged",
                                       (json_int_t)res->n_flagged, "report", "report.json"));
-    /* Per-class statistics: what the next scan measures drift against (docs/pipelines.md, "Scheduled
-     * scans"); null when they could not be computed (no scan, or out of memory). */
+    /* Per-class statistics: what the next scan measures drift against (docs/pipelines.md,
+     * "Scheduled scans"); null when they could not be computed (no scan, or out of memory). */
     json_t *stats = json_null();
     if (res != NULL) {
         assay__bl_stats st;
@@ -73,8 +77,9 @@ json_t *assay__manifest_json(const assay_dataset *ds, const assay_result *res,
     }
     json_object_set_new(doc, "class_statistics", stats);
     json_object_set_new(doc, "etsi", assay__etsi_refs(etsi, "manifest"));
-    json_object_set_new(doc, "row_columns",
-                        json_pack("[s, s, s, s]", "index", "id", "label", "sha256"));
+    json_object_set_new(
+        doc, "row_columns",
+        json_pack("[s, s, s, s, s]", "index", "id", "label", "sha256", "content_sha256"));
     json_object_set_new(doc, "rows", rows);
     return doc;
 }

@@ -324,21 +324,22 @@ static void test_csv_without_ids(void **state) {
 
     json_t *rep = tu_load_json(rep_new), *mo = tu_load_json(man_old), *mn = tu_load_json(man_new);
     const json_t *b = json_object_get(rep, "baseline");
-    assert_string_equal(json_string_value(json_object_get(b, "matched_by")), "digest");
+    /* no ids: rows are matched by the digest of their features, so a relabelled row is found */
+    assert_string_equal(json_string_value(json_object_get(b, "matched_by")), "content");
     assert_contains(json_string_value(json_object_get(b, "matching_note")),
                     "cannot be told from a removed row plus an added one");
     assert_true(json_is_null(json_object_get(b, "previous_report_sha256")));
     assert_contains(
         json_string_value(json_object_get(json_object_get(b, "previous_report"), "note")),
         "no report.json");
-    /* removed: the 2 removed rows and the 9 changed ones, as old digests; added: the 3 new rows
-     * and the 9 changed ones, as new digests */
+    /* removed: the 2 removed rows and the 5 whose features changed, as old digests; added: the 3
+     * new rows and those 5, as new digests; the 4 relabelled rows keep their features: matched,
+     * and changed */
     const json_t *orows = json_object_get(mo, "rows"), *nrows = json_object_get(mn, "rows");
     char want_removed[16][65], want_added[16][65];
     size_t nr = 0, na = 0;
     for (size_t r = 0; r < N; r++) {
-        int gone = listed(k_removed, 2, r),
-            moved = listed(k_changed, 5, r) || listed(k_relabelled, 4, r);
+        int gone = listed(k_removed, 2, r), moved = listed(k_changed, 5, r);
         if (gone || moved)
             snprintf(want_removed[nr++], 65, "%s",
                      json_string_value(json_array_get(json_array_get(orows, r), 3)));
@@ -349,12 +350,13 @@ static void test_csv_without_ids(void **state) {
     for (size_t k = 0; k < 3; k++)
         snprintf(want_added[na++], 65, "%s",
                  json_string_value(json_array_get(json_array_get(nrows, N - 2 + k), 3)));
-    assert_int_equal(nr, 11);
-    assert_int_equal(na, 12);
+    assert_int_equal(nr, 7);
+    assert_int_equal(na, 8);
     const json_t *counts = json_object_get(b, "counts");
-    assert_int_equal(json_integer_value(json_object_get(counts, "removed")), 11);
-    assert_int_equal(json_integer_value(json_object_get(counts, "added")), 12);
-    assert_int_equal(json_integer_value(json_object_get(counts, "changed")), 0);
+    assert_int_equal(json_integer_value(json_object_get(counts, "removed")), 7);
+    assert_int_equal(json_integer_value(json_object_get(counts, "added")), 8);
+    assert_int_equal(json_integer_value(json_object_get(counts, "changed")), 4);
+    assert_int_equal(json_integer_value(json_object_get(counts, "relabelled")), 4);
     const json_t *list[2] = {json_object_get(json_object_get(b, "removed"), "rows"),
                              json_object_get(json_object_get(b, "added"), "rows")};
     char(*want[2])[65] = {want_removed, want_added};
@@ -371,17 +373,25 @@ static void test_csv_without_ids(void **state) {
             assert_true(json_is_null(json_object_get(json_array_get(list[l], 0), "id")));
         }
     }
-    /* no tampering findings: a changed row cannot be told apart without ids */
-    size_t i;
+    /* the relabelled rows are tampering findings even without ids; nothing else is */
+    size_t i, tampered = 0;
     const json_t *f;
-    json_array_foreach(json_object_get(rep, "findings"), i, f)
-        assert_string_not_equal(json_string_value(json_object_get(f, "kind")), "tampering");
-    /* assay diff agrees (and exits 0: no row is known to have changed) */
+    json_array_foreach(json_object_get(rep, "findings"), i, f) {
+        if (strcmp(json_string_value(json_object_get(f, "kind")), "tampering") != 0) continue;
+        size_t row = (size_t)json_integer_value(json_object_get(f, "index"));
+        int relabelled = 0;
+        for (size_t r = 0; r < N; r++)
+            relabelled |= listed(k_relabelled, 4, r) && new_index(r) == row;
+        assert_true(relabelled);
+        tampered++;
+    }
+    assert_int_equal(tampered, 4);
+    /* assay diff agrees, and exits 1: rows are known to have changed */
     const char *diff[] = {"assay", "diff", man_lone, man_new, NULL};
-    assert_int_equal(tu_run_assay("bl_csv_diff", diff), 0);
+    assert_int_equal(tu_run_assay("bl_csv_diff", diff), 1);
     char *out = tu_slurp(g_out, NULL);
-    assert_contains(out, "12 added, 11 removed, 0 changed");
-    assert_contains(out, "matched by row digest only");
+    assert_contains(out, "8 added, 7 removed, 4 changed (4 relabelled)");
+    assert_contains(out, "matched by the digest of their features (a side has no ids)");
     free(out);
     tu_schema_valid(TU_SCHEMA("assay-report-1.schema.json"), rep_new);
     tu_schema_valid(TU_SCHEMA("assay-manifest-1.schema.json"), man_new);
@@ -408,11 +418,15 @@ static void test_diff_ids_changed_wholesale(void **state) {
         for (size_t j = 0; j < D; j++) fprintf(fp, ",f%zu", j);
         fprintf(fp, "\n");
         for (size_t r = 0; r < t.n; r++) {
+            /* the re-export also relabels rows 10..14 and moves the features of rows 20..22 */
+            long long label = side && r >= 10 && r < 15 ? (t.label[r] + 1) % C : t.label[r];
             if (side)
-                fprintf(fp, "%s,%lld", t.id[r], (long long)t.label[r]);
+                fprintf(fp, "%s,%lld", t.id[r], label);
             else
-                fprintf(fp, "%zu,%lld", r, (long long)t.label[r]);
-            for (size_t j = 0; j < D; j++) fprintf(fp, ",%.9g", (double)t.x[r * D + j]);
+                fprintf(fp, "%zu,%lld", r, label);
+            for (size_t j = 0; j < D; j++)
+                fprintf(fp, ",%.9g",
+                        (double)t.x[r * D + j] + (side && r >= 20 && r < 23 && j == 0 ? 0.5 : 0.0));
             fprintf(fp, "\n");
         }
         assert_int_equal(fclose(fp), 0);
@@ -438,8 +452,9 @@ static void test_diff_ids_changed_wholesale(void **state) {
     char *out = tu_slurp(g_out, NULL);
     assert_contains(out, "ids changed wholesale: 0 of 400 baseline rows share an id with the 400 "
                          "current rows; cannot match rows by id");
-    assert_contains(out, "matched by row digest instead: 0 rows identical");
-    assert_contains(out, "400 added, 400 removed, 0 changed");
+    /* matched by their features: the relabelled rows are found, the moved ones cannot be */
+    assert_contains(out, "matched by the digest of their features instead: 397 rows matched");
+    assert_contains(out, "3 added, 3 removed, 5 changed (5 relabelled), 392 unchanged");
     assert_contains(out, "verdict: FAIL: the ids changed wholesale");
     free(out);
     char line[4096];
@@ -449,7 +464,7 @@ static void test_diff_ids_changed_wholesale(void **state) {
     assert_non_null(summary);
     assert_string_equal(json_string_value(json_object_get(summary, "status")), "fail");
     assert_true(json_is_true(json_object_get(summary, "ids_changed_wholesale")));
-    assert_string_equal(json_string_value(json_object_get(summary, "matched_by")), "digest");
+    assert_string_equal(json_string_value(json_object_get(summary, "matched_by")), "content");
     json_decref(summary);
     json_t *dj = tu_load_json(diff_json);
     assert_int_equal(json_integer_value(json_object_get(dj, "exit_code")), 1);
@@ -457,10 +472,11 @@ static void test_diff_ids_changed_wholesale(void **state) {
     assert_true(json_is_object(w));
     assert_int_equal(json_integer_value(json_object_get(w, "ids_in_common")), 0);
     assert_int_equal(json_integer_value(json_object_get(w, "old_rows")), 400);
-    assert_int_equal(json_integer_value(json_object_get(w, "rows_matched_by_digest")), 0);
+    assert_int_equal(json_integer_value(json_object_get(w, "rows_matched_by_digest")), 397);
+    assert_string_equal(json_string_value(json_object_get(w, "matched_by")), "content");
     assert_contains(json_string_value(json_object_get(w, "reason")), "ids changed wholesale");
     const json_t *b = json_object_get(dj, "baseline");
-    assert_string_equal(json_string_value(json_object_get(b, "matched_by")), "digest");
+    assert_string_equal(json_string_value(json_object_get(b, "matched_by")), "content");
     assert_contains(json_string_value(json_object_get(b, "matching_note")),
                     "cannot be matched by id");
     json_decref(dj);
