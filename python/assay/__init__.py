@@ -402,7 +402,9 @@ class Result:
 
     @property
     def tests(self) -> "pandas.DataFrame":  # noqa: F821
-        """The per-class and per-dataset hypothesis tests (report.json "tests")."""
+        """The per-class and per-dataset hypothesis tests, report.json's "tests" with its keys:
+        detector, class (None: the whole dataset), statistic, value, p_value, q_value (BH),
+        significant, severity, gate, null, detail."""
         import pandas as pd
 
         classes = self._r.dataset.classes
@@ -410,7 +412,7 @@ class Result:
         for det, cls, stat, value, p, q, sig, sev, gate, null, detail in self._r.tests():
             rows.append([det, classes[cls] if cls >= 0 else None, stat, value, p, q, sig, sev,
                          gate, null, detail])
-        return pd.DataFrame(rows, columns=["detector", "class", "statistic", "value", "p", "q",
+        return pd.DataFrame(rows, columns=["detector", "class", "statistic", "value", "p_value", "q_value",
                                            "significant", "severity", "gate", "null",
                                            "detail"])
 
