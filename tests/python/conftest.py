@@ -92,9 +92,16 @@ def assert_same_report(py_doc, cli_doc, tmp_path, also=()):
         pytest.fail(f"report.json differs (diff {tmp_path}/cli.json python.json):\n{diff}")
 
 
-def run_python(code, timeout=300, **kw):
-    """Runs code in a fresh interpreter (the same one, with the same sys.path)."""
+def run_python(code, fresh_rusage=False, **kw):
+    """Runs code in a fresh interpreter (the same one, with the same sys.path).
+
+    fresh_rusage: start it from a shell that forks it, so its ru_maxrss starts from the
+    shell's peak: Linux carries a process's peak RSS across execve, and this process (pytest,
+    numpy, maybe torch) would otherwise hand its own few hundred MB down to the child."""
     env = clean_env()
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-    return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kw)
+    argv = [sys.executable, "-c", code]
+    if fresh_rusage:
+        argv = ["/bin/sh", "-c", '"$0" -c "$1"; exit $?', sys.executable, code]
+    return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, **kw)
