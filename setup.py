@@ -63,6 +63,8 @@ class BuildWithCMake(build_ext):
             lib = find_static(build)
             if lib is None:
                 sys.exit(f"{build}: the CMake build made no libassay.a")
+        # always relink: the archive may be another build's with an older timestamp
+        self.force = True
         dirs, libs = pkg_config_libs()
         for ext in self.extensions:
             # the archive before the system libraries it needs (link order)
