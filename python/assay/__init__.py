@@ -459,7 +459,7 @@ class Result:
         nf = int(self._array("flags", np.uint8).sum())
         ds = self.dataset
         return (f"<assay.Result {self.verdict}: {nf} of {n} rows flagged "
-                f"({100.0 * nf / n if n else 0:.1f}%), {len(self.findings)} findings; "
+                f"({100.0 * nf / n if n else 0:.1f}%), {self._r.finding_count()} findings; "
                 f"{ds.d} dims, {len(ds.classes)} classes>")
 
 

@@ -38,8 +38,8 @@ static PyObject *raise_status(assay_ctx *ctx, assay_status s, const char *fallba
     if (msg == NULL || msg[0] == '\0') msg = fallback != NULL ? fallback : assay_status_str(s);
     PyObject *fn = PyObject_GetAttrString(g_errors_mod, "_raise");
     if (fn == NULL) return NULL;
-    PyObject *exc = PyObject_CallFunction(fn, "ssi", msg, status_name(s),
-                                          assay_status_is_input_error(s));
+    PyObject *exc =
+        PyObject_CallFunction(fn, "ssi", msg, status_name(s), assay_status_is_input_error(s));
     Py_DECREF(fn);
     if (exc == NULL) return NULL;
     PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
@@ -127,7 +127,9 @@ static assay_ctx *new_ctx(int threads) {
     assay_ctx *ctx = NULL;
     assay_status s = assay_ctx_create(&ctx, &o);
     if (s != ASSAY_OK) {
-        raise_status(NULL, s, s == ASSAY_E_UNSUPPORTED ? "instruction set not supported (check ASSAY_ISA)" : NULL);
+        raise_status(NULL, s,
+                     s == ASSAY_E_UNSUPPORTED ? "instruction set not supported (check ASSAY_ISA)"
+                                              : NULL);
         return NULL;
     }
     return ctx;
@@ -369,6 +371,10 @@ static PyObject *Result_rows(ResultObject *self, PyObject *u) {
     (void)u;
     return PyLong_FromSize_t(assay_result_rows(self->res));
 }
+static PyObject *Result_finding_count(ResultObject *self, PyObject *u) {
+    (void)u;
+    return PyLong_FromSize_t(assay_result_finding_count(self->res));
+}
 static PyObject *Result_reasons(ResultObject *self, PyObject *u) {
     (void)u;
     size_t n = assay_result_reason_count(self->res);
@@ -521,15 +527,16 @@ static PyObject *Result_findings(ResultObject *self, PyObject *u) {
         char *ev = NULL;
         assay_status s = assay_result_finding(self->res, i, &f);
         if (s == ASSAY_OK) s = assay_report_explain(self->data->ds, self->res, i, why, sizeof why);
-        if (s == ASSAY_OK) s = assay_report_evidence_json(self->ctx, self->data->ds, self->res, i, &ev);
+        if (s == ASSAY_OK)
+            s = assay_report_evidence_json(self->ctx, self->data->ds, self->res, i, &ev);
         if (s != ASSAY_OK) {
             Py_DECREF(l);
             return raise_status(self->ctx, s, NULL);
         }
-        PyObject *t = Py_BuildValue("(nssdssLss)", (Py_ssize_t)f.row, assay_detector_name(f.detector),
-                                    assay_severity_name(f.severity), (double)f.score,
-                                    f.kind ? f.kind : "", f.reason ? f.reason : "",
-                                    (long long)f.test, why, ev);
+        PyObject *t =
+            Py_BuildValue("(nssdssLss)", (Py_ssize_t)f.row, assay_detector_name(f.detector),
+                          assay_severity_name(f.severity), (double)f.score, f.kind ? f.kind : "",
+                          f.reason ? f.reason : "", (long long)f.test, why, ev);
         free(ev);
         if (t == NULL) {
             Py_DECREF(l);
@@ -589,8 +596,8 @@ static PyObject *Result_neighbours(ResultObject *self, PyObject *u) {
         if (assay_result_neighbours(self->res, r, &ids, &dist, &kr) != ASSAY_OK || kr != k) {
             Py_DECREF(bi);
             Py_DECREF(bd);
-            return PyErr_Format(PyExc_RuntimeError, "assay: row %zu has %zu neighbours, not %zu",
-                                r, kr, k);
+            return PyErr_Format(PyExc_RuntimeError, "assay: row %zu has %zu neighbours, not %zu", r,
+                                kr, k);
         }
         memcpy(oi + r * k, ids, k * sizeof(int64_t));
         memcpy(od + r * k, dist, k * sizeof(float));
@@ -606,6 +613,7 @@ static PyMethodDef Result_methods[] = {
     {"verdict", (PyCFunction)Result_verdict, METH_NOARGS, NULL},
     {"exit_code", (PyCFunction)Result_exit_code, METH_NOARGS, NULL},
     {"rows", (PyCFunction)Result_rows, METH_NOARGS, NULL},
+    {"finding_count", (PyCFunction)Result_finding_count, METH_NOARGS, NULL},
     {"reasons", (PyCFunction)Result_reasons, METH_NOARGS, NULL},
     {"policy_json", (PyCFunction)Result_policy_json, METH_NOARGS, NULL},
     {"report_text", (PyCFunction)Result_report_text, METH_VARARGS, NULL},
@@ -634,7 +642,8 @@ static PyTypeObject ResultType = {
 /* The dtype of a buffer's struct format ("<f", "=d", "B", "q"...); -1 if unsupported. */
 static int format_dtype(const char *fmt, Py_ssize_t itemsize) {
     if (fmt == NULL) return ASSAY_DTYPE_U8;
-    if (*fmt == '@' || *fmt == '=' || *fmt == '<') fmt++;
+    if (*fmt == '@' || *fmt == '=' || *fmt == '<')
+        fmt++;
     else if (*fmt == '>' || *fmt == '!')
         return -1; /* big-endian */
     if (fmt[0] == '\0' || fmt[1] != '\0') return -1;
@@ -690,8 +699,10 @@ static int array_from_buffer(const char *what, PyObject *obj, Py_buffer *b, int 
     if (PyObject_GetBuffer(obj, b, PyBUF_RECORDS_RO) < 0) return -1;
     int dt = format_dtype(b->format, b->itemsize);
     if (dt < 0) {
-        PyErr_Format(PyExc_TypeError, "%s: unsupported element type '%s' (expected a float or "
-                     "integer array in native byte order)", what, b->format ? b->format : "?");
+        PyErr_Format(PyExc_TypeError,
+                     "%s: unsupported element type '%s' (expected a float or "
+                     "integer array in native byte order)",
+                     what, b->format ? b->format : "?");
         PyBuffer_Release(b);
         return -1;
     }
@@ -871,6 +882,19 @@ static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw) {
         PyErr_SetString(PyExc_TypeError, "options and keys must be lists of (str, str)");
         return NULL;
     }
+    for (int which = 0; which < 2; which++) {
+        PyObject *l = which ? keys : options;
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(l); i++) {
+            PyObject *t = PyList_GET_ITEM(l, i);
+            if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 2 ||
+                !PyUnicode_Check(PyTuple_GET_ITEM(t, 0)) ||
+                !PyUnicode_Check(PyTuple_GET_ITEM(t, 1))) {
+                Py_DECREF(empty);
+                PyErr_SetString(PyExc_TypeError, "options and keys must be lists of (str, str)");
+                return NULL;
+            }
+        }
+    }
     if (dataset != NULL && !PyObject_TypeCheck(dataset, &DatasetType)) {
         Py_DECREF(empty);
         PyErr_SetString(PyExc_TypeError, "dataset must be an assay._assay.Dataset");
@@ -945,13 +969,11 @@ static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw) {
             }
         }
         if (probs != NULL) {
-            if (array_from_buffer("pred_probs", probs, &pb, 1, &w.arrays.pred_probs) < 0)
-                goto out;
+            if (array_from_buffer("pred_probs", probs, &pb, 1, &w.arrays.pred_probs) < 0) goto out;
             have_p = 1;
         }
         if (name_o != NULL && (w.arrays.name = PyUnicode_AsUTF8(name_o)) == NULL) goto out;
-        if (classes_o != NULL && (w.arrays.classes = PyUnicode_AsUTF8(classes_o)) == NULL)
-            goto out;
+        if (classes_o != NULL && (w.arrays.classes = PyUnicode_AsUTF8(classes_o)) == NULL) goto out;
         w.arrays.copy = copy_o != NULL && PyObject_IsTrue(copy_o);
         w.use_arrays = 1;
     }
@@ -1007,18 +1029,17 @@ out:
 /* _assay.load(path, format=None, labels_file=None, ...): assay_dataset_load. */
 static PyObject *mod_load(PyObject *m, PyObject *args, PyObject *kw) {
     (void)m;
-    static char *kwlist[] = {"path",          "format",          "h5_embeddings", "h5_labels",
-                             "h5_ids",        "h5_pred_probs",   "label_column",  "id_column",
-                             "feature_columns", "labels_file",   "ids_file",      "pred_probs_file",
-                             "classes",       "threads",         NULL};
+    static char *kwlist[] = {
+        "path",          "format",          "h5_embeddings", "h5_labels",       "h5_ids",
+        "h5_pred_probs", "label_column",    "id_column",     "feature_columns", "labels_file",
+        "ids_file",      "pred_probs_file", "classes",       "threads",         NULL};
     const char *path, *format = NULL;
     assay_load_opts lo = ASSAY_LOAD_OPTS_INIT;
     int threads = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|zzzzzzzzzzzzi", kwlist, &path, &format,
-                                     &lo.h5_embeddings, &lo.h5_labels, &lo.h5_ids,
-                                     &lo.h5_pred_probs, &lo.label_column, &lo.id_column,
-                                     &lo.feature_columns, &lo.labels_file, &lo.ids_file,
-                                     &lo.pred_probs_file, &lo.classes, &threads))
+    if (!PyArg_ParseTupleAndKeywords(
+            args, kw, "s|zzzzzzzzzzzzi", kwlist, &path, &format, &lo.h5_embeddings, &lo.h5_labels,
+            &lo.h5_ids, &lo.h5_pred_probs, &lo.label_column, &lo.id_column, &lo.feature_columns,
+            &lo.labels_file, &lo.ids_file, &lo.pred_probs_file, &lo.classes, &threads))
         return NULL;
     if (format != NULL && strcmp(format, "auto") != 0) {
         if (strcmp(format, "hdf5") == 0 || strcmp(format, "h5") == 0)
@@ -1075,11 +1096,11 @@ static PyObject *mod_info(PyObject *m, PyObject *u) {
         if (assay_isa_supported((assay_isa)i)) PyList_Append(runs, s);
         Py_XDECREF(s);
     }
-    PyObject *d = Py_BuildValue("{s:s,s:s,s:N,s:N,s:s,s:s,s:i,s:i}", "version", assay_version(),
-                                "isa", assay_isa_name(assay_ctx_isa(ctx)), "isa_built", built,
-                                "isa_supported", runs, "cpu_features", assay_cpu_features(),
-                                "blas", assay_blas_info(), "threads", assay_ctx_threads(ctx),
-                                "blas_threads", assay_blas_threads());
+    PyObject *d =
+        Py_BuildValue("{s:s,s:s,s:N,s:N,s:s,s:s,s:i,s:i}", "version", assay_version(), "isa",
+                      assay_isa_name(assay_ctx_isa(ctx)), "isa_built", built, "isa_supported", runs,
+                      "cpu_features", assay_cpu_features(), "blas", assay_blas_info(), "threads",
+                      assay_ctx_threads(ctx), "blas_threads", assay_blas_threads());
     assay_ctx_destroy(ctx);
     return d;
 }
@@ -1133,9 +1154,15 @@ static PyMethodDef module_methods[] = {
     {"policy_options", mod_policy_options, METH_NOARGS, "the policy option table"},
     {NULL, NULL, 0, NULL}};
 
-static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "_assay",
-                                        "CPython binding of libassay", -1, module_methods,
-                                        NULL, NULL, NULL, NULL};
+static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT,
+                                        "_assay",
+                                        "CPython binding of libassay",
+                                        -1,
+                                        module_methods,
+                                        NULL,
+                                        NULL,
+                                        NULL,
+                                        NULL};
 
 PyMODINIT_FUNC PyInit__assay(void) {
     if (PyType_Ready(&DatasetType) < 0 || PyType_Ready(&ResultType) < 0) return NULL;
