@@ -168,6 +168,12 @@ ASSAY_API const float *assay_dataset_row(const assay_dataset *ds, size_t i);
 ASSAY_API assay_status assay_dataset_row_id(const assay_dataset *ds, size_t i, char *buf,
                                             size_t buf_len);
 
+/* Copies row i's label as the input gave it (the integer in decimal, or the string; also when
+ * it is outside the declared set) into buf, NUL-terminated: scores.csv's "label". Returns
+ * ASSAY_E_INVAL if i is out of range or the label does not fit in buf_len bytes. */
+ASSAY_API assay_status assay_dataset_row_label(const assay_dataset *ds, size_t i, char *buf,
+                                               size_t buf_len);
+
 /* Copies the lower-case hex SHA-256 of the dataset (over the row digests in order) into
  * buf[0..64]; buf_len must be at least 65 (ASSAY_E_INVAL otherwise). */
 ASSAY_API assay_status assay_dataset_digest_hex(const assay_dataset *ds, char *buf, size_t buf_len);

@@ -635,6 +635,13 @@ assay_status assay_dataset_row_id(const assay_dataset *ds, size_t i, char *buf, 
     return (size_t)len < buf_len ? ASSAY_OK : ASSAY_E_INVAL;
 }
 
+assay_status assay_dataset_row_label(const assay_dataset *ds, size_t i, char *buf, size_t buf_len) {
+    if (ds == NULL || buf == NULL || buf_len == 0 || i >= ds->n) return ASSAY_E_INVAL;
+    char tmp[32];
+    int len = snprintf(buf, buf_len, "%s", assay__label_text(ds, i, tmp, sizeof tmp));
+    return (size_t)len < buf_len ? ASSAY_OK : ASSAY_E_INVAL;
+}
+
 assay_status assay_dataset_digest_hex(const assay_dataset *ds, char *buf, size_t buf_len) {
     if (ds == NULL || buf == NULL || buf_len < 65) return ASSAY_E_INVAL;
     assay__hex32(ds->digest, buf);

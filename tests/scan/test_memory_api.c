@@ -260,7 +260,24 @@ static void test_strings_and_errors(void **state) {
     char id[32];
     assert_int_equal(assay_dataset_row_id(ds, 7, id, sizeof id), ASSAY_OK);
     assert_string_equal(id, "img-7");
+    char lb[32];
+    assert_int_equal(assay_dataset_row_label(ds, 7, lb, sizeof lb), ASSAY_OK);
+    assert_string_equal(lb, names[g_y[7]]);
+    assert_int_equal(assay_dataset_row_label(ds, N, lb, sizeof lb), ASSAY_E_INVAL);
+    assert_int_equal(assay_dataset_row_label(ds, 2, lb, 3), ASSAY_E_INVAL); /* too short */
     assay_dataset_destroy(ds);
+    /* an integer label outside the declared set: its class is -1, its text is still the label */
+    a = base_arrays();
+    a.classes = "0,1";
+    assert_int_equal(assay_dataset_from_arrays(ctx, &a, &ds), ASSAY_OK);
+    assert_int_equal(assay_dataset_row_class(ds, 2), -1);
+    assert_int_equal(assay_dataset_row_label(ds, 2, lb, sizeof lb), ASSAY_OK);
+    assert_string_equal(lb, "2");
+    assay_dataset_destroy(ds);
+    a = base_arrays();
+    a.labels.data = NULL;
+    a.label_strings = lab;
+    a.id_strings = ids;
 
     lab[5] = "";
     assert_int_equal(assay_dataset_from_arrays(ctx, &a, &ds), ASSAY_E_FORMAT);

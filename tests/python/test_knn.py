@@ -1,0 +1,48 @@
+# SPDX-License-Identifier: Apache-2.0
+"""assay.knn: the scan's own graph, and exact against brute force."""
+
+import numpy as np
+import pytest
+
+import assay
+from conftest import make_data
+
+
+def brute(X, k, metric):
+    X = X.astype(np.float64)
+    if metric == "cosine":
+        U = X / np.linalg.norm(X, axis=1, keepdims=True)
+        D = 1.0 - U @ U.T
+    else:
+        sq = (X * X).sum(1)
+        D = sq[:, None] + sq[None, :] - 2.0 * X @ X.T
+    np.fill_diagonal(D, np.inf)
+    idx = np.argsort(D, axis=1, kind="stable")[:, :k]
+    return idx, np.take_along_axis(D, idx, axis=1)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "l2"])
+def test_knn_brute_force(metric):
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((300, 12)).astype(np.float32)
+    ids, dist = assay.knn(X, k=7, metric=metric)
+    assert ids.shape == (300, 7) and ids.dtype == np.int64 and dist.dtype == np.float32
+    bi, bd = brute(X, 7, metric)
+    assert np.allclose(dist, bd, rtol=1e-4, atol=1e-4)
+    # ties aside (none in random data), the same neighbours in the same order
+    assert (ids == bi).mean() > 0.99
+    assert (ids != np.arange(300)[:, None]).all()  # never the row itself
+    assert (np.diff(dist, axis=1) >= 0).all()  # nearest first
+
+
+def test_knn_equals_scan_graph():
+    X, y = make_data(n=500, d=20, seed=9)
+    r = assay.scan(X, y, k=12)
+    gi, gd = r.graph
+    ki, kd = assay.knn(X, k=12)
+    assert np.array_equal(gi, ki) and np.array_equal(gd, kd)
+    # from a Dataset, and with the other metric
+    li, ld = assay.knn(r.dataset, k=12)
+    assert np.array_equal(li, ki)
+    r2 = assay.scan(X, y, metric="l2", k=5)
+    assert np.array_equal(r2.neighbours[0], assay.knn(X, k=5, metric="l2")[0])
