@@ -532,6 +532,20 @@ static void *cancel_later(void *p) {
     return NULL;
 }
 
+/* n x d normal noise with labels i mod classes, as arrays (the buffers are the caller's). */
+static assay_arrays noise_arrays(size_t n, size_t d, int64_t classes, uint64_t seed, float **x,
+                                 int64_t **y) {
+    *x = malloc(sizeof(float) * n * d);
+    *y = malloc(sizeof(int64_t) * n);
+    assert_true(*x && *y);
+    for (size_t i = 0; i < n * d; i++) (*x)[i] = (float)tu_normal(&seed);
+    for (size_t i = 0; i < n; i++) (*y)[i] = (int64_t)i % classes;
+    assay_arrays a = ASSAY_ARRAYS_INIT;
+    a.embeddings = (assay_array){*x, ASSAY_DTYPE_F32, n, d, 0, 0};
+    a.labels = (assay_array){*y, ASSAY_DTYPE_I64, n, 1, 0, 0};
+    return a;
+}
+
 /* A progress callback that cancels at the first tile of the graph and counts the detector
  * steps that still started: deterministic, no timing. */
 typedef struct cancel_probe {
@@ -554,16 +568,9 @@ static void test_cancel_from_progress(void **state) {
     o.progress = cancel_at_knn;
     o.progress_user = &probe;
     assert_int_equal(assay_ctx_create(&probe.ctx, &o), ASSAY_OK);
-    enum { BN = 6000, BD = 32 };
-    float *x = malloc(sizeof(float) * BN * BD);
-    int64_t *y = malloc(sizeof(int64_t) * BN);
-    assert_true(x && y);
-    uint64_t s = 9;
-    for (size_t i = 0; i < (size_t)BN * BD; i++) x[i] = (float)tu_normal(&s);
-    for (size_t i = 0; i < BN; i++) y[i] = (int64_t)(i % 4);
-    assay_arrays a = ASSAY_ARRAYS_INIT;
-    a.embeddings = (assay_array){x, ASSAY_DTYPE_F32, BN, BD, 0, 0};
-    a.labels = (assay_array){y, ASSAY_DTYPE_I64, BN, 1, 0, 0};
+    float *x;
+    int64_t *y;
+    assay_arrays a = noise_arrays(6000, 32, 4, 9, &x, &y);
     assay_dataset *ds = NULL;
     assay_result *res = NULL;
     assert_int_equal(assay_dataset_from_arrays(probe.ctx, &a, &ds), ASSAY_OK);
@@ -601,15 +608,9 @@ static void test_cancel(void **state) {
     assay_dataset_destroy(ds);
 
     /* from another thread while a larger scan runs: it stops early */
-    enum { BN = 20000, BD = 64 };
-    float *x = malloc(sizeof(float) * BN * BD);
-    int64_t *y = malloc(sizeof(int64_t) * BN);
-    assert_true(x && y);
-    uint64_t s = 7;
-    for (size_t i = 0; i < (size_t)BN * BD; i++) x[i] = (float)tu_normal(&s);
-    for (size_t i = 0; i < BN; i++) y[i] = (int64_t)(i % 5);
-    a.embeddings = (assay_array){x, ASSAY_DTYPE_F32, BN, BD, 0, 0};
-    a.labels = (assay_array){y, ASSAY_DTYPE_I64, BN, 1, 0, 0};
+    float *x;
+    int64_t *y;
+    a = noise_arrays(20000, 64, 5, 7, &x, &y);
     assert_int_equal(assay_dataset_from_arrays(ctx, &a, &ds), ASSAY_OK);
     pthread_t th;
     cancel_arg c = {ctx, 1000};
