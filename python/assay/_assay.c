@@ -758,6 +758,40 @@ static const char **strings_from_seq(const char *what, PyObject *seq, Py_ssize_t
     return out;
 }
 
+/* Labels or ids from Python: a list or tuple of str (UTF-8 strings for the C API), or any array
+ * with the buffer protocol (integers, or numpy's fixed-width text, converted by the caller). */
+typedef struct py_column {
+    PyObject *seq;        /* the list as a fast sequence, kept while its strings are used */
+    const char **strings; /* PyMem */
+    int have_buffer;
+    Py_buffer buf;
+} py_column;
+
+static void py_column_release(py_column *c) {
+    if (c->have_buffer) PyBuffer_Release(&c->buf);
+    PyMem_Free(c->strings);
+    Py_XDECREF(c->seq);
+}
+
+static int column_from_py(const char *what, PyObject *obj, size_t rows, py_column *c,
+                          assay_array *arr, const char *const **strings) {
+    if (PyList_Check(obj) || PyTuple_Check(obj)) {
+        Py_ssize_t n;
+        c->seq = PySequence_Fast(obj, what);
+        if (c->seq == NULL || (c->strings = strings_from_seq(what, c->seq, &n)) == NULL) return -1;
+        if ((size_t)n != rows) {
+            PyErr_Format(PyExc_ValueError, "%s have %zd rows, but the embeddings have %zu", what, n,
+                         rows);
+            return -1;
+        }
+        *strings = c->strings;
+        return 0;
+    }
+    if (array_from_buffer(what, obj, &c->buf, 0, arr) < 0) return -1;
+    c->have_buffer = 1;
+    return 0;
+}
+
 /* ---- the policy, resolved as the CLI resolves it (src/cli/policy_cli.c) ---- */
 
 static int is_limit_option(const char *name) {
@@ -904,10 +938,11 @@ static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw) {
     PyObject *ret = NULL;
     assay_ctx *ctx = new_ctx(threads);
     assay_policy *policy = NULL;
-    Py_buffer xb, yb, ib, pb;
-    int have_x = 0, have_y = 0, have_i = 0, have_p = 0;
-    PyObject *lab_seq = NULL, *id_seq = NULL;
-    const char **lab_s = NULL, **id_s = NULL;
+    Py_buffer xb, pb;
+    int have_x = 0, have_p = 0;
+    py_column lab, idc;
+    memset(&lab, 0, sizeof lab);
+    memset(&idc, 0, sizeof idc);
     scan_work w;
     memset(&w, 0, sizeof w);
     if (ctx == NULL) goto out;
@@ -936,38 +971,12 @@ static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw) {
             PyErr_SetString(PyExc_TypeError, "scan: labels are required");
             goto out;
         }
-        if (PyList_Check(labels) || PyTuple_Check(labels)) {
-            Py_ssize_t n;
-            lab_seq = PySequence_Fast(labels, "labels");
-            if (lab_seq == NULL || (lab_s = strings_from_seq("labels", lab_seq, &n)) == NULL)
-                goto out;
-            if ((size_t)n != w.arrays.embeddings.rows) {
-                PyErr_Format(PyExc_ValueError, "labels have %zd rows, but the embeddings have %zu",
-                             n, w.arrays.embeddings.rows);
-                goto out;
-            }
-            w.arrays.label_strings = lab_s;
-        } else {
-            if (array_from_buffer("labels", labels, &yb, 0, &w.arrays.labels) < 0) goto out;
-            have_y = 1;
-        }
-        if (ids != NULL) {
-            if (PyList_Check(ids) || PyTuple_Check(ids)) {
-                Py_ssize_t n;
-                id_seq = PySequence_Fast(ids, "ids");
-                if (id_seq == NULL || (id_s = strings_from_seq("ids", id_seq, &n)) == NULL)
-                    goto out;
-                if ((size_t)n != w.arrays.embeddings.rows) {
-                    PyErr_Format(PyExc_ValueError, "ids have %zd rows, but the embeddings have %zu",
-                                 n, w.arrays.embeddings.rows);
-                    goto out;
-                }
-                w.arrays.id_strings = id_s;
-            } else {
-                if (array_from_buffer("ids", ids, &ib, 0, &w.arrays.ids) < 0) goto out;
-                have_i = 1;
-            }
-        }
+        if (column_from_py("labels", labels, w.arrays.embeddings.rows, &lab, &w.arrays.labels,
+                           &w.arrays.label_strings) < 0)
+            goto out;
+        if (ids != NULL && column_from_py("ids", ids, w.arrays.embeddings.rows, &idc, &w.arrays.ids,
+                                          &w.arrays.id_strings) < 0)
+            goto out;
         if (probs != NULL) {
             if (array_from_buffer("pred_probs", probs, &pb, 1, &w.arrays.pred_probs) < 0) goto out;
             have_p = 1;
@@ -1015,13 +1024,9 @@ out:
     assay_policy_destroy(policy);
     assay_ctx_destroy(ctx);
     if (have_x) PyBuffer_Release(&xb);
-    if (have_y) PyBuffer_Release(&yb);
-    if (have_i) PyBuffer_Release(&ib);
+    py_column_release(&lab);
+    py_column_release(&idc);
     if (have_p) PyBuffer_Release(&pb);
-    PyMem_Free(lab_s);
-    PyMem_Free(id_s);
-    Py_XDECREF(lab_seq);
-    Py_XDECREF(id_seq);
     Py_DECREF(empty);
     return ret;
 }
