@@ -110,7 +110,7 @@ static void test_numfmt_random_doubles(void **state) {
     (void)state;
     assay__rng r = assay__rng_seed(20261207, 1);
     size_t shorter = 0, n = 0;
-    for (int i = 0; i < 200000; i++) {
+    for (int i = 0; i < 100000; i++) {
         uint64_t u = assay__rng_next(&r);
         double v;
         memcpy(&v, &u, sizeof v); /* any bit pattern: subnormals and huge values included */
@@ -133,7 +133,7 @@ static void test_numfmt_random_doubles(void **state) {
 static void test_numfmt_random_floats(void **state) {
     (void)state;
     assay__rng r = assay__rng_seed(20261207, 2);
-    for (int i = 0; i < 200000; i++) {
+    for (int i = 0; i < 100000; i++) {
         uint32_t u = (uint32_t)assay__rng_next(&r);
         float v;
         memcpy(&v, &u, sizeof v);
@@ -151,6 +151,20 @@ static void test_numfmt_random_floats(void **state) {
         /* a float stored in JSON as a double writes the float's text */
         assay__fmt_double(again, assay__float_as_double(v));
         assert_string_equal(again, buf);
+    }
+}
+
+/* Consecutive floats where the scores live, and their doubles: every one reads back exactly. */
+static void test_numfmt_consecutive(void **state) {
+    (void)state;
+    float v = 0.1f;
+    double w = 0.7;
+    for (int i = 0; i < 300000; i++, v = nextafterf(v, 1.0f), w = nextafter(w, 1.0)) {
+        char buf[ASSAY__NUM_BUF];
+        assay__fmt_float(buf, v);
+        assert_true(strtof(buf, NULL) == v);
+        assay__fmt_double(buf, w);
+        assert_true(strtod(buf, NULL) == w);
     }
 }
 
@@ -201,9 +215,10 @@ static void test_numfmt_json_round_trip(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_numfmt_double_edges),   cmocka_unit_test(test_numfmt_float_edges),
-        cmocka_unit_test(test_numfmt_random_doubles), cmocka_unit_test(test_numfmt_random_floats),
-        cmocka_unit_test(test_numfmt_json_rewrite),   cmocka_unit_test(test_numfmt_json_round_trip),
+        cmocka_unit_test(test_numfmt_double_edges),    cmocka_unit_test(test_numfmt_float_edges),
+        cmocka_unit_test(test_numfmt_random_doubles),  cmocka_unit_test(test_numfmt_random_floats),
+        cmocka_unit_test(test_numfmt_consecutive),     cmocka_unit_test(test_numfmt_json_rewrite),
+        cmocka_unit_test(test_numfmt_json_round_trip),
     };
     return cmocka_run_group_tests_name("numfmt", tests, NULL, NULL);
 }
