@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* JSON values from untrusted text and numbers, and writing a document (core/json_text.h). */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,11 @@ json_t *assay__json_num(double v) {
 
 json_t *assay__json_float(float v) {
     return isfinite(v) ? json_real(assay__float_as_double(v)) : json_null();
+}
+
+json_t *assay__json_num_f32(double v) {
+    return fabs(v) <= FLT_MAX && (double)(float)v == v ? assay__json_float((float)v)
+                                                       : assay__json_num(v);
 }
 
 json_t *assay__json_typed(const char *text, int is_int) {

@@ -23,6 +23,13 @@ json_t *assay__json_num(double v);
  * 0.10000000149011612), or null when not finite. */
 json_t *assay__json_float(float v);
 
+/* A double that may carry a float32 value (evidence and thresholds taken from the detectors'
+ * float32 scores): when it is exactly a float, written as assay__json_float (the float's text:
+ * 0.9, not 0.8999999761581421, reading back to the same float), else as assay__json_num. A
+ * double computed in double precision lands exactly on such a float only by a 1 in 2^29
+ * chance, short values (0.5, 3) aside, which print the same either way. */
+json_t *assay__json_num_f32(double v);
+
 /* An id or label kept as text, as its column's type: an integer column's values as JSON
  * integers, others (or NULL: null) as strings. */
 json_t *assay__json_typed(const char *text, int is_int);

@@ -521,6 +521,14 @@ static void test_cli_numbers_shortest(void **state) {
         double s = json_real_value(json_object_get(f, "score"));
         assert_int_equal(fewest_digits(s, 0), fewest_digits((float)s, 1));
         assert_true(fewest_digits(s, 0) <= 9);
+        /* evidence taken from float32 scores has the float's text, not 0.8999999761581421 */
+        const char *key;
+        json_t *e;
+        json_object_foreach(json_object_get(f, "evidence"), key, e) {
+            double x = json_real_value(e);
+            if (json_is_real(e) && (double)(float)x == x && fewest_digits(x, 0) > 9)
+                fail_msg("evidence %s = %.17g: a float32 value with a double's digits", key, x);
+        }
     }
     json_decref(r);
     /* scores.csv: every score field has the fewest digits its float32 needs */
