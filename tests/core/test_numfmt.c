@@ -186,6 +186,13 @@ static void test_numfmt_json_rewrite(void **state) {
     assert_string_equal(out, "{\"a\":0.7,\"b\":1.0,\"c\":3,\"d\":0.1,\"e\":null,\"f\":null}");
     free(out);
     json_decref(doc);
+    /* a double holding a float32 value writes the float's text; any other double its own */
+    doc = json_pack("[o, o, o, o]", assay__json_num_f32((double)0.9f), assay__json_num_f32(0.9),
+                    assay__json_num_f32(1.0 / 3.0), assay__json_num_f32(1e300));
+    out = assay__json_dumps(doc, JSON_COMPACT);
+    assert_string_equal(out, "[0.9,0.9,0.3333333333333333,1e300]");
+    free(out);
+    json_decref(doc);
 }
 
 /* Every real of a dumped document reads back to the same double, at any size. */
