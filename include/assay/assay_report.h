@@ -110,6 +110,13 @@ ASSAY_API void assay_output_interrupt(int exit_code);
 ASSAY_API void assay_report_summary(const assay_dataset *ds, const assay_result *res,
                                     const char *dir, FILE *fp);
 
+/* Rewrites, in place, every real number of JSON text outside strings to the shortest decimal
+ * that reads back to the same double, as every JSON document assay writes has them (0.7, not
+ * 0.69999999999999996); a real keeps a point or an exponent (1.0), integers are left alone.
+ * For text from json_dumps at its default precision (reals must read back exactly). The text
+ * never grows; returns `json_text` (NULL stays NULL). */
+ASSAY_API char *assay_json_shortest_reals(char *json_text);
+
 #ifdef __cplusplus
 }
 #endif

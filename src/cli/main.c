@@ -334,7 +334,8 @@ static int cmd_diff(const cli_opts *o) {
             (json_int_t)assay_diff_relabelled(d), "class_shift_p",
             isfinite(p) ? json_real(p) : json_null(), "diff",
             o->out_dir ? json_string(path) : json_null());
-        char *line = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+        char *line =
+            j ? assay_json_shortest_reals(json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII)) : NULL;
         json_decref(j);
         if (line == NULL || cli_summary_emit(line, NULL) != 0) code = CLI_EXIT_INTERNAL;
         free(line);

@@ -16,7 +16,7 @@
 
 static char *dump_line(json_t *o) {
     char *line =
-        o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(7)) : NULL;
+        o ? assay_json_shortest_reals(json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII)) : NULL;
     json_decref(o);
     return line;
 }

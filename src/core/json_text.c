@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* JSON values from untrusted text and numbers, and writing a document (core/json_text.h). */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/json_text.h"
+#include "core/numfmt.h"
 #include "core/outfile.h"
 
 /* Length of the valid UTF-8 sequence at s, or 0 if the byte there starts none. */
@@ -52,6 +54,15 @@ json_t *assay__json_num(double v) {
     return isfinite(v) ? json_real(v) : json_null();
 }
 
+json_t *assay__json_float(float v) {
+    return isfinite(v) ? json_real(assay__float_as_double(v)) : json_null();
+}
+
+json_t *assay__json_num_f32(double v) {
+    return fabs(v) <= FLT_MAX && (double)(float)v == v ? assay__json_float((float)v)
+                                                       : assay__json_num(v);
+}
+
 json_t *assay__json_typed(const char *text, int is_int) {
     if (text == NULL) return json_null();
     if (is_int) {
@@ -62,13 +73,25 @@ json_t *assay__json_typed(const char *text, int is_int) {
     return assay__json_str(text);
 }
 
+char *assay__json_dumps(const json_t *doc, size_t flags) {
+    /* jansson's default precision (17) reads back exactly; the reals are then shortened */
+    char *text = doc ? json_dumps(doc, flags & ~(size_t)JSON_REAL_PRECISION(31)) : NULL;
+    return text ? assay__json_shortest_reals(text) : NULL;
+}
+
+int assay__json_dumpf(const json_t *doc, FILE *fp, size_t flags) {
+    char *text = assay__json_dumps(doc, flags);
+    int rc = text != NULL && fputs(text, fp) != EOF ? 0 : -1;
+    free(text);
+    return rc;
+}
+
 assay_status assay__dump_json(assay_ctx *ctx, const json_t *doc, FILE *fp, int indent,
                               const char *path) {
     if (doc == NULL)
         return assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory building JSON", path);
-    size_t flags = JSON_REAL_PRECISION(7) | JSON_ENSURE_ASCII;
-    flags |= indent ? JSON_INDENT(2) : JSON_COMPACT;
-    if (json_dumpf(doc, fp, flags) != 0 || fputc('\n', fp) == EOF)
+    size_t flags = JSON_ENSURE_ASCII | (indent ? JSON_INDENT(2) : JSON_COMPACT);
+    if (assay__json_dumpf(doc, fp, flags) != 0 || fputc('\n', fp) == EOF)
         return assay__write_failed(ctx, fp, path);
     return ASSAY_OK;
 }

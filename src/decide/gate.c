@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/json_text.h"
+#include "core/numfmt.h"
 #include "core/stats.h"
 #include "decide/policy_internal.h"
 
@@ -362,16 +363,17 @@ static assay_status evaluate(assay_ctx *ctx, const assay_dataset *ds, assay_resu
 
     reasons fail = {0}, warn = {0}, pass = {0};
     if (n_tfail > 0)
-        add(&fail, "%zu significant test%s at FDR %g (strongest: %s, q = %.3g)", n_tfail,
-            plural(n_tfail), fdr, test_where(ds, best_fail, where, sizeof where), best_fail->q);
+        add(&fail, "%zu significant test%s at FDR %s (strongest: %s, q = %.3g)", n_tfail,
+            plural(n_tfail), assay__num(fdr).s, test_where(ds, best_fail, where, sizeof where),
+            best_fail->q);
     if (n_fail > 0) {
         per_detector(nf, list, sizeof list);
         add(&fail, "%zu finding%s at or above severity %s (%s)", n_fail, plural(n_fail),
             assay_severity_name(fail_on), list);
     }
     if (too_many)
-        add(&fail, "flagged fraction %.4f exceeds the maximum %.4f (%zu of %zu rows%s)", frac,
-            p->scan.max_flagged_fraction, counted, n,
+        add(&fail, "flagged fraction %.4f exceeds the maximum %s (%zu of %zu rows%s)", frac,
+            assay__num(p->scan.max_flagged_fraction).s, counted, n,
             res->allowlisted_flagged ? ", allowlisted rows not counted" : "");
     if (p->n_budgets > 0) {
         size_t *per_class = calloc(ds->n_classes ? ds->n_classes : 1, sizeof *per_class);
@@ -384,8 +386,8 @@ static assay_status evaluate(assay_ctx *ctx, const assay_dataset *ds, assay_resu
             double cf = ds->class_count[c] ? (double)per_class[c] / (double)ds->class_count[c] : 0;
             if (b >= 0.0 && cf > b)
                 add(&fail,
-                    "class '%s': flagged fraction %.4f (%zu of %zu rows) exceeds its budget %.4f",
-                    ds->class_name[c], cf, per_class[c], ds->class_count[c], b);
+                    "class '%s': flagged fraction %.4f (%zu of %zu rows) exceeds its budget %s",
+                    ds->class_name[c], cf, per_class[c], ds->class_count[c], assay__num(b).s);
         }
         free(per_class);
         for (size_t i = 0; i < p->n_budgets; i++) {
@@ -408,17 +410,17 @@ static assay_status evaluate(assay_ctx *ctx, const assay_dataset *ds, assay_resu
     }
     if (n_twarn > 0)
         add(&warn,
-            "%zu significant test%s at FDR %g that only warn: observations about the data, or "
+            "%zu significant test%s at FDR %s that only warn: observations about the data, or "
             "below fail-on (strongest: %s, q = %.3g)",
-            n_twarn, plural(n_twarn), fdr, test_where(ds, best_warn, where, sizeof where),
-            best_warn->q);
+            n_twarn, plural(n_twarn), assay__num(fdr).s,
+            test_where(ds, best_warn, where, sizeof where), best_warn->q);
     /* A class-distribution shift against the baseline is drift (EN 304 223 5.4.2-2, a
      * "should"): worth a reviewer's look, never a failure on its own. */
     if (isfinite(res->class_shift_p) && res->class_shift_p <= fdr)
         add(&warn,
-            "the class distribution changed against the baseline (chi-square p = %.3g <= FDR %g; "
+            "the class distribution changed against the baseline (chi-square p = %.3g <= FDR %s; "
             "see baseline.class_shift)",
-            res->class_shift_p, fdr);
+            res->class_shift_p, assay__num(fdr).s);
     for (size_t e = 0; e < p->n_allow; e++)
         if (st[e].expired) {
             char name[100];
@@ -431,9 +433,9 @@ static assay_status evaluate(assay_ctx *ctx, const assay_dataset *ds, assay_resu
             plural(res->allowlisted_flagged));
     if (fail.n == 0) {
         if (n_sig == 0)
-            add(&pass, "no significant test at FDR %g", fdr);
+            add(&pass, "no significant test at FDR %s", assay__num(fdr).s);
         else if (n_tfail == 0)
-            add(&pass, "no significant test of a failing detector at FDR %g", fdr);
+            add(&pass, "no significant test of a failing detector at FDR %s", assay__num(fdr).s);
         if (fail_on == ASSAY_SEV_NONE)
             add(&pass, "severities do not fail the gate (--fail-on none)");
         else

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/numfmt.h"
 #include "decide/policy_internal.h"
 
 assay__kind assay__detector_kind_id(assay_detector det) {
@@ -89,8 +90,8 @@ static pthread_once_t g_options_once = PTHREAD_ONCE_INIT;
 
 static void set_defaults(assay_policy *p);
 
-/* The text of a default value as the policy file writes it: numbers %g, lists comma-separated
- * ("none" when empty). */
+/* The text of a default value as the policy file writes it: numbers as their shortest
+ * round-trip text, lists comma-separated ("none" when empty). */
 static void value_text(const json_t *v, char *buf, size_t len) {
     buf[0] = '\0';
     if (json_is_string(v)) {
@@ -100,7 +101,9 @@ static void value_text(const json_t *v, char *buf, size_t len) {
     } else if (json_is_integer(v)) {
         snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     } else if (json_is_number(v)) {
-        snprintf(buf, len, "%g", json_number_value(v));
+        char num[ASSAY__NUM_BUF];
+        assay__fmt_double(num, json_number_value(v));
+        snprintf(buf, len, "%s", num);
     } else if (json_is_array(v)) {
         size_t i, u = 0;
         const json_t *e;
@@ -493,9 +496,13 @@ static const char *expected_text(const keyref *r, char *buf, size_t len) {
     case ASSAY__V_INT:
         snprintf(buf, len, "an integer from %.0f to %.0f", r->lo, r->hi);
         break;
-    case ASSAY__V_NUM:
-        snprintf(buf, len, "a number %s%g, %g]", r->lo_open ? "in (" : "in [", r->lo, r->hi);
+    case ASSAY__V_NUM: {
+        char lo[ASSAY__NUM_BUF], hi[ASSAY__NUM_BUF];
+        assay__fmt_double(lo, r->lo);
+        assay__fmt_double(hi, r->hi);
+        snprintf(buf, len, "a number %s%s, %s]", r->lo_open ? "in (" : "in [", lo, hi);
         break;
+    }
     case ASSAY__V_BOOL:
         snprintf(buf, len, "true or false");
         break;

@@ -7,6 +7,7 @@
 
 #include <openssl/evp.h>
 
+#include "core/json_text.h"
 #include "decide/policy_internal.h"
 
 static json_t *names_json(uint32_t mask, int count, const char *(*name)(int)) {
@@ -108,15 +109,20 @@ json_t *assay__policy_sources(const assay_policy *p) {
     return s;
 }
 
-static char *canonical(const assay_policy *p, size_t flags) {
+/* The effective policy as JSON text. The hash's form keeps jansson's 17-digit reals, so a
+ * policy's SHA-256 stays what earlier reports recorded; what is shown has shortest reals. */
+static char *canonical(const assay_policy *p, size_t flags, int shortest) {
     json_t *eff = assay__policy_effective(p);
-    char *text = eff ? json_dumps(eff, flags | JSON_SORT_KEYS | JSON_ENSURE_ASCII) : NULL;
+    flags |= JSON_SORT_KEYS | JSON_ENSURE_ASCII;
+    char *text = eff == NULL ? NULL
+                 : shortest  ? assay__json_dumps(eff, flags)
+                             : json_dumps(eff, flags);
     json_decref(eff);
     return text;
 }
 
 int assay__policy_sha256(const assay_policy *p, char hex[65]) {
-    char *text = canonical(p, JSON_COMPACT);
+    char *text = canonical(p, JSON_COMPACT, 0);
     unsigned char d[32];
     unsigned int len = 0;
     int ok = text != NULL && EVP_Digest(text, strlen(text), d, &len, EVP_sha256(), NULL);
@@ -129,7 +135,7 @@ assay_status assay_policy_effective_json(assay_ctx *ctx, const assay_policy *p, 
                                          char **out) {
     if (p == NULL || out == NULL)
         return assay__fail(ctx, ASSAY_E_INVAL, "assay_policy_effective_json: NULL argument");
-    *out = canonical(p, indent ? JSON_INDENT(2) : JSON_COMPACT);
+    *out = canonical(p, indent ? JSON_INDENT(2) : JSON_COMPACT, 1);
     if (*out == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (policy JSON)");
     return ASSAY_OK;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_text.h"
 #include "decide/policy_internal.h"
 
 static const char k_ref_detector[] = "#/$defs/detector";
@@ -187,8 +188,7 @@ json_t *assay__policy_schema(void) {
 assay_status assay_policy_schema_json(assay_ctx *ctx, char **out) {
     if (out == NULL) return assay__fail(ctx, ASSAY_E_INVAL, "assay_policy_schema_json: NULL");
     json_t *schema = assay__policy_schema();
-    *out = schema ? json_dumps(schema, JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15))
-                  : NULL;
+    *out = assay__json_dumps(schema, JSON_INDENT(2) | JSON_ENSURE_ASCII);
     json_decref(schema);
     if (*out == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (policy schema)");
     return ASSAY_OK;

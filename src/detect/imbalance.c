@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/numfmt.h"
 #include "core/stats.h"
 #include "detect/params.h"
 #include "detect/detector.h"
@@ -89,10 +90,10 @@ static assay_status imbalance_run(const assay__det_input *in, assay__det_out *ou
                      .q = NAN};
     snprintf(t.detail, sizeof t.detail,
              "%zu classes: largest %s %.2f%%, smallest %s %.2f%% of %.0f labelled rows (ratio "
-             "%.3g); %zu class%s below %g x %s",
+             "%.3g); %zu class%s below %s x %s",
              nc, ds->class_name[cmax], 100.0 * smax, ds->class_name[cmin], 100.0 * smin, total,
-             smin > 0.0 ? smax / smin : INFINITY, under, under == 1 ? "" : "es", ratio,
-             ex->shares ? "the expected share" : "the uniform share");
+             smin > 0.0 ? smax / smin : INFINITY, under, under == 1 ? "" : "es",
+             assay__num(ratio).s, ex->shares ? "the expected share" : "the uniform share");
     /* The flags are a data-quality rule and do not depend on the test (no row_test). */
     assay_status s = assay__out_test(out, &t, NULL);
 
@@ -152,8 +153,8 @@ static void explain_imbalance(const assay__det_input *in, const assay__det_out *
     const char *cls = ds->y[f->row] >= 0 ? ds->class_name[ds->y[f->row]] : "?";
     snprintf(buf, len,
              "class %s holds %.2f%% of the labelled rows, %.3g x its expected share of %.2f%% "
-             "(underrepresented below %g x)",
-             cls, 100.0 * f->a, f->c, 100.0 * f->b, ratio);
+             "(underrepresented below %s x)",
+             cls, 100.0 * f->a, f->c, 100.0 * f->b, assay__num(ratio).s);
 }
 
 static const char *const k_reasons[] = {"underrepresented_class", NULL};

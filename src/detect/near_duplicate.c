@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/numfmt.h"
 #include "core/stats.h"
 #include "detect/params.h"
 #include "detect/detector.h"
@@ -322,9 +323,9 @@ static void explain_near_duplicate(const assay__det_input *in, const assay__det_
         return;
     }
     snprintf(buf, len,
-             "near duplicate of row %lld: distance %.3g, within the radius %.3g (%g x the median "
+             "near duplicate of row %lld: distance %.3g, within the radius %.3g (%s x the median "
              "nearest-neighbour distance); %.0f near duplicate%s of this row in all",
-             (long long)f->ref, f->a, f->b, factor, f->c, f->c == 1.0 ? "" : "s");
+             (long long)f->ref, f->a, f->b, assay__num(factor).s, f->c, f->c == 1.0 ? "" : "s");
 }
 
 /* Severity, not the reason code, names the finding: a policy that lowers the severity of

@@ -6,10 +6,13 @@
 
 #include "report/report_internal.h"
 
-/* Scores print with 6 significant digits; NaN (detector does not apply) is an empty field. */
+/* Scores print as their shortest float32 text (reads back to the same float); NaN (detector
+ * does not apply) is an empty field. */
 static void put_score(FILE *fp, float v) {
     if (isnan(v)) return;
-    fprintf(fp, "%.6g", (double)v);
+    char buf[ASSAY__NUM_BUF];
+    assay__fmt_float(buf, v);
+    fputs(buf, fp);
 }
 
 static void put_detector_header(FILE *fp) {
@@ -53,8 +56,9 @@ assay_status assay__write_flagged_csv(assay_ctx *ctx, const assay_dataset *ds,
         assay__csv_field(fp, assay__id_text(ds, r, ib, sizeof ib));
         fputc(',', fp);
         assay__csv_field(fp, assay__label_text(ds, r, lb, sizeof lb));
-        fprintf(fp, ",%.6g,%s,", (double)res->score[r],
-                assay_severity_name((assay_severity)res->severity[r]));
+        fputc(',', fp);
+        put_score(fp, res->score[r]);
+        fprintf(fp, ",%s,", assay_severity_name((assay_severity)res->severity[r]));
         int first = 1;
         char dets[128] = "";
         for (int d = 0; d < ASSAY_DET_COUNT; d++)

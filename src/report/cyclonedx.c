@@ -57,7 +57,7 @@ static json_t *prop_num(const char *name, const json_t *v) {
     if (json_is_integer(v))
         snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     else if (json_is_number(v))
-        snprintf(buf, sizeof buf, "%.6g", json_number_value(v));
+        assay__fmt_double(buf, json_number_value(v));
     else
         snprintf(buf, sizeof buf, "n/a");
     return prop(name, buf);

@@ -203,9 +203,11 @@ static int check(checker *c, const json_t *sch, const json_t *v) {
         const json_t *mn = json_object_get(sch, "minimum"), *mx = json_object_get(sch, "maximum");
         double x = json_number_value(v);
         if (json_is_number(mn) && x < json_number_value(mn))
-            return fail(c, "expected at least %g, got %g", json_number_value(mn), x);
+            return fail(c, "expected at least %s, got %s", assay__num(json_number_value(mn)).s,
+                        assay__num(x).s);
         if (json_is_number(mx) && x > json_number_value(mx))
-            return fail(c, "expected at most %g, got %g", json_number_value(mx), x);
+            return fail(c, "expected at most %s, got %s", assay__num(json_number_value(mx)).s,
+                        assay__num(x).s);
     }
     if (json_is_object(v)) return check_object(c, sch, v);
     if (json_is_array(v)) return check_array(c, sch, v);

@@ -5,6 +5,7 @@
 
 #include "assay/assay_scan.h"
 #include "core/internal.h"
+#include "core/numfmt.h"
 #include "report/render.h"
 
 void assay__xml_put(FILE *fp, const char *s, int attribute) {
@@ -54,9 +55,11 @@ const char *assay__doc_scalar_text(const json_t *v, char *buf, size_t len) {
     if (json_is_string(v)) return json_string_value(v);
     if (json_is_integer(v))
         snprintf(buf, len, "%lld", (long long)json_integer_value(v));
-    else if (json_is_real(v))
-        snprintf(buf, len, "%g", json_real_value(v));
-    else
+    else if (json_is_real(v)) {
+        char num[ASSAY__NUM_BUF];
+        assay__fmt_double(num, json_real_value(v));
+        snprintf(buf, len, "%s", num);
+    } else
         snprintf(buf, len, "-");
     return buf;
 }

@@ -69,7 +69,7 @@ static json_t *field_json(const assay__ev_field *field, const assay__ev_value *v
     case ASSAY__EV_TYPED:
         return assay__json_typed(v->text, v->is_int);
     default:
-        return assay__json_num(v->num);
+        return assay__json_num_f32(v->num);
     }
 }
 

@@ -144,7 +144,7 @@ assay_status assay__render_findings_jsonl(assay_ctx *ctx, const json_t *doc, FIL
         end = assay__doc_row_end(findings, first);
         json_t *line = row_line(findings, first, end);
         if (line == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory", path);
-        int rc = json_dumpf(line, fp, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(7));
+        int rc = assay__json_dumpf(line, fp, JSON_COMPACT | JSON_ENSURE_ASCII);
         json_decref(line);
         if (rc != 0 || fputc('\n', fp) == EOF) return assay__write_failed(ctx, fp, path);
     }

@@ -74,15 +74,20 @@ static void esc(FILE *fp, const char *s) {
     assay__xml_put(fp, s, 1);
 }
 
-/* A number from the document as text: integers exactly, reals to 4 significant digits,
+/* A number from the document as text: integers exactly, reals to 4 significant digits for the
+ * reader with the exact value (its shortest round-trip text) as the tooltip when that differs,
  * strings as they are, null as "n/a". */
 static void put_value(FILE *fp, const json_t *v) {
-    char buf[64];
+    char buf[64], exact[ASSAY__NUM_BUF];
     if (json_is_integer(v)) {
         fprintf(fp, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     } else if (json_is_real(v)) {
         assay__svg_num(buf, sizeof buf, json_real_value(v));
-        fputs(buf, fp);
+        assay__fmt_double(exact, json_real_value(v));
+        if (strcmp(buf, exact) != 0)
+            fprintf(fp, "<span title=\"%s\">%s</span>", exact, buf);
+        else
+            fputs(buf, fp);
     } else if (json_is_string(v)) {
         esc(fp, json_string_value(v));
     } else if (json_is_boolean(v)) {

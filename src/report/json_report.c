@@ -53,9 +53,9 @@ static json_t *findings_json(const assay_dataset *ds, const assay_result *res, c
                 "rank", (json_int_t)(i + 1), "index", (json_int_t)r, "id", assay__id_json(ds, r),
                 "label", assay__label_json(ds, r), "class",
                 assay__json_str(assay__class_text(ds, ds->y[r])), "score",
-                assay__json_num(res->score[r]), "severity", assay_severity_name(f->sev), "kind",
+                assay__json_float(res->score[r]), "severity", assay_severity_name(f->sev), "kind",
                 assay__detector_kind_name(f->det), "detector", assay_detector_name(f->det),
-                "detector_score", assay__json_num(f->score), "reason", assay__finding_reason(f),
+                "detector_score", assay__json_float(f->score), "reason", assay__finding_reason(f),
                 "evidence", assay__evidence_json(ds, res, f), "explanation", assay__json_str(why),
                 "suggested_label", sug >= 0 ? assay__json_str(ds->class_label[sug]) : json_null(),
                 "etsi", kind_refs[f->det], "row_sha256", digest, "location", location_json(ds, r));
@@ -170,11 +170,11 @@ static json_t *detectors_json(const assay_dataset *ds, const assay_result *res,
         json_t *stats = json_object();
         for (int i = 0; i < ASSAY__DET_STATS; i++)
             if (s->stat_name[i])
-                json_object_set_new(stats, s->stat_name[i], assay__json_num(s->stat[i]));
+                json_object_set_new(stats, s->stat_name[i], assay__json_num_f32(s->stat[i]));
         json_t *o = json_pack(
             "{s:s, s:s, s:b, s:s, s:o, s:I, s:I, s:o, s:o, s:o, s:o}", "name",
             assay_detector_name(d), "kind", assay__detector_kind_name(d), "ran", s->ran, "rule",
-            s->rule ? s->rule : "", "threshold", assay__json_num(s->threshold), "rows_scored",
+            s->rule ? s->rule : "", "threshold", assay__json_num_f32(s->threshold), "rows_scored",
             (json_int_t)s->rows_scored, "flagged", (json_int_t)s->flagged, "by_severity",
             severity_counts(s->by_sev), "stats", stats, "seconds", assay__json_num(s->seconds),
             "etsi", assay__etsi_refs(etsi, assay__detector_kind_name(d)));

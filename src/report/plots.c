@@ -46,7 +46,7 @@ static json_t *evidence_histogram(const assay_result *res, int d) {
                      assay_detector_name(d), "kind", assay__detector_kind_name(d), "scale",
                      "calibrated_evidence", "rows", (json_int_t)rows, "edges", edges, "counts", cnt,
                      "cut", 0.5, "rows_at_or_above_cut", (json_int_t)at_or_above, "threshold",
-                     assay__json_num(s->threshold), "threshold_rule", s->rule ? s->rule : "");
+                     assay__json_num_f32(s->threshold), "threshold_rule", s->rule ? s->rule : "");
 }
 
 static json_t *severity_counts(const size_t *counts) {

@@ -12,6 +12,8 @@
 
 #include "assay/assay_status.h"
 #include "assay/assay_ctx.h"
+#include "core/json_text.h"
+#include "core/numfmt.h"
 
 /* Writes one format of the report document `doc` to fp. `path` names the file in messages.
  * Returns ASSAY_OK, ASSAY_E_IO (write failed), ASSAY_E_NOMEM, or ASSAY_E_FORMAT when `doc`

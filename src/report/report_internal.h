@@ -10,6 +10,7 @@
 
 #include "baseline/baseline.h"
 #include "core/json_text.h"
+#include "core/numfmt.h"
 #include "core/outfile.h"
 #include "decide/result.h"
 

@@ -587,11 +587,11 @@ static void drift_result(sarif_ctx *sc, json_t *results) {
     char text[512];
     snprintf(text, sizeof text,
              "The class distribution changed against the baseline: chi-square %.4g on %lld "
-             "degrees of freedom, p = %.3g (at or below the scan's FDR %g). The per-class counts "
+             "degrees of freedom, p = %.3g (at or below the scan's FDR %s). The per-class counts "
              "and each class's centroid drift are in report.json \"baseline\".",
              json_number_value(json_object_get(shift, "chi2")),
              (long long)json_integer_value(json_object_get(shift, "df")), json_number_value(p),
-             json_number_value(fdr));
+             assay__num(json_number_value(fdr)).s);
     json_array_append_new(
         results,
         json_pack("{s:s, s:i, s:s, s:{s:s}, s:[o], s:{s:s}, s:{s:O, s:O, s:O}}", "ruleId",
@@ -762,9 +762,8 @@ assay_status assay__render_sarif_limited(assay_ctx *ctx, const json_t *doc, FILE
     json_decref(sc.file_loc);
     if (s == ASSAY_OK && log == NULL)
         s = assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory", path);
-    if (s == ASSAY_OK &&
-        (json_dumpf(log, fp, JSON_INDENT(1) | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(7)) != 0 ||
-         fputc('\n', fp) == EOF))
+    if (s == ASSAY_OK && (assay__json_dumpf(log, fp, JSON_INDENT(1) | JSON_ENSURE_ASCII) != 0 ||
+                          fputc('\n', fp) == EOF))
         s = assay__write_failed(ctx, fp, path);
     json_decref(log);
     return s;

@@ -75,8 +75,8 @@ static void print_matrix(const assay_dataset *ds, const assay__det_out *s, FILE 
 }
 
 static void print_tests(const assay_dataset *ds, const assay_result *res, FILE *fp) {
-    fprintf(fp, "  tests against \"no poison\": %zu run, %zu significant at FDR %g\n", res->n_tests,
-            res->n_significant, assay_param_value(&res->opts, ASSAY__P_FDR));
+    fprintf(fp, "  tests against \"no poison\": %zu run, %zu significant at FDR %s\n", res->n_tests,
+            res->n_significant, assay__num(assay_param_value(&res->opts, ASSAY__P_FDR)).s);
     const assay__test **sig = malloc((res->n_significant ? res->n_significant : 1) * sizeof *sig);
     if (sig == NULL) return;
     size_t m = 0;

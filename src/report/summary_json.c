@@ -20,8 +20,7 @@ static json_t *str_or_null(const char *s) {
 }
 
 static char *dump_line(json_t *o) {
-    char *line =
-        o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(7)) : NULL;
+    char *line = assay__json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
     json_decref(o);
     return line;
 }

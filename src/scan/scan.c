@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "baseline/baseline.h"
+#include "core/numfmt.h"
 #include "decide/result.h"
 #include "detect/label.h"
 #include "graph/graph_file.h"
@@ -17,20 +18,21 @@ static assay_status check_opts(assay_ctx *ctx, const assay_scan_opts *o) {
     if (o->metric != ASSAY_METRIC_COSINE && o->metric != ASSAY_METRIC_L2)
         return assay__fail(ctx, ASSAY_E_INVAL, "unknown metric %d", (int)o->metric);
     if (!(o->label_threshold > 0.0 && o->label_threshold <= 1.0))
-        return assay__fail(ctx, ASSAY_E_INVAL, "--label-threshold must be in (0, 1], got %g",
-                           o->label_threshold);
+        return assay__fail(ctx, ASSAY_E_INVAL, "--label-threshold must be in (0, 1], got %s",
+                           assay__num(o->label_threshold).s);
     if (!(o->outlier_iqr >= 0.0) || isinf(o->outlier_iqr))
-        return assay__fail(ctx, ASSAY_E_INVAL, "--outlier-iqr must be a finite number >= 0, got %g",
-                           o->outlier_iqr);
+        return assay__fail(ctx, ASSAY_E_INVAL, "--outlier-iqr must be a finite number >= 0, got %s",
+                           assay__num(o->outlier_iqr).s);
     if (!(o->max_flagged_fraction >= 0.0 && o->max_flagged_fraction <= 1.0))
-        return assay__fail(ctx, ASSAY_E_INVAL, "--max-flagged-fraction must be in [0, 1], got %g",
-                           o->max_flagged_fraction);
+        return assay__fail(ctx, ASSAY_E_INVAL, "--max-flagged-fraction must be in [0, 1], got %s",
+                           assay__num(o->max_flagged_fraction).s);
     for (size_t i = 0; i < assay_param_count(); i++) {
         const assay_param_info *p = assay_param_info_at(i);
         double v = assay_param_value(o, i);
         if (!(v >= p->min && v <= p->max) || (p->integer && v != floor(v)))
-            return assay__fail(ctx, ASSAY_E_INVAL, "--%s must be %s in [%g, %g], got %g", p->name,
-                               p->integer ? "an integer" : "a number", p->min, p->max, v);
+            return assay__fail(ctx, ASSAY_E_INVAL, "--%s must be %s in [%s, %s], got %s", p->name,
+                               p->integer ? "an integer" : "a number", assay__num(p->min).s,
+                               assay__num(p->max).s, assay__num(v).s);
     }
     if (o->skip >> ASSAY_DET_COUNT)
         return assay__fail(ctx, ASSAY_E_INVAL, "unknown detector bit in skip mask 0x%x", o->skip);

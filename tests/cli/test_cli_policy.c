@@ -335,7 +335,7 @@ static void test_cli_policy_class_budget_and_fail_kinds(void **state) {
                         "none",  "--class-budget", "*=0",  "-q",    NULL};
     assert_int_equal(run(a1), 1);
     json_t *r = report(out);
-    assert_true(reasons_contain(r, "exceeds its budget 0.0000"));
+    assert_true(reasons_contain(r, "exceeds its budget 0"));
     assert_string_equal(source_of(r, "gate.class-budgets.*"), "flag");
     json_decref(r);
 
@@ -420,6 +420,143 @@ static void test_cli_policy_show_validates(void **state) {
     assert_int_equal(run(a3), 2);
 }
 
+/* Fewest significant digits that read back to v (strtof's float when is_float): each length's
+ * nearest rounding tried, independently of src/core/numfmt.c. */
+static int fewest_digits(double v, int is_float) {
+    char t[64];
+    for (int p = 1; p < 17; p++) {
+        snprintf(t, sizeof t, "%.*e", p - 1, v);
+        if (is_float ? strtof(t, NULL) == (float)v : strtod(t, NULL) == v) return p;
+    }
+    return 17;
+}
+
+/* Significant digits of a number's text (sign, point, exponent, zeros at either end not
+ * counted). */
+static int digits_of(const char *s, size_t n) {
+    int d = 0, lead = 1, zeros = 0;
+    for (size_t i = 0; i < n && s[i] != 'e' && s[i] != 'E'; i++) {
+        if (s[i] < '0' || s[i] > '9' || (lead && s[i] == '0')) continue;
+        lead = 0;
+        d++;
+        zeros = s[i] == '0' ? zeros + 1 : 0;
+    }
+    return d - zeros > 0 ? d - zeros : 1;
+}
+
+/* Every real of JSON text outside strings has the fewest digits that read back to its value,
+ * a point or an exponent (it stays a real); returns how many reals there were. */
+static size_t expect_shortest_reals(const char *text) {
+    size_t reals = 0;
+    for (const char *s = text; *s;) {
+        if (*s == '"') {
+            for (s++; *s && *s != '"'; s++)
+                if (*s == '\\' && s[1]) s++;
+            if (*s) s++;
+            continue;
+        }
+        if (*s != '-' && (*s < '0' || *s > '9')) {
+            s++;
+            continue;
+        }
+        size_t n = strspn(s, "+-0123456789.eE");
+        if (strcspn(s, ".eE") < n) {
+            double v = strtod(s, NULL);
+            if (digits_of(s, n) != fewest_digits(v, 0))
+                fail_msg("'%.*s' is not the shortest text of its value", (int)n, s);
+            reals++;
+        }
+        s += n;
+    }
+    return reals;
+}
+
+/* Numbers are written as the shortest text that reads back to the same value: `policy show`
+ * echoes 0.7 (jansson's default wrote 0.69999999999999996), report.json and the other JSON
+ * files have no 17-digit artefacts (0.1 stays 0.1; float32 scores have their float's text), and
+ * the CSV scores read back to the same float32 with no extra digit. */
+static void test_cli_numbers_shortest(void **state) {
+    (void)state;
+    const char *a1[] = {"assay", "policy", "show", "--label-threshold", "0.7", NULL};
+    assert_int_equal(run(a1), 0);
+    char *text = tu_slurp(g_out, NULL);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "\"label-threshold\": 0.7,"));
+    assert_null(strstr(text, "0.69999999999999996"));
+    assert_non_null(strstr(text, "\"cluster-gap\": 0.1,")); /* a default, was 0.10000000000000001 */
+    assert_non_null(strstr(text, "\"threshold\": 0.5"));    /* a real keeps its point */
+    assert_true(expect_shortest_reals(text) > 10);
+    free(text);
+
+    char out[1024], p[1200];
+    tu_path(out, sizeof out, "clipol_numbers");
+    const char *a2[] = {
+        "assay", "scan", g_dups, "--out", out, "--label-threshold", "0.7", "--max-flagged-fraction",
+        "0.1",   "-q",   NULL};
+    int rc = run(a2);
+    assert_true(rc == 0 || rc == 1);
+    json_decref(report(out)); /* schema-valid */
+    static const char *const files[] = {"report.json", "findings.jsonl", "manifest.json",
+                                        "report.sarif", "bom.cdx.json"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", out, files[i]);
+        text = tu_slurp(p, NULL);
+        assert_non_null(text);
+        if (i == 0) {
+            assert_non_null(strstr(text, "\"label_threshold\": 0.7,"));
+            assert_non_null(strstr(text, "\"max_flagged_fraction\": 0.1"));
+            assert_null(strstr(text, "0.10000000000000001"));
+            assert_null(strstr(text, "0.69999999999999996"));
+            assert_true(expect_shortest_reals(text) > 50);
+        } else {
+            expect_shortest_reals(text);
+        }
+        free(text);
+    }
+    /* findings' scores are float32 values: written with their float's digits, at most 9 */
+    json_t *r = tu_load_json((snprintf(p, sizeof p, "%s/report.json", out), p));
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(r, "findings"), i, f) {
+        double s = json_real_value(json_object_get(f, "score"));
+        assert_int_equal(fewest_digits(s, 0), fewest_digits((float)s, 1));
+        assert_true(fewest_digits(s, 0) <= 9);
+        /* evidence taken from float32 scores has the float's text, not 0.8999999761581421 */
+        const char *key;
+        json_t *e;
+        json_object_foreach(json_object_get(f, "evidence"), key, e) {
+            double x = json_real_value(e);
+            if (json_is_real(e) && (double)(float)x == x && fewest_digits(x, 0) > 9)
+                fail_msg("evidence %s = %.17g: a float32 value with a double's digits", key, x);
+        }
+    }
+    json_decref(r);
+    /* scores.csv: every score field has the fewest digits its float32 needs */
+    snprintf(p, sizeof p, "%s/scores.csv", out);
+    text = tu_slurp(p, NULL);
+    assert_non_null(text);
+    size_t fields = 0;
+    char *line = strchr(text, '\n');
+    while (line != NULL && line[1] != '\0') {
+        char *s = line + 1, *end = strchr(s, '\n');
+        int col = 0;
+        for (char *c = s; c <= end; c++) {
+            if (*c != ',' && *c != '\n') continue;
+            /* index,id,label,score,flagged,<detectors>: numbers from column 3, flagged aside */
+            if (col >= 3 && col != 4 && c > s) {
+                float v = strtof(s, NULL);
+                assert_int_equal(digits_of(s, (size_t)(c - s)), fewest_digits(v, 1));
+                fields++;
+            }
+            col++;
+            s = c + 1;
+        }
+        line = end;
+    }
+    assert_true(fields > 600);
+    free(text);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cli_policy_pass_and_fail),
@@ -430,6 +567,7 @@ int main(void) {
         cmocka_unit_test(test_cli_policy_class_budget_and_fail_kinds),
         cmocka_unit_test(test_cli_policy_detector_settings),
         cmocka_unit_test(test_cli_policy_show_validates),
+        cmocka_unit_test(test_cli_numbers_shortest),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

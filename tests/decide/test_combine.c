@@ -302,7 +302,7 @@ static void test_combine_and_gate_hand_case(void **state) {
     r->opts.max_flagged_fraction = 0.2; /* 2 of 8 = 0.25 */
     assert_int_equal(assay__gate_default(f.ctx, &f.ds, r), ASSAY_OK);
     assert_false(r->gate_passed);
-    assert_contains(r->gate_reason, "flagged fraction 0.2500 exceeds the maximum 0.2000");
+    assert_contains(r->gate_reason, "flagged fraction 0.2500 exceeds the maximum 0.2 ");
     r->opts.fail_on = ASSAY_SEV_NONE;
     r->opts.max_flagged_fraction = 1.0;
     assert_int_equal(assay__gate_default(f.ctx, &f.ds, r), ASSAY_OK);

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Shortest round-trip decimal text of doubles and floats (core/numfmt.h). */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "assay/assay_report.h"
+#include "core/numfmt.h"
+
+/* Lays out sign, significant digits (no trailing zeros) and decimal exponent like %g at
+ * precision 17, the exponent as jansson has always written JSON's (no '+', no leading 0). */
+static size_t layout(char *buf, int neg, const char *dig, int nd, int e) {
+    char *o = buf;
+    if (neg) *o++ = '-';
+    if (e < -4 || e >= 17) {
+        *o++ = dig[0];
+        if (nd > 1) {
+            *o++ = '.';
+            memcpy(o, dig + 1, (size_t)nd - 1);
+            o += nd - 1;
+        }
+        o += sprintf(o, "e%d", e);
+    } else if (e < 0) {
+        *o++ = '0';
+        *o++ = '.';
+        for (int i = -1; i > e; i--) *o++ = '0';
+        memcpy(o, dig, (size_t)nd);
+        o += nd;
+    } else {
+        for (int i = 0; i <= e || i < nd; i++) {
+            if (i == e + 1) *o++ = '.';
+            *o++ = i < nd ? dig[i] : '0';
+        }
+    }
+    *o = '\0';
+    return (size_t)(o - buf);
+}
+
+/* Not finite: the names %g gives. */
+static size_t non_finite(char *buf, double v) {
+    return (size_t)sprintf(buf, "%s", isnan(v) ? "nan" : v < 0 ? "-inf" : "inf");
+}
+
+/* A value's decimal digits: sign, significant digits d[0..n) and the exponent of d[0]. */
+typedef struct digits {
+    int neg, n, e;
+    char d[24];
+} digits;
+
+/* Reads %.*e text ("-d.ddde+XX"). */
+static void parse_exp_text(digits *x, const char *t) {
+    x->neg = *t == '-';
+    x->n = 0;
+    const char *p = t + x->neg;
+    for (; *p != 'e'; p++)
+        if (*p != '.') x->d[x->n++] = *p;
+    x->e = atoi(p + 1);
+}
+
+/* v correctly rounded to p digits, from its digits at more than p (`all`, themselves correctly
+ * rounded). Rounding those again is right unless what is dropped reads exactly 5000...: then
+ * the exact value decides, and printf is asked. */
+static void round_to(digits *x, const digits *all, int p, double v) {
+    int tie = all->d[p] == '5';
+    for (int i = p + 1; i < all->n && tie; i++) tie = all->d[i] == '0';
+    if (tie) {
+        char t[ASSAY__NUM_BUF];
+        snprintf(t, sizeof t, "%.*e", p - 1, v);
+        parse_exp_text(x, t);
+        return;
+    }
+    *x = *all;
+    x->n = p;
+    if (all->d[p] < '5') return;
+    int i = p - 1;
+    while (i >= 0 && x->d[i] == '9') x->d[i--] = '0';
+    if (i >= 0) {
+        x->d[i]++;
+    } else { /* 99.. rounded up to 100..: one digit more in front */
+        memmove(x->d + 1, x->d, (size_t)p - 1);
+        x->d[0] = '1';
+        x->e++;
+    }
+}
+
+static const double k_pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* x as a double when one rounding makes it exact (Clinger's fast path): digits D < 2^53 (at most
+ * 15) times 10^q, |q| <= 22, both exact doubles, so D * 10^q or D / 10^-q is x correctly
+ * rounded, what strtod gives. 0 when x is outside that. */
+static int fast_value(const digits *x, double *c) {
+    int q = x->e - x->n + 1;
+    if (x->n > 15 || q < -22 || q > 22) return 0;
+    double dv = 0.0;
+    for (int i = 0; i < x->n; i++) dv = dv * 10.0 + (x->d[i] - '0');
+    *c = q >= 0 ? dv * k_pow10[q] : dv / k_pow10[-q];
+    if (x->neg) *c = -*c;
+    return 1;
+}
+
+/* x reads back to v (as a float when is_float), without strtod/strtof where doubles decide it
+ * exactly (every score of scores.csv comes through here). For a float: x's double c rounds to
+ * the float x itself rounds to unless c lies exactly halfway between two floats (no such
+ * midpoint can lie between x and c, c being the double nearest to x). */
+static int reads_back(const digits *x, double v, int is_float) {
+    double c;
+    if (fast_value(x, &c)) {
+        if (!is_float) return c == v && !signbit(c) == !signbit(v);
+        float f = (float)c, fv = (float)v;
+        double d = c - (double)f; /* exact: c and f are that close */
+        int midpoint = 0;
+        if (d != 0.0 && !isinf(f)) {
+            float g = nextafterf(f, d > 0.0 ? INFINITY : -INFINITY);
+            midpoint = 2.0 * d == (double)g - (double)f;
+        }
+        if (!midpoint) return f == fv && !signbit(f) == !signbit(fv);
+    }
+    char t[ASSAY__NUM_BUF];
+    snprintf(t, sizeof t, "%s%.*se%d", x->neg ? "-" : "", x->n, x->d, x->e - x->n + 1);
+    return is_float ? strtof(t, NULL) == (float)v : strtod(t, NULL) == v;
+}
+
+/* v is printed once at `most` digits (always reads back) and rounded to fewer from there. The
+ * rounding to `guaranteed` digits (DBL_DIG 15, FLT_DIG 6) is the shortest text, trailing zeros
+ * dropped, whenever any text that short reads back; past that, the first longer length that
+ * reads back is used. A subnormal has fewer bits than that guarantee assumes: its shortest
+ * length is searched (reading back only gets likelier with more digits). */
+static size_t shortest(char *buf, double v, int subnormal, int guaranteed, int most, int is_float) {
+    char t[ASSAY__NUM_BUF];
+    snprintf(t, sizeof t, "%.*e", most - 1, v);
+    digits all, x;
+    parse_exp_text(&all, t);
+    int lo = subnormal ? 1 : guaranteed, found = 0;
+    if (subnormal) {
+        int hi = most;
+        while (lo < hi) {
+            int mid = (lo + hi) / 2;
+            round_to(&x, &all, mid, v);
+            if (reads_back(&x, v, is_float))
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+    }
+    for (; lo < most && !found; lo++) {
+        round_to(&x, &all, lo, v);
+        found = reads_back(&x, v, is_float);
+    }
+    if (!found) x = all;
+    while (x.n > 1 && x.d[x.n - 1] == '0') x.n--;
+    return layout(buf, x.neg, x.d, x.n, x.e);
+}
+
+size_t assay__fmt_double(char buf[ASSAY__NUM_BUF], double v) {
+    if (!isfinite(v)) return non_finite(buf, v);
+    return shortest(buf, v, v != 0.0 && fabs(v) < DBL_MIN, 15, 17, 0);
+}
+
+size_t assay__fmt_float(char buf[ASSAY__NUM_BUF], float v) {
+    if (!isfinite(v)) return non_finite(buf, v);
+    return shortest(buf, v, v != 0.0f && fabsf(v) < FLT_MIN, 6, 9, 1);
+}
+
+assay__num_text assay__num(double v) {
+    assay__num_text t;
+    assay__fmt_double(t.s, v);
+    return t;
+}
+
+double assay__float_as_double(float v) {
+    if (!isfinite(v)) return v;
+    char t[ASSAY__NUM_BUF];
+    assay__fmt_float(t, v);
+    return strtod(t, NULL);
+}
+
+char *assay_json_shortest_reals(char *json_text) {
+    return json_text ? assay__json_shortest_reals(json_text) : NULL;
+}
+
+char *assay__json_shortest_reals(char *text) {
+    char *in = text, *o = text;
+    while (*in) {
+        if (*in == '"') { /* a string: copied as is, escapes included */
+            *o++ = *in++;
+            while (*in && *in != '"') {
+                if (*in == '\\' && in[1]) *o++ = *in++;
+                *o++ = *in++;
+            }
+            if (*in) *o++ = *in++;
+            continue;
+        }
+        if (*in != '-' && (*in < '0' || *in > '9')) {
+            *o++ = *in++;
+            continue;
+        }
+        size_t n = strspn(in, "+-0123456789.eE");
+        if (strcspn(in, ".eE") >= n) { /* an integer */
+            memmove(o, in, n);
+            o += n;
+            in += n;
+            continue;
+        }
+        char num[ASSAY__NUM_BUF + 2];
+        size_t m = assay__fmt_double(num, strtod(in, NULL));
+        if (strpbrk(num, ".e") == NULL) {
+            memcpy(num + m, ".0", 3);
+            m += 2;
+        }
+        if (m <= n) { /* never longer than the token (always so; kept as is otherwise) */
+            memcpy(o, num, m);
+            o += m;
+        } else {
+            memmove(o, in, n);
+            o += n;
+        }
+        in += n;
+    }
+    *o = '\0';
+    return text;
+}

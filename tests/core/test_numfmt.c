@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Shortest round-trip number text (core/numfmt.c): hand-checked edge cases, random doubles and
+ * floats reading back bit for bit with no shorter text possible, and the JSON real rewrite. */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util.h"
+
+#include "core/json_text.h"
+#include "core/numfmt.h"
+#include "core/stats.h"
+
+static void expect_double(double v, const char *want) {
+    char buf[ASSAY__NUM_BUF];
+    size_t n = assay__fmt_double(buf, v);
+    assert_string_equal(buf, want);
+    assert_int_equal(n, strlen(want));
+}
+
+static void expect_float(float v, const char *want) {
+    char buf[ASSAY__NUM_BUF];
+    size_t n = assay__fmt_float(buf, v);
+    assert_string_equal(buf, want);
+    assert_int_equal(n, strlen(want));
+}
+
+static void test_numfmt_double_edges(void **state) {
+    (void)state;
+    expect_double(0.0, "0");
+    expect_double(-0.0, "-0");
+    expect_double(0.1, "0.1");
+    expect_double(0.7, "0.7");
+    expect_double(1.0 / 3.0, "0.3333333333333333");
+    expect_double(2.0 / 3.0, "0.6666666666666666");
+    expect_double(0.1 + 0.2, "0.30000000000000004");
+    expect_double(1.0, "1");
+    expect_double(-1.5, "-1.5");
+    expect_double(123456.0, "123456");
+    expect_double(1e16, "10000000000000000");
+    expect_double(1e17, "1e17");
+    expect_double(0.0001, "0.0001");
+    expect_double(0.00001, "1e-5");
+    expect_double(1e300, "1e300");
+    expect_double(-1e-300, "-1e-300");
+    expect_double(DBL_MAX, "1.7976931348623157e308");
+    expect_double(DBL_MIN, "2.2250738585072014e-308");
+    expect_double(DBL_TRUE_MIN, "5e-324"); /* the smallest subnormal */
+    expect_double(9007199254740993.0, "9007199254740992");
+    expect_double(NAN, "nan");
+    expect_double(INFINITY, "inf");
+    expect_double(-INFINITY, "-inf");
+    assert_string_equal(assay__num(0.05).s, "0.05");
+}
+
+static void test_numfmt_float_edges(void **state) {
+    (void)state;
+    expect_float(0.0f, "0");
+    expect_float(-0.0f, "-0");
+    expect_float(0.1f, "0.1"); /* the double 0.1f is 0.10000000149011612 */
+    expect_float(0.7f, "0.7");
+    expect_float(1.0f / 3.0f, "0.33333334");
+    expect_float(FLT_MAX, "3.4028235e38");
+    expect_float(FLT_MIN, "1.1754944e-38");
+    expect_float(FLT_TRUE_MIN, "1e-45");
+    expect_float(16777216.0f, "16777216");
+    expect_float(0.5f, "0.5");
+    expect_float(NAN, "nan");
+    /* stored in JSON as the double nearest the float's text */
+    assert_true(assay__float_as_double(0.1f) == 0.1);
+    assert_true(isnan(assay__float_as_double(NAN)));
+}
+
+/* Significant digits of text (exponent, sign, point and zeros at either end not counted). */
+static int sig_digits(const char *s) {
+    int n = 0, lead = 1, zeros = 0;
+    for (; *s && *s != 'e'; s++) {
+        if (*s < '0' || *s > '9') continue;
+        if (lead && *s == '0') continue;
+        lead = 0;
+        n++;
+        zeros = *s == '0' ? zeros + 1 : 0;
+    }
+    return n - zeros > 0 ? n - zeros : 1;
+}
+
+static uint64_t bits_of(double v) {
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    return u;
+}
+
+static void check_double(double v) {
+    char buf[ASSAY__NUM_BUF], t[64];
+    assay__fmt_double(buf, v);
+    assert_true(bits_of(strtod(buf, NULL)) == bits_of(v)); /* -0 included */
+    int d = sig_digits(buf);
+    snprintf(t, sizeof t, "%.17g", v);
+    assert_true(strlen(buf) <= strlen(t) + 1);
+    /* no text with fewer digits reads back (the nearest one of each length is tried) */
+    if (d > 1) {
+        snprintf(t, sizeof t, "%.*e", d - 2, v);
+        assert_true(strtod(t, NULL) != v);
+    }
+}
+
+static void test_numfmt_random_doubles(void **state) {
+    (void)state;
+    assay__rng r = assay__rng_seed(20261207, 1);
+    size_t shorter = 0, n = 0;
+    for (int i = 0; i < 100000; i++) {
+        uint64_t u = assay__rng_next(&r);
+        double v;
+        memcpy(&v, &u, sizeof v); /* any bit pattern: subnormals and huge values included */
+        if (!isfinite(v)) continue;
+        check_double(v);
+        double w = assay__rng_uniform(&r) * pow(10.0, (double)(int)(u % 40) - 20.0);
+        check_double(w);
+        /* values with few digits, as a user or a threshold writes them */
+        double x = (double)(u % 100000) / 1000.0;
+        check_double(x);
+        char a[ASSAY__NUM_BUF], b[64];
+        assay__fmt_double(a, x);
+        snprintf(b, sizeof b, "%.17g", x);
+        shorter += strlen(a) < strlen(b);
+        n++;
+    }
+    assert_true(shorter > n / 2); /* most such values are shorter than at 17 digits */
+}
+
+static void test_numfmt_random_floats(void **state) {
+    (void)state;
+    assay__rng r = assay__rng_seed(20261207, 2);
+    for (int i = 0; i < 100000; i++) {
+        uint32_t u = (uint32_t)assay__rng_next(&r);
+        float v;
+        memcpy(&v, &u, sizeof v);
+        if (!isfinite(v)) continue;
+        char buf[ASSAY__NUM_BUF], t[64], again[ASSAY__NUM_BUF];
+        assay__fmt_float(buf, v);
+        float back = strtof(buf, NULL);
+        assert_memory_equal(&back, &v, sizeof v);
+        int d = sig_digits(buf);
+        assert_true(d <= 9);
+        if (d > 1) {
+            snprintf(t, sizeof t, "%.*e", d - 2, (double)v);
+            assert_true(strtof(t, NULL) != v);
+        }
+        /* a float stored in JSON as a double writes the float's text */
+        assay__fmt_double(again, assay__float_as_double(v));
+        assert_string_equal(again, buf);
+    }
+}
+
+/* Consecutive floats where the scores live, and their doubles: every one reads back exactly. */
+static void test_numfmt_consecutive(void **state) {
+    (void)state;
+    float v = 0.1f;
+    double w = 0.7;
+    for (int i = 0; i < 300000; i++, v = nextafterf(v, 1.0f), w = nextafter(w, 1.0)) {
+        char buf[ASSAY__NUM_BUF];
+        assay__fmt_float(buf, v);
+        assert_true(strtof(buf, NULL) == v);
+        assay__fmt_double(buf, w);
+        assert_true(strtod(buf, NULL) == w);
+    }
+}
+
+static void test_numfmt_json_rewrite(void **state) {
+    (void)state;
+    char text[] = "{\"a\":0.69999999999999996,\"s\":\"0.10000000000000001 \\\" 1.0 \\\\\","
+                  "\"c\":[1,-2,1.0,1e+300,-0.0,2.5000000000000001e-05,10000000000000000.0,"
+                  "0.30000000000000004,5e-324],\"k 0.5\":-12}";
+    assert_string_equal(assay__json_shortest_reals(text),
+                        "{\"a\":0.7,\"s\":\"0.10000000000000001 \\\" 1.0 \\\\\","
+                        "\"c\":[1,-2,1.0,1e300,-0.0,2.5e-5,10000000000000000.0,"
+                        "0.30000000000000004,5e-324],\"k 0.5\":-12}");
+    /* through jansson: reals stay reals, integers integers, floats their float text */
+    json_t *doc = json_pack("{s:f, s:f, s:I, s:o, s:o, s:o}", "a", 0.7, "b", 1.0, "c",
+                            (json_int_t)3, "d", assay__json_float(0.1f), "e", assay__json_num(NAN),
+                            "f", assay__json_float(INFINITY));
+    char *out = assay__json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_non_null(out);
+    assert_string_equal(out, "{\"a\":0.7,\"b\":1.0,\"c\":3,\"d\":0.1,\"e\":null,\"f\":null}");
+    free(out);
+    json_decref(doc);
+    /* a double holding a float32 value writes the float's text; any other double its own */
+    doc = json_pack("[o, o, o, o]", assay__json_num_f32((double)0.9f), assay__json_num_f32(0.9),
+                    assay__json_num_f32(1.0 / 3.0), assay__json_num_f32(1e300));
+    out = assay__json_dumps(doc, JSON_COMPACT);
+    assert_string_equal(out, "[0.9,0.9,0.3333333333333333,1e300]");
+    free(out);
+    json_decref(doc);
+}
+
+/* Every real of a dumped document reads back to the same double, at any size. */
+static void test_numfmt_json_round_trip(void **state) {
+    (void)state;
+    assay__rng r = assay__rng_seed(7, 3);
+    json_t *arr = json_array();
+    for (int i = 0; i < 5000; i++) {
+        uint64_t u = assay__rng_next(&r);
+        double v;
+        memcpy(&v, &u, sizeof v);
+        json_array_append_new(arr, isfinite(v) ? json_real(v) : json_real(0.25));
+    }
+    char *out = assay__json_dumps(arr, JSON_COMPACT);
+    json_error_t err;
+    json_t *back = json_loads(out, 0, &err);
+    assert_non_null(back);
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        assert_true(json_is_real(json_array_get(back, i)));
+        assert_true(bits_of(json_real_value(json_array_get(back, i))) ==
+                    bits_of(json_real_value(json_array_get(arr, i))));
+    }
+    free(out);
+    json_decref(back);
+    json_decref(arr);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_numfmt_double_edges),    cmocka_unit_test(test_numfmt_float_edges),
+        cmocka_unit_test(test_numfmt_random_doubles),  cmocka_unit_test(test_numfmt_random_floats),
+        cmocka_unit_test(test_numfmt_consecutive),     cmocka_unit_test(test_numfmt_json_rewrite),
+        cmocka_unit_test(test_numfmt_json_round_trip),
+    };
+    return cmocka_run_group_tests_name("numfmt", tests, NULL, NULL);
+}
