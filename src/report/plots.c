@@ -219,7 +219,11 @@ json_t *assay__plots_json(const assay_dataset *ds, const assay_result *res) {
         if (res->det[d].ran && res->det[d].score != NULL && res->det[d].evidence != NULL)
             json_array_append_new(hists, evidence_histogram(res, d));
     json_t *classes = class_flags(ds, res);
+    /* BLAS on one thread, as everywhere else: a multithreaded GEMM sums in another order, and
+     * the projection's last digits would depend on what else the process runs at the time */
+    assay__blas_single_begin();
     json_t *pca = pca_json(NULL, ds, res);
+    assay__blas_single_end();
     if (classes == NULL || pca == NULL) {
         json_decref(hists), json_decref(classes), json_decref(pca);
         return NULL;
