@@ -216,15 +216,15 @@ static json_t *tests_json(const assay_dataset *ds, const assay_result *res) {
     for (size_t i = 0; i < res->n_tests; i++) {
         assay_test_info t;
         assay_result_test(res, i, &t);
-        json_t *o = json_pack(
-            "{s:s, s:o, s:s, s:o, s:o, s:o, s:b, s:s, s:o, s:s, s:o}", "detector",
-            assay_detector_name(t.detector), "class",
-            t.cls >= 0 ? assay__json_str(assay__class_text(ds, t.cls)) : json_null(), "statistic",
-            t.statistic, "value", assay__json_num(t.value), "p_value", assay__json_num(t.p),
-            "q_value", assay__json_num(t.q), "significant", t.significant, "severity",
-            assay_severity_name(t.severity), "gate",
-            t.gate != NULL ? json_string(t.gate) : json_null(), "null", t.null, "detail",
-            assay__json_str(t.detail));
+        json_t *o =
+            json_pack("{s:s, s:o, s:s, s:o, s:o, s:o, s:b, s:s, s:o, s:s, s:o}", "detector",
+                      assay_detector_name(t.detector), "class",
+                      t.cls >= 0 ? assay__json_str(assay__class_text(ds, t.cls)) : json_null(),
+                      "statistic", t.statistic, "value", assay__json_num(t.value), "p_value",
+                      assay__json_num(t.p), "q_value", assay__json_num(t.q), "significant",
+                      t.significant, "severity", assay_severity_name(t.severity), "gate",
+                      t.gate != NULL ? json_string(t.gate) : json_null(), "null", t.null, "detail",
+                      assay__json_str(t.detail));
         json_array_append_new(arr, o);
     }
     return arr;

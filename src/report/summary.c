@@ -95,9 +95,9 @@ static void write_summary(const assay_dataset *ds, const assay_result *res, cons
                           FILE *fp) {
     /* arrays have no file: their name ("(memory)" by default) stands alone */
     const int memory = ds->format == ASSAY_FORMAT_MEMORY;
-    fprintf(fp, "assay %s: %s%s%s%s, %zu rows x %zu dims, %zu classes\n", assay_version(),
-            ds->path, memory ? "" : " (", memory ? "" : assay_format_name(ds->format),
-            memory ? "" : ")", ds->n, ds->d, ds->n_classes);
+    fprintf(fp, "assay %s: %s%s%s%s, %zu rows x %zu dims, %zu classes\n", assay_version(), ds->path,
+            memory ? "" : " (", memory ? "" : assay_format_name(ds->format), memory ? "" : ")",
+            ds->n, ds->d, ds->n_classes);
     if (res->graph_file.path != NULL)
         fprintf(fp, "  neighbour graph: k=%u, %s, %zu rows, read from %s and checked in %.2f s\n",
                 res->opts.k, assay_metric_name(res->opts.metric), res->n_in_graph,
