@@ -86,33 +86,23 @@ int assay__json_dumpf(const json_t *doc, FILE *fp, size_t flags) {
     return rc;
 }
 
+/* How every document is written: ASCII only, indented by 2 or compact. */
+static size_t dump_flags(int indent) {
+    return JSON_ENSURE_ASCII | (indent ? JSON_INDENT(2) : JSON_COMPACT);
+}
+
 assay_status assay__dump_json(assay_ctx *ctx, const json_t *doc, FILE *fp, int indent,
                               const char *path) {
     if (doc == NULL)
         return assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory building JSON", path);
-    size_t flags = JSON_ENSURE_ASCII | (indent ? JSON_INDENT(2) : JSON_COMPACT);
-    if (assay__json_dumpf(doc, fp, flags) != 0 || fputc('\n', fp) == EOF)
+    if (assay__json_dumpf(doc, fp, dump_flags(indent)) != 0 || fputc('\n', fp) == EOF)
         return assay__write_failed(ctx, fp, path);
     return ASSAY_OK;
 }
 
 assay_status assay__json_text(assay_ctx *ctx, const json_t *doc, int indent, char **out) {
-    *out = NULL;
-    if (doc == NULL || !(json_is_object(doc) || json_is_array(doc))) {
-        *out = strdup("null"); /* the only non-container this is asked for */
-        return *out ? ASSAY_OK : assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
-    }
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *fp = open_memstream(&buf, &len);
-    if (fp == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (JSON text)");
-    assay_status s = assay__dump_json(ctx, doc, fp, indent, "(memory)");
-    if (fclose(fp) != 0 && s == ASSAY_OK) s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
-    if (s != ASSAY_OK) {
-        free(buf);
-        return s;
-    }
-    if (len > 0 && buf[len - 1] == '\n') buf[len - 1] = '\0'; /* a value, not a file */
-    *out = buf;
-    return ASSAY_OK;
+    /* a value, not a file: no final newline; a missing document is null */
+    int container = doc != NULL && (json_is_object(doc) || json_is_array(doc));
+    *out = container ? assay__json_dumps(doc, dump_flags(indent)) : strdup("null");
+    return *out ? ASSAY_OK : assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (JSON text)");
 }
