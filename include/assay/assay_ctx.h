@@ -76,9 +76,9 @@ ASSAY_API void assay_ctx_destroy(assay_ctx *ctx);
 ASSAY_API const char *assay_ctx_errmsg(const assay_ctx *ctx);
 
 /* Asks the work running on `ctx` to stop: the call in progress (loading, the neighbour graph,
- * the detectors; not report writing) returns ASSAY_E_CANCELLED at its next check -- between row blocks of
- * the graph and of the other parallel steps, between detectors -- typically within a fraction of
- * a second, having freed what it allocated and written nothing. The request stays until
+ * the detectors; not report writing) returns ASSAY_E_CANCELLED at its next check -- between row
+ * blocks of the graph and of the other parallel steps, between detectors -- typically within a
+ * fraction of a second, having freed what it allocated and written nothing. The request stays until
  * assay_ctx_cancel_reset(), so it cannot be lost when it comes before the call starts.
  * Thread-safety: any thread, and async-signal-safe (a signal handler may call it). */
 ASSAY_API void assay_ctx_cancel(assay_ctx *ctx);
