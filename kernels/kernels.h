@@ -87,7 +87,69 @@ void assay__topk_offer(assay_topk *h, size_t i, float d, int64_t id);
       (int cosine, const float *q, size_t ldq, const float *bt, size_t ldbt, size_t m, size_t n,   \
        size_t d, const float *qa, const float *ba, const float *qpen, const float *bpen,           \
        int64_t j0, assay_topk *rows, assay_topk *cols),                                            \
+      arg)                                                                                         \
+                                                                                                   \
+    /* ---- reduced-precision dot-product tiles (the candidate pass; see the layouts below) ----   \
+     */                                                                                            \
+                                                                                                   \
+    /* int8 tile. a: m rows of signed codes (row i at a + i*lda), dp codes each (dp a multiple of  \
+     * 4, zero past d); bp: the n rows of the other block as unsigned codes (code + 128) in the    \
+     * panel layout of assay__pack_u8_panels; asum[i] = 128 * sum_p a[i*lda + p]. On exit          \
+     *   t[i*ldt + j] = (sa[i] * sb[j]) * (float)(S_ij - asum[i]),  S_ij = sum_p a_ip * bp_jp      \
+     * with S_ij exact in int32 (VNNI's vpdpbusd; the caller keeps d * 127 * 255 < 2^31), each     \
+     * float operation rounded once (no contraction). */                                           \
+    X(tile_i8, void,                                                                               \
+      (float *t, size_t ldt, size_t m, size_t n, size_t dp, const int8_t *a, size_t lda,           \
+       const uint8_t *bp, const int32_t *asum, const float *sa, const float *sb),                  \
+      arg)                                                                                         \
+                                                                                                   \
+    /* As tile_i8, with S_ij formed as vpmaddubsw forms it: positions in pairs (2q, 2q+1), each    \
+     * pair's sum bp*a saturated to int16, the pair sums then added exactly in int32. Equal to     \
+     * tile_i8 when no pair sum leaves [-32768, 32767]: codes within +-63 never do, since          \
+     * 2 * 191 * 63 < 32767. */                                                                    \
+    X(tile_i8_pairsat, void,                                                                       \
+      (float *t, size_t ldt, size_t m, size_t n, size_t dp, const int8_t *a, size_t lda,           \
+       const uint8_t *bp, const int32_t *asum, const float *sa, const float *sb),                  \
+      arg)                                                                                         \
+                                                                                                   \
+    /* bf16 tile. a: m rows of bfloat16 bit patterns (row i at a + i*lda), dp values each (dp      \
+     * even, zero past d); bp: the other block's n rows in the layout of assay__pack_bf16_panels.  \
+     * Every input is zero or at least 2^-60 in magnitude, so products are normal. On exit         \
+     *   t[i*ldt + j] = alpha * acc_ij                                                             \
+     * where acc is accumulated as AVX-512 BF16's vdpbf16ps does it: acc = 0, then for q = 0, 1,   \
+     * ..., dp/2 - 1: acc += a[2q+1] b[2q+1], then acc += a[2q] b[2q], each product exact in       \
+     * float, each sum rounded to nearest even, and a sum below FLT_MIN in magnitude flushed to    \
+     * zero. alpha is -2 (l2) or 1 (cosine), so the final product is exact. */                     \
+    X(tile_bf16, void,                                                                             \
+      (float *t, size_t ldt, size_t m, size_t n, size_t dp, const uint16_t *a, size_t lda,         \
+       const uint16_t *bp, float alpha),                                                           \
       arg)
+
+/* ---- reduced-precision layouts (kernels/scalar/lowp_scalar.c; shared by every ISA) ----
+ * The "other" block of a low-precision tile is packed in panels of ASSAY_PANEL_ROWS rows so one
+ * 64-byte load holds, for 16 rows, the next 4 int8 codes (or 2 bf16 values) of each: panel P,
+ * group g holds rows 16P..16P+15, positions 4g..4g+3 (int8) or 2g..2g+1 (bf16). Rows past n in
+ * the last panel are zero codes (int8: byte 128). */
+#define ASSAY_PANEL_ROWS 16
+
+/* Bytes (int8) or elements (bf16) of the packed form of n rows of dp positions. */
+size_t assay__panel_size(size_t n, size_t dp);
+
+/* Packs n rows of signed codes (row j at a + j*lda, dp of them, dp % 4 == 0) as unsigned codes
+ * (code + 128) into out[assay__panel_size(n, dp)]:
+ *   out[((j/16)*(dp/4) + p/4)*64 + (j%16)*4 + p%4] = a[j*lda + p] + 128. */
+void assay__pack_u8_panels(const int8_t *a, size_t lda, size_t n, size_t dp, uint8_t *out);
+
+/* Packs n rows of bf16 (dp of them, dp even) into out[assay__panel_size(n, dp)]:
+ *   out[((j/16)*(dp/2) + p/2)*32 + (j%16)*2 + p%2] = a[j*lda + p]. */
+void assay__pack_bf16_panels(const uint16_t *a, size_t lda, size_t n, size_t dp, uint16_t *out);
+
+/* float -> bfloat16, rounded to nearest even; NaN stays NaN; values that would be bf16
+ * subnormal (and float subnormals) become zero of the same sign. */
+uint16_t assay__bf16_from_float(float v);
+
+/* bfloat16 -> float (exact). */
+float assay__bf16_to_float(uint16_t v);
 
 /* The table of one ISA: its name, then one function pointer per kernel, named after it. */
 typedef struct assay_kernels {
@@ -123,6 +185,14 @@ extern const assay_kernels assay__kernels_avx2;
 #endif
 #if ASSAY_BUILD_AVX512
 extern const assay_kernels assay__kernels_avx512;
+#endif
+/* Optional features, laid over the avx512 table when the CPU has them (only their own entries
+ * are set). */
+#if ASSAY_BUILD_AVX512_VNNI
+extern const assay_kernels assay__kernels_avx512_vnni;
+#endif
+#if ASSAY_BUILD_AVX512_BF16
+extern const assay_kernels assay__kernels_avx512_bf16;
 #endif
 #if ASSAY_BUILD_NEON
 extern const assay_kernels assay__kernels_neon;

@@ -55,14 +55,24 @@ static unsigned detect(void) {
     unsigned b7 = 0, c7 = 0, d7 = 0, a7 = 0;
     if (__get_cpuid_max(0, NULL) >= 7) __get_cpuid_count(7, 0, &a7, &b7, &c7, &d7);
     int avx2 = (b7 >> 5) & 1, f512 = (b7 >> 16) & 1, bw = (b7 >> 30) & 1, vl = (b7 >> 31) & 1;
+    int vnni = (c7 >> 11) & 1, bf16 = 0;
+    if (a7 >= 1) { /* sub-leaf 1 exists */
+        unsigned a71 = 0, b71 = 0, c71 = 0, d71 = 0;
+        __get_cpuid_count(7, 1, &a71, &b71, &c71, &d71);
+        bf16 = (a71 >> 5) & 1;
+    }
     if (avx && ymm) append_name("avx");
     if (fma && ymm) append_name("fma");
     if (avx2 && ymm) append_name("avx2");
     if (f512 && zmm) append_name("avx512f");
     if (bw && zmm) append_name("avx512bw");
     if (vl && zmm) append_name("avx512vl");
+    if (vnni && zmm) append_name("avx512_vnni");
+    if (bf16 && zmm) append_name("avx512_bf16");
     if (avx && avx2 && fma && ymm) f |= ASSAY__CPU_AVX2_FMA;
-    if ((f & ASSAY__CPU_AVX2_FMA) && f512 && vl && zmm) f |= ASSAY__CPU_AVX512;
+    if ((f & ASSAY__CPU_AVX2_FMA) && f512 && vl && bw && zmm) f |= ASSAY__CPU_AVX512;
+    if ((f & ASSAY__CPU_AVX512) && vnni) f |= ASSAY__CPU_AVX512_VNNI;
+    if ((f & ASSAY__CPU_AVX512) && bf16) f |= ASSAY__CPU_AVX512_BF16;
 #elif defined(__aarch64__) && defined(__linux__)
     unsigned long hw = getauxval(AT_HWCAP);
     if (hw & HWCAP_ASIMD) {
@@ -77,12 +87,9 @@ static unsigned detect(void) {
     return f;
 }
 
-/* Starts from the scalar table and takes every non-NULL entry of `src`: one line per kernel,
- * expanded from the kernel list, so a new kernel is overlaid without an edit here. */
+/* Takes every non-NULL entry of `src` into dst: one line per kernel, expanded from the kernel
+ * list, so a new kernel is overlaid without an edit here. */
 static void overlay(assay_kernels *dst, const assay_kernels *src) {
-    *dst = assay__kernels_scalar;
-    if (src == NULL) return;
-    dst->name = src->name;
 #define TAKE(op, ret, params, arg)                                                                 \
     if (src->op) dst->op = src->op;
     ASSAY_KERNEL_LIST(TAKE, )
@@ -91,30 +98,50 @@ static void overlay(assay_kernels *dst, const assay_kernels *src) {
 
 static unsigned g_built; /* bit per ISA compiled into this library */
 
-static inline void register_isa(assay_isa isa, const assay_kernels *table, unsigned needs) {
+/* The table of `isa`: `base` (a lower ISA's finished table, whose kernels every CPU of this ISA
+ * runs) with the ISA's own entries laid over it. */
+static inline void register_isa(assay_isa isa, const assay_kernels *base,
+                                const assay_kernels *table, unsigned needs) {
+    g_tables[isa] = *base;
+    g_tables[isa].name = table->name;
     overlay(&g_tables[isa], table);
     g_built |= 1u << isa;
     if ((g_features & needs) == needs) g_have |= 1u << isa;
 }
 
+/* Kernels of an optional feature of `isa`, laid over its table when this CPU has the feature. */
+static inline void add_feature(assay_isa isa, const assay_kernels *table, unsigned needs) {
+    if ((g_features & needs) == needs) overlay(&g_tables[isa], table);
+}
+
 static void init_once(void) {
     g_features = detect();
-    overlay(&g_tables[ASSAY_ISA_SCALAR], NULL);
+    g_tables[ASSAY_ISA_SCALAR] = assay__kernels_scalar;
+    const assay_kernels *x86_base = &g_tables[ASSAY_ISA_SCALAR];
     g_have = 1u << ASSAY_ISA_SCALAR;
     g_built = 1u << ASSAY_ISA_SCALAR;
     /* An ISA's table exists when it was built; it is usable when the CPU (and the OS, for the
      * register state) supports it. */
 #if ASSAY_BUILD_AVX2
-    register_isa(ASSAY_ISA_AVX2, &assay__kernels_avx2, ASSAY__CPU_AVX2_FMA);
+    register_isa(ASSAY_ISA_AVX2, x86_base, &assay__kernels_avx2, ASSAY__CPU_AVX2_FMA);
+    x86_base = &g_tables[ASSAY_ISA_AVX2]; /* every AVX-512 CPU runs AVX2 */
 #endif
 #if ASSAY_BUILD_AVX512
-    register_isa(ASSAY_ISA_AVX512, &assay__kernels_avx512, ASSAY__CPU_AVX512);
+    register_isa(ASSAY_ISA_AVX512, x86_base, &assay__kernels_avx512, ASSAY__CPU_AVX512);
 #endif
+#if ASSAY_BUILD_AVX512_VNNI
+    add_feature(ASSAY_ISA_AVX512, &assay__kernels_avx512_vnni, ASSAY__CPU_AVX512_VNNI);
+#endif
+#if ASSAY_BUILD_AVX512_BF16
+    add_feature(ASSAY_ISA_AVX512, &assay__kernels_avx512_bf16, ASSAY__CPU_AVX512_BF16);
+#endif
+    (void)x86_base;
 #if ASSAY_BUILD_NEON
-    register_isa(ASSAY_ISA_NEON, &assay__kernels_neon, ASSAY__CPU_NEON);
+    register_isa(ASSAY_ISA_NEON, &g_tables[ASSAY_ISA_SCALAR], &assay__kernels_neon,
+                 ASSAY__CPU_NEON);
 #endif
 #if ASSAY_BUILD_SVE
-    register_isa(ASSAY_ISA_SVE, &assay__kernels_sve, ASSAY__CPU_SVE);
+    register_isa(ASSAY_ISA_SVE, &g_tables[ASSAY_ISA_SCALAR], &assay__kernels_sve, ASSAY__CPU_SVE);
 #endif
 }
 

@@ -8,10 +8,12 @@
 #include "kernels.h"
 
 enum {
-    ASSAY__CPU_AVX2_FMA = 1u << 0, /* AVX2 + FMA with YMM state enabled by the OS */
-    ASSAY__CPU_AVX512 = 1u << 1,   /* AVX-512 F + VL (what the kernels use), ZMM state enabled */
-    ASSAY__CPU_NEON = 1u << 2,     /* AArch64 Advanced SIMD */
-    ASSAY__CPU_SVE = 1u << 3       /* AArch64 SVE */
+    ASSAY__CPU_AVX2_FMA = 1u << 0,    /* AVX2 + FMA with YMM state enabled by the OS */
+    ASSAY__CPU_AVX512 = 1u << 1,      /* AVX-512 F + VL + BW (what the kernels use), ZMM enabled */
+    ASSAY__CPU_NEON = 1u << 2,        /* AArch64 Advanced SIMD */
+    ASSAY__CPU_SVE = 1u << 3,         /* AArch64 SVE */
+    ASSAY__CPU_AVX512_VNNI = 1u << 4, /* AVX-512 (as above) + VNNI (vpdpbusd) */
+    ASSAY__CPU_AVX512_BF16 = 1u << 5  /* AVX-512 (as above) + BF16 (vdpbf16ps) */
 };
 
 /* Feature bits of the running CPU (detected once). */

@@ -913,6 +913,290 @@ static void test_kernels_fused_tile(void **state) {
     FOR_TABLES(fused_tile, run_fused);
 }
 
+/* ================================ reduced-precision tiles ================================ */
+
+/* Positions per row (dp): every tail of 4-, 8-, 16-, 32- and 64-byte groups, and real widths. */
+static const size_t k_lowp_dp[] = {0,  4,  8,  12,  16,  20,  28,  32,  36,
+                                   60, 64, 68, 124, 128, 132, 784, 1000};
+#define N_LOWP_DP (sizeof k_lowp_dp / sizeof k_lowp_dp[0])
+static const size_t k_lowp_n[] = {0,  1,  2,  3,  7,  8,  9,  15, 16, 17,
+                                  31, 32, 33, 47, 48, 49, 64, 65, 97};
+#define N_LOWP_N (sizeof k_lowp_n / sizeof k_lowp_n[0])
+
+/* Code patterns of a row: 0 uniform in [-127, 127], 1 within +-63 (no pair sum can saturate),
+ * 2 extremes (+-127 and -128: pair sums saturate), 3 mostly zeros. */
+static int8_t gen_code(uint64_t *s, int mode) {
+    uint64_t r = tu_next(s);
+    switch (mode) {
+    case 0:
+        return (int8_t)((int)(r % 255) - 127);
+    case 1:
+        return (int8_t)((int)(r % 127) - 63);
+    case 2:
+        return (int8_t)((r & 3) == 0 ? -128 : (r & 1) ? 127 : -127);
+    default:
+        return (int8_t)((r % 8) == 0 ? (int)(r >> 8) % 255 - 127 : 0);
+    }
+}
+
+typedef struct lowp_case {
+    size_t m, n, dp, lda, ldt, off;
+    void *a, *am;   /* m rows of codes (int8) or bf16, stride lda; padding past dp poisoned */
+    void *bp, *bpm; /* the other block, packed */
+    int32_t *asum, *asm_;
+    float *sa, *sam, *sb, *sbm;
+    float *tr, *trm, *tk, *tkm; /* scalar and ISA outputs (NaN-filled, same layout) */
+} lowp_case;
+
+static void lowp_free(lowp_case *c) {
+    free(c->am);
+    free(c->bpm);
+    free(c->asm_);
+    free(c->sam);
+    free(c->sbm);
+    free(c->trm);
+    free(c->tkm);
+}
+
+/* int8 case: rows of mode (row + seed) % 4 (or all `mode` when mode >= 0). */
+static void lowp_make_i8(lowp_case *c, size_t m, size_t n, size_t dp, size_t pad, size_t off,
+                         int mode, uint64_t seed) {
+    uint64_t s = seed;
+    memset(c, 0, sizeof *c);
+    c->m = m, c->n = n, c->dp = dp, c->lda = dp + pad, c->ldt = n + (seed % 2 ? 3 : 0);
+    c->off = off;
+    size_t rows = m > n ? m : n; /* the same rows serve as the packed block */
+    int8_t *a = xalloc(off, extent(rows, c->lda, dp), 1, &c->am);
+    for (size_t i = 0; i < extent(rows, c->lda, dp); i++) a[i] = (int8_t)0x7f; /* padding */
+    for (size_t i = 0; i < rows; i++) {
+        int md = mode >= 0 ? mode : (int)((i + seed) % 4);
+        for (size_t p = 0; p < dp; p++) a[i * c->lda + p] = gen_code(&s, md);
+    }
+    c->a = a;
+    size_t psz = assay__panel_size(n, dp);
+    c->bp = xalloc(off, psz, 1, &c->bpm);
+    assay__pack_u8_panels(a, c->lda, n, dp, c->bp);
+    c->asum = xalloc((off + 1) % 4, m, sizeof(int32_t), (void **)&c->asm_);
+    for (size_t i = 0; i < m; i++) {
+        int32_t t = 0;
+        for (size_t p = 0; p < dp; p++) t += a[i * c->lda + p];
+        c->asum[i] = 128 * t;
+    }
+    c->sa = falloc(off, m, &c->sam);
+    c->sb = falloc((off + 2) % 4, n, &c->sbm);
+    for (size_t i = 0; i < m; i++) c->sa[i] = (i % 5 == 3) ? 0.0f : -2.0f * gen_val(&s, 3);
+    for (size_t j = 0; j < n; j++) c->sb[j] = gen_val(&s, 3);
+    size_t len = extent(m, c->ldt, n);
+    c->tr = falloc(off, len, &c->trm);
+    c->tk = falloc(off, len, &c->tkm);
+    fill_nan(c->trm, off + len);
+    fill_nan(c->tkm, off + len);
+}
+
+/* The exact product of int8 codes row i . row j, with each pair sum saturated to int16 when
+ * `sat` (vpmaddubsw) and the +128 offset of the packed side as the kernels see it. */
+static int64_t i8_oracle(const lowp_case *c, size_t i, size_t j, int sat) {
+    const int8_t *a = c->a;
+    int64_t s = 0;
+    for (size_t p = 0; p < c->dp; p += 2) {
+        int64_t pair = (int64_t)a[i * c->lda + p] * (a[j * c->lda + p] + 128) +
+                       (int64_t)a[i * c->lda + p + 1] * (a[j * c->lda + p + 1] + 128);
+        if (sat) pair = pair > 32767 ? 32767 : pair < -32768 ? -32768 : pair;
+        s += pair;
+    }
+    return s - c->asum[i];
+}
+
+/* Entries outside the m x n tile (row padding, what lies in front) are untouched. */
+static void lowp_check_padding(const lowp_case *c, const float *blk, const char *who) {
+    for (size_t p = 0; p < c->off + extent(c->m, c->ldt, c->n); p++) {
+        if (p >= c->off && (p - c->off) % c->ldt < c->n) continue;
+        CHECK(isnan(blk[p]), "%s wrote outside the tile (element %zu)", who, p);
+    }
+}
+
+static void run_tile_i8_kind(int sat, assay_isa isa, const assay_kernels *k) {
+    const char *name = assay_isa_name(isa), *kn = sat ? "tile_i8_pairsat" : "tile_i8";
+    size_t idx = 0;
+    for (size_t a = 0; a < N_TILE_ROWS; a++)
+        for (size_t b = 0; b < N_LOWP_N; b++)
+            for (size_t e = 0; e < N_LOWP_DP; e++, idx++) {
+                size_t m = k_tile_rows[a], n = k_lowp_n[b], dp = k_lowp_dp[e];
+                if (dp >= 784 && (m > 9 || n > 33)) continue; /* wide rows: a few shapes */
+                size_t off = k_offs[idx % N_OFFS], pad = (idx / 3) % 2 ? 4 : 0;
+                int mode = (int)(idx % 5) - 1; /* -1: mixed rows */
+                uint64_t seed = case_seed(20 + (uint64_t)sat, m, n, dp, off * 8 + pad);
+                set_case("%s[%s] m=%zu n=%zu dp=%zu lda=%zu off=%zu mode=%d seed=%#llx", kn, name,
+                         m, n, dp, dp + pad, off, mode, (unsigned long long)seed);
+                lowp_case c;
+                lowp_make_i8(&c, m, n, dp, pad, off, mode, seed);
+                void (*ref)(float *, size_t, size_t, size_t, size_t, const int8_t *, size_t,
+                            const uint8_t *, const int32_t *, const float *, const float *) =
+                    sat ? g_ref->tile_i8_pairsat : g_ref->tile_i8;
+                void (*got)(float *, size_t, size_t, size_t, size_t, const int8_t *, size_t,
+                            const uint8_t *, const int32_t *, const float *, const float *) =
+                    sat ? k->tile_i8_pairsat : k->tile_i8;
+                ref(c.tr, c.ldt, m, n, dp, c.a, c.lda, c.bp, c.asum, c.sa, c.sb);
+                if (k == g_ref) {
+                    for (size_t i = 0; i < m; i++)
+                        for (size_t j = 0; j < n; j++) {
+                            int64_t s = i8_oracle(&c, i, j, sat);
+                            float want = (c.sa[i] * c.sb[j]) * (float)s;
+                            CHECK(same_bits(&want, &c.tr[i * c.ldt + j], 4),
+                                  "(%zu, %zu): scalar %.9g, oracle %.9g (integer %lld)", i, j,
+                                  c.tr[i * c.ldt + j], want, (long long)s);
+                            if (sat && mode == 1) /* no saturation possible: as tile_i8 */
+                                CHECK(s == i8_oracle(&c, i, j, 0), "(%zu, %zu) saturated", i, j);
+                        }
+                    lowp_check_padding(&c, c.trm, "scalar");
+                } else {
+                    got(c.tk, c.ldt, m, n, dp, c.a, c.lda, c.bp, c.asum, c.sa, c.sb);
+                    for (size_t i = 0; i < m; i++)
+                        for (size_t j = 0; j < n; j++)
+                            CHECK(same_bits(&c.tr[i * c.ldt + j], &c.tk[i * c.ldt + j], 4),
+                                  "(%zu, %zu): scalar %.9g, %s %.9g", i, j, c.tr[i * c.ldt + j],
+                                  name, c.tk[i * c.ldt + j]);
+                    lowp_check_padding(&c, c.tkm, name);
+                }
+                lowp_free(&c);
+            }
+}
+
+static void run_tile_i8(assay_isa isa, const assay_kernels *k) {
+    run_tile_i8_kind(0, isa, k);
+}
+
+static void run_tile_i8_pairsat(assay_isa isa, const assay_kernels *k) {
+    run_tile_i8_kind(1, isa, k);
+}
+
+static void test_kernels_tile_i8(void **state) {
+    (void)state;
+    FOR_TABLES(tile_i8, run_tile_i8);
+}
+
+static void test_kernels_tile_i8_pairsat(void **state) {
+    (void)state;
+    FOR_TABLES(tile_i8_pairsat, run_tile_i8_pairsat);
+}
+
+/* A bf16 value of magnitude mode 0..3 (as gen_val), some exact zeros, never below 2^-60. */
+static uint16_t gen_bf16(uint64_t *s, int mode) {
+    if (tu_next(s) % 11 == 0) return 0;
+    return assay__bf16_from_float(gen_val(s, mode));
+}
+
+static void lowp_make_bf16(lowp_case *c, size_t m, size_t n, size_t dp, size_t pad, size_t off,
+                           uint64_t seed) {
+    uint64_t s = seed;
+    memset(c, 0, sizeof *c);
+    c->m = m, c->n = n, c->dp = dp, c->lda = dp + pad, c->ldt = n + (seed % 2 ? 3 : 0);
+    c->off = off;
+    size_t rows = m > n ? m : n;
+    uint16_t *a = xalloc(off, extent(rows, c->lda, dp), 2, &c->am);
+    for (size_t i = 0; i < extent(rows, c->lda, dp); i++) a[i] = 0x7fc0; /* NaN padding */
+    for (size_t i = 0; i < rows; i++) {
+        int md = (int)((i + seed) % 4);
+        for (size_t p = 0; p < dp; p++) a[i * c->lda + p] = gen_bf16(&s, md);
+    }
+    c->a = a;
+    c->bp = xalloc(off, assay__panel_size(n, dp), 2, &c->bpm);
+    assay__pack_bf16_panels(a, c->lda, n, dp, c->bp);
+    size_t len = extent(m, c->ldt, n);
+    c->tr = falloc(off, len, &c->trm);
+    c->tk = falloc(off, len, &c->tkm);
+    fill_nan(c->trm, off + len);
+    fill_nan(c->tkm, off + len);
+}
+
+static void run_tile_bf16(assay_isa isa, const assay_kernels *k) {
+    const char *name = assay_isa_name(isa);
+    size_t idx = 0;
+    for (size_t a = 0; a < N_TILE_ROWS; a++)
+        for (size_t b = 0; b < N_LOWP_N; b++)
+            for (size_t e = 0; e < N_LOWP_DP + 3; e++, idx++) {
+                /* the int8 widths, and three that are even but not a multiple of 4 */
+                size_t m = k_tile_rows[a], n = k_lowp_n[b];
+                size_t dp = e < N_LOWP_DP ? k_lowp_dp[e] : (size_t[]){2, 6, 34}[e - N_LOWP_DP];
+                if (dp >= 784 && (m > 9 || n > 33)) continue;
+                size_t off = k_offs[idx % N_OFFS], pad = (idx / 3) % 2 ? 2 : 0;
+                float alpha = idx % 2 ? -2.0f : 1.0f;
+                uint64_t seed = case_seed(22, m, n, dp, off * 8 + pad);
+                set_case("tile_bf16[%s] m=%zu n=%zu dp=%zu lda=%zu off=%zu alpha=%g seed=%#llx",
+                         name, m, n, dp, dp + pad, off, alpha, (unsigned long long)seed);
+                lowp_case c;
+                lowp_make_bf16(&c, m, n, dp, pad, off, seed);
+                const uint16_t *av = c.a;
+                g_ref->tile_bf16(c.tr, c.ldt, m, n, dp, av, c.lda, c.bp, alpha);
+                if (k == g_ref) {
+                    /* Against a double oracle: dp roundings of float sums of exact products, and
+                     * flushed subnormal sums. */
+                    for (size_t i = 0; i < m; i++)
+                        for (size_t j = 0; j < n; j++) {
+                            double ex = 0.0, mag = 0.0;
+                            for (size_t p = 0; p < dp; p++) {
+                                double t = (double)assay__bf16_to_float(av[i * c.lda + p]) *
+                                           assay__bf16_to_float(av[j * c.lda + p]);
+                                ex += t;
+                                mag += fabs(t);
+                            }
+                            double got = c.tr[i * c.ldt + j] / alpha;
+                            double tol = gamma_n((double)dp) * mag + dp * 0x1p-126;
+                            CHECK(fabs(got - ex) <= tol, "(%zu, %zu): scalar %.9g, oracle %.17g", i,
+                                  j, got, ex);
+                        }
+                    lowp_check_padding(&c, c.trm, "scalar");
+                } else {
+                    k->tile_bf16(c.tk, c.ldt, m, n, dp, av, c.lda, c.bp, alpha);
+                    for (size_t i = 0; i < m; i++)
+                        for (size_t j = 0; j < n; j++)
+                            CHECK(c.tr[i * c.ldt + j] == c.tk[i * c.ldt + j],
+                                  "(%zu, %zu): scalar %a, %s %a", i, j, c.tr[i * c.ldt + j], name,
+                                  c.tk[i * c.ldt + j]);
+                    lowp_check_padding(&c, c.tkm, name);
+                }
+                lowp_free(&c);
+            }
+}
+
+static void test_kernels_tile_bf16(void **state) {
+    (void)state;
+    FOR_TABLES(tile_bf16, run_tile_bf16);
+}
+
+/* The order of vdpbf16ps's two roundings decides results: 1 + 2^-24 + 2^-24 is 1 added one at a
+ * time (each sum a tie, rounded to even) but 1 + 2^-23 in one step. The reference must add the
+ * odd position first, then the even one, each rounded. */
+static void test_kernels_bf16_model(void **state) {
+    (void)state;
+    /* row a = (1, 1, 1, 1), row b = (1, 0, 2^-24, 2^-24): acc = 0 + 0 = 0, + 1 = 1, then
+     * + 2^-24 (tie: stays 1), + 2^-24 (stays 1). A fused pair would give 1 + 2^-23. */
+    uint16_t a[4], b[4], bp[16 * 4];
+    for (int p = 0; p < 4; p++) a[p] = assay__bf16_from_float(1.0f);
+    b[0] = assay__bf16_from_float(1.0f);
+    b[1] = 0;
+    b[2] = b[3] = assay__bf16_from_float(0x1p-24f);
+    assay__pack_bf16_panels(b, 4, 1, 4, bp);
+    table t[ASSAY_ISA_COUNT];
+    size_t n = tables(t);
+    for (size_t i = 0; i < n; i++) {
+        float out = NAN;
+        t[i].k->tile_bf16(&out, 1, 1, 1, 4, a, 4, bp, 1.0f);
+        set_case("bf16 model[%s]", assay_isa_name(t[i].isa));
+        CHECK(out == 1.0f, "1 + 2^-24 + 2^-24 gave %a, not 1 (sequential rounding)", out);
+    }
+    /* Conversion: round to nearest even, NaN kept, subnormals and tiny values to signed zero,
+     * overflow to infinity. */
+    assert_int_equal(assay__bf16_from_float(1.0f), 0x3f80);
+    assert_int_equal(assay__bf16_from_float(1.0f + 0x1p-8f), 0x3f80);           /* tie: even */
+    assert_int_equal(assay__bf16_from_float(1.0f + 0x1p-8f + 0x1p-9f), 0x3f81); /* above tie */
+    assert_int_equal(assay__bf16_from_float(1.0f + 0x1p-7f + 0x1p-8f), 0x3f82); /* tie: even */
+    assert_int_equal(assay__bf16_from_float(-0x1p-130f), 0x8000);
+    assert_int_equal(assay__bf16_from_float(0x1.fffffep127f), 0x7f80);
+    assert_true(isnan(assay__bf16_to_float(assay__bf16_from_float(NAN))));
+    assert_true(assay__bf16_to_float(assay__bf16_from_float(3.0f)) == 3.0f);
+}
+
 /* ================================ tables ================================ */
 
 /* An ISA's own table as built (NULL where it leaves the scalar kernel), NULL if not built. */
@@ -941,13 +1225,25 @@ static const assay_kernels *own_table(assay_isa isa) {
     }
 }
 
+/* Lays the non-NULL entries of `src` over `dst`. */
+static void take_entries(assay_kernels *dst, const assay_kernels *src) {
+#define TAKE_ENTRY(op, ret, params, arg)                                                           \
+    if (src->op != NULL) dst->op = src->op;
+    ASSAY_KERNEL_LIST(TAKE_ENTRY, )
+#undef TAKE_ENTRY
+}
+
 /* Every entry of the scalar table is set (the other tables fall back on it), and each table
- * dispatch hands out has, for every kernel of the list, the ISA's own kernel where it has one and
- * the scalar one elsewhere: so no entry of any table is NULL. */
+ * dispatch hands out has, for every kernel of the list, the ISA's own kernel where it has one,
+ * else (avx512) AVX2's, else the scalar one, with the kernels of the CPU features it has (AVX-512
+ * VNNI, BF16) laid over: so no entry of any table is NULL and no feature is used without the CPU
+ * having it. */
 static void test_kernels_tables(void **state) {
     (void)state;
     table t[ASSAY_ISA_COUNT];
     size_t n = tables(t);
+    unsigned cpu = assay__cpu_features();
+    (void)cpu;
     for (size_t i = 0; i < n; i++) {
         const char *name = assay_isa_name(t[i].isa);
         const assay_kernels *k = t[i].k, *own = own_table(t[i].isa), *ref = &assay__kernels_scalar;
@@ -955,11 +1251,24 @@ static void test_kernels_tables(void **state) {
         CHECK(own != NULL, "dispatch has a %s table, but the %s kernels were not built", name,
               name);
         CHECK(strcmp(k->name, name) == 0, "the %s table is named \"%s\"", name, k->name);
+        assay_kernels want = *ref;
+#if ASSAY_BUILD_AVX2
+        if (t[i].isa == ASSAY_ISA_AVX512) take_entries(&want, &assay__kernels_avx2);
+#endif
+        take_entries(&want, own);
+#if ASSAY_BUILD_AVX512_VNNI
+        if (t[i].isa == ASSAY_ISA_AVX512 && (cpu & ASSAY__CPU_AVX512_VNNI))
+            take_entries(&want, &assay__kernels_avx512_vnni);
+#endif
+#if ASSAY_BUILD_AVX512_BF16
+        if (t[i].isa == ASSAY_ISA_AVX512 && (cpu & ASSAY__CPU_AVX512_BF16))
+            take_entries(&want, &assay__kernels_avx512_bf16);
+#endif
 #define CHECK_ENTRY(op, ret, params, arg)                                                          \
     CHECK(ref->op != NULL, "the scalar table has no " #op);                                        \
-    CHECK(k->op == (own->op != NULL ? own->op : ref->op),                                          \
-          "%s table, entry " #op ": expected %s's kernel, or the scalar one where %s has none",    \
-          name, name, name);
+    CHECK(k->op == want.op,                                                                        \
+          "%s table, entry " #op ": expected %s's kernel (or the one it inherits) and no other",   \
+          name, name);
         ASSAY_KERNEL_LIST(CHECK_ENTRY, )
 #undef CHECK_ENTRY
     }
@@ -1000,6 +1309,7 @@ int main(void) {
         cmocka_unit_test(test_kernels_expected_isa_is_chosen),
         cmocka_unit_test(test_kernels_env_isa_is_used),
         ASSAY_KERNEL_LIST(KERNEL_TEST, ) /* test_kernels_<op>, in the list's order */
+        cmocka_unit_test(test_kernels_bf16_model),
         cmocka_unit_test(test_kernels_tables),
     };
     return cmocka_run_group_tests_name("kernels", tests, group_setup, NULL);
