@@ -30,14 +30,27 @@ typedef enum assay_isa {
  * back into the library with the same context, except assay_ctx_cancel(). */
 typedef void (*assay_progress_fn)(void *user, const char *stage, uint64_t done, uint64_t total);
 
+/* Arithmetic of the neighbour graph's candidate pass. The graph itself is exact whatever it is:
+ * candidates are re-measured in double precision and certified against a proven error bound
+ * (docs/kernels.md). AUTO takes the fastest pass this CPU's kernels run natively (int8 through
+ * AVX-512 VNNI, then bf16 through AVX-512 BF16, then int8 through AVX2, else float32). */
+typedef enum assay_precision {
+    ASSAY_PRECISION_AUTO = 0,
+    ASSAY_PRECISION_FP32 = 1,
+    ASSAY_PRECISION_BF16 = 2,
+    ASSAY_PRECISION_INT8 = 3,
+    ASSAY_PRECISION_COUNT = 4
+} assay_precision;
+
 typedef struct assay_ctx_opts {
     int n_threads;              /* 0 = number of online CPUs. Also the cap for BLAS threads. */
     assay_isa isa;              /* ASSAY_ISA_AUTO, or force one (must be supported). */
     assay_progress_fn progress; /* may be NULL */
     void *progress_user;        /* passed to `progress` unchanged */
+    assay_precision precision;  /* AUTO (the ASSAY_PRECISION variable may force one), or force */
 } assay_ctx_opts;
 #define ASSAY_CTX_OPTS_INIT                                                                        \
-    { 0, ASSAY_ISA_AUTO, NULL, NULL }
+    { 0, ASSAY_ISA_AUTO, NULL, NULL, ASSAY_PRECISION_AUTO }
 
 /* Bounds on what any input may declare or contain, checked by every parser before it allocates
  * (docs/limits.md; CLI flags --max-*, policy section `limits:`). A value of 0 in a field passed
@@ -92,6 +105,13 @@ ASSAY_API int assay_ctx_threads(const assay_ctx *ctx);
 
 /* The instruction set the context's kernels run on. */
 ASSAY_API assay_isa assay_ctx_isa(const assay_ctx *ctx);
+
+/* The candidate pass asked for (assay_ctx_opts.precision; AUTO unless forced). */
+ASSAY_API assay_precision assay_ctx_precision(const assay_ctx *ctx);
+/* "auto", "fp32", "bf16", "int8" ("unknown" out of range). Static string. */
+ASSAY_API const char *assay_precision_name(assay_precision p);
+/* Parses a name of assay_precision_name (case-sensitive). ASSAY_E_INVAL if it is none. */
+ASSAY_API assay_status assay_precision_parse(const char *name, assay_precision *out);
 
 /* Lower-case name of an ISA ("scalar", "avx2", ...), "auto" or "unknown". Static string. */
 ASSAY_API const char *assay_isa_name(assay_isa isa);

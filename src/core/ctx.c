@@ -14,6 +14,12 @@ assay_status assay_ctx_create(assay_ctx **out, const assay_ctx_opts *opts) {
     assay_ctx_opts o = ASSAY_CTX_OPTS_INIT;
     if (opts != NULL) o = *opts;
     if (o.n_threads < 0) return ASSAY_E_INVAL;
+    if ((int)o.precision < 0 || o.precision >= ASSAY_PRECISION_COUNT) return ASSAY_E_INVAL;
+    /* Like ASSAY_ISA: the environment forces a candidate pass when the caller did not. */
+    const char *env = getenv("ASSAY_PRECISION");
+    if (o.precision == ASSAY_PRECISION_AUTO && env != NULL && env[0] != '\0' &&
+        assay_precision_parse(env, &o.precision) != ASSAY_OK)
+        return ASSAY_E_INVAL;
     const assay_kernels *k = NULL;
     assay_isa isa = o.isa;
     assay_status s = assay__dispatch_select(&isa, &k);
@@ -27,6 +33,7 @@ assay_status assay_ctx_create(assay_ctx **out, const assay_ctx_opts *opts) {
     ctx->n_threads = o.n_threads;
     ctx->isa = isa;
     ctx->k = k;
+    ctx->precision = o.precision;
     ctx->progress = o.progress;
     ctx->progress_user = o.progress_user;
     assay_limits_default(&ctx->limits);
@@ -118,4 +125,24 @@ void assay__progress(assay_ctx *ctx, const char *stage, uint64_t done, uint64_t 
     pthread_mutex_lock(&ctx->progress_lock);
     ctx->progress(ctx->progress_user, stage, done, total);
     pthread_mutex_unlock(&ctx->progress_lock);
+}
+
+assay_precision assay_ctx_precision(const assay_ctx *ctx) {
+    return ctx == NULL ? ASSAY_PRECISION_AUTO : ctx->precision;
+}
+
+static const char *const k_precision_names[ASSAY_PRECISION_COUNT] = {"auto", "fp32", "bf16",
+                                                                     "int8"};
+
+const char *assay_precision_name(assay_precision p) {
+    return (int)p >= 0 && p < ASSAY_PRECISION_COUNT ? k_precision_names[p] : "unknown";
+}
+
+assay_status assay_precision_parse(const char *name, assay_precision *out) {
+    for (int i = 0; name != NULL && i < ASSAY_PRECISION_COUNT; i++)
+        if (strcmp(name, k_precision_names[i]) == 0) {
+            if (out != NULL) *out = (assay_precision)i;
+            return ASSAY_OK;
+        }
+    return ASSAY_E_INVAL;
 }

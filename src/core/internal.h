@@ -25,6 +25,7 @@ struct assay_ctx {
     int n_threads;
     assay_isa isa;
     const assay_kernels *k;
+    assay_precision precision; /* requested candidate pass (src/graph/knn_lowp.c resolves AUTO) */
     assay_progress_fn progress;
     void *progress_user;
     pthread_mutex_t progress_lock; /* serialises progress calls from worker threads */

@@ -17,6 +17,10 @@ typedef struct assay__graph {
      * float32 candidates were certified directly, rows that needed the radius pass, and rows
      * that needed an exhaustive exact search. */
     size_t n_certified, n_radius, n_exhaustive;
+    /* The candidate pass that ran (FP32, BF16 or INT8; AUTO for a graph read from a file) and
+     * the kernel table it ran on ("avx512", ...; NULL when read from a file). */
+    assay_precision precision;
+    const char *kernels;
 } assay__graph;
 
 void assay__graph_free(assay__graph *g);

@@ -21,8 +21,11 @@
  * the fused kernel beats GEMM + tile by 34% at d = 8, 9% at 128, 2% at 256 and loses from 384. */
 enum { DEFAULT_BLOCK_ROWS = 512, DEFAULT_BASE_ROWS = 4096, DEFAULT_FUSED_MAX_D = 256 };
 
-/* Candidates kept per row beyond k: room for the near-ties the exact re-ranking resolves. */
-static size_t heap_size(size_t k) {
+/* Candidates kept per row beyond k: room for the near-ties the exact re-ranking resolves. A
+ * reduced-precision pass has a wider error bound, so it keeps more (bench/RESULTS.md, "Reduced-
+ * precision candidates": the share of rows certified without the radius pass). */
+static size_t heap_size(size_t k, int lowp) {
+    if (lowp) return k + (2 * k > 16 ? 2 * k : 16);
     return k + (k > 8 ? k : 8);
 }
 
@@ -74,7 +77,9 @@ static void run_pair(pair_job *p, size_t task, int worker) {
     float *buf = p->ws[worker].buf;
     const float *xi = b->x + i0 * b->ld, *xj = b->x + j0 * b->ld;
     int cosine = b->metric == ASSAY_METRIC_COSINE;
-    if (p->fused) {
+    if (b->lowp.prec != ASSAY_PRECISION_FP32) {
+        assay__knn_lowp_tile(b, buf, i0, m, j0, n);
+    } else if (p->fused) {
         /* Rows of the transposed block are padded by 16 floats: at a power-of-two stride the
          * d rows the micro-kernel walks would all map to the same L1 cache set. */
         size_t ldbt = p->block + 16;
@@ -83,9 +88,10 @@ static void run_pair(pair_job *p, size_t task, int worker) {
         K->fused_tile(cosine, xi, b->ld, buf, ldbt, m, n, b->d, b->rowa + i0, b->rowa + j0,
                       b->pen + i0, b->pen + j0, (int64_t)j0, &rows, other);
         return;
+    } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)b->d,
+                    cosine ? 1.0f : -2.0f, xi, (int)b->ld, xj, (int)b->ld, 0.0f, buf, (int)n);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)b->d,
-                cosine ? 1.0f : -2.0f, xi, (int)b->ld, xj, (int)b->ld, 0.0f, buf, (int)n);
     if (cosine)
         K->tile_cos(buf, n, m, n, b->rowa + i0, b->rowa + j0, b->pen + i0, b->pen + j0);
     else
@@ -234,21 +240,41 @@ assay_status assay__knn_build(assay_ctx *ctx, const float *x, size_t n, size_t d
     size_t fused_max_d = DEFAULT_FUSED_MAX_D;
     if (tiles && tiles->path == ASSAY__KNN_PATH_GEMM) fused_max_d = 0;
     if (tiles && tiles->path == ASSAY__KNN_PATH_FUSED) fused_max_d = (size_t)-1;
+    b.lowp.prec = ASSAY_PRECISION_FP32;
+
+    float *rowa = malloc(n * sizeof *rowa), *pen = malloc(n * sizeof *pen);
+    assay_status s = ASSAY_OK;
+    if (rowa == NULL || pen == NULL) {
+        s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory for the neighbour graph");
+        goto done;
+    }
+    b.K->norms_sq(x, ld, n, d, rowa);
+    for (size_t i = 0; i < n; i++) {
+        pen[i] = in_graph[i] ? 0.0f : INFINITY;
+        if (in_graph[i] && sqrt((double)rowa[i]) > b.max_norm) b.max_norm = sqrt((double)rowa[i]);
+        if (metric == ASSAY_METRIC_COSINE) rowa[i] = rowa[i] > 0.0f ? 1.0f / sqrtf(rowa[i]) : 0.0f;
+    }
+    b.rowa = rowa;
+    b.pen = pen;
+    if ((s = assay__knn_lowp_prepare(&b)) != ASSAY_OK) goto done;
+    int lowp = b.lowp.prec != ASSAY_PRECISION_FP32;
+    /* The packed rows of a block start at a panel. */
+    if (lowp) block = (block + ASSAY_PANEL_ROWS - 1) / ASSAY_PANEL_ROWS * ASSAY_PANEL_ROWS;
     if (block > n) block = n;
     size_t nb = (n + block - 1) / block;
     b.workers = ctx->n_threads < 1 ? 1 : ctx->n_threads;
     if ((size_t)b.workers > nb) b.workers = (int)nb;
 
-    size_t kk = heap_size(k), nkk;
-    if (assay__mul_overflows(n, kk, &nkk))
-        return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory for the neighbour graph");
-    float *rowa = malloc(n * sizeof *rowa), *pen = malloc(n * sizeof *pen);
+    size_t kk = heap_size(k, lowp), nkk;
+    if (assay__mul_overflows(n, kk, &nkk)) {
+        s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory for the neighbour graph");
+        goto done;
+    }
     b.heaps.dist = malloc(nkk * sizeof(float));
     b.heaps.ids = malloc(nkk * sizeof(int32_t));
     b.heaps.root = malloc(n * sizeof(float));
     b.heaps.kk = kk;
-    assay_status s = ASSAY_OK;
-    if (rowa == NULL || pen == NULL || !b.heaps.dist || !b.heaps.ids || !b.heaps.root) {
+    if (!b.heaps.dist || !b.heaps.ids || !b.heaps.root) {
         s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory for the neighbour graph");
         goto done;
     }
@@ -258,20 +284,15 @@ assay_status assay__knn_build(assay_ctx *ctx, const float *x, size_t n, size_t d
     }
     for (size_t i = 0; i < n; i++) b.heaps.root[i] = INFINITY;
 
-    b.K->norms_sq(x, ld, n, d, rowa);
-    for (size_t i = 0; i < n; i++) {
-        pen[i] = in_graph[i] ? 0.0f : INFINITY;
-        if (in_graph[i] && sqrt((double)rowa[i]) > b.max_norm) b.max_norm = sqrt((double)rowa[i]);
-        if (metric == ASSAY_METRIC_COSINE) rowa[i] = rowa[i] > 0.0f ? 1.0f / sqrtf(rowa[i]) : 0.0f;
-    }
-    b.rowa = rowa;
-    b.pen = pen;
     /* One level of parallelism: our workers, each calling single-threaded sgemm. */
     assay__blas_single_begin();
-    s = candidate_pass(&b, block, d <= fused_max_d);
+    s = candidate_pass(&b, block, !lowp && d <= fused_max_d);
     if (s == ASSAY_OK) s = assay__knn_rerank(&b, out);
     assay__blas_single_end();
+    out->precision = b.lowp.prec;
+    out->kernels = b.K->name;
 done:
+    assay__knn_lowp_free(&b.lowp);
     free(rowa);
     free(pen);
     free(b.heaps.dist);

@@ -6,6 +6,31 @@
 
 #include "graph/knn.h"
 
+/* The reduced-precision copy of the rows the candidate pass reads (knn_lowp.c), and what the
+ * error bound needs of it. Rows are x = xh + e with xh the value the codes stand for: for int8
+ * xh = scale * code (per-row scale), for bf16 the rounded values. Norms are in double. */
+typedef struct knn_lowp {
+    assay_precision prec; /* FP32: not used */
+    int qmax;             /* int8: codes within +-qmax (127 for vpdpbusd, 63 for vpmaddubsw) */
+    size_t dp;            /* positions per row, padded with zeros (int8: to 4, bf16: to 2) */
+    void (*tile_i8)(float *, size_t, size_t, size_t, size_t, const int8_t *, size_t,
+                    const uint8_t *, const int32_t *, const float *, const float *);
+    int8_t *codes;   /* int8: n x dp codes */
+    uint8_t *upanel; /* int8: codes + 128 in panels (assay__pack_u8_panels) */
+    int32_t *asum;   /* int8: 128 * sum of each row's codes */
+    float *scale;    /* int8: per-row scale */
+    float *ascale;   /* int8: alpha * scale (alpha = -2 for l2, 1 for cosine) */
+    uint16_t *h;     /* bf16: n x dp values */
+    uint16_t *hpanel;
+    double *err;   /* |e| per row */
+    double *hnorm; /* |xh| per row */
+    /* Over the rows in the graph: largest |e|, |xh|; cosine: largest |e|/|x|, |xh|/|x| and
+     * 1/|x| over rows with |x| > 0. */
+    double max_err, max_hnorm, max_rho, max_kappa, max_inv;
+    double acc_rel; /* the tile's arithmetic: |computed - <xh, yh>| <= acc_rel |xh||yh| + acc_abs */
+    double acc_abs;
+} knn_lowp;
+
 typedef struct knn_build {
     assay_ctx *ctx;
     const assay_kernels *K;
@@ -19,11 +44,28 @@ typedef struct knn_build {
     assay_topk heaps;  /* n rows of kk candidates, base 0 */
     size_t base_rows;  /* database rows per GEMM tile in the re-ranking pass */
     int workers;
+    knn_lowp lowp; /* the candidate pass's reduced-precision rows, when it has them */
 } knn_build;
 
 /* Bound on |float distance - exact distance| for any pair involving row q, for distances
- * computed as the kernels do (float dot products of any summation order, float norms). */
+ * computed as the float32 kernels do (float dot products of any summation order, float norms):
+ * the radius pass's distances. */
 double assay__knn_error_bound(const knn_build *b, size_t q);
+
+/* The same for the candidate pass's distances: the float32 bound, or, after a reduced-precision
+ * pass, that bound plus the quantisation and tile arithmetic terms (knn_lowp.c). */
+double assay__knn_candidate_bound(const knn_build *b, size_t q);
+
+/* Chooses the candidate pass for ctx's requested precision and kernels, and when it is not
+ * float32 quantises and packs every row (b->lowp). Falls back to float32 (b->lowp.prec = FP32)
+ * for data the reduced-precision bound does not cover (magnitudes outside [2^-40, 2^40], rows
+ * wider than the int32 sums allow). `block` is a multiple of ASSAY_PANEL_ROWS. */
+assay_status assay__knn_lowp_prepare(knn_build *b);
+void assay__knn_lowp_free(knn_lowp *l);
+
+/* The m x n tile of -2 <x_i, y_j> (l2) or <x_i, y_j> (cosine) for rows i0.., j0.. (j0 a multiple
+ * of ASSAY_PANEL_ROWS), from the reduced-precision rows. */
+void assay__knn_lowp_tile(const knn_build *b, float *t, size_t i0, size_t m, size_t j0, size_t n);
 
 /* Turns the candidate heaps into the exact graph: exact distances of the candidates that can
  * matter, a certificate that no other row can rank in the top k, and for the rows without one

@@ -117,7 +117,9 @@ static int finish_row(rerank_job *j, size_t row, double *fd, double *ed, int64_t
     sort_pairs(fd, ids, c);
     /* Every row in the graph but this one was offered, so c >= k (the build checks usable > k);
      * with a free slot left, every one of them is a candidate and the ranking is complete. */
-    double e = assay__knn_error_bound(b, row), fk = fd[k - 1];
+    /* e bounds the candidates' distances (reduced precision or float32); the radius pass
+     * measures in float32, so its radius takes the float32 bound. */
+    double e = assay__knn_candidate_bound(b, row), fk = fd[k - 1];
     size_t s = k;
     while (s < c && fd[s] <= fk + 2.0 * e) s++;
     for (size_t t = 0; t < s; t++) ed[t] = exact(b, row, ids[t]);
@@ -127,7 +129,7 @@ static int finish_row(rerank_job *j, size_t row, double *fd, double *ed, int64_t
         write_list(j, row, ed, ids);
         return 1;
     }
-    j->radius[row] = dk + e;
+    j->radius[row] = dk + assay__knn_error_bound(b, row);
     return 0;
 }
 

@@ -8,6 +8,7 @@
 
 #include "core/internal.h"
 #include "graph/knn.h"
+#include "graph/knn_internal.h"
 
 typedef struct ref_pair {
     double d;
@@ -180,13 +181,13 @@ static void test_knn_duplicates_and_ties_lower_index_first(void **state) {
     assay_ctx_destroy(ctx);
 }
 
-/* Clusters of 30 copies with k = 10: the float32 candidates are all at distance 0, more of them
- * than the heaps keep, so no row can be certified from them; the radius pass (and, with a tiny
+/* Clusters of 40 copies with k = 10: the candidates are all at distance 0, more of them than the
+ * heaps keep (20, or 30 after a reduced-precision pass), so no row can be certified from them; the radius pass (and, with a tiny
  * cap, the exhaustive search) must still return the 10 lowest-index copies. */
 static void test_knn_copy_clusters_need_the_radius_pass(void **state) {
     (void)state;
     assay_ctx *ctx = tu_ctx(2);
-    size_t copies = 30, groups = 7, n = copies * groups, d = 9, ld = 9, k = 10;
+    size_t copies = 40, groups = 7, n = copies * groups, d = 9, ld = 9, k = 10;
     float *x = random_matrix(groups, d, ld, 3, 1.0);
     float *y = malloc(n * ld * sizeof *y);
     for (size_t i = 0; i < n; i++) memcpy(y + i * ld, x + (i % groups) * ld, d * sizeof *y);
@@ -318,6 +319,197 @@ static void test_knn_too_few_rows_is_an_input_error(void **state) {
     assay_ctx_destroy(ctx);
 }
 
+/* ---- the reduced-precision candidate passes (issue 16) ---- */
+
+static assay_ctx *ctx_with(int threads, assay_precision p) {
+    assay_ctx_opts o = ASSAY_CTX_OPTS_INIT;
+    o.n_threads = threads;
+    o.precision = p;
+    assay_ctx *ctx = NULL;
+    assert_int_equal(assay_ctx_create(&ctx, &o), ASSAY_OK);
+    return ctx;
+}
+
+/* Data that stress a candidate pass: Gaussian rows, rows with one dominant coordinate (int8's
+ * per-row scale then rounds the rest coarsely), near-duplicates one float ulp apart, exact
+ * duplicates, a far outlier (it widens every row's bound), and rows left out. */
+static float *stress_matrix(size_t n, size_t d, size_t ld, uint64_t seed, uint8_t *in) {
+    float *x = random_matrix(n, d, ld, seed, 1.0);
+    for (size_t i = 0; i < n; i++) {
+        in[i] = 1;
+        if (i % 11 == 5) x[i * ld + i % d] *= 40.0f;
+        if (i % 13 == 7 && i >= 13)
+            for (size_t j = 0; j < d; j++) x[i * ld + j] = x[(i - 13) * ld + j] * (1.0f + 1e-7f);
+        if (i % 17 == 9 && i >= 17) memcpy(x + i * ld, x + (i - 17) * ld, d * sizeof *x);
+    }
+    for (size_t j = 0; j < d; j++) x[(n / 2) * ld + j] *= 30.0f;
+    for (size_t i = 3; i < n; i += 23) { /* after the copies: no kept row copies a NaN */
+        in[i] = 0;
+        x[i * ld] = NAN;
+    }
+    return x;
+}
+
+/* Every pass gives the float32 pass's graph bit for bit, which is the float64 brute force's. */
+static void test_knn_every_precision_gives_the_same_graph(void **state) {
+    (void)state;
+    static const size_t dims[] = {3, 16, 33, 100, 130};
+    static const assay_precision precs[] = {ASSAY_PRECISION_BF16, ASSAY_PRECISION_INT8};
+    for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++)
+        for (int mi = 0; mi < 2; mi++) {
+            size_t n = 300 + 37 * di, d = dims[di], ld = d + di % 2, k = di % 2 ? 10 : 4;
+            assay_metric m = mi ? ASSAY_METRIC_L2 : ASSAY_METRIC_COSINE;
+            uint8_t *in = malloc(n);
+            float *x = stress_matrix(n, d, ld, 77 + di, in);
+            assay__knn_tiles tiles = {48, 70, ASSAY__KNN_PATH_AUTO};
+            assay_ctx *ctx = ctx_with(2, ASSAY_PRECISION_FP32);
+            assay__graph ref;
+            assert_int_equal(assay__knn_build(ctx, x, n, d, ld, in, k, m, &tiles, &ref), ASSAY_OK);
+            assert_int_equal(ref.precision, ASSAY_PRECISION_FP32);
+            check_graph(x, n, d, ld, in, k, m, &ref, 1);
+            assay_ctx_destroy(ctx);
+            for (size_t pi = 0; pi < 2; pi++) {
+                ctx = ctx_with(1 + (int)(pi + di) % 3, precs[pi]);
+                assay__graph g;
+                assert_int_equal(assay__knn_build(ctx, x, n, d, ld, in, k, m, &tiles, &g),
+                                 ASSAY_OK);
+                assert_int_equal(g.precision, precs[pi]);
+                size_t kept = 0;
+                for (size_t i = 0; i < n; i++) kept += in[i];
+                assert_int_equal(g.n_certified + g.n_radius + g.n_exhaustive, kept);
+                assert_memory_equal(ref.ids, g.ids, n * k * sizeof *g.ids);
+                assert_memory_equal(ref.dist, g.dist, n * k * sizeof *g.dist);
+                assay__graph_free(&g);
+                assay_ctx_destroy(ctx);
+            }
+            assay__graph_free(&ref);
+            free(in);
+            free(x);
+        }
+}
+
+/* The bound is rigorous: every distance a reduced-precision tile gives, finished like the
+ * candidate pass finishes it, is within assay__knn_candidate_bound of the exact one, for rows
+ * built to make quantisation as bad as it gets (values at half a step, one huge coordinate,
+ * mixed magnitudes). It is also not vacuous: below a tenth of the distances' scale. */
+static void test_knn_candidate_bound_holds(void **state) {
+    (void)state;
+    static const assay_precision precs[] = {ASSAY_PRECISION_BF16, ASSAY_PRECISION_INT8};
+    size_t n = 96, d = 77, ld = 80;
+    for (int shape = 0; shape < 3; shape++)
+        for (size_t pi = 0; pi < 2; pi++)
+            for (int mi = 0; mi < 2; mi++) {
+                uint64_t seed = 5 + (uint64_t)shape;
+                float *x = random_matrix(n, d, ld, seed, 1.0);
+                for (size_t i = 0; i < n; i++)
+                    for (size_t j = 0; j < d; j++) {
+                        float *v = &x[i * ld + j];
+                        if (shape == 0)
+                            *v = ((float)(tu_next(&seed) % 255) - 127.0f + 0.5f) / 127.0f;
+                        if (shape == 1 && j == i % d) *v = 1e3f;
+                        if (shape == 2) *v *= (float)pow(10.0, (double)(j % 7) - 3.0);
+                    }
+                uint8_t *in = malloc(n);
+                memset(in, 1, n);
+                assay_ctx *ctx = ctx_with(1, precs[pi]);
+                knn_build b;
+                memset(&b, 0, sizeof b);
+                b.ctx = ctx;
+                b.K = ctx->k;
+                b.x = x;
+                b.n = n;
+                b.d = d;
+                b.ld = ld;
+                b.k = 5;
+                b.metric = mi ? ASSAY_METRIC_L2 : ASSAY_METRIC_COSINE;
+                b.in_graph = in;
+                float *rowa = malloc(n * sizeof *rowa), *pen = calloc(n, sizeof *pen);
+                b.K->norms_sq(x, ld, n, d, rowa);
+                for (size_t i = 0; i < n; i++) {
+                    if (sqrt((double)rowa[i]) > b.max_norm) b.max_norm = sqrt((double)rowa[i]);
+                    if (mi == 0) rowa[i] = rowa[i] > 0.0f ? 1.0f / sqrtf(rowa[i]) : 0.0f;
+                }
+                b.rowa = rowa;
+                b.pen = pen;
+                assert_int_equal(assay__knn_lowp_prepare(&b), ASSAY_OK);
+                assert_int_equal(b.lowp.prec, precs[pi]);
+                float *t = malloc(n * n * sizeof *t);
+                assay__knn_lowp_tile(&b, t, 0, n, 0, n);
+                if (mi)
+                    b.K->tile_l2(t, n, n, n, rowa, rowa, pen, pen);
+                else
+                    b.K->tile_cos(t, n, n, n, rowa, rowa, pen, pen);
+                double worst = 0.0, scale = 0.0;
+                for (size_t i = 0; i < n; i++) {
+                    double e = assay__knn_candidate_bound(&b, i);
+                    for (size_t j = 0; j < n; j++) {
+                        double ex = assay__distance_exact(x + i * ld, x + j * ld, d, b.metric);
+                        double err = fabs((double)t[i * n + j] - ex);
+                        if (err > e)
+                            fail_msg("%s %s shape %d: (%zu, %zu) tile %.9g exact %.9g: error "
+                                     "%.3g above the bound %.3g",
+                                     assay_precision_name(precs[pi]), mi ? "l2" : "cosine", shape,
+                                     i, j, t[i * n + j], ex, err, e);
+                        if (err / e > worst) worst = err / e;
+                        if (ex > scale) scale = ex;
+                    }
+                    assert_true(e < 0.1 * scale || scale == 0.0);
+                }
+                print_message("%s %s shape %d: largest error / bound %.3f\n",
+                              assay_precision_name(precs[pi]), mi ? "l2" : "cosine", shape, worst);
+                assay__knn_lowp_free(&b.lowp);
+                free(t);
+                free(rowa);
+                free(pen);
+                free(in);
+                free(x);
+                assay_ctx_destroy(ctx);
+            }
+}
+
+/* Magnitudes the bound does not cover, and AUTO on the scalar kernels: the float32 pass. */
+static void test_knn_precision_falls_back_to_fp32(void **state) {
+    (void)state;
+    size_t n = 120, d = 6, ld = 6;
+    uint8_t *in = malloc(n);
+    memset(in, 1, n);
+    static const double scales[] = {1e-15, 1e15};
+    for (int si = 0; si < 2; si++) {
+        float *x = random_matrix(n, d, ld, 3, scales[si]);
+        assay_ctx *ctx = ctx_with(2, ASSAY_PRECISION_INT8);
+        assay__graph g;
+        assert_int_equal(assay__knn_build(ctx, x, n, d, ld, in, 5, ASSAY_METRIC_L2, NULL, &g),
+                         ASSAY_OK);
+        assert_int_equal(g.precision, ASSAY_PRECISION_FP32);
+        check_graph(x, n, d, ld, in, 5, ASSAY_METRIC_L2, &g, 1);
+        assay__graph_free(&g);
+        assay_ctx_destroy(ctx);
+        free(x);
+    }
+    free(in);
+}
+
+/* The context takes the precision from its options, else from ASSAY_PRECISION; a bad name is
+ * refused. */
+static void test_knn_precision_names(void **state) {
+    (void)state;
+    assay_precision p;
+    for (int i = 0; i < ASSAY_PRECISION_COUNT; i++) {
+        assert_int_equal(assay_precision_parse(assay_precision_name((assay_precision)i), &p),
+                         ASSAY_OK);
+        assert_int_equal(p, i);
+    }
+    assert_int_equal(assay_precision_parse("fp16", &p), ASSAY_E_INVAL);
+    assert_int_equal(assay_precision_parse(NULL, &p), ASSAY_E_INVAL);
+    assay_ctx_opts o = ASSAY_CTX_OPTS_INIT;
+    o.precision = (assay_precision)9;
+    assay_ctx *ctx = NULL;
+    assert_int_equal(assay_ctx_create(&ctx, &o), ASSAY_E_INVAL);
+    ctx = ctx_with(1, ASSAY_PRECISION_BF16);
+    assert_int_equal(assay_ctx_precision(ctx), ASSAY_PRECISION_BF16);
+    assay_ctx_destroy(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_knn_random_matches_reference),
@@ -327,6 +519,10 @@ int main(void) {
         cmocka_unit_test(test_knn_excluded_rows_never_appear),
         cmocka_unit_test(test_knn_same_result_for_any_thread_count),
         cmocka_unit_test(test_knn_too_few_rows_is_an_input_error),
+        cmocka_unit_test(test_knn_every_precision_gives_the_same_graph),
+        cmocka_unit_test(test_knn_candidate_bound_holds),
+        cmocka_unit_test(test_knn_precision_falls_back_to_fp32),
+        cmocka_unit_test(test_knn_precision_names),
     };
     return cmocka_run_group_tests_name("knn", tests, NULL, NULL);
 }
