@@ -108,6 +108,10 @@ ASSAY_API assay_isa assay_ctx_isa(const assay_ctx *ctx);
 
 /* The candidate pass asked for (assay_ctx_opts.precision; AUTO unless forced). */
 ASSAY_API assay_precision assay_ctx_precision(const assay_ctx *ctx);
+/* The candidate pass a graph built with ctx runs: the requested one, or what AUTO picks on
+ * ctx's kernels. (Data whose magnitudes the reduced-precision bound does not cover, beyond
+ * [2^-40, 2^40], fall back to FP32; report.json says which pass ran.) */
+ASSAY_API assay_precision assay_ctx_candidate_precision(const assay_ctx *ctx);
 /* "auto", "fp32", "bf16", "int8" ("unknown" out of range). Static string. */
 ASSAY_API const char *assay_precision_name(assay_precision p);
 /* Parses a name of assay_precision_name (case-sensitive). ASSAY_E_INVAL if it is none. */

@@ -239,6 +239,11 @@ static int parse_scan_args(int argc, char **argv, cli_opts *o, char *err, size_t
         case OPT_NO_SANDBOX:
             o->no_sandbox = 1;
             break;
+        case OPT_PRECISION:
+            if (assay_precision_parse(optarg, &o->precision) != ASSAY_OK)
+                return usage_error(err, len, "--precision expects auto, fp32, bf16 or int8",
+                                   optarg);
+            break;
         case OPT_THREADS:
             /* 0 is the library's "all online CPUs" (assay_ctx_opts.n_threads), the default */
             if (parse_long(optarg, 0, 1024, &l) != 0)

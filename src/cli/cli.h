@@ -81,6 +81,7 @@ enum {
     OPT_JSON_SUMMARY,
     OPT_PROGRESS,
     OPT_NO_SANDBOX,
+    OPT_PRECISION,
     OPT_RENDER_FORMAT_BASE = 512, /* + index into the report formats (assay_report_format_at) */
     OPT_POLICY_BASE = 1024        /* + index into the policy options (assay_policy_option_at) */
 };
@@ -136,9 +137,10 @@ typedef struct cli_opts {
     const char *trusted_labels; /* --trusted-labels: its labels file (.npy trusted data) */
     int threads;                /* 0 = all CPUs */
     int quiet;                  /* no progress, nothing on stdout but the --json-summary line */
-    int progress;     /* --progress: plain progress lines even when stderr is not a terminal */
-    int no_sandbox;   /* --no-sandbox: read HDF5 in this process (trusted input) */
-    int json_summary; /* --json-summary: stdout ends with one JSON line */
+    int progress;   /* --progress: plain progress lines even when stderr is not a terminal */
+    int no_sandbox; /* --no-sandbox: read HDF5 in this process (trusted input) */
+    assay_precision precision;     /* --precision (AUTO by default) */
+    int json_summary;              /* --json-summary: stdout ends with one JSON line */
     const char *json_summary_file; /* --json-summary=FILE: the same object written to FILE */
     int policy_schema;             /* assay policy schema */
     /* help: what to print (0 text, 'm' man page, 'd' Markdown); the command asked about */

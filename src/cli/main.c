@@ -77,6 +77,12 @@ static int cmd_info(void) {
     printf("\nkernels used:  %s (%s%s)\n", assay_isa_name(assay_ctx_isa(ctx)),
            env && env[0] ? "lowered by ASSAY_ISA=" : "the best this CPU runs",
            env && env[0] ? env : "");
+    const char *penv = getenv("ASSAY_PRECISION");
+    printf("graph pass:    %s candidates, re-ranked exactly (%s%s)\n",
+           assay_precision_name(assay_ctx_candidate_precision(ctx)),
+           penv && penv[0] ? "forced by ASSAY_PRECISION="
+                           : "auto: the fastest this CPU runs natively",
+           penv && penv[0] ? penv : "");
     printf("threads:       %d\n", assay_ctx_threads(ctx));
     printf("blas:          %s\n", assay_blas_info());
     printf("blas threads:  %d (set to 1 inside the graph, whose tasks run on assay's threads)\n",
@@ -90,6 +96,7 @@ static assay_ctx *start_ctx(const cli_opts *o, cli_progress *prog, assay_status 
     cli_progress_init(prog, o->quiet, o->progress);
     assay_ctx_opts copts = ASSAY_CTX_OPTS_INIT;
     copts.n_threads = o->threads;
+    copts.precision = o->precision;
     copts.progress = cli_progress_cb;
     copts.progress_user = prog;
     assay_ctx *ctx = NULL;

@@ -40,6 +40,10 @@ static const cli_option k_own[] = {
      CLI_SEC_OUTPUT, 'h', NULL, NULL, "this text"},
     {"threads", 0, required_argument, "N", IO, CLI_SEC_SCAN, OPT_THREADS, "ASSAY_THREADS",
      "all CPUs", "worker threads, 1 to 1024; 0 = all online CPUs"},
+    {"precision", 0, required_argument, "auto|fp32|bf16|int8", IO, CLI_SEC_SCAN, OPT_PRECISION,
+     "ASSAY_PRECISION", "auto",
+     "arithmetic of the neighbour graph's candidate pass; the graph is exact whatever it is "
+     "(auto: int8 or bf16 where the CPU has native kernels, else fp32)"},
     {"format", 0, required_argument, "auto|hdf5|csv|npy", IO, CLI_SEC_INPUT, OPT_FORMAT,
      "ASSAY_FORMAT", "auto", "input format; auto reads the file's magic bytes, then its extension"},
     {"embeddings", 0, required_argument, "PATH", IO, CLI_SEC_INPUT, OPT_EMBEDDINGS,

@@ -19,7 +19,7 @@ typedef struct assay__graph {
     size_t n_certified, n_radius, n_exhaustive;
     /* The candidate pass that ran (FP32, BF16 or INT8; AUTO for a graph read from a file) and
      * the kernel table it ran on ("avx512", ...; NULL when read from a file). */
-    assay_precision precision;
+    assay_precision precision, requested; /* requested: the context's (AUTO unless forced) */
     const char *kernels;
 } assay__graph;
 

@@ -290,6 +290,7 @@ assay_status assay__knn_build(assay_ctx *ctx, const float *x, size_t n, size_t d
     if (s == ASSAY_OK) s = assay__knn_rerank(&b, out);
     assay__blas_single_end();
     out->precision = b.lowp.prec;
+    out->requested = ctx->precision;
     out->kernels = b.K->name;
 done:
     assay__knn_lowp_free(&b.lowp);

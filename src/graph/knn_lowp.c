@@ -59,6 +59,12 @@ static assay_precision resolve(const assay_kernels *K, assay_precision want, int
     return ASSAY_PRECISION_FP32;
 }
 
+assay_precision assay_ctx_candidate_precision(const assay_ctx *ctx) {
+    if (ctx == NULL) return ASSAY_PRECISION_FP32;
+    int qmax, pairsat;
+    return resolve(ctx->k, ctx->precision, &qmax, &pairsat);
+}
+
 /* Quantises row r of x into the int8 fields; returns |e| and sets *hn = |xh|. */
 static double quantise_i8(knn_lowp *l, const float *xr, size_t d, size_t r, float alpha,
                           double *hn) {

@@ -267,13 +267,16 @@ static json_t *input_json(const assay_dataset *ds, const assay_result *res) {
 /* Where the neighbour graph came from: built by this scan, or a checked graph file. */
 static json_t *graph_json(const assay_result *res) {
     const assay__graph_source *g = &res->graph_file;
-    /* How the exact order was established: rows certified from the float32 candidates, rows
-     * that needed the radius search, rows searched exhaustively (docs/detectors.md, "What a scan
-     * does"). */
+    /* The candidate pass (its arithmetic: --precision, and the kernels it ran on), and how the
+     * exact order was established: rows certified from the candidates, rows that needed the
+     * radius search, rows searched exhaustively (docs/kernels.md). */
     if (g->path == NULL)
-        return json_pack("{s:s,s:{s:I,s:I,s:I}}", "source", "built", "exact_ranking",
-                         "certified_rows", (json_int_t)res->graph.n_certified, "radius_rows",
-                         (json_int_t)res->graph.n_radius, "exhaustive_rows",
+        return json_pack("{s:s,s:{s:s,s:s,s:s},s:{s:I,s:I,s:I}}", "source", "built", "candidates",
+                         "precision", assay_precision_name(res->graph.precision), "requested",
+                         assay_precision_name(res->graph.requested), "kernels",
+                         res->graph.kernels ? res->graph.kernels : assay_isa_name(res->isa),
+                         "exact_ranking", "certified_rows", (json_int_t)res->graph.n_certified,
+                         "radius_rows", (json_int_t)res->graph.n_radius, "exhaustive_rows",
                          (json_int_t)res->graph.n_exhaustive);
     char hex[65];
     assay__hex32(g->sha256, hex);
