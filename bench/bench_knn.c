@@ -27,7 +27,8 @@ static double now(void) {
 static void usage(void) {
     fprintf(stderr,
             "usage: bench_knn (--input FILE | --synthetic NxD) [-k K] [--metric cosine|l2]\n"
-            "                 [--threads T] [--repeat R] [--md FILE | --sgemm-only]\n");
+            "                 [--threads T] [--repeat R] [--md FILE | --sgemm-only]\n"
+            "                 [--precision fp32,bf16,int8]   (candidate passes side by side)\n");
 }
 
 static long peak_rss_mib(void) {
@@ -74,6 +75,123 @@ static double sgemm_gflops(const float *x, size_t n, size_t d, size_t ld, int th
     return 2.0 * (double)m * (double)n * (double)d / best / 1e9;
 }
 
+/* ---- --precision: the candidate passes side by side (issue 16) ---- */
+
+enum { MAX_PASSES = 4, CHECK_ROWS = 200 };
+
+/* Rows (spread over the set) whose lists a float64 brute force over every row confirms. */
+static size_t brute_force_check(const float *x, size_t n, size_t d, size_t ld, size_t k,
+                                assay_metric metric, const assay__graph *g) {
+    size_t wrong = 0;
+    double *bd = malloc(k * sizeof *bd);
+    int64_t *bi = malloc(k * sizeof *bi);
+    for (size_t c = 0; c < CHECK_ROWS && c < n; c++) {
+        size_t r = c * (n / (CHECK_ROWS < n ? CHECK_ROWS : n)), have = 0;
+        for (size_t o = 0; o < n; o++) {
+            if (o == r) continue;
+            double v = assay__distance_exact(x + r * ld, x + o * ld, d, metric);
+            if (have == k && !(v < bd[k - 1])) continue;
+            size_t p = have < k ? have++ : k - 1;
+            while (p > 0 && bd[p - 1] > v) {
+                bd[p] = bd[p - 1];
+                bi[p] = bi[p - 1];
+                p--;
+            }
+            bd[p] = v;
+            bi[p] = (int64_t)o;
+        }
+        wrong += memcmp(bi, g->ids + r * k, k * sizeof *bi) != 0;
+    }
+    free(bd);
+    free(bi);
+    return wrong;
+}
+
+/* Builds the graph once per pass in `list` ("fp32,bf16,int8"), the passes alternating, `repeat`
+ * rounds; prints one table row per pass. Returns 0, or 3 when a pass's graph differs from the
+ * first pass's or from the float64 brute force. */
+static int compare_passes(const char *list, const float *x, size_t n, size_t d, size_t ld, size_t k,
+                          assay_metric metric, int threads, int repeat, const char *what,
+                          const char *cmd) {
+    assay_precision passes[MAX_PASSES];
+    size_t np = 0;
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *sv = NULL, *t = strtok_r(buf, ",", &sv); t; t = strtok_r(NULL, ",", &sv))
+        if (np == MAX_PASSES || assay_precision_parse(t, &passes[np++]) != ASSAY_OK) return 2;
+    assay_ctx *ctx[MAX_PASSES];
+    for (size_t p = 0; p < np; p++) {
+        assay_ctx_opts co = ASSAY_CTX_OPTS_INIT;
+        co.n_threads = threads;
+        co.precision = passes[p];
+        if (assay_ctx_create(&ctx[p], &co) != ASSAY_OK) return 2;
+    }
+    uint8_t *in = malloc(n);
+    memset(in, 1, n);
+    double best[MAX_PASSES], cand[MAX_PASSES], rerank[MAX_PASSES], radius[MAX_PASSES];
+    assay__graph keep[MAX_PASSES];
+    memset(keep, 0, sizeof keep);
+    for (size_t p = 0; p < np; p++) best[p] = 1e30;
+    for (int r = 0; r < repeat; r++)
+        for (size_t p = 0; p < np; p++) {
+            assay__graph g;
+            double t0 = now();
+            if (assay__knn_build(ctx[p], x, n, d, ld, in, k, metric, NULL, &g) != ASSAY_OK) {
+                fprintf(stderr, "bench_knn: %s\n", assay_ctx_errmsg(ctx[p]));
+                return 3;
+            }
+            double t = now() - t0;
+            if (t < best[p]) {
+                best[p] = t;
+                cand[p] = g.t_candidates;
+                rerank[p] = g.t_rerank;
+                radius[p] = g.t_radius;
+            }
+            if (r == 0)
+                keep[p] = g;
+            else
+                assay__graph_free(&g);
+        }
+    double gf_sgemm = sgemm_gflops(x, n, d, ld, threads);
+    /* The float32 limit: the graph's N^2 d multiply-adds (symmetric: each pair once, 2 flops
+     * each) at the large-sgemm rate measured just now. */
+    double limit = (double)n * (double)n * (double)d * 2.0 / 2.0 / (gf_sgemm * 1e9);
+    int rc = 0;
+    printf("| data | N | d | metric | pass | kernels | graph s | vs %s | vs float32 limit (%.1f s) "
+           "| candidates s | re-rank s | radius s | radius / graph | certified | radius rows | "
+           "exhaustive rows | same as %s | float64 check |\n"
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+           assay_precision_name(passes[0]), limit, assay_precision_name(passes[0]));
+    for (size_t p = 0; p < np; p++) {
+        const assay__graph *g = &keep[p];
+        int same = memcmp(g->ids, keep[0].ids, n * k * sizeof *g->ids) == 0 &&
+                   memcmp(g->dist, keep[0].dist, n * k * sizeof *g->dist) == 0;
+        size_t wrong = brute_force_check(x, n, d, ld, k, metric, g);
+        if (!same || wrong) rc = 3;
+        printf("| %s | %zu | %zu | %s | %s | %s | %.2f | %.2fx | %.2fx | %.2f | %.2f | %.2f | "
+               "%.1f%% | %.2f%% | %zu | %zu | %s | %zu of %d rows wrong |\n",
+               what, n, d, assay_metric_name(metric), assay_precision_name(g->precision),
+               g->kernels, best[p], best[0] / best[p], limit / best[p], cand[p], rerank[p],
+               radius[p], 100.0 * radius[p] / best[p], 100.0 * (double)g->n_certified / (double)n,
+               g->n_radius, g->n_exhaustive, same ? "yes" : "NO", wrong,
+               CHECK_ROWS < n ? CHECK_ROWS : (int)n);
+    }
+    struct utsname u;
+    uname(&u);
+    const char *ct = getenv("OPENBLAS_CORETYPE");
+    printf("\nMachine: %s %s, CPU features: %s; BLAS: %s; OPENBLAS_CORETYPE=%s; %d threads; "
+           "sgemm %.1f GFLOP/s (4096 x N x d, %d OpenBLAS threads, best of 3). Best of %d "
+           "alternating runs. Command: `%s`\n",
+           u.sysname, u.machine, assay__cpu_feature_names(), assay_blas_info(), ct ? ct : "(unset)",
+           threads, gf_sgemm, threads, repeat, cmd);
+    for (size_t p = 0; p < np; p++) {
+        assay__graph_free(&keep[p]);
+        assay_ctx_destroy(ctx[p]);
+    }
+    free(in);
+    return rc;
+}
+
 /* Replaces the text between the markers in `path` (or appends the block). */
 static int write_md(const char *path, const char *block) {
     static const char *begin = "<!-- bench_knn:begin -->", *end = "<!-- bench_knn:end -->";
@@ -110,6 +228,7 @@ int main(int argc, char **argv) {
     const char *input = NULL, *md = NULL, *metric_name = "cosine";
     size_t syn_n = 0, syn_d = 0, k = 10;
     int threads = 0, repeat = 1, sgemm_only = 0;
+    const char *passes = NULL; /* --precision LIST: compare candidate passes */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--input") && v)
@@ -128,6 +247,8 @@ int main(int argc, char **argv) {
             md = argv[++i];
         else if (!strcmp(a, "--sgemm-only"))
             sgemm_only = 1;
+        else if (!strcmp(a, "--precision") && v)
+            passes = argv[++i];
         else
             return usage(), 2;
     }
@@ -171,6 +292,20 @@ int main(int argc, char **argv) {
             x[i] = (float)((double)(s >> 11) / 9007199254740992.0 - 0.5);
         }
         snprintf(what, sizeof what, "synthetic uniform");
+    }
+    if (passes != NULL) {
+        char cmd[1024] = "";
+        for (int i = 0; i < argc; i++) {
+            size_t l = strlen(cmd);
+            snprintf(cmd + l, sizeof cmd - l, "%s%s", i ? " " : "", argv[i]);
+        }
+        int rc = compare_passes(passes, x, n, d, ld, k, metric, threads, repeat, what, cmd);
+        if (ds != NULL)
+            assay_dataset_destroy(ds);
+        else
+            free(x);
+        assay_ctx_destroy(ctx);
+        return rc;
     }
     uint8_t *in = malloc(n);
     memset(in, 1, n);

@@ -286,8 +286,12 @@ assay_status assay__knn_build(assay_ctx *ctx, const float *x, size_t n, size_t d
 
     /* One level of parallelism: our workers, each calling single-threaded sgemm. */
     assay__blas_single_begin();
+    double t0 = assay__now();
     s = candidate_pass(&b, block, !lowp && d <= fused_max_d);
+    double t1 = assay__now();
     if (s == ASSAY_OK) s = assay__knn_rerank(&b, out);
+    out->t_candidates = t1 - t0;
+    out->t_rerank = assay__now() - t1;
     assay__blas_single_end();
     out->precision = b.lowp.prec;
     out->requested = ctx->precision;

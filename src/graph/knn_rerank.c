@@ -271,8 +271,10 @@ assay_status assay__knn_rerank(knn_build *b, assay__graph *out) {
             j.cand[w] = malloc(RADIUS_ROWS * j.cap * sizeof(int64_t));
             if (j.tiles[w] == NULL || j.cand[w] == NULL) goto nomem;
         }
+        double t0 = assay__now();
         s = assay__parallel_for(ctx, (n_pending + RADIUS_ROWS - 1) / RADIUS_ROWS, b->workers,
                                 radius_task, &j);
+        out->t_radius = assay__now() - t0;
         if (s != ASSAY_OK) goto done;
     }
     out->n = b->n;
