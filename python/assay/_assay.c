@@ -121,9 +121,10 @@ static int run_job(job *j) {
     return failed ? -1 : 0;
 }
 
-static assay_ctx *new_ctx(int threads) {
+static assay_ctx *new_ctx(int threads, assay_precision precision) {
     assay_ctx_opts o = ASSAY_CTX_OPTS_INIT;
     o.n_threads = threads;
+    o.precision = precision;
     assay_ctx *ctx = NULL;
     assay_status s = assay_ctx_create(&ctx, &o);
     if (s != ASSAY_OK) {
@@ -903,8 +904,17 @@ static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw) {
     PyObject *options = get_opt(kw, "options"), *keys = get_opt(kw, "keys");
     PyObject *threads_o = get_opt(kw, "threads"), *name_o = get_opt(kw, "name");
     PyObject *copy_o = get_opt(kw, "copy"), *classes_o = get_opt(kw, "classes");
-    PyObject *skip_o = get_opt(kw, "skip");
+    PyObject *skip_o = get_opt(kw, "skip"), *precision_o = get_opt(kw, "precision");
     int threads = threads_o ? (int)PyLong_AsLong(threads_o) : 0;
+    assay_precision precision = ASSAY_PRECISION_AUTO;
+    if (precision_o != NULL) {
+        const char *pn = PyUnicode_Check(precision_o) ? PyUnicode_AsUTF8(precision_o) : NULL;
+        if (pn == NULL || assay_precision_parse(pn, &precision) != ASSAY_OK) {
+            if (!PyErr_Occurred())
+                raise_status(NULL, ASSAY_E_INVAL, "precision: expected auto, fp32, bf16 or int8");
+            return NULL;
+        }
+    }
     unsigned long skip = skip_o ? PyLong_AsUnsignedLong(skip_o) : 0;
     if (PyErr_Occurred()) return NULL;
     PyObject *empty = PyList_New(0);
@@ -936,7 +946,7 @@ static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw) {
     }
 
     PyObject *ret = NULL;
-    assay_ctx *ctx = new_ctx(threads);
+    assay_ctx *ctx = new_ctx(threads, precision);
     assay_policy *policy = NULL;
     Py_buffer xb, pb;
     int have_x = 0, have_p = 0;
@@ -1057,7 +1067,7 @@ static PyObject *mod_load(PyObject *m, PyObject *args, PyObject *kw) {
             return PyErr_Format(PyExc_ValueError,
                                 "format: expected one of auto, hdf5, csv, npy, got '%s'", format);
     }
-    assay_ctx *ctx = new_ctx(threads);
+    assay_ctx *ctx = new_ctx(threads, ASSAY_PRECISION_AUTO);
     if (ctx == NULL) return NULL;
     scan_work w;
     memset(&w, 0, sizeof w);
@@ -1092,7 +1102,7 @@ static PyObject *mod_version(PyObject *m, PyObject *u) {
 
 static PyObject *mod_info(PyObject *m, PyObject *u) {
     (void)m, (void)u;
-    assay_ctx *ctx = new_ctx(0);
+    assay_ctx *ctx = new_ctx(0, ASSAY_PRECISION_AUTO);
     if (ctx == NULL) return NULL;
     PyObject *built = PyList_New(0), *runs = PyList_New(0);
     for (int i = 0; built && runs && i < ASSAY_ISA_COUNT; i++) {

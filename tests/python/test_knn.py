@@ -46,3 +46,17 @@ def test_knn_equals_scan_graph():
     assert np.array_equal(li, ki)
     r2 = assay.scan(X, y, metric="l2", k=5)
     assert np.array_equal(r2.neighbours[0], assay.knn(X, k=5, metric="l2")[0])
+
+
+def test_knn_every_precision_same_graph():
+    """The candidate pass changes speed, never the graph; report.json says which pass ran."""
+    X, y = make_data(n=400, d=24, seed=4)
+    ref = assay.knn(X, k=8, precision="fp32")
+    for p in ("bf16", "int8", "auto"):
+        got = assay.knn(X, k=8, precision=p)
+        assert np.array_equal(ref[0], got[0]) and np.array_equal(ref[1], got[1])
+    r = assay.scan(X, y, precision="int8")
+    assert r.report()["graph"]["candidates"]["precision"] == "int8"
+    assert r.report()["graph"]["candidates"]["requested"] == "int8"
+    with pytest.raises(assay.InputError, match="precision"):
+        assay.knn(X, precision="fp16")
