@@ -1015,51 +1015,66 @@ static void lowp_check_padding(const lowp_case *c, const float *blk, const char 
     }
 }
 
-static void run_tile_i8_kind(int sat, assay_isa isa, const assay_kernels *k) {
+/* Shapes past the sweep for blocked kernels: row-block tails of 4 and 6, many row and column
+ * blocks with a column tail, and widths whose packed panels exceed 1 MiB (AVX-512 VNNI walks
+ * them in superblocks of at least 3 panels: 3 + 1 here). */
+static const size_t k_lowp_big[][3] = {{4, 50, 64},   {6, 97, 36},    {12, 33, 128},
+                                       {14, 65, 68},  {30, 17, 20},   {70, 130, 128},
+                                       {64, 48, 784}, {129, 200, 64}, {9, 49, 22000}};
+#define N_LOWP_BIG (sizeof k_lowp_big / sizeof k_lowp_big[0])
+
+static void check_tile_i8_case(int sat, assay_isa isa, const assay_kernels *k, size_t m, size_t n,
+                               size_t dp, size_t idx) {
     const char *name = assay_isa_name(isa), *kn = sat ? "tile_i8_pairsat" : "tile_i8";
+    size_t off = k_offs[idx % N_OFFS], pad = (idx / 3) % 2 ? 4 : 0;
+    int mode = (int)(idx % 5) - 1; /* -1: mixed rows */
+    uint64_t seed = case_seed(20 + (uint64_t)sat, m, n, dp, off * 8 + pad);
+    set_case("%s[%s] m=%zu n=%zu dp=%zu lda=%zu off=%zu mode=%d seed=%#llx", kn, name, m, n, dp,
+             dp + pad, off, mode, (unsigned long long)seed);
+    lowp_case c;
+    lowp_make_i8(&c, m, n, dp, pad, off, mode, seed);
+    void (*ref)(float *, size_t, size_t, size_t, size_t, const int8_t *, size_t, const uint8_t *,
+                const int32_t *, const float *, const float *) =
+        sat ? g_ref->tile_i8_pairsat : g_ref->tile_i8;
+    void (*got)(float *, size_t, size_t, size_t, size_t, const int8_t *, size_t, const uint8_t *,
+                const int32_t *, const float *, const float *) =
+        sat ? k->tile_i8_pairsat : k->tile_i8;
+    ref(c.tr, c.ldt, m, n, dp, c.a, c.lda, c.bp, c.asum, c.sa, c.sb);
+    if (k == g_ref) {
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++) {
+                int64_t s = i8_oracle(&c, i, j, sat);
+                float want = (c.sa[i] * c.sb[j]) * (float)s;
+                CHECK(same_bits(&want, &c.tr[i * c.ldt + j], 4),
+                      "(%zu, %zu): scalar %.9g, oracle %.9g (integer %lld)", i, j,
+                      c.tr[i * c.ldt + j], want, (long long)s);
+                if (sat && mode == 1) /* no saturation possible: as tile_i8 */
+                    CHECK(s == i8_oracle(&c, i, j, 0), "(%zu, %zu) saturated", i, j);
+            }
+        lowp_check_padding(&c, c.trm, "scalar");
+    } else {
+        got(c.tk, c.ldt, m, n, dp, c.a, c.lda, c.bp, c.asum, c.sa, c.sb);
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++)
+                CHECK(same_bits(&c.tr[i * c.ldt + j], &c.tk[i * c.ldt + j], 4),
+                      "(%zu, %zu): scalar %.9g, %s %.9g", i, j, c.tr[i * c.ldt + j], name,
+                      c.tk[i * c.ldt + j]);
+        lowp_check_padding(&c, c.tkm, name);
+    }
+    lowp_free(&c);
+}
+
+static void run_tile_i8_kind(int sat, assay_isa isa, const assay_kernels *k) {
     size_t idx = 0;
     for (size_t a = 0; a < N_TILE_ROWS; a++)
         for (size_t b = 0; b < N_LOWP_N; b++)
             for (size_t e = 0; e < N_LOWP_DP; e++, idx++) {
                 size_t m = k_tile_rows[a], n = k_lowp_n[b], dp = k_lowp_dp[e];
                 if (dp >= 784 && (m > 9 || n > 33)) continue; /* wide rows: a few shapes */
-                size_t off = k_offs[idx % N_OFFS], pad = (idx / 3) % 2 ? 4 : 0;
-                int mode = (int)(idx % 5) - 1; /* -1: mixed rows */
-                uint64_t seed = case_seed(20 + (uint64_t)sat, m, n, dp, off * 8 + pad);
-                set_case("%s[%s] m=%zu n=%zu dp=%zu lda=%zu off=%zu mode=%d seed=%#llx", kn, name,
-                         m, n, dp, dp + pad, off, mode, (unsigned long long)seed);
-                lowp_case c;
-                lowp_make_i8(&c, m, n, dp, pad, off, mode, seed);
-                void (*ref)(float *, size_t, size_t, size_t, size_t, const int8_t *, size_t,
-                            const uint8_t *, const int32_t *, const float *, const float *) =
-                    sat ? g_ref->tile_i8_pairsat : g_ref->tile_i8;
-                void (*got)(float *, size_t, size_t, size_t, size_t, const int8_t *, size_t,
-                            const uint8_t *, const int32_t *, const float *, const float *) =
-                    sat ? k->tile_i8_pairsat : k->tile_i8;
-                ref(c.tr, c.ldt, m, n, dp, c.a, c.lda, c.bp, c.asum, c.sa, c.sb);
-                if (k == g_ref) {
-                    for (size_t i = 0; i < m; i++)
-                        for (size_t j = 0; j < n; j++) {
-                            int64_t s = i8_oracle(&c, i, j, sat);
-                            float want = (c.sa[i] * c.sb[j]) * (float)s;
-                            CHECK(same_bits(&want, &c.tr[i * c.ldt + j], 4),
-                                  "(%zu, %zu): scalar %.9g, oracle %.9g (integer %lld)", i, j,
-                                  c.tr[i * c.ldt + j], want, (long long)s);
-                            if (sat && mode == 1) /* no saturation possible: as tile_i8 */
-                                CHECK(s == i8_oracle(&c, i, j, 0), "(%zu, %zu) saturated", i, j);
-                        }
-                    lowp_check_padding(&c, c.trm, "scalar");
-                } else {
-                    got(c.tk, c.ldt, m, n, dp, c.a, c.lda, c.bp, c.asum, c.sa, c.sb);
-                    for (size_t i = 0; i < m; i++)
-                        for (size_t j = 0; j < n; j++)
-                            CHECK(same_bits(&c.tr[i * c.ldt + j], &c.tk[i * c.ldt + j], 4),
-                                  "(%zu, %zu): scalar %.9g, %s %.9g", i, j, c.tr[i * c.ldt + j],
-                                  name, c.tk[i * c.ldt + j]);
-                    lowp_check_padding(&c, c.tkm, name);
-                }
-                lowp_free(&c);
+                check_tile_i8_case(sat, isa, k, m, n, dp, idx);
             }
+    for (size_t b = 0; b < N_LOWP_BIG; b++, idx++)
+        check_tile_i8_case(sat, isa, k, k_lowp_big[b][0], k_lowp_big[b][1], k_lowp_big[b][2], idx);
 }
 
 static void run_tile_i8(assay_isa isa, const assay_kernels *k) {
