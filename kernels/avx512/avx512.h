@@ -14,6 +14,7 @@ ASSAY_DECLARE_KERNELS(avx512);
     X(tile_l2, arg)                                                                                \
     X(tile_cos, arg)                                                                               \
     X(select_tile, arg)                                                                            \
-    X(fused_tile, arg)
+    X(fused_tile, arg)                                                                             \
+    X(tile_i8_pairsat, arg)
 
 #endif
