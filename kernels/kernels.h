@@ -119,7 +119,8 @@ void assay__topk_offer(assay_topk *h, size_t i, float d, int64_t id);
      * where acc is accumulated as AVX-512 BF16's vdpbf16ps does it: acc = 0, then for q = 0, 1,   \
      * ..., dp/2 - 1: acc += a[2q+1] b[2q+1], then acc += a[2q] b[2q], each product exact in       \
      * float, each sum rounded to nearest even, and a sum below FLT_MIN in magnitude flushed to    \
-     * zero. alpha is -2 (l2) or 1 (cosine), so the final product is exact. */                     \
+     * zero (checked against the instruction on Sapphire Rapids, sign of zero included). alpha     \
+     * is -2 (l2) or 1 (cosine), so the final product is exact. */                                 \
     X(tile_bf16, void,                                                                             \
       (float *t, size_t ldt, size_t m, size_t n, size_t dp, const uint16_t *a, size_t lda,         \
        const uint16_t *bp, float alpha),                                                           \

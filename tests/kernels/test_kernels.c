@@ -25,6 +25,9 @@
  * the data depend only on the case, so the same case reproduces on every ISA and run. */
 #include <float.h>
 #include <math.h>
+#if defined(__x86_64__) || defined(_M_X64)
+#include <xmmintrin.h> /* MXCSR: the bf16 tile may set flush-to-zero, only for the call */
+#endif
 
 #include "test_util.h"
 
@@ -1124,8 +1127,45 @@ static void lowp_make_bf16(lowp_case *c, size_t m, size_t n, size_t dp, size_t p
     fill_nan(c->tkm, off + len);
 }
 
-static void run_tile_bf16(assay_isa isa, const assay_kernels *k) {
+static void run_bf16_case(assay_isa isa, const assay_kernels *k, size_t m, size_t n, size_t dp,
+                          size_t off, size_t pad, float alpha, uint64_t seed) {
     const char *name = assay_isa_name(isa);
+    set_case("tile_bf16[%s] m=%zu n=%zu dp=%zu lda=%zu off=%zu alpha=%g seed=%#llx", name, m, n, dp,
+             dp + pad, off, alpha, (unsigned long long)seed);
+    lowp_case c;
+    lowp_make_bf16(&c, m, n, dp, pad, off, seed);
+    const uint16_t *av = c.a;
+    g_ref->tile_bf16(c.tr, c.ldt, m, n, dp, av, c.lda, c.bp, alpha);
+    if (k == g_ref) {
+        /* Against a double oracle: dp roundings of float sums of exact products, and flushed
+         * subnormal sums. */
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++) {
+                double ex = 0.0, mag = 0.0;
+                for (size_t p = 0; p < dp; p++) {
+                    double t = (double)assay__bf16_to_float(av[i * c.lda + p]) *
+                               assay__bf16_to_float(av[j * c.lda + p]);
+                    ex += t;
+                    mag += fabs(t);
+                }
+                double got = c.tr[i * c.ldt + j] / alpha;
+                double tol = gamma_n((double)dp) * mag + dp * 0x1p-126;
+                CHECK(fabs(got - ex) <= tol, "(%zu, %zu): scalar %.9g, oracle %.17g", i, j, got,
+                      ex);
+            }
+        lowp_check_padding(&c, c.trm, "scalar");
+    } else {
+        k->tile_bf16(c.tk, c.ldt, m, n, dp, av, c.lda, c.bp, alpha);
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++)
+                CHECK(c.tr[i * c.ldt + j] == c.tk[i * c.ldt + j], "(%zu, %zu): scalar %a, %s %a", i,
+                      j, c.tr[i * c.ldt + j], name, c.tk[i * c.ldt + j]);
+        lowp_check_padding(&c, c.tkm, name);
+    }
+    lowp_free(&c);
+}
+
+static void run_tile_bf16(assay_isa isa, const assay_kernels *k) {
     size_t idx = 0;
     for (size_t a = 0; a < N_TILE_ROWS; a++)
         for (size_t b = 0; b < N_LOWP_N; b++)
@@ -1135,43 +1175,15 @@ static void run_tile_bf16(assay_isa isa, const assay_kernels *k) {
                 size_t dp = e < N_LOWP_DP ? k_lowp_dp[e] : (size_t[]){2, 6, 34}[e - N_LOWP_DP];
                 if (dp >= 784 && (m > 9 || n > 33)) continue;
                 size_t off = k_offs[idx % N_OFFS], pad = (idx / 3) % 2 ? 2 : 0;
-                float alpha = idx % 2 ? -2.0f : 1.0f;
-                uint64_t seed = case_seed(22, m, n, dp, off * 8 + pad);
-                set_case("tile_bf16[%s] m=%zu n=%zu dp=%zu lda=%zu off=%zu alpha=%g seed=%#llx",
-                         name, m, n, dp, dp + pad, off, alpha, (unsigned long long)seed);
-                lowp_case c;
-                lowp_make_bf16(&c, m, n, dp, pad, off, seed);
-                const uint16_t *av = c.a;
-                g_ref->tile_bf16(c.tr, c.ldt, m, n, dp, av, c.lda, c.bp, alpha);
-                if (k == g_ref) {
-                    /* Against a double oracle: dp roundings of float sums of exact products, and
-                     * flushed subnormal sums. */
-                    for (size_t i = 0; i < m; i++)
-                        for (size_t j = 0; j < n; j++) {
-                            double ex = 0.0, mag = 0.0;
-                            for (size_t p = 0; p < dp; p++) {
-                                double t = (double)assay__bf16_to_float(av[i * c.lda + p]) *
-                                           assay__bf16_to_float(av[j * c.lda + p]);
-                                ex += t;
-                                mag += fabs(t);
-                            }
-                            double got = c.tr[i * c.ldt + j] / alpha;
-                            double tol = gamma_n((double)dp) * mag + dp * 0x1p-126;
-                            CHECK(fabs(got - ex) <= tol, "(%zu, %zu): scalar %.9g, oracle %.17g", i,
-                                  j, got, ex);
-                        }
-                    lowp_check_padding(&c, c.trm, "scalar");
-                } else {
-                    k->tile_bf16(c.tk, c.ldt, m, n, dp, av, c.lda, c.bp, alpha);
-                    for (size_t i = 0; i < m; i++)
-                        for (size_t j = 0; j < n; j++)
-                            CHECK(c.tr[i * c.ldt + j] == c.tk[i * c.ldt + j],
-                                  "(%zu, %zu): scalar %a, %s %a", i, j, c.tr[i * c.ldt + j], name,
-                                  c.tk[i * c.ldt + j]);
-                    lowp_check_padding(&c, c.tkm, name);
-                }
-                lowp_free(&c);
+                run_bf16_case(isa, k, m, n, dp, off, pad, idx % 2 ? -2.0f : 1.0f,
+                              case_seed(22, m, n, dp, off * 8 + pad));
             }
+    /* Larger tiles: several blocks of rows (with a short last one) and wide rows whose sums
+     * cross blocks of positions (kernels may keep partial sums in t between them). */
+    static const size_t big[][3] = {{40, 50, 1030}, {21, 33, 2050}, {64, 97, 516}};
+    for (size_t b = 0; b < sizeof big / sizeof big[0]; b++)
+        run_bf16_case(isa, k, big[b][0], big[b][1], big[b][2], b % 2, 2 * b, b % 2 ? 1.0f : -2.0f,
+                      case_seed(23, big[b][0], big[b][1], big[b][2], b));
 }
 
 static void test_kernels_tile_bf16(void **state) {
@@ -1179,9 +1191,9 @@ static void test_kernels_tile_bf16(void **state) {
     FOR_TABLES(tile_bf16, run_tile_bf16);
 }
 
-/* The order of vdpbf16ps's two roundings decides results: 1 + 2^-24 + 2^-24 is 1 added one at a
- * time (each sum a tie, rounded to even) but 1 + 2^-23 in one step. The reference must add the
- * odd position first, then the even one, each rounded. */
+/* vdpbf16ps as measured on Sapphire Rapids: per pair the odd position's product, then the even
+ * one's, each added with its own rounding, a subnormal sum flushed to zero. 1 + 2^-24 + 2^-24 is
+ * 1 added one at a time (each sum a tie, rounded to even) but 1 + 2^-23 in one step. */
 static void test_kernels_bf16_model(void **state) {
     (void)state;
     /* row a = (1, 1, 1, 1), row b = (1, 0, 2^-24, 2^-24): acc = 0 + 0 = 0, + 1 = 1, then
@@ -1199,6 +1211,43 @@ static void test_kernels_bf16_model(void **state) {
         t[i].k->tile_bf16(&out, 1, 1, 1, 4, a, 4, bp, 1.0f);
         set_case("bf16 model[%s]", assay_isa_name(t[i].isa));
         CHECK(out == 1.0f, "1 + 2^-24 + 2^-24 gave %a, not 1 (sequential rounding)", out);
+    }
+    /* The odd position goes first: b = (1, 0, -1, 2^-24) gives 1, then 1 + 2^-24 = 1 (tie),
+     * then 1 - 1 = 0; even first it would be 0 + 2^-24. */
+    b[2] = assay__bf16_from_float(-1.0f);
+    b[3] = assay__bf16_from_float(0x1p-24f);
+    assay__pack_bf16_panels(b, 4, 1, 4, bp);
+    for (size_t i = 0; i < n; i++) {
+        float out = NAN;
+        t[i].k->tile_bf16(&out, 1, 1, 1, 4, a, 4, bp, 1.0f);
+        set_case("bf16 order[%s]", assay_isa_name(t[i].isa));
+        CHECK(out == 0.0f, "1, + 2^-24 (odd), - 1 (even) gave %a, not 0 (odd first)", out);
+    }
+    /* A subnormal sum is flushed before the next step (as vdpbf16ps does on Sapphire Rapids):
+     * with a = 2^-60 everywhere, b = (-(1 + 2^-7), 1, -1, 1 + 2^-6) 2^-60 gives 2^-120 then
+     * -2^-127 (flushed: -0); then + 2^-120 (1 + 2^-6) = 2^-120 + 2^-126, then - 2^-120 = 2^-126.
+     * Unflushed, the second pair would end at 2^-127 (or 0 once flushed). */
+    for (int p = 0; p < 4; p++) a[p] = assay__bf16_from_float(0x1p-60f);
+    b[0] = assay__bf16_from_float(-0x1.02p-60f);
+    b[1] = assay__bf16_from_float(0x1p-60f);
+    b[2] = assay__bf16_from_float(-0x1p-60f);
+    b[3] = assay__bf16_from_float(0x1.04p-60f);
+    assay__pack_bf16_panels(b, 4, 1, 4, bp);
+#if defined(__x86_64__) || defined(_M_X64)
+    /* flush-to-zero and denormals-are-zero off, so only a kernel's own flushing can pass */
+    unsigned csr = _mm_getcsr() & ~0x8040u;
+    _mm_setcsr(csr);
+#endif
+    for (size_t i = 0; i < n; i++) {
+        float out = NAN;
+        t[i].k->tile_bf16(&out, 1, 1, 1, 4, a, 4, bp, 1.0f);
+        set_case("bf16 flush[%s]", assay_isa_name(t[i].isa));
+        CHECK(out == 0x1p-126f, "subnormal sum not flushed: %a, not 0x1p-126", out);
+#if defined(__x86_64__) || defined(_M_X64)
+        CHECK((_mm_getcsr() & ~0x3fu) == (csr & ~0x3fu),
+              "MXCSR controls %#x after the call, %#x before", _mm_getcsr(),
+              csr); /* the low 6 bits are sticky exception flags */
+#endif
     }
     /* Conversion: round to nearest even, NaN kept, subnormals and tiny values to signed zero,
      * overflow to infinity. */
