@@ -188,12 +188,9 @@ extern const assay_kernels assay__kernels_avx2;
 extern const assay_kernels assay__kernels_avx512;
 #endif
 /* Optional features, laid over the avx512 table when the CPU has them (only their own entries
- * are set). */
+ * are set): AVX-512 VNNI's tile_i8. */
 #if ASSAY_BUILD_AVX512_VNNI
 extern const assay_kernels assay__kernels_avx512_vnni;
-#endif
-#if ASSAY_BUILD_AVX512_BF16
-extern const assay_kernels assay__kernels_avx512_bf16;
 #endif
 #if ASSAY_BUILD_NEON
 extern const assay_kernels assay__kernels_neon;

@@ -15,6 +15,7 @@ ASSAY_DECLARE_KERNELS(avx512);
     X(tile_cos, arg)                                                                               \
     X(select_tile, arg)                                                                            \
     X(fused_tile, arg)                                                                             \
-    X(tile_i8_pairsat, arg)
+    X(tile_i8_pairsat, arg)                                                                        \
+    X(tile_bf16, arg)
 
 #endif

@@ -132,9 +132,6 @@ static void init_once(void) {
 #if ASSAY_BUILD_AVX512_VNNI
     add_feature(ASSAY_ISA_AVX512, &assay__kernels_avx512_vnni, ASSAY__CPU_AVX512_VNNI);
 #endif
-#if ASSAY_BUILD_AVX512_BF16
-    add_feature(ASSAY_ISA_AVX512, &assay__kernels_avx512_bf16, ASSAY__CPU_AVX512_BF16);
-#endif
     (void)x86_base;
 #if ASSAY_BUILD_NEON
     register_isa(ASSAY_ISA_NEON, &g_tables[ASSAY_ISA_SCALAR], &assay__kernels_neon,

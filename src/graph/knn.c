@@ -25,7 +25,7 @@ enum { DEFAULT_BLOCK_ROWS = 512, DEFAULT_BASE_ROWS = 4096, DEFAULT_FUSED_MAX_D =
  * reduced-precision pass has a wider error bound, so it keeps more (bench/RESULTS.md, "Reduced-
  * precision candidates": the share of rows certified without the radius pass). */
 static size_t heap_size(size_t k, int lowp) {
-    if (lowp) return k + (2 * k > 16 ? 2 * k : 16);
+    if (lowp) return k + (4 * k > 40 ? 4 * k : 40);
     return k + (k > 8 ? k : 8);
 }
 
@@ -96,6 +96,7 @@ static void run_pair(pair_job *p, size_t task, int worker) {
         K->tile_cos(buf, n, m, n, b->rowa + i0, b->rowa + j0, b->pen + i0, b->pen + j0);
     else
         K->tile_l2(buf, n, m, n, b->rowa + i0, b->rowa + j0, b->pen + i0, b->pen + j0);
+    if (b->lowp.prec != ASSAY_PRECISION_FP32) assay__knn_lowp_lower(b, buf, i0, m, j0, n);
     K->select_tile(buf, n, m, n, (int64_t)j0, &rows, other);
 }
 

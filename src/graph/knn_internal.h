@@ -24,9 +24,11 @@ typedef struct knn_lowp {
     uint16_t *hpanel;
     double *err;   /* |e| per row */
     double *hnorm; /* |xh| per row */
-    /* Over the rows in the graph: largest |e|, |xh|; cosine: largest |e|/|x|, |xh|/|x| and
-     * 1/|x| over rows with |x| > 0. */
-    double max_err, max_hnorm, max_rho, max_kappa, max_inv;
+    /* The per-pair term T(i, j) = cA + cB_i vB_j + cC_i vC_j + cD_i vD_j + cE_i vE_j, a bound on
+     * |candidate distance - exact distance| beyond the float32 finish's (see knn_lowp.c),
+     * symmetric in i and j; the tiles hold lower bounds, the distance minus T. */
+    float cA, *coef; /* coef: n x 8, row i's cB cC cD cE then vB vC vD vE */
+    double max_rho;  /* largest |e|/|x| over rows in the graph (scales the float32 finish bound) */
     double acc_rel; /* the tile's arithmetic: |computed - <xh, yh>| <= acc_rel |xh||yh| + acc_abs */
     double acc_abs;
 } knn_lowp;
@@ -52,9 +54,13 @@ typedef struct knn_build {
  * the radius pass's distances. */
 double assay__knn_error_bound(const knn_build *b, size_t q);
 
-/* The same for the candidate pass's distances: the float32 bound, or, after a reduced-precision
- * pass, that bound plus the quantisation and tile arithmetic terms (knn_lowp.c). */
+/* The same for the candidate pass's distances beyond the per-pair term: the float32 bound, scaled
+ * after a reduced-precision pass by how much larger quantised rows can be (knn_lowp.c). */
 double assay__knn_candidate_bound(const knn_build *b, size_t q);
+
+/* After a reduced-precision pass: T(q, y), the per-pair term the candidate tiles subtracted (so
+ * a candidate's exact distance lies within [lower - E, lower + 2 T + E], E the bound above). */
+double assay__knn_lowp_term(const knn_build *b, size_t q, size_t y);
 
 /* Chooses the candidate pass for ctx's requested precision and kernels, and when it is not
  * float32 quantises and packs every row (b->lowp). Falls back to float32 (b->lowp.prec = FP32)
@@ -66,6 +72,9 @@ void assay__knn_lowp_free(knn_lowp *l);
 /* The m x n tile of -2 <x_i, y_j> (l2) or <x_i, y_j> (cosine) for rows i0.., j0.. (j0 a multiple
  * of ASSAY_PANEL_ROWS), from the reduced-precision rows. */
 void assay__knn_lowp_tile(const knn_build *b, float *t, size_t i0, size_t m, size_t j0, size_t n);
+
+/* Turns a finished candidate tile (distances) into lower bounds: t_ij -= T(i0 + i, j0 + j). */
+void assay__knn_lowp_lower(const knn_build *b, float *t, size_t i0, size_t m, size_t j0, size_t n);
 
 /* Turns the candidate heaps into the exact graph: exact distances of the candidates that can
  * matter, a certificate that no other row can rank in the top k, and for the rows without one

@@ -10,10 +10,14 @@
  *         ((1 + u)^3 - 1) |<xh, yh>|, the integer sum itself being exact;
  *   bf16: a sequential float sum of exact products: gamma_dp sum |xh_p yh_p| <= gamma_dp |xh||yh|,
  *         plus dp * 2^-126 for sums flushed to zero.
- * For row q, y ranges over every row in the graph, so |y|, |e_y|, |yh| are bounded by their
- * maxima. The distance finish (norms, the clamp, the penalties) is the float32 path's, whose
- * bound already covers it; its dot-product magnitude |xh||yh| exceeds |x||y| by at most
- * (1 + |e_x|/|x|)(1 + |e_y|/|y|), which scales it. */
+ * With n_x = max(|x|, |xh|) the sum is at most |e_x| n_y + n_x |e_y| + acc |xh||yh|: symmetric in
+ * x and y, as it must be, since one tile entry is offered to both rows' candidate lists. Twice that
+ * (l2: -2 <x, y>), or divided by |x||y| (cosine, with kappa = |xh|/|x| and rho = |e|/|x|), is the
+ * per-pair term T(x, y); each tile entry has T subtracted, so the candidate lists keep the
+ * smallest lower bounds and a row's certificate is "every other row's lower bound is above my
+ * exact k-th distance". The rest (norms, the clamp, the penalties, the subtraction) is the
+ * float32 finish, whose bound covers it, scaled by (1 + |e|/|x|) on each side since |xh||yh| may
+ * exceed |x||y| by that much. Every coefficient carries a 1% margin for their own roundings. */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -37,6 +41,7 @@ void assay__knn_lowp_free(knn_lowp *l) {
     free(l->hpanel);
     free(l->err);
     free(l->hnorm);
+    free(l->coef);
     memset(l, 0, sizeof *l);
     l->prec = ASSAY_PRECISION_FP32;
 }
@@ -142,7 +147,8 @@ assay_status assay__knn_lowp_prepare(knn_build *b) {
         return assay__fail(b->ctx, ASSAY_E_NOMEM, "out of memory for the neighbour graph");
     l->err = malloc(n * sizeof *l->err);
     l->hnorm = malloc(n * sizeof *l->hnorm);
-    int ok = l->err && l->hnorm;
+    l->coef = malloc(n * 8 * sizeof *l->coef);
+    int ok = l->err && l->hnorm && l->coef;
     if (i8) {
         l->codes = assay__aligned_alloc(cells ? cells : 1);
         l->upanel = assay__aligned_alloc(panel ? panel : 1);
@@ -169,26 +175,41 @@ assay_status assay__knn_lowp_prepare(knn_build *b) {
         double hn;
         double e =
             i8 ? quantise_i8(l, xr, b->d, i, alpha, &hn) : quantise_bf16(l, xr, b->d, i, &hn);
-        if (!b->in_graph[i]) { /* never offered (+inf penalty): nothing to bound */
-            e = 0.0;
-            hn = 0.0;
-        }
+        double s2 = 0.0;
+        for (size_t p = 0; p < b->d; p++) s2 += (double)xr[p] * xr[p];
+        double xn = sqrt(s2);
+        if (!b->in_graph[i]) /* never offered (+inf penalty): nothing to bound */
+            e = hn = xn = 0.0;
         l->err[i] = e;
         l->hnorm[i] = hn;
-        if (e > l->max_err) l->max_err = e;
-        if (hn > l->max_hnorm) l->max_hnorm = hn;
-        double xn = sqrt((double)b->rowa[i] > 0 && !cosine ? (double)b->rowa[i] : 0.0);
-        if (cosine) { /* rowa holds 1/|x| in float: recompute |x| in double */
-            double s2 = 0.0;
-            for (size_t p = 0; p < b->d; p++) s2 += (double)xr[p] * xr[p];
-            xn = sqrt(s2);
-        }
-        if (b->in_graph[i] && xn > 0.0) {
-            if (e / xn > l->max_rho) l->max_rho = e / xn;
-            if (hn / xn > l->max_kappa) l->max_kappa = hn / xn;
-            if (1.0 / xn > l->max_inv) l->max_inv = 1.0 / xn;
+        if (xn > 0.0 && e / xn > l->max_rho) l->max_rho = e / xn;
+        /* T(i, j) = cA + sum of coef_i * value_j (see the comment at the top), margin 1%. */
+        float *c = l->coef + i * 8;
+        const double m = 1.01;
+        if (cosine) {
+            double inv = xn > 0.0 ? 1.0 / xn : 0.0, rho = e * inv, kappa = hn * inv;
+            double kp = xn > 0.0 ? (kappa > 1.0 ? kappa : 1.0) : 0.0;
+            c[0] = (float)(m * rho); /* times kappa'_j: |e_i||y_j| / (|x_i||y_j|) <= rho_i k'_j */
+            c[1] = (float)(m * kp);  /* times rho_j */
+            c[2] = (float)(m * l->acc_rel * kappa);
+            c[3] = (float)(m * l->acc_abs * inv);
+            c[4] = (float)kp;
+            c[5] = (float)rho;
+            c[6] = (float)kappa;
+            c[7] = (float)inv;
+        } else {
+            double nn = xn > hn ? xn : hn;
+            c[0] = (float)(m * 2.0 * e);  /* times n_j */
+            c[1] = (float)(m * 2.0 * nn); /* times |e_j| */
+            c[2] = (float)(m * 2.0 * l->acc_rel * hn);
+            c[3] = 0.0f;
+            c[4] = (float)nn;
+            c[5] = (float)e;
+            c[6] = (float)hn;
+            c[7] = 0.0f;
         }
     }
+    l->cA = cosine ? 0.0f : (float)(1.01 * 2.0 * l->acc_abs);
     if (i8)
         assay__pack_u8_panels(l->codes, l->dp, n, l->dp, l->upanel);
     else
@@ -206,23 +227,37 @@ void assay__knn_lowp_tile(const knn_build *b, float *t, size_t i0, size_t m, siz
                         b->metric == ASSAY_METRIC_COSINE ? 1.0f : -2.0f);
 }
 
+void assay__knn_lowp_lower(const knn_build *b, float *t, size_t i0, size_t m, size_t j0, size_t n) {
+    const knn_lowp *l = &b->lowp;
+    const float *ci = l->coef + i0 * 8, *cj = l->coef + j0 * 8;
+    for (size_t i = 0; i < m; i++) {
+        const float *a = ci + i * 8;
+        float *r = t + i * n;
+        for (size_t j = 0; j < n; j++) {
+            const float *v = cj + j * 8 + 4;
+            r[j] -= l->cA + a[0] * v[0] + a[1] * v[1] + a[2] * v[2] + a[3] * v[3];
+        }
+    }
+}
+
+double assay__knn_lowp_term(const knn_build *b, size_t q, size_t y) {
+    const knn_lowp *l = &b->lowp;
+    const float *a = l->coef + q * 8, *v = l->coef + y * 8 + 4;
+    return (double)l->cA + (double)a[0] * v[0] + (double)a[1] * v[1] + (double)a[2] * v[2] +
+           (double)a[3] * v[3];
+}
+
 double assay__knn_candidate_bound(const knn_build *b, size_t q) {
     double e32 = assay__knn_error_bound(b, q);
     const knn_lowp *l = &b->lowp;
     if (l->prec == ASSAY_PRECISION_FP32) return e32;
-    double eq = l->err[q], hq = l->hnorm[q];
+    double rho = 0.0;
     if (b->metric == ASSAY_METRIC_COSINE) {
-        /* Relative to |x||y|: rho = |e|/|x|, kappa = |xh|/|x|; a zero row's distance is exactly
-         * 1 on both sides. */
         double qinv = (double)b->rowa[q];
         if (qinv == 0.0) return e32;
-        double rho = eq * qinv, kappa = hq * qinv;
-        double extra = rho + kappa * l->max_rho + l->acc_rel * kappa * l->max_kappa +
-                       l->acc_abs * qinv * l->max_inv;
-        return 1.01 * (e32 * (1.0 + rho) * (1.0 + l->max_rho) + extra) + 1e-30;
+        rho = l->err[q] * qinv;
+    } else if (b->rowa[q] > 0.0f) {
+        rho = l->err[q] / sqrt((double)b->rowa[q]);
     }
-    double xn = sqrt((double)b->rowa[q]), M = b->max_norm;
-    double rho = xn > 0.0 ? eq / xn : 0.0;
-    double extra = 2.0 * (eq * M + hq * l->max_err + l->acc_rel * hq * l->max_hnorm + l->acc_abs);
-    return 1.01 * (e32 * (1.0 + rho) * (1.0 + l->max_rho) + extra) + 1e-30;
+    return 1.01 * e32 * (1.0 + rho) * (1.0 + l->max_rho) + 1e-30;
 }

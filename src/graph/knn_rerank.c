@@ -104,6 +104,55 @@ static double exact(const knn_build *b, size_t row, int64_t id) {
     return assay__distance_exact(b->x + row * b->ld, b->x + (size_t)id * b->ld, b->d, b->metric);
 }
 
+/* finish_row after a reduced-precision pass, whose heaps hold lower bounds L = distance - T
+ * (per pair): a candidate's exact distance lies in [L - e, L + 2T + e]. Only candidates whose
+ * lowest possible distance is within the k-th smallest highest one can rank in the top k: they
+ * are measured exactly. Every row not kept has L >= the root, so the list is certified when the
+ * root - e exceeds the exact k-th distance. */
+static int finish_row_lowp(rerank_job *j, size_t row, double *fd, double *ed, int64_t *ids) {
+    const knn_build *b = j->b;
+    size_t kk = b->heaps.kk, k = b->k, c = 0;
+    for (size_t s = 0; s < kk; s++) {
+        int64_t id = b->heaps.ids[row * kk + s];
+        if (id < 0) continue;
+        fd[c] = b->heaps.dist[row * kk + s];
+        ids[c++] = id;
+    }
+    sort_pairs(fd, ids, c);
+    double e = assay__knn_candidate_bound(b, row);
+    /* The k-th smallest upper bound, in ed as scratch (c >= k: every row in the graph but this
+     * one was offered). */
+    for (size_t t = 0; t < c; t++)
+        ed[t] = fd[t] + 2.0 * 1.01 * assay__knn_lowp_term(b, row, (size_t)ids[t]);
+    double uk = ed[0];
+    for (size_t a = 0; a < k; a++) { /* partial selection sort: the k smallest first */
+        size_t best = a;
+        for (size_t t = a + 1; t < c; t++)
+            if (ed[t] < ed[best]) best = t;
+        double tmp = ed[a];
+        ed[a] = ed[best];
+        ed[best] = tmp;
+        uk = ed[a];
+    }
+    /* Candidates that may rank (kept in sorted-by-bound order at the front). */
+    size_t s = 0;
+    for (size_t t = 0; t < c; t++)
+        if (fd[t] - e <= uk + e) {
+            fd[s] = fd[t];
+            ids[s++] = ids[t];
+        }
+    for (size_t t = 0; t < s; t++) ed[t] = exact(b, row, ids[t]);
+    sort_pairs(ed, ids, s);
+    double dk = ed[k - 1];
+    double root = b->heaps.dist[row * kk]; /* the largest kept lower bound */
+    if (c < kk || root - e > dk) {
+        write_list(j, row, ed, ids);
+        return 1;
+    }
+    j->radius[row] = dk + assay__knn_error_bound(b, row);
+    return 0;
+}
+
 /* Finishes one row from its heap; returns 0 when it needs the radius pass (radius set). */
 static int finish_row(rerank_job *j, size_t row, double *fd, double *ed, int64_t *ids) {
     const knn_build *b = j->b;
@@ -117,9 +166,7 @@ static int finish_row(rerank_job *j, size_t row, double *fd, double *ed, int64_t
     sort_pairs(fd, ids, c);
     /* Every row in the graph but this one was offered, so c >= k (the build checks usable > k);
      * with a free slot left, every one of them is a candidate and the ranking is complete. */
-    /* e bounds the candidates' distances (reduced precision or float32); the radius pass
-     * measures in float32, so its radius takes the float32 bound. */
-    double e = assay__knn_candidate_bound(b, row), fk = fd[k - 1];
+    double e = assay__knn_error_bound(b, row), fk = fd[k - 1];
     size_t s = k;
     while (s < c && fd[s] <= fk + 2.0 * e) s++;
     for (size_t t = 0; t < s; t++) ed[t] = exact(b, row, ids[t]);
@@ -129,7 +176,7 @@ static int finish_row(rerank_job *j, size_t row, double *fd, double *ed, int64_t
         write_list(j, row, ed, ids);
         return 1;
     }
-    j->radius[row] = dk + assay__knn_error_bound(b, row);
+    j->radius[row] = dk + e;
     return 0;
 }
 
@@ -149,7 +196,10 @@ static void finish_task(void *arg, size_t task, int worker) {
             }
             continue;
         }
-        finish_row(j, row, fd, ed, ids);
+        if (b->lowp.prec != ASSAY_PRECISION_FP32)
+            finish_row_lowp(j, row, fd, ed, ids);
+        else
+            finish_row(j, row, fd, ed, ids);
     }
 }
 

@@ -1300,7 +1300,7 @@ static void take_entries(assay_kernels *dst, const assay_kernels *src) {
 /* Every entry of the scalar table is set (the other tables fall back on it), and each table
  * dispatch hands out has, for every kernel of the list, the ISA's own kernel where it has one,
  * else (avx512) AVX2's, else the scalar one, with the kernels of the CPU features it has (AVX-512
- * VNNI, BF16) laid over: so no entry of any table is NULL and no feature is used without the CPU
+ * VNNI) laid over: so no entry of any table is NULL and no feature is used without the CPU
  * having it. */
 static void test_kernels_tables(void **state) {
     (void)state;
@@ -1323,10 +1323,6 @@ static void test_kernels_tables(void **state) {
 #if ASSAY_BUILD_AVX512_VNNI
         if (t[i].isa == ASSAY_ISA_AVX512 && (cpu & ASSAY__CPU_AVX512_VNNI))
             take_entries(&want, &assay__kernels_avx512_vnni);
-#endif
-#if ASSAY_BUILD_AVX512_BF16
-        if (t[i].isa == ASSAY_ISA_AVX512 && (cpu & ASSAY__CPU_AVX512_BF16))
-            take_entries(&want, &assay__kernels_avx512_bf16);
 #endif
 #define CHECK_ENTRY(op, ret, params, arg)                                                          \
     CHECK(ref->op != NULL, "the scalar table has no " #op);                                        \

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* AVX-512 BF16 kernels: the bf16 tile (laid over the avx512 table when the CPU has BF16).
+/* The bf16 tile for AVX-512 (F; no BF16 instruction needed, so every AVX-512 CPU runs it).
  *
  * The tile reproduces vdpbf16ps bit for bit with two float FMAs per pair, odd position first:
  * a bf16 product is exact in float, so fma(a, b, acc) is the instruction's one rounding of
@@ -108,7 +108,7 @@ __attribute__((noinline)) static void tile(float *t, size_t ldt, size_t m, size_
                   af);
 }
 
-void assay__tile_bf16_avx512_bf16(float *t, size_t ldt, size_t m, size_t n, size_t dp,
+void assay__tile_bf16_avx512(float *t, size_t ldt, size_t m, size_t n, size_t dp,
                                   const uint16_t *a, size_t lda, const uint16_t *bp, float alpha) {
     /* Flush-to-zero and round-to-nearest for the call only; the work is in a separate function
      * so no float operation is moved across the MXCSR writes. */
@@ -117,6 +117,3 @@ void assay__tile_bf16_avx512_bf16(float *t, size_t ldt, size_t m, size_t n, size
     tile(t, ldt, m, n, dp, a, lda, bp, alpha);
     _mm_setcsr(csr);
 }
-
-const assay_kernels assay__kernels_avx512_bf16 = {.name = "avx512_bf16",
-                                                  .tile_bf16 = assay__tile_bf16_avx512_bf16};
