@@ -27,7 +27,7 @@ typedef struct knn_lowp {
     /* The per-pair term T(i, j) = cA + cB_i vB_j + cC_i vC_j + cD_i vD_j + cE_i vE_j, a bound on
      * |candidate distance - exact distance| beyond the float32 finish's (see knn_lowp.c),
      * symmetric in i and j; the tiles hold lower bounds, the distance minus T. */
-    float cA, *coef; /* coef: n x 8, row i's cB cC cD cE then vB vC vD vE */
+    float cA, *coef; /* coef: 8 arrays of n, rows' cB cC cD cE, then columns' vB vC vD vE */
     double max_rho;  /* largest |e|/|x| over rows in the graph (scales the float32 finish bound) */
     double acc_rel; /* the tile's arithmetic: |computed - <xh, yh>| <= acc_rel |xh||yh| + acc_abs */
     double acc_abs;

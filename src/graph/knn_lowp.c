@@ -184,7 +184,7 @@ assay_status assay__knn_lowp_prepare(knn_build *b) {
         l->hnorm[i] = hn;
         if (xn > 0.0 && e / xn > l->max_rho) l->max_rho = e / xn;
         /* T(i, j) = cA + sum of coef_i * value_j (see the comment at the top), margin 1%. */
-        float *c = l->coef + i * 8;
+        float c[8];
         const double m = 1.01;
         if (cosine) {
             double inv = xn > 0.0 ? 1.0 / xn : 0.0, rho = e * inv, kappa = hn * inv;
@@ -208,6 +208,7 @@ assay_status assay__knn_lowp_prepare(knn_build *b) {
             c[6] = (float)hn;
             c[7] = 0.0f;
         }
+        for (int f = 0; f < 8; f++) l->coef[(size_t)f * n + i] = c[f];
     }
     l->cA = cosine ? 0.0f : (float)(1.01 * 2.0 * l->acc_abs);
     if (i8)
@@ -227,24 +228,34 @@ void assay__knn_lowp_tile(const knn_build *b, float *t, size_t i0, size_t m, siz
                         b->metric == ASSAY_METRIC_COSINE ? 1.0f : -2.0f);
 }
 
+/* Plain loops over j with the coefficients in separate arrays, so the compiler vectorises them
+ * (src/CMakeLists.txt gives this file -ftree-vectorize; the sums are per element, so vector and
+ * scalar code give the same bits). */
 void assay__knn_lowp_lower(const knn_build *b, float *t, size_t i0, size_t m, size_t j0, size_t n) {
     const knn_lowp *l = &b->lowp;
-    const float *ci = l->coef + i0 * 8, *cj = l->coef + j0 * 8;
+    size_t N = b->n;
+    const float *vb = l->coef + 4 * N + j0, *vc = l->coef + 5 * N + j0, *vd = l->coef + 6 * N + j0,
+                *ve = l->coef + 7 * N + j0;
+    const float cA = l->cA;
+    int cosine = b->metric == ASSAY_METRIC_COSINE;
     for (size_t i = 0; i < m; i++) {
-        const float *a = ci + i * 8;
-        float *r = t + i * n;
-        for (size_t j = 0; j < n; j++) {
-            const float *v = cj + j * 8 + 4;
-            r[j] -= l->cA + a[0] * v[0] + a[1] * v[1] + a[2] * v[2] + a[3] * v[3];
-        }
+        const float a0 = l->coef[i0 + i], a1 = l->coef[N + i0 + i], a2 = l->coef[2 * N + i0 + i],
+                    a3 = l->coef[3 * N + i0 + i];
+        float *restrict r = t + i * n;
+        if (cosine)
+            for (size_t j = 0; j < n; j++)
+                r[j] -= cA + a0 * vb[j] + a1 * vc[j] + a2 * vd[j] + a3 * ve[j];
+        else
+            for (size_t j = 0; j < n; j++) r[j] -= cA + a0 * vb[j] + a1 * vc[j] + a2 * vd[j];
     }
 }
 
 double assay__knn_lowp_term(const knn_build *b, size_t q, size_t y) {
     const knn_lowp *l = &b->lowp;
-    const float *a = l->coef + q * 8, *v = l->coef + y * 8 + 4;
-    return (double)l->cA + (double)a[0] * v[0] + (double)a[1] * v[1] + (double)a[2] * v[2] +
-           (double)a[3] * v[3];
+    size_t N = b->n;
+    double s = l->cA;
+    for (int f = 0; f < 4; f++) s += (double)l->coef[f * N + q] * l->coef[(4 + f) * N + y];
+    return s;
 }
 
 double assay__knn_candidate_bound(const knn_build *b, size_t q) {

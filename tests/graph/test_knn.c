@@ -181,14 +181,14 @@ static void test_knn_duplicates_and_ties_lower_index_first(void **state) {
     assay_ctx_destroy(ctx);
 }
 
-/* Clusters of 60 copies with k = 10: the candidates are all at distance 0, more of them than the
- * heaps keep (20, or 50 after a reduced-precision pass), so no row can be certified from them; the
+/* Clusters of 120 copies with k = 10: the candidates are all at distance 0, more of them than the
+ * heaps keep (20; 50 after a bf16 pass, 100 after int8), so no row can be certified from them; the
  * radius pass (and, with a tiny cap, the exhaustive search) must still return the 10 lowest-index
  * copies. */
 static void test_knn_copy_clusters_need_the_radius_pass(void **state) {
     (void)state;
     assay_ctx *ctx = tu_ctx(2);
-    size_t copies = 60, groups = 7, n = copies * groups, d = 9, ld = 9, k = 10;
+    size_t copies = 120, groups = 7, n = copies * groups, d = 9, ld = 9, k = 10;
     float *x = random_matrix(groups, d, ld, 3, 1.0);
     float *y = malloc(n * ld * sizeof *y);
     for (size_t i = 0; i < n; i++) memcpy(y + i * ld, x + (i % groups) * ld, d * sizeof *y);
