@@ -3,6 +3,8 @@
  * description. */
 #include <stdio.h>
 
+#include <string.h>
+
 #include "core/internal.h"
 
 #if ASSAY_HAVE_OPENBLAS
@@ -67,4 +69,20 @@ static void fill_info(void) {
 const char *assay_blas_info(void) {
     pthread_once(&g_info_once, fill_info);
     return g_info;
+}
+
+/* OpenBLAS picks its kernels by CPU model at load time and falls back to a generic pre-AVX core
+ * (reported as Prescott, Core2, ...) for a model it does not know: then sgemm runs SSE code, 8x
+ * slower than the CPU allows (measured: 9.9 against 77 GMAC/s with OPENBLAS_CORETYPE=SkylakeX,
+ * bench/RESULTS.md). Our own reduced-precision kernels are then worth more. */
+int assay__blas_generic_core(void) {
+#if ASSAY_HAVE_OPENBLAS
+    static const char *const generic[] = {"Prescott", "Core2",  "Penryn",     "Dunnington",
+                                          "Nehalem",  "Katmai", "Coppermine", "Northwood",
+                                          "Banias",   "Atom",   "Athlon",     "Opteron"};
+    const char *core = openblas_get_corename();
+    for (size_t i = 0; core != NULL && i < sizeof generic / sizeof generic[0]; i++)
+        if (strcmp(core, generic[i]) == 0) return 1;
+#endif
+    return 0;
 }

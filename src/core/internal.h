@@ -94,7 +94,8 @@ assay_status assay__parallel_for(assay_ctx *ctx, size_t n_tasks, int n_threads, 
  * does. No-ops with BLAS libraries other than OpenBLAS. */
 void assay__blas_single_begin(void);
 void assay__blas_single_end(void);
-int assay__blas_get_threads(void); /* the BLAS library's own thread count now */
+int assay__blas_get_threads(void);  /* the BLAS library's own thread count now */
+int assay__blas_generic_core(void); /* 1: OpenBLAS runs its generic pre-AVX kernels here */
 
 /* ---- time ---- */
 double assay__now(void);                          /* monotonic seconds */

@@ -19,7 +19,13 @@ typedef struct assay__graph {
     size_t n_certified, n_radius, n_exhaustive;
     /* The candidate pass that ran (FP32, BF16 or INT8; AUTO for a graph read from a file) and
      * the kernel table it ran on ("avx512", ...; NULL when read from a file). */
-    assay_precision precision, requested;    /* requested: the context's (AUTO unless forced) */
+    assay_precision precision, requested; /* requested: the context's (AUTO unless forced) */
+    /* AUTO's pilots, in the order tried: pass, rows sampled, rows certified. */
+    struct {
+        assay_precision precision;
+        uint32_t rows, certified;
+    } pilot[3];
+    int n_pilot;
     double t_candidates, t_rerank, t_radius; /* seconds: the candidate pass, the whole re-rank,
                                                  and the radius pass within it (benchmarks) */
     const char *kernels;

@@ -19,7 +19,11 @@
 /* Defaults, from bench/bench_knn_sweep (bench/RESULTS.md, "Path and block sweep"): blocks of 512
  * rows were the fastest at d = 128 and 784 (the 1 MiB tile stays in L2 for the selection pass);
  * the fused kernel beats GEMM + tile by 34% at d = 8, 9% at 128, 2% at 256 and loses from 384. */
-enum { DEFAULT_BLOCK_ROWS = 512, DEFAULT_BASE_ROWS = 4096, DEFAULT_FUSED_MAX_D = 256 };
+enum {
+    DEFAULT_BLOCK_ROWS = 512,
+    DEFAULT_BASE_ROWS = 4096,
+    DEFAULT_FUSED_MAX_D = ASSAY__KNN_FUSED_MAX_D
+};
 
 /* Candidates kept per row beyond k: room for the near-ties the exact re-ranking resolves. A
  * reduced-precision pass keeps more (its tiles hold lower bounds, as loose as its quantisation),
@@ -259,7 +263,28 @@ assay_status assay__knn_build(assay_ctx *ctx, const float *x, size_t n, size_t d
     }
     b.rowa = rowa;
     b.pen = pen;
-    if ((s = assay__knn_lowp_prepare(&b)) != ASSAY_OK) goto done;
+    if (ctx->precision != ASSAY_PRECISION_AUTO) {
+        /* forced int8 without VNNI: vpmaddubsw where the table has it */
+        const assay_kernels *S = &assay__kernels_scalar;
+        int pairsat = ctx->precision == ASSAY_PRECISION_INT8 && b.K->tile_i8 == S->tile_i8 &&
+                      b.K->tile_i8_pairsat != S->tile_i8_pairsat;
+        if ((s = assay__knn_lowp_prepare(&b, (knn_option){ctx->precision, pairsat})) != ASSAY_OK)
+            goto done;
+    } else { /* the fastest pass whose pilot certifies 95% of its rows, else float32 */
+        knn_option opt[3];
+        int n_opt = assay__knn_lowp_options(b.K, d, opt);
+        for (int o = 0; o < n_opt; o++) {
+            if ((s = assay__knn_lowp_prepare(&b, opt[o])) != ASSAY_OK) goto done;
+            if (b.lowp.prec == ASSAY_PRECISION_FP32) break; /* data the bound does not cover */
+            b.heaps.kk = heap_size(k, b.lowp.prec);
+            size_t sampled, ok = assay__knn_lowp_pilot(&b, &sampled);
+            out->pilot[out->n_pilot].precision = opt[o].prec;
+            out->pilot[out->n_pilot].rows = (uint32_t)sampled;
+            out->pilot[out->n_pilot++].certified = (uint32_t)ok;
+            if (ok * 100 >= sampled * 95) break;
+            assay__knn_lowp_free(&b.lowp);
+        }
+    }
     int lowp = b.lowp.prec != ASSAY_PRECISION_FP32;
     /* The packed rows of a block start at a panel. */
     if (lowp) block = (block + ASSAY_PANEL_ROWS - 1) / ASSAY_PANEL_ROWS * ASSAY_PANEL_ROWS;

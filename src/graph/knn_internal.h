@@ -62,11 +62,31 @@ double assay__knn_candidate_bound(const knn_build *b, size_t q);
  * a candidate's exact distance lies within [lower - E, lower + 2 T + E], E the bound above). */
 double assay__knn_lowp_term(const knn_build *b, size_t q, size_t y);
 
-/* Chooses the candidate pass for ctx's requested precision and kernels, and when it is not
- * float32 quantises and packs every row (b->lowp). Falls back to float32 (b->lowp.prec = FP32)
- * for data the reduced-precision bound does not cover (magnitudes outside [2^-40, 2^40], rows
- * wider than the int32 sums allow). `block` is a multiple of ASSAY_PANEL_ROWS. */
-assay_status assay__knn_lowp_prepare(knn_build *b);
+/* Rows up to this wide get the fused float32 kernel (knn.c): AUTO keeps them in float32. */
+#define ASSAY__KNN_FUSED_MAX_D 256
+
+/* A candidate pass: its arithmetic, and for int8 whether it runs on vpmaddubsw (codes +-63). */
+typedef struct knn_option {
+    assay_precision prec;
+    int pairsat;
+} knn_option;
+
+/* The passes AUTO tries on table K for rows of d values, fastest first (out holds 3): int8 on
+ * native VNNI; bf16 on its native tile when OpenBLAS runs its generic kernels here (with a good
+ * sgemm, an FMA-emulated bf16 tile is no faster than float32); int8 on vpmaddubsw. Each must
+ * pass the pilot (assay__knn_lowp_pilot). 0: float32. */
+int assay__knn_lowp_options(const assay_kernels *K, size_t d, knn_option *out);
+
+/* Quantises and packs every row for pass o (b->lowp). Falls back to float32 (b->lowp.prec =
+ * FP32) for data the reduced-precision bound does not cover (magnitudes outside [2^-40, 2^40],
+ * rows wider than the int32 sums allow). */
+assay_status assay__knn_lowp_prepare(knn_build *b, knn_option o);
+
+/* The pilot of a reduced-precision pass (knn_rerank.c): the candidate lists of 4 x 64 rows spread
+ * over the data, built against every row as the full pass would (b->heaps.kk candidates), then
+ * finished; returns how many were certified and sets *sampled. AUTO keeps the pass when at least
+ * 95% are: each uncertified row costs a float32 radius search over all rows. */
+size_t assay__knn_lowp_pilot(knn_build *b, size_t *sampled);
 void assay__knn_lowp_free(knn_lowp *l);
 
 /* The m x n tile of -2 <x_i, y_j> (l2) or <x_i, y_j> (cosine) for rows i0.., j0.. (j0 a multiple

@@ -46,28 +46,22 @@ void assay__knn_lowp_free(knn_lowp *l) {
     l->prec = ASSAY_PRECISION_FP32;
 }
 
-/* The pass AUTO means on this table: the fastest one whose kernel is native (not the scalar
- * reference), measured in bench/RESULTS.md ("Reduced-precision candidates"). */
-static assay_precision resolve(const assay_kernels *K, assay_precision want, int *qmax,
-                               int *pairsat) {
+int assay__knn_lowp_options(const assay_kernels *K, size_t d, knn_option *out) {
     const assay_kernels *S = &assay__kernels_scalar;
-    *qmax = 127;
-    *pairsat = 0;
-    if (want != ASSAY_PRECISION_AUTO) return want;
-    if (K->tile_i8 != S->tile_i8) return ASSAY_PRECISION_INT8;
-    if (K->tile_bf16 != S->tile_bf16) return ASSAY_PRECISION_BF16;
-    if (K->tile_i8_pairsat != S->tile_i8_pairsat) {
-        *qmax = 63; /* pair sums of vpmaddubsw cannot saturate */
-        *pairsat = 1;
-        return ASSAY_PRECISION_INT8;
-    }
-    return ASSAY_PRECISION_FP32;
+    int n = 0;
+    if (d <= ASSAY__KNN_FUSED_MAX_D) return 0; /* the fused float32 kernel wins there */
+    if (K->tile_i8 != S->tile_i8) out[n++] = (knn_option){ASSAY_PRECISION_INT8, 0};
+    if (K->tile_bf16 != S->tile_bf16 && assay__blas_generic_core())
+        out[n++] = (knn_option){ASSAY_PRECISION_BF16, 0};
+    if (K->tile_i8_pairsat != S->tile_i8_pairsat) out[n++] = (knn_option){ASSAY_PRECISION_INT8, 1};
+    return n;
 }
 
 assay_precision assay_ctx_candidate_precision(const assay_ctx *ctx) {
     if (ctx == NULL) return ASSAY_PRECISION_FP32;
-    int qmax, pairsat;
-    return resolve(ctx->k, ctx->precision, &qmax, &pairsat);
+    if (ctx->precision != ASSAY_PRECISION_AUTO) return ctx->precision;
+    knn_option o[3];
+    return assay__knn_lowp_options(ctx->k, (size_t)-1, o) > 0 ? o[0].prec : ASSAY_PRECISION_FP32;
 }
 
 /* Quantises row r of x into the int8 fields; returns |e| and sets *hn = |xh|. */
@@ -128,14 +122,13 @@ static int covered(const knn_build *b, size_t dp) {
     return 1;
 }
 
-assay_status assay__knn_lowp_prepare(knn_build *b) {
+assay_status assay__knn_lowp_prepare(knn_build *b, knn_option o) {
     knn_lowp *l = &b->lowp;
     memset(l, 0, sizeof *l);
-    int qmax, pairsat;
-    l->prec = resolve(b->K, b->ctx->precision, &qmax, &pairsat);
+    l->prec = o.prec;
     if (l->prec == ASSAY_PRECISION_FP32) return ASSAY_OK;
-    int i8 = l->prec == ASSAY_PRECISION_INT8;
-    l->qmax = qmax;
+    int i8 = l->prec == ASSAY_PRECISION_INT8, pairsat = o.pairsat;
+    l->qmax = pairsat ? 63 : 127; /* vpmaddubsw's pair sums cannot saturate within +-63 */
     l->tile_i8 = pairsat ? b->K->tile_i8_pairsat : b->K->tile_i8;
     l->dp = i8 ? (b->d + 3) / 4 * 4 : (b->d + 1) / 2 * 2;
     if (!covered(b, l->dp)) {

@@ -158,16 +158,15 @@ static void exact_many(const knn_build *b, size_t row, const int64_t *ids, size_
  * at a time, keeping the exact top k; once the next L - e exceeds the k-th exact distance so
  * far, no later candidate can enter. Every row not kept has L >= the heap's root, so the list is
  * certified when root - e exceeds the exact k-th distance. */
-static int finish_row_lowp(rerank_job *j, size_t row, rerank_ws *w) {
-    const knn_build *b = j->b;
+static int certify_lowp(const knn_build *b, size_t row, const float *hd, const int32_t *hi,
+                        rerank_ws *w) {
     size_t kk = b->heaps.kk, k = b->k, c = 0, have = 0;
     double *fd = w->fd, *ed = w->ed, *bd = w->bd;
     int64_t *ids = w->ids, *bi = w->bi;
     for (size_t s = 0; s < kk; s++) {
-        int64_t id = b->heaps.ids[row * kk + s];
-        if (id < 0) continue;
-        fd[c] = b->heaps.dist[row * kk + s];
-        ids[c++] = id;
+        if (hi[s] < 0) continue;
+        fd[c] = hd[s];
+        ids[c++] = hi[s];
     }
     sort_pairs(fd, ids, c);
     double e = assay__knn_candidate_bound(b, row);
@@ -189,14 +188,70 @@ static int finish_row_lowp(rerank_job *j, size_t row, rerank_ws *w) {
             bi[p] = id;
         }
     }
-    /* c >= k: every row in the graph but this one was offered. */
-    double dk = bd[k - 1];
-    if (c < kk || b->heaps.dist[row * kk] - e > dk) {
-        write_list(j, row, bd, bi);
+    /* c >= k: every row in the graph but this one was offered. hd[0] is the heap's root. */
+    return c < kk || hd[0] - e > bd[k - 1];
+}
+
+static int finish_row_lowp(rerank_job *j, size_t row, rerank_ws *w) {
+    const knn_build *b = j->b;
+    size_t kk = b->heaps.kk;
+    if (certify_lowp(b, row, b->heaps.dist + row * kk, b->heaps.ids + row * kk, w)) {
+        write_list(j, row, w->bd, w->bi);
         return 1;
     }
-    j->radius[row] = dk + assay__knn_error_bound(b, row);
+    j->radius[row] = w->bd[b->k - 1] + assay__knn_error_bound(b, row);
     return 0;
+}
+
+size_t assay__knn_lowp_pilot(knn_build *b, size_t *sampled) {
+    enum { CHUNKS = 4, CHUNK_ROWS = 64, COLS = 512 };
+    size_t kk = b->heaps.kk, n = b->n, certified = 0, cap = RADIUS_CAP > kk ? RADIUS_CAP : kk;
+    *sampled = 0;
+    float *hd = malloc(CHUNK_ROWS * kk * sizeof *hd), *root = malloc(CHUNK_ROWS * sizeof *root);
+    int32_t *hi = malloc(CHUNK_ROWS * kk * sizeof *hi);
+    float *t = assay__aligned_alloc(CHUNK_ROWS * COLS * sizeof *t);
+    rerank_ws w = {malloc(cap * sizeof(double)), malloc(cap * sizeof(double)),
+                   malloc((b->k + 4) * sizeof(double)), malloc(cap * sizeof(int64_t)),
+                   malloc((b->k + 4) * sizeof(int64_t))};
+    int cosine = b->metric == ASSAY_METRIC_COSINE;
+    if (hd && root && hi && t && w.fd && w.ed && w.bd && w.ids && w.bi)
+        for (size_t ch = 0; ch < CHUNKS; ch++) {
+            size_t i0 = n * (2 * ch + 1) / (2 * CHUNKS), m = CHUNK_ROWS;
+            if (i0 + m > n) m = n - i0;
+            for (size_t r = 0; r < m * kk; r++) {
+                hd[r] = INFINITY;
+                hi[r] = -1;
+            }
+            for (size_t r = 0; r < m; r++) root[r] = INFINITY;
+            assay_topk h = {hd, hi, root, kk, (int64_t)i0};
+            for (size_t j0 = 0; j0 < n; j0 += COLS) {
+                size_t nj = n - j0 < COLS ? n - j0 : COLS;
+                assay__knn_lowp_tile(b, t, i0, m, j0, nj);
+                if (cosine)
+                    b->K->tile_cos(t, nj, m, nj, b->rowa + i0, b->rowa + j0, b->pen + i0,
+                                   b->pen + j0);
+                else
+                    b->K->tile_l2(t, nj, m, nj, b->rowa + i0, b->rowa + j0, b->pen + i0,
+                                  b->pen + j0);
+                assay__knn_lowp_lower(b, t, i0, m, j0, nj);
+                b->K->select_tile(t, nj, m, nj, (int64_t)j0, &h, NULL);
+            }
+            for (size_t r = 0; r < m; r++) {
+                if (!b->in_graph[i0 + r]) continue;
+                (*sampled)++;
+                certified += (size_t)certify_lowp(b, i0 + r, hd + r * kk, hi + r * kk, &w);
+            }
+        }
+    free(hd);
+    free(root);
+    free(hi);
+    free(t);
+    free(w.fd);
+    free(w.ed);
+    free(w.bd);
+    free(w.ids);
+    free(w.bi);
+    return certified;
 }
 
 /* Finishes one row from its heap; returns 0 when it needs the radius pass (radius set). */

@@ -432,7 +432,7 @@ static void test_knn_candidate_bound_holds(void **state) {
                 }
                 b.rowa = rowa;
                 b.pen = pen;
-                assert_int_equal(assay__knn_lowp_prepare(&b), ASSAY_OK);
+                assert_int_equal(assay__knn_lowp_prepare(&b, (knn_option){precs[pi], 0}), ASSAY_OK);
                 assert_int_equal(b.lowp.prec, precs[pi]);
                 float *t = malloc(n * n * sizeof *t);
                 assay__knn_lowp_tile(&b, t, 0, n, 0, n);
@@ -518,6 +518,48 @@ static void test_knn_precision_names(void **state) {
     assay_ctx_destroy(ctx);
 }
 
+/* AUTO on rows wider than the fused kernel's: each pass it tries runs a pilot, and the pass is
+ * kept only when the pilot certified at least 95% of its rows; clusters of copies, which no pass
+ * can certify, fall back to float32. The graph is the float32 one either way. */
+static void test_knn_auto_pilot_decides(void **state) {
+    (void)state;
+    size_t n = 700, d = 300, ld = 304, k = 10;
+    for (int copies = 0; copies < 2; copies++) {
+        float *x = random_matrix(n, d, ld, 31, 1.0);
+        if (copies) /* 140 copies of 5 rows: more copies than any heap keeps */
+            for (size_t i = 5; i < n; i++) memcpy(x + i * ld, x + (i % 5) * ld, d * sizeof *x);
+        uint8_t *in = malloc(n);
+        memset(in, 1, n);
+        assay_ctx *ctx = ctx_with(2, ASSAY_PRECISION_FP32);
+        assay__graph ref, g;
+        assert_int_equal(assay__knn_build(ctx, x, n, d, ld, in, k, ASSAY_METRIC_L2, NULL, &ref),
+                         ASSAY_OK);
+        assay_ctx_destroy(ctx);
+        ctx = ctx_with(2, ASSAY_PRECISION_AUTO);
+        assert_int_equal(assay__knn_build(ctx, x, n, d, ld, in, k, ASSAY_METRIC_L2, NULL, &g),
+                         ASSAY_OK);
+        assert_memory_equal(ref.ids, g.ids, n * k * sizeof *g.ids);
+        assert_memory_equal(ref.dist, g.dist, n * k * sizeof *g.dist);
+        knn_option opt[3];
+        int n_opt = assay__knn_lowp_options(ctx->k, d, opt);
+        assert_int_equal(g.n_pilot, copies ? n_opt : (n_opt > 0));
+        for (int p = 0; p < g.n_pilot; p++) {
+            assert_int_equal(g.pilot[p].rows, 256);
+            int kept = g.pilot[p].certified * 100 >= g.pilot[p].rows * 95;
+            assert_int_equal(kept, !copies); /* random rows certify; copies never do */
+            if (kept) assert_int_equal(g.precision, g.pilot[p].precision);
+        }
+        if (copies) assert_int_equal(g.precision, ASSAY_PRECISION_FP32);
+        print_message("auto, %s: %d pilot(s), pass %s\n", copies ? "copies" : "random", g.n_pilot,
+                      assay_precision_name(g.precision));
+        assay__graph_free(&ref);
+        assay__graph_free(&g);
+        assay_ctx_destroy(ctx);
+        free(in);
+        free(x);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_knn_random_matches_reference),
@@ -531,6 +573,7 @@ int main(void) {
         cmocka_unit_test(test_knn_candidate_bound_holds),
         cmocka_unit_test(test_knn_precision_falls_back_to_fp32),
         cmocka_unit_test(test_knn_precision_names),
+        cmocka_unit_test(test_knn_auto_pilot_decides),
     };
     return cmocka_run_group_tests_name("knn", tests, NULL, NULL);
 }
