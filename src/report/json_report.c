@@ -270,14 +270,23 @@ static json_t *graph_json(const assay_result *res) {
     /* The candidate pass (its arithmetic: --precision, and the kernels it ran on), and how the
      * exact order was established: rows certified from the candidates, rows that needed the
      * radius search, rows searched exhaustively (docs/kernels.md). */
-    if (g->path == NULL)
-        return json_pack("{s:s,s:{s:s,s:s,s:s},s:{s:I,s:I,s:I}}", "source", "built", "candidates",
-                         "precision", assay_precision_name(res->graph.precision), "requested",
-                         assay_precision_name(res->graph.requested), "kernels",
+    if (g->path == NULL) {
+        json_t *pilots = json_array();
+        for (int p = 0; p < res->graph.n_pilot; p++)
+            json_array_append_new(
+                pilots, json_pack("{s:s,s:I,s:I}", "precision",
+                                  assay_precision_name(res->graph.pilot[p].precision), "rows",
+                                  (json_int_t)res->graph.pilot[p].rows, "certified",
+                                  (json_int_t)res->graph.pilot[p].certified));
+        return json_pack("{s:s,s:{s:s,s:s,s:s,s:o},s:{s:I,s:I,s:I}}", "source", "built",
+                         "candidates", "precision", assay_precision_name(res->graph.precision),
+                         "requested", assay_precision_name(res->graph.requested), "kernels",
                          res->graph.kernels ? res->graph.kernels : assay_isa_name(res->isa),
-                         "exact_ranking", "certified_rows", (json_int_t)res->graph.n_certified,
-                         "radius_rows", (json_int_t)res->graph.n_radius, "exhaustive_rows",
+                         "pilots", pilots, "exact_ranking", "certified_rows",
+                         (json_int_t)res->graph.n_certified, "radius_rows",
+                         (json_int_t)res->graph.n_radius, "exhaustive_rows",
                          (json_int_t)res->graph.n_exhaustive);
+    }
     char hex[65];
     assay__hex32(g->sha256, hex);
     return json_pack("{s:s, s:o, s:I, s:s, s:s, s:o}", "source", "file", "path",
