@@ -8,22 +8,24 @@
 #include <string.h>
 
 #include "baseline/baseline.h"
+#include "core/stats.h"
 
 const double assay__bl_quantiles[ASSAY__BL_NQ] = {0.5, 0.9, 0.99};
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Quantile p of sorted v[0..n) by linear interpolation between order statistics (Hyndman and
- * Fan type 7, the default of R and NumPy). */
-static double quantile_sorted(const double *v, size_t n, double p) {
+/* Quantile p of v[0..n) by linear interpolation between order statistics (Hyndman and Fan type
+ * 7, the default of R and NumPy). The two order statistics come by selection, not by sorting v
+ * (reordered): the same values, since only -0 and 0 compare equal and differ, and no
+ * interpolation between two order statistics tells them apart. */
+static double quantile(double *v, size_t n, double p) {
     if (n == 0) return NAN;
     double h = p * (double)(n - 1);
     size_t lo = (size_t)floor(h);
-    if (lo + 1 >= n) return v[n - 1];
-    return v[lo] + (h - (double)lo) * (v[lo + 1] - v[lo]);
+    if (lo + 1 >= n) return assay__select_kth(v, n, n - 1);
+    double a = assay__select_kth(v, n, lo);
+    double b = v[lo + 1]; /* the next order statistic: the smallest of those after v[lo] */
+    for (size_t i = lo + 2; i < n; i++)
+        if (v[i] < b) b = v[i];
+    return a + (h - (double)lo) * (b - a);
 }
 
 void assay__bl_stats_free(assay__bl_stats *st) {
@@ -106,10 +108,9 @@ assay_status assay__bl_stats_compute(assay_ctx *ctx, const assay__bl_scan *scan,
                     float s = scan->det[det].score[cr[i]];
                     if (isfinite(s)) scores[got++] = s;
                 }
-            if (got > 1) qsort(scores, got, sizeof *scores, cmp_double);
             k->scored[det] = got;
             for (int q = 0; q < ASSAY__BL_NQ; q++)
-                k->q[det][q] = quantile_sorted(scores, got, assay__bl_quantiles[q]);
+                k->q[det][q] = quantile(scores, got, assay__bl_quantiles[q]);
         }
     }
     free(scores);

@@ -2,6 +2,7 @@
 /* Shortest round-trip decimal text of doubles and floats (core/numfmt.h). */
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,95 @@ static int fast_value(const digits *x, double *c) {
     return 1;
 }
 
+/* ---- fast paths: printf's digits and strtod's reading without printf or strtod, where
+ * one rounded multiplication by an exact power of ten decides them; printf/strtod otherwise ---- */
+
+/* 10^k for 0 <= k <= 27: exact in long double (5^27 < 2^64), the first 23 also in double. */
+static const long double k_pow10l[28] = {1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,
+                                         1e7L,  1e8L,  1e9L,  1e10L, 1e11L, 1e12L, 1e13L,
+                                         1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L, 1e20L,
+                                         1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L};
+
+/* The long double paths need a 64-bit significand (x86's extended format): with it a product
+ * t < 10^17 is within 2^-7 of the exact one. Elsewhere printf and strtod decide. */
+#if LDBL_MANT_DIG == 64
+#define FAST_LD 1
+#else
+#define FAST_LD 0
+#endif
+
+/* The digits %.*e prints for v at `most` significant digits (9 or 17), when a single rounded
+ * product t = |v| 10^k in [10^(most-1), 10^most) cannot round to another integer than the exact
+ * one does: its fraction is not within the product's error of one half (exact ties included,
+ * where printf's rounding mode decides). 0 (the caller asks printf) when that is not certain. */
+static int fast_exp_digits(digits *x, double v, int most) {
+    if (!(v != 0.0) || (most == 17 && !FAST_LD) || (most != 9 && most != 17)) return 0;
+    const long double lo = k_pow10l[most - 1], hi = k_pow10l[most];
+    /* the product's error bound, with a factor 2 to spare: 9 digits in double (|t| < 2^30,
+     * half an ulp <= 2^-24), 17 in long double (|t| < 2^57, half an ulp <= 2^-8) */
+    const long double margin = most == 9 ? 1e-6L : 1.0L / 64.0L;
+    double a = fabs(v);
+    int e = (int)floor(log10(a));
+    long double t = 0.0L;
+    for (int tries = 0; tries < 2; tries++) {
+        int k = most - 1 - e;
+        if (k > 27 || k < -27 || (most == 9 && (k > 22 || k < -22))) return 0;
+        if (most == 9) /* one double rounding, exactly what the double operation gives */
+            t = k >= 0 ? (long double)(a * (double)k_pow10l[k])
+                       : (long double)(a / (double)k_pow10l[-k]);
+        else
+            t = k >= 0 ? (long double)a * k_pow10l[k] : (long double)a / k_pow10l[-k];
+        if (t < lo)
+            e--;
+        else if (t >= hi)
+            e++;
+        else
+            break;
+    }
+    if (!(t >= lo + 1.0L && t < hi - 1.0L)) return 0; /* too near a power of ten */
+    long double ip = floorl(t), f = t - ip;           /* both exact */
+    if (fabsl(f - 0.5L) < margin) return 0;
+    uint64_t dg = (uint64_t)ip + (f > 0.5L);
+    if (dg == (uint64_t)hi) { /* 99..9.5 rounded up: 10..0 with the next exponent */
+        dg /= 10;
+        e++;
+    }
+    x->neg = signbit(v) != 0;
+    x->n = most;
+    x->e = e;
+    for (int i = most - 1; i >= 0; i--, dg /= 10) x->d[i] = (char)('0' + dg % 10);
+    return 1;
+}
+
+/* v at `most` significant digits as printf's %.*e would give them. */
+static void exp_digits(digits *x, double v, int most) {
+    if (fast_exp_digits(x, v, most)) return;
+    char t[ASSAY__NUM_BUF];
+    snprintf(t, sizeof t, "%.*e", most - 1, v);
+    parse_exp_text(x, t);
+}
+
+/* strtod's double for x when one long double rounding of D * 10^q (D < 2^64, |q| <= 27, both
+ * exact) decides it: unless that product lies exactly halfway between two doubles, no double
+ * midpoint can lie between it and the exact value (it would be nearer), so rounding it to a
+ * double rounds the exact value. 0 when that is not so. */
+static int fast_value_ld(const digits *x, double *c) {
+    int q = x->e - x->n + 1;
+    if (!FAST_LD || x->n > 19 || q < -27 || q > 27) return 0;
+    uint64_t dv = 0;
+    for (int i = 0; i < x->n; i++) dv = dv * 10u + (uint64_t)(x->d[i] - '0');
+    long double r = q >= 0 ? (long double)dv * k_pow10l[q] : (long double)dv / k_pow10l[-q];
+    double d = (double)r;
+    if (!isfinite(d) || fabs(d) < DBL_MIN) return 0; /* overflow, or subnormal: fewer bits */
+    long double rest = r - (long double)d;           /* exact */
+    if (rest != 0.0L) {
+        double g = nextafter(d, rest > 0.0L ? INFINITY : -INFINITY);
+        if (2.0L * rest == (long double)g - (long double)d) return 0; /* a midpoint */
+    }
+    *c = x->neg ? -d : d;
+    return 1;
+}
+
 /* x reads back to v (as a float when is_float), without strtod/strtof where doubles decide it
  * exactly (every score of scores.csv comes through here). For a float: x's double c rounds to
  * the float x itself rounds to unless c lies exactly halfway between two floats (no such
@@ -119,6 +209,7 @@ static int reads_back(const digits *x, double v, int is_float) {
         }
         if (!midpoint) return f == fv && !signbit(f) == !signbit(fv);
     }
+    if (!is_float && fast_value_ld(x, &c)) return c == v && !signbit(c) == !signbit(v);
     char t[ASSAY__NUM_BUF];
     snprintf(t, sizeof t, "%s%.*se%d", x->neg ? "-" : "", x->n, x->d, x->e - x->n + 1);
     return is_float ? strtof(t, NULL) == (float)v : strtod(t, NULL) == v;
@@ -130,10 +221,8 @@ static int reads_back(const digits *x, double v, int is_float) {
  * reads back is used. A subnormal has fewer bits than that guarantee assumes: its shortest
  * length is searched (reading back only gets likelier with more digits). */
 static size_t shortest(char *buf, double v, int subnormal, int guaranteed, int most, int is_float) {
-    char t[ASSAY__NUM_BUF];
-    snprintf(t, sizeof t, "%.*e", most - 1, v);
     digits all, x;
-    parse_exp_text(&all, t);
+    exp_digits(&all, v, most);
     int lo = subnormal ? 1 : guaranteed, found = 0;
     if (subnormal) {
         int hi = most;

@@ -2,6 +2,7 @@
 /* Writing the report set: every file is staged, then the set is swapped in as a whole with its
  * commit record last (core/outfile.h, docs/atomic-output.md). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,24 @@ static assay_status render_one(assay_ctx *ctx, render_src *r, size_t i, FILE *fp
     }
 }
 
+/* scores.csv (every row, every detector's score) is the largest file rendered from the result
+ * alone and needs nothing the other files build, and its writer reports no error itself (a
+ * failed write shows at the commit): with more than one thread it is written alongside the rest
+ * of the set. */
+typedef struct scores_job {
+    assay_ctx *ctx;
+    render_src *r;
+    FILE *fp;
+    const char *path;
+    assay_status s;
+} scores_job;
+
+static void *scores_main(void *p) {
+    scores_job *j = p;
+    j->s = render_one(j->ctx, j->r, OUT_SCORES, j->fp, j->path);
+    return NULL;
+}
+
 assay_status assay_report_prepare_dir(assay_ctx *ctx, const char *dir) {
     ASSAY_TRY(assay__out_check_dir(ctx, dir));
     /* a folder in the way of one report file fails now, not after minutes of work */
@@ -158,9 +177,17 @@ assay_status assay_report_write(assay_ctx *ctx, const assay_dataset *ds, const a
         assay__outset_final(&set, set_name(i), path[i], sizeof path[i]);
         if (want[i]) s = assay__outset_add(ctx, &set, set_name(i), &fp[i]);
     }
+    scores_job sj = {ctx, &src, fp[OUT_SCORES], path[OUT_SCORES], ASSAY_OK};
+    pthread_t scores_tid;
+    int side = s == ASSAY_OK && want[OUT_SCORES] && ctx->n_threads > 1 &&
+               pthread_create(&scores_tid, NULL, scores_main, &sj) == 0;
     for (size_t i = 0; s == ASSAY_OK && i < n_out; i++) {
-        if (want[i]) s = render_one(ctx, &src, i, fp[i], path[i]);
+        if (want[i] && !(side && i == OUT_SCORES)) s = render_one(ctx, &src, i, fp[i], path[i]);
         assay__progress(ctx, "report", i + 1, n_out);
+    }
+    if (side) {
+        pthread_join(scores_tid, NULL);
+        if (s == ASSAY_OK) s = sj.s;
     }
     if (s == ASSAY_OK && summary_out != NULL) s = summary_line(ctx, src.doc, dir, summary_out);
     if (s == ASSAY_OK) s = assay__outset_commit(ctx, &set);

@@ -341,6 +341,29 @@ static void test_drift_of_a_moved_class(void **state) {
     assert_int_equal(c1->scored[ASSAY_DET_KNN_OUTLIER], got);
     assert_close(0.5 * (s[got / 2 - 1] + s[got / 2]), c1->q[ASSAY_DET_KNN_OUTLIER][0], 1e-6);
     assert_int_equal(c1->scored[ASSAY_DET_TAMPERING], 0); /* not summarised */
+    /* every quantile of every detector, exactly: type 7 on the sorted finite scores (the
+     * statistics select the two order statistics instead of sorting) */
+    for (int det = 0; det < ASSAY_DET_COUNT; det++) {
+        if (det == ASSAY_DET_TAMPERING) continue;
+        got = 0;
+        for (size_t r = 0; r < dso->n; r++) {
+            double x = assay_result_detector_score(ro, (assay_detector)det, r);
+            if (strcmp(so_side.label[r], "1") == 0 && isfinite(x)) s[got++] = x;
+        }
+        for (size_t i = 1; i < got; i++)
+            for (size_t j = i; j > 0 && s[j - 1] > s[j]; j--) {
+                double t = s[j];
+                s[j] = s[j - 1];
+                s[j - 1] = t;
+            }
+        assert_int_equal(c1->scored[det], got);
+        for (int q = 0; q < ASSAY__BL_NQ && got > 1; q++) {
+            double h = assay__bl_quantiles[q] * (double)(got - 1);
+            size_t lo = (size_t)floor(h);
+            double want = s[lo] + (h - (double)lo) * (s[lo + 1] - s[lo]);
+            assert_true(c1->q[det][q] == want);
+        }
+    }
 
     assay__bl_diff_free(&df);
     assay__bl_side_free(&so_side);

@@ -195,6 +195,85 @@ static void test_numfmt_json_rewrite(void **state) {
     json_decref(doc);
 }
 
+/* Sign, significant digits without leading or trailing zeros, and the decimal exponent of the
+ * first one: the number a text names, whatever its layout. */
+static void canon(const char *t, char *out, size_t len) {
+    int neg = *t == '-', e = 0, seen = 0, point = 0;
+    char dg[64];
+    size_t n = 0;
+    for (t += neg; *t && *t != 'e' && *t != 'E'; t++) {
+        if (*t == '.') {
+            point = 1;
+            continue;
+        }
+        if (!seen && *t == '0') {
+            if (point) e--;
+            continue;
+        }
+        if (!seen) seen = 1, e--; /* counted below: one per digit before the point */
+        if (!point) e++;
+        if (n < sizeof dg - 1) dg[n++] = *t;
+    }
+    if (*t) e += atoi(t + 1);
+    while (n > 0 && dg[n - 1] == '0') n--;
+    dg[n] = '\0';
+    snprintf(out, len, "%s%s@%d", neg ? "-" : "", n ? dg : "0", n ? e : 0);
+}
+
+/* The digits printf gives at the first precision from `lo` that reads back: what the text must
+ * name (the formatter gets its digits without printf where that is exact, and must agree). */
+static void expect_as_printf(double v, int is_float) {
+    char t[64], want[80], got[80], buf[ASSAY__NUM_BUF];
+    int lo = is_float ? 6 : 15, most = is_float ? 9 : 17;
+    for (int p = lo; p <= most; p++) {
+        snprintf(t, sizeof t, "%.*e", p - 1, v);
+        if (is_float ? strtof(t, NULL) == (float)v : strtod(t, NULL) == v) break;
+    }
+    canon(t, want, sizeof want);
+    if (is_float)
+        assay__fmt_float(buf, (float)v);
+    else
+        assay__fmt_double(buf, v);
+    canon(buf, got, sizeof got);
+    if (strcmp(want, got) != 0) fprintf(stderr, "%a: printf %s, formatter %s\n", v, t, buf);
+    assert_string_equal(got, want);
+}
+
+/* Near powers of ten, at exact and near ties of the last printed digit, and random values of
+ * every magnitude the fast digit paths take: the same digits as printf. */
+static void test_numfmt_digits_as_printf(void **state) {
+    (void)state;
+    for (int k = -30; k <= 30; k++) {
+        float f = (float)pow(10.0, k), g = f;
+        double d = pow(10.0, k), h = d;
+        for (int i = 0; i < 300; i++) {
+            expect_as_printf(f, 1), expect_as_printf(g, 1);
+            expect_as_printf(d, 0), expect_as_printf(h, 0);
+            f = nextafterf(f, 0.0f), g = nextafterf(g, INFINITY);
+            d = nextafter(d, 0.0), h = nextafter(h, INFINITY);
+        }
+    }
+    for (int i = 1; i < 200000; i += 7) {
+        expect_as_printf((float)i + 0.5f, 1);             /* exact ties in the last digits */
+        expect_as_printf((float)i * 1024.0f + 512.0f, 1); /* 10-digit values, ties at 9 */
+        expect_as_printf((double)i * 1e9 + 0.5, 0);
+        expect_as_printf((double)i * 123456789.5, 0);
+        /* exact ties at the last digit printed (9 for a float, 17 for a double): printf rounds
+         * them to even, a rounded product cannot tell them from near ties */
+        expect_as_printf((float)(1048576 + i) + 0.125f, 1);
+        expect_as_printf((float)(1048576 + i) + 0.375f, 1);
+        expect_as_printf((double)(i % 1000 + 1) * 1e12 + 0.625, 0);
+        expect_as_printf((double)(i % 1000 + 1) * 1e12 + 0.375, 0);
+    }
+    assay__rng r = assay__rng_seed(20261207, 4);
+    for (int i = 0; i < 200000; i++) {
+        double m = assay__rng_uniform(&r) * pow(10.0, (double)(int)(assay__rng_next(&r) % 60) - 30);
+        expect_as_printf((float)m, 1);
+        expect_as_printf(m, 0);
+        expect_as_printf(-m, 0);
+    }
+}
+
 /* Every real of a dumped document reads back to the same double, at any size. */
 static void test_numfmt_json_round_trip(void **state) {
     (void)state;
@@ -222,10 +301,14 @@ static void test_numfmt_json_round_trip(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_numfmt_double_edges),    cmocka_unit_test(test_numfmt_float_edges),
-        cmocka_unit_test(test_numfmt_random_doubles),  cmocka_unit_test(test_numfmt_random_floats),
-        cmocka_unit_test(test_numfmt_consecutive),     cmocka_unit_test(test_numfmt_json_rewrite),
+        cmocka_unit_test(test_numfmt_double_edges),
+        cmocka_unit_test(test_numfmt_float_edges),
+        cmocka_unit_test(test_numfmt_random_doubles),
+        cmocka_unit_test(test_numfmt_random_floats),
+        cmocka_unit_test(test_numfmt_consecutive),
+        cmocka_unit_test(test_numfmt_json_rewrite),
         cmocka_unit_test(test_numfmt_json_round_trip),
+        cmocka_unit_test(test_numfmt_digits_as_printf),
     };
     return cmocka_run_group_tests_name("numfmt", tests, NULL, NULL);
 }
