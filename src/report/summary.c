@@ -103,9 +103,15 @@ static void write_summary(const assay_dataset *ds, const assay_result *res, cons
                 res->opts.k, assay_metric_name(res->opts.metric), res->n_in_graph,
                 res->graph_file.path, res->t_knn);
     else
-        fprintf(fp, "  neighbour graph: k=%u, %s, %zu rows, %.2f s on %d thread%s (%s kernels)\n",
+        fprintf(fp,
+                "  neighbour graph: k=%u, %s, %zu rows, %.2f s on %d thread%s (%s kernels%s%s)\n",
                 res->opts.k, assay_metric_name(res->opts.metric), res->n_in_graph, res->t_knn,
-                res->n_threads, res->n_threads == 1 ? "" : "s", assay_isa_name(res->isa));
+                res->n_threads, res->n_threads == 1 ? "" : "s", assay_isa_name(res->isa),
+                res->graph.precision == ASSAY_PRECISION_FP32 ? "" : ", ",
+                res->graph.precision == ASSAY_PRECISION_FP32
+                    ? ""
+                    : (res->graph.precision == ASSAY_PRECISION_INT8 ? "int8 candidates"
+                                                                    : "bf16 candidates"));
     double frac = res->n ? (double)res->n_flagged / (double)res->n : 0.0;
     fprintf(fp, "  flagged: %zu rows (%.2f%%): %zu high, %zu medium, %zu low\n", res->n_flagged,
             100.0 * frac, res->rows_by_sev[ASSAY_SEV_HIGH] + res->rows_by_sev[ASSAY_SEV_CRITICAL],

@@ -523,6 +523,8 @@ static void test_knn_precision_names(void **state) {
  * can certify, fall back to float32. The graph is the float32 one either way. */
 static void test_knn_auto_pilot_decides(void **state) {
     (void)state;
+    const char *forced = getenv("ASSAY_PRECISION"); /* the reruns force a pass: no AUTO then */
+    if (forced != NULL && forced[0] != '\0') skip();
     size_t n = 700, d = 300, ld = 304, k = 10;
     for (int copies = 0; copies < 2; copies++) {
         float *x = random_matrix(n, d, ld, 31, 1.0);
