@@ -78,11 +78,16 @@ static int cmd_info(void) {
            env && env[0] ? "lowered by ASSAY_ISA=" : "the best this CPU runs",
            env && env[0] ? env : "");
     const char *penv = getenv("ASSAY_PRECISION");
-    printf("graph pass:    %s candidates, re-ranked exactly (%s%s)\n",
-           assay_precision_name(assay_ctx_candidate_precision(ctx)),
-           penv && penv[0] ? "forced by ASSAY_PRECISION="
-                           : "auto: the fastest this CPU runs natively",
-           penv && penv[0] ? penv : "");
+    assay_precision pass = assay_ctx_candidate_precision(ctx);
+    if (penv && penv[0])
+        printf("graph pass:    %s candidates, re-ranked exactly (forced by ASSAY_PRECISION=%s)\n",
+               assay_precision_name(pass), penv);
+    else if (pass == ASSAY_PRECISION_FP32)
+        printf("graph pass:    fp32 candidates, re-ranked exactly\n");
+    else
+        printf("graph pass:    %s candidates for rows wider than 256 values when a pilot certifies "
+               "95%% of its rows, else fp32; re-ranked exactly (--precision auto)\n",
+               assay_precision_name(pass));
     printf("threads:       %d\n", assay_ctx_threads(ctx));
     printf("blas:          %s\n", assay_blas_info());
     printf("blas threads:  %d (set to 1 inside the graph, whose tasks run on assay's threads)\n",
