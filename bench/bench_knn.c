@@ -293,12 +293,12 @@ int main(int argc, char **argv) {
         }
         snprintf(what, sizeof what, "synthetic uniform");
     }
+    char cmd[1024] = ""; /* the command line, for the tables */
+    for (int i = 0; i < argc; i++) {
+        size_t l = strlen(cmd);
+        snprintf(cmd + l, sizeof cmd - l, "%s%s", i ? " " : "", argv[i]);
+    }
     if (passes != NULL) {
-        char cmd[1024] = "";
-        for (int i = 0; i < argc; i++) {
-            size_t l = strlen(cmd);
-            snprintf(cmd + l, sizeof cmd - l, "%s%s", i ? " " : "", argv[i]);
-        }
         int rc = compare_passes(passes, x, n, d, ld, k, metric, threads, repeat, what, cmd);
         if (ds != NULL)
             assay_dataset_destroy(ds);
@@ -333,11 +333,6 @@ int main(int argc, char **argv) {
     struct utsname u;
     uname(&u);
     const char *ct = getenv("OPENBLAS_CORETYPE"), *l2 = getenv("OPENBLAS_L2_SIZE");
-    char cmd[1024] = "";
-    for (int i = 0; i < argc; i++) {
-        size_t l = strlen(cmd);
-        snprintf(cmd + l, sizeof cmd - l, "%s%s", i ? " " : "", argv[i]);
-    }
     char block[6144];
     snprintf(block, sizeof block,
              "| data | N | d | k | metric | threads | kernels | load s | graph s | graph GFLOP/s "
