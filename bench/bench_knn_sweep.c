@@ -103,9 +103,9 @@ int main(int argc, char **argv) {
             double bg = 1e30, bf = 1e30;
             for (size_t r = 0; r < repeat; r++) {
                 double tg = time_graph(ctx, x, n, dims[di], in, m,
-                                       (assay__knn_tiles){0, 0, ASSAY__KNN_PATH_GEMM});
+                                       (assay__knn_tiles){0, 0, ASSAY__KNN_PATH_GEMM, 0});
                 double tf = time_graph(ctx, x, n, dims[di], in, m,
-                                       (assay__knn_tiles){0, 0, ASSAY__KNN_PATH_FUSED});
+                                       (assay__knn_tiles){0, 0, ASSAY__KNN_PATH_FUSED, 0});
                 bg = tg < bg ? tg : bg;
                 bf = tf < bf ? tf : bf;
             }
@@ -125,7 +125,7 @@ int main(int argc, char **argv) {
         for (size_t r = 0; r < repeat; r++)
             for (size_t bi = 0; bi < 4; bi++) {
                 double t = time_graph(ctx, x, n, sweep_d[di], in, ASSAY_METRIC_L2,
-                                      (assay__knn_tiles){blocks[bi], 0, ASSAY__KNN_PATH_GEMM});
+                                      (assay__knn_tiles){blocks[bi], 0, ASSAY__KNN_PATH_GEMM, 0});
                 best[bi] = t < best[bi] ? t : best[bi];
             }
         for (size_t bi = 0; bi < 4; bi++)

@@ -85,8 +85,9 @@ static int cmd_info(void) {
     else if (pass == ASSAY_PRECISION_FP32)
         printf("graph pass:    fp32 candidates, re-ranked exactly\n");
     else
-        printf("graph pass:    %s candidates for rows wider than 256 values when a pilot certifies "
-               "95%% of its rows, else fp32; re-ranked exactly (--precision auto)\n",
+        printf("graph pass:    %s candidates for rows wider than 256 values (from 8192 rows) "
+               "when a pilot certifies 95%% of them, else fp32; re-ranked exactly (--precision "
+               "auto)\n",
                assay_precision_name(pass));
     printf("threads:       %d\n", assay_ctx_threads(ctx));
     printf("blas:          %s\n", assay_blas_info());

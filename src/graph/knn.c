@@ -19,7 +19,10 @@
 /* Defaults, from bench/bench_knn_sweep (bench/RESULTS.md, "Path and block sweep"): blocks of 512
  * rows were the fastest at d = 128 and 784 (the 1 MiB tile stays in L2 for the selection pass);
  * the fused kernel beats GEMM + tile by 34% at d = 8, 9% at 128, 2% at 256 and loses from 384. */
+/* Below LOWP_MIN_ROWS rows AUTO stays in float32: quantising, packing and the pilot cost more
+ * than the faster tiles save (2,000 x 300: int8 0.17 s, float32 0.09 s; bench/RESULTS.md). */
 enum {
+    LOWP_MIN_ROWS = 8192,
     DEFAULT_BLOCK_ROWS = 512,
     DEFAULT_BASE_ROWS = 4096,
     DEFAULT_FUSED_MAX_D = ASSAY__KNN_FUSED_MAX_D
@@ -272,7 +275,8 @@ assay_status assay__knn_build(assay_ctx *ctx, const float *x, size_t n, size_t d
             goto done;
     } else { /* the fastest pass whose pilot certifies 95% of its rows, else float32 */
         knn_option opt[3];
-        int n_opt = assay__knn_lowp_options(b.K, d, opt);
+        size_t min_rows = tiles && tiles->lowp_min_rows ? tiles->lowp_min_rows : LOWP_MIN_ROWS;
+        int n_opt = n < min_rows ? 0 : assay__knn_lowp_options(b.K, d, opt);
         for (int o = 0; o < n_opt; o++) {
             if ((s = assay__knn_lowp_prepare(&b, opt[o])) != ASSAY_OK) goto done;
             if (b.lowp.prec == ASSAY_PRECISION_FP32) break; /* data the bound does not cover */

@@ -13,11 +13,13 @@ typedef enum assay__knn_path {
 } assay__knn_path;
 
 /* Tuning (tests and benchmarks): rows per block (each pair of blocks is one task), database rows
- * per GEMM tile in the re-ranking pass, and the distance path. 0 = default. */
+ * per GEMM tile in the re-ranking pass, the distance path, and the size from which AUTO tries a
+ * reduced-precision pass. 0 = default. */
 typedef struct assay__knn_tiles {
     size_t query_rows;
     size_t base_rows;
     assay__knn_path path;
+    size_t lowp_min_rows; /* AUTO tries reduced precision from this many rows (0 = default) */
 } assay__knn_tiles;
 
 /* Builds the graph of the n rows of x (row stride ld >= d floats). in_graph[i] != 0 marks rows

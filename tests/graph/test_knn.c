@@ -122,7 +122,7 @@ static void test_knn_random_matches_reference(void **state) {
             for (size_t ki = 0; ki < 3; ki++) {
                 for (int path = ASSAY__KNN_PATH_GEMM; path <= ASSAY__KNN_PATH_FUSED; path++) {
                     /* Blocks that divide nothing: every edge case. */
-                    assay__knn_tiles tiles = {37, 53, (assay__knn_path)path};
+                    assay__knn_tiles tiles = {37, 53, (assay__knn_path)path, 0};
                     assay__graph g;
                     assert_int_equal(assay__knn_build(ctx, x, n, d, ld, in, ks[ki], m, &tiles, &g),
                                      ASSAY_OK);
@@ -160,7 +160,7 @@ static void test_knn_duplicates_and_ties_lower_index_first(void **state) {
     memset(in, 1, n);
     for (int mi = 0; mi < 4; mi++) {
         assay_metric m = mi & 1 ? ASSAY_METRIC_L2 : ASSAY_METRIC_COSINE;
-        assay__knn_tiles tiles = {29, 61, mi & 2 ? ASSAY__KNN_PATH_FUSED : ASSAY__KNN_PATH_GEMM};
+        assay__knn_tiles tiles = {29, 61, mi & 2 ? ASSAY__KNN_PATH_FUSED : ASSAY__KNN_PATH_GEMM, 0};
         assay__graph g;
         assert_int_equal(assay__knn_build(ctx, x, n, d, ld, in, 10, m, &tiles, &g), ASSAY_OK);
         /* The re-ranking makes the order exact for both metrics, ties to the lower index, even
@@ -196,7 +196,7 @@ static void test_knn_copy_clusters_need_the_radius_pass(void **state) {
     memset(in, 1, n);
     for (int mi = 0; mi < 4; mi++) {
         assay_metric m = mi & 1 ? ASSAY_METRIC_L2 : ASSAY_METRIC_COSINE;
-        assay__knn_tiles tiles = {32, 64, mi & 2 ? ASSAY__KNN_PATH_FUSED : ASSAY__KNN_PATH_GEMM};
+        assay__knn_tiles tiles = {32, 64, mi & 2 ? ASSAY__KNN_PATH_FUSED : ASSAY__KNN_PATH_GEMM, 0};
         assay__graph g;
         assert_int_equal(assay__knn_build(ctx, y, n, d, ld, in, k, m, &tiles, &g), ASSAY_OK);
         assert_int_equal(g.n_radius + g.n_exhaustive, n);
@@ -259,7 +259,7 @@ static void test_knn_excluded_rows_never_appear(void **state) {
     for (int path = ASSAY__KNN_PATH_GEMM; path <= ASSAY__KNN_PATH_FUSED; path++)
         for (int mi = 0; mi < 2; mi++) {
             assay_metric m = mi ? ASSAY_METRIC_L2 : ASSAY_METRIC_COSINE;
-            assay__knn_tiles tiles = {16, 20, (assay__knn_path)path};
+            assay__knn_tiles tiles = {16, 20, (assay__knn_path)path, 0};
             assay__graph g;
             assert_int_equal(assay__knn_build(ctx, x, n, d, ld, in, 6, m, &tiles, &g), ASSAY_OK);
             check_graph(x, n, d, ld, in, 6, m, &g, 1);
@@ -362,7 +362,7 @@ static void test_knn_every_precision_gives_the_same_graph(void **state) {
             assay_metric m = mi ? ASSAY_METRIC_L2 : ASSAY_METRIC_COSINE;
             uint8_t *in = malloc(n);
             float *x = stress_matrix(n, d, ld, 77 + di, in);
-            assay__knn_tiles tiles = {48, 70, ASSAY__KNN_PATH_AUTO};
+            assay__knn_tiles tiles = {48, 70, ASSAY__KNN_PATH_AUTO, 0};
             assay_ctx *ctx = ctx_with(2, ASSAY_PRECISION_FP32);
             assay__graph ref;
             assert_int_equal(assay__knn_build(ctx, x, n, d, ld, in, k, m, &tiles, &ref), ASSAY_OK);
@@ -538,10 +538,17 @@ static void test_knn_auto_pilot_decides(void **state) {
                          ASSAY_OK);
         assay_ctx_destroy(ctx);
         ctx = ctx_with(2, ASSAY_PRECISION_AUTO);
-        assert_int_equal(assay__knn_build(ctx, x, n, d, ld, in, k, ASSAY_METRIC_L2, NULL, &g),
+        assay__knn_tiles small = {0, 0, ASSAY__KNN_PATH_AUTO, 1}; /* AUTO from 1 row on */
+        assert_int_equal(assay__knn_build(ctx, x, n, d, ld, in, k, ASSAY_METRIC_L2, &small, &g),
                          ASSAY_OK);
         assert_memory_equal(ref.ids, g.ids, n * k * sizeof *g.ids);
         assert_memory_equal(ref.dist, g.dist, n * k * sizeof *g.dist);
+        assay__graph dflt; /* by default, 700 rows stay in float32 */
+        assert_int_equal(assay__knn_build(ctx, x, n, d, ld, in, k, ASSAY_METRIC_L2, NULL, &dflt),
+                         ASSAY_OK);
+        assert_int_equal(dflt.precision, ASSAY_PRECISION_FP32);
+        assert_int_equal(dflt.n_pilot, 0);
+        assay__graph_free(&dflt);
         knn_option opt[3];
         int n_opt = assay__knn_lowp_options(ctx->k, d, opt);
         assert_int_equal(g.n_pilot, copies ? n_opt : (n_opt > 0));
