@@ -108,8 +108,8 @@ __attribute__((noinline)) static void tile(float *t, size_t ldt, size_t m, size_
                   af);
 }
 
-void assay__tile_bf16_avx512(float *t, size_t ldt, size_t m, size_t n, size_t dp,
-                                  const uint16_t *a, size_t lda, const uint16_t *bp, float alpha) {
+void assay__tile_bf16_avx512(float *t, size_t ldt, size_t m, size_t n, size_t dp, const uint16_t *a,
+                             size_t lda, const uint16_t *bp, float alpha) {
     /* Flush-to-zero and round-to-nearest for the call only; the work is in a separate function
      * so no float operation is moved across the MXCSR writes. */
     unsigned csr = _mm_getcsr();
