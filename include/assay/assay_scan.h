@@ -77,6 +77,14 @@ typedef enum assay_detector {
 #undef ASSAY_DETECTOR_ONE_
 } assay_detector;
 
+/* How the neighbour graph is built: exactly (the default), or approximately for large N (an
+ * inverted file whose recall@k is chosen on a pilot sample and measured on a second one, both
+ * reported; docs/kernels.md, "Approximate graph"). */
+typedef enum assay_graph_method {
+    ASSAY_GRAPH_EXACT = 0,
+    ASSAY_GRAPH_APPROX = 1
+} assay_graph_method;
+
 typedef struct assay_scan_opts {
     uint32_t k;                  /* neighbours per row (10) */
     assay_metric metric;         /* ASSAY_METRIC_COSINE */
@@ -109,11 +117,15 @@ typedef struct assay_scan_opts {
      * dataset's), owned by the caller, alive during assay_scan. */
     const char *trusted_ids_path;
     const assay_dataset *trusted_data;
+    /* ASSAY_GRAPH_EXACT, or ASSAY_GRAPH_APPROX with the recall@k its probe count aims at
+     * (approx_recall; 0 = 0.99). Ignored with graph_path. */
+    assay_graph_method graph_method;
+    double approx_recall;
 } assay_scan_opts;
 #define ASSAY_SCAN_OPTS_INIT                                                                       \
     {                                                                                              \
         10u, ASSAY_METRIC_COSINE, 0, 0.9, 3.0, ASSAY_SEV_HIGH, 1.0, NULL, 0u, 0u, {0}, NULL, NULL, \
-            NULL                                                                                   \
+            NULL, ASSAY_GRAPH_EXACT, 0.0                                                           \
     }
 
 /* The tunable parameters of the detectors and of the verdicts, one table: every one is also the
@@ -271,6 +283,9 @@ ASSAY_API const char *assay_metric_name(assay_metric m);
 /* Parses the names above; returns ASSAY_E_INVAL for an unknown name. */
 ASSAY_API assay_status assay_severity_parse(const char *name, assay_severity *out);
 ASSAY_API assay_status assay_metric_parse(const char *name, assay_metric *out);
+/* "exact" or "approx"; parsing returns ASSAY_E_INVAL for another name. */
+ASSAY_API const char *assay_graph_method_name(assay_graph_method m);
+ASSAY_API assay_status assay_graph_method_parse(const char *name, assay_graph_method *out);
 
 #ifdef __cplusplus
 }

@@ -468,7 +468,8 @@ class Result:
 
 def scan(X: Any, labels: Any = None, ids: Any = None, pred_probs: Any = None,
          policy: Union[None, PathLike, Mapping[str, Any]] = None, *, threads: int = 0,
-         precision: str = "auto", name: Optional[str] = None, copy: bool = False,
+         precision: str = "auto", graph_method: str = "exact",
+         approx_recall: Optional[float] = None, name: Optional[str] = None, copy: bool = False,
          classes: Optional[Union[str, Sequence[Any]]] = None, **params: Any) -> Result:
     """Scans a dataset for poisoned, mislabelled, duplicated and outlying rows.
 
@@ -484,8 +485,10 @@ def scan(X: Any, labels: Any = None, ids: Any = None, pred_probs: Any = None,
     :func:`options`); they win over the policy as CLI flags do. Environment variables
     (ASSAY_*) are not read, except ASSAY_ISA and ASSAY_PRECISION, which the library itself
     reads. threads: 0 = every CPU. precision: the neighbour graph's candidate pass ("auto",
-    "fp32", "bf16", "int8"; the graph is exact whatever it is). name: the input's name in
-    reports.
+    "fp32", "bf16", "int8"; the graph is exact whatever it is). graph_method: "exact", or
+    "approx" for millions of rows (an inverted file whose recall@k, aimed at approx_recall,
+    default 0.99, is measured on a sample and reported in ``report["graph"]["approx"]``).
+    name: the input's name in reports.
     classes: the declared label set.
 
     The GIL is released while the scan runs; Ctrl-C cancels it and raises KeyboardInterrupt.
@@ -495,7 +498,9 @@ def scan(X: Any, labels: Any = None, ids: Any = None, pred_probs: Any = None,
     if classes is not None and not isinstance(classes, str):
         classes = ",".join(str(c) for c in classes)
     kw: Dict[str, Any] = dict(options=popts + opts, keys=keys, threads=int(threads),
-                              precision=str(precision))
+                              precision=str(precision), graph_method=str(graph_method),
+                              approx_recall=None if approx_recall is None
+                              else float(approx_recall))
     if isinstance(X, Dataset):
         if labels is not None or ids is not None or pred_probs is not None:
             raise TypeError("scan(dataset): labels, ids and pred_probs come from the dataset")
@@ -511,14 +516,17 @@ def scan(X: Any, labels: Any = None, ids: Any = None, pred_probs: Any = None,
 
 
 def knn(X: Any, k: int = 10, metric: str = "cosine", *, threads: int = 0,
-        precision: str = "auto") -> Tuple[np.ndarray, np.ndarray]:
-    """The exact k-nearest-neighbour graph a scan builds: (ids int64 [N, k], distances float32
+        precision: str = "auto", graph_method: str = "exact",
+        approx_recall: Optional[float] = None) -> Tuple[np.ndarray, np.ndarray]:
+    """The k-nearest-neighbour graph a scan builds: (ids int64 [N, k], distances float32
     [N, k]), nearest first, each row's own index excluded. metric: "cosine" (1 - cos) or "l2"
-    (squared Euclidean). precision: the candidate pass, as for :func:`scan`. It is a scan with
-    every detector skipped."""
+    (squared Euclidean). precision, graph_method, approx_recall: as for :func:`scan` (exact by
+    default). It is a scan with every detector skipped."""
     kw: Dict[str, Any] = dict(options=[("k", str(int(k))), ("metric", str(metric))], keys=[],
                               threads=int(threads), skip=_ALL_DETECTORS_MASK,
-                              precision=str(precision))
+                              precision=str(precision), graph_method=str(graph_method),
+                              approx_recall=None if approx_recall is None
+                              else float(approx_recall))
     if isinstance(X, Dataset):
         kw["dataset"] = X._ds
     else:

@@ -891,7 +891,8 @@ static PyObject *get_opt(PyObject *kw, const char *name) {
 }
 
 /* _assay.scan(X=None, labels=None, ids=None, pred_probs=None, dataset=None, options=[],
- *             keys=[], threads=0, name=None, copy=False, classes=None, skip=0)
+ *             keys=[], threads=0, name=None, copy=False, classes=None, skip=0,
+ *             precision="auto", graph_method="exact", approx_recall=None)
  * Every argument by keyword; the Python layer has normalised them (docs in assay/__init__.py). */
 static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw) {
     (void)m;
@@ -905,7 +906,23 @@ static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw) {
     PyObject *threads_o = get_opt(kw, "threads"), *name_o = get_opt(kw, "name");
     PyObject *copy_o = get_opt(kw, "copy"), *classes_o = get_opt(kw, "classes");
     PyObject *skip_o = get_opt(kw, "skip"), *precision_o = get_opt(kw, "precision");
+    PyObject *method_o = get_opt(kw, "graph_method"), *recall_o = get_opt(kw, "approx_recall");
     int threads = threads_o ? (int)PyLong_AsLong(threads_o) : 0;
+    assay_graph_method method = ASSAY_GRAPH_EXACT;
+    if (method_o != NULL) {
+        const char *mn = PyUnicode_Check(method_o) ? PyUnicode_AsUTF8(method_o) : NULL;
+        if (mn == NULL || assay_graph_method_parse(mn, &method) != ASSAY_OK) {
+            if (!PyErr_Occurred())
+                raise_status(NULL, ASSAY_E_INVAL, "graph_method: expected exact or approx");
+            return NULL;
+        }
+    }
+    double approx_recall = recall_o ? PyFloat_AsDouble(recall_o) : 0.0;
+    if (PyErr_Occurred()) return NULL;
+    if (recall_o != NULL && !(approx_recall > 0.0 && approx_recall <= 1.0)) {
+        raise_status(NULL, ASSAY_E_INVAL, "approx_recall: expected a number in (0, 1]");
+        return NULL;
+    }
     assay_precision precision = ASSAY_PRECISION_AUTO;
     if (precision_o != NULL) {
         const char *pn = PyUnicode_Check(precision_o) ? PyUnicode_AsUTF8(precision_o) : NULL;
@@ -964,6 +981,8 @@ static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw) {
         goto out;
     }
     w.scan.skip |= (uint32_t)skip;
+    w.scan.graph_method = method;
+    w.scan.approx_recall = approx_recall;
     w.policy = policy;
     w.do_scan = 1;
 

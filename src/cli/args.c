@@ -244,6 +244,18 @@ static int parse_scan_args(int argc, char **argv, cli_opts *o, char *err, size_t
                 return usage_error(err, len, "--precision expects auto, fp32, bf16 or int8",
                                    optarg);
             break;
+        case OPT_GRAPH_METHOD:
+            if (assay_graph_method_parse(optarg, &o->scan.graph_method) != ASSAY_OK)
+                return usage_error(err, len, "--graph-method expects exact or approx", optarg);
+            break;
+        case OPT_APPROX_RECALL: {
+            char *end = NULL;
+            double r = strtod(optarg, &end);
+            if (end == optarg || *end != '\0' || !(r > 0.0 && r <= 1.0))
+                return usage_error(err, len, "--approx-recall expects a number in (0, 1]", optarg);
+            o->scan.approx_recall = r;
+            break;
+        }
         case OPT_THREADS:
             /* 0 is the library's "all online CPUs" (assay_ctx_opts.n_threads), the default */
             if (parse_long(optarg, 0, 1024, &l) != 0)

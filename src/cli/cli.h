@@ -82,6 +82,8 @@ enum {
     OPT_PROGRESS,
     OPT_NO_SANDBOX,
     OPT_PRECISION,
+    OPT_GRAPH_METHOD,
+    OPT_APPROX_RECALL,
     OPT_RENDER_FORMAT_BASE = 512, /* + index into the report formats (assay_report_format_at) */
     OPT_POLICY_BASE = 1024        /* + index into the policy options (assay_policy_option_at) */
 };

@@ -6,6 +6,28 @@
 
 #include "core/internal.h"
 
+/* What --graph-method approx did (src/graph/knn_approx.c): the inverted file's lists and
+ * probes, the pilot's estimate of recall@k and the recall measured on a disjoint sample. */
+typedef enum assay__approx_fallback {
+    ASSAY__APPROX_NONE = 0,
+    ASSAY__APPROX_FEW_ROWS, /* too few rows for the approximation to save time */
+    ASSAY__APPROX_PROBES    /* the target recall needs more probes than pay off */
+} assay__approx_fallback;
+
+typedef struct assay__approx_info {
+    int requested, used; /* approx asked for; the approximate graph built (else the exact one) */
+    int fallback;        /* assay__approx_fallback: why the exact graph was built instead */
+    uint32_t lists, probes, max_probes, pilot_rows, sample_rows;
+    size_t short_rows; /* rows whose probed lists held fewer than k rows (searched exhaustively) */
+    double target, pilot_recall, recall, rows_exact; /* rows_exact: share of sample rows whose
+                                                         list equals the exact one */
+    double t_train, t_recall;
+} assay__approx_info;
+
+/* From this many rows in the graph the summary suggests --graph-method approx (bench/RESULTS.md,
+ * "Approximate graph"). */
+#define ASSAY_APPROX_SUGGEST_ROWS 500000
+
 /* Neighbour lists, nearest first, ties by lower index. Rows out of the graph have ids -1 and
  * distances NaN; every other row has k real neighbours (never itself). */
 typedef struct assay__graph {
@@ -29,6 +51,7 @@ typedef struct assay__graph {
     double t_candidates, t_rerank, t_radius; /* seconds: the candidate pass, the whole re-rank,
                                                  and the radius pass within it (benchmarks) */
     const char *kernels;
+    assay__approx_info approx;
 } assay__graph;
 
 void assay__graph_free(assay__graph *g);

@@ -30,6 +30,15 @@ assay_status assay__knn_build(assay_ctx *ctx, const float *x, size_t n, size_t d
                               const uint8_t *in_graph, size_t k, assay_metric metric,
                               const assay__knn_tiles *tiles, assay__graph *out);
 
+/* The approximate graph (--graph-method approx, knn_approx.c): an inverted file whose probe
+ * count is chosen so that a pilot sample reaches recall@k `target`, candidates re-ranked in
+ * double precision, recall measured on a disjoint sample (out->approx). Builds the exact graph
+ * instead, and says why in out->approx.fallback, where the approximation would not pay. Same
+ * answer for any thread count. */
+assay_status assay__knn_build_approx(assay_ctx *ctx, const float *x, size_t n, size_t d, size_t ld,
+                                     const uint8_t *in_graph, size_t k, assay_metric metric,
+                                     double target, assay__graph *out);
+
 /* The exact distance (double precision) between two rows, in the metric's definition. */
 double assay__distance_exact(const float *a, const float *b, size_t d, assay_metric metric);
 

@@ -62,6 +62,13 @@ double assay__knn_candidate_bound(const knn_build *b, size_t q);
  * a candidate's exact distance lies within [lower - E, lower + 2 T + E], E the bound above). */
 double assay__knn_lowp_term(const knn_build *b, size_t q, size_t y);
 
+/* Sorts n (distance, id) pairs by distance, then id (short lists). */
+void assay__knn_sort_pairs(double *dd, int64_t *ii, size_t n);
+
+/* ed[t] = the exact distance from row `row` to row ids[t] of b->x, for t < cnt. */
+void assay__knn_exact_many(const knn_build *b, size_t row, const int64_t *ids, size_t cnt,
+                           double *ed);
+
 /* Rows up to this wide get the fused float32 kernel (knn.c): AUTO keeps them in float32. */
 #define ASSAY__KNN_FUSED_MAX_D 256
 

@@ -96,7 +96,7 @@ double assay__knn_error_bound(const knn_build *b, size_t q) {
 }
 
 /* Sorts pairs by distance, then id (short lists: insertion sort). */
-static void sort_pairs(double *dd, int64_t *ii, size_t n) {
+void assay__knn_sort_pairs(double *dd, int64_t *ii, size_t n) {
     for (size_t a = 1; a < n; a++) {
         double dv = dd[a];
         int64_t iv = ii[a];
@@ -142,7 +142,8 @@ static double exact(const knn_build *b, size_t row, int64_t id) {
 }
 
 /* ed[t] = exact(b, row, ids[t]) for t < cnt, four at a time. */
-static void exact_many(const knn_build *b, size_t row, const int64_t *ids, size_t cnt, double *ed) {
+void assay__knn_exact_many(const knn_build *b, size_t row, const int64_t *ids, size_t cnt,
+                           double *ed) {
     const float *q = b->x + row * b->ld;
     size_t t = 0;
     for (; t + 4 <= cnt; t += 4) {
@@ -168,12 +169,12 @@ static int certify_lowp(const knn_build *b, size_t row, const float *hd, const i
         fd[c] = hd[s];
         ids[c++] = hi[s];
     }
-    sort_pairs(fd, ids, c);
+    assay__knn_sort_pairs(fd, ids, c);
     double e = assay__knn_candidate_bound(b, row);
     for (size_t t = 0; t < c; t += 4) {
         if (have == k && fd[t] - e > bd[k - 1]) break;
         size_t cnt = c - t < 4 ? c - t : 4;
-        exact_many(b, row, ids + t, cnt, ed);
+        assay__knn_exact_many(b, row, ids + t, cnt, ed);
         for (size_t u = 0; u < cnt; u++) { /* insert (ed[u], ids[t+u]) into the sorted top k */
             double v = ed[u];
             int64_t id = ids[t + u];
@@ -264,14 +265,14 @@ static int finish_row(rerank_job *j, size_t row, double *fd, double *ed, int64_t
         fd[c] = b->heaps.dist[row * kk + s];
         ids[c++] = id;
     }
-    sort_pairs(fd, ids, c);
+    assay__knn_sort_pairs(fd, ids, c);
     /* Every row in the graph but this one was offered, so c >= k (the build checks usable > k);
      * with a free slot left, every one of them is a candidate and the ranking is complete. */
     double e = assay__knn_error_bound(b, row), fk = fd[k - 1];
     size_t s = k;
     while (s < c && fd[s] <= fk + 2.0 * e) s++;
-    exact_many(b, row, ids, s, ed);
-    sort_pairs(ed, ids, s);
+    assay__knn_exact_many(b, row, ids, s, ed);
+    assay__knn_sort_pairs(ed, ids, s);
     double dk = ed[k - 1];
     if (c < kk || fd[c - 1] - e > dk) {
         write_list(j, row, ed, ids);
@@ -369,8 +370,8 @@ static void radius_task(void *arg, size_t task, int worker) {
             continue;
         }
         for (size_t c = 0; c < cnt[u]; c++) ids[c] = cand[u * j->cap + c];
-        exact_many(b, rows[u], ids, cnt[u], ed);
-        sort_pairs(ed, ids, cnt[u]);
+        assay__knn_exact_many(b, rows[u], ids, cnt[u], ed);
+        assay__knn_sort_pairs(ed, ids, cnt[u]);
         write_list(j, rows[u], ed, ids);
     }
 }

@@ -278,14 +278,32 @@ static json_t *graph_json(const assay_result *res) {
                                   assay_precision_name(res->graph.pilot[p].precision), "rows",
                                   (json_int_t)res->graph.pilot[p].rows, "certified",
                                   (json_int_t)res->graph.pilot[p].certified));
-        return json_pack("{s:s,s:{s:s,s:s,s:s,s:o},s:{s:I,s:I,s:I}}", "source", "built",
-                         "candidates", "precision", assay_precision_name(res->graph.precision),
-                         "requested", assay_precision_name(res->graph.requested), "kernels",
-                         res->graph.kernels ? res->graph.kernels : assay_isa_name(res->isa),
-                         "pilots", pilots, "exact_ranking", "certified_rows",
-                         (json_int_t)res->graph.n_certified, "radius_rows",
-                         (json_int_t)res->graph.n_radius, "exhaustive_rows",
-                         (json_int_t)res->graph.n_exhaustive);
+        json_t *o =
+            json_pack("{s:s,s:{s:s,s:s,s:s,s:o},s:{s:I,s:I,s:I}}", "source", "built", "candidates",
+                      "precision", assay_precision_name(res->graph.precision), "requested",
+                      assay_precision_name(res->graph.requested), "kernels",
+                      res->graph.kernels ? res->graph.kernels : assay_isa_name(res->isa), "pilots",
+                      pilots, "exact_ranking", "certified_rows", (json_int_t)res->graph.n_certified,
+                      "radius_rows", (json_int_t)res->graph.n_radius, "exhaustive_rows",
+                      (json_int_t)res->graph.n_exhaustive);
+        const assay__approx_info *a = &res->graph.approx;
+        json_object_set_new(o, "method", json_string(a->used ? "approx" : "exact"));
+        if (a->requested) {
+            static const char *const fallback[] = {"none", "few-rows", "probes"};
+            json_object_set_new(
+                o, "approx",
+                json_pack("{s:b,s:s,s:I,s:I,s:I,s:o,s:I,s:o,s:I,s:o,s:o,s:I}", "used", a->used,
+                          "fallback", fallback[a->fallback], "lists", (json_int_t)a->lists,
+                          "probes", (json_int_t)a->probes, "max_probes", (json_int_t)a->max_probes,
+                          "target_recall", assay__json_num(a->target), "pilot_rows",
+                          (json_int_t)a->pilot_rows, "pilot_recall",
+                          assay__json_num(a->pilot_recall), "sample_rows",
+                          (json_int_t)a->sample_rows, "recall",
+                          a->used ? assay__json_num(a->recall) : json_null(), "rows_exact",
+                          a->used ? assay__json_num(a->rows_exact) : json_null(), "short_rows",
+                          (json_int_t)a->short_rows));
+        }
+        return o;
     }
     char hex[65];
     assay__hex32(g->sha256, hex);

@@ -102,6 +102,14 @@ static void write_summary(const assay_dataset *ds, const assay_result *res, cons
         fprintf(fp, "  neighbour graph: k=%u, %s, %zu rows, read from %s and checked in %.2f s\n",
                 res->opts.k, assay_metric_name(res->opts.metric), res->n_in_graph,
                 res->graph_file.path, res->t_knn);
+    else if (res->graph.approx.used)
+        fprintf(fp,
+                "  neighbour graph: k=%u, %s, %zu rows, %.2f s on %d thread%s, approximate (%u of "
+                "%u lists per row): recall@%u %.4f on %u sample rows (target %.2f)\n",
+                res->opts.k, assay_metric_name(res->opts.metric), res->n_in_graph, res->t_knn,
+                res->n_threads, res->n_threads == 1 ? "" : "s", res->graph.approx.probes,
+                res->graph.approx.lists, res->opts.k, res->graph.approx.recall,
+                res->graph.approx.sample_rows, res->graph.approx.target);
     else
         fprintf(fp,
                 "  neighbour graph: k=%u, %s, %zu rows, %.2f s on %d thread%s (%s kernels%s%s)\n",
@@ -112,6 +120,18 @@ static void write_summary(const assay_dataset *ds, const assay_result *res, cons
                     ? ""
                     : (res->graph.precision == ASSAY_PRECISION_INT8 ? "int8 candidates"
                                                                     : "bf16 candidates"));
+    const assay__approx_info *ax = &res->graph.approx;
+    if (ax->requested && !ax->used)
+        fprintf(fp, "  (--graph-method approx: the exact graph was built: %s)\n",
+                ax->fallback == ASSAY__APPROX_FEW_ROWS
+                    ? "too few rows for an approximation to save time"
+                    : "the target recall needs more lists per row than would save time");
+    else if (!ax->requested && res->graph_file.path == NULL &&
+             res->n_in_graph >= ASSAY_APPROX_SUGGEST_ROWS)
+        fprintf(fp,
+                "  (from %d rows, --graph-method approx builds the graph in a fraction of the "
+                "time, with its recall measured and reported)\n",
+                ASSAY_APPROX_SUGGEST_ROWS);
     double frac = res->n ? (double)res->n_flagged / (double)res->n : 0.0;
     fprintf(fp, "  flagged: %zu rows (%.2f%%): %zu high, %zu medium, %zu low\n", res->n_flagged,
             100.0 * frac, res->rows_by_sev[ASSAY_SEV_HIGH] + res->rows_by_sev[ASSAY_SEV_CRITICAL],

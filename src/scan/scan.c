@@ -17,6 +17,11 @@ static assay_status check_opts(assay_ctx *ctx, const assay_scan_opts *o) {
     if (o->k < 1) return assay__fail(ctx, ASSAY_E_INVAL, "-k must be at least 1, got %u", o->k);
     if (o->metric != ASSAY_METRIC_COSINE && o->metric != ASSAY_METRIC_L2)
         return assay__fail(ctx, ASSAY_E_INVAL, "unknown metric %d", (int)o->metric);
+    if (o->graph_method != ASSAY_GRAPH_EXACT && o->graph_method != ASSAY_GRAPH_APPROX)
+        return assay__fail(ctx, ASSAY_E_INVAL, "unknown graph method %d", (int)o->graph_method);
+    if (!(o->approx_recall >= 0.0 && o->approx_recall <= 1.0))
+        return assay__fail(ctx, ASSAY_E_INVAL, "--approx-recall must be in (0, 1], got %s",
+                           assay__num(o->approx_recall).s);
     if (!(o->label_threshold > 0.0 && o->label_threshold <= 1.0))
         return assay__fail(ctx, ASSAY_E_INVAL, "--label-threshold must be in (0, 1], got %s",
                            assay__num(o->label_threshold).s);
@@ -127,7 +132,10 @@ assay_status assay_scan(assay_ctx *ctx, const assay_dataset *ds, const assay_sca
     if (o.graph_path != NULL) {
         s = assay__graph_load_for_scan(ctx, ds, &o, in_graph, &res->graph, &res->graph_file);
         res->opts.graph_path = res->graph_file.path;
-    } else
+    } else if (o.graph_method == ASSAY_GRAPH_APPROX)
+        s = assay__knn_build_approx(ctx, ds->x, ds->n, ds->d, ds->ld, in_graph, o.k, o.metric,
+                                    o.approx_recall > 0.0 ? o.approx_recall : 0.99, &res->graph);
+    else
         s = assay__knn_build(ctx, ds->x, ds->n, ds->d, ds->ld, in_graph, o.k, o.metric, NULL,
                              &res->graph);
     res->t_knn = assay__now() - tk;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* What a new user of the command line runs into: --out creating missing parent folders (and
  * refusing, before the scan, an ancestor that is a file), "did you mean" for mistyped flags,
- * commands and detector names, and --threads 0 (all CPUs) on the command line and in
- * ASSAY_THREADS. */
+ * commands and detector names, --threads 0 (all CPUs) on the command line and in
+ * ASSAY_THREADS, and --graph-method approx. */
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -174,11 +174,74 @@ static void test_threads_zero_means_all_cpus(void **state) {
     expect_stderr(big, 2, (const char *const[]){"to 1024", NULL});
 }
 
+/* --graph-method approx as a user starts it: report.json says which graph the detectors used
+ * and its measured recall, the summary prints it; too few rows build the exact graph and say
+ * so; bad values exit 2 naming the flag. */
+static void test_graph_method_approx(void **state) {
+    (void)state;
+    char data[1024], out[1024], p[1200];
+    tu_path(data, sizeof data, "edges_approx.h5");
+    tu_path(out, sizeof out, "edges_approx_out");
+    datagen_synth_opts o = DATAGEN_SYNTH_OPTS_INIT;
+    o.n = 3000; /* 40 well separated classes: structure an inverted file can use */
+    o.d = 8;
+    o.classes = 40;
+    o.separation = 12.0;
+    tu_write_synth(&o, DATAGEN_FORMAT_H5, data, NULL, NULL);
+    snprintf(p, sizeof p, "%s/report.json", out);
+
+    tu_remove_dir(out);
+    const char *approx[] = {
+        "assay",           "scan", data, "--out", out, "--graph-method", "approx",
+        "--approx-recall", "0.95", NULL};
+    assert_int_equal(run_assay(approx), 0);
+    char *so = tu_slurp(g_out, NULL);
+    assert_contains(so, "approximate (");
+    assert_contains(so, "recall@10 ");
+    free(so);
+    json_t *r = tu_load_json(p), *g = json_object_get(r, "graph");
+    json_t *a = json_object_get(g, "approx");
+    assert_string_equal(json_string_value(json_object_get(g, "method")), "approx");
+    assert_true(json_is_true(json_object_get(a, "used")));
+    assert_string_equal(json_string_value(json_object_get(a, "fallback")), "none");
+    assert_true(json_real_value(json_object_get(a, "target_recall")) == 0.95);
+    assert_true(json_real_value(json_object_get(a, "recall")) >= 0.9);
+    assert_true(json_integer_value(json_object_get(a, "sample_rows")) > 0);
+    json_decref(r);
+
+    /* 300 rows: the exact graph, and the reason */
+    tu_path(data, sizeof data, "edges_approx_small.h5");
+    make_data(data);
+    tu_remove_dir(out);
+    setenv("ASSAY_GRAPH_METHOD", "approx", 1);
+    const char *small[] = {"assay", "scan", data, "--out", out, NULL};
+    assert_int_equal(run_assay(small), 0);
+    unsetenv("ASSAY_GRAPH_METHOD");
+    so = tu_slurp(g_out, NULL);
+    assert_contains(so, "the exact graph was built: too few rows");
+    free(so);
+    r = tu_load_json(p);
+    g = json_object_get(r, "graph");
+    assert_string_equal(json_string_value(json_object_get(g, "method")), "exact");
+    a = json_object_get(g, "approx");
+    assert_false(json_is_true(json_object_get(a, "used")));
+    assert_string_equal(json_string_value(json_object_get(a, "fallback")), "few-rows");
+    assert_true(json_is_null(json_object_get(a, "recall")));
+    json_decref(r);
+
+    const char *bad[] = {"assay", "scan", data, "--out", out, "--graph-method", "ivf", NULL};
+    expect_stderr(bad, 2, (const char *const[]){"--graph-method expects exact or approx", NULL});
+    const char *rec[] = {"assay", "scan", data, "--out", out, "--approx-recall", "1.5", NULL};
+    expect_stderr(rec, 2,
+                  (const char *const[]){"--approx-recall expects a number in (0, 1]", NULL});
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_out_creates_missing_parents),
         cmocka_unit_test(test_did_you_mean),
         cmocka_unit_test(test_threads_zero_means_all_cpus),
+        cmocka_unit_test(test_graph_method_approx),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -60,3 +60,28 @@ def test_knn_every_precision_same_graph():
     assert r.report()["graph"]["candidates"]["requested"] == "int8"
     with pytest.raises(assay.InputError, match="precision"):
         assay.knn(X, precision="fp16")
+
+
+def test_knn_approx_recall_reported():
+    """graph_method="approx": an inverted file on clustered rows; its lists agree with the exact
+    graph to the recall report.json states, which was measured on a sample."""
+    rng = np.random.default_rng(21)
+    centres = rng.standard_normal((40, 16)) * 4.0
+    X = (centres[rng.integers(0, 40, 4000)] + rng.standard_normal((4000, 16))).astype(np.float32)
+    y = np.arange(4000) % 5
+    exact = assay.knn(X, k=10, metric="l2")[0]
+    r = assay.scan(X, y, metric="l2", graph_method="approx", approx_recall=0.95)
+    g = r.report()["graph"]
+    assert g["method"] == "approx" and g["approx"]["used"] is True
+    assert g["approx"]["target_recall"] == 0.95 and g["approx"]["sample_rows"] > 0
+    approx = r.neighbours[0]
+    found = np.mean([len(set(a) & set(e)) / 10.0 for a, e in zip(approx, exact)])
+    assert found >= 0.93 and abs(found - g["approx"]["recall"]) < 0.03
+    assert (approx != np.arange(4000)[:, None]).all()
+    ids, _ = assay.knn(X, k=10, metric="l2", graph_method="approx", approx_recall=0.95)
+    assert np.array_equal(ids, approx)
+    assert assay.scan(X, y).report()["graph"]["method"] == "exact"
+    with pytest.raises(assay.InputError, match="graph_method"):
+        assay.knn(X, graph_method="ivf")
+    with pytest.raises(assay.InputError, match="approx_recall"):
+        assay.knn(X, graph_method="approx", approx_recall=1.5)
