@@ -17,7 +17,7 @@ static float *clustered(size_t n, size_t d, size_t ld, size_t clusters, double s
     assert_non_null(c);
     for (size_t i = 0; i < clusters * d; i++) c[i] = spread * tu_normal(&seed);
     for (size_t i = 0; i < n; i++) {
-        size_t g = (size_t)(tu_normal(&seed) * 1e6) % clusters;
+        size_t g = (size_t)(tu_next(&seed) % clusters);
         for (size_t j = 0; j < d; j++) x[i * ld + j] = (float)(c[g * d + j] + tu_normal(&seed));
     }
     free(c);
