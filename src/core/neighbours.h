@@ -11,7 +11,8 @@
 typedef enum assay__approx_fallback {
     ASSAY__APPROX_NONE = 0,
     ASSAY__APPROX_FEW_ROWS, /* too few rows for the approximation to save time */
-    ASSAY__APPROX_PROBES    /* the target recall needs more probes than pay off */
+    ASSAY__APPROX_PROBES,   /* the target recall needs more probes than pay off */
+    ASSAY__APPROX_RANGE     /* rows so large that float32 distances overflow */
 } assay__approx_fallback;
 
 typedef struct assay__approx_info {

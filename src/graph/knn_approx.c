@@ -712,10 +712,14 @@ assay_status assay__knn_build_approx(assay_ctx *ctx, const float *x, size_t n, s
     for (size_t i = 0, u = 0; i < n; i++) {
         pen[i] = in_graph[i] ? 0.0f : INFINITY;
         if (in_graph[i]) v.use[u++] = (int32_t)i;
+        /* float32 distances of such rows overflow: only the exact graph's exhaustive double
+         * search ranks them */
+        if (in_graph[i] && !(rowa[i] <= 1e30f)) info.fallback = ASSAY__APPROX_RANGE;
         if (metric == ASSAY_METRIC_COSINE) rowa[i] = rowa[i] > 0.0f ? 1.0f / sqrtf(rowa[i]) : 0.0f;
     }
     b.rowa = rowa;
     b.pen = pen;
+    if (info.fallback != ASSAY__APPROX_NONE) goto done;
     assay__blas_single_begin();
     blas = 1;
     double t0 = assay__now();
@@ -734,15 +738,7 @@ assay_status assay__knn_build_approx(assay_ctx *ctx, const float *x, size_t n, s
     info.t_train = assay__now() - t0;
     if (p == 0) { /* the target needs most lists: the exact graph costs no more */
         info.fallback = ASSAY__APPROX_PROBES;
-        assay__blas_single_end();
-        blas = 0;
-        free(smp);
-        smp = NULL;
-        free(rowa);
-        free(pen);
-        rowa = pen = NULL;
-        ivf_free(&v);
-        return exact_instead(ctx, x, n, d, ld, in_graph, k, metric, out, info);
+        goto done;
     }
     v.p = p;
     info.probes = (uint32_t)p;
@@ -855,5 +851,7 @@ done:
     free(sids);
     free(short_list);
     if (s != ASSAY_OK) assay__graph_free(out);
+    if (s == ASSAY_OK && info.fallback != ASSAY__APPROX_NONE)
+        return exact_instead(ctx, x, n, d, ld, in_graph, k, metric, out, info);
     return s;
 }

@@ -289,7 +289,7 @@ static json_t *graph_json(const assay_result *res) {
         const assay__approx_info *a = &res->graph.approx;
         json_object_set_new(o, "method", json_string(a->used ? "approx" : "exact"));
         if (a->requested) {
-            static const char *const fallback[] = {"none", "few-rows", "probes"};
+            static const char *const fallback[] = {"none", "few-rows", "probes", "range"};
             json_object_set_new(
                 o, "approx",
                 json_pack("{s:b,s:s,s:I,s:I,s:I,s:o,s:I,s:o,s:I,s:o,s:o,s:I}", "used", a->used,

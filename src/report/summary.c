@@ -125,6 +125,8 @@ static void write_summary(const assay_dataset *ds, const assay_result *res, cons
         fprintf(fp, "  (--graph-method approx: the exact graph was built: %s)\n",
                 ax->fallback == ASSAY__APPROX_FEW_ROWS
                     ? "too few rows for an approximation to save time"
+                : ax->fallback == ASSAY__APPROX_RANGE
+                    ? "rows too large in magnitude for float32 distances"
                     : "the target recall needs more lists per row than would save time");
     else if (!ax->requested && res->graph_file.path == NULL &&
              res->n_in_graph >= ASSAY_APPROX_SUGGEST_ROWS)

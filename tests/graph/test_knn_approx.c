@@ -190,6 +190,31 @@ static void test_approx_short_lists_are_completed(void **state) {
     free(x);
 }
 
+/* A row so large that its float32 squared norm overflows (hostile or broken data): the exact
+ * graph, whose exhaustive double-precision search ranks it, and the reason. */
+static void test_approx_huge_rows_use_the_exact_graph(void **state) {
+    (void)state;
+    size_t n = 3000, d = 12, ld = 16, k = 5;
+    float *x = clustered(n, d, ld, 30, 4.0, 9);
+    for (size_t j = 0; j < d; j++) x[17 * ld + j] *= 1e18f;
+    uint8_t *in = malloc(n);
+    memset(in, 1, n);
+    assay_ctx *ctx = tu_ctx(2);
+    assay__graph a, e;
+    assert_int_equal(assay__knn_build_approx(ctx, x, n, d, ld, in, k, ASSAY_METRIC_L2, 0.99, &a),
+                     ASSAY_OK);
+    assert_int_equal(assay__knn_build(ctx, x, n, d, ld, in, k, ASSAY_METRIC_L2, NULL, &e),
+                     ASSAY_OK);
+    assert_false(a.approx.used);
+    assert_int_equal(a.approx.fallback, ASSAY__APPROX_RANGE);
+    assert_memory_equal(a.ids, e.ids, n * k * sizeof *e.ids);
+    assay__graph_free(&a);
+    assay__graph_free(&e);
+    assay_ctx_destroy(ctx);
+    free(in);
+    free(x);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_approx_clustered_l2),
@@ -197,6 +222,7 @@ int main(void) {
         cmocka_unit_test(test_approx_same_for_any_thread_count),
         cmocka_unit_test(test_approx_falls_back_to_exact),
         cmocka_unit_test(test_approx_short_lists_are_completed),
+        cmocka_unit_test(test_approx_huge_rows_use_the_exact_graph),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
