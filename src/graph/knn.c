@@ -213,6 +213,21 @@ done:
     return s;
 }
 
+void assay__knn_build_init(knn_build *b, assay_ctx *ctx, const float *x, size_t n, size_t d,
+                           size_t ld, const uint8_t *in_graph, size_t k, assay_metric metric) {
+    memset(b, 0, sizeof *b);
+    b->ctx = ctx;
+    b->K = ctx->k;
+    b->x = x;
+    b->n = n;
+    b->d = d;
+    b->ld = ld;
+    b->k = k;
+    b->metric = metric;
+    b->in_graph = in_graph;
+    b->lowp.prec = ASSAY_PRECISION_FP32;
+}
+
 assay_status assay__knn_build(assay_ctx *ctx, const float *x, size_t n, size_t d, size_t ld,
                               const uint8_t *in_graph, size_t k, assay_metric metric,
                               const assay__knn_tiles *tiles, assay__graph *out) {
@@ -235,22 +250,12 @@ assay_status assay__knn_build(assay_ctx *ctx, const float *x, size_t n, size_t d
                            ld);
 
     knn_build b;
-    memset(&b, 0, sizeof b);
-    b.ctx = ctx;
-    b.K = ctx->k;
-    b.x = x;
-    b.n = n;
-    b.d = d;
-    b.ld = ld;
-    b.k = k;
-    b.metric = metric;
-    b.in_graph = in_graph;
+    assay__knn_build_init(&b, ctx, x, n, d, ld, in_graph, k, metric);
     size_t block = tiles && tiles->query_rows ? tiles->query_rows : DEFAULT_BLOCK_ROWS;
     b.base_rows = tiles && tiles->base_rows ? tiles->base_rows : DEFAULT_BASE_ROWS;
     size_t fused_max_d = DEFAULT_FUSED_MAX_D;
     if (tiles && tiles->path == ASSAY__KNN_PATH_GEMM) fused_max_d = 0;
     if (tiles && tiles->path == ASSAY__KNN_PATH_FUSED) fused_max_d = (size_t)-1;
-    b.lowp.prec = ASSAY_PRECISION_FP32;
 
     float *rowa = malloc(n * sizeof *rowa), *pen = malloc(n * sizeof *pen);
     assay_status s = ASSAY_OK;

@@ -662,27 +662,15 @@ assay_status assay__knn_build_approx(assay_ctx *ctx, const float *x, size_t n, s
     size_t L = (size_t)lround(4.0 * sqrt((double)nu)), pmax = min_sz(MAX_PROBES, L / 16);
     info.lists = (uint32_t)L;
     if (nu < MIN_APPROX_ROWS || pmax < 1 || k == 0 || nu <= k || n > (size_t)INT32_MAX ||
-        (metric != ASSAY_METRIC_L2 && metric != ASSAY_METRIC_COSINE) || !(target > 0.0)) {
+        (metric != ASSAY_METRIC_L2 && metric != ASSAY_METRIC_COSINE) || !(target > 0.0) ||
+        ld > (size_t)INT32_MAX || d > (size_t)INT32_MAX) {
         /* too few rows to gain anything, or arguments the exact builder reports */
         info.fallback = ASSAY__APPROX_FEW_ROWS;
         return exact_instead(ctx, x, n, d, ld, in_graph, k, metric, out, info);
     }
-    if (ld > (size_t)INT32_MAX || d > (size_t)INT32_MAX)
-        return assay__fail(ctx, ASSAY_E_UNSUPPORTED, "rows of %zu floats are too wide for BLAS",
-                           ld);
 
     knn_build b;
-    memset(&b, 0, sizeof b);
-    b.ctx = ctx;
-    b.K = ctx->k;
-    b.x = x;
-    b.n = n;
-    b.d = d;
-    b.ld = ld;
-    b.k = k;
-    b.metric = metric;
-    b.in_graph = in_graph;
-    b.lowp.prec = ASSAY_PRECISION_FP32;
+    assay__knn_build_init(&b, ctx, x, n, d, ld, in_graph, k, metric);
     ivf v;
     memset(&v, 0, sizeof v);
     v.b = &b;

@@ -49,6 +49,10 @@ typedef struct knn_build {
     knn_lowp lowp; /* the candidate pass's reduced-precision rows, when it has them */
 } knn_build;
 
+/* A build's fixed inputs, everything else zero (float32 candidates). */
+void assay__knn_build_init(knn_build *b, assay_ctx *ctx, const float *x, size_t n, size_t d,
+                           size_t ld, const uint8_t *in_graph, size_t k, assay_metric metric);
+
 /* Bound on |float distance - exact distance| for any pair involving row q, for distances
  * computed as the float32 kernels do (float dot products of any summation order, float norms):
  * the radius pass's distances. */
