@@ -521,10 +521,9 @@ typedef struct reply {
     int checked, have_result;
     int64_t status;
     uint64_t shared_bytes;
-    const char *msg;
-    size_t msg_len;
-    const unsigned char *payload;
-    size_t payload_len;
+    /* offsets into buf, not pointers: buf may still grow (realloc) after the result record */
+    size_t msg_off, msg_len;
+    size_t payload_off, payload_len;
     int malformed;
 } reply;
 
@@ -554,9 +553,9 @@ static void parse_records(assay_ctx *ctx, reply *r) {
                 r->malformed = 1;
                 return;
             }
-            r->msg = (const char *)d + 24;
+            r->msg_off = (size_t)(d + 24 - r->buf);
             r->msg_len = (size_t)mlen;
-            r->payload = d + 24 + mlen;
+            r->payload_off = r->msg_off + (size_t)mlen;
             r->payload_len = (size_t)(h[1] - 24 - mlen);
             r->have_result = 1;
         } else {
@@ -717,7 +716,8 @@ assay_status assay__sandbox_run(assay_ctx *ctx, const char *path, const char *wh
         int known = r.status > 0 && r.status <= ASSAY_E_INTERRUPTED;
         int nomem = r.status == ASSAY_E_NOMEM && lim.mem_bytes > 0;
         char msg[ASSAY_ERRMSG_MAX];
-        snprintf(msg, sizeof msg, "%.*s", (int)(r.msg_len < sizeof msg ? r.msg_len : 0), r.msg);
+        snprintf(msg, sizeof msg, "%.*s", (int)(r.msg_len < sizeof msg ? r.msg_len : 0),
+                 (const char *)r.buf + r.msg_off);
         if (!known)
             s = assay__fail(ctx, ASSAY_E_FORMAT, "%s: the %s sent a malformed reply: %s", path,
                             what, k_hostile);
@@ -760,7 +760,7 @@ assay_status assay__sandbox_run(assay_ctx *ctx, const char *path, const char *wh
             if (out->payload == NULL)
                 s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
             else {
-                memcpy(out->payload, r.payload, r.payload_len);
+                memcpy(out->payload, r.buf + r.payload_off, r.payload_len);
                 out->payload_len = r.payload_len;
             }
         }

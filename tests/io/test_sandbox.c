@@ -45,6 +45,18 @@ static assay_status child_ok(assay_ctx *ctx, assay__sandbox *sb, void *arg) {
     return assay__sandbox_put_str(sb, NULL);
 }
 
+/* A payload of *(size_t *)arg bytes, byte i = i * 13 mod 256. */
+static assay_status child_sized(assay_ctx *ctx, assay__sandbox *sb, void *arg) {
+    (void)ctx;
+    size_t n = *(const size_t *)arg;
+    unsigned char *b = malloc(n);
+    if (b == NULL) return ASSAY_E_NOMEM;
+    for (size_t i = 0; i < n; i++) b[i] = (unsigned char)(i * 13u);
+    assay_status s = assay__sandbox_put(sb, b, n);
+    free(b);
+    return s;
+}
+
 static assay_status child_crash(assay_ctx *ctx, assay__sandbox *sb, void *arg) {
     (void)ctx, (void)sb, (void)arg;
     raise(SIGSEGV);
@@ -123,6 +135,29 @@ static void test_reply_and_shared(void **state) {
     assert_int_equal(sn.done, 5);
     assert_int_equal(sn.total, 10);
     assay__sandbox_out_free(&out);
+    assay_ctx_destroy(ctx);
+}
+
+/* Replies that end just below the parent's buffer capacity: the buffer grows once more before
+ * EOF is read, and the reply must still be read from where it now is (it was read through a
+ * stale pointer before: a crash on 15,000-row Fashion-MNIST files). */
+static void test_reply_across_buffer_growth(void **state) {
+    (void)state;
+    assay_ctx *ctx = new_ctx();
+    static const size_t caps[] = {262144, 524288, 1048576};
+    static const size_t below[] = {40, 1000, 20000, 65000, 70000};
+    for (size_t c = 0; c < 3; c++)
+        for (size_t b = 0; b < 5; b++) {
+            size_t n = caps[c] - 40 - below[b];
+            assay__sandbox_out out;
+            assert_int_equal(assay__sandbox_run(ctx, "f.h5", "test reader", child_sized, &n, &out),
+                             ASSAY_OK);
+            assert_int_equal(out.payload_len, n);
+            for (size_t i = 0; i < n; i++)
+                if (out.payload[i] != (unsigned char)(i * 13u))
+                    fail_msg("payload of %zu bytes differs at byte %zu", n, i);
+            assay__sandbox_out_free(&out);
+        }
     assay_ctx_destroy(ctx);
 }
 
@@ -371,6 +406,7 @@ static void test_h5_image(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reply_and_shared),
+        cmocka_unit_test(test_reply_across_buffer_growth),
         cmocka_unit_test(test_crash_is_format),
         cmocka_unit_test(test_hang_is_format),
         cmocka_unit_test(test_child_error_passes_through),
