@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The per-class driver shared by the detectors that model each class on its own (spectral,
- * spectre, cluster, mahalanobis): it hands out the classes, keeps BLAS single-threaded while
- * classes run side by side on the context's threads, and turns a class's failure into one
+ * spectre, cluster, mahalanobis): it hands out the classes, keeps BLAS single-threaded (classes
+ * side by side on the context's threads, or one after another), and turns a class's failure into one
  * message naming the detector and the class. The detector keeps what is its own: the model of a
  * class (the task) and the tests and findings it derives from all classes afterwards. */
 #ifndef ASSAY_PER_CLASS_H
@@ -11,10 +11,10 @@
 
 typedef struct assay__per_class {
     const char *det; /* the detector's name, for messages */
-    /* 1: the classes are independent tasks on the context's threads, each calling BLAS (if at
-     * all) single-threaded, so threads never oversubscribe. 0: the classes run in class order
-     * on the calling thread and BLAS uses its own threads (for tasks that share scratch
-     * buffers). Either way the results are the same for every thread count. */
+    /* 1: the classes are independent tasks on the context's threads; 0: the classes run in
+     * class order on the calling thread (for tasks that share scratch buffers). Either way BLAS
+     * runs single-threaded (its own thread count changes OpenBLAS's last digits), so the
+     * results are the same for every --threads and OPENBLAS_NUM_THREADS. */
     int parallel;
     /* The work of class c, whose rows (in the graph, label declared) are rows[0..n). It may only
      * write what belongs to class c. Returns ASSAY_OK, ASSAY_E_NOMEM or ASSAY_E_BLAS. */
