@@ -75,7 +75,17 @@ typedef struct ivf {
     ivf_ws *ws;
     int workers;
     int fused;
+    pthread_mutex_t tick_lock; /* progress of the probe and candidate passes */
+    size_t ticks, n_ticks;
 } ivf;
+
+/* One block of the probe or candidate pass done: progress stage "knn". */
+static void tick(ivf *v) {
+    pthread_mutex_lock(&v->tick_lock);
+    v->ticks++;
+    assay__progress(v->b->ctx, "knn", v->ticks, v->n_ticks);
+    pthread_mutex_unlock(&v->tick_lock);
+}
 
 static size_t min_sz(size_t a, size_t b) {
     return a < b ? a : b;
@@ -244,6 +254,7 @@ static assay_status train(ivf *v) {
     assign_job a = {v, rows, T, list, dist};
     size_t tasks = (T + BLOCK - 1) / BLOCK;
     for (int step = 0; step < KMEANS_STEPS; step++) {
+        assay__progress(b->ctx, "knn-lists", (uint64_t)step, KMEANS_STEPS);
         if ((s = assay__parallel_for(b->ctx, tasks, v->workers, assign_task, &a)) != ASSAY_OK)
             goto done;
         memset(acc, 0, v->L * d * sizeof *acc);
@@ -270,6 +281,7 @@ static assay_status train(ivf *v) {
         }
         centroids_changed(v);
     }
+    assay__progress(b->ctx, "knn-lists", KMEANS_STEPS, KMEANS_STEPS);
 done:
     free(rows);
     free(list);
@@ -281,15 +293,12 @@ done:
 
 /* ---- probes and lists ---- */
 
-typedef struct probe_job {
-    ivf *v;
-} probe_job;
-
 static void probe_task(void *arg, size_t task, int worker) {
-    ivf *v = ((probe_job *)arg)->v;
+    ivf *v = arg;
     ivf_ws *w = &v->ws[worker];
     size_t u0 = task * BLOCK, m = min_sz(BLOCK, v->nu - u0);
     nearest_lists(v, w, v->use + u0, m, v->p, w->hd, w->hi, w->hr, v->probe + u0 * v->p);
+    tick(v);
 }
 
 /* Lists from the nearest probe of every row: counting sort, rows ascending within a list. */
@@ -335,18 +344,11 @@ static assay_status build_lists(ivf *v) {
 
 /* ---- the candidate pass ---- */
 
-typedef struct pass_job {
-    ivf *v;
-    size_t n_blocks, done;
-    pthread_mutex_t lock;
-} pass_job;
-
 /* One block of BLOCK rows in list order: every (list, row) probe pair, grouped by list; for
  * each list the rows that probe it are gathered (rows and heaps), compared with the list's rows,
  * and their heaps scattered back. */
 static void pass_task(void *arg, size_t task, int worker) {
-    pass_job *pj = arg;
-    ivf *v = pj->v;
+    ivf *v = arg;
     knn_build *b = v->b;
     ivf_ws *w = &v->ws[worker];
     size_t s0 = task * BLOCK, m = min_sz(BLOCK, v->nu - s0), p = v->p, kk = v->kk;
@@ -391,10 +393,7 @@ static void pass_task(void *arg, size_t task, int worker) {
             v->heaps.root[pos] = w->hr[q];
         }
     }
-    pthread_mutex_lock(&pj->lock);
-    pj->done++;
-    assay__progress(b->ctx, "knn", pj->done, pj->n_blocks);
-    pthread_mutex_unlock(&pj->lock);
+    tick(v);
 }
 
 /* ---- exact re-ranking ---- */
@@ -595,6 +594,7 @@ static void ivf_free(ivf *v) {
         free(x->cnt);
     }
     free(v->ws);
+    pthread_mutex_destroy(&v->tick_lock);
     free(v->use);
     free(v->cent);
     free(v->crowa);
@@ -673,6 +673,8 @@ assay_status assay__knn_build_approx(assay_ctx *ctx, const float *x, size_t n, s
     assay__knn_build_init(&b, ctx, x, n, d, ld, in_graph, k, metric);
     ivf v;
     memset(&v, 0, sizeof v);
+    if (pthread_mutex_init(&v.tick_lock, NULL) != 0)
+        return assay__fail(ctx, ASSAY_E_THREAD, "cannot create a mutex");
     v.b = &b;
     v.nu = nu;
     v.L = L;
@@ -737,8 +739,8 @@ assay_status assay__knn_build_approx(assay_ctx *ctx, const float *x, size_t n, s
         s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory for the approximate graph");
         goto done;
     }
-    probe_job pr = {&v};
-    if ((s = assay__parallel_for(ctx, nblocks, v.workers, probe_task, &pr)) != ASSAY_OK) goto done;
+    v.n_ticks = 2 * nblocks;
+    if ((s = assay__parallel_for(ctx, nblocks, v.workers, probe_task, &v)) != ASSAY_OK) goto done;
     if ((s = build_lists(&v)) != ASSAY_OK) goto done;
     v.heaps.kk = v.kk;
     v.heaps.dist = malloc(nu * v.kk * sizeof(float));
@@ -752,17 +754,7 @@ assay_status assay__knn_build_approx(assay_ctx *ctx, const float *x, size_t n, s
         goto done;
     }
     heap_init(v.heaps.dist, v.heaps.ids, v.heaps.root, nu, v.kk);
-    pass_job pj;
-    memset(&pj, 0, sizeof pj);
-    pj.v = &v;
-    pj.n_blocks = nblocks;
-    if (pthread_mutex_init(&pj.lock, NULL) != 0) {
-        s = assay__fail(ctx, ASSAY_E_THREAD, "cannot create a mutex");
-        goto done;
-    }
-    s = assay__parallel_for(ctx, nblocks, v.workers, pass_task, &pj);
-    pthread_mutex_destroy(&pj.lock);
-    if (s != ASSAY_OK) goto done;
+    if ((s = assay__parallel_for(ctx, nblocks, v.workers, pass_task, &v)) != ASSAY_OK) goto done;
     double t2 = assay__now();
     out->n = n;
     out->k = k;
