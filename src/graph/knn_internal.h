@@ -60,7 +60,7 @@ double assay__knn_error_bound(const knn_build *b, size_t q);
 
 /* The same for the candidate pass's distances beyond the per-pair term: the float32 bound, scaled
  * after a reduced-precision pass by how much larger quantised rows can be (knn_lowp.c). */
-double assay__knn_candidate_bound(const knn_build *b, size_t q);
+double assay__knn_lowp_finish_bound(const knn_build *b, size_t q);
 
 /* After a reduced-precision pass: T(q, y), the per-pair term the candidate tiles subtracted (so
  * a candidate's exact distance lies within [lower - E, lower + 2 T + E], E the bound above). */

@@ -251,7 +251,7 @@ double assay__knn_lowp_term(const knn_build *b, size_t q, size_t y) {
     return s;
 }
 
-double assay__knn_candidate_bound(const knn_build *b, size_t q) {
+double assay__knn_lowp_finish_bound(const knn_build *b, size_t q) {
     double e32 = assay__knn_error_bound(b, q);
     const knn_lowp *l = &b->lowp;
     if (l->prec == ASSAY_PRECISION_FP32) return e32;

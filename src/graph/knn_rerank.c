@@ -170,7 +170,7 @@ static int certify_lowp(const knn_build *b, size_t row, const float *hd, const i
         ids[c++] = hi[s];
     }
     assay__knn_sort_pairs(fd, ids, c);
-    double e = assay__knn_candidate_bound(b, row);
+    double e = assay__knn_lowp_finish_bound(b, row);
     for (size_t t = 0; t < c; t += 4) {
         if (have == k && fd[t] - e > bd[k - 1]) break;
         size_t cnt = c - t < 4 ? c - t : 4;

@@ -395,7 +395,7 @@ static void test_knn_every_precision_gives_the_same_graph(void **state) {
 }
 
 /* The bound is rigorous: every distance a reduced-precision tile gives, finished like the
- * candidate pass finishes it, is within assay__knn_candidate_bound of the exact one, for rows
+ * candidate pass finishes it, is within assay__knn_lowp_finish_bound of the exact one, for rows
  * built to make quantisation as bad as it gets (values at half a step, one huge coordinate,
  * mixed magnitudes). It is also not vacuous: below a tenth of the distances' scale. */
 static void test_knn_candidate_bound_holds(void **state) {
@@ -450,7 +450,7 @@ static void test_knn_candidate_bound_holds(void **state) {
                 assay__knn_lowp_lower(&b, lo, 0, n, 0, n);
                 double worst = 0.0, scale = 0.0, tsum = 0.0;
                 for (size_t i = 0; i < n; i++) {
-                    double e = assay__knn_candidate_bound(&b, i);
+                    double e = assay__knn_lowp_finish_bound(&b, i);
                     for (size_t j = 0; j < n; j++) {
                         double ex = assay__distance_exact(x + i * ld, x + j * ld, d, b.metric);
                         double tb = assay__knn_lowp_term(&b, i, j), err = fabs(t[i * n + j] - ex);
