@@ -162,15 +162,16 @@ ASSAY_API assay_status assay_detector_parse(const char *name, assay_detector *ou
 ASSAY_API assay_status assay_scan(assay_ctx *ctx, const assay_dataset *ds,
                                   const assay_scan_opts *opts, assay_result **out);
 
-/* Builds the exact neighbour graph assay_scan builds with the same k and metric (the same rows
- * left out) and writes it to the file `path` as HDF5 in the ann-benchmarks layout with assay's
- * attributes, among them the dataset digest (docs/reports.md, "graph.h5"). Only opts->k and
- * opts->metric are used; `opts` may be NULL. The file is written under a temporary name in the same
- * folder and renamed into place when complete: on failure nothing is left behind and an existing
- * file is untouched. `path` is only read during the call. Returns ASSAY_OK, ASSAY_E_INVAL (bad k or
- * metric, too few usable rows, `path` names a folder), ASSAY_E_IO (folder not writable, write
- * failed; the message names the file), ASSAY_E_NOMEM, ASSAY_E_THREAD, ASSAY_E_BLAS. Thread-safety:
- * as for the context. */
+/* Builds the neighbour graph assay_scan builds with the same k, metric and graph method (the
+ * same rows left out) and writes it to the file `path` as HDF5 in the ann-benchmarks layout with
+ * assay's attributes, among them the dataset digest and, for an approximate graph, its measured
+ * recall (docs/reports.md, "graph.h5"). Only opts->k, opts->metric, opts->graph_method and
+ * opts->approx_recall are used; `opts` may be NULL. The file is written under a temporary name in
+ * the same folder and renamed into place when complete: on failure nothing is left behind and an
+ * existing file is untouched. `path` is only read during the call. Returns ASSAY_OK, ASSAY_E_INVAL
+ * (bad k or metric, too few usable rows, `path` names a folder), ASSAY_E_IO (folder not writable,
+ * write failed; the message names the file), ASSAY_E_NOMEM, ASSAY_E_THREAD, ASSAY_E_BLAS.
+ * Thread-safety: as for the context. */
 ASSAY_API assay_status assay_graph_write(assay_ctx *ctx, const assay_dataset *ds,
                                          const assay_scan_opts *opts, const char *path);
 

@@ -44,11 +44,11 @@ static const cli_option k_own[] = {
      "ASSAY_PRECISION", "auto",
      "arithmetic of the neighbour graph's candidate pass; the graph is exact whatever it is "
      "(auto: int8 or bf16 where the CPU has native kernels, else fp32)"},
-    {"graph-method", 0, required_argument, "exact|approx", CLI_FOR_SCAN, CLI_SEC_SCAN,
-     OPT_GRAPH_METHOD, "ASSAY_GRAPH_METHOD", "exact",
+    {"graph-method", 0, required_argument, "exact|approx", IO, CLI_SEC_SCAN, OPT_GRAPH_METHOD,
+     "ASSAY_GRAPH_METHOD", "exact",
      "neighbour graph: exact, or approx (an inverted file for millions of rows; its recall@k is "
      "measured on a sample and reported)"},
-    {"approx-recall", 0, required_argument, "R", CLI_FOR_SCAN, CLI_SEC_SCAN, OPT_APPROX_RECALL,
+    {"approx-recall", 0, required_argument, "R", IO, CLI_SEC_SCAN, OPT_APPROX_RECALL,
      "ASSAY_APPROX_RECALL", "0.99",
      "with --graph-method approx: the recall@k the number of probed lists is chosen for, in "
      "(0, 1]"},

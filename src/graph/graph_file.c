@@ -79,6 +79,10 @@ assay_status assay_graph_write(assay_ctx *ctx, const assay_dataset *ds, const as
     if (o.k < 1) return assay__fail(ctx, ASSAY_E_INVAL, "-k must be at least 1, got %u", o.k);
     if (o.metric != ASSAY_METRIC_COSINE && o.metric != ASSAY_METRIC_L2)
         return assay__fail(ctx, ASSAY_E_INVAL, "unknown metric %d", (int)o.metric);
+    if ((o.graph_method != ASSAY_GRAPH_EXACT && o.graph_method != ASSAY_GRAPH_APPROX) ||
+        !(o.approx_recall >= 0.0 && o.approx_recall <= 1.0))
+        return assay__fail(ctx, ASSAY_E_INVAL, "unknown graph method %d or approx recall %g",
+                           (int)o.graph_method, o.approx_recall);
     char dir[PATH_MAX];
     const char *name;
     ASSAY_TRY(split_path(ctx, path, dir, sizeof dir, &name));
@@ -98,7 +102,11 @@ assay_status assay_graph_write(assay_ctx *ctx, const assay_dataset *ds, const as
     ASSAY_TRY(graph_rows(ctx, ds, o.k, o.metric, &in_graph));
     assay__graph g;
     memset(&g, 0, sizeof g);
-    s = assay__knn_build(ctx, ds->x, ds->n, ds->d, ds->ld, in_graph, o.k, o.metric, NULL, &g);
+    if (o.graph_method == ASSAY_GRAPH_APPROX)
+        s = assay__knn_build_approx(ctx, ds->x, ds->n, ds->d, ds->ld, in_graph, o.k, o.metric,
+                                    o.approx_recall > 0.0 ? o.approx_recall : 0.99, &g);
+    else
+        s = assay__knn_build(ctx, ds->x, ds->n, ds->d, ds->ld, in_graph, o.k, o.metric, NULL, &g);
     free(in_graph);
     if (s != ASSAY_OK) return s;
 
@@ -286,6 +294,8 @@ assay_status assay__graph_load_for_scan(assay_ctx *ctx, const assay_dataset *ds,
     if (s == ASSAY_OK) {
         memcpy(src->path, path, strlen(path) + 1);
         memcpy(src->tool, meta.tool, sizeof meta.tool);
+        src->approx = meta.approx;
+        src->approx_recall = meta.approx_recall;
         /* The digest recorded in the report is of the file as it is now; it was just read. */
         s = hash_file(ctx, path, src);
     }

@@ -13,7 +13,9 @@ typedef struct assay__graph_source {
     char *path; /* as given; owned */
     uint64_t bytes;
     unsigned char sha256[32];
-    char tool[64]; /* the file's `tool` attribute ("assay 0.1.0"), "" if absent */
+    char tool[64];        /* the file's `tool` attribute ("assay 0.1.0"), "" if absent */
+    int approx;           /* built by --graph-method approx */
+    double approx_recall; /* its measured recall@k then (NaN if not recorded) */
 } assay__graph_source;
 
 /* Reads the graph file o->graph_path into *g and *src after checking that it was built for this

@@ -98,7 +98,8 @@ static herr_t write_matrix(hid_t file, const char *name, hid_t ftype, hid_t mtyp
 
 static assay_status write_all(assay_ctx *ctx, const char *path, const char *display,
                               const assay__graph *g, const unsigned char digest[32]) {
-    char hex[65], tool[64];
+    char hex[65], tool[64], recall[32];
+    snprintf(recall, sizeof recall, "%.4f", g->approx.recall);
     assay__hex32(digest, hex);
     snprintf(tool, sizeof tool, "assay %s", assay_version());
     const int m = g->metric == ASSAY_METRIC_L2 ? 1 : 0;
@@ -124,7 +125,9 @@ static assay_status write_all(assay_ctx *ctx, const char *path, const char *disp
              write_int_attr(root, "k", (int64_t)g->k) < 0 ||
              write_int_attr(root, "n_rows", (int64_t)g->n) < 0 ||
              write_int_attr(root, "rows_in_graph", (int64_t)in_graph) < 0 ||
-             write_str_attr(root, "dataset_sha256", hex) < 0)
+             write_str_attr(root, "dataset_sha256", hex) < 0 ||
+             write_str_attr(root, "graph_method", g->approx.used ? "approx" : "exact") < 0 ||
+             (g->approx.used && write_str_attr(root, "approx_recall", recall) < 0))
         failed = "cannot write the attributes";
     assay_status s = failed ? h5_fail(ctx, display, ASSAY_E_IO, failed) : ASSAY_OK;
     close_id(&root, H5Gclose);
@@ -326,6 +329,26 @@ static assay_status read_meta(assay__graph_h5 *h) {
         return assay__fail(h->ctx, ASSAY_E_FORMAT,
                            "%s: attribute 'dataset_sha256' is not 64 hexadecimal digits", h->path);
     ASSAY_TRY(read_str_attr(h, "tool", m->tool, sizeof m->tool, &present));
+    /* Written since issue 17; absent means exact. */
+    ASSAY_TRY(read_str_attr(h, "graph_method", buf, sizeof buf, &present));
+    assay_graph_method gm = ASSAY_GRAPH_EXACT;
+    if (present && assay_graph_method_parse(buf, &gm) != ASSAY_OK)
+        return assay__fail(h->ctx, ASSAY_E_FORMAT,
+                           "%s: attribute 'graph_method' = '%.64s'; expected exact or approx",
+                           h->path, buf);
+    m->approx = gm == ASSAY_GRAPH_APPROX;
+    m->approx_recall = NAN;
+    ASSAY_TRY(read_str_attr(h, "approx_recall", buf, sizeof buf, &present));
+    if (present) {
+        char *end = NULL;
+        double r = strtod(buf, &end);
+        if (end == buf || *end != '\0' || !(r >= 0.0 && r <= 1.0))
+            return assay__fail(h->ctx, ASSAY_E_FORMAT,
+                               "%s: attribute 'approx_recall' = '%.64s'; expected a number in "
+                               "[0, 1]",
+                               h->path, buf);
+        m->approx_recall = r;
+    }
     return ASSAY_OK;
 }
 

@@ -19,6 +19,8 @@ typedef struct assay__graph_meta {
     unsigned char
         dataset_digest[32]; /* dataset_sha256: the digest of the dataset it was built for */
     char tool[64];          /* who wrote it ("assay 0.1.0"), "" when absent */
+    int approx;             /* graph_method = "approx" (absent: exact) */
+    double approx_recall;   /* its recall@k as measured when built; NaN when absent */
 } assay__graph_meta;
 
 /* Writes graph `g` built for the dataset with digest `digest` to `path` (created or truncated;

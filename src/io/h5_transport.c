@@ -3,6 +3,7 @@
  * what it read; the parent takes the float matrix over as shared memory (zero-copy) and copies
  * the columns, checking every count and length it is sent as it would check a file. */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -268,7 +269,8 @@ assay_status assay__graph_h5_load(assay_ctx *ctx, const char *path, assay__graph
     memcpy(&m, pm, sizeof m);
     if (m.k == 0 || m.n_rows <= m.k ||
         (m.metric != ASSAY_METRIC_COSINE && m.metric != ASSAY_METRIC_L2) ||
-        memchr(m.tool, '\0', sizeof m.tool) == NULL ||
+        memchr(m.tool, '\0', sizeof m.tool) == NULL || (m.approx != 0 && m.approx != 1) ||
+        !(isnan(m.approx_recall) || (m.approx_recall >= 0.0 && m.approx_recall <= 1.0)) ||
         assay__mul_overflows(m.n_rows, m.k, &cells) ||
         assay__mul_overflows(cells, sizeof(int64_t), &ib) ||
         assay__mul_overflows(cells, sizeof(float), &db) || !assay__sandbox_get_bytes(&r, ib, &pi) ||

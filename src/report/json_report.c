@@ -307,9 +307,12 @@ static json_t *graph_json(const assay_result *res) {
     }
     char hex[65];
     assay__hex32(g->sha256, hex);
-    return json_pack("{s:s, s:o, s:I, s:s, s:s, s:o}", "source", "file", "path",
-                     assay__json_str(g->path), "bytes", (json_int_t)g->bytes, "sha256", hex,
-                     "format", ASSAY__GRAPH_FORMAT, "written_by", assay__json_str(g->tool));
+    json_t *o = json_pack("{s:s, s:o, s:I, s:s, s:s, s:o, s:s}", "source", "file", "path",
+                          assay__json_str(g->path), "bytes", (json_int_t)g->bytes, "sha256", hex,
+                          "format", ASSAY__GRAPH_FORMAT, "written_by", assay__json_str(g->tool),
+                          "method", g->approx ? "approx" : "exact");
+    if (g->approx) json_object_set_new(o, "approx_recall", assay__json_num(g->approx_recall));
+    return o;
 }
 
 static json_t *evaluation_json(const assay_result *res) {

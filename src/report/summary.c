@@ -99,9 +99,12 @@ static void write_summary(const assay_dataset *ds, const assay_result *res, cons
             memory ? "" : " (", memory ? "" : assay_format_name(ds->format), memory ? "" : ")",
             ds->n, ds->d, ds->n_classes);
     if (res->graph_file.path != NULL)
-        fprintf(fp, "  neighbour graph: k=%u, %s, %zu rows, read from %s and checked in %.2f s\n",
-                res->opts.k, assay_metric_name(res->opts.metric), res->n_in_graph,
-                res->graph_file.path, res->t_knn);
+        fprintf(
+            fp, "  neighbour graph: k=%u, %s, %zu rows, read from %s and checked in %.2f s%s%s%s\n",
+            res->opts.k, assay_metric_name(res->opts.metric), res->n_in_graph, res->graph_file.path,
+            res->t_knn, res->graph_file.approx ? " (approximate; recall@k when built: " : "",
+            res->graph_file.approx ? assay__num(res->graph_file.approx_recall).s : "",
+            res->graph_file.approx ? ")" : "");
     else if (res->graph.approx.used)
         fprintf(fp,
                 "  neighbour graph: k=%u, %s, %zu rows, %.2f s on %d thread%s, approximate (%u of "

@@ -451,6 +451,65 @@ static void test_graph_file_scan_reuses_graph(void **state) {
     }
 }
 
+/* An approximate graph written by assay_graph_write (--graph-method approx): the file says so
+ * (graph_method, approx_recall), a scan reusing it reports it and gets the same lists as the
+ * scan that built it; a damaged graph_method or approx_recall is refused by name. */
+static void test_graph_file_approx_graph(void **state) {
+    assay_ctx *ctx = *state;
+    char data[1024], graph[1024], path[1024];
+    tu_path(data, sizeof data, "graph_approx_data.h5");
+    tu_path(graph, sizeof graph, "graph_approx.h5");
+    tu_path(path, sizeof path, "graph_approx_bad.h5");
+    datagen_synth_opts d = DATAGEN_SYNTH_OPTS_INIT;
+    d.n = 3000; /* 40 separated classes: an inverted file pays */
+    d.d = 8;
+    d.classes = 40;
+    d.separation = 12.0;
+    tu_write_synth(&d, DATAGEN_FORMAT_H5, data, NULL, NULL);
+    assay_scan_opts o = ASSAY_SCAN_OPTS_INIT;
+    o.k = 7;
+    o.graph_method = ASSAY_GRAPH_APPROX;
+    o.approx_recall = 0.95;
+    assay_dataset *ds = NULL, *ds2 = NULL;
+    assay_result *built = NULL, *reused = NULL;
+    scan_file(ctx, data, &o, &built, &ds);
+    assert_true(built->graph.approx.used);
+    unlink(graph);
+    assert_int_equal(assay_graph_write(ctx, ds, &o, graph), ASSAY_OK);
+    assay__graph_meta meta;
+    assay__graph g;
+    assert_int_equal(read_graph(ctx, graph, &meta, &g), ASSAY_OK);
+    assert_true(meta.approx);
+    assert_true(meta.approx_recall >= 0.9 && meta.approx_recall <= 1.0);
+    assert_memory_equal(g.ids, built->graph.ids, g.n * g.k * sizeof *g.ids);
+    assay__graph_free(&g);
+    o.graph_path = graph;
+    o.graph_method = ASSAY_GRAPH_EXACT; /* ignored with a graph file */
+    scan_file(ctx, data, &o, &reused, &ds2);
+    assert_true(reused->graph_file.approx);
+    assert_true(reused->graph_file.approx_recall == meta.approx_recall);
+    assert_int_equal(assay_result_flagged_count(built), assay_result_flagged_count(reused));
+    assay_result_destroy(built);
+    assay_result_destroy(reused);
+    assay_dataset_destroy(ds);
+    assay_dataset_destroy(ds2);
+
+    copy_file(graph, path);
+    set_str_attr(path, "graph_method", "ivf", 0);
+    expect_read_error(ctx, path, "attribute 'graph_method' = 'ivf'; expected exact or approx");
+    copy_file(graph, path);
+    set_str_attr(path, "approx_recall", "1.5", 1);
+    expect_read_error(ctx, path, "attribute 'approx_recall' = '1.5'");
+    /* an exact file says exact; without the attribute (older files) it is exact too */
+    copy_file(graph, path);
+    del_attr(path, "graph_method");
+    del_attr(path, "approx_recall");
+    assert_int_equal(read_graph(ctx, path, &meta, &g), ASSAY_OK);
+    assert_false(meta.approx);
+    assert_true(isnan(meta.approx_recall));
+    assay__graph_free(&g);
+}
+
 static void expect_scan_error(assay_ctx *ctx, const assay_dataset *ds, const assay_scan_opts *o,
                               const char *needle) {
     assay_result *res = (assay_result *)1;
@@ -876,6 +935,7 @@ int main(void) {
         cmocka_unit_test(test_graph_file_attributes_refused),
         cmocka_unit_test(test_graph_file_damaged_files),
         cmocka_unit_test(test_graph_file_scan_reuses_graph),
+        cmocka_unit_test(test_graph_file_approx_graph),
         cmocka_unit_test(test_graph_file_scan_refuses_mismatches),
         cmocka_unit_test(test_graph_file_scan_refuses_row_it_leaves_out),
         cmocka_unit_test(test_graph_file_write_errors_leave_nothing),
