@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The per-class driver shared by the detectors that model each class on its own (spectral,
  * spectre, cluster, mahalanobis): it hands out the classes, keeps BLAS single-threaded (classes
- * side by side on the context's threads, or one after another), and turns a class's failure into one
- * message naming the detector and the class. The detector keeps what is its own: the model of a
+ * side by side on the context's threads, or one after another), and turns a class's failure into
+ * one message naming the detector and the class. The detector keeps what is its own: the model of a
  * class (the task) and the tests and findings it derives from all classes afterwards. */
 #ifndef ASSAY_PER_CLASS_H
 #define ASSAY_PER_CLASS_H
