@@ -40,7 +40,6 @@ static const int64_t NEVER_SELF = INT64_MIN / 2; /* heap base that matches no id
 
 typedef struct ivf_ws {
     float *tile; /* BLOCK x CHUNK (gemm), or d x (CHUNK + 16) transposed rows (fused) */
-    float *gath; /* CHUNK x d gathered base rows (gemm) */
     float *q;    /* BLOCK x d gathered query rows */
     float *qa;   /* BLOCK: their norms */
     float *ba;   /* CHUNK: base norms */
@@ -100,12 +99,12 @@ static void heap_init(float *hd, int32_t *hi, float *hr, size_t rows, size_t kk)
 }
 
 /* Offers the distances from m gathered query rows (w->q, w->qa) to nb base rows to heap h (row i
- * for query i), with ids j0 + c. Base row c is base + c * ldb, or base + idx[c] * ldb; its norm
- * ba_all at the same index, its penalty pen_all there (NULL: 0). With bt, the fused kernel reads
- * the base rows already transposed there (column c of a d x ldbt matrix). */
+ * for query i), with ids j0 + c. Base row c is base + c * ldb, its norm ba_all[c], its penalty
+ * pen_all[c] (NULL: 0). With bt, the fused kernel reads the base rows already transposed there
+ * (column c of a d x ldbt matrix); without, each chunk is transposed here. */
 static void offer(const ivf *v, ivf_ws *w, size_t m, const float *base, size_t ldb,
-                  const int32_t *idx, const float *ba_all, const float *pen_all, size_t nb,
-                  int64_t j0, assay_topk *h, const float *bt, size_t ldbt_pre) {
+                  const float *ba_all, const float *pen_all, size_t nb, int64_t j0, assay_topk *h,
+                  const float *bt, size_t ldbt_pre) {
     const knn_build *b = v->b;
     const assay_kernels *K = b->K;
     size_t d = b->d;
@@ -113,9 +112,8 @@ static void offer(const ivf *v, ivf_ws *w, size_t m, const float *base, size_t l
     for (size_t c0 = 0; c0 < nb; c0 += CHUNK) {
         size_t nc = min_sz(CHUNK, nb - c0);
         for (size_t r = 0; r < nc; r++) {
-            size_t at = idx ? (size_t)idx[c0 + r] : c0 + r;
-            w->ba[r] = ba_all[at];
-            w->bpen[r] = pen_all ? pen_all[at] : 0.0f;
+            w->ba[r] = ba_all[c0 + r];
+            w->bpen[r] = pen_all ? pen_all[c0 + r] : 0.0f;
         }
         if (v->fused && bt != NULL) {
             K->fused_tile(cosine, w->q, d, bt + c0, ldbt_pre, m, nc, d, w->qa, w->ba, v->zeros,
@@ -125,23 +123,16 @@ static void offer(const ivf *v, ivf_ws *w, size_t m, const float *base, size_t l
         if (v->fused) {
             size_t ldbt = CHUNK + 16;
             for (size_t r = 0; r < nc; r++) {
-                const float *src = base + (idx ? (size_t)idx[c0 + r] : c0 + r) * ldb;
+                const float *src = base + (c0 + r) * ldb;
                 for (size_t c = 0; c < d; c++) w->tile[c * ldbt + r] = src[c];
             }
             K->fused_tile(cosine, w->q, d, w->tile, ldbt, m, nc, d, w->qa, w->ba, v->zeros, w->bpen,
                           j0 + (int64_t)c0, h, NULL);
             continue;
         }
-        const float *bp = base + c0 * ldb;
-        size_t lb = ldb;
-        if (idx) {
-            for (size_t r = 0; r < nc; r++)
-                memcpy(w->gath + r * d, base + (size_t)idx[c0 + r] * ldb, d * sizeof(float));
-            bp = w->gath;
-            lb = d;
-        }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)nc, (int)d,
-                    cosine ? 1.0f : -2.0f, w->q, (int)d, bp, (int)lb, 0.0f, w->tile, (int)nc);
+                    cosine ? 1.0f : -2.0f, w->q, (int)d, base + c0 * ldb, (int)ldb, 0.0f, w->tile,
+                    (int)nc);
         if (cosine)
             K->tile_cos(w->tile, nc, m, nc, w->qa, w->ba, v->zeros, w->bpen);
         else
@@ -168,13 +159,11 @@ static void nearest_lists(const ivf *v, ivf_ws *w, const int32_t *rows, size_t m
     gather_queries(v, w, rows, m);
     heap_init(hd, hi, hr, m, want);
     assay_topk h = {hd, hi, hr, want, NEVER_SELF};
-    offer(v, w, m, v->cent, v->b->d, NULL, v->crowa, NULL, v->L, 0, &h, v->ct, v->L);
+    offer(v, w, m, v->cent, v->b->d, v->crowa, NULL, v->L, 0, &h, v->ct, v->L);
     for (size_t i = 0; i < m; i++) {
         /* heap order -> sorted, by (distance, list) */
-        double dd[MAX_PROBES + 1];
-        int64_t ii[MAX_PROBES + 1];
-        double *pd = want <= MAX_PROBES ? dd : w->ed;
-        int64_t *pi = want <= MAX_PROBES ? ii : w->eid;
+        double *pd = w->ed; /* want <= the heap scratch's size (ws_alloc) */
+        int64_t *pi = w->eid;
         for (size_t t = 0; t < want; t++) {
             pd[t] = hd[i * want + t];
             pi[t] = hi[i * want + t];
@@ -384,7 +373,7 @@ static void pass_task(void *arg, size_t task, int worker) {
         assay_topk h = {w->hd, w->hi, w->hr, kk, NEVER_SELF};
         /* base rows: the list's rows; ids: their positions in list order */
         size_t nl = v->off[l + 1] - v->off[l];
-        offer(v, w, mq, v->xl + v->off[l] * b->d, b->d, NULL, v->lrowa + v->off[l], NULL, nl,
+        offer(v, w, mq, v->xl + v->off[l] * b->d, b->d, v->lrowa + v->off[l], NULL, nl,
               (int64_t)v->off[l], &h, v->xl + v->off[l] * b->d, nl);
         for (size_t q = 0; q < mq; q++) {
             size_t pos = s0 + (size_t)w->sel[a + q];
@@ -401,9 +390,8 @@ static void pass_task(void *arg, size_t task, int worker) {
 /* Turns one row's heap (ids in list order when map != NULL, else rows) into its k nearest in
  * double precision, ties by the lower row: out_ids/out_dist (out_dist may be NULL). Returns the
  * number of candidates other than the row itself (the list is complete when >= k). */
-static size_t finish_list(const ivf *v, ivf_ws *w, size_t row, const float *hd, const int32_t *hi,
+static size_t finish_list(const ivf *v, ivf_ws *w, size_t row, const int32_t *hi,
                           const int32_t *map, int64_t *out_ids, float *out_dist) {
-    (void)hd;
     const knn_build *b = v->b;
     size_t c = 0;
     for (size_t t = 0; t < v->kk; t++) {
@@ -439,10 +427,10 @@ static void brute_task(void *arg, size_t task, int worker) {
     gather_queries(v, w, bj->rows + r0, m);
     heap_init(w->hd, w->hi, w->hr, m, kk);
     assay_topk h = {w->hd, w->hi, w->hr, kk, NEVER_SELF};
-    offer(v, w, m, b->x, b->ld, NULL, b->rowa, b->pen, b->n, 0, &h, NULL, 0);
+    offer(v, w, m, b->x, b->ld, b->rowa, b->pen, b->n, 0, &h, NULL, 0);
     for (size_t i = 0; i < m; i++)
-        finish_list(v, w, (size_t)bj->rows[r0 + i], w->hd + i * kk, w->hi + i * kk, NULL,
-                    bj->ids + (r0 + i) * b->k, bj->dist ? bj->dist + (r0 + i) * b->k : NULL);
+        finish_list(v, w, (size_t)bj->rows[r0 + i], w->hi + i * kk, NULL, bj->ids + (r0 + i) * b->k,
+                    bj->dist ? bj->dist + (r0 + i) * b->k : NULL);
 }
 
 static assay_status brute(ivf *v, const int32_t *rows, size_t n, int64_t *ids, float *dist) {
@@ -568,9 +556,8 @@ static void finish_task(void *arg, size_t task, int worker) {
     size_t k = v->b->k, p0 = task * BLOCK, p1 = min_sz(p0 + BLOCK, v->nu);
     for (size_t pos = p0; pos < p1; pos++) {
         size_t row = (size_t)v->lrow[pos];
-        size_t c = finish_list(v, &v->ws[worker], row, v->heaps.dist + pos * v->kk,
-                               v->heaps.ids + pos * v->kk, v->lrow, f->out->ids + row * k,
-                               f->out->dist + row * k);
+        size_t c = finish_list(v, &v->ws[worker], row, v->heaps.ids + pos * v->kk, v->lrow,
+                               f->out->ids + row * k, f->out->dist + row * k);
         f->short_list[pos] = c < k;
     }
 }
@@ -579,7 +566,6 @@ static void ivf_free(ivf *v) {
     for (int w = 0; v->ws != NULL && w < v->workers; w++) {
         ivf_ws *x = &v->ws[w];
         free(x->tile);
-        free(x->gath);
         free(x->q);
         free(x->qa);
         free(x->ba);
@@ -619,7 +605,6 @@ static int ws_alloc(ivf *v, size_t pmax) {
     for (int i = 0; i < v->workers; i++) {
         ivf_ws *w = &v->ws[i];
         w->tile = assay__aligned_alloc(tile * sizeof(float));
-        w->gath = v->fused ? NULL : assay__aligned_alloc((size_t)CHUNK * d * sizeof(float));
         w->q = assay__aligned_alloc((size_t)BLOCK * d * sizeof(float));
         w->qa = malloc(BLOCK * sizeof(float));
         w->ba = malloc(CHUNK * sizeof(float));
@@ -632,8 +617,8 @@ static int ws_alloc(ivf *v, size_t pmax) {
         w->mark = malloc(v->L * sizeof(int32_t));
         w->sel = malloc((size_t)BLOCK * pmax * sizeof(int32_t));
         w->cnt = malloc((v->L + 1) * sizeof(int32_t));
-        if (!w->tile || (!v->fused && !w->gath) || !w->q || !w->qa || !w->ba || !w->bpen ||
-            !w->hd || !w->hi || !w->hr || !w->ed || !w->eid || !w->mark || !w->sel || !w->cnt)
+        if (!w->tile || !w->q || !w->qa || !w->ba || !w->bpen || !w->hd || !w->hi || !w->hr ||
+            !w->ed || !w->eid || !w->mark || !w->sel || !w->cnt)
             return -1;
     }
     return 0;
