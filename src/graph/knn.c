@@ -52,6 +52,7 @@ typedef struct pair_job {
     size_t (*pairs)[2]; /* every pair, in the circle method's round order */
     size_t n_pairs, next, done;
     uint8_t *started, *busy;
+    uint8_t *query; /* blocks holding rows whose lists are built (all but in a shard) */
     pthread_mutex_t lock;
     pthread_cond_t freed;
     pair_ws *ws;
@@ -82,7 +83,8 @@ static void run_pair(pair_job *p, size_t task, int worker) {
     block_range(p, bi, &i0, &m);
     block_range(p, bj, &j0, &n);
     assay_topk rows = heap_view(b, i0), cols = heap_view(b, j0);
-    assay_topk *other = bi == bj ? NULL : &cols; /* a diagonal tile already holds both sides */
+    /* a diagonal tile already holds both sides; a block outside a shard gets no offers */
+    assay_topk *other = bi == bj || !p->query[bj] ? NULL : &cols;
     float *buf = p->ws[worker].buf;
     const float *xi = b->x + i0 * b->ld, *xj = b->x + j0 * b->ld;
     int cosine = b->metric == ASSAY_METRIC_COSINE;
@@ -132,7 +134,8 @@ static size_t take_pair(pair_job *p) {
             size_t a = p->pairs[t][0], c = p->pairs[t][1];
             if (p->started[t] || p->busy[a] || p->busy[c]) continue;
             p->started[t] = 1;
-            p->busy[a] = p->busy[c] = 1;
+            p->busy[a] = 1;
+            p->busy[c] = p->query[c]; /* a block outside a shard is only read */
             return t;
         }
         /* Every pair in reach conflicts with a running one, which will free its blocks. */
@@ -168,10 +171,11 @@ static assay_status candidate_pass(knn_build *b, size_t block, int fused) {
     p.pairs = malloc(p.n_pairs * sizeof *p.pairs);
     p.started = calloc(p.n_pairs, 1);
     p.busy = calloc(nb, 1);
+    p.query = calloc(nb, 1);
     p.ws = calloc((size_t)b->workers, sizeof *p.ws);
     assay_status s = ASSAY_OK;
     int sync = 0;
-    if (p.pairs == NULL || p.started == NULL || p.busy == NULL || p.ws == NULL) {
+    if (p.pairs == NULL || p.started == NULL || p.busy == NULL || p.query == NULL || p.ws == NULL) {
         s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory for the neighbour graph");
         goto done;
     }
@@ -183,12 +187,29 @@ static assay_status candidate_pass(knn_build *b, size_t block, int fused) {
             goto done;
         }
     }
+    for (size_t blk = 0; blk < nb; blk++)
+        p.query[blk] = blk * block < b->q1 && (blk + 1) * block > b->q0;
     /* The diagonal tiles first (each touches one block), then the circle method's rounds, whose
-     * pairs are disjoint within a round. */
+     * pairs are disjoint within a round. A shard keeps the pairs that touch one of its blocks,
+     * that block first (the tile's rows). */
     size_t cnt = 0;
-    for (size_t blk = 0; blk < nb; blk++, cnt++) p.pairs[cnt][0] = p.pairs[cnt][1] = blk;
+    for (size_t blk = 0; blk < nb; blk++)
+        if (p.query[blk]) {
+            p.pairs[cnt][0] = p.pairs[cnt][1] = blk;
+            cnt++;
+        }
     size_t P = nb + (nb & 1);
-    for (size_t r = 0; P >= 2 && r < P - 1; r++) cnt += round_pairs(nb, r, p.pairs + cnt);
+    for (size_t r = 0; P >= 2 && r < P - 1; r++) {
+        size_t base = cnt, got = round_pairs(nb, r, p.pairs + base);
+        for (size_t t = 0; t < got; t++) {
+            size_t a = p.pairs[base + t][0], c = p.pairs[base + t][1];
+            if (!p.query[a] && !p.query[c]) continue;
+            p.pairs[cnt][0] = p.query[a] ? a : c;
+            p.pairs[cnt][1] = p.query[a] ? c : a;
+            cnt++;
+        }
+    }
+    p.n_pairs = cnt;
     if (pthread_mutex_init(&p.lock, NULL) != 0) {
         s = assay__fail(ctx, ASSAY_E_THREAD, "cannot create a mutex");
         goto done;
@@ -210,6 +231,7 @@ done:
     free(p.pairs);
     free(p.started);
     free(p.busy);
+    free(p.query);
     return s;
 }
 
@@ -225,13 +247,25 @@ void assay__knn_build_init(knn_build *b, assay_ctx *ctx, const float *x, size_t 
     b->k = k;
     b->metric = metric;
     b->in_graph = in_graph;
+    b->q0 = 0;
+    b->q1 = n;
     b->lowp.prec = ASSAY_PRECISION_FP32;
 }
 
 assay_status assay__knn_build(assay_ctx *ctx, const float *x, size_t n, size_t d, size_t ld,
                               const uint8_t *in_graph, size_t k, assay_metric metric,
                               const assay__knn_tiles *tiles, assay__graph *out) {
+    return assay__knn_build_rows(ctx, x, n, d, ld, in_graph, k, metric, 0, n, tiles, out);
+}
+
+assay_status assay__knn_build_rows(assay_ctx *ctx, const float *x, size_t n, size_t d, size_t ld,
+                                   const uint8_t *in_graph, size_t k, assay_metric metric,
+                                   size_t row0, size_t row1, const assay__knn_tiles *tiles,
+                                   assay__graph *out) {
     memset(out, 0, sizeof *out);
+    if (row0 > row1 || row1 > n)
+        return assay__fail(ctx, ASSAY_E_INVAL, "rows [%zu, %zu) are not within the %zu rows", row0,
+                           row1, n);
     if (k == 0) return assay__fail(ctx, ASSAY_E_INVAL, "k must be at least 1");
     if (metric != ASSAY_METRIC_L2 && metric != ASSAY_METRIC_COSINE)
         return assay__fail(ctx, ASSAY_E_INVAL, "unknown metric %d", (int)metric);
@@ -251,6 +285,8 @@ assay_status assay__knn_build(assay_ctx *ctx, const float *x, size_t n, size_t d
 
     knn_build b;
     assay__knn_build_init(&b, ctx, x, n, d, ld, in_graph, k, metric);
+    b.q0 = row0;
+    b.q1 = row1;
     size_t block = tiles && tiles->query_rows ? tiles->query_rows : DEFAULT_BLOCK_ROWS;
     b.base_rows = tiles && tiles->base_rows ? tiles->base_rows : DEFAULT_BASE_ROWS;
     size_t fused_max_d = DEFAULT_FUSED_MAX_D;

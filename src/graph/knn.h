@@ -30,6 +30,15 @@ assay_status assay__knn_build(assay_ctx *ctx, const float *x, size_t n, size_t d
                               const uint8_t *in_graph, size_t k, assay_metric metric,
                               const assay__knn_tiles *tiles, assay__graph *out);
 
+/* assay__knn_build for the lists of rows [row0, row1) only (a shard, assay scan --shard): every
+ * row in the graph is still a candidate neighbour, and those lists are the ones assay__knn_build
+ * gives. The other rows of *out have ids -1 and distances NaN; out->n_certified and the other
+ * counts are of the built rows. Tiles touching no row of the range are skipped. */
+assay_status assay__knn_build_rows(assay_ctx *ctx, const float *x, size_t n, size_t d, size_t ld,
+                                   const uint8_t *in_graph, size_t k, assay_metric metric,
+                                   size_t row0, size_t row1, const assay__knn_tiles *tiles,
+                                   assay__graph *out);
+
 /* The approximate graph (--graph-method approx, knn_approx.c): an inverted file whose probe
  * count is chosen so that a pilot sample reaches recall@k `target`, candidates re-ranked in
  * double precision, recall measured on a disjoint sample (out->approx). Builds the exact graph

@@ -38,6 +38,8 @@ typedef struct knn_build {
     const assay_kernels *K;
     const float *x;
     size_t n, d, ld, k;
+    size_t q0, q1; /* the rows whose lists are built (a shard); every row in the graph is a
+                      candidate neighbour */
     assay_metric metric;
     const uint8_t *in_graph;
     const float *rowa; /* l2: squared norms; cosine: reciprocal norms (0 for zero rows) */

@@ -137,6 +137,14 @@ static void write_list(const rerank_job *j, size_t row, const double *dd, const 
     }
 }
 
+/* A row out of the graph, or outside a shard's rows: no list. */
+static void clear_list(const rerank_job *j, size_t row) {
+    for (size_t c = 0; c < j->b->k; c++) {
+        j->out->ids[row * j->b->k + c] = -1;
+        j->out->dist[row * j->b->k + c] = NAN;
+    }
+}
+
 static double exact(const knn_build *b, size_t row, int64_t id) {
     return assay__distance_exact(b->x + row * b->ld, b->x + (size_t)id * b->ld, b->d, b->metric);
 }
@@ -285,17 +293,14 @@ static int finish_row(rerank_job *j, size_t row, double *fd, double *ed, int64_t
 static void finish_task(void *arg, size_t task, int worker) {
     rerank_job *j = arg;
     const knn_build *b = j->b;
-    size_t r0 = task * FINISH_ROWS, r1 = r0 + FINISH_ROWS;
-    if (r1 > b->n) r1 = b->n;
+    size_t r0 = b->q0 + task * FINISH_ROWS, r1 = r0 + FINISH_ROWS;
+    if (r1 > b->q1) r1 = b->q1;
     double *fd = j->ws[worker].fd, *ed = j->ws[worker].ed;
     int64_t *ids = j->ws[worker].ids;
     for (size_t row = r0; row < r1; row++) {
         j->radius[row] = 0.0;
         if (!b->in_graph[row]) {
-            for (size_t c = 0; c < b->k; c++) {
-                j->out->ids[row * b->k + c] = -1;
-                j->out->dist[row * b->k + c] = NAN;
-            }
+            clear_list(j, row);
             continue;
         }
         if (b->lowp.prec != ASSAY_PRECISION_FP32)
@@ -388,7 +393,7 @@ assay_status assay__knn_rerank(knn_build *b, assay__graph *out) {
     j.cap = RADIUS_CAP > b->heaps.kk ? RADIUS_CAP : b->heaps.kk;
     out->ids = malloc(nk * sizeof *out->ids);
     out->dist = malloc(nk * sizeof *out->dist);
-    j.radius = malloc(b->n * sizeof *j.radius);
+    j.radius = calloc(b->n ? b->n : 1, sizeof *j.radius);
     j.ws = calloc((size_t)b->workers, sizeof *j.ws);
     j.tiles = calloc((size_t)b->workers, sizeof *j.tiles);
     j.cand = calloc((size_t)b->workers, sizeof *j.cand);
@@ -403,8 +408,10 @@ assay_status assay__knn_rerank(knn_build *b, assay__graph *out) {
         j.ws[w].bi = malloc((b->k + 4) * sizeof(int64_t));
         if (!j.ws[w].fd || !j.ws[w].ed || !j.ws[w].ids || !j.ws[w].bd || !j.ws[w].bi) goto nomem;
     }
-    s = assay__parallel_for(ctx, (b->n + FINISH_ROWS - 1) / FINISH_ROWS, b->workers, finish_task,
-                            &j);
+    for (size_t r = 0; r < b->n; r++)
+        if (r < b->q0 || r >= b->q1) clear_list(&j, r);
+    s = assay__parallel_for(ctx, (b->q1 - b->q0 + FINISH_ROWS - 1) / FINISH_ROWS, b->workers,
+                            finish_task, &j);
     if (s != ASSAY_OK) goto done;
 
     size_t n_pending = 0;
@@ -432,7 +439,7 @@ assay_status assay__knn_rerank(knn_build *b, assay__graph *out) {
     out->n = b->n;
     out->k = b->k;
     out->metric = b->metric;
-    for (size_t r = 0; r < b->n; r++) {
+    for (size_t r = b->q0; r < b->q1; r++) {
         if (!b->in_graph[r]) continue;
         if (j.radius[r] < 0.0)
             out->n_exhaustive++;

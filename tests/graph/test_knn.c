@@ -394,6 +394,65 @@ static void test_knn_every_precision_gives_the_same_graph(void **state) {
         }
 }
 
+/* A shard (assay scan --shard i/n) builds the lists of its rows only, and they are the whole
+ * graph's, bit for bit, for every candidate pass, shard count and thread count; shard bounds
+ * fall inside blocks. Rows outside the shard have no list; the counts cover the shard's rows. */
+static void test_knn_shards_give_the_whole_graphs_lists(void **state) {
+    (void)state;
+    static const assay_precision precs[] = {ASSAY_PRECISION_FP32, ASSAY_PRECISION_BF16,
+                                            ASSAY_PRECISION_INT8};
+    static const size_t shard_counts[] = {1, 2, 3, 7};
+    for (size_t pi = 0; pi < 3; pi++)
+        for (int mi = 0; mi < 2; mi++) {
+            size_t n = 401 + 29 * pi, d = mi ? 33 : 130, ld = d + 1, k = 6;
+            assay_metric m = mi ? ASSAY_METRIC_L2 : ASSAY_METRIC_COSINE;
+            uint8_t *in = malloc(n);
+            float *x = stress_matrix(n, d, ld, 91 + pi, in);
+            assay__knn_tiles tiles = {48, 70, ASSAY__KNN_PATH_AUTO, 0};
+            assay_ctx *ctx = ctx_with(2, precs[pi]);
+            assay__graph whole;
+            assert_int_equal(assay__knn_build(ctx, x, n, d, ld, in, k, m, &tiles, &whole),
+                             ASSAY_OK);
+            assay_ctx_destroy(ctx);
+            for (size_t si = 0; si < sizeof shard_counts / sizeof shard_counts[0]; si++) {
+                size_t count = shard_counts[si], listed = 0, kept = 0;
+                for (size_t i = 0; i < count; i++) {
+                    size_t r0 = i * n / count, r1 = (i + 1) * n / count;
+                    ctx = ctx_with(1 + (int)(i % 3), precs[pi]);
+                    assay__graph g;
+                    assert_int_equal(
+                        assay__knn_build_rows(ctx, x, n, d, ld, in, k, m, r0, r1, &tiles, &g),
+                        ASSAY_OK);
+                    assert_int_equal(g.n, n);
+                    assert_memory_equal(whole.ids + r0 * k, g.ids + r0 * k,
+                                        (r1 - r0) * k * sizeof *g.ids);
+                    assert_memory_equal(whole.dist + r0 * k, g.dist + r0 * k,
+                                        (r1 - r0) * k * sizeof *g.dist);
+                    for (size_t r = 0; r < n; r++)
+                        if (r < r0 || r >= r1)
+                            for (size_t c = 0; c < k; c++) {
+                                assert_int_equal(g.ids[r * k + c], -1);
+                                assert_true(isnan(g.dist[r * k + c]));
+                            }
+                    for (size_t r = r0; r < r1; r++) kept += in[r];
+                    listed += g.n_certified + g.n_radius + g.n_exhaustive;
+                    assay__graph_free(&g);
+                    assay_ctx_destroy(ctx);
+                }
+                assert_int_equal(listed, kept);
+            }
+            ctx = ctx_with(1, precs[pi]);
+            assay__graph g;
+            assert_int_equal(
+                assay__knn_build_rows(ctx, x, n, d, ld, in, k, m, 5, n + 1, &tiles, &g),
+                ASSAY_E_INVAL);
+            assay_ctx_destroy(ctx);
+            assay__graph_free(&whole);
+            free(in);
+            free(x);
+        }
+}
+
 /* The bound is rigorous: every distance a reduced-precision tile gives, finished like the
  * candidate pass finishes it, is within assay__knn_lowp_finish_bound of the exact one, for rows
  * built to make quantisation as bad as it gets (values at half a step, one huge coordinate,
@@ -591,6 +650,7 @@ int main(void) {
         cmocka_unit_test(test_knn_too_few_rows_is_an_input_error),
         cmocka_unit_test(test_knn_every_precision_gives_the_same_graph),
         cmocka_unit_test(test_knn_candidate_bound_holds),
+        cmocka_unit_test(test_knn_shards_give_the_whole_graphs_lists),
         cmocka_unit_test(test_knn_precision_falls_back_to_fp32),
         cmocka_unit_test(test_knn_precision_names),
         cmocka_unit_test(test_knn_auto_pilot_decides),
