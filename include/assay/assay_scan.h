@@ -121,11 +121,17 @@ typedef struct assay_scan_opts {
      * (approx_recall; 0 = 0.99). Ignored with graph_path. */
     assay_graph_method graph_method;
     double approx_recall;
+    /* n_graph_parts > 0: the neighbour graph is merged from these shard files, one per shard,
+     * written by assay_graph_write_shard (assay scan --shard i/n; docs/shards.md), instead of
+     * built; each is checked as graph_path is, and the merged lists as one graph. Not with
+     * graph_path. Only read during assay_scan. */
+    const char *const *graph_parts;
+    size_t n_graph_parts;
 } assay_scan_opts;
 #define ASSAY_SCAN_OPTS_INIT                                                                       \
     {                                                                                              \
         10u, ASSAY_METRIC_COSINE, 0, 0.9, 3.0, ASSAY_SEV_HIGH, 1.0, NULL, 0u, 0u, {0}, NULL, NULL, \
-            NULL, ASSAY_GRAPH_EXACT, 0.0                                                           \
+            NULL, ASSAY_GRAPH_EXACT, 0.0, NULL, 0                                                  \
     }
 
 /* The tunable parameters of the detectors and of the verdicts, one table: every one is also the
@@ -174,6 +180,17 @@ ASSAY_API assay_status assay_scan(assay_ctx *ctx, const assay_dataset *ds,
  * Thread-safety: as for the context. */
 ASSAY_API assay_status assay_graph_write(assay_ctx *ctx, const assay_dataset *ds,
                                          const assay_scan_opts *opts, const char *path);
+
+/* Shard `index` of `count` of the graph assay_scan would build with `opts` (assay scan --shard
+ * i/n, docs/shards.md): the exact neighbour lists of rows [floor(index N / count),
+ * floor((index + 1) N / count)) against every row, with the k assay_scan would use (raised for
+ * Deep k-NN as it raises it), written atomically to `path` as a graph file with the shard's
+ * attributes. assay_scan with opts->graph_parts naming one file per shard gives the result the
+ * scan gives. Requires 1 <= count <= N and index < count; the approximate graph cannot be
+ * sharded (ASSAY_E_UNSUPPORTED). Returns what assay_graph_write returns. */
+ASSAY_API assay_status assay_graph_write_shard(assay_ctx *ctx, const assay_dataset *ds,
+                                               const assay_scan_opts *opts, size_t index,
+                                               size_t count, const char *path);
 
 /* Releases a result. NULL is a no-op. */
 ASSAY_API void assay_result_destroy(assay_result *res);

@@ -25,6 +25,8 @@ static unsigned command_bit(cli_command cmd) {
         return CLI_FOR_RENDER;
     case CMD_DIFF:
         return CLI_FOR_DIFF;
+    case CMD_MERGE:
+        return CLI_FOR_MERGE;
     default:
         return CLI_FOR_POLICY;
     }
@@ -77,8 +79,8 @@ static int unknown_option(char *err, size_t len, const char *arg, unsigned bit, 
 
 /* " (did you mean 'scan'?)" for a mistyped command, else "". */
 static const char *command_hint(const char *word, char *buf, size_t len) {
-    static const char *const commands[] = {"scan", "knn",  "report",  "diff",      "policy",
-                                           "info", "help", "version", "completion"};
+    static const char *const commands[] = {"scan",   "knn",  "merge", "report",  "diff",
+                                           "policy", "info", "help",  "version", "completion"};
     const char *best = assay_suggest(word, commands, sizeof commands / sizeof commands[0]);
     if (best == NULL) return "";
     snprintf(buf, len, " (did you mean '%s'?)", best);
@@ -161,7 +163,8 @@ static int parse_scan_args(int argc, char **argv, cli_opts *o, char *err, size_t
 
 /* scan and knn: the ASSAY_* variables of their options first, then the command line. */
 static int parse_scan(int argc, char **argv, cli_opts *o, char *err, size_t len) {
-    if (o->cmd != CMD_SCAN && o->cmd != CMD_KNN) return parse_scan_args(argc, argv, o, err, len);
+    if (o->cmd != CMD_SCAN && o->cmd != CMD_KNN && o->cmd != CMD_MERGE)
+        return parse_scan_args(argc, argv, o, err, len);
     char **args = malloc(((size_t)argc + CLI_MAX_ENV_ARGS + 1) * sizeof *args);
     if (args == NULL) {
         snprintf(err, len, "out of memory");
@@ -188,9 +191,25 @@ static int parse_scan(int argc, char **argv, cli_opts *o, char *err, size_t len)
     return rc;
 }
 
-/* scan and knn share the options (knn takes a subset) and the INPUT argument. */
+/* "I/N" with 0 <= I < N <= 2^31 - 1 (--shard). */
+static int parse_shard(const char *s, size_t *index, size_t *count) {
+    const char *slash = strchr(s, '/');
+    long i, n;
+    char first[32];
+    if (slash == NULL || (size_t)(slash - s) >= sizeof first) return -1;
+    memcpy(first, s, (size_t)(slash - s));
+    first[slash - s] = '\0';
+    if (parse_long(first, 0, INT32_MAX, &i) != 0 || parse_long(slash + 1, 1, INT32_MAX, &n) != 0 ||
+        i >= n)
+        return -1;
+    *index = (size_t)i;
+    *count = (size_t)n;
+    return 0;
+}
+
+/* scan, knn and merge share the options (knn and merge take subsets) and the INPUT argument. */
 static int parse_scan_args(int argc, char **argv, cli_opts *o, char *err, size_t len) {
-    const int knn = o->cmd == CMD_KNN;
+    const int knn = o->cmd == CMD_KNN, merge = o->cmd == CMD_MERGE;
     const unsigned bit = command_bit(o->cmd);
     long l;
     int c, idx = -1;
@@ -198,15 +217,20 @@ static int parse_scan_args(int argc, char **argv, cli_opts *o, char *err, size_t
      * not take is named as such rather than unknown */
     struct option options[MAX_OPTIONS];
     char shorts[32];
-    cli_getopt_table(CLI_FOR_SCAN | CLI_FOR_KNN | CLI_FOR_POLICY, options, MAX_OPTIONS, shorts,
-                     sizeof shorts);
+    const unsigned all = CLI_FOR_SCAN | CLI_FOR_KNN | CLI_FOR_POLICY | CLI_FOR_MERGE;
+    cli_getopt_table(all, options, MAX_OPTIONS, shorts, sizeof shorts);
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, shorts, options, &idx)) != -1) {
-        c = cli_option_id(CLI_FOR_SCAN | CLI_FOR_KNN | CLI_FOR_POLICY, c);
+        c = cli_option_id(all, c);
         if (c != ':' && c != '?' && cli_option_by_id(bit, c) == NULL) {
             if (knn)
                 snprintf(err, len, "option '--%s' is for scan, not knn",
+                         cli_option_by_id(CLI_FOR_SCAN, c)->name);
+            else if (merge)
+                snprintf(err, len,
+                         "option '--%s' is for scan, not merge (merge reads the neighbour lists "
+                         "of the shards)",
                          cli_option_by_id(CLI_FOR_SCAN, c)->name);
             else
                 snprintf(err, len, "option '%s' is not a policy option ('assay policy --help')",
@@ -247,6 +271,13 @@ static int parse_scan_args(int argc, char **argv, cli_opts *o, char *err, size_t
         case OPT_GRAPH_METHOD:
             if (assay_graph_method_parse(optarg, &o->scan.graph_method) != ASSAY_OK)
                 return usage_error(err, len, "--graph-method expects exact or approx", optarg);
+            break;
+        case OPT_SHARD:
+            if (parse_shard(optarg, &o->shard_index, &o->shard_count) != 0)
+                return usage_error(err, len,
+                                   "--shard expects I/N, shard I of N with 0 <= I < N (--shard "
+                                   "0/4 is the first of four)",
+                                   optarg);
             break;
         case OPT_APPROX_RECALL: {
             char *end = NULL;
@@ -361,10 +392,19 @@ static int parse_scan_args(int argc, char **argv, cli_opts *o, char *err, size_t
         return 0;
     }
     if (optind >= argc) {
-        snprintf(err, len, "%s needs an INPUT file", knn ? "knn" : "scan");
+        snprintf(err, len, "%s needs an INPUT file", knn ? "knn" : merge ? "merge" : "scan");
         return CLI_EXIT_USAGE;
     }
-    if (optind + 1 < argc) {
+    if (merge) { /* merge INPUT PART... */
+        if (optind + 1 >= argc) {
+            snprintf(err, len,
+                     "merge needs the shard files (or their folder) after INPUT: assay merge "
+                     "INPUT PART...");
+            return CLI_EXIT_USAGE;
+        }
+        o->merge_parts = argv + optind + 1;
+        o->n_merge_parts = (size_t)(argc - optind - 1);
+    } else if (optind + 1 < argc) {
         snprintf(err, len, "unexpected argument '%s' (one INPUT file per %s)", argv[optind + 1],
                  knn ? "graph" : "scan");
         return CLI_EXIT_USAGE;
@@ -507,10 +547,9 @@ int cli_parse(int argc, char **argv, cli_opts *o, char *err, size_t err_len) {
         static const struct {
             const char *name;
             cli_command cmd;
-        } topics[] = {{"scan", CMD_SCAN},     {"knn", CMD_KNN},
-                      {"report", CMD_RENDER}, {"diff", CMD_DIFF},
-                      {"policy", CMD_POLICY}, {"info", CMD_INFO},
-                      {"help", CMD_HELP},     {"completion", CMD_COMPLETION}};
+        } topics[] = {{"scan", CMD_SCAN},     {"knn", CMD_KNN},   {"merge", CMD_MERGE},
+                      {"report", CMD_RENDER}, {"diff", CMD_DIFF}, {"policy", CMD_POLICY},
+                      {"info", CMD_INFO},     {"help", CMD_HELP}, {"completion", CMD_COMPLETION}};
         o->cmd = CMD_HELP;
         o->help_cmd = CMD_HELP;
         if (argc > 3) {
@@ -531,7 +570,8 @@ int cli_parse(int argc, char **argv, cli_opts *o, char *err, size_t err_len) {
         char hint[64];
         const char *h = command_hint(argv[2], hint, sizeof hint);
         snprintf(err, err_len,
-                 "no help on '%s'%s (commands: scan, knn, report, diff, policy, info)", argv[2], h);
+                 "no help on '%s'%s (commands: scan, knn, merge, report, diff, policy, info)",
+                 argv[2], h);
         return CLI_EXIT_USAGE;
     }
     if (strcmp(cmd, "completion") == 0) {
@@ -554,8 +594,8 @@ int cli_parse(int argc, char **argv, cli_opts *o, char *err, size_t err_len) {
         }
         return 0;
     }
-    if (strcmp(cmd, "scan") == 0 || strcmp(cmd, "knn") == 0) {
-        o->cmd = strcmp(cmd, "knn") == 0 ? CMD_KNN : CMD_SCAN;
+    if (strcmp(cmd, "scan") == 0 || strcmp(cmd, "knn") == 0 || strcmp(cmd, "merge") == 0) {
+        o->cmd = strcmp(cmd, "knn") == 0 ? CMD_KNN : cmd[0] == 'm' ? CMD_MERGE : CMD_SCAN;
         return parse_scan(argc - 1, argv + 1, o, err, err_len);
     }
     if (strcmp(cmd, "policy") == 0) {

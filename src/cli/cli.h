@@ -30,7 +30,8 @@ typedef enum cli_command {
     CMD_RENDER,
     CMD_DIFF,
     CMD_POLICY,
-    CMD_COMPLETION
+    CMD_COMPLETION,
+    CMD_MERGE
 } cli_command;
 
 /* ---- the option table (options.c): the parser, help texts, man page, docs/cli.md and the
@@ -42,7 +43,8 @@ enum {
     CLI_FOR_KNN = 2u,
     CLI_FOR_RENDER = 4u,
     CLI_FOR_DIFF = 8u,
-    CLI_FOR_POLICY = 16u /* assay policy show */
+    CLI_FOR_POLICY = 16u, /* assay policy show */
+    CLI_FOR_MERGE = 32u   /* scan's options but those that build the graph (options.c) */
 };
 
 /* Where an option is listed in the help. */
@@ -84,6 +86,7 @@ enum {
     OPT_PRECISION,
     OPT_GRAPH_METHOD,
     OPT_APPROX_RECALL,
+    OPT_SHARD,
     OPT_RENDER_FORMAT_BASE = 512, /* + index into the report formats (assay_report_format_at) */
     OPT_POLICY_BASE = 1024        /* + index into the policy options (assay_policy_option_at) */
 };
@@ -133,6 +136,10 @@ typedef struct cli_opts {
     assay_scan_opts scan;
     const char *out_dir;
     const char *out_file; /* knn: the graph file to write */
+    /* scan --shard I/N (count 0: no shard); merge INPUT PART...: the shard files or folders */
+    size_t shard_index, shard_count;
+    char *const *merge_parts;
+    size_t n_merge_parts;
     const char *truth;
     const char *source;
     const char *trusted_data;   /* --trusted-data: loaded like the input */

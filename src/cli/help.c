@@ -41,6 +41,19 @@ static const cmd_doc k_cmds[] = {
      "distances NaN), attribute 'distance' (angular for cosine, euclidean for l2, whose "
      "distances are squared), plus assay's attributes (docs/reports.md, \"graph.h5\").",
      "0 graph written, 2 bad input or usage, 3 internal error."},
+    {CMD_MERGE, CLI_FOR_MERGE, "merge", "merge INPUT PART... [options]",
+     "finish a scan from the shards of 'assay scan --shard I/N'",
+     "Finishes a scan whose neighbour graph was computed in shards, by 'assay scan INPUT --shard "
+     "I/N' for I = 0 to N-1 (a Slurm array, Spark or Ray tasks: docs/shards.md): reads the "
+     "shard files, checks each as 'assay scan --graph' checks a graph file (built for this "
+     "dataset, same -k and --metric, every distance re-measured) and that together they are "
+     "one of each shard, then runs the detectors, the gate and the reports exactly as 'assay "
+     "scan INPUT' would: the same findings, scores, verdict and exit code.\n\nPART is a shard "
+     "file or a folder, whose shard-*-of-*.h5 files are taken. The options are scan's, but "
+     "those that build the graph; give the ones the shards were computed with (-k, --metric, "
+     "--expected-poison, the policy file).",
+     "0 gate passed (or warned), 1 gate failed, 2 bad input, usage, policy, or shards that do "
+     "not match the dataset or each other (missing, repeated, another split), 3 internal error."},
     {CMD_RENDER, CLI_FOR_RENDER, "report", "report render REPORT.json [--FORMAT ...] [--out DIR]",
      "render report formats again from a saved report.json",
      "Renders report formats again from a saved report.json, with the renderers a scan uses: "

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The assay command-line tool. The only part of the project that prints: a short summary on
  * stdout, progress and errors on stderr, and the exit codes of cli.h. */
+#include <errno.h>
+#include <glob.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -155,7 +158,169 @@ static int print_scan_summaries(const cli_opts *o, const assay_dataset *ds, cons
     return cli_summary_emit(line, o->json_summary_file);
 }
 
+/* merge's PART arguments as files: a folder stands for its shard-*-of-*.h5 files, in name
+ * order. On success *out (free with globfree-like free_parts) holds *n paths. */
+typedef struct cli_parts {
+    const char **paths;
+    size_t n;
+    glob_t g;
+    int globbed;
+} cli_parts;
+
+static void free_parts(cli_parts *p) {
+    free(p->paths);
+    if (p->globbed) globfree(&p->g);
+}
+
+static int expand_parts(const cli_opts *o, cli_parts *p) {
+    memset(p, 0, sizeof *p);
+    for (size_t i = 0; i < o->n_merge_parts; i++) {
+        struct stat st;
+        const char *a = o->merge_parts[i];
+        if (stat(a, &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+        char pattern[4200];
+        size_t before = p->globbed ? p->g.gl_pathc : 0;
+        snprintf(pattern, sizeof pattern, "%s/shard-*-of-*.h5", a);
+        int rc = glob(pattern, p->globbed ? GLOB_APPEND : 0, NULL, &p->g);
+        p->globbed = p->globbed || rc == 0;
+        if (rc == GLOB_NOSPACE) {
+            fprintf(stderr, "assay: error: out of memory listing %s\n", a);
+            return CLI_EXIT_INTERNAL;
+        }
+        if (rc != 0 || p->g.gl_pathc == before) {
+            fprintf(stderr,
+                    "assay: error: merge: %s: a folder with no shard files (shard-*-of-*.h5, as "
+                    "'assay scan --shard I/N --out %s' writes them)\n",
+                    a, a);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    p->paths = malloc((o->n_merge_parts + (p->globbed ? p->g.gl_pathc : 0)) * sizeof *p->paths);
+    if (p->paths == NULL) {
+        fprintf(stderr, "assay: error: out of memory\n");
+        return CLI_EXIT_INTERNAL;
+    }
+    size_t from_glob = 0;
+    for (size_t i = 0; i < o->n_merge_parts; i++) {
+        struct stat st;
+        const char *a = o->merge_parts[i];
+        if (stat(a, &st) == 0 && S_ISDIR(st.st_mode)) {
+            /* this folder's matches follow the earlier folders' in the glob list */
+            char prefix[4200];
+            int len = snprintf(prefix, sizeof prefix, "%s/", a);
+            while (from_glob < p->g.gl_pathc &&
+                   strncmp(p->g.gl_pathv[from_glob], prefix, (size_t)len) == 0)
+                p->paths[p->n++] = p->g.gl_pathv[from_glob++];
+        } else {
+            p->paths[p->n++] = a; /* a missing file is named by the library */
+        }
+    }
+    return 0;
+}
+
+/* mkdir -p: the folder a shard file goes to. */
+static int make_dirs(const char *dir) {
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) return ENAMETOOLONG;
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0') continue;
+        char c = *p;
+        *p = '\0';
+        struct stat st;
+        if (mkdir(path, 0777) != 0 && errno != EEXIST) return errno;
+        if (stat(path, &st) != 0) return errno;
+        if (!S_ISDIR(st.st_mode)) return ENOTDIR;
+        *p = c;
+        if (c == '\0') return 0;
+    }
+}
+
+/* assay scan --shard I/N: the neighbour lists of the shard's rows, written to
+ * OUT/shard-I-of-N.h5 for assay merge. */
+static int cmd_shard(const cli_opts *o) {
+    cli_progress prog;
+    assay_status s;
+    assay_ctx *ctx = start_ctx(o, &prog, &s);
+    if (ctx == NULL) return exit_for(s);
+    assay_dataset *ds = NULL;
+    assay_policy *policy = NULL;
+    assay_scan_opts scan = o->scan;
+    int code, width = snprintf(NULL, 0, "%zu", o->shard_count - 1);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/shard-%0*zu-of-%zu.h5", o->out_dir, width, o->shard_index,
+             o->shard_count);
+    if ((s = cli_resolve_policy(o, ctx, &policy, &scan)) != ASSAY_OK) {
+        code = run_error(o, &prog, ctx, s, "policy");
+        goto out;
+    }
+    if (scan.graph_path != NULL) {
+        cli_progress_end(&prog);
+        fprintf(stderr, "assay: error: --shard computes neighbour lists and --graph reuses a "
+                        "graph: give one of them\n");
+        code = CLI_EXIT_USAGE;
+        goto out;
+    }
+    int e = make_dirs(o->out_dir);
+    if (e != 0) {
+        cli_progress_end(&prog);
+        fprintf(stderr, "assay: error: %s: cannot create the folder: %s\n", o->out_dir,
+                strerror(e));
+        code = e == ENOSPC || e == EDQUOT ? CLI_EXIT_INTERNAL : CLI_EXIT_USAGE;
+        goto out;
+    }
+    if ((s = assay_dataset_load(ctx, o->input, &o->load, &ds)) != ASSAY_OK) {
+        code = run_error(o, &prog, ctx, s, "cannot load the dataset");
+        goto out;
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    s = assay_graph_write_shard(ctx, ds, &scan, o->shard_index, o->shard_count, path);
+    if (s != ASSAY_OK) {
+        code = run_error(o, &prog, ctx, s, "cannot write the shard");
+        goto out;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    cli_progress_end(&prog);
+    code = CLI_EXIT_PASS;
+    size_t n = assay_dataset_rows(ds);
+    size_t r0 = (size_t)((unsigned __int128)o->shard_index * n / o->shard_count),
+           r1 = (size_t)((unsigned __int128)(o->shard_index + 1) * n / o->shard_count);
+    char digest[65];
+    assay_dataset_digest_hex(ds, digest, sizeof digest);
+    if (!o->quiet) {
+        printf("assay %s: %s (%s), %zu rows x %zu dims\n", assay_version(), o->input,
+               assay_format_name(assay_dataset_format(ds)), n, assay_dataset_dims(ds));
+        printf("  shard %zu of %zu: neighbour lists of rows %zu to %zu, %.2f s on %d thread%s\n",
+               o->shard_index, o->shard_count, r0, r1 - 1,
+               (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec),
+               assay_ctx_threads(ctx), assay_ctx_threads(ctx) == 1 ? "" : "s");
+        printf("  wrote %s (dataset sha256 %s)\n", path, digest);
+        printf("  when all %zu shards are written: assay merge %s %s [the scan's options]\n",
+               o->shard_count, o->input, o->out_dir);
+        fflush(stdout);
+    }
+    if (o->json_summary) {
+        json_t *j =
+            json_pack("{s:s, s:s, s:s, s:s, s:i, s:{s:I, s:I, s:I, s:I}, s:s, s:s}", "tool",
+                      "assay", "version", assay_version(), "command", "scan", "status", "shard",
+                      "exit_code", code, "shard", "index", (json_int_t)o->shard_index, "count",
+                      (json_int_t)o->shard_count, "row_begin", (json_int_t)r0, "row_end",
+                      (json_int_t)r1, "dataset_sha256", digest, "file", path);
+        char *line = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+        json_decref(j);
+        if (line == NULL || cli_summary_emit(line, o->json_summary_file) != 0)
+            code = CLI_EXIT_INTERNAL;
+        free(line);
+    }
+out:
+    assay_policy_destroy(policy);
+    assay_dataset_destroy(ds);
+    assay_ctx_destroy(ctx);
+    return code;
+}
+
 static int cmd_scan(const cli_opts *o, int argc, char **argv) {
+    if (o->shard_count > 0) return cmd_shard(o);
     cli_progress prog;
     assay_status s;
     assay_ctx *ctx = start_ctx(o, &prog, &s);
@@ -164,12 +329,22 @@ static int cmd_scan(const cli_opts *o, int argc, char **argv) {
     assay_result *res = NULL;
     char *summary = NULL;
     int code;
+    cli_parts parts;
+    memset(&parts, 0, sizeof parts);
     /* The policy first: a bad policy file is a usage error before any work. */
     assay_policy *policy = NULL;
     assay_scan_opts scan = o->scan;
     if ((s = cli_resolve_policy(o, ctx, &policy, &scan)) != ASSAY_OK) {
         code = run_error(o, &prog, ctx, s, "policy");
         goto out;
+    }
+    if (o->cmd == CMD_MERGE) { /* the graph from the shards, then the scan as usual */
+        if ((code = expand_parts(o, &parts)) != 0) {
+            cli_progress_end(&prog);
+            goto out;
+        }
+        scan.graph_parts = parts.paths;
+        scan.n_graph_parts = parts.n;
     }
     /* Fail fast on an unusable output path, before minutes of work and before the report
      * folder is touched (it is created only when the reports are written). */
@@ -233,6 +408,7 @@ static int cmd_scan(const cli_opts *o, int argc, char **argv) {
     int summary_code = print_scan_summaries(o, ds, res, summary);
     if (summary_code != 0) code = summary_code;
 out:
+    free_parts(&parts);
     assay_policy_destroy(policy);
     free(summary);
     assay_result_destroy(res);
@@ -400,6 +576,7 @@ int main(int argc, char **argv) {
     case CMD_INFO:
         return cmd_info();
     case CMD_SCAN:
+    case CMD_MERGE:
         return cmd_scan(&o, argc, argv);
     case CMD_POLICY:
         return cli_policy_show(&o);

@@ -52,6 +52,10 @@ static const cli_option k_own[] = {
      "ASSAY_APPROX_RECALL", "0.99",
      "with --graph-method approx: the recall@k the number of probed lists is chosen for, in "
      "(0, 1]"},
+    {"shard", 0, required_argument, "I/N", CLI_FOR_SCAN, CLI_SEC_SCAN, OPT_SHARD, NULL, NULL,
+     "compute only shard I of N (0 <= I < N): the exact neighbour lists of rows floor(I x rows / "
+     "N) to floor((I + 1) x rows / N) against every row, written to DIR/shard-I-of-N.h5 for "
+     "'assay merge' (docs/shards.md); no detectors, no reports"},
     {"format", 0, required_argument, "auto|hdf5|csv|npy", IO, CLI_SEC_INPUT, OPT_FORMAT,
      "ASSAY_FORMAT", "auto", "input format; auto reads the file's magic bytes, then its extension"},
     {"embeddings", 0, required_argument, "PATH", IO, CLI_SEC_INPUT, OPT_EMBEDDINGS,
@@ -140,6 +144,16 @@ static cli_section policy_section(const assay_policy_option *p) {
     return strncmp(p->key, "scan.", 5) == 0 ? CLI_SEC_PARAMS : CLI_SEC_GATE;
 }
 
+/* merge takes scan's options but those that build the graph: it reads the shards' lists. */
+static unsigned with_merge(const char *name, unsigned cmds) {
+    static const char *const graph_building[] = {"graph", "shard", "graph-method", "approx-recall",
+                                                 "precision"};
+    if (!(cmds & CLI_FOR_SCAN)) return cmds;
+    for (size_t i = 0; i < sizeof graph_building / sizeof graph_building[0]; i++)
+        if (strcmp(name, graph_building[i]) == 0) return cmds;
+    return cmds | CLI_FOR_MERGE;
+}
+
 static cli_option g_all[N_OWN + CLI_MAX_POLICY_OPTIONS + CLI_MAX_RENDER_FORMATS];
 static char g_format_help[CLI_MAX_RENDER_FORMATS][64];
 static size_t g_count;
@@ -147,10 +161,15 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static void build(void) {
     size_t n = 0;
-    for (size_t i = 0; i < N_OWN; i++) g_all[n++] = k_own[i];
+    for (size_t i = 0; i < N_OWN; i++) {
+        g_all[n] = k_own[i];
+        g_all[n].commands = with_merge(k_own[i].name, k_own[i].commands);
+        n++;
+    }
     for (size_t i = 0; i < assay_policy_option_count() && i < CLI_MAX_POLICY_OPTIONS; i++) {
         const assay_policy_option *p = assay_policy_option_at(i);
-        unsigned cmds = CLI_FOR_SCAN | CLI_FOR_POLICY | (graph_option(p) ? CLI_FOR_KNN : 0);
+        unsigned cmds = with_merge(p->name, CLI_FOR_SCAN | CLI_FOR_POLICY |
+                                                (graph_option(p) ? CLI_FOR_KNN : 0));
         g_all[n++] = (cli_option){p->name,
                                   strcmp(p->name, "k") == 0 ? 'k' : 0,
                                   p->takes_value ? required_argument : no_argument,

@@ -57,4 +57,12 @@ typedef struct assay__graph {
 
 void assay__graph_free(assay__graph *g);
 
+/* The rows of shard `index` of `count` over n rows (assay scan --shard): [begin, end), the
+ * floor of index * n / count to that of the next one, so shards differ by at most one row. */
+static inline void assay__shard_rows(size_t index, size_t count, size_t n, size_t *begin,
+                                     size_t *end) {
+    *begin = (size_t)((unsigned __int128)index * n / count);
+    *end = (size_t)((unsigned __int128)(index + 1) * n / count);
+}
+
 #endif

@@ -26,7 +26,7 @@ assay_status assay__result_alloc(assay_ctx *ctx, assay_result *res, size_t n) {
 
 void assay__result_clear(assay_result *res) {
     assay__graph_free(&res->graph);
-    free(res->graph_file.path);
+    assay__graph_source_free(&res->graph_file);
     free(res->score);
     free(res->flagged);
     free(res->severity);

@@ -76,13 +76,29 @@ assay_status assay_graph_write(assay_ctx *ctx, const assay_dataset *ds, const as
     ctx->errmsg[0] = '\0';
     assay_scan_opts o = ASSAY_SCAN_OPTS_INIT;
     if (opts != NULL) o = *opts;
-    if (o.k < 1) return assay__fail(ctx, ASSAY_E_INVAL, "-k must be at least 1, got %u", o.k);
+    return assay__graph_write_rows(ctx, ds, &o, o.k, 0, 0, path);
+}
+
+assay_status assay__graph_write_rows(assay_ctx *ctx, const assay_dataset *ds,
+                                     const assay_scan_opts *opts, size_t k, size_t index,
+                                     size_t count, const char *path) {
+    assay_scan_opts o = *opts;
+    if (k < 1) return assay__fail(ctx, ASSAY_E_INVAL, "-k must be at least 1, got %zu", k);
     if (o.metric != ASSAY_METRIC_COSINE && o.metric != ASSAY_METRIC_L2)
         return assay__fail(ctx, ASSAY_E_INVAL, "unknown metric %d", (int)o.metric);
     if ((o.graph_method != ASSAY_GRAPH_EXACT && o.graph_method != ASSAY_GRAPH_APPROX) ||
         !(o.approx_recall >= 0.0 && o.approx_recall <= 1.0))
         return assay__fail(ctx, ASSAY_E_INVAL, "unknown graph method %d or approx recall %g",
                            (int)o.graph_method, o.approx_recall);
+    if (count > 0 && o.graph_method == ASSAY_GRAPH_APPROX)
+        return assay__fail(ctx, ASSAY_E_UNSUPPORTED,
+                           "--shard builds exact neighbour lists; the approximate graph "
+                           "(--graph-method approx) chooses its lists from every row at once and "
+                           "cannot be sharded");
+    if (count > 0 && (index >= count || count > ds->n))
+        return assay__fail(ctx, ASSAY_E_INVAL,
+                           "--shard %zu/%zu: expected i/n with 0 <= i < n <= the %zu rows", index,
+                           count, ds->n);
     char dir[PATH_MAX];
     const char *name;
     ASSAY_TRY(split_path(ctx, path, dir, sizeof dir, &name));
@@ -99,14 +115,17 @@ assay_status assay_graph_write(assay_ctx *ctx, const assay_dataset *ds, const as
     assay__out_discard(&f);
 
     uint8_t *in_graph = NULL;
-    ASSAY_TRY(graph_rows(ctx, ds, o.k, o.metric, &in_graph));
+    ASSAY_TRY(graph_rows(ctx, ds, k, o.metric, &in_graph));
     assay__graph g;
     memset(&g, 0, sizeof g);
+    size_t r0 = 0, r1 = ds->n;
+    if (count > 0) assay__shard_rows(index, count, ds->n, &r0, &r1);
     if (o.graph_method == ASSAY_GRAPH_APPROX)
-        s = assay__knn_build_approx(ctx, ds->x, ds->n, ds->d, ds->ld, in_graph, o.k, o.metric,
+        s = assay__knn_build_approx(ctx, ds->x, ds->n, ds->d, ds->ld, in_graph, k, o.metric,
                                     o.approx_recall > 0.0 ? o.approx_recall : 0.99, &g);
     else
-        s = assay__knn_build(ctx, ds->x, ds->n, ds->d, ds->ld, in_graph, o.k, o.metric, NULL, &g);
+        s = assay__knn_build_rows(ctx, ds->x, ds->n, ds->d, ds->ld, in_graph, k, o.metric, r0, r1,
+                                  NULL, &g);
     free(in_graph);
     if (s != ASSAY_OK) return s;
 
@@ -118,7 +137,7 @@ assay_status assay_graph_write(assay_ctx *ctx, const assay_dataset *ds, const as
         fclose(f.fp);
         f.fp = NULL;
         errno = 0;
-        s = assay__graph_h5_write(ctx, f.tmp_path, path, &g, ds->digest);
+        s = assay__graph_h5_write(ctx, f.tmp_path, path, &g, ds->digest, index, count);
         /* HDF5 says only that a write failed; errno still says why (a full disk is exit 3) */
         int e = errno;
         if (s != ASSAY_OK && assay__errno_status(e) == ASSAY_E_RESOURCE)
@@ -190,6 +209,7 @@ static assay_status check_meta(assay_ctx *ctx, const char *path, const assay__gr
 typedef struct check_job {
     assay_ctx *ctx;
     const char *path;
+    size_t row0, row1; /* the rows to check */
     const assay_dataset *ds;
     const uint8_t *in_graph;
     const assay__graph *g;
@@ -234,8 +254,8 @@ static int check_row(const check_job *j, size_t r, char *msg, size_t len) {
 static void check_task(void *arg, size_t task, int worker) {
     (void)worker;
     check_job *j = arg;
-    size_t r0 = task * CHECK_ROWS_PER_TASK, r1 = r0 + CHECK_ROWS_PER_TASK;
-    if (r1 > j->ds->n) r1 = j->ds->n;
+    size_t r0 = j->row0 + task * CHECK_ROWS_PER_TASK, r1 = r0 + CHECK_ROWS_PER_TASK;
+    if (r1 > j->row1) r1 = j->row1;
     char msg[ASSAY_ERRMSG_MAX];
     for (size_t r = r0; r < r1; r++) {
         if (check_row(j, r, msg, sizeof msg)) continue;
@@ -254,16 +274,20 @@ static void check_task(void *arg, size_t task, int worker) {
     assay__progress(j->ctx, "graph-file", done, j->n_tasks + 1);
 }
 
+/* Rows [row0, row1) of g against the data; messages name `path`. */
 static assay_status check_lists(assay_ctx *ctx, const char *path, const assay_dataset *ds,
-                                const uint8_t *in_graph, const assay__graph *g) {
+                                const uint8_t *in_graph, const assay__graph *g, size_t row0,
+                                size_t row1) {
     check_job j;
     memset(&j, 0, sizeof j);
     j.ctx = ctx;
     j.path = path;
+    j.row0 = row0;
+    j.row1 = row1;
     j.ds = ds;
     j.in_graph = in_graph;
     j.g = g;
-    j.n_tasks = (ds->n + CHECK_ROWS_PER_TASK - 1) / CHECK_ROWS_PER_TASK;
+    j.n_tasks = (row1 - row0 + CHECK_ROWS_PER_TASK - 1) / CHECK_ROWS_PER_TASK;
     j.bad_row = SIZE_MAX;
     if (pthread_mutex_init(&j.lock, NULL) != 0)
         return assay__fail(ctx, ASSAY_E_THREAD, "cannot create a mutex");
@@ -286,7 +310,12 @@ assay_status assay__graph_load_for_scan(assay_ctx *ctx, const assay_dataset *ds,
     /* Read in the HDF5 sandbox (libhdf5 can crash or hang on a damaged file). */
     assay_status s = assay__graph_h5_load(ctx, path, &meta, &g);
     if (s == ASSAY_OK) s = check_meta(ctx, path, &meta, ds, o);
-    if (s == ASSAY_OK) s = check_lists(ctx, path, ds, in_graph, &g);
+    if (s == ASSAY_OK && meta.shard_count > 0)
+        s = assay__fail(ctx, ASSAY_E_INVAL,
+                        "%s: shard %zu of %zu (rows %zu to %zu), not a whole graph: merge the "
+                        "shards with 'assay merge'",
+                        path, meta.shard_index, meta.shard_count, meta.row_begin, meta.row_end);
+    if (s == ASSAY_OK) s = check_lists(ctx, path, ds, in_graph, &g, 0, ds->n);
     if (s == ASSAY_OK) {
         src->path = malloc(strlen(path) + 1);
         if (src->path == NULL) s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
@@ -307,5 +336,139 @@ assay_status assay__graph_load_for_scan(assay_ctx *ctx, const assay_dataset *ds,
     }
     *out = g;
     assay__progress(ctx, "graph-file", 1, 1);
+    return ASSAY_OK;
+}
+
+void assay__graph_source_free(assay__graph_source *src) {
+    free(src->path);
+    for (size_t i = 0; i < src->n_parts; i++) free(src->parts[i].path);
+    free(src->parts);
+    memset(src, 0, sizeof *src);
+}
+
+/* ---- merging shards (assay merge) ---- */
+
+/* Part `p` (shard file `path`) after its lists were read: one shard of the same count as the
+ * others, not seen before, built exactly. `first` is the first part's metadata. */
+static assay_status check_part(assay_ctx *ctx, const char *path, const assay__graph_meta *m,
+                               const assay__graph_meta *first, const char *first_path,
+                               const assay__graph_source *src, size_t n_given) {
+    if (m->shard_count == 0)
+        return assay__fail(ctx, ASSAY_E_INVAL,
+                           "%s: a whole graph, not a shard ('assay scan --shard i/n' writes "
+                           "shards; give a whole graph with --graph)",
+                           path);
+    if (m->approx)
+        return assay__fail(ctx, ASSAY_E_INVAL, "%s: an approximate graph cannot be a shard", path);
+    if (m->shard_count != first->shard_count)
+        return assay__fail(ctx, ASSAY_E_INVAL,
+                           "%s: shard %zu of %zu, but %s is shard %zu of %zu: every shard must "
+                           "come from the same --shard i/n split",
+                           path, m->shard_index, m->shard_count, first_path, first->shard_index,
+                           first->shard_count);
+    if (m->shard_count != n_given)
+        return assay__fail(ctx, ASSAY_E_INVAL,
+                           "%s: shard %zu of %zu, but %zu shard file%s given: give one file per "
+                           "shard",
+                           path, m->shard_index, m->shard_count, n_given, n_given == 1 ? "" : "s");
+    for (size_t i = 0; i < src->n_parts; i++)
+        if (src->parts[i].row_begin == m->row_begin)
+            return assay__fail(ctx, ASSAY_E_INVAL, "%s: shard %zu of %zu is given twice (also %s)",
+                               path, m->shard_index, m->shard_count, src->parts[i].path);
+    return ASSAY_OK;
+}
+
+static int part_cmp(const void *a, const void *b) {
+    const assay__graph_part *x = a, *y = b;
+    return (x->row_begin > y->row_begin) - (x->row_begin < y->row_begin);
+}
+
+assay_status assay__graph_load_shards(assay_ctx *ctx, const assay_dataset *ds,
+                                      const assay_scan_opts *o, const uint8_t *in_graph,
+                                      assay__graph *out, assay__graph_source *src) {
+    const size_t n_given = o->n_graph_parts, n = ds->n, k = o->k;
+    memset(src, 0, sizeof *src);
+    memset(out, 0, sizeof *out);
+    size_t nk;
+    if (assay__mul_overflows(n, k, &nk))
+        return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory for the neighbour graph");
+    assay__graph g;
+    memset(&g, 0, sizeof g);
+    g.n = n;
+    g.k = k;
+    g.metric = o->metric;
+    g.ids = malloc(nk ? nk * sizeof *g.ids : 1);
+    g.dist = malloc(nk ? nk * sizeof *g.dist : 1);
+    src->parts = calloc(n_given, sizeof *src->parts);
+    if (g.ids == NULL || g.dist == NULL || src->parts == NULL) {
+        assay__graph_free(&g);
+        free(src->parts);
+        src->parts = NULL;
+        return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory for the neighbour graph");
+    }
+    assay__graph_meta first;
+    memset(&first, 0, sizeof first);
+    assay_status s = ASSAY_OK;
+    src->counts_known = 1;
+    assay__progress(ctx, "graph-file", 0, n_given + 1);
+    for (size_t i = 0; i < n_given && s == ASSAY_OK; i++) {
+        const char *path = o->graph_parts[i];
+        assay__graph_meta meta;
+        assay__graph part;
+        memset(&part, 0, sizeof part);
+        /* Read in the HDF5 sandbox (libhdf5 can crash or hang on a damaged file). */
+        s = assay__graph_h5_load(ctx, path, &meta, &part);
+        if (s == ASSAY_OK) s = check_meta(ctx, path, &meta, ds, o);
+        if (s == ASSAY_OK)
+            s = check_part(ctx, path, &meta, i ? &first : &meta, i ? o->graph_parts[0] : path, src,
+                           n_given);
+        if (s == ASSAY_OK) {
+            if (i == 0) first = meta;
+            memcpy(g.ids + meta.row_begin * k, part.ids, part.n * k * sizeof *g.ids);
+            memcpy(g.dist + meta.row_begin * k, part.dist, part.n * k * sizeof *g.dist);
+            assay__graph_part *p = &src->parts[src->n_parts];
+            p->row_begin = meta.row_begin;
+            p->row_end = meta.row_end;
+            memcpy(p->tool, meta.tool, sizeof p->tool);
+            if ((p->path = strdup(path)) == NULL)
+                s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
+            else
+                src->n_parts++;
+            if (meta.certified_rows < 0 || meta.radius_rows < 0 || meta.exhaustive_rows < 0)
+                src->counts_known = 0;
+            else {
+                g.n_certified += (size_t)meta.certified_rows;
+                g.n_radius += (size_t)meta.radius_rows;
+                g.n_exhaustive += (size_t)meta.exhaustive_rows;
+            }
+        }
+        assay__graph_free(&part);
+        if (s == ASSAY_OK) {
+            /* The digest recorded in the report is of the file as it is now; it was just read. */
+            assay__graph_source one;
+            memset(&one, 0, sizeof one);
+            s = hash_file(ctx, path, &one);
+            src->parts[src->n_parts - 1].bytes = one.bytes;
+            memcpy(src->parts[src->n_parts - 1].sha256, one.sha256, 32);
+        }
+        if (s == ASSAY_OK) assay__progress(ctx, "graph-file", i + 1, n_given + 1);
+    }
+    /* As many files as shards and none twice: every shard is here. The merged lists are then
+     * checked as one graph (a shard cannot see rows of others left out of the graph), and each
+     * part's rows against the data. */
+    if (s == ASSAY_OK) {
+        qsort(src->parts, src->n_parts, sizeof *src->parts, part_cmp);
+        s = assay__graph_h5_check_lists(ctx, "the merged shards", &g, 0, n);
+    }
+    for (size_t i = 0; i < src->n_parts && s == ASSAY_OK; i++)
+        s = check_lists(ctx, src->parts[i].path, ds, in_graph, &g, src->parts[i].row_begin,
+                        src->parts[i].row_end);
+    if (s != ASSAY_OK) {
+        assay__graph_free(&g);
+        assay__graph_source_free(src);
+        return s;
+    }
+    *out = g;
+    assay__progress(ctx, "graph-file", n_given + 1, n_given + 1);
     return ASSAY_OK;
 }

@@ -96,8 +96,24 @@ static herr_t write_matrix(hid_t file, const char *name, hid_t ftype, hid_t mtyp
     return r;
 }
 
+/* A shard's own attributes, and the counts of how its lists were ranked. */
+static herr_t write_shard_attrs(hid_t root, const assay__graph *g, size_t index, size_t count,
+                                size_t b, size_t e) {
+    if (count > 0 && (write_int_attr(root, "shard_index", (int64_t)index) < 0 ||
+                      write_int_attr(root, "shard_count", (int64_t)count) < 0 ||
+                      write_int_attr(root, "row_begin", (int64_t)b) < 0 ||
+                      write_int_attr(root, "row_end", (int64_t)e) < 0))
+        return -1;
+    if (write_int_attr(root, "certified_rows", (int64_t)g->n_certified) < 0 ||
+        write_int_attr(root, "radius_rows", (int64_t)g->n_radius) < 0 ||
+        write_int_attr(root, "exhaustive_rows", (int64_t)g->n_exhaustive) < 0)
+        return -1;
+    return 0;
+}
+
 static assay_status write_all(assay_ctx *ctx, const char *path, const char *display,
-                              const assay__graph *g, const unsigned char digest[32]) {
+                              const assay__graph *g, const unsigned char digest[32], size_t index,
+                              size_t count) {
     char hex[65], tool[64], recall[32];
     snprintf(recall, sizeof recall, "%.4f", g->approx.recall);
     assay__hex32(digest, hex);
@@ -106,16 +122,17 @@ static assay_status write_all(assay_ctx *ctx, const char *path, const char *disp
     hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (file < 0) return h5_fail(ctx, display, ASSAY_E_IO, "cannot create the graph file");
     hid_t root = H5Gopen2(file, "/", H5P_DEFAULT);
-    size_t in_graph = 0;
-    for (size_t r = 0; r < g->n; r++) in_graph += g->k > 0 && g->ids[r * g->k] >= 0;
+    size_t b = 0, e = g->n, in_graph = 0;
+    if (count > 0) assay__shard_rows(index, count, g->n, &b, &e);
+    for (size_t r = b; r < e; r++) in_graph += g->k > 0 && g->ids[r * g->k] >= 0;
     const char *failed = NULL;
     if (root < 0)
         failed = "cannot open the root group";
-    else if (write_matrix(file, "neighbors", H5T_STD_I64LE, H5T_NATIVE_INT64, g->n, g->k, g->ids) <
-             0)
+    else if (write_matrix(file, "neighbors", H5T_STD_I64LE, H5T_NATIVE_INT64, e - b, g->k,
+                          g->ids + b * g->k) < 0)
         failed = "cannot write /neighbors";
-    else if (write_matrix(file, "distances", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, g->n, g->k,
-                          g->dist) < 0)
+    else if (write_matrix(file, "distances", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, e - b, g->k,
+                          g->dist + b * g->k) < 0)
         failed = "cannot write /distances";
     else if (write_str_attr(root, "assay_format", ASSAY__GRAPH_FORMAT) < 0 ||
              write_str_attr(root, "tool", tool) < 0 ||
@@ -127,7 +144,8 @@ static assay_status write_all(assay_ctx *ctx, const char *path, const char *disp
              write_int_attr(root, "rows_in_graph", (int64_t)in_graph) < 0 ||
              write_str_attr(root, "dataset_sha256", hex) < 0 ||
              write_str_attr(root, "graph_method", g->approx.used ? "approx" : "exact") < 0 ||
-             (g->approx.used && write_str_attr(root, "approx_recall", recall) < 0))
+             (g->approx.used && write_str_attr(root, "approx_recall", recall) < 0) ||
+             write_shard_attrs(root, g, index, count, b, e) < 0)
         failed = "cannot write the attributes";
     assay_status s = failed ? h5_fail(ctx, display, ASSAY_E_IO, failed) : ASSAY_OK;
     close_id(&root, H5Gclose);
@@ -137,14 +155,18 @@ static assay_status write_all(assay_ctx *ctx, const char *path, const char *disp
 }
 
 assay_status assay__graph_h5_write(assay_ctx *ctx, const char *path, const char *display,
-                                   const assay__graph *g, const unsigned char digest[32]) {
+                                   const assay__graph *g, const unsigned char digest[32],
+                                   size_t shard_index, size_t shard_count) {
     if (path == NULL || g == NULL || digest == NULL || g->ids == NULL || g->dist == NULL)
         return assay__fail(ctx, ASSAY_E_INVAL, "assay__graph_h5_write: NULL argument");
+    if (shard_count > 0 && (shard_index >= shard_count || shard_count > g->n))
+        return assay__fail(ctx, ASSAY_E_INVAL, "shard %zu of %zu over %zu rows", shard_index,
+                           shard_count, g->n);
     assay_status s;
     /* The library must not print: HDF5's automatic error report is off, messages are read
      * back with H5Ewalk2. */
     H5E_BEGIN_TRY {
-        s = write_all(ctx, path, display ? display : path, g, digest);
+        s = write_all(ctx, path, display ? display : path, g, digest, shard_index, shard_count);
     }
     H5E_END_TRY
     return s;
@@ -253,12 +275,14 @@ static assay_status read_required_str(const assay__graph_h5 *h, const char *name
     return present ? ASSAY_OK : missing_attr(h, name);
 }
 
-/* Reads a required integer attribute that must lie in [lo, hi]. */
-static assay_status read_size_attr(const assay__graph_h5 *h, const char *name, int64_t lo,
-                                   int64_t hi, size_t *out) {
+/* Reads an integer attribute that must lie in [lo, hi]: a required one when present is NULL,
+ * else an optional one (*present says whether it exists; *out is untouched when not). */
+static assay_status read_int_attr(const assay__graph_h5 *h, const char *name, int64_t lo,
+                                  int64_t hi, size_t *out, int *present) {
     hid_t attr, type = H5I_INVALID_HID;
     ASSAY_TRY(open_attr(h, name, &attr));
-    if (attr < 0) return missing_attr(h, name);
+    if (present != NULL) *present = attr >= 0;
+    if (attr < 0) return present != NULL ? ASSAY_OK : missing_attr(h, name);
     int64_t v = 0;
     assay_status s = attr_type(h, attr, name, H5T_INTEGER, "integer", &type);
     /* HDF5 clips out-of-range values when converting, so the range check below still holds. */
@@ -280,6 +304,40 @@ static int hex_value(char c) {
     return -1;
 }
 
+/* A shard's rows (written since issue 17 part 4; absent: the whole graph) and the ranking
+ * counts (absent in older files: -1). */
+static assay_status read_shard_meta(assay__graph_h5 *h) {
+    assay__graph_meta *m = &h->meta;
+    int present;
+    m->shard_index = m->shard_count = 0;
+    m->row_begin = 0;
+    m->row_end = m->n_rows;
+    ASSAY_TRY(read_int_attr(h, "shard_count", 1, (int64_t)m->n_rows, &m->shard_count, &present));
+    if (present) {
+        size_t b, e;
+        ASSAY_TRY(
+            read_int_attr(h, "shard_index", 0, (int64_t)m->shard_count - 1, &m->shard_index, NULL));
+        ASSAY_TRY(read_int_attr(h, "row_begin", 0, (int64_t)m->n_rows, &m->row_begin, NULL));
+        ASSAY_TRY(read_int_attr(h, "row_end", 0, (int64_t)m->n_rows, &m->row_end, NULL));
+        assay__shard_rows(m->shard_index, m->shard_count, m->n_rows, &b, &e);
+        if (m->row_begin != b || m->row_end != e)
+            return assay__fail(h->ctx, ASSAY_E_FORMAT,
+                               "%s: shard %zu of %zu holds rows [%zu, %zu) of %zu, not [%zu, %zu) "
+                               "as its attributes 'row_begin' and 'row_end' say",
+                               h->path, m->shard_index, m->shard_count, b, e, m->n_rows,
+                               m->row_begin, m->row_end);
+    }
+    static const char *const names[3] = {"certified_rows", "radius_rows", "exhaustive_rows"};
+    int64_t *counts[3] = {&m->certified_rows, &m->radius_rows, &m->exhaustive_rows};
+    for (int i = 0; i < 3; i++) {
+        size_t v = 0;
+        ASSAY_TRY(
+            read_int_attr(h, names[i], 0, (int64_t)(m->row_end - m->row_begin), &v, &present));
+        *counts[i] = present ? (int64_t)v : -1;
+    }
+    return ASSAY_OK;
+}
+
 static assay_status read_meta(assay__graph_h5 *h) {
     assay__graph_meta *m = &h->meta;
     char buf[MAX_STR_ATTR + 1];
@@ -297,13 +355,13 @@ static assay_status read_meta(assay__graph_h5 *h) {
         return assay__fail(h->ctx, ASSAY_E_UNSUPPORTED,
                            "%s: graph format '%.64s' is not supported (assay %s reads %s)", h->path,
                            buf, assay_version(), ASSAY__GRAPH_FORMAT);
-    ASSAY_TRY(read_size_attr(h, "n_rows", 2, INT64_MAX, &m->n_rows));
+    ASSAY_TRY(read_int_attr(h, "n_rows", 2, INT64_MAX, &m->n_rows, NULL));
     if ((uint64_t)m->n_rows > assay__limits(h->ctx)->max_rows)
         return assay__fail(h->ctx, ASSAY_E_LIMIT,
                            "%s: attribute 'n_rows' = %zu exceeds the limit of %llu rows "
                            "(--max-rows)",
                            h->path, m->n_rows, (unsigned long long)assay__limits(h->ctx)->max_rows);
-    ASSAY_TRY(read_size_attr(h, "k", 1, INT64_MAX, &m->k));
+    ASSAY_TRY(read_int_attr(h, "k", 1, INT64_MAX, &m->k, NULL));
     if (m->k >= m->n_rows)
         return assay__fail(h->ctx, ASSAY_E_FORMAT, "%s: k = %zu needs more than %zu rows", h->path,
                            m->k, m->n_rows);
@@ -349,12 +407,12 @@ static assay_status read_meta(assay__graph_h5 *h) {
                                h->path, buf);
         m->approx_recall = r;
     }
-    return ASSAY_OK;
+    return read_shard_meta(h);
 }
 
 /* ---- reader: datasets ---- */
 
-/* Opens /name and checks its shape [n_rows, k] and type class. */
+/* Opens /name and checks its shape [row_end - row_begin, k] and type class. */
 static assay_status open_matrix(assay__graph_h5 *h, const char *name, H5T_class_t cls,
                                 const char *what, hid_t *dset) {
     htri_t e = H5Lexists(h->file, name, H5P_DEFAULT);
@@ -366,25 +424,27 @@ static assay_status open_matrix(assay__graph_h5 *h, const char *name, H5T_class_
     hid_t space = H5Dget_space(*dset), type = H5Dget_type(*dset), dcpl = H5I_INVALID_HID;
     assay_status s = ASSAY_OK;
     hsize_t dims[H5S_MAX_RANK] = {0};
+    size_t rows = h->meta.row_end - h->meta.row_begin;
     int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
     if (type < 0 || rank < 0 || H5Sget_simple_extent_dims(space, dims, NULL) < 0) {
         s = h5_fail(h->ctx, h->path, ASSAY_E_HDF5, "cannot read a dataset's shape");
     } else if (H5Tget_class(type) != cls) {
         s = assay__fail(h->ctx, ASSAY_E_FORMAT, "%s: dataset '/%s' must hold %s", h->path, name,
                         what);
-    } else if (rank != 2 || dims[0] != (hsize_t)h->meta.n_rows || dims[1] != (hsize_t)h->meta.k) {
+    } else if (rank != 2 || dims[0] != (hsize_t)rows || dims[1] != (hsize_t)h->meta.k) {
         s = assay__fail(h->ctx, ASSAY_E_FORMAT,
-                        "%s: dataset '/%s' must have shape [%zu, %zu] (n_rows, k), found rank %d "
+                        "%s: dataset '/%s' must have shape [%zu, %zu] (%s, k), found rank %d "
                         "[%llu, %llu]",
-                        h->path, name, h->meta.n_rows, h->meta.k, rank, (unsigned long long)dims[0],
-                        (unsigned long long)(rank > 1 ? dims[1] : 0));
+                        h->path, name, rows, h->meta.k,
+                        h->meta.shard_count ? "the shard's rows" : "n_rows", rank,
+                        (unsigned long long)dims[0], (unsigned long long)(rank > 1 ? dims[1] : 0));
     } else if ((dcpl = H5Dget_create_plist(*dset)) < 0) {
         s = h5_fail(h->ctx, h->path, ASSAY_E_HDF5, "cannot read a dataset's layout");
     } else {
         /* Checked before anything is allocated: a damaged shape, or a tiny file declaring a huge
          * one, fails as a format error rather than as a huge allocation. */
         size_t cells;
-        if (assay__mul_overflows(h->meta.n_rows, h->meta.k, &cells))
+        if (assay__mul_overflows(rows, h->meta.k, &cells))
             s = assay__fail(h->ctx, ASSAY_E_FORMAT, "%s: dataset '/%s' is too large", h->path,
                             name);
         else
@@ -490,10 +550,14 @@ static assay_status bad_entry(assay_ctx *ctx, const char *path, size_t r, size_t
 }
 
 /* The structure every graph has, whatever the data (see the header). */
-assay_status assay__graph_h5_check_lists(assay_ctx *ctx, const char *path, const assay__graph *g) {
+assay_status assay__graph_h5_check_lists(assay_ctx *ctx, const char *path, const assay__graph *g,
+                                         size_t row0, size_t n_rows) {
     const size_t n = g->n, k = g->k;
-    uint8_t *out = calloc(n, 1);            /* 1: row out of the graph */
-    size_t *seen = calloc(n, sizeof *seen); /* row + 1 of the last list that named it */
+    if (row0 > n_rows || n > n_rows - row0)
+        return assay__fail(ctx, ASSAY_E_FORMAT, "%s: rows [%zu, %zu) are not within %zu rows", path,
+                           row0, row0 + n, n_rows);
+    uint8_t *out = calloc(n ? n : 1, 1);                      /* 1: row out of the graph */
+    size_t *seen = calloc(n_rows ? n_rows : 1, sizeof *seen); /* row + 1 of the last list */
     if (out == NULL || seen == NULL) {
         free(out);
         free(seen);
@@ -506,8 +570,8 @@ assay_status assay__graph_h5_check_lists(assay_ctx *ctx, const char *path, const
         const float *d = g->dist + r * k;
         size_t empty = 0;
         for (size_t c = 0; c < k && s == ASSAY_OK; c++) {
-            if (id[c] < -1 || id[c] >= (int64_t)n)
-                s = bad_entry(ctx, path, r, c, "neighbour id out of range [-1, n_rows)",
+            if (id[c] < -1 || id[c] >= (int64_t)n_rows)
+                s = bad_entry(ctx, path, row0 + r, c, "neighbour id out of range [-1, n_rows)",
                               (long long)id[c], d[c]);
             empty += id[c] == -1;
         }
@@ -516,38 +580,40 @@ assay_status assay__graph_h5_check_lists(assay_ctx *ctx, const char *path, const
             out[r] = 1;
             for (size_t c = 0; c < k && s == ASSAY_OK; c++)
                 if (!isnan(d[c]))
-                    s = bad_entry(ctx, path, r, c,
+                    s = bad_entry(ctx, path, row0 + r, c,
                                   "a row out of the graph (ids -1) must have distances NaN", -1,
                                   d[c]);
         } else if (empty > 0) {
             for (size_t c = 0; c < k && s == ASSAY_OK; c++)
                 if (id[c] == -1)
-                    s = bad_entry(ctx, path, r, c,
+                    s = bad_entry(ctx, path, row0 + r, c,
                                   "a row lists either k neighbours or none (all -1), not some", -1,
                                   d[c]);
         }
     }
-    /* Pass 2: the lists of rows in the graph. */
+    /* Pass 2: the lists of rows in the graph. A shard can only tell its own rows out of the
+     * graph; the merged graph is checked whole. */
     for (size_t r = 0; r < n && s == ASSAY_OK; r++) {
         if (out[r]) continue;
         const int64_t *id = g->ids + r * k;
         const float *d = g->dist + r * k;
+        const size_t row = row0 + r;
         for (size_t c = 0; c < k && s == ASSAY_OK; c++) {
             size_t j = (size_t)id[c];
-            if (j == r)
-                s = bad_entry(ctx, path, r, c, "a row is never its own neighbour", (long long)id[c],
-                              d[c]);
-            else if (out[j])
-                s = bad_entry(ctx, path, r, c, "the neighbour is a row out of the graph",
+            if (j == row)
+                s = bad_entry(ctx, path, row, c, "a row is never its own neighbour",
+                              (long long)id[c], d[c]);
+            else if (j >= row0 && j - row0 < n && out[j - row0])
+                s = bad_entry(ctx, path, row, c, "the neighbour is a row out of the graph",
                               (long long)id[c], d[c]);
             else if (seen[j] == r + 1)
-                s = bad_entry(ctx, path, r, c, "the neighbour is listed twice", (long long)id[c],
+                s = bad_entry(ctx, path, row, c, "the neighbour is listed twice", (long long)id[c],
                               d[c]);
             else if (!isfinite(d[c]) || d[c] < 0.0f)
-                s = bad_entry(ctx, path, r, c, "distances must be finite and >= 0",
+                s = bad_entry(ctx, path, row, c, "distances must be finite and >= 0",
                               (long long)id[c], d[c]);
             else if (c > 0 && d[c] < d[c - 1])
-                s = bad_entry(ctx, path, r, c, "neighbours must be sorted nearest first",
+                s = bad_entry(ctx, path, row, c, "neighbours must be sorted nearest first",
                               (long long)id[c], d[c]);
             seen[j] = r + 1;
         }
@@ -558,26 +624,25 @@ assay_status assay__graph_h5_check_lists(assay_ctx *ctx, const char *path, const
 }
 
 static assay_status read_lists(assay__graph_h5 *h, assay__graph *g) {
-    size_t cells;
-    if (assay__mul_overflows(h->meta.n_rows, h->meta.k, &cells) ||
-        cells > SIZE_MAX / sizeof(int64_t))
+    size_t cells, rows = h->meta.row_end - h->meta.row_begin;
+    if (assay__mul_overflows(rows, h->meta.k, &cells) || cells > SIZE_MAX / sizeof(int64_t))
         return assay__fail(h->ctx, ASSAY_E_FORMAT, "%s: %zu x %zu neighbours is too many", h->path,
-                           h->meta.n_rows, h->meta.k);
-    g->ids = malloc(cells * sizeof *g->ids);
-    g->dist = malloc(cells * sizeof *g->dist);
+                           rows, h->meta.k);
+    g->ids = malloc(cells ? cells * sizeof *g->ids : 1);
+    g->dist = malloc(cells ? cells * sizeof *g->dist : 1);
     if (g->ids == NULL || g->dist == NULL)
         return assay__fail(h->ctx, ASSAY_E_NOMEM, "%s: out of memory for %zu x %zu neighbours",
-                           h->path, h->meta.n_rows, h->meta.k);
+                           h->path, rows, h->meta.k);
     /* Integer ids are converted to int64 (values beyond it are clipped, then refused as out of
      * range); any float type to float32. */
     if (H5Dread(h->nbr, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, g->ids) < 0)
         return h5_fail(h->ctx, h->path, ASSAY_E_FORMAT, "cannot read /neighbors");
     if (H5Dread(h->dst, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, g->dist) < 0)
         return h5_fail(h->ctx, h->path, ASSAY_E_FORMAT, "cannot read /distances");
-    g->n = h->meta.n_rows;
+    g->n = rows;
     g->k = h->meta.k;
     g->metric = h->meta.metric;
-    return assay__graph_h5_check_lists(h->ctx, h->path, g);
+    return assay__graph_h5_check_lists(h->ctx, h->path, g, h->meta.row_begin, h->meta.n_rows);
 }
 
 assay_status assay__graph_h5_read(assay__graph_h5 *h, assay__graph *g) {

@@ -244,6 +244,22 @@ static assay_status child_graph(assay_ctx *ctx, assay__sandbox *sb, void *arg) {
     return ASSAY_OK;
 }
 
+/* A reply's shard fields as the reader checks them (the reply is not trusted). */
+static int shard_meta_ok(const assay__graph_meta *m) {
+    size_t b = 0, e = m->n_rows;
+    if (m->shard_count > 0) {
+        if (m->shard_index >= m->shard_count || m->shard_count > m->n_rows) return 0;
+        assay__shard_rows(m->shard_index, m->shard_count, m->n_rows, &b, &e);
+    } else if (m->shard_index != 0) {
+        return 0;
+    }
+    size_t rows = e - b;
+    int64_t c[3] = {m->certified_rows, m->radius_rows, m->exhaustive_rows};
+    for (int i = 0; i < 3; i++)
+        if (c[i] < -1 || (c[i] >= 0 && (uint64_t)c[i] > rows)) return 0;
+    return m->row_begin == b && m->row_end == e;
+}
+
 assay_status assay__graph_h5_load(assay_ctx *ctx, const char *path, assay__graph_meta *meta,
                                   assay__graph *g) {
     memset(g, 0, sizeof *g);
@@ -271,7 +287,7 @@ assay_status assay__graph_h5_load(assay_ctx *ctx, const char *path, assay__graph
         (m.metric != ASSAY_METRIC_COSINE && m.metric != ASSAY_METRIC_L2) ||
         memchr(m.tool, '\0', sizeof m.tool) == NULL || (m.approx != 0 && m.approx != 1) ||
         !(isnan(m.approx_recall) || (m.approx_recall >= 0.0 && m.approx_recall <= 1.0)) ||
-        assay__mul_overflows(m.n_rows, m.k, &cells) ||
+        !shard_meta_ok(&m) || assay__mul_overflows(m.row_end - m.row_begin, m.k, &cells) ||
         assay__mul_overflows(cells, sizeof(int64_t), &ib) ||
         assay__mul_overflows(cells, sizeof(float), &db) || !assay__sandbox_get_bytes(&r, ib, &pi) ||
         !assay__sandbox_get_bytes(&r, db, &pd) || r.p != r.end) {
@@ -282,17 +298,17 @@ assay_status assay__graph_h5_load(assay_ctx *ctx, const char *path, assay__graph
     g->dist = malloc(db);
     if (g->ids == NULL || g->dist == NULL) {
         s = assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory for %zu x %zu neighbours", path,
-                        m.n_rows, m.k);
+                        m.row_end - m.row_begin, m.k);
         goto out;
     }
     memcpy(g->ids, pi, ib);
     memcpy(g->dist, pd, db);
-    g->n = m.n_rows;
+    g->n = m.row_end - m.row_begin;
     g->k = m.k;
     g->metric = m.metric;
     /* The child checked the lists; checked again here because the reply crossed a process
      * boundary from code that read hostile input. */
-    s = assay__graph_h5_check_lists(ctx, path, g);
+    s = assay__graph_h5_check_lists(ctx, path, g, m.row_begin, m.n_rows);
     if (s == ASSAY_OK) *meta = m;
 out:
     if (s != ASSAY_OK) assay__graph_free(g);

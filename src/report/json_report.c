@@ -264,9 +264,35 @@ static json_t *input_json(const assay_dataset *ds, const assay_result *res) {
                      (json_int_t)(ds->n - res->n_in_graph), "limits", limits);
 }
 
-/* Where the neighbour graph came from: built by this scan, or a checked graph file. */
+/* A graph merged from shard files: each shard, and the counts the shards recorded. */
+static json_t *shards_json(const assay_result *res) {
+    const assay__graph_source *g = &res->graph_file;
+    json_t *parts = json_array();
+    for (size_t i = 0; i < g->n_parts; i++) {
+        const assay__graph_part *p = &g->parts[i];
+        char hex[65];
+        assay__hex32(p->sha256, hex);
+        json_array_append_new(
+            parts,
+            json_pack("{s:o, s:I, s:s, s:I, s:I, s:o}", "path", assay__json_str(p->path), "bytes",
+                      (json_int_t)p->bytes, "sha256", hex, "row_begin", (json_int_t)p->row_begin,
+                      "row_end", (json_int_t)p->row_end, "written_by", assay__json_str(p->tool)));
+    }
+    json_t *ranking =
+        g->counts_known
+            ? json_pack("{s:I,s:I,s:I}", "certified_rows", (json_int_t)res->graph.n_certified,
+                        "radius_rows", (json_int_t)res->graph.n_radius, "exhaustive_rows",
+                        (json_int_t)res->graph.n_exhaustive)
+            : json_null();
+    return json_pack("{s:s, s:s, s:s, s:o, s:o}", "source", "shards", "method", "exact", "format",
+                     ASSAY__GRAPH_FORMAT, "shards", parts, "exact_ranking", ranking);
+}
+
+/* Where the neighbour graph came from: built by this scan, a checked graph file, or checked
+ * shard files. */
 static json_t *graph_json(const assay_result *res) {
     const assay__graph_source *g = &res->graph_file;
+    if (g->n_parts > 0) return shards_json(res);
     /* The candidate pass (its arithmetic: --precision, and the kernels it ran on), and how the
      * exact order was established: rows certified from the candidates, rows that needed the
      * radius search, rows searched exhaustively (docs/kernels.md). */

@@ -98,7 +98,13 @@ static void write_summary(const assay_dataset *ds, const assay_result *res, cons
     fprintf(fp, "assay %s: %s%s%s%s, %zu rows x %zu dims, %zu classes\n", assay_version(), ds->path,
             memory ? "" : " (", memory ? "" : assay_format_name(ds->format), memory ? "" : ")",
             ds->n, ds->d, ds->n_classes);
-    if (res->graph_file.path != NULL)
+    if (res->graph_file.n_parts > 0)
+        fprintf(fp,
+                "  neighbour graph: k=%u, %s, %zu rows, merged from %zu shard files and checked in "
+                "%.2f s\n",
+                res->opts.k, assay_metric_name(res->opts.metric), res->n_in_graph,
+                res->graph_file.n_parts, res->t_knn);
+    else if (res->graph_file.path != NULL)
         fprintf(
             fp, "  neighbour graph: k=%u, %s, %zu rows, read from %s and checked in %.2f s%s%s%s\n",
             res->opts.k, assay_metric_name(res->opts.metric), res->n_in_graph, res->graph_file.path,
@@ -131,7 +137,7 @@ static void write_summary(const assay_dataset *ds, const assay_result *res, cons
                 : ax->fallback == ASSAY__APPROX_RANGE
                     ? "rows too large in magnitude for float32 distances"
                     : "the target recall needs more lists per row than would save time");
-    else if (!ax->requested && res->graph_file.path == NULL &&
+    else if (!ax->requested && res->graph_file.path == NULL && res->graph_file.n_parts == 0 &&
              res->n_in_graph >= ASSAY_APPROX_SUGGEST_ROWS)
         fprintf(fp,
                 "  (from %d rows, --graph-method approx builds the graph in a fraction of the "

@@ -43,6 +43,34 @@ static assay_status check_opts(assay_ctx *ctx, const assay_scan_opts *o) {
         return assay__fail(ctx, ASSAY_E_INVAL, "unknown detector bit in skip mask 0x%x", o->skip);
     if (o->fail_on < ASSAY_SEV_NONE || o->fail_on > ASSAY_SEV_CRITICAL)
         return assay__fail(ctx, ASSAY_E_INVAL, "unknown severity %d", (int)o->fail_on);
+    if (o->n_graph_parts > 0 && (o->graph_parts == NULL || o->graph_path != NULL))
+        return assay__fail(ctx, ASSAY_E_INVAL,
+                           o->graph_parts == NULL ? "graph_parts is NULL"
+                                                  : "give either a graph file or shard files");
+    for (size_t i = 0; i < o->n_graph_parts; i++)
+        if (o->graph_parts[i] == NULL)
+            return assay__fail(ctx, ASSAY_E_INVAL, "graph_parts[%zu] is NULL", i);
+    return ASSAY_OK;
+}
+
+/* The rows that take part in the graph (non-finite rows, and all-zero rows under cosine, do
+ * not), and the k a graph the scan builds gets: knn-label's Deep k-NN looks at 2 x the expected
+ * poisons per class (--expected-poison), so a built graph gets at least that many neighbours.
+ * A graph file keeps its own k. */
+static assay_status graph_plan(assay_ctx *ctx, const assay_dataset *ds, const assay_scan_opts *o,
+                               uint8_t **in_graph, size_t *n_in_graph, uint32_t *k) {
+    *in_graph = malloc(ds->n ? ds->n : 1);
+    if (*in_graph == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
+    *n_in_graph = 0;
+    for (size_t r = 0; r < ds->n; r++) {
+        (*in_graph)[r] = (uint8_t)assay__row_in_graph(ds, r, o->metric);
+        *n_in_graph += (*in_graph)[r];
+    }
+    *k = o->k;
+    if (o->graph_path == NULL && !(o->skip >> ASSAY_DET_KNN_LABEL & 1u)) {
+        uint32_t kd = assay__deep_knn_k(o, *n_in_graph, ds->n_classes);
+        if (kd > *k) *k = kd;
+    }
     return ASSAY_OK;
 }
 
@@ -92,20 +120,11 @@ assay_status assay_scan(assay_ctx *ctx, const assay_dataset *ds, const assay_sca
     res->n_threads = ctx->n_threads;
     res->isa = ctx->isa;
     assay__utc_timestamp(res->started, sizeof res->started);
+    uint8_t *in_graph = NULL;
     assay_status s = assay__result_alloc(ctx, res, ds->n);
-    uint8_t *in_graph = malloc(ds->n ? ds->n : 1);
-    if (s == ASSAY_OK && in_graph == NULL) s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
+    if (s == ASSAY_OK) s = graph_plan(ctx, ds, &o, &in_graph, &res->n_in_graph, &o.k);
     if (s != ASSAY_OK) goto fail;
-    for (size_t r = 0; r < ds->n; r++) {
-        in_graph[r] = (uint8_t)assay__row_in_graph(ds, r, o.metric);
-        res->n_in_graph += in_graph[r];
-    }
-    /* knn-label's Deep k-NN looks at 2 x the expected poisons per class (--expected-poison):
-     * a graph the scan builds gets at least that many neighbours. */
-    if (o.graph_path == NULL && !(o.skip >> ASSAY_DET_KNN_LABEL & 1u)) {
-        uint32_t kd = assay__deep_knn_k(&o, res->n_in_graph, ds->n_classes);
-        if (kd > o.k) res->opts.k = o.k = kd;
-    }
+    res->opts.k = o.k;
     /* The baseline is read before the graph is built: a wrong file fails in a second. */
     if (o.baseline_path != NULL) {
         if ((s = assay__baseline_open(ctx, o.baseline_path, &res->baseline)) != ASSAY_OK) goto fail;
@@ -132,6 +151,10 @@ assay_status assay_scan(assay_ctx *ctx, const assay_dataset *ds, const assay_sca
     if (o.graph_path != NULL) {
         s = assay__graph_load_for_scan(ctx, ds, &o, in_graph, &res->graph, &res->graph_file);
         res->opts.graph_path = res->graph_file.path;
+    } else if (o.n_graph_parts > 0) {
+        s = assay__graph_load_shards(ctx, ds, &o, in_graph, &res->graph, &res->graph_file);
+        res->opts.graph_parts = NULL; /* the caller's; the result keeps graph_file.parts */
+        res->opts.n_graph_parts = res->graph_file.n_parts;
     } else if (o.graph_method == ASSAY_GRAPH_APPROX)
         s = assay__knn_build_approx(ctx, ds->x, ds->n, ds->d, ds->ld, in_graph, o.k, o.metric,
                                     o.approx_recall > 0.0 ? o.approx_recall : 0.99, &res->graph);
@@ -165,4 +188,27 @@ fail:
     free(in_graph);
     assay_result_destroy(res);
     return s;
+}
+
+assay_status assay_graph_write_shard(assay_ctx *ctx, const assay_dataset *ds,
+                                     const assay_scan_opts *opts, size_t index, size_t count,
+                                     const char *path) {
+    if (ctx == NULL || ds == NULL || path == NULL)
+        return assay__fail(ctx, ASSAY_E_INVAL, "assay_graph_write_shard: NULL argument");
+    ctx->errmsg[0] = '\0';
+    assay_scan_opts o = ASSAY_SCAN_OPTS_INIT;
+    if (opts != NULL) o = *opts;
+    o.graph_path = NULL;
+    o.graph_parts = NULL;
+    o.n_graph_parts = 0;
+    ASSAY_TRY(check_opts(ctx, &o));
+    if (count == 0)
+        return assay__fail(ctx, ASSAY_E_INVAL, "--shard %zu/%zu: a split into no shards", index,
+                           count);
+    uint8_t *in_graph = NULL;
+    size_t n_in_graph;
+    uint32_t k;
+    ASSAY_TRY(graph_plan(ctx, ds, &o, &in_graph, &n_in_graph, &k));
+    free(in_graph);
+    return assay__graph_write_rows(ctx, ds, &o, k, index, count, path);
 }

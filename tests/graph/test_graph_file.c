@@ -192,7 +192,7 @@ static void test_graph_file_round_trip(void **state) {
         assay__graph g, back;
         make_graph(&g, 50, 4, metric, out);
         tu_path(path, sizeof path, "graph_round_trip_%d.h5", m);
-        assert_int_equal(assay__graph_h5_write(ctx, path, NULL, &g, k_digest), ASSAY_OK);
+        assert_int_equal(assay__graph_h5_write(ctx, path, NULL, &g, k_digest, 0, 0), ASSAY_OK);
         assay__graph_meta meta;
         assert_int_equal(read_graph(ctx, path, &meta, &back), ASSAY_OK);
         assert_int_equal(meta.n_rows, 50);
@@ -255,7 +255,7 @@ static void test_graph_file_structure_refused(void **state) {
         size_t at = cases[i].row * 3 + cases[i].col;
         if (cases[i].id != -2) g.ids[at] = cases[i].id;
         if (!(cases[i].dist == -1.0f)) g.dist[at] = cases[i].dist;
-        assert_int_equal(assay__graph_h5_write(ctx, path, NULL, &g, k_digest), ASSAY_OK);
+        assert_int_equal(assay__graph_h5_write(ctx, path, NULL, &g, k_digest, 0, 0), ASSAY_OK);
         assay__graph_free(&g);
         expect_read_error(ctx, path, cases[i].needle);
         assert_contains(assay_ctx_errmsg(ctx), "graph_structure.h5");
@@ -270,7 +270,7 @@ static void test_graph_file_attributes_refused(void **state) {
     tu_path(path, sizeof path, "graph_attrs.h5");
     assay__graph g;
     make_graph(&g, 30, 4, ASSAY_METRIC_COSINE, NULL);
-    assert_int_equal(assay__graph_h5_write(ctx, good, NULL, &g, k_digest), ASSAY_OK);
+    assert_int_equal(assay__graph_h5_write(ctx, good, NULL, &g, k_digest, 0, 0), ASSAY_OK);
     assay__graph_free(&g);
 
     static const char *const required[] = {"n_rows", "k", "metric", "dataset_sha256"};
@@ -358,7 +358,7 @@ static void test_graph_file_damaged_files(void **state) {
     out[10] = 1;
     assay__graph g;
     make_graph(&g, 64, 5, ASSAY_METRIC_L2, out);
-    assert_int_equal(assay__graph_h5_write(ctx, good, NULL, &g, k_digest), ASSAY_OK);
+    assert_int_equal(assay__graph_h5_write(ctx, good, NULL, &g, k_digest, 0, 0), ASSAY_OK);
     assay__graph_free(&g);
     size_t len;
     char *bytes = tu_slurp(good, &len);
@@ -578,7 +578,7 @@ static void test_graph_file_scan_refuses_mismatches(void **state) {
                                       ASSAY_METRIC_COSINE, NULL, &g2),
                      ASSAY_OK);
     free(in_graph);
-    assert_int_equal(assay__graph_h5_write(ctx, bad, NULL, &g2, ds->digest), ASSAY_OK);
+    assert_int_equal(assay__graph_h5_write(ctx, bad, NULL, &g2, ds->digest, 0, 0), ASSAY_OK);
     assay__graph_free(&g2);
     expect_scan_error(ctx, ds, &o, "row 123 is out of the graph, but the scan includes it");
 
@@ -633,7 +633,7 @@ static void test_graph_file_scan_refuses_row_it_leaves_out(void **state) {
                 g.dist[r * 3 + b - 1] = td;
                 g.ids[r * 3 + b - 1] = ti;
             }
-    assert_int_equal(assay__graph_h5_write(ctx, graph, NULL, &g, ds->digest), ASSAY_OK);
+    assert_int_equal(assay__graph_h5_write(ctx, graph, NULL, &g, ds->digest, 0, 0), ASSAY_OK);
     assay__graph_free(&g);
     assay_scan_opts o = ASSAY_SCAN_OPTS_INIT;
     o.k = 3;
