@@ -402,7 +402,17 @@ static int parse_scan_args(int argc, char **argv, cli_opts *o, char *err, size_t
                      "INPUT PART...");
             return CLI_EXIT_USAGE;
         }
-        o->merge_parts = argv + optind + 1;
+        /* argv is parse_scan's array, freed when it returns: keep the pointers (the strings are
+         * the process's arguments) in an array of the process's lifetime */
+        static char **kept;
+        free(kept);
+        kept = malloc((size_t)(argc - optind - 1) * sizeof *kept);
+        if (kept == NULL) {
+            snprintf(err, len, "out of memory");
+            return CLI_EXIT_USAGE;
+        }
+        memcpy(kept, argv + optind + 1, (size_t)(argc - optind - 1) * sizeof *kept);
+        o->merge_parts = kept;
         o->n_merge_parts = (size_t)(argc - optind - 1);
     } else if (optind + 1 < argc) {
         snprintf(err, len, "unexpected argument '%s' (one INPUT file per %s)", argv[optind + 1],

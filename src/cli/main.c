@@ -235,92 +235,10 @@ static int make_dirs(const char *dir) {
     }
 }
 
-/* assay scan --shard I/N: the neighbour lists of the shard's rows, written to
- * OUT/shard-I-of-N.h5 for assay merge. */
-static int cmd_shard(const cli_opts *o) {
-    cli_progress prog;
-    assay_status s;
-    assay_ctx *ctx = start_ctx(o, &prog, &s);
-    if (ctx == NULL) return exit_for(s);
-    assay_dataset *ds = NULL;
-    assay_policy *policy = NULL;
-    assay_scan_opts scan = o->scan;
-    int code, width = snprintf(NULL, 0, "%zu", o->shard_count - 1);
-    char path[4200];
-    snprintf(path, sizeof path, "%s/shard-%0*zu-of-%zu.h5", o->out_dir, width, o->shard_index,
-             o->shard_count);
-    if ((s = cli_resolve_policy(o, ctx, &policy, &scan)) != ASSAY_OK) {
-        code = run_error(o, &prog, ctx, s, "policy");
-        goto out;
-    }
-    if (scan.graph_path != NULL) {
-        cli_progress_end(&prog);
-        fprintf(stderr, "assay: error: --shard computes neighbour lists and --graph reuses a "
-                        "graph: give one of them\n");
-        code = CLI_EXIT_USAGE;
-        goto out;
-    }
-    int e = make_dirs(o->out_dir);
-    if (e != 0) {
-        cli_progress_end(&prog);
-        fprintf(stderr, "assay: error: %s: cannot create the folder: %s\n", o->out_dir,
-                strerror(e));
-        code = e == ENOSPC || e == EDQUOT ? CLI_EXIT_INTERNAL : CLI_EXIT_USAGE;
-        goto out;
-    }
-    if ((s = assay_dataset_load(ctx, o->input, &o->load, &ds)) != ASSAY_OK) {
-        code = run_error(o, &prog, ctx, s, "cannot load the dataset");
-        goto out;
-    }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    s = assay_graph_write_shard(ctx, ds, &scan, o->shard_index, o->shard_count, path);
-    if (s != ASSAY_OK) {
-        code = run_error(o, &prog, ctx, s, "cannot write the shard");
-        goto out;
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    cli_progress_end(&prog);
-    code = CLI_EXIT_PASS;
-    size_t n = assay_dataset_rows(ds);
-    size_t r0 = (size_t)((unsigned __int128)o->shard_index * n / o->shard_count),
-           r1 = (size_t)((unsigned __int128)(o->shard_index + 1) * n / o->shard_count);
-    char digest[65];
-    assay_dataset_digest_hex(ds, digest, sizeof digest);
-    if (!o->quiet) {
-        printf("assay %s: %s (%s), %zu rows x %zu dims\n", assay_version(), o->input,
-               assay_format_name(assay_dataset_format(ds)), n, assay_dataset_dims(ds));
-        printf("  shard %zu of %zu: neighbour lists of rows %zu to %zu, %.2f s on %d thread%s\n",
-               o->shard_index, o->shard_count, r0, r1 - 1,
-               (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec),
-               assay_ctx_threads(ctx), assay_ctx_threads(ctx) == 1 ? "" : "s");
-        printf("  wrote %s (dataset sha256 %s)\n", path, digest);
-        printf("  when all %zu shards are written: assay merge %s %s [the scan's options]\n",
-               o->shard_count, o->input, o->out_dir);
-        fflush(stdout);
-    }
-    if (o->json_summary) {
-        json_t *j =
-            json_pack("{s:s, s:s, s:s, s:s, s:i, s:{s:I, s:I, s:I, s:I}, s:s, s:s}", "tool",
-                      "assay", "version", assay_version(), "command", "scan", "status", "shard",
-                      "exit_code", code, "shard", "index", (json_int_t)o->shard_index, "count",
-                      (json_int_t)o->shard_count, "row_begin", (json_int_t)r0, "row_end",
-                      (json_int_t)r1, "dataset_sha256", digest, "file", path);
-        char *line = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-        json_decref(j);
-        if (line == NULL || cli_summary_emit(line, o->json_summary_file) != 0)
-            code = CLI_EXIT_INTERNAL;
-        free(line);
-    }
-out:
-    assay_policy_destroy(policy);
-    assay_dataset_destroy(ds);
-    assay_ctx_destroy(ctx);
-    return code;
-}
+static int cmd_graph_file(const cli_opts *o);
 
 static int cmd_scan(const cli_opts *o, int argc, char **argv) {
-    if (o->shard_count > 0) return cmd_shard(o);
+    if (o->shard_count > 0) return cmd_graph_file(o);
     cli_progress prog;
     assay_status s;
     assay_ctx *ctx = start_ctx(o, &prog, &s);
@@ -418,48 +336,101 @@ out:
     return code;
 }
 
-/* assay knn: load as scan does, build the graph, write it atomically. */
-static int cmd_knn(const cli_opts *o) {
+/* The summary line of a shard for --json-summary. */
+static int shard_summary(const cli_opts *o, const char *path, const char *digest, size_t rows) {
+    size_t r0 = (size_t)((unsigned __int128)o->shard_index * rows / o->shard_count),
+           r1 = (size_t)((unsigned __int128)(o->shard_index + 1) * rows / o->shard_count);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:{s:I, s:I, s:I, s:I}, s:s, s:s}", "tool",
+                          "assay", "version", assay_version(), "command", "scan", "status", "shard",
+                          "exit_code", CLI_EXIT_PASS, "shard", "index", (json_int_t)o->shard_index,
+                          "count", (json_int_t)o->shard_count, "row_begin", (json_int_t)r0,
+                          "row_end", (json_int_t)r1, "dataset_sha256", digest, "file", path);
+    char *line = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(j);
+    int code = line == NULL || cli_summary_emit(line, o->json_summary_file) != 0 ? CLI_EXIT_INTERNAL
+                                                                                 : CLI_EXIT_PASS;
+    free(line);
+    return code;
+}
+
+/* assay knn, and assay scan --shard I/N: load as scan does, build the graph (a shard: the lists
+ * of its rows, into OUT/shard-I-of-N.h5 for assay merge), write it atomically. */
+static int cmd_graph_file(const cli_opts *o) {
     cli_progress prog;
     assay_status s;
     assay_ctx *ctx = start_ctx(o, &prog, &s);
     if (ctx == NULL) return exit_for(s);
     assay_dataset *ds = NULL;
+    const int shard = o->shard_count > 0;
     int code;
+    char path[4200];
+    snprintf(path, sizeof path, "%s", o->out_file ? o->out_file : "");
+    if (shard)
+        snprintf(path, sizeof path, "%s/shard-%0*zu-of-%zu.h5", o->out_dir,
+                 snprintf(NULL, 0, "%zu", o->shard_count - 1), o->shard_index, o->shard_count);
     /* k and metric may come from the policy file or ASSAY_K/ASSAY_METRIC, as for scan */
     assay_policy *policy = NULL;
     assay_scan_opts scan = o->scan;
     if ((s = cli_resolve_policy(o, ctx, &policy, &scan)) != ASSAY_OK) {
-        code = report_error(&prog, ctx, s, "policy");
+        code = run_error(o, &prog, ctx, s, "policy");
+        goto out;
+    }
+    int e = shard ? make_dirs(o->out_dir) : 0;
+    if (shard && (scan.graph_path != NULL || e != 0)) {
+        cli_progress_end(&prog);
+        if (e == 0)
+            fprintf(stderr, "assay: error: --shard computes neighbour lists and --graph reuses "
+                            "a graph: give one of them\n");
+        else
+            fprintf(stderr, "assay: error: %s: cannot create the folder: %s\n", o->out_dir,
+                    strerror(e));
+        code = e == ENOSPC || e == EDQUOT ? CLI_EXIT_INTERNAL : CLI_EXIT_USAGE;
         goto out;
     }
     if ((s = assay_dataset_load(ctx, o->input, &o->load, &ds)) != ASSAY_OK) {
-        code = report_error(&prog, ctx, s, "cannot load the dataset");
+        code = run_error(o, &prog, ctx, s, "cannot load the dataset");
         goto out;
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if ((s = assay_graph_write(ctx, ds, &scan, o->out_file)) != ASSAY_OK) {
-        code = report_error(&prog, ctx, s, "cannot write the neighbour graph");
+    s = shard ? assay_graph_write_shard(ctx, ds, &scan, o->shard_index, o->shard_count, path)
+              : assay_graph_write(ctx, ds, &scan, path);
+    if (s != ASSAY_OK) {
+        code = run_error(o, &prog, ctx, s,
+                         shard ? "cannot write the shard" : "cannot write the neighbour graph");
         goto out;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     cli_progress_end(&prog);
     code = CLI_EXIT_PASS;
-    if (o->quiet) goto out;
     char digest[65];
     assay_dataset_digest_hex(ds, digest, sizeof digest);
-    printf("assay %s: %s (%s), %zu rows x %zu dims\n", assay_version(), o->input,
-           assay_format_name(assay_dataset_format(ds)), assay_dataset_rows(ds),
-           assay_dataset_dims(ds));
-    printf("  neighbour graph: k=%u, %s, %.2f s on %d thread%s\n", scan.k,
-           assay_metric_name(scan.metric),
-           (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec),
-           assay_ctx_threads(ctx), assay_ctx_threads(ctx) == 1 ? "" : "s");
-    printf("  wrote %s (dataset sha256 %s)\n", o->out_file, digest);
-    printf("  reuse it: assay scan %s --graph %s -k %u --metric %s\n", o->input, o->out_file,
-           scan.k, assay_metric_name(scan.metric));
-    fflush(stdout);
+    size_t n = assay_dataset_rows(ds);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    int threads = assay_ctx_threads(ctx);
+    if (!o->quiet) {
+        printf("assay %s: %s (%s), %zu rows x %zu dims\n", assay_version(), o->input,
+               assay_format_name(assay_dataset_format(ds)), n, assay_dataset_dims(ds));
+        if (shard)
+            printf("  shard %zu of %zu: neighbour lists of rows %zu to %zu, %.2f s on %d "
+                   "thread%s\n",
+                   o->shard_index, o->shard_count,
+                   (size_t)((unsigned __int128)o->shard_index * n / o->shard_count),
+                   (size_t)((unsigned __int128)(o->shard_index + 1) * n / o->shard_count) - 1, secs,
+                   threads, threads == 1 ? "" : "s");
+        else
+            printf("  neighbour graph: k=%u, %s, %.2f s on %d thread%s\n", scan.k,
+                   assay_metric_name(scan.metric), secs, threads, threads == 1 ? "" : "s");
+        printf("  wrote %s (dataset sha256 %s)\n", path, digest);
+        if (shard)
+            printf("  when all %zu shards are written: assay merge %s %s [the scan's options]\n",
+                   o->shard_count, o->input, o->out_dir);
+        else
+            printf("  reuse it: assay scan %s --graph %s -k %u --metric %s\n", o->input, path,
+                   scan.k, assay_metric_name(scan.metric));
+        fflush(stdout);
+    }
+    if (shard && o->json_summary) code = shard_summary(o, path, digest, n);
 out:
     assay_policy_destroy(policy);
     assay_dataset_destroy(ds);
@@ -581,7 +552,7 @@ int main(int argc, char **argv) {
     case CMD_POLICY:
         return cli_policy_show(&o);
     case CMD_KNN:
-        return cmd_knn(&o);
+        return cmd_graph_file(&o);
     case CMD_DIFF:
         return cmd_diff(&o);
     case CMD_RENDER:

@@ -9,6 +9,8 @@ raises it for Deep k-NN: the shards must build what the scan would). Shards that
 together are refused with exit 2, a message naming the file, and no report folder.
 
 usage: shards_merge.py ASSAY ASSAY_SYNTH WORKDIR
+       shards_merge.py --compare ONE_DIR MERGED_DIR   (exit 0 when the reports are the same;
+                                                        bench/bench_shards.py uses it)
 """
 import json
 import os
@@ -20,7 +22,6 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import normalize_report  # noqa: E402
 
-ASSAY, SYNTH, WORK = sys.argv[1:4]
 FAILURES = []
 
 
@@ -92,6 +93,13 @@ def refused(args, needle, label, out_dir=None):
 
 
 def main():
+    global ASSAY
+    if sys.argv[1] == "--compare":
+        one, merged = sys.argv[2:4]
+        scrub(one, one + ".scrubbed")
+        scrub(merged, merged + ".scrubbed")
+        return normalize_report.compare([one + ".scrubbed", merged + ".scrubbed"])
+    ASSAY, SYNTH, WORK = sys.argv[1:4]
     shutil.rmtree(WORK, ignore_errors=True)
     os.makedirs(WORK)
     data = os.path.join(WORK, "d.h5")
