@@ -210,6 +210,7 @@ typedef struct check_job {
     assay_ctx *ctx;
     const char *path;
     size_t row0, row1; /* the rows to check */
+    int progress;      /* report "graph-file" progress (a whole file; merge reports per shard) */
     const assay_dataset *ds;
     const uint8_t *in_graph;
     const assay__graph *g;
@@ -271,7 +272,7 @@ static void check_task(void *arg, size_t task, int worker) {
     pthread_mutex_lock(&j->lock);
     size_t done = ++j->tasks_done;
     pthread_mutex_unlock(&j->lock);
-    assay__progress(j->ctx, "graph-file", done, j->n_tasks + 1);
+    if (j->progress) assay__progress(j->ctx, "graph-file", done, j->n_tasks + 1);
 }
 
 /* Rows [row0, row1) of g against the data; messages name `path`. */
@@ -284,6 +285,7 @@ static assay_status check_lists(assay_ctx *ctx, const char *path, const assay_da
     j.path = path;
     j.row0 = row0;
     j.row1 = row1;
+    j.progress = row0 == 0 && row1 == ds->n;
     j.ds = ds;
     j.in_graph = in_graph;
     j.g = g;

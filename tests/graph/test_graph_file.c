@@ -224,6 +224,78 @@ static void test_graph_file_round_trip(void **state) {
     assay__graph_free(&back);
 }
 
+/* A shard holds only its rows' lists, with its attributes; bounds that do not follow from its
+ * index and count, a shape that is not the shard's, and lists naming the shard's own rows out of
+ * the graph are refused. */
+static void test_graph_file_shard_round_trip_and_refused(void **state) {
+    assay_ctx *ctx = *state;
+    char path[1024];
+    tu_path(path, sizeof path, "graph_shard.h5");
+    uint8_t out[20] = {0};
+    out[8] = 1;
+    assay__graph g;
+    make_graph(&g, 20, 3, ASSAY_METRIC_COSINE, out);
+    g.n_certified = 5;
+    g.n_radius = 1;
+    assert_int_equal(assay__graph_h5_write(ctx, path, NULL, &g, k_digest, 3, 3), ASSAY_E_INVAL);
+    assert_int_equal(assay__graph_h5_write(ctx, path, NULL, &g, k_digest, 0, 21), ASSAY_E_INVAL);
+    assert_int_equal(assay__graph_h5_write(ctx, path, NULL, &g, k_digest, 1, 3), ASSAY_OK);
+    assay__graph back;
+    assay__graph_meta meta;
+    assert_int_equal(read_graph(ctx, path, &meta, &back), ASSAY_OK);
+    assert_int_equal(meta.n_rows, 20);
+    assert_int_equal(meta.shard_index, 1);
+    assert_int_equal(meta.shard_count, 3);
+    assert_int_equal(meta.row_begin, 6); /* floor(20 / 3) */
+    assert_int_equal(meta.row_end, 13);
+    assert_int_equal(meta.certified_rows, 5);
+    assert_int_equal(meta.radius_rows, 1);
+    assert_int_equal(meta.exhaustive_rows, 0);
+    assert_int_equal(back.n, 7);
+    assert_memory_equal(back.ids, g.ids + 6 * 3, 7 * 3 * sizeof *g.ids);
+    assay__graph_free(&back);
+    /* a whole graph: no shard, counts read back */
+    char whole[1024];
+    tu_path(whole, sizeof whole, "graph_whole.h5");
+    assert_int_equal(assay__graph_h5_write(ctx, whole, NULL, &g, k_digest, 0, 0), ASSAY_OK);
+    assert_int_equal(read_graph(ctx, whole, &meta, &back), ASSAY_OK);
+    assert_int_equal(meta.shard_count, 0);
+    assert_int_equal(meta.row_begin, 0);
+    assert_int_equal(meta.row_end, 20);
+    assert_int_equal(back.n, 20);
+    assay__graph_free(&back);
+
+    char bad[1024];
+    tu_path(bad, sizeof bad, "graph_shard_bad.h5");
+    static const struct {
+        const char *attr;
+        int64_t value; /* -1: delete the attribute */
+        const char *needle;
+    } cases[] = {
+        {"row_begin", 5, "holds rows [6, 13) of 20, not [5, 13)"},
+        {"row_end", 14, "not [6, 14)"},
+        {"shard_index", 3, "'shard_index' = 3 is out of range"},
+        {"shard_count", 21, "'shard_count' = 21 is out of range"},
+        {"shard_count", 2, "shard 1 of 2 holds rows [10, 20)"},
+        {"row_begin", -1, "attribute 'row_begin' is missing"},
+        {"certified_rows", 8, "'certified_rows' = 8 is out of range"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        copy_file(path, bad);
+        if (cases[i].value < 0)
+            del_attr(bad, cases[i].attr);
+        else
+            set_int_attr(bad, cases[i].attr, cases[i].value);
+        expect_read_error(ctx, bad, cases[i].needle);
+        assert_contains(assay_ctx_errmsg(ctx), "graph_shard_bad.h5");
+    }
+    /* a shard listing one of its own rows that is out of the graph */
+    g.ids[7 * 3] = 8;
+    assert_int_equal(assay__graph_h5_write(ctx, bad, NULL, &g, k_digest, 1, 3), ASSAY_OK);
+    expect_read_error(ctx, bad, "row 7, column 0 (neighbour 8");
+    assay__graph_free(&g);
+}
+
 /* Every structural defect is refused, with the row, the column and the rule. */
 static void test_graph_file_structure_refused(void **state) {
     assay_ctx *ctx = *state;
@@ -932,6 +1004,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_graph_file_round_trip),
         cmocka_unit_test(test_graph_file_structure_refused),
+        cmocka_unit_test(test_graph_file_shard_round_trip_and_refused),
         cmocka_unit_test(test_graph_file_attributes_refused),
         cmocka_unit_test(test_graph_file_damaged_files),
         cmocka_unit_test(test_graph_file_scan_reuses_graph),
