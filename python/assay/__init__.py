@@ -28,6 +28,7 @@ from ._errors import AssayError, InputError, LimitError, ResourceError
 __all__ = [
     "scan",
     "knn",
+    "write_shard",
     "load",
     "info",
     "Result",
@@ -470,7 +471,8 @@ def scan(X: Any, labels: Any = None, ids: Any = None, pred_probs: Any = None,
          policy: Union[None, PathLike, Mapping[str, Any]] = None, *, threads: int = 0,
          precision: str = "auto", graph_method: str = "exact",
          approx_recall: Optional[float] = None, name: Optional[str] = None, copy: bool = False,
-         classes: Optional[Union[str, Sequence[Any]]] = None, **params: Any) -> Result:
+         classes: Optional[Union[str, Sequence[Any]]] = None,
+         graph_parts: Optional[Sequence[PathLike]] = None, **params: Any) -> Result:
     """Scans a dataset for poisoned, mislabelled, duplicated and outlying rows.
 
     X: a 2-D array [N, d] with the buffer protocol (numpy, np.memmap, ``tensor.numpy()``...),
@@ -489,10 +491,46 @@ def scan(X: Any, labels: Any = None, ids: Any = None, pred_probs: Any = None,
     "approx" for millions of rows (an inverted file whose recall@k, aimed at approx_recall,
     default 0.99, is measured on a sample and reported in ``report["graph"]["approx"]``).
     name: the input's name in reports.
-    classes: the declared label set.
+    classes: the declared label set. graph_parts: the shard files :func:`write_shard` (or
+    ``assay scan --shard I/N``) wrote for this data, one per shard: the graph is merged from
+    them instead of built, with the result the scan gives without them (docs/shards.md).
 
     The GIL is released while the scan runs; Ctrl-C cancels it and raises KeyboardInterrupt.
     Errors raise :class:`InputError` (bad input or options) or :class:`AssayError`."""
+    kw = _scan_kw(X, labels, ids, pred_probs, policy, threads, precision, graph_method,
+                  approx_recall, name, copy, classes, params)
+    if graph_parts is not None:
+        kw["graph_parts"] = [os.fspath(p) for p in graph_parts]
+    return Result(_assay.scan(**kw))
+
+
+def write_shard(X: Any, labels: Any = None, ids: Any = None, pred_probs: Any = None,
+                policy: Union[None, PathLike, Mapping[str, Any]] = None, *,
+                shard: Tuple[int, int], out: PathLike, threads: int = 0,
+                precision: str = "auto", name: Optional[str] = None, copy: bool = False,
+                classes: Optional[Union[str, Sequence[Any]]] = None, **params: Any) -> str:
+    """Writes shard ``(i, n)`` of the neighbour graph :func:`scan` would build with the same
+    arguments: the exact lists of rows floor(i N / n) to floor((i + 1) N / n) against every row,
+    as the file ``out`` (atomically), like ``assay scan --shard i/n``. One task per shard (Ray,
+    Spark, a process pool), then ``scan(..., graph_parts=[...])`` with every file finishes the
+    scan with the result it gives alone (docs/shards.md). Give the shards the options that
+    shape the graph (k, metric, expected_poison, skip) as you give them to that scan.
+    Returns ``out``."""
+    kw = _scan_kw(X, labels, ids, pred_probs, policy, threads, precision, "exact", None, name,
+                  copy, classes, params)
+    i, n = shard
+    path = os.fspath(out)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    kw.update(shard=(int(i), int(n)), shard_path=path)
+    return _assay.scan(**kw)
+
+
+def _scan_kw(X: Any, labels: Any, ids: Any, pred_probs: Any,
+             policy: Union[None, PathLike, Mapping[str, Any]], threads: int, precision: str,
+             graph_method: str, approx_recall: Optional[float], name: Optional[str], copy: bool,
+             classes: Optional[Union[str, Sequence[Any]]], params: Dict[str, Any]
+             ) -> Dict[str, Any]:
+    """_assay.scan's keywords for scan() and write_shard()."""
     opts = _param_options(params, "scan")
     popts, keys = _policy_args(policy)
     if classes is not None and not isinstance(classes, str):
@@ -512,7 +550,7 @@ def scan(X: Any, labels: Any = None, ids: Any = None, pred_probs: Any = None,
                   ids=_as_column(ids, "ids"), name=name, copy=bool(copy), classes=classes)
         if pred_probs is not None:
             kw["pred_probs"] = _as_matrix(pred_probs)
-    return Result(_assay.scan(**kw))
+    return kw
 
 
 def knn(X: Any, k: int = 10, metric: str = "cosine", *, threads: int = 0,

@@ -855,6 +855,8 @@ typedef struct scan_work {
     assay_scan_opts scan;
     const assay_policy *policy;
     int do_scan;
+    const char *shard_path; /* instead of the scan: shard shard_index of shard_count, written */
+    size_t shard_index, shard_count;
     /* out */
     assay_dataset *ds;
     assay_result *res;
@@ -874,7 +876,11 @@ static void scan_job(job *j) {
         s = assay_dataset_load(j->ctx, w->path, &w->load, &w->ds);
         ds = w->ds;
     }
-    if (s == ASSAY_OK && w->do_scan) {
+    if (s == ASSAY_OK && w->shard_path != NULL) {
+        w->failed_step = "cannot write the shard";
+        s = assay_graph_write_shard(j->ctx, ds, &w->scan, w->shard_index, w->shard_count,
+                                    w->shard_path);
+    } else if (s == ASSAY_OK && w->do_scan) {
         w->failed_step = "scan failed";
         s = assay_scan(j->ctx, ds, &w->scan, &w->res);
         if (s == ASSAY_OK) {
@@ -892,7 +898,10 @@ static PyObject *get_opt(PyObject *kw, const char *name) {
 
 /* _assay.scan(X=None, labels=None, ids=None, pred_probs=None, dataset=None, options=[],
  *             keys=[], threads=0, name=None, copy=False, classes=None, skip=0,
- *             precision="auto", graph_method="exact", approx_recall=None)
+ *             precision="auto", graph_method="exact", approx_recall=None, graph_parts=None,
+ *             shard=None, shard_path=None)
+ * With shard=(i, n) and shard_path, writes that shard of the graph (assay_graph_write_shard)
+ * and returns shard_path instead of a result.
  * Every argument by keyword; the Python layer has normalised them (docs in assay/__init__.py). */
 static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw) {
     (void)m;
@@ -907,6 +916,20 @@ static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw) {
     PyObject *copy_o = get_opt(kw, "copy"), *classes_o = get_opt(kw, "classes");
     PyObject *skip_o = get_opt(kw, "skip"), *precision_o = get_opt(kw, "precision");
     PyObject *method_o = get_opt(kw, "graph_method"), *recall_o = get_opt(kw, "approx_recall");
+    PyObject *parts_o = get_opt(kw, "graph_parts"), *shard_o = get_opt(kw, "shard");
+    PyObject *shard_path_o = get_opt(kw, "shard_path");
+    unsigned long long shard_i = 0, shard_n = 0;
+    if (shard_o != NULL &&
+        (!PyArg_ParseTuple(shard_o, "KK;shard: expected (index, count)", &shard_i, &shard_n) ||
+         shard_path_o == NULL || !PyUnicode_Check(shard_path_o))) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "shard needs shard_path, a str");
+        return NULL;
+    }
+    if (parts_o != NULL && !PyList_Check(parts_o)) {
+        PyErr_SetString(PyExc_TypeError, "graph_parts must be a list of str");
+        return NULL;
+    }
     int threads = threads_o ? (int)PyLong_AsLong(threads_o) : 0;
     assay_graph_method method = ASSAY_GRAPH_EXACT;
     if (method_o != NULL) {
@@ -963,6 +986,8 @@ static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw) {
     }
 
     PyObject *ret = NULL;
+    const char **parts = NULL;
+    Py_ssize_t n_parts = 0;
     assay_ctx *ctx = new_ctx(threads, precision);
     assay_policy *policy = NULL;
     Py_buffer xb, pb;
@@ -985,6 +1010,16 @@ static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw) {
     w.scan.approx_recall = approx_recall;
     w.policy = policy;
     w.do_scan = 1;
+    if (parts_o != NULL) { /* the strings stay alive in the caller's list during the call */
+        if ((parts = strings_from_seq("graph_parts", parts_o, &n_parts)) == NULL) goto out;
+        w.scan.graph_parts = parts;
+        w.scan.n_graph_parts = (size_t)n_parts;
+    }
+    if (shard_o != NULL) {
+        if ((w.shard_path = PyUnicode_AsUTF8(shard_path_o)) == NULL) goto out;
+        w.shard_index = (size_t)shard_i;
+        w.shard_count = (size_t)shard_n;
+    }
 
     if (dataset != NULL) {
         w.given = ((DatasetObject *)dataset)->ds;
@@ -1026,6 +1061,10 @@ static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw) {
         raise_status(ctx, j.status, w.failed_step);
         goto out;
     }
+    if (w.shard_path != NULL) {
+        ret = PyUnicode_FromString(w.shard_path);
+        goto out;
+    }
     DatasetObject *dobj;
     if (dataset != NULL) {
         dobj = (DatasetObject *)dataset;
@@ -1048,6 +1087,7 @@ static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw) {
     w.res = NULL;
     ret = (PyObject *)r;
 out:
+    PyMem_Free(parts);
     assay_result_destroy(w.res);
     assay_dataset_destroy(w.ds);
     assay_policy_destroy(policy);
