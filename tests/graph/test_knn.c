@@ -401,10 +401,11 @@ static void test_knn_shards_give_the_whole_graphs_lists(void **state) {
     (void)state;
     static const assay_precision precs[] = {ASSAY_PRECISION_FP32, ASSAY_PRECISION_BF16,
                                             ASSAY_PRECISION_INT8};
-    static const size_t shard_counts[] = {1, 2, 3, 7};
+    /* small: test_knn also runs under qemu (SVE at 512 bits is ~500x slower than native) */
+    static const size_t shard_counts[] = {2, 5};
     for (size_t pi = 0; pi < 3; pi++)
         for (int mi = 0; mi < 2; mi++) {
-            size_t n = 401 + 29 * pi, d = mi ? 33 : 130, ld = d + 1, k = 6;
+            size_t n = 283 + 17 * pi, d = mi ? 33 : 130, ld = d + 1, k = 6;
             assay_metric m = mi ? ASSAY_METRIC_L2 : ASSAY_METRIC_COSINE;
             uint8_t *in = malloc(n);
             float *x = stress_matrix(n, d, ld, 91 + pi, in);
