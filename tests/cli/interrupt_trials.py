@@ -136,7 +136,7 @@ def main():
         return 1
     previous = snapshot(out)
 
-    interrupted = completed = failures = 0
+    interrupted = completed = failures = early = 0
     by_signal, by_stage = {}, {}
     for t in range(a.trials):
         sig = rng.choice([signal.SIGINT, signal.SIGTERM])
@@ -165,6 +165,13 @@ def main():
             if now != previous:
                 changed = sorted(n for n in set(now) | set(previous) if now.get(n) != previous.get(n))
                 what.append("the previous report changed: %s" % ", ".join(changed))
+        elif rc == -sig and not err.strip():
+            # the signal came before assay's main installed its handlers (the process was still
+            # being loaded: likely on a busy machine with a delay near 0): killed by the default
+            # action before it could write anything; the checks below still apply
+            early += 1
+            if snapshot(out) != previous:
+                what.append("the previous report changed although assay had not started")
         elif rc in (0, 1):  # finished before the signal arrived: a complete new set
             completed += 1
             what.extend(record_problems(out))
@@ -181,11 +188,12 @@ def main():
                   file=sys.stderr)
     elapsed = time.monotonic() - started
     print("interrupt trials: %d trials on %d x %d (a full scan %.2f s, reports from %.2f s): "
-          "%d interrupted (%s; in stage %s), %d finished first, %d failed; %.1f s in all" %
+          "%d interrupted (%s; in stage %s), %d finished first, %d before assay started, "
+          "%d failed; %.1f s in all" %
           (a.trials, a.rows, a.dims, full, report_at, interrupted,
            ", ".join("%s %d" % kv for kv in sorted(by_signal.items())) or "none",
            ", ".join("%s %d" % kv for kv in sorted(by_stage.items())) or "none", completed,
-           failures, elapsed))
+           early, failures, elapsed))
     if interrupted == 0:
         print("no trial interrupted a scan: the moments are not random enough", file=sys.stderr)
         return 1
