@@ -69,8 +69,15 @@ expect backdoor assay scan --fail-kinds back
 expect --sarif assay report render --sar
 expect render assay report ""
 expect --json-summary assay diff --json
+expect merge assay mer
+expect --shard assay scan --sha
+expect --policy assay merge x.h5 parts --pol
 if [ -n "$(complete_words assay knn --trut)" ]; then
     echo "knn offers --truth, a scan-only option" >&2
+    exit 1
+fi
+if [ -n "$(complete_words assay merge x.h5 parts --grap)" ]; then
+    echo "merge offers --graph, which builds or reuses a graph: not for merge" >&2
     exit 1
 fi
 echo "the bash completion completes commands, options and values"
