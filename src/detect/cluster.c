@@ -401,7 +401,8 @@ static int eval_split(const cl_job *J, const double *z, size_t n, size_t p, cons
 }
 
 /* Principal directions and projections of one class (BLAS; classes in order). */
-static assay_status pca_task(void *arg, size_t c, const size_t *rc, size_t nc) {
+static assay_status pca_task(void *arg, size_t c, int worker, const size_t *rc, size_t nc) {
+    (void)worker;
     cl_job *J = arg;
     const assay_dataset *ds = J->ds;
     size_t p = J->pmax < nc / CL_ROWS_PER_DIM ? J->pmax : nc / CL_ROWS_PER_DIM;
@@ -420,7 +421,8 @@ static assay_status pca_task(void *arg, size_t c, const size_t *rc, size_t nc) {
 }
 
 /* 2-means, the gap and the row scores of one class (no BLAS; classes side by side). */
-static assay_status class_task(void *arg, size_t c, const size_t *rc, size_t n_rows) {
+static assay_status class_task(void *arg, size_t c, int worker, const size_t *rc, size_t n_rows) {
+    (void)worker;
     (void)n_rows;
     cl_job *J = arg;
     cl_class *C = &J->cls[c];
@@ -576,7 +578,7 @@ static assay_status detect_cluster(const assay__det_input *in, assay__det_out *o
     J.v = v;
     /* Principal directions and projections: BLAS, one class at a time. Then 2-means, the gap
      * and the row scores: independent per class, no BLAS. */
-    const assay__per_class pca = {"cluster", 0, pca_task}, split = {"cluster", 1, class_task};
+    const assay__per_class pca = {"cluster", 0, 0, pca_task}, split = {"cluster", 1, 0, class_task};
     if ((s = assay__per_class_run(in, rows, start, &pca, &J)) != ASSAY_OK ||
         (s = assay__per_class_run(in, rows, start, &split, &J)) != ASSAY_OK)
         goto done;

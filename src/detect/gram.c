@@ -47,7 +47,8 @@ typedef struct gr_job {
     gr_class *cls;
 } gr_job;
 
-static assay_status gram_class(void *arg, size_t c, const size_t *rows, size_t n) {
+static assay_status gram_class(void *arg, size_t c, int worker, const size_t *rows, size_t n) {
+    (void)worker;
     gr_job *job = arg;
     const assay_dataset *ds = job->in->ds;
     gr_class *out = &job->cls[c];
@@ -177,7 +178,7 @@ static assay_status detect_gram(const assay__det_input *in, assay__det_out *out)
     for (size_t i = 0; i < d * 2 * R; i++)
         proj[i] = (float)(assay__rng_normal(&rng) / sqrt((double)d));
     job.proj = proj;
-    const assay__per_class pc = {"gram", 1, gram_class};
+    const assay__per_class pc = {"gram", 1, 0, gram_class};
     if ((s = assay__per_class_run(in, rows, start, &pc, &job)) != ASSAY_OK) goto done;
     out->ran = 1;
     const int across = assay__tail_calibrate(job.cls, sizeof *job.cls, offsetof(gr_class, t),

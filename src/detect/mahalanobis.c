@@ -196,6 +196,7 @@ typedef struct mh_class {
     double rho;          /* shrinkage used */
     double med, mad;     /* of log squared distance over the class */
     int32_t test;
+    int modelled; /* the class had rows enough for a model */
 } mh_class;
 
 /* A robust start: the half of the class closest (Euclidean) to its coordinatewise median. The
@@ -221,55 +222,100 @@ static size_t median_start(const assay_dataset *ds, const size_t *rc, size_t nc,
     return central(dist, nc, h, work, keep);
 }
 
-/* The per-class model's inputs, shared scratch buffers (the classes run in class order) and
- * per-row outputs. */
+/* One worker's scratch buffers (the classes run side by side, one per worker). */
+typedef struct mh_ws {
+    mh_model M;
+    double *mu, *cov, *y, *dist, *work, *sdiag;
+    float *lf, *tile, *blk;
+    size_t *keep, *krows;
+} mh_ws;
+
+/* Scratch of one worker for d dimensions, q proxy dimensions and classes of up to maxc rows. */
+static int ws_alloc(mh_ws *w, size_t d, size_t q, size_t maxc) {
+    memset(w, 0, sizeof *w);
+    w->M.mu = malloc(d * sizeof *w->M.mu);
+    w->M.vecs = malloc(d * q * sizeof *w->M.vecs);
+    w->M.vals = malloc(q * sizeof *w->M.vals);
+    w->mu = malloc(d * sizeof *w->mu);
+    w->cov = malloc(d * d * sizeof *w->cov);
+    /* y: projections (maxc x q), or the median's column block (maxc x MH_MEDIAN_COLS) */
+    w->y = malloc((maxc * (q > MH_MEDIAN_COLS ? q : MH_MEDIAN_COLS) + 1) * sizeof *w->y);
+    w->dist = malloc((maxc + 1) * sizeof *w->dist);
+    w->work = malloc((maxc + 1) * sizeof *w->work);
+    w->sdiag = malloc(d * sizeof *w->sdiag);
+    w->lf = malloc(d * d * sizeof *w->lf);
+    w->tile = malloc(d * d * sizeof *w->tile);
+    w->blk = malloc(d * MH_BLOCK * sizeof *w->blk);
+    w->keep = malloc((maxc + 1) * sizeof *w->keep);
+    w->krows = malloc((maxc + 1) * sizeof *w->krows);
+    return w->M.mu && w->M.vecs && w->M.vals && w->mu && w->cov && w->y && w->dist && w->work &&
+           w->sdiag && w->lf && w->tile && w->blk && w->keep && w->krows;
+}
+
+static void ws_free(mh_ws *w) {
+    free(w->M.mu);
+    free(w->M.vecs);
+    free(w->M.vals);
+    free(w->mu);
+    free(w->cov);
+    free(w->y);
+    free(w->dist);
+    free(w->work);
+    free(w->sdiag);
+    free(w->lf);
+    free(w->tile);
+    free(w->blk);
+    free(w->keep);
+    free(w->krows);
+}
+
+/* Workers' scratch is about 2 d^2 doubles each: at most this much of it in all (more workers
+ * than fit run fewer classes side by side; the results are the same). */
+#define MH_SCRATCH_BUDGET ((size_t)512 << 20)
+
+/* The per-class model's inputs, the workers' scratch and the outputs: per class, per row. */
 typedef struct mh_job {
     assay_ctx *ctx;
     const assay_dataset *ds;
     double shrink;
     uint64_t seed;
     mh_class *cls;
-    mh_model M;
-    double *mu, *cov, *y, *dist, *work, *sdiag;
-    float *lf, *tile, *blk, *score; /* score: per row */
-    size_t *keep, *krows;
+    mh_ws *ws;    /* per worker */
+    float *score; /* per row */
     double *prow; /* per row */
-    size_t tested, rows_scored;
-    double rho_sum;
 } mh_job;
 
 /* One class: MCD-style, the central half twice (around the coordinatewise median, then under the
  * proxy model of that half: a C-step), then the exact shrinkage estimate on it, and every row's
  * robust z against the class's bulk. */
-static assay_status class_model(void *arg, size_t c, const size_t *rc, size_t nc) {
+static assay_status class_model(void *arg, size_t c, int worker, const size_t *rc, size_t nc) {
     mh_job *J = arg;
+    mh_ws *W = &J->ws[worker];
     const assay_dataset *ds = J->ds;
     mh_class *C = &J->cls[c];
     C->n = nc;
     C->test = -1;
     if (nc < MH_MIN_ROWS) return ASSAY_OK;
     size_t h = (size_t)ceil(MH_SUPPORT * (double)nc);
-    size_t nk = median_start(ds, rc, nc, h, J->mu, J->y, J->dist, J->keep);
-    for (size_t i = 0; i < nk; i++) J->krows[i] = rc[J->keep[i]];
-    ASSAY_TRY(proxy_fit(J->ctx, ds, J->krows, nk, J->seed + c, &J->M));
-    ASSAY_TRY(proxy_dist(J->ctx, ds, &J->M, rc, nc, J->y, J->dist));
-    nk = central(J->dist, nc, h, J->work, J->keep);
+    size_t nk = median_start(ds, rc, nc, h, W->mu, W->y, W->dist, W->keep);
+    for (size_t i = 0; i < nk; i++) W->krows[i] = rc[W->keep[i]];
+    ASSAY_TRY(proxy_fit(J->ctx, ds, W->krows, nk, J->seed + c, &W->M));
+    ASSAY_TRY(proxy_dist(J->ctx, ds, &W->M, rc, nc, W->y, W->dist));
+    nk = central(W->dist, nc, h, W->work, W->keep);
     C->kept = nk;
-    ASSAY_TRY(exact_dist(J->ctx, ds, rc, nc, J->keep, nk, J->shrink, J->mu, J->cov, J->sdiag, J->lf,
-                         J->blk, J->tile, J->krows, J->dist, &C->rho));
+    ASSAY_TRY(exact_dist(J->ctx, ds, rc, nc, W->keep, nk, J->shrink, W->mu, W->cov, W->sdiag, W->lf,
+                         W->blk, W->tile, W->krows, W->dist, &C->rho));
     /* rows against the class's bulk: the squared distances of real data follow no chi-square,
      * so a robust z of their log */
-    for (size_t i = 0; i < nc; i++) J->work[i] = log(J->dist[i] + DBL_MIN);
-    assay__median_mad(J->work, nc, J->y, &C->med, &C->mad);
+    for (size_t i = 0; i < nc; i++) W->work[i] = log(W->dist[i] + DBL_MIN);
+    assay__median_mad(W->work, nc, W->y, &C->med, &C->mad);
     for (size_t i = 0; i < nc; i++) {
-        double zr = (J->work[i] - C->med) / C->mad;
+        double zr = (W->work[i] - C->med) / C->mad;
         J->prow[rc[i]] = assay__norm_sf(zr);
         J->score[rc[i]] = (float)zr;
         C->far += zr > MH_FAR_Z;
     }
-    J->tested++;
-    J->rho_sum += C->rho;
-    J->rows_scored += nc;
+    C->modelled = 1;
     return ASSAY_OK;
 }
 
@@ -305,35 +351,35 @@ static assay_status detect_mahalanobis(const assay__det_input *in, assay__det_ou
     const size_t q = MH_PROXY_DIMS < d ? MH_PROXY_DIMS : d;
     assay_status s = ASSAY_OK;
     mh_class *cls = calloc(nclass ? nclass : 1, sizeof *cls);
-    mh_model M = {0};
-    M.mu = malloc(d * sizeof *M.mu);
-    M.vecs = malloc(d * q * sizeof *M.vecs);
-    M.vals = malloc(q * sizeof *M.vals);
-    double *mu = malloc(d * sizeof *mu), *cov = malloc(d * d * sizeof *cov);
-    /* y: projections (maxc x q), or the median's column block (maxc x MH_MEDIAN_COLS) */
-    const size_t ylen = maxc * (q > MH_MEDIAN_COLS ? q : MH_MEDIAN_COLS) + 1;
-    double *y = malloc(ylen * sizeof *y), *dist = malloc((maxc + 1) * sizeof *dist);
-    double *work = malloc((maxc + 1) * sizeof *work), *prow = malloc((ds->n + 1) * sizeof *prow);
-    double *sdiag = malloc(d * sizeof *sdiag), *lg = malloc((nclass + 1) * sizeof *lg);
-    float *lf = malloc(d * d * sizeof *lf), *tile = malloc(d * d * sizeof *tile);
-    float *blk = malloc(d * MH_BLOCK * sizeof *blk);
-    size_t *keep = malloc((maxc + 1) * sizeof *keep), *krows = malloc((maxc + 1) * sizeof *krows);
+    /* Classes side by side, each worker with its own scratch (within MH_SCRATCH_BUDGET) */
+    const size_t ws_bytes = d * d * 16 + d * MH_BLOCK * 4 + d * (q + 4) * 8 +
+                            maxc * ((q > MH_MEDIAN_COLS ? q : MH_MEDIAN_COLS) + 4) * 8;
+    size_t n_ws = ctx->n_threads > 1 ? (size_t)ctx->n_threads : 1;
+    if (n_ws > nclass) n_ws = nclass ? nclass : 1;
+    if (n_ws > 1 && n_ws * ws_bytes > MH_SCRATCH_BUDGET)
+        n_ws = MH_SCRATCH_BUDGET / ws_bytes > 1 ? MH_SCRATCH_BUDGET / ws_bytes : 1;
+    mh_ws *ws = calloc(n_ws, sizeof *ws);
+    double *prow = malloc((ds->n + 1) * sizeof *prow), *lg = malloc((nclass + 1) * sizeof *lg);
     int32_t *rt = assay__out_row_tests(out);
-    if (cls == NULL || M.mu == NULL || M.vecs == NULL || M.vals == NULL || mu == NULL ||
-        cov == NULL || y == NULL || dist == NULL || work == NULL || prow == NULL || sdiag == NULL ||
-        lg == NULL || lf == NULL || tile == NULL || blk == NULL || keep == NULL || krows == NULL ||
-        rt == NULL) {
+    int ok = cls != NULL && ws != NULL && prow != NULL && lg != NULL && rt != NULL;
+    for (size_t w = 0; ok && w < n_ws; w++) ok = ws_alloc(&ws[w], d, q, maxc);
+    if (!ok) {
         s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (mahalanobis)");
         goto done;
     }
     sum->ran = 1;
-    mh_job J = {ctx,   ds, shrink, seed, cls,   M,    mu,    cov,  y, dist, work,
-                sdiag, lf, tile,   blk,  score, keep, krows, prow, 0, 0,    0.0};
-    const assay__per_class pc = {"mahalanobis", 0, class_model};
+    mh_job J = {ctx, ds, shrink, seed, cls, ws, score, prow};
+    const assay__per_class pc = {"mahalanobis", 1, n_ws, class_model};
     s = assay__per_class_run(in, rows, start, &pc, &J);
-    const size_t tested = J.tested;
-    const double rho_sum = J.rho_sum;
-    sum->rows_scored += J.rows_scored;
+    /* summed in class order, whatever order the classes ran in */
+    size_t tested = 0;
+    double rho_sum = 0.0;
+    for (size_t c = 0; c < nclass; c++)
+        if (cls[c].modelled) {
+            tested++;
+            rho_sum += cls[c].rho;
+            sum->rows_scored += cls[c].n;
+        }
     if (s != ASSAY_OK) goto done;
     /* The class test: the class's share of far rows against the other classes' (logit), as a
      * new observation from their distribution: t = (x - mean) / sqrt(sd^2 (1 + 1/k) + se^2),
@@ -398,6 +444,7 @@ static assay_status detect_mahalanobis(const assay__det_input *in, assay__det_ou
         const mh_class *C = &cls[c];
         const size_t *rc = rows + start[c], nc = C->n;
         if (nc < MH_MIN_ROWS) continue;
+        double *work = ws[0].work, *y = ws[0].y; /* the classes are done: worker 0's scratch */
         for (size_t i = 0; i < nc; i++) work[i] = prow[rc[i]];
         double cutoff = assay__bh_cutoff(work, nc, fdr, y);
         const assay__test *t = C->test >= 0 ? &out->tests[C->test] : NULL;
@@ -429,25 +476,13 @@ static assay_status detect_mahalanobis(const assay__det_input *in, assay__det_ou
     sum->stat_name[3] = "max_class_far_share";
     sum->stat[3] = max_share;
 done:
+    for (size_t w = 0; ws != NULL && w < n_ws; w++) ws_free(&ws[w]);
+    free(ws);
     free(rows);
     free(start);
     free(cls);
-    free(M.mu);
-    free(M.vecs);
-    free(M.vals);
-    free(mu);
-    free(cov);
-    free(y);
-    free(dist);
-    free(work);
     free(prow);
-    free(sdiag);
     free(lg);
-    free(lf);
-    free(tile);
-    free(blk);
-    free(keep);
-    free(krows);
     return s;
 }
 

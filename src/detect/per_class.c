@@ -12,10 +12,9 @@ typedef struct pc_run {
 } pc_run;
 
 static void class_task(void *arg, size_t c, int worker) {
-    (void)worker;
     pc_run *r = arg;
     const size_t *rows = r->rows + r->start[c];
-    r->status[c] = r->pc->task(r->job, c, rows, r->start[c + 1] - r->start[c]);
+    r->status[c] = r->pc->task(r->job, c, worker, rows, r->start[c + 1] - r->start[c]);
 }
 
 static assay_status class_failed(const assay__det_input *in, const assay__per_class *pc, size_t c,
@@ -37,14 +36,16 @@ assay_status assay__per_class_run(const assay__det_input *in, const size_t *rows
         assay_status s = ASSAY_OK;
         size_t c = 0;
         for (; c < nc && s == ASSAY_OK; c++)
-            s = pc->task(job, c, rows + start[c], start[c + 1] - start[c]);
+            s = pc->task(job, c, 0, rows + start[c], start[c + 1] - start[c]);
         assay__blas_single_end();
         return s == ASSAY_OK ? ASSAY_OK : class_failed(in, pc, c - 1, s);
     }
     pc_run r = {pc, job, rows, start, calloc(nc ? nc : 1, sizeof(assay_status))};
     if (r.status == NULL) return assay__fail(in->ctx, ASSAY_E_NOMEM, "%s: out of memory", pc->det);
+    int workers = in->ctx->n_threads;
+    if (pc->max_workers > 0 && (size_t)workers > pc->max_workers) workers = (int)pc->max_workers;
     assay__blas_single_begin();
-    assay_status s = assay__parallel_for(in->ctx, nc, in->ctx->n_threads, class_task, &r);
+    assay_status s = assay__parallel_for(in->ctx, nc, workers, class_task, &r);
     assay__blas_single_end();
     for (size_t c = 0; s == ASSAY_OK && c < nc; c++)
         if (r.status[c] != ASSAY_OK) s = class_failed(in, pc, c, r.status[c]);

@@ -16,9 +16,13 @@ typedef struct assay__per_class {
      * runs single-threaded (its own thread count changes OpenBLAS's last digits), so the
      * results are the same for every --threads and OPENBLAS_NUM_THREADS. */
     int parallel;
-    /* The work of class c, whose rows (in the graph, label declared) are rows[0..n). It may only
-     * write what belongs to class c. Returns ASSAY_OK, ASSAY_E_NOMEM or ASSAY_E_BLAS. */
-    assay_status (*task)(void *job, size_t c, const size_t *rows, size_t n);
+    /* With parallel: at most this many classes at once (0: the context's threads), for tasks
+     * whose per-worker scratch is large. */
+    size_t max_workers;
+    /* The work of class c, whose rows (in the graph, label declared) are rows[0..n), on worker
+     * `worker` (0 <= worker < the workers: the index of its scratch; 0 when not parallel). It may
+     * only write what belongs to class c. Returns ASSAY_OK, ASSAY_E_NOMEM or ASSAY_E_BLAS. */
+    assay_status (*task)(void *job, size_t c, int worker, const size_t *rows, size_t n);
 } assay__per_class;
 
 /* Runs pc->task for every class c (rows rows[start[c] .. start[c + 1]), as assay__class_rows

@@ -172,7 +172,8 @@ done:
     return s;
 }
 
-static assay_status spectral_class(void *arg, size_t c, const size_t *rows, size_t n) {
+static assay_status spectral_class(void *arg, size_t c, int worker, const size_t *rows, size_t n) {
+    (void)worker;
     sp_job *job = arg;
     sp_class *out = &job->cls[c];
     const assay_dataset *ds = job->ds;
@@ -247,7 +248,7 @@ static assay_status detect_spectral(const assay__det_input *in, assay__det_out *
         goto done;
     }
     /* One class per task, each with single-threaded BLAS: no oversubscription. */
-    const assay__per_class pc = {"spectral", 1, spectral_class};
+    const assay__per_class pc = {"spectral", 1, 0, spectral_class};
     if ((s = assay__per_class_run(in, rows, start, &pc, &job)) != ASSAY_OK) goto done;
 
     size_t tested = 0, skipped = 0, iters = 0;

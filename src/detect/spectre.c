@@ -378,7 +378,8 @@ static assay_status que_statistic(const double *P, size_t n, size_t K, const dou
 
 /* ---- one class ---- */
 
-static assay_status spectre_class(void *arg, size_t c, const size_t *rows, size_t n) {
+static assay_status spectre_class(void *arg, size_t c, int worker, const size_t *rows, size_t n) {
+    (void)worker;
     sx_job *job = arg;
     sx_class *out = &job->cls[c];
     const assay_dataset *ds = job->ds;
@@ -571,7 +572,7 @@ static assay_status detect_spectre(const assay__det_input *in, assay__det_out *o
         s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (spectre)");
         goto done;
     }
-    const assay__per_class pc = {"spectre", 1, spectre_class};
+    const assay__per_class pc = {"spectre", 1, 0, spectre_class};
     if ((s = assay__per_class_run(in, rows, start, &pc, &job)) != ASSAY_OK) goto done;
 
     size_t tested = 0, skipped = 0;

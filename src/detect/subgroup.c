@@ -228,7 +228,8 @@ static size_t refine_split(const double *w, size_t n, size_t r, int prior, uint8
     return n1;
 }
 
-static assay_status subgroup_class(void *arg, size_t c, const size_t *rows, size_t n) {
+static assay_status subgroup_class(void *arg, size_t c, int worker, const size_t *rows, size_t n) {
+    (void)worker;
     sg_job *job = arg;
     sg_class *out = &job->cls[c];
     const size_t r = job->r;
@@ -511,7 +512,7 @@ static assay_status detect_subgroup(const assay__det_input *in, assay__det_out *
     }
     const size_t min_group = (size_t)assay__param(in->opts, ASSAY__P_SUBGROUP_MIN_ROWS);
     sg_job job = {ds, in->graph, rows, start, z, r, min_group, llr, cls};
-    const assay__per_class pc = {"subgroup", 1, subgroup_class};
+    const assay__per_class pc = {"subgroup", 1, 0, subgroup_class};
     if ((s = assay__per_class_run(in, rows, start, &pc, &job)) != ASSAY_OK) goto done;
     out->ran = 1;
 
