@@ -922,8 +922,7 @@ static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw) {
     if (shard_o != NULL &&
         (!PyArg_ParseTuple(shard_o, "KK;shard: expected (index, count)", &shard_i, &shard_n) ||
          shard_path_o == NULL || !PyUnicode_Check(shard_path_o))) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "shard needs shard_path, a str");
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "shard needs shard_path, a str");
         return NULL;
     }
     if (parts_o != NULL && !PyList_Check(parts_o)) {
