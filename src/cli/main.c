@@ -159,61 +159,59 @@ static int print_scan_summaries(const cli_opts *o, const assay_dataset *ds, cons
 }
 
 /* merge's PART arguments as files: a folder stands for its shard-*-of-*.h5 files, in name
- * order. On success *out (free with globfree-like free_parts) holds *n paths. */
+ * order (one glob per folder, kept until free_parts). */
 typedef struct cli_parts {
     const char **paths;
     size_t n;
-    glob_t g;
-    int globbed;
+    glob_t *globs;
+    size_t n_globs;
 } cli_parts;
 
 static void free_parts(cli_parts *p) {
+    for (size_t i = 0; i < p->n_globs; i++) globfree(&p->globs[i]);
+    free(p->globs);
     free(p->paths);
-    if (p->globbed) globfree(&p->g);
 }
 
 static int expand_parts(const cli_opts *o, cli_parts *p) {
     memset(p, 0, sizeof *p);
+    size_t cap = o->n_merge_parts;
+    p->paths = malloc(cap * sizeof *p->paths);
+    p->globs = calloc(o->n_merge_parts, sizeof *p->globs);
+    if (p->paths == NULL || p->globs == NULL) {
+        fprintf(stderr, "assay: error: out of memory\n");
+        return CLI_EXIT_INTERNAL;
+    }
     for (size_t i = 0; i < o->n_merge_parts; i++) {
-        struct stat st;
         const char *a = o->merge_parts[i];
-        if (stat(a, &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+        struct stat st;
+        if (stat(a, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            p->paths[p->n++] = a; /* a file; a missing one is named by the library */
+            continue;
+        }
         char pattern[4200];
-        size_t before = p->globbed ? p->g.gl_pathc : 0;
         snprintf(pattern, sizeof pattern, "%s/shard-*-of-*.h5", a);
-        int rc = glob(pattern, p->globbed ? GLOB_APPEND : 0, NULL, &p->g);
-        p->globbed = p->globbed || rc == 0;
+        glob_t *g = &p->globs[p->n_globs];
+        int rc = glob(pattern, 0, NULL, g);
+        if (rc == 0) p->n_globs++;
         if (rc == GLOB_NOSPACE) {
             fprintf(stderr, "assay: error: out of memory listing %s\n", a);
             return CLI_EXIT_INTERNAL;
         }
-        if (rc != 0 || p->g.gl_pathc == before) {
+        if (rc != 0) {
             fprintf(stderr,
                     "assay: error: merge: %s: a folder with no shard files (shard-*-of-*.h5, as "
                     "'assay scan --shard I/N --out %s' writes them)\n",
                     a, a);
             return CLI_EXIT_USAGE;
         }
-    }
-    p->paths = malloc((o->n_merge_parts + (p->globbed ? p->g.gl_pathc : 0)) * sizeof *p->paths);
-    if (p->paths == NULL) {
-        fprintf(stderr, "assay: error: out of memory\n");
-        return CLI_EXIT_INTERNAL;
-    }
-    size_t from_glob = 0;
-    for (size_t i = 0; i < o->n_merge_parts; i++) {
-        struct stat st;
-        const char *a = o->merge_parts[i];
-        if (stat(a, &st) == 0 && S_ISDIR(st.st_mode)) {
-            /* this folder's matches follow the earlier folders' in the glob list */
-            char prefix[4200];
-            int len = snprintf(prefix, sizeof prefix, "%s/", a);
-            while (from_glob < p->g.gl_pathc &&
-                   strncmp(p->g.gl_pathv[from_glob], prefix, (size_t)len) == 0)
-                p->paths[p->n++] = p->g.gl_pathv[from_glob++];
-        } else {
-            p->paths[p->n++] = a; /* a missing file is named by the library */
+        const char **grown = realloc(p->paths, (cap += g->gl_pathc) * sizeof *p->paths);
+        if (grown == NULL) {
+            fprintf(stderr, "assay: error: out of memory\n");
+            return CLI_EXIT_INTERNAL;
         }
+        p->paths = grown;
+        for (size_t k = 0; k < g->gl_pathc; k++) p->paths[p->n++] = g->gl_pathv[k];
     }
     return 0;
 }
@@ -336,10 +334,9 @@ out:
     return code;
 }
 
-/* The summary line of a shard for --json-summary. */
-static int shard_summary(const cli_opts *o, const char *path, const char *digest, size_t rows) {
-    size_t r0 = (size_t)((unsigned __int128)o->shard_index * rows / o->shard_count),
-           r1 = (size_t)((unsigned __int128)(o->shard_index + 1) * rows / o->shard_count);
+/* The summary line of a shard, rows [r0, r1), for --json-summary. */
+static int shard_summary(const cli_opts *o, const char *path, const char *digest, size_t r0,
+                         size_t r1) {
     json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:{s:I, s:I, s:I, s:I}, s:s, s:s}", "tool",
                           "assay", "version", assay_version(), "command", "scan", "status", "shard",
                           "exit_code", CLI_EXIT_PASS, "shard", "index", (json_int_t)o->shard_index,
@@ -408,16 +405,18 @@ static int cmd_graph_file(const cli_opts *o) {
     size_t n = assay_dataset_rows(ds);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     int threads = assay_ctx_threads(ctx);
+    /* the shard's rows, as the library splits them (assay_graph_write_shard) */
+    size_t r0 = (size_t)((unsigned __int128)o->shard_index * n / (shard ? o->shard_count : 1)),
+           r1 =
+               (size_t)((unsigned __int128)(o->shard_index + 1) * n / (shard ? o->shard_count : 1));
     if (!o->quiet) {
         printf("assay %s: %s (%s), %zu rows x %zu dims\n", assay_version(), o->input,
                assay_format_name(assay_dataset_format(ds)), n, assay_dataset_dims(ds));
         if (shard)
             printf("  shard %zu of %zu: neighbour lists of rows %zu to %zu, %.2f s on %d "
                    "thread%s\n",
-                   o->shard_index, o->shard_count,
-                   (size_t)((unsigned __int128)o->shard_index * n / o->shard_count),
-                   (size_t)((unsigned __int128)(o->shard_index + 1) * n / o->shard_count) - 1, secs,
-                   threads, threads == 1 ? "" : "s");
+                   o->shard_index, o->shard_count, r0, r1 - 1, secs, threads,
+                   threads == 1 ? "" : "s");
         else
             printf("  neighbour graph: k=%u, %s, %.2f s on %d thread%s\n", scan.k,
                    assay_metric_name(scan.metric), secs, threads, threads == 1 ? "" : "s");
@@ -430,7 +429,7 @@ static int cmd_graph_file(const cli_opts *o) {
                    scan.k, assay_metric_name(scan.metric));
         fflush(stdout);
     }
-    if (shard && o->json_summary) code = shard_summary(o, path, digest, n);
+    if (shard && o->json_summary) code = shard_summary(o, path, digest, r0, r1);
 out:
     assay_policy_destroy(policy);
     assay_dataset_destroy(ds);

@@ -153,7 +153,9 @@ assay_status assay__graph_write_rows(assay_ctx *ctx, const assay_dataset *ds,
 
 /* ---- reading for a scan ---- */
 
-static assay_status hash_file(assay_ctx *ctx, const char *path, assay__graph_source *src) {
+/* The size and SHA-256 of the file at `path`, as it is now. */
+static assay_status hash_file(assay_ctx *ctx, const char *path, uint64_t *bytes,
+                              unsigned char sha256[32]) {
     FILE *fp = fopen(path, "rb");
     if (fp == NULL)
         return assay__fail(ctx, ASSAY_E_IO, "%s: cannot reopen to hash it: %s", path,
@@ -162,14 +164,14 @@ static assay_status hash_file(assay_ctx *ctx, const char *path, assay__graph_sou
     unsigned char *buf = malloc(1 << 20);
     int ok = md != NULL && buf != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL);
     size_t got;
-    src->bytes = 0;
+    *bytes = 0;
     while (ok && (got = fread(buf, 1, 1 << 20, fp)) > 0) {
         ok = EVP_DigestUpdate(md, buf, got);
-        src->bytes += got;
+        *bytes += got;
     }
     int read_error = ferror(fp);
     unsigned int len = 0;
-    if (ok && !read_error) ok = EVP_DigestFinal_ex(md, src->sha256, &len);
+    if (ok && !read_error) ok = EVP_DigestFinal_ex(md, sha256, &len);
     EVP_MD_CTX_free(md);
     free(buf);
     fclose(fp);
@@ -328,7 +330,7 @@ assay_status assay__graph_load_for_scan(assay_ctx *ctx, const assay_dataset *ds,
         src->approx = meta.approx;
         src->approx_recall = meta.approx_recall;
         /* The digest recorded in the report is of the file as it is now; it was just read. */
-        s = hash_file(ctx, path, src);
+        s = hash_file(ctx, path, &src->bytes, src->sha256);
     }
     if (s != ASSAY_OK) {
         assay__graph_free(&g);
@@ -445,13 +447,9 @@ assay_status assay__graph_load_shards(assay_ctx *ctx, const assay_dataset *ds,
             }
         }
         assay__graph_free(&part);
-        if (s == ASSAY_OK) {
-            /* The digest recorded in the report is of the file as it is now; it was just read. */
-            assay__graph_source one;
-            memset(&one, 0, sizeof one);
-            s = hash_file(ctx, path, &one);
-            src->parts[src->n_parts - 1].bytes = one.bytes;
-            memcpy(src->parts[src->n_parts - 1].sha256, one.sha256, 32);
+        if (s == ASSAY_OK) { /* the digest the report records is of the file just read */
+            assay__graph_part *p = &src->parts[src->n_parts - 1];
+            s = hash_file(ctx, path, &p->bytes, p->sha256);
         }
         if (s == ASSAY_OK) assay__progress(ctx, "graph-file", i + 1, n_given + 1);
     }
