@@ -100,10 +100,15 @@ ASSAY_API int assay_report_format_at(size_t i, const char **option, const char *
 
 /* For a signal handler (async-signal-safe): removes every temporary file and staging folder
  * of the outputs this process is writing, then ends the process with _exit(exit_code). When a
- * report set is being swapped in at that moment (a few renames), the swap (or its undo)
- * completes first and the exit follows from the thread doing it, so the folder holds a complete
- * set either way. `assay` calls it on SIGINT, SIGTERM and SIGHUP with 128 + the signal. */
+ * report set is being swapped in at that moment (a few renames), the swaps made are undone
+ * first and the exit follows from the thread doing it, so the folder holds the previous set.
+ * `assay` calls it on SIGINT, SIGTERM and SIGHUP with 128 + the signal. */
 ASSAY_API void assay_output_interrupt(int exit_code);
+
+/* How many report sets this process has committed (async-signal-safe). A set counts from the
+ * moment its swaps are kept, before assay_report_write returns: a handler that finds it nonzero
+ * knows the new set is in place, and that assay_output_interrupt would no longer undo it. */
+ASSAY_API int assay_output_committed(void);
 
 /* Writes the short human summary (counts, gate verdict, evaluation if any, report paths) to `fp`.
  * `dir` is the report folder named in the summary (may be NULL). */

@@ -15,13 +15,25 @@
 #include "cli.h"
 
 /* SIGINT, SIGTERM, SIGHUP: remove every temporary file and staging folder, exit 128 + the signal
- * (130, 143, 129). Only async-signal-safe calls: write, unlink, rmdir, _exit (the library's
- * assay_output_interrupt lets a report set being swapped in finish first). Exiting from the
- * handler, rather than setting a flag, stops a long neighbour-graph build at once. */
+ * (130, 143, 129) with the previous report set in place. Only async-signal-safe calls: write,
+ * unlink, rmdir, _exit (the library's assay_output_interrupt undoes a report set being swapped
+ * in first). Exiting from the handler, rather than setting a flag, stops a long neighbour-graph
+ * build at once. Once the new set is committed the scan has done its work: the first signal
+ * after that is noted and the command finishes with its own exit code (what is left is the
+ * summary), so 129/130/143 always mean "the previous set"; a second one exits at once. */
 static void on_signal(int sig) {
     static const char msg_int[] = "assay: interrupted (SIGINT); temporary files removed\n",
                       msg_term[] = "assay: interrupted (SIGTERM); temporary files removed\n",
-                      msg_hup[] = "assay: interrupted (SIGHUP); temporary files removed\n";
+                      msg_hup[] = "assay: interrupted (SIGHUP); temporary files removed\n",
+                      msg_late[] = "assay: signal after the reports were committed: finishing "
+                                   "(send it again to stop at once)\n";
+    static volatile sig_atomic_t late;
+    if (assay_output_committed() > 0 && !late) {
+        late = 1;
+        ssize_t w = write(STDERR_FILENO, msg_late, sizeof msg_late - 1);
+        (void)w;
+        return;
+    }
     const char *m = sig == SIGINT ? msg_int : sig == SIGTERM ? msg_term : msg_hup;
     size_t len = sig == SIGINT ? sizeof msg_int : sig == SIGTERM ? sizeof msg_term : sizeof msg_hup;
     cli_summary_cleanup();

@@ -42,8 +42,13 @@ static struct {
     _Atomic int state;
     char path[PATH_MAX];
 } g_tmp[TMP_SLOTS];
-static _Atomic int g_commits;    /* set commits swapping files right now */
-static _Atomic int g_abort_code; /* nonzero once assay_output_interrupt() was called */
+/* g_state: the number of set commits swapping files right now (low bits) and STATE_ABORT once
+ * assay_output_interrupt() was called; one word, so a commit deciding to keep its swaps and a
+ * handler deciding to wait for that commit cannot both miss each other. */
+enum { STATE_ABORT = 1 << 30 };
+static _Atomic int g_state;
+static _Atomic int g_abort_code;     /* the exit code assay_output_interrupt() was given */
+static _Atomic int g_sets_committed; /* sets this process committed (assay_output_committed) */
 
 int assay__tmp_register(const char *path, int is_dir) {
     size_t n = strlen(path);
@@ -78,15 +83,20 @@ static void tmp_remove_all(void) {
 void assay_output_interrupt(int exit_code) {
     int zero = 0;
     atomic_compare_exchange_strong(&g_abort_code, &zero, exit_code != 0 ? exit_code : 1);
-    /* A commit swapping files finishes (or undoes) its swaps, then exits (commit_end). Whichever
-     * of this check and commit_begin's comes second sees the other's store. */
-    if (atomic_load(&g_commits) > 0) return;
+    /* A commit swapping files undoes its swaps, then exits (commit_end). */
+    if (atomic_fetch_or(&g_state, STATE_ABORT) & ~STATE_ABORT) return;
     tmp_remove_all();
     _exit(atomic_load(&g_abort_code));
 }
 
+int assay_output_committed(void) {
+    return atomic_load(&g_sets_committed);
+}
+
+/* Ends a commit that failed or was undone; the last one out exits when an interruption came. */
 static void commit_end(void) {
-    if (atomic_fetch_sub(&g_commits, 1) == 1 && atomic_load(&g_abort_code) != 0) {
+    int old = atomic_fetch_sub(&g_state, 1);
+    if ((old & STATE_ABORT) && (old & ~STATE_ABORT) == 1) {
         tmp_remove_all();
         _exit(atomic_load(&g_abort_code));
     }
@@ -94,9 +104,20 @@ static void commit_end(void) {
 
 /* 0, or -1 (after which the process exits) when an interruption is already under way. */
 static int commit_begin(void) {
-    atomic_fetch_add(&g_commits, 1);
-    if (atomic_load(&g_abort_code) == 0) return 0;
+    if ((atomic_fetch_add(&g_state, 1) & STATE_ABORT) == 0) return 0;
     commit_end();
+    return -1;
+}
+
+/* Ends a commit whose swaps are all done: 0 when it keeps them, -1 when an interruption came
+ * during the swaps (they must be undone, then commit_end exits). Counted as committed before
+ * the commit leaves g_state, so a handler that sees no commit under way sees this set. */
+static int commit_keep(void) {
+    atomic_fetch_add(&g_sets_committed, 1);
+    int s = atomic_load(&g_state);
+    while ((s & STATE_ABORT) == 0)
+        if (atomic_compare_exchange_weak(&g_state, &s, s - 1)) return 0;
+    atomic_fetch_sub(&g_sets_committed, 1);
     return -1;
 }
 
@@ -683,18 +704,20 @@ assay_status assay__outset_commit(assay_ctx *ctx, assay__outset *set) {
             break;
         }
     }
-    if (done == set->n) {
+    if (done == set->n && assay__outset_swap_hook != NULL) assay__outset_swap_hook((int)done + 1);
+    if (done == set->n && commit_keep() == 0) {
         /* the folder now holds the set: it is no longer a temporary to remove */
         assay__tmp_unregister(set->dir_slot);
         set->dir_slot = 0;
         keep_parents(set);
-        commit_end();
         sync_dir(set->dir);
         return ASSAY_OK;
     }
-    /* Undo the swaps made, newest first. */
+    /* Undo the swaps made, newest first: all of them when a signal came during the swaps (the
+     * previous set stays, and commit_end exits). */
+    int interrupted = done == set->n;
     char failed[PATH_MAX];
-    assay__outset_final(set, set->files[done].name, failed, sizeof failed);
+    if (!interrupted) assay__outset_final(set, set->files[done].name, failed, sizeof failed);
     int undo_failed = 0;
     char undo_path[PATH_MAX] = "";
     while (done-- > 0) {
@@ -705,8 +728,12 @@ assay_status assay__outset_commit(assay_ctx *ctx, assay__outset *set) {
             snprintf(undo_path, sizeof undo_path, "%s", final);
         }
     }
-    commit_end();
     sync_dir(set->dir);
+    commit_end();
+    if (interrupted) /* another thread's commit is still swapping: it exits when done */
+        return assay__fail(ctx, ASSAY_E_INTERRUPTED, "%s: interrupted during the commit%s%s",
+                           set->dir, undo_failed ? "; restoring failed: " : "",
+                           undo_failed ? undo_path : "");
     if (undo_failed)
         return assay__fail(ctx, out_errno(e),
                            "%s: cannot rename into place: %s; restoring %s failed too (%s): the "

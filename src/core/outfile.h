@@ -12,7 +12,7 @@
  *
  * Every temporary file and staging folder is recorded in a process-wide registry that
  * assay_output_interrupt() (async-signal-safe) removes; a signal arriving during a commit's
- * swaps is deferred until the swaps (or their undo) are done. */
+ * swaps is deferred until they are undone. */
 #ifndef ASSAY_OUTFILE_H
 #define ASSAY_OUTFILE_H
 
@@ -107,7 +107,8 @@ void assay__tmp_unregister(int slot);
 extern int assay__outset_fail_at;
 /* Tests only: nonzero makes the commit behave as on a file system without RENAME_EXCHANGE. */
 extern int assay__outset_no_exchange;
-/* Tests only: called before each swap with its 1-based position (NULL: nothing). */
+/* Tests only: called before each swap with its 1-based position, and after the last one with
+ * files + 1 (NULL: nothing). */
 extern void (*assay__outset_swap_hook)(int n);
 
 #endif

@@ -172,7 +172,7 @@ def main():
             early += 1
             if snapshot(out) != previous:
                 what.append("the previous report changed although assay had not started")
-        elif rc in (0, 1):  # finished before the signal arrived: a complete new set
+        elif rc in (0, 1):  # finished before the signal arrived, or it came after the commit
             completed += 1
             what.extend(record_problems(out))
             previous = snapshot(out)

@@ -331,32 +331,54 @@ static void test_outfile_interrupt_removes_temporaries(void **state) {
     assert_int_equal(count_entries(dir, NULL), 0);
 }
 
+static int g_interrupt_at;
 static void interrupt_now(int n) {
-    if (n == 3) assay_output_interrupt(130); /* as a signal handler would, mid-commit */
+    if (n == g_interrupt_at) assay_output_interrupt(130); /* as a signal handler would */
 }
 
-/* A signal during the swaps is deferred: the commit completes, then the process exits with the
- * code given, the new set complete and every temporary removed. */
-static void test_outfile_interrupt_during_commit_is_deferred(void **state) {
+/* A signal during the swaps is deferred: the swaps made are undone, then the process exits with
+ * the code given, the previous set complete and every temporary removed. Before each swap, and
+ * after the last one (n = files + 1) before the commit keeps them. Fails when the commit
+ * completes (the new set) or exits before its undo (a mix). */
+static void test_outfile_interrupt_during_commit_is_undone(void **state) {
     assay_ctx *ctx = *state;
     char dir[1024];
     fresh_dir(dir, sizeof dir, "outfile_deferred");
     assert_int_equal(commit_set(ctx, dir, k_names, N_NAMES, "old"), ASSAY_OK);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        assay__outset_swap_hook = interrupt_now;
-        commit_set(ctx, dir, k_names, N_NAMES, "new");
-        _exit(51); /* not reached: the commit's end exits */
+    for (int at = 1; at <= N_NAMES + 2; at++) { /* + 2: the commit record, then "all swapped" */
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            g_interrupt_at = at;
+            assay__outset_swap_hook = interrupt_now;
+            commit_set(ctx, dir, k_names, N_NAMES, "new");
+            _exit(51); /* not reached: the commit's end exits */
+        }
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 130);
+        assert_set(dir, "old");
+        assert_record_matches(dir);
+        assert_int_equal(count_entries(dir, "staging"), 0);
+        assert_int_equal(count_entries(dir, NULL), N_NAMES + 1);
     }
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 130);
-    assert_set(dir, "new");
-    assert_record_matches(dir);
-    assert_int_equal(count_entries(dir, "staging"), 0);
-    assert_int_equal(count_entries(dir, NULL), N_NAMES + 1);
+}
+
+/* assay_output_committed counts the sets kept, not the failed ones. */
+static void test_outfile_committed_counts_kept_sets(void **state) {
+    assay_ctx *ctx = *state;
+    char dir[1024];
+    fresh_dir(dir, sizeof dir, "outfile_committed");
+    int before = assay_output_committed();
+    assert_int_equal(commit_set(ctx, dir, k_names, N_NAMES, "old"), ASSAY_OK);
+    assert_int_equal(assay_output_committed(), before + 1);
+    assay__outset_fail_at = 2;
+    assay_status s = commit_set(ctx, dir, k_names, N_NAMES, "new");
+    assay__outset_fail_at = 0;
+    assert_int_equal(s, ASSAY_E_RESOURCE);
+    assert_int_equal(assay_output_committed(), before + 1);
+    assert_set(dir, "old");
 }
 
 /* A write failing for want of space is a resource error naming the file and errno's text. */
@@ -433,7 +455,8 @@ int main(void) {
         cmocka_unit_test(test_outfile_created_folder_and_checks),
         cmocka_unit_test(test_outfile_creates_missing_parents),
         cmocka_unit_test(test_outfile_interrupt_removes_temporaries),
-        cmocka_unit_test(test_outfile_interrupt_during_commit_is_deferred),
+        cmocka_unit_test(test_outfile_interrupt_during_commit_is_undone),
+        cmocka_unit_test(test_outfile_committed_counts_kept_sets),
         cmocka_unit_test(test_outfile_write_errors_carry_errno),
         cmocka_unit_test(test_outfile_stale_staging_is_removed),
     };
