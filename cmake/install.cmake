@@ -15,7 +15,8 @@ install(FILES ${PROJECT_BINARY_DIR}/assay.bash-completion
 
 # The libraries the static library needs, as pkg-config modules (Debian ships a .pc for each
 # but libcsv, which Libs.private names).
-set(ASSAY_PC_REQUIRES "openblas hdf5 libcrypto jansson yaml-0.1")
+# hdf5-serial, not hdf5: with libhdf5-openmpi-dev installed, Debian points hdf5.pc at the MPI build.
+set(ASSAY_PC_REQUIRES "openblas hdf5-serial libcrypto jansson yaml-0.1")
 file(RELATIVE_PATH ASSAY_PC_TO_PREFIX /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig /prefix)
 string(REGEX REPLACE "/$" "" ASSAY_PC_TO_PREFIX "${ASSAY_PC_TO_PREFIX}")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/assay.pc.in ${PROJECT_BINARY_DIR}/assay.pc @ONLY)

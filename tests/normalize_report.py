@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 """Compares assay report folders after removing what legitimately differs between two runs of
-the same scan: wall-clock times, durations and the thread count. Everything else must be equal.
+the same scan: wall-clock times, durations, the thread count and the MPI rank count. Everything
+else must be equal.
 
     normalize_report.py --compare DIR_A DIR_B [DIR_C ...]   exit 0 if equal, 1 (and a diff) if not
     normalize_report.py FILE                                 prints FILE normalised
@@ -11,7 +12,7 @@ What is removed (and nothing else):
     - keys "started", "finished", "created", "timestamp" (wall-clock times),
       "startTimeUtc", "endTimeUtc" (SARIF invocation times);
     - keys "timings_seconds", "seconds", "time" (durations);
-    - key "threads" (tool.threads: the thread count itself);
+    - keys "threads" and "ranks" (tool.threads, tool.ranks: the thread and MPI rank counts);
     - top-level "serialNumber" (CycloneDX: a fresh UUID per document);
     - in arrays of strings (the recorded command line): "--threads" and the value after it, and
       "--threads=N";
@@ -31,7 +32,7 @@ import sys
 import difflib
 
 DROP_KEYS = {"started", "finished", "created", "timestamp", "startTimeUtc", "endTimeUtc",
-             "timings_seconds", "seconds", "time", "threads"}
+             "timings_seconds", "seconds", "time", "threads", "ranks"}
 DROP_TOP_KEYS = {"serialNumber"}
 
 DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?")

@@ -100,6 +100,30 @@ ASSAY_API int assay_ctx_cancel_reset(assay_ctx *ctx);
 /* 1 if cancellation was requested. Any thread. */
 ASSAY_API int assay_ctx_cancelled(const assay_ctx *ctx);
 
+/* Processes building one scan's exact neighbour graph together (MPI ranks, docs/mpi.md). The
+ * library links no MPI: the caller passes the one collective it needs. Every rank loads the same
+ * dataset, sets its ranks on its context and calls assay_scan with the same options; each
+ * computes its share of the distance tiles and the exact lists of its rows, rank 0 gathers the
+ * lists and gets the result, the other ranks get *out = NULL. The graph, and so every report,
+ * is the one a single process builds, for any number of ranks. */
+typedef struct assay_ranks {
+    int rank, size; /* this process, of size (size 1: no ranks) */
+    void *user;     /* passed to alltoallv unchanged */
+    /* Called by every rank at the same point: sends send_counts[r] bytes at send + send_offsets[r]
+     * to rank r and receives recv_counts[r] bytes from rank r at recv + recv_offsets[r] (bytes,
+     * any size; MPI_Alltoallv). Returns 0, or nonzero when the exchange failed. */
+    int (*alltoallv)(void *user, const void *send, const size_t *send_counts,
+                     const size_t *send_offsets, void *recv, const size_t *recv_counts,
+                     const size_t *recv_offsets);
+} assay_ranks;
+
+/* Makes ctx one rank of `ranks` (copied; NULL or size 1: one process again). ASSAY_E_INVAL for a
+ * rank outside [0, size) or size > 1 without alltoallv. */
+ASSAY_API assay_status assay_ctx_set_ranks(assay_ctx *ctx, const assay_ranks *ranks);
+/* This context's rank and the number of ranks (0 and 1 unless set). */
+ASSAY_API int assay_ctx_rank(const assay_ctx *ctx);
+ASSAY_API int assay_ctx_ranks(const assay_ctx *ctx);
+
 /* Threads the context will use (after resolving 0 to the CPU count). */
 ASSAY_API int assay_ctx_threads(const assay_ctx *ctx);
 

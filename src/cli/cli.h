@@ -235,4 +235,19 @@ int cli_use_color(FILE *fp);
 /* Prints the human summary text, the gate verdict word coloured when `color`. */
 void cli_print_summary(const char *text, int color, FILE *fp);
 
+/* ---- MPI (mpi.c; docs/mpi.md) ---- */
+
+/* What the launcher's environment says (0 for the size, 0 for the rank and 1 for the ranks on
+ * this machine when assay was not started by mpirun). */
+int cli_mpi_env_size(void);
+int cli_mpi_env_rank(void);
+int cli_mpi_env_local_size(void);
+/* 1 when this build has MPI (the `mpi` preset). */
+int cli_mpi_built(void);
+/* Under mpirun: MPI_Init, and ctx becomes this process's rank. 0, or an exit code. */
+int cli_mpi_begin(assay_ctx *ctx);
+/* Ends MPI for exit code `code`: MPI_Finalize for 0 and 1, MPI_Abort with the code otherwise (every
+ * rank ends, and mpirun exits with it). Returns code. No-op when cli_mpi_begin did not start it. */
+int cli_mpi_end(int code);
+
 #endif

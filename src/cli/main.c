@@ -114,9 +114,15 @@ static int cmd_info(void) {
 
 /* The context of a scan or knn run, reporting progress to `prog`; NULL after printing why. */
 static assay_ctx *start_ctx(const cli_opts *o, cli_progress *prog, assay_status *s) {
-    cli_progress_init(prog, o->quiet, o->progress);
+    /* under mpirun: progress from rank 0 only, and the machine's cores shared by its ranks */
+    int rank = cli_mpi_env_rank(), local = cli_mpi_env_local_size();
+    cli_progress_init(prog, o->quiet || rank > 0, rank > 0 ? 0 : o->progress);
     assay_ctx_opts copts = ASSAY_CTX_OPTS_INIT;
     copts.n_threads = o->threads;
+    if (copts.n_threads == 0 && local > 1) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        copts.n_threads = cpus > local ? (int)(cpus / local) : 1;
+    }
     copts.precision = o->precision;
     copts.progress = cli_progress_cb;
     copts.progress_user = prog;
@@ -308,8 +314,14 @@ static int cmd_scan(const cli_opts *o, int argc, char **argv) {
         }
         scan.trusted_data = trusted;
     }
+    if ((code = cli_mpi_begin(ctx)) != 0) goto out;
     if ((s = assay_scan(ctx, ds, &scan, &res)) != ASSAY_OK) {
         code = run_error(o, &prog, ctx, s, "scan failed");
+        goto out;
+    }
+    if (res == NULL) { /* an MPI rank other than 0: its share of the graph is with rank 0 */
+        cli_progress_end(&prog);
+        code = CLI_EXIT_PASS;
         goto out;
     }
     if (o->truth != NULL && (s = assay_result_evaluate(ctx, res, o->truth)) != ASSAY_OK) {
@@ -343,7 +355,7 @@ out:
     assay_dataset_destroy(trusted);
     assay_dataset_destroy(ds);
     assay_ctx_destroy(ctx);
-    return code;
+    return cli_mpi_end(code);
 }
 
 /* The summary line of a shard, rows [r0, r1), for --json-summary. */
@@ -540,6 +552,21 @@ int main(int argc, char **argv) {
         return CLI_EXIT_PASS;
     }
     install_signal_handlers();
+    if (cli_mpi_env_size() > 1 && o.cmd != CMD_HELP && o.cmd != CMD_COMPLETION &&
+        o.cmd != CMD_VERSION && o.cmd != CMD_INFO) {
+        const char *why = !cli_mpi_built()    ? "this assay was built without MPI (cmake --preset "
+                                                "mpi; docs/mpi.md)"
+                          : o.cmd != CMD_SCAN ? "only assay scan runs as MPI ranks"
+                          : o.shard_count > 0 ? "--shard splits the work without MPI: run the "
+                                                "shards as separate jobs"
+                                              : NULL;
+        if (why != NULL) {
+            if (cli_mpi_env_rank() == 0)
+                fprintf(stderr, "assay: error: started by mpirun with %d ranks, but %s\n",
+                        cli_mpi_env_size(), why);
+            return CLI_EXIT_USAGE;
+        }
+    }
     switch (o.cmd) {
     case CMD_HELP:
         if (o.help_format == 'm')

@@ -38,6 +38,7 @@ assay_status assay_ctx_create(assay_ctx **out, const assay_ctx_opts *opts) {
     ctx->progress_user = o.progress_user;
     assay_limits_default(&ctx->limits);
     atomic_init(&ctx->cancel, 0);
+    ctx->ranks.size = 1;
     if (pthread_mutex_init(&ctx->progress_lock, NULL) != 0) {
         free(ctx);
         return ASSAY_E_THREAD;
@@ -71,6 +72,27 @@ assay_status assay__check_cancel(assay_ctx *ctx) {
 
 const char *assay_ctx_errmsg(const assay_ctx *ctx) {
     return ctx == NULL ? "" : ctx->errmsg;
+}
+
+assay_status assay_ctx_set_ranks(assay_ctx *ctx, const assay_ranks *ranks) {
+    if (ctx == NULL) return ASSAY_E_INVAL;
+    assay_ranks one = {0, 1, NULL, NULL};
+    if (ranks == NULL) ranks = &one;
+    if (ranks->size < 1 || ranks->rank < 0 || ranks->rank >= ranks->size)
+        return assay__fail(ctx, ASSAY_E_INVAL, "rank %d of %d is not a rank", ranks->rank,
+                           ranks->size);
+    if (ranks->size > 1 && ranks->alltoallv == NULL)
+        return assay__fail(ctx, ASSAY_E_INVAL, "%d ranks need an alltoallv", ranks->size);
+    ctx->ranks = *ranks;
+    return ASSAY_OK;
+}
+
+int assay_ctx_rank(const assay_ctx *ctx) {
+    return ctx == NULL ? 0 : ctx->ranks.rank;
+}
+
+int assay_ctx_ranks(const assay_ctx *ctx) {
+    return ctx == NULL ? 1 : ctx->ranks.size;
 }
 
 int assay_ctx_threads(const assay_ctx *ctx) {

@@ -32,6 +32,7 @@ struct assay_ctx {
     char errmsg[ASSAY_ERRMSG_MAX];
     assay_limits limits;
     atomic_int cancel; /* assay_ctx_cancel(): checked between tasks (assay__cancelled) */
+    assay_ranks ranks; /* size 1 unless assay_ctx_set_ranks */
 };
 
 /* 1 when the caller asked ctx's work to stop (assay_ctx_cancel); ctx may be NULL. */

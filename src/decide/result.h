@@ -40,6 +40,7 @@ struct assay_result {
     size_t n;
     assay_scan_opts opts; /* opts.graph_path points to graph_file.path (or is NULL) */
     int n_threads;
+    int n_ranks; /* processes that built the graph (MPI ranks; 1 otherwise) */
     assay_isa isa;
     assay__graph graph;
     size_t n_in_graph;

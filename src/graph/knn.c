@@ -209,6 +209,12 @@ static assay_status candidate_pass(knn_build *b, size_t block, int fused) {
             cnt++;
         }
     }
+    if (b->pair_ranks > 1) { /* this rank's share: every pair_ranks-th pair, rounds interleaved */
+        size_t mine = 0;
+        for (size_t t = (size_t)b->pair_rank; t < cnt; t += (size_t)b->pair_ranks)
+            memmove(p.pairs[mine++], p.pairs[t], sizeof *p.pairs);
+        cnt = mine;
+    }
     p.n_pairs = cnt;
     if (pthread_mutex_init(&p.lock, NULL) != 0) {
         s = assay__fail(ctx, ASSAY_E_THREAD, "cannot create a mutex");
@@ -249,6 +255,7 @@ void assay__knn_build_init(knn_build *b, assay_ctx *ctx, const float *x, size_t 
     b->in_graph = in_graph;
     b->q0 = 0;
     b->q1 = n;
+    b->pair_ranks = 1;
     b->lowp.prec = ASSAY_PRECISION_FP32;
 }
 
@@ -283,10 +290,16 @@ assay_status assay__knn_build_rows(assay_ctx *ctx, const float *x, size_t n, siz
         return assay__fail(ctx, ASSAY_E_UNSUPPORTED, "rows of %zu floats are too wide for BLAS",
                            ld);
 
+    int ranked = ctx->ranks.size > 1;
+    if (ranked && (row0 != 0 || row1 != n))
+        return assay__fail(ctx, ASSAY_E_INVAL, "a shard's rows cannot be built by %d ranks",
+                           ctx->ranks.size);
     knn_build b;
     assay__knn_build_init(&b, ctx, x, n, d, ld, in_graph, k, metric);
     b.q0 = row0;
     b.q1 = row1;
+    b.pair_rank = ctx->ranks.rank;
+    b.pair_ranks = ctx->ranks.size;
     size_t block = tiles && tiles->query_rows ? tiles->query_rows : DEFAULT_BLOCK_ROWS;
     b.base_rows = tiles && tiles->base_rows ? tiles->base_rows : DEFAULT_BASE_ROWS;
     size_t fused_max_d = DEFAULT_FUSED_MAX_D;
@@ -361,8 +374,13 @@ assay_status assay__knn_build_rows(assay_ctx *ctx, const float *x, size_t n, siz
     assay__blas_single_begin();
     double t0 = assay__now();
     s = candidate_pass(&b, block, !lowp && d <= fused_max_d);
+    if (s == ASSAY_OK && ranked) { /* this rank's rows get every rank's candidates */
+        s = assay__knn_ranks_merge_heaps(&b);
+        assay__shard_rows((size_t)b.pair_rank, (size_t)b.pair_ranks, n, &b.q0, &b.q1);
+    }
     double t1 = assay__now();
     if (s == ASSAY_OK) s = assay__knn_rerank(&b, out);
+    if (s == ASSAY_OK && ranked) s = assay__knn_ranks_gather(&b, out);
     out->t_candidates = t1 - t0;
     out->t_rerank = assay__now() - t1;
     assay__blas_single_end();

@@ -48,6 +48,8 @@ typedef struct knn_build {
     assay_topk heaps;  /* n rows of kk candidates, base 0 */
     size_t base_rows;  /* database rows per GEMM tile in the re-ranking pass */
     int workers;
+    int pair_rank, pair_ranks; /* the candidate pass runs the pairs whose index modulo pair_ranks
+                                  is pair_rank (ranks, knn_ranks.c; 0 and 1 otherwise) */
     knn_lowp lowp; /* the candidate pass's reduced-precision rows, when it has them */
 } knn_build;
 
@@ -113,5 +115,14 @@ void assay__knn_lowp_lower(const knn_build *b, float *t, size_t i0, size_t m, si
  * matter, a certificate that no other row can rank in the top k, and for the rows without one
  * a radius pass over all rows (and, if that is not enough, an exhaustive exact search). */
 assay_status assay__knn_rerank(knn_build *b, assay__graph *out);
+
+/* With ranks (ctx->ranks.size > 1, knn_ranks.c): after the candidate pass, every rank's heaps
+ * of the rows of rank r are sent to rank r and merged there, so a rank's rows (the split of
+ * assay__shard_rows) hold the candidates one process finds. */
+assay_status assay__knn_ranks_merge_heaps(knn_build *b);
+
+/* After the re-ranking of each rank's rows: rank 0 receives the other ranks' lists into *out and
+ * adds their certification counts. */
+assay_status assay__knn_ranks_gather(knn_build *b, assay__graph *out);
 
 #endif

@@ -410,9 +410,10 @@ json_t *assay__report_json(const assay_dataset *ds, const assay_result *res,
     json_t *doc = json_object();
     json_object_set_new(doc, "schema", json_string("assay-report/1"));
     json_object_set_new(doc, "tool",
-                        json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", "assay", "version",
+                        json_pack("{s:s, s:s, s:s, s:s, s:i, s:i}", "name", "assay", "version",
                                   assay_version(), "isa", assay_isa_name(res->isa), "blas",
-                                  assay_blas_info(), "threads", res->n_threads));
+                                  assay_blas_info(), "threads", res->n_threads, "ranks",
+                                  res->n_ranks > 0 ? res->n_ranks : 1));
     json_object_set_new(doc, "command", cmd);
     json_t *env = json_array();
     for (int i = 0; opts && i < opts->n_environment; i++)

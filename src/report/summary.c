@@ -91,6 +91,16 @@ static void print_tests(const assay_dataset *ds, const assay_result *res, FILE *
     free(sig);
 }
 
+/* " in each of 3 ranks" when MPI ranks built the graph, "" otherwise. */
+typedef struct {
+    char s[48];
+} ranks_str;
+static ranks_str ranks_text(const assay_result *res) {
+    ranks_str r = {""};
+    if (res->n_ranks > 1) snprintf(r.s, sizeof r.s, " in each of %d ranks", res->n_ranks);
+    return r;
+}
+
 static void write_summary(const assay_dataset *ds, const assay_result *res, const char *dir,
                           FILE *fp) {
     /* arrays have no file: their name ("(memory)" by default) stands alone */
@@ -121,10 +131,10 @@ static void write_summary(const assay_dataset *ds, const assay_result *res, cons
                 res->graph.approx.sample_rows, res->graph.approx.target);
     else
         fprintf(fp,
-                "  neighbour graph: k=%u, %s, %zu rows, %.2f s on %d thread%s (%s kernels%s%s)\n",
+                "  neighbour graph: k=%u, %s, %zu rows, %.2f s on %d thread%s%s (%s kernels%s%s)\n",
                 res->opts.k, assay_metric_name(res->opts.metric), res->n_in_graph, res->t_knn,
-                res->n_threads, res->n_threads == 1 ? "" : "s", assay_isa_name(res->isa),
-                res->graph.precision == ASSAY_PRECISION_FP32 ? "" : ", ",
+                res->n_threads, res->n_threads == 1 ? "" : "s", ranks_text(res).s,
+                assay_isa_name(res->isa), res->graph.precision == ASSAY_PRECISION_FP32 ? "" : ", ",
                 res->graph.precision == ASSAY_PRECISION_FP32
                     ? ""
                     : (res->graph.precision == ASSAY_PRECISION_INT8 ? "int8 candidates"

@@ -77,7 +77,7 @@ static assay_status graph_plan(assay_ctx *ctx, const assay_dataset *ds, const as
 /* Runs every detector in the order of the detector list, each on the same read-only view and
  * into its own output. The baseline comparison is made just before the first detector that
  * needs it (tampering, last), so its class statistics see the other detectors' scores. */
-static assay_status run_detectors(assay_ctx *ctx, const assay_dataset *ds, assay_result *res) {
+static assay_status detectors_in_order(assay_ctx *ctx, const assay_dataset *ds, assay_result *res) {
     assay__det_input in = assay__result_input(ctx, ds, res);
     for (size_t i = 0; i < ASSAY_DET_COUNT; i++) {
         const assay__detector *d = assay__detector_at(i);
@@ -102,6 +102,32 @@ static assay_status run_detectors(assay_ctx *ctx, const assay_dataset *ds, assay
     return ASSAY_OK;
 }
 
+/* With BLAS single-threaded: OpenBLAS's own thread count, which is the machine's (its CPUs, a
+ * CPU affinity such as mpirun's binding, OPENBLAS_NUM_THREADS), changes the last digits of some
+ * of its routines (subgroup's separation ratios, mahalanobis before per_class did the same), and
+ * a verdict must not depend on it. The detectors that gain from threads run their classes or
+ * rows side by side on assay's own threads. */
+static assay_status run_detectors(assay_ctx *ctx, const assay_dataset *ds, assay_result *res) {
+    assay__blas_single_begin();
+    assay_status s = detectors_in_order(ctx, ds, res);
+    assay__blas_single_end();
+    return s;
+}
+
+/* A rank other than 0: its share of the exact graph, which rank 0 gathers; no result. */
+static assay_status graph_share(assay_ctx *ctx, const assay_dataset *ds, assay_scan_opts *o) {
+    uint8_t *in_graph = NULL;
+    size_t n_in_graph;
+    ASSAY_TRY(graph_plan(ctx, ds, o, &in_graph, &n_in_graph, &o->k));
+    assay__graph g;
+    assay_status s = n_in_graph <= o->k ? ASSAY_OK /* rank 0 says why */
+                                        : assay__knn_build(ctx, ds->x, ds->n, ds->d, ds->ld,
+                                                           in_graph, o->k, o->metric, NULL, &g);
+    if (s == ASSAY_OK && n_in_graph > o->k) assay__graph_free(&g);
+    free(in_graph);
+    return s;
+}
+
 assay_status assay_scan(assay_ctx *ctx, const assay_dataset *ds, const assay_scan_opts *opts,
                         assay_result **out) {
     if (out == NULL) return assay__fail(ctx, ASSAY_E_INVAL, "assay_scan: out is NULL");
@@ -112,12 +138,23 @@ assay_status assay_scan(assay_ctx *ctx, const assay_dataset *ds, const assay_sca
     assay_scan_opts o = ASSAY_SCAN_OPTS_INIT;
     if (opts != NULL) o = *opts;
     ASSAY_TRY(check_opts(ctx, &o));
+    if (ctx->ranks.size > 1) {
+        if (o.graph_path != NULL || o.n_graph_parts > 0 || o.graph_method == ASSAY_GRAPH_APPROX)
+            return assay__fail(ctx, ASSAY_E_INVAL,
+                               "%d ranks build the exact graph together: %s runs in one process",
+                               ctx->ranks.size,
+                               o.graph_path      ? "--graph"
+                               : o.n_graph_parts ? "a merge of shards"
+                                                 : "--graph-method approx");
+        if (ctx->ranks.rank != 0) return graph_share(ctx, ds, &o);
+    }
 
     double t0 = assay__now();
     assay_result *res = calloc(1, sizeof *res);
     if (res == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
     res->opts = o;
     res->n_threads = ctx->n_threads;
+    res->n_ranks = ctx->ranks.size;
     res->isa = ctx->isa;
     assay__utc_timestamp(res->started, sizeof res->started);
     uint8_t *in_graph = NULL;

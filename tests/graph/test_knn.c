@@ -3,6 +3,7 @@
  * sizes, tiles that do not divide N, exact duplicates and ties, rows left out, determinism
  * across thread counts. */
 #include <float.h>
+#include <pthread.h>
 
 #include "test_util.h"
 
@@ -454,6 +455,106 @@ static void test_knn_shards_give_the_whole_graphs_lists(void **state) {
         }
 }
 
+/* Ranks played by threads: a shared board and a barrier make the alltoallv of assay_ranks. */
+enum { MAX_TEST_RANKS = 4 };
+typedef struct test_bus {
+    int size;
+    pthread_barrier_t bar;
+    const char *send[MAX_TEST_RANKS];
+    const size_t *sc[MAX_TEST_RANKS], *so[MAX_TEST_RANKS];
+} test_bus;
+
+typedef struct test_rank {
+    test_bus *bus;
+    int rank, threads;
+    const float *x;
+    const uint8_t *in;
+    size_t n, d, ld, k;
+    assay_metric m;
+    assay_precision prec;
+    const assay__knn_tiles *tiles;
+    assay_status s;
+    assay__graph g;
+} test_rank;
+
+static int bus_alltoallv(void *user, const void *send, const size_t *sc, const size_t *so,
+                         void *recv, const size_t *rc, const size_t *ro) {
+    test_rank *me = user;
+    test_bus *b = me->bus;
+    b->send[me->rank] = send;
+    b->sc[me->rank] = sc;
+    b->so[me->rank] = so;
+    pthread_barrier_wait(&b->bar);
+    int bad = 0;
+    for (int r = 0; r < b->size; r++) {
+        if (b->sc[r][me->rank] != rc[r])
+            bad = 1; /* both sides must agree on every size */
+        else if (rc[r] > 0)
+            memcpy((char *)recv + ro[r], b->send[r] + b->so[r][me->rank], rc[r]);
+    }
+    pthread_barrier_wait(&b->bar);
+    return bad;
+}
+
+static void *rank_main(void *arg) {
+    test_rank *t = arg;
+    assay_ctx *ctx = ctx_with(t->threads, t->prec);
+    assay_ranks ranks = {t->rank, t->bus->size, t, bus_alltoallv};
+    t->s = assay_ctx_set_ranks(ctx, &ranks);
+    if (t->s == ASSAY_OK)
+        t->s = assay__knn_build(ctx, t->x, t->n, t->d, t->ld, t->in, t->k, t->m, t->tiles, &t->g);
+    assay_ctx_destroy(ctx);
+    return NULL;
+}
+
+/* Ranks (MPI processes, here threads): each computes every size-th pair of blocks and re-ranks
+ * its rows after the heaps are merged; rank 0's graph equals one process's bit for bit, with the
+ * same certification counts, for 2 and 3 ranks of 1 or 2 threads, fp32, bf16 and int8, cosine
+ * and L2. Fails when a rank skips the merge (its rows miss the other ranks' candidates) or the
+ * gather (rank 0 misses their lists). */
+static void test_knn_ranks_give_one_process_graph(void **state) {
+    (void)state;
+    static const assay_precision precs[] = {ASSAY_PRECISION_FP32, ASSAY_PRECISION_BF16,
+                                            ASSAY_PRECISION_INT8};
+    for (size_t pi = 0; pi < 3; pi++)
+        for (int mi = 0; mi < 2; mi++) {
+            size_t n = 301 + 13 * pi, d = mi ? 29 : 140, ld = d + 3, k = 7;
+            assay_metric m = mi ? ASSAY_METRIC_L2 : ASSAY_METRIC_COSINE;
+            uint8_t *in = malloc(n);
+            float *x = stress_matrix(n, d, ld, 17 + pi, in);
+            assay__knn_tiles tiles = {48, 70, ASSAY__KNN_PATH_AUTO, 0};
+            assay_ctx *ctx = ctx_with(2, precs[pi]);
+            assay__graph whole;
+            assert_int_equal(assay__knn_build(ctx, x, n, d, ld, in, k, m, &tiles, &whole),
+                             ASSAY_OK);
+            assay_ctx_destroy(ctx);
+            for (int size = 2; size <= 3; size++) {
+                test_bus bus = {.size = size};
+                test_rank t[MAX_TEST_RANKS];
+                pthread_t th[MAX_TEST_RANKS];
+                assert_int_equal(pthread_barrier_init(&bus.bar, NULL, (unsigned)size), 0);
+                for (int r = 0; r < size; r++) {
+                    t[r] = (test_rank){&bus, r, 1 + (r + size) % 2, x,      in,       n,  d, ld,
+                                       k,    m, precs[pi],          &tiles, ASSAY_OK, {0}};
+                    assert_int_equal(pthread_create(&th[r], NULL, rank_main, &t[r]), 0);
+                }
+                for (int r = 0; r < size; r++) pthread_join(th[r], NULL);
+                pthread_barrier_destroy(&bus.bar);
+                for (int r = 0; r < size; r++) assert_int_equal(t[r].s, ASSAY_OK);
+                assert_memory_equal(whole.ids, t[0].g.ids, n * k * sizeof *whole.ids);
+                assert_memory_equal(whole.dist, t[0].g.dist, n * k * sizeof *whole.dist);
+                assert_int_equal(t[0].g.n_certified, whole.n_certified);
+                assert_int_equal(t[0].g.n_radius, whole.n_radius);
+                assert_int_equal(t[0].g.n_exhaustive, whole.n_exhaustive);
+                assert_int_equal(t[0].g.precision, whole.precision);
+                for (int r = 0; r < size; r++) assay__graph_free(&t[r].g);
+            }
+            assay__graph_free(&whole);
+            free(in);
+            free(x);
+        }
+}
+
 /* The bound is rigorous: every distance a reduced-precision tile gives, finished like the
  * candidate pass finishes it, is within assay__knn_lowp_finish_bound of the exact one, for rows
  * built to make quantisation as bad as it gets (values at half a step, one huge coordinate,
@@ -652,6 +753,7 @@ int main(void) {
         cmocka_unit_test(test_knn_every_precision_gives_the_same_graph),
         cmocka_unit_test(test_knn_candidate_bound_holds),
         cmocka_unit_test(test_knn_shards_give_the_whole_graphs_lists),
+        cmocka_unit_test(test_knn_ranks_give_one_process_graph),
         cmocka_unit_test(test_knn_precision_falls_back_to_fp32),
         cmocka_unit_test(test_knn_precision_names),
         cmocka_unit_test(test_knn_auto_pilot_decides),

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""mpirun -n P assay scan (issue 17, part 1), started as users start it: Open MPI's mpirun on
+this machine (--oversubscribe, as root in CI: --allow-run-as-root).
+
+For P = 1, 2, 3, 4 the report folder equals the one-process scan's (same binary, no mpirun)
+after removing times and the thread and rank counts, with the same exit code: an HDF5 file with
+rows left out of the graph (non-finite), L2 with float32 candidates, and cosine with int8 and
+bf16 candidates forced. report.json records the ranks. Options that cannot run as ranks exit 2
+with a message and leave no report folder; a rank killed by SIGKILL during the graph ends the
+job (mpirun's exit code is 128 + 9) with no report folder and no temporary left.
+
+usage: mpi_ranks.py ASSAY MPIEXEC WORKDIR"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import normalize_report  # noqa: E402
+
+FAILURES = []
+
+
+def check(cond, what):
+    if not cond:
+        FAILURES.append(what)
+        print("FAIL:", what)
+
+
+def make_data(path, n, d, seed):
+    g = np.random.default_rng(seed)
+    centres = g.normal(0, 3, (8, d))
+    y = g.integers(0, 8, n)
+    x = (centres[y] + g.normal(0, 1, (n, d))).astype(np.float32)
+    flip = g.random(n) < 0.02
+    y[flip] = (y[flip] + 1) % 8
+    x[g.random(n) < 0.005, 0] = np.nan  # left out of the graph
+    with h5py.File(path, "w") as h:
+        h["embeddings"] = x
+        h["labels"] = y
+
+
+def mpirun(p):
+    return [MPIEXEC, "--allow-run-as-root", "--oversubscribe", "-n", str(p)]
+
+
+def scan(cwd, prefix, data, extra):
+    os.makedirs(cwd, exist_ok=True)
+    shutil.rmtree(os.path.join(cwd, "report"), ignore_errors=True)
+    # the same command line in every folder: report.json records it
+    cmd = prefix + [ASSAY, "scan", data, "--out", "report", "-q", *extra]
+    p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600)
+    return p.returncode, p.stdout, p.stderr
+
+
+def main():
+    global ASSAY, MPIEXEC
+    ASSAY, MPIEXEC, work = sys.argv[1:4]
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    data = os.path.join(work, "d.h5")
+    make_data(data, 2600, 40, 3)
+    cases = [("l2", ["--metric", "l2", "-k", "7"], {}),
+             ("int8", ["--precision", "int8"], {}),
+             ("bf16", ["--precision", "bf16", "--expected-poison", "0.03"], {})]
+    for name, extra, _ in cases:
+        one = os.path.join(work, name, "one")
+        rc1, _, err = scan(one, [], data, extra + ["--threads", "2"])
+        check(rc1 in (0, 1), f"{name}: one-process scan exits 0 or 1, got {rc1}: {err}")
+        for p in (1, 2, 3, 4):
+            folder = os.path.join(work, name, f"ranks{p}")
+            rc, out, err = scan(folder, mpirun(p), data, extra + ["--threads", "1"])
+            check(rc == rc1, f"{name}, {p} ranks: exit {rc1} as one process, got {rc}: {err}")
+            a, b = os.path.join(one, "report"), os.path.join(folder, "report")
+            if not os.path.isdir(b):
+                check(False, f"{name}, {p} ranks: no report folder")
+                continue
+            check(normalize_report.compare([a, b]) == 0,
+                  f"{name}, {p} ranks: reports differ from one process's")
+            with open(os.path.join(b, "report.json")) as f:
+                rep = json.load(f)
+            check(rep["tool"]["ranks"] == p, f"{name}: report.json tool.ranks {rep['tool']}")
+
+    # options that cannot run as ranks: exit 2, a message, no report folder
+    for extra, needle in ((["--graph-method", "approx"], "--graph-method approx runs in one"),
+                          (["--shard", "0/2"], "--shard splits the work without MPI")):
+        folder = os.path.join(work, "refused")
+        rc, out, err = scan(folder, mpirun(2), data, extra)
+        check(rc == 2, f"mpirun with {extra}: exit 2, got {rc}: {err}")
+        check(needle in err, f"mpirun with {extra}: message '{needle}' in {err!r}")
+        check(not os.path.exists(os.path.join(folder, "report")), f"{extra}: no report folder")
+    p = subprocess.run(mpirun(2) + [ASSAY, "knn", data, "--out", os.path.join(work, "g.h5")],
+                       capture_output=True, text=True, timeout=120)
+    check(p.returncode == 2 and "only assay scan runs as MPI ranks" in p.stderr,
+          f"mpirun assay knn: exit 2 with a message, got {p.returncode}: {p.stderr}")
+
+    # a rank killed during the graph: the job ends, no report, no temporary
+    big = os.path.join(work, "big.h5")
+    make_data(big, 40000, 96, 4)
+    folder = os.path.join(work, "killed")
+    os.makedirs(folder)
+    proc = subprocess.Popen(mpirun(2) + [ASSAY, "scan", big, "--out", "report", "--progress",
+                                         "--threads", "1"], cwd=folder,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    victim, deadline = None, time.monotonic() + 120
+    for line in proc.stderr:  # rank 0's progress: wait for the graph
+        if "knn" in line:
+            break
+    while victim is None and time.monotonic() < deadline:
+        for pid in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    env = f.read().split(b"\0")
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read()
+            except OSError:
+                continue
+            if b"OMPI_COMM_WORLD_RANK=1" in env and big.encode() in cmd:
+                victim = int(pid)
+        time.sleep(0.05)
+    check(victim is not None, "found rank 1 of the killed job")
+    if victim is not None:
+        os.kill(victim, signal.SIGKILL)
+    proc.stderr.read()
+    rc = proc.wait(timeout=120)
+    check(rc not in (0, 1), f"a killed rank fails the job, got exit {rc}")
+    check(not os.path.exists(os.path.join(folder, "report")), "killed: no report folder")
+    left = [n for n in os.listdir(folder) if ".tmp-" in n or "staging" in n]
+    check(not left, f"killed: temporaries left {left}")
+    print(f"mpirun exit code after SIGKILL of rank 1: {rc}")
+
+    if FAILURES:
+        print(f"{len(FAILURES)} failure(s)")
+        return 1
+    print("mpi ranks: reports equal to one process for 1-4 ranks (l2, int8, bf16); refusals and "
+          "a killed rank checked")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
