@@ -395,6 +395,43 @@ static void test_knn_every_precision_gives_the_same_graph(void **state) {
         }
 }
 
+/* A stress matrix and its whole graph built by one process (2 threads), for the split builds
+ * (shards, ranks) to be compared with. */
+typedef struct split_case {
+    size_t n, d, ld, k;
+    assay_metric m;
+    assay_precision prec;
+    uint8_t *in;
+    float *x;
+    assay__knn_tiles tiles;
+    assay__graph whole;
+} split_case;
+
+static void split_case_make(split_case *c, size_t n, size_t d, size_t ld, size_t k, int l2,
+                            assay_precision prec, uint64_t seed) {
+    *c = (split_case){n,
+                      d,
+                      ld,
+                      k,
+                      l2 ? ASSAY_METRIC_L2 : ASSAY_METRIC_COSINE,
+                      prec,
+                      malloc(n),
+                      NULL,
+                      {48, 70, ASSAY__KNN_PATH_AUTO, 0},
+                      {0}};
+    c->x = stress_matrix(n, d, ld, seed, c->in);
+    assay_ctx *ctx = ctx_with(2, prec);
+    assert_int_equal(assay__knn_build(ctx, c->x, n, d, ld, c->in, k, c->m, &c->tiles, &c->whole),
+                     ASSAY_OK);
+    assay_ctx_destroy(ctx);
+}
+
+static void split_case_free(split_case *c) {
+    assay__graph_free(&c->whole);
+    free(c->in);
+    free(c->x);
+}
+
 /* A shard (assay scan --shard i/n) builds the lists of its rows only, and they are the whole
  * graph's, bit for bit, for every candidate pass, shard count and thread count; shard bounds
  * fall inside blocks. Rows outside the shard have no list; the counts cover the shard's rows. */
@@ -406,16 +443,15 @@ static void test_knn_shards_give_the_whole_graphs_lists(void **state) {
     static const size_t shard_counts[] = {2, 5};
     for (size_t pi = 0; pi < 3; pi++)
         for (int mi = 0; mi < 2; mi++) {
+            split_case sc;
             size_t n = 283 + 17 * pi, d = mi ? 33 : 130, ld = d + 1, k = 6;
-            assay_metric m = mi ? ASSAY_METRIC_L2 : ASSAY_METRIC_COSINE;
-            uint8_t *in = malloc(n);
-            float *x = stress_matrix(n, d, ld, 91 + pi, in);
-            assay__knn_tiles tiles = {48, 70, ASSAY__KNN_PATH_AUTO, 0};
-            assay_ctx *ctx = ctx_with(2, precs[pi]);
-            assay__graph whole;
-            assert_int_equal(assay__knn_build(ctx, x, n, d, ld, in, k, m, &tiles, &whole),
-                             ASSAY_OK);
-            assay_ctx_destroy(ctx);
+            split_case_make(&sc, n, d, ld, k, mi, precs[pi], 91 + pi);
+            const float *x = sc.x;
+            const uint8_t *in = sc.in;
+            assay_metric m = sc.m;
+            const assay__knn_tiles tiles = sc.tiles;
+            const assay__graph whole = sc.whole;
+            assay_ctx *ctx;
             for (size_t si = 0; si < sizeof shard_counts / sizeof shard_counts[0]; si++) {
                 size_t count = shard_counts[si], listed = 0, kept = 0;
                 for (size_t i = 0; i < count; i++) {
@@ -449,9 +485,7 @@ static void test_knn_shards_give_the_whole_graphs_lists(void **state) {
                 assay__knn_build_rows(ctx, x, n, d, ld, in, k, m, 5, n + 1, &tiles, &g),
                 ASSAY_E_INVAL);
             assay_ctx_destroy(ctx);
-            assay__graph_free(&whole);
-            free(in);
-            free(x);
+            split_case_free(&sc);
         }
 }
 
@@ -518,24 +552,19 @@ static void test_knn_ranks_give_one_process_graph(void **state) {
                                             ASSAY_PRECISION_INT8};
     for (size_t pi = 0; pi < 3; pi++)
         for (int mi = 0; mi < 2; mi++) {
+            split_case sc;
             size_t n = 301 + 13 * pi, d = mi ? 29 : 140, ld = d + 3, k = 7;
-            assay_metric m = mi ? ASSAY_METRIC_L2 : ASSAY_METRIC_COSINE;
-            uint8_t *in = malloc(n);
-            float *x = stress_matrix(n, d, ld, 17 + pi, in);
-            assay__knn_tiles tiles = {48, 70, ASSAY__KNN_PATH_AUTO, 0};
-            assay_ctx *ctx = ctx_with(2, precs[pi]);
-            assay__graph whole;
-            assert_int_equal(assay__knn_build(ctx, x, n, d, ld, in, k, m, &tiles, &whole),
-                             ASSAY_OK);
-            assay_ctx_destroy(ctx);
+            split_case_make(&sc, n, d, ld, k, mi, precs[pi], 17 + pi);
+            const assay__graph whole = sc.whole;
             for (int size = 2; size <= 3; size++) {
                 test_bus bus = {.size = size};
                 test_rank t[MAX_TEST_RANKS];
                 pthread_t th[MAX_TEST_RANKS];
                 assert_int_equal(pthread_barrier_init(&bus.bar, NULL, (unsigned)size), 0);
                 for (int r = 0; r < size; r++) {
-                    t[r] = (test_rank){&bus, r, 1 + (r + size) % 2, x,      in,       n,  d, ld,
-                                       k,    m, precs[pi],          &tiles, ASSAY_OK, {0}};
+                    t[r] =
+                        (test_rank){&bus, r,    1 + (r + size) % 2, sc.x,      sc.in,    n,  d, ld,
+                                    k,    sc.m, precs[pi],          &sc.tiles, ASSAY_OK, {0}};
                     assert_int_equal(pthread_create(&th[r], NULL, rank_main, &t[r]), 0);
                 }
                 for (int r = 0; r < size; r++) pthread_join(th[r], NULL);
@@ -549,9 +578,7 @@ static void test_knn_ranks_give_one_process_graph(void **state) {
                 assert_int_equal(t[0].g.precision, whole.precision);
                 for (int r = 0; r < size; r++) assay__graph_free(&t[r].g);
             }
-            assay__graph_free(&whole);
-            free(in);
-            free(x);
+            split_case_free(&sc);
         }
 }
 
