@@ -7,10 +7,12 @@ For P = 1, 2, 3, 4 the report folder equals the one-process scan's (same binary,
 after removing times and the thread and rank counts, with the same exit code: an HDF5 file with
 rows left out of the graph (non-finite), L2 with float32 candidates, and cosine with int8 and
 bf16 candidates forced. report.json records the ranks. Options that cannot run as ranks exit 2
-with a message and leave no report folder; a rank killed by SIGKILL during the graph ends the
-job (mpirun's exit code is 128 + 9) with no report folder and no temporary left.
+with a message and leave no report folder. A rank killed by SIGKILL during the graph, and SIGINT
+sent to mpirun, end the job (mpirun exits 137, and 1 after SIGINT: docs/mpi.md) with the
+previous report set byte for byte and no temporary left.
 
 usage: mpi_ranks.py ASSAY MPIEXEC WORKDIR"""
+import hashlib
 import json
 import os
 import shutil
@@ -45,6 +47,33 @@ def make_data(path, n, d, seed):
     with h5py.File(path, "w") as h:
         h["embeddings"] = x
         h["labels"] = y
+
+
+def snapshot(folder):
+    """{name: sha256} of every file in folder, hidden ones included."""
+    out = {}
+    for name in sorted(os.listdir(folder)):
+        with open(os.path.join(folder, name), "rb") as f:
+            out[name] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+def rank_pid(rank, marker):
+    """The pid of MPI rank `rank` of the job whose command line holds `marker` (or None)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for pid in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    env = f.read().split(b"\0")
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read()
+            except OSError:
+                continue
+            if f"OMPI_COMM_WORLD_RANK={rank}".encode() in env and marker.encode() in cmd:
+                return int(pid)
+        time.sleep(0.05)
+    return None
 
 
 def mpirun(p):
@@ -101,46 +130,43 @@ def main():
     check(p.returncode == 2 and "only assay scan runs as MPI ranks" in p.stderr,
           f"mpirun assay knn: exit 2 with a message, got {p.returncode}: {p.stderr}")
 
-    # a rank killed during the graph: the job ends, no report, no temporary
+    # a rank killed during the graph, and mpirun interrupted: the previous reports stay
     big = os.path.join(work, "big.h5")
-    make_data(big, 40000, 96, 4)
+    make_data(big, 30000, 96, 4)
     folder = os.path.join(work, "killed")
-    os.makedirs(folder)
-    proc = subprocess.Popen(mpirun(2) + [ASSAY, "scan", big, "--out", "report", "--progress",
-                                         "--threads", "1"], cwd=folder,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    victim, deadline = None, time.monotonic() + 120
-    for line in proc.stderr:  # rank 0's progress: wait for the graph
-        if "knn" in line:
-            break
-    while victim is None and time.monotonic() < deadline:
-        for pid in os.listdir("/proc"):
-            try:
-                with open(f"/proc/{pid}/environ", "rb") as f:
-                    env = f.read().split(b"\0")
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    cmd = f.read()
-            except OSError:
-                continue
-            if b"OMPI_COMM_WORLD_RANK=1" in env and big.encode() in cmd:
-                victim = int(pid)
-        time.sleep(0.05)
-    check(victim is not None, "found rank 1 of the killed job")
-    if victim is not None:
-        os.kill(victim, signal.SIGKILL)
-    proc.stderr.read()
-    rc = proc.wait(timeout=120)
-    check(rc not in (0, 1), f"a killed rank fails the job, got exit {rc}")
-    check(not os.path.exists(os.path.join(folder, "report")), "killed: no report folder")
-    left = [n for n in os.listdir(folder) if ".tmp-" in n or "staging" in n]
-    check(not left, f"killed: temporaries left {left}")
-    print(f"mpirun exit code after SIGKILL of rank 1: {rc}")
+    cmd = mpirun(2) + [ASSAY, "scan", big, "--out", "report", "--progress", "--threads", "1"]
+    rc, _, err = scan(folder, mpirun(2), big, ["--threads", "1"])
+    check(rc in (0, 1), f"the scan before the interruptions: {err}")
+    before = snapshot(os.path.join(folder, "report")) if rc in (0, 1) else None
+    for how in ("kill rank 1", "SIGINT to mpirun"):
+        proc = subprocess.Popen(cmd, cwd=folder, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        for line in proc.stderr:  # rank 0's progress: wait for the graph
+            if "knn" in line:
+                break
+        if how == "SIGINT to mpirun":
+            proc.send_signal(signal.SIGINT)
+        else:
+            victim = rank_pid(1, big)
+            check(victim is not None, "found rank 1's process")
+            if victim is not None:
+                os.kill(victim, signal.SIGKILL)
+        proc.stderr.read()
+        rc = proc.wait(timeout=120)
+        print(f"mpirun exit code after {how}: {rc}")
+        check(rc not in (0,) and (rc != 1 or how == "SIGINT to mpirun"),
+              f"{how}: the job fails, got exit {rc}")
+        after = snapshot(os.path.join(folder, "report"))
+        check(before is not None and after == before, f"{how}: the previous reports changed")
+        left = [n for d, _, files in os.walk(folder) for n in files + [d]
+                if ".tmp-" in n or "staging" in n]
+        check(not left, f"{how}: temporaries left {left}")
 
     if FAILURES:
         print(f"{len(FAILURES)} failure(s)")
         return 1
-    print("mpi ranks: reports equal to one process for 1-4 ranks (l2, int8, bf16); refusals and "
-          "a killed rank checked")
+    print("mpi ranks: reports equal to one process for 1-4 ranks (l2, int8, bf16); refusals, a "
+          "killed rank and an interrupted mpirun checked")
     return 0
 
 
