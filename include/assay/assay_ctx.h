@@ -115,6 +115,10 @@ typedef struct assay_ranks {
     int (*alltoallv)(void *user, const void *send, const size_t *send_counts,
                      const size_t *send_offsets, void *recv, const size_t *recv_counts,
                      const size_t *recv_offsets);
+    /* Rank 0: the threads its context runs on from the detectors on, once the graph is gathered
+     * and the other ranks wait (0: unchanged). Ranks sharing a machine split its cores for the
+     * graph; rank 0 can then use them all. Results do not depend on it. */
+    int threads_after_graph;
 } assay_ranks;
 
 /* Makes ctx one rank of `ranks` (copied; NULL or size 1: one process again). ASSAY_E_INVAL for a

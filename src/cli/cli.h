@@ -244,8 +244,9 @@ int cli_mpi_env_rank(void);
 int cli_mpi_env_local_size(void);
 /* 1 when this build has MPI (the `mpi` preset). */
 int cli_mpi_built(void);
-/* Under mpirun: MPI_Init, and ctx becomes this process's rank. 0, or an exit code. */
-int cli_mpi_begin(assay_ctx *ctx);
+/* Under mpirun: MPI_Init, and ctx becomes this process's rank (rank 0 takes the machine's cores
+ * after the graph unless --threads was given). 0, or an exit code. */
+int cli_mpi_begin(assay_ctx *ctx, int threads_given);
 /* Ends MPI for exit code `code`: MPI_Finalize for 0 and 1, MPI_Abort with the code otherwise (every
  * rank ends, and mpirun exits with it). Returns code. No-op when cli_mpi_begin did not start it. */
 int cli_mpi_end(int code);

@@ -314,7 +314,7 @@ static int cmd_scan(const cli_opts *o, int argc, char **argv) {
         }
         scan.trusted_data = trusted;
     }
-    if ((code = cli_mpi_begin(ctx)) != 0) goto out;
+    if ((code = cli_mpi_begin(ctx, o->threads > 0)) != 0) goto out;
     if ((s = assay_scan(ctx, ds, &scan, &res)) != ASSAY_OK) {
         code = run_error(o, &prog, ctx, s, "scan failed");
         goto out;

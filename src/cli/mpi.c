@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#define _GNU_SOURCE /* sched_setaffinity, CPU_SET */
 /* `mpirun -n P assay scan ...` (docs/mpi.md). The library links no MPI: this file gives it the
  * one collective it needs (assay_ranks.alltoallv) over MPI_COMM_WORLD. Built with MPI only in
  * the `mpi` preset (ASSAY_MPI=ON); otherwise it only recognises that mpirun started it and
  * says the build has no MPI. MPI is initialised after the dataset is loaded: the hostile-input
  * sandbox forks a child to read HDF5, and Open MPI does not support fork after MPI_Init. */
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -82,7 +86,7 @@ static int mpi_alltoallv(void *user, const void *send, const size_t *sc, const s
     return bad ? -1 : 0;
 }
 
-int cli_mpi_begin(assay_ctx *ctx) {
+int cli_mpi_begin(assay_ctx *ctx, int threads_given) {
     if (cli_mpi_env_size() < 1) return 0;
     int provided;
     if (MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
@@ -92,7 +96,18 @@ int cli_mpi_begin(assay_ctx *ctx) {
     g_started = 1;
     /* a failed call ends the job (mpirun reports the rank); no half-finished collective */
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL);
-    assay_ranks r = {0, 1, NULL, mpi_alltoallv};
+    assay_ranks r = {0, 1, NULL, mpi_alltoallv, 0};
+    if (!threads_given && cli_mpi_env_local_size() > 1 && r.rank == 0) {
+        /* Rank 0 runs the detectors alone once the graph is gathered: it takes the machine's
+         * cores then, and leaves the core mpirun bound it to (threads inherit the binding, so a
+         * rank bound to one core runs any number of threads on that core). */
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        r.threads_after_graph = cpus > 0 ? (int)cpus : 0;
+        cpu_set_t all;
+        CPU_ZERO(&all);
+        for (long c = 0; c < cpus && c < CPU_SETSIZE; c++) CPU_SET((int)c, &all);
+        (void)sched_setaffinity(0, sizeof all, &all); /* within the cgroup's CPUs; else kept */
+    }
     MPI_Comm_rank(MPI_COMM_WORLD, &r.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &r.size);
     if (assay_ctx_set_ranks(ctx, &r) != ASSAY_OK) {
@@ -102,10 +117,25 @@ int cli_mpi_begin(assay_ctx *ctx) {
     return 0;
 }
 
+/* Waits for every rank without spinning: the ranks other than 0 arrive here once their share
+ * of the graph is gathered, while rank 0 runs the detectors and reports on the cores they
+ * would otherwise take polling (in MPI_Finalize rank 1 used 13% of a core, and rank 0's
+ * detectors took 6.1 s instead of 5.4 s on Fashion-MNIST with two ranks on two cores). */
+static void quiet_barrier(void) {
+    MPI_Request req;
+    if (MPI_Ibarrier(MPI_COMM_WORLD, &req) != MPI_SUCCESS) return;
+    for (int done = 0;;) {
+        if (MPI_Test(&req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS || done) return;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 int cli_mpi_end(int code) {
     if (!g_started) return code;
     g_started = 0;
     if (code == CLI_EXIT_PASS || code == CLI_EXIT_FAIL) {
+        quiet_barrier();
         MPI_Finalize();
         return code;
     }
@@ -120,8 +150,9 @@ int cli_mpi_built(void) {
 
 #else
 
-int cli_mpi_begin(assay_ctx *ctx) {
+int cli_mpi_begin(assay_ctx *ctx, int threads_given) {
     (void)ctx;
+    (void)threads_given;
     return 0;
 }
 

@@ -76,13 +76,16 @@ const char *assay_ctx_errmsg(const assay_ctx *ctx) {
 
 assay_status assay_ctx_set_ranks(assay_ctx *ctx, const assay_ranks *ranks) {
     if (ctx == NULL) return ASSAY_E_INVAL;
-    assay_ranks one = {0, 1, NULL, NULL};
+    assay_ranks one = {0, 1, NULL, NULL, 0};
     if (ranks == NULL) ranks = &one;
     if (ranks->size < 1 || ranks->rank < 0 || ranks->rank >= ranks->size)
         return assay__fail(ctx, ASSAY_E_INVAL, "rank %d of %d is not a rank", ranks->rank,
                            ranks->size);
     if (ranks->size > 1 && ranks->alltoallv == NULL)
         return assay__fail(ctx, ASSAY_E_INVAL, "%d ranks need an alltoallv", ranks->size);
+    if (ranks->threads_after_graph < 0)
+        return assay__fail(ctx, ASSAY_E_INVAL, "threads_after_graph %d is negative",
+                           ranks->threads_after_graph);
     ctx->ranks = *ranks;
     return ASSAY_OK;
 }

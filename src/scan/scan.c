@@ -200,6 +200,8 @@ assay_status assay_scan(assay_ctx *ctx, const assay_dataset *ds, const assay_sca
                              &res->graph);
     res->t_knn = assay__now() - tk;
     if (s != ASSAY_OK) goto fail;
+    if (ctx->ranks.size > 1 && ctx->ranks.threads_after_graph > 0)
+        ctx->n_threads = ctx->ranks.threads_after_graph; /* the other ranks are done */
 
     double td = assay__now();
     if ((s = run_detectors(ctx, ds, res)) != ASSAY_OK) goto fail;

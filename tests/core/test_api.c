@@ -63,6 +63,39 @@ static void test_api_options_are_validated(void **state) {
     assay_ctx_destroy(ctx);
 }
 
+static int no_exchange(void *user, const void *send, const size_t *sc, const size_t *so, void *recv,
+                       const size_t *rc, const size_t *ro) {
+    (void)user, (void)send, (void)sc, (void)so, (void)recv, (void)rc, (void)ro;
+    return 1;
+}
+
+/* Ranks: one process unless set; a rank outside [0, size), several ranks without an exchange or
+ * a negative thread count are refused and leave the context as it was; NULL is one process. */
+static void test_api_ranks_are_validated(void **state) {
+    (void)state;
+    assay_ctx *ctx = NULL;
+    assert_int_equal(assay_ctx_create(&ctx, NULL), ASSAY_OK);
+    assert_int_equal(assay_ctx_rank(ctx), 0);
+    assert_int_equal(assay_ctx_ranks(ctx), 1);
+    const assay_ranks bad[] = {{2, 2, NULL, no_exchange, 0},
+                               {-1, 2, NULL, no_exchange, 0},
+                               {0, 0, NULL, no_exchange, 0},
+                               {1, 3, NULL, NULL, 0},
+                               {1, 3, NULL, no_exchange, -2}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(assay_ctx_set_ranks(ctx, &bad[i]), ASSAY_E_INVAL);
+        assert_int_equal(assay_ctx_ranks(ctx), 1);
+    }
+    const assay_ranks ok = {1, 3, NULL, no_exchange, 4};
+    assert_int_equal(assay_ctx_set_ranks(ctx, &ok), ASSAY_OK);
+    assert_int_equal(assay_ctx_rank(ctx), 1);
+    assert_int_equal(assay_ctx_ranks(ctx), 3);
+    assert_int_equal(assay_ctx_set_ranks(ctx, NULL), ASSAY_OK);
+    assert_int_equal(assay_ctx_ranks(ctx), 1);
+    assert_int_equal(assay_ctx_rank(ctx), 0);
+    assay_ctx_destroy(ctx);
+}
+
 static void test_api_isa_choice_and_override(void **state) {
     (void)state;
     assert_true(assay_isa_supported(ASSAY_ISA_SCALAR));
@@ -130,6 +163,7 @@ int main(void) {
         cmocka_unit_test(test_api_status_strings_and_classes),
         cmocka_unit_test(test_api_null_handling),
         cmocka_unit_test(test_api_options_are_validated),
+        cmocka_unit_test(test_api_ranks_are_validated),
         cmocka_unit_test(test_api_isa_choice_and_override),
         cmocka_unit_test(test_api_names_round_trip),
     };

@@ -501,6 +501,7 @@ typedef struct test_bus {
 typedef struct test_rank {
     test_bus *bus;
     int rank, threads;
+    int broken; /* the exchange fails */
     const float *x;
     const uint8_t *in;
     size_t n, d, ld, k;
@@ -530,13 +531,21 @@ static int bus_alltoallv(void *user, const void *send, const size_t *sc, const s
     return bad;
 }
 
+static int broken_alltoallv(void *user, const void *send, const size_t *sc, const size_t *so,
+                            void *recv, const size_t *rc, const size_t *ro) {
+    (void)user, (void)send, (void)sc, (void)so, (void)recv, (void)rc, (void)ro;
+    return -1;
+}
+
 static void *rank_main(void *arg) {
     test_rank *t = arg;
     assay_ctx *ctx = ctx_with(t->threads, t->prec);
-    assay_ranks ranks = {t->rank, t->bus->size, t, bus_alltoallv};
+    assay_ranks ranks = {t->rank, t->bus->size, t, t->broken ? broken_alltoallv : bus_alltoallv, 0};
     t->s = assay_ctx_set_ranks(ctx, &ranks);
     if (t->s == ASSAY_OK)
         t->s = assay__knn_build(ctx, t->x, t->n, t->d, t->ld, t->in, t->k, t->m, t->tiles, &t->g);
+    if (t->broken)
+        t->broken = strstr(assay_ctx_errmsg(ctx), "exchanging candidate distances failed") != NULL;
     assay_ctx_destroy(ctx);
     return NULL;
 }
@@ -562,9 +571,9 @@ static void test_knn_ranks_give_one_process_graph(void **state) {
                 pthread_t th[MAX_TEST_RANKS];
                 assert_int_equal(pthread_barrier_init(&bus.bar, NULL, (unsigned)size), 0);
                 for (int r = 0; r < size; r++) {
-                    t[r] =
-                        (test_rank){&bus, r,    1 + (r + size) % 2, sc.x,      sc.in,    n,  d, ld,
-                                    k,    sc.m, precs[pi],          &sc.tiles, ASSAY_OK, {0}};
+                    t[r] = (test_rank){
+                        &bus, r,    1 + (r + size) % 2, 0,         sc.x,     sc.in, n, d, ld,
+                        k,    sc.m, precs[pi],          &sc.tiles, ASSAY_OK, {0}};
                     assert_int_equal(pthread_create(&th[r], NULL, rank_main, &t[r]), 0);
                 }
                 for (int r = 0; r < size; r++) pthread_join(th[r], NULL);
@@ -577,6 +586,21 @@ static void test_knn_ranks_give_one_process_graph(void **state) {
                 assert_int_equal(t[0].g.n_exhaustive, whole.n_exhaustive);
                 assert_int_equal(t[0].g.precision, whole.precision);
                 for (int r = 0; r < size; r++) assay__graph_free(&t[r].g);
+            }
+            if (pi == 0 && mi == 0) { /* a failed exchange is an error naming it, on every rank */
+                test_bus bus = {.size = 2};
+                test_rank t[2];
+                pthread_t th[2];
+                for (int r = 0; r < 2; r++) {
+                    t[r] = (test_rank){&bus, r, 1,    1,         sc.x,      sc.in,    n,  d,
+                                       ld,   k, sc.m, precs[pi], &sc.tiles, ASSAY_OK, {0}};
+                    assert_int_equal(pthread_create(&th[r], NULL, rank_main, &t[r]), 0);
+                }
+                for (int r = 0; r < 2; r++) {
+                    pthread_join(th[r], NULL);
+                    assert_int_equal(t[r].s, ASSAY_E_RESOURCE);
+                    assert_true(t[r].broken);
+                }
             }
             split_case_free(&sc);
         }

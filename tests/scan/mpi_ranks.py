@@ -3,7 +3,8 @@
 """mpirun -n P assay scan (issue 17, part 1), started as users start it: Open MPI's mpirun on
 this machine (--oversubscribe, as root in CI: --allow-run-as-root).
 
-For P = 1, 2, 3, 4 the report folder equals the one-process scan's (same binary, no mpirun)
+For P = 1, 2, 3, 4 (and P = 2 with the default threads, where rank 0 takes the machine's cores
+after the graph) the report folder equals the one-process scan's (same binary, no mpirun)
 after removing times and the thread and rank counts, with the same exit code: an HDF5 file with
 rows left out of the graph (non-finite), L2 with float32 candidates, and cosine with int8 and
 bf16 candidates forced. report.json records the ranks. Options that cannot run as ranks exit 2
@@ -116,6 +117,12 @@ def main():
             with open(os.path.join(b, "report.json")) as f:
                 rep = json.load(f)
             check(rep["tool"]["ranks"] == p, f"{name}: report.json tool.ranks {rep['tool']}")
+        if name == "l2":  # default threads: ranks split the cores, rank 0 takes them all after
+            folder = os.path.join(work, name, "ranks2-default-threads")
+            rc, out, err = scan(folder, mpirun(2), data, extra)
+            check(rc == rc1 and normalize_report.compare(
+                [os.path.join(one, "report"), os.path.join(folder, "report")]) == 0,
+                f"{name}, 2 ranks with default threads: same exit and reports, got {rc}: {err}")
 
     # options that cannot run as ranks: exit 2, a message, no report folder
     for extra, needle in ((["--graph-method", "approx"], "--graph-method approx runs in one"),
