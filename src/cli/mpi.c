@@ -19,7 +19,7 @@
 #include <mpi.h>
 #endif
 
-/* An integer from the first of the launcher's variables set (Open MPI, then PMIx, then PMI). */
+/* An integer from the first of the launcher's variables set (Open MPI's mpirun, then PMI). */
 static int env_int(const char *const *names, int fallback) {
     for (; *names != NULL; names++) {
         const char *v = getenv(*names);
@@ -29,12 +29,12 @@ static int env_int(const char *const *names, int fallback) {
 }
 
 int cli_mpi_env_size(void) {
-    static const char *const names[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE", NULL};
+    static const char *const names[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", NULL};
     return env_int(names, 0);
 }
 
 int cli_mpi_env_rank(void) {
-    static const char *const names[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", NULL};
+    static const char *const names[] = {"OMPI_COMM_WORLD_RANK", "PMI_RANK", NULL};
     return env_int(names, 0);
 }
 
