@@ -50,7 +50,7 @@ typedef struct knn_build {
     int workers;
     int pair_rank, pair_ranks; /* the candidate pass runs the pairs whose index modulo pair_ranks
                                   is pair_rank (ranks, knn_ranks.c; 0 and 1 otherwise) */
-    knn_lowp lowp; /* the candidate pass's reduced-precision rows, when it has them */
+    knn_lowp lowp;             /* the candidate pass's reduced-precision rows, when it has them */
 } knn_build;
 
 /* A build's fixed inputs, everything else zero (float32 candidates). */
