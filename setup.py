@@ -15,8 +15,10 @@ from setuptools.command.build_ext import build_ext
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
 # The system libraries libassay calls (src/CMakeLists.txt, ASSAY_DEPS): OpenBLAS, HDF5 (serial),
-# libcsv, jansson, libyaml, OpenSSL's libcrypto, pthread and libm.
-PKG_MODULES = ["openblas", "hdf5", "jansson", "yaml-0.1", "libcrypto"]
+# libcsv, jansson, libyaml, OpenSSL's libcrypto, pthread and libm. hdf5-serial, not hdf5: with
+# libhdf5-openmpi-dev installed Debian points hdf5.pc at the MPI build, which does not match the
+# serial headers libassay.a was compiled with and pulls in libmpi.
+PKG_MODULES = ["openblas", "hdf5-serial", "jansson", "yaml-0.1", "libcrypto"]
 FALLBACK_LIBS = ["openblas", "hdf5_serial", "jansson", "yaml", "crypto"]
 
 

@@ -11,6 +11,7 @@
 
 #include "io/graph_h5.h"
 #include "io/h5_check.h"
+#include "io/h5_lock.h"
 
 /* Longest string attribute accepted (distance_definition is the longest we write). */
 #define MAX_STR_ATTR 4096
@@ -165,10 +166,12 @@ assay_status assay__graph_h5_write(assay_ctx *ctx, const char *path, const char 
     assay_status s;
     /* The library must not print: HDF5's automatic error report is off, messages are read
      * back with H5Ewalk2. */
+    assay__h5_lock();
     H5E_BEGIN_TRY {
         s = write_all(ctx, path, display ? display : path, g, digest, shard_index, shard_count);
     }
     H5E_END_TRY
+    assay__h5_unlock();
     return s;
 }
 
@@ -499,12 +502,14 @@ static assay_status open_file(assay__graph_h5 *h) {
 
 void assay__graph_h5_close(assay__graph_h5 *h) {
     if (h == NULL) return;
+    assay__h5_lock();
     H5E_BEGIN_TRY {
         close_id(&h->nbr, H5Dclose);
         close_id(&h->dst, H5Dclose);
         close_id(&h->file, H5Fclose);
     }
     H5E_END_TRY
+    assay__h5_unlock();
     free(h);
 }
 
@@ -522,10 +527,12 @@ assay_status assay__graph_h5_open_image(assay_ctx *ctx, const char *path, const 
     h->image = image;
     h->image_len = image_len;
     assay_status s;
+    assay__h5_lock();
     H5E_BEGIN_TRY {
         s = open_file(h);
     }
     H5E_END_TRY
+    assay__h5_unlock();
     if (s != ASSAY_OK) {
         assay__graph_h5_close(h);
         return s;
@@ -650,10 +657,12 @@ assay_status assay__graph_h5_read(assay__graph_h5 *h, assay__graph *g) {
     memset(g, 0, sizeof *g);
     if (h == NULL) return ASSAY_E_INVAL;
     assay_status s;
+    assay__h5_lock();
     H5E_BEGIN_TRY {
         s = read_lists(h, g);
     }
     H5E_END_TRY
+    assay__h5_unlock();
     if (s != ASSAY_OK) assay__graph_free(g);
     return s;
 }

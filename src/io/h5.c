@@ -10,6 +10,7 @@
 
 #include "io/dataset_internal.h"
 #include "io/h5_check.h"
+#include "io/h5_lock.h"
 #include "io/h5_read.h"
 #include "io/sandbox.h"
 
@@ -974,12 +975,14 @@ assay_status assay__h5_read(assay_ctx *ctx, assay_dataset *ds, const char *path,
     assay_status s;
     /* HDF5 prints its error stack to stderr by default; the library must not print, so the
      * automatic report is off for the whole load and failures are read back with H5Ewalk2. */
+    assay__h5_lock();
     H5E_BEGIN_TRY {
         s = load_all(&f, ds, opts ? opts : &defaults);
         if (f.file >= 0 && H5Fclose(f.file) < 0 && s == ASSAY_OK)
             s = h5_fail(&f, ASSAY_E_HDF5, "cannot close the file");
     }
     H5E_END_TRY
+    assay__h5_unlock();
     return s;
 }
 

@@ -26,6 +26,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 
+#include "io/h5_lock.h"
 #include "io/sandbox.h"
 
 /* AddressSanitizer reserves terabytes of shadow memory: an address-space limit breaks it. */
@@ -652,7 +653,13 @@ assay_status assay__sandbox_run(assay_ctx *ctx, const char *path, const char *wh
                            path, what, strerror(e));
     }
     pid_t parent = getpid();
+    /* No thread of ours may be inside HDF5 when the child is copied (io/h5_lock.h). */
+    assay__h5_lock();
     pid_t pid = fork();
+    if (pid == 0)
+        assay__h5_lock_reset_in_child();
+    else
+        assay__h5_unlock();
     if (pid < 0) {
         int e = errno;
         close(p[0]);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -325,6 +326,62 @@ static void test_h5_same_sandboxed_or_not(void **state) {
     assert_string_equal(hex[0], hex[1]);
 }
 
+/* A thread loading in-process spends most of its time inside HDF5 (holding the threadsafe
+ * build's own lock) while this thread starts sandboxed readers: a child copied at such a moment
+ * would wait forever for that lock, and its load would end as a hang. The library holds its HDF5
+ * lock across fork (io/h5_lock.h), so every load succeeds. */
+typedef struct busy_loader {
+    const char *path;
+    atomic_int stop;
+    int loads, failures;
+} busy_loader;
+
+static void *load_in_process(void *arg) {
+    busy_loader *b = arg;
+    assay_ctx *ctx = new_ctx();
+    assay_limits l = *assay_ctx_limits(ctx);
+    l.no_sandbox = 1;
+    assert_int_equal(assay_ctx_set_limits(ctx, &l), ASSAY_OK);
+    while (!atomic_load(&b->stop)) {
+        assay_dataset *ds = NULL;
+        if (assay_dataset_load(ctx, b->path, NULL, &ds) != ASSAY_OK) b->failures++;
+        assay_dataset_destroy(ds);
+        b->loads++;
+    }
+    assay_ctx_destroy(ctx);
+    return NULL;
+}
+
+static void test_h5_sandbox_while_another_thread_reads(void **state) {
+    (void)state;
+    char busy[1024], small[1024];
+    tu_path(busy, sizeof busy, "sandbox_busy.h5");
+    tu_path(small, sizeof small, "sandbox_small.h5");
+    write_h5(busy, 20000, 64);
+    write_h5(small, 300, 8);
+    setenv("ASSAY_SANDBOX_TIMEOUT", "5", 1);
+    busy_loader b = {busy, 0, 0, 0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, load_in_process, &b), 0);
+    assay_ctx *ctx = new_ctx();
+    int failed = 0;
+    for (int i = 0; i < 30; i++) {
+        assay_dataset *ds = NULL;
+        if (assay_dataset_load(ctx, small, NULL, &ds) != ASSAY_OK) {
+            fprintf(stderr, "sandboxed load %d: %s\n", i, assay_ctx_errmsg(ctx));
+            failed++;
+        }
+        assay_dataset_destroy(ds);
+    }
+    atomic_store(&b.stop, 1);
+    pthread_join(th, NULL);
+    unsetenv("ASSAY_SANDBOX_TIMEOUT");
+    assay_ctx_destroy(ctx);
+    assert_int_equal(failed, 0);
+    assert_int_equal(b.failures, 0);
+    assert_true(b.loads > 0);
+}
+
 /* A tiny chunked file declaring two million rows with no chunk stored: refused before any
  * allocation, quickly, in both modes. */
 static void test_h5_huge_declared_refused(void **state) {
@@ -414,6 +471,7 @@ int main(void) {
         cmocka_unit_test(test_child_cannot_create_files),
         cmocka_unit_test(test_enabled_by_default),
         cmocka_unit_test(test_h5_same_sandboxed_or_not),
+        cmocka_unit_test(test_h5_sandbox_while_another_thread_reads),
         cmocka_unit_test(test_h5_huge_declared_refused),
         cmocka_unit_test(test_h5_rows_limit),
         cmocka_unit_test(test_h5_image),
