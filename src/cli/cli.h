@@ -242,6 +242,8 @@ void cli_print_summary(const char *text, int color, FILE *fp);
 int cli_mpi_env_size(void);
 int cli_mpi_env_rank(void);
 int cli_mpi_env_local_size(void);
+/* The CPUs online (at least 1): the default thread count, shared among a machine's ranks. */
+int cli_online_cpus(void);
 /* 1 when this build has MPI (the `mpi` preset). */
 int cli_mpi_built(void);
 /* Under mpirun: MPI_Init, and ctx becomes this process's rank (rank 0 takes the machine's cores

@@ -120,8 +120,8 @@ static assay_ctx *start_ctx(const cli_opts *o, cli_progress *prog, assay_status 
     assay_ctx_opts copts = ASSAY_CTX_OPTS_INIT;
     copts.n_threads = o->threads;
     if (copts.n_threads == 0 && local > 1) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        copts.n_threads = cpus > local ? (int)(cpus / local) : 1;
+        int cpus = cli_online_cpus();
+        copts.n_threads = cpus > local ? cpus / local : 1;
     }
     copts.precision = o->precision;
     copts.progress = cli_progress_cb;

@@ -43,6 +43,11 @@ int cli_mpi_env_local_size(void) {
     return env_int(names, 1);
 }
 
+int cli_online_cpus(void) {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus > 0 ? (int)cpus : 1;
+}
+
 #ifdef ASSAY_HAVE_MPI
 
 static int g_started;
@@ -101,11 +106,11 @@ int cli_mpi_begin(assay_ctx *ctx, int threads_given) {
         /* Rank 0 runs the detectors alone once the graph is gathered: it takes the machine's
          * cores then, and leaves the core mpirun bound it to (threads inherit the binding, so a
          * rank bound to one core runs any number of threads on that core). */
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        r.threads_after_graph = cpus > 0 ? (int)cpus : 0;
+        int cpus = cli_online_cpus();
+        r.threads_after_graph = cpus;
         cpu_set_t all;
         CPU_ZERO(&all);
-        for (long c = 0; c < cpus && c < CPU_SETSIZE; c++) CPU_SET((int)c, &all);
+        for (int c = 0; c < cpus && c < CPU_SETSIZE; c++) CPU_SET(c, &all);
         (void)sched_setaffinity(0, sizeof all, &all); /* within the cgroup's CPUs; else kept */
     }
     MPI_Comm_rank(MPI_COMM_WORLD, &r.rank);

@@ -68,11 +68,27 @@ done:
     return s;
 }
 
+/* Rank 0 receives every other rank's rows of a [n, width] array straight into its own copy;
+ * cnt holds 4 P counts and offsets. */
+static assay_status gather_rows(knn_build *b, void *rows, size_t width, size_t *cnt,
+                                const char *what) {
+    int P = b->ctx->ranks.size, me = b->ctx->ranks.rank;
+    size_t *sc = cnt, *so = cnt + P, *rc = cnt + 2 * P, *ro = cnt + 3 * P, my0, my1;
+    rank_rows(b, me, &my0, &my1);
+    for (int r = 0; r < P; r++) {
+        size_t a, e;
+        rank_rows(b, r, &a, &e);
+        sc[r] = me != 0 && r == 0 ? (my1 - my0) * width : 0;
+        so[r] = my0 * width;
+        rc[r] = me == 0 && r != 0 ? (e - a) * width : 0;
+        ro[r] = a * width;
+    }
+    return exchange(b->ctx, rows, sc, so, rows, rc, ro, what);
+}
+
 assay_status assay__knn_ranks_gather(knn_build *b, assay__graph *out) {
     assay_ctx *ctx = b->ctx;
     int P = ctx->ranks.size, me = ctx->ranks.rank;
-    size_t k = b->k, my0, my1;
-    rank_rows(b, me, &my0, &my1);
     size_t *cnt = calloc(4 * (size_t)P, sizeof *cnt);
     uint64_t tally[3] = {out->n_certified, out->n_radius, out->n_exhaustive};
     uint64_t *tallies = calloc(3 * (size_t)P, sizeof *tallies);
@@ -81,34 +97,22 @@ assay_status assay__knn_ranks_gather(knn_build *b, assay__graph *out) {
         s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory gathering the graph");
         goto done;
     }
+    if ((s = gather_rows(b, out->ids, b->k * sizeof *out->ids, cnt, "neighbour lists")) !=
+            ASSAY_OK ||
+        (s = gather_rows(b, out->dist, b->k * sizeof *out->dist, cnt, "neighbour distances")) !=
+            ASSAY_OK)
+        goto done;
+    /* the certification counts: one triple from each rank, summed by rank 0 */
     size_t *sc = cnt, *so = cnt + P, *rc = cnt + 2 * P, *ro = cnt + 3 * P;
-    /* rank 0 receives every other rank's rows straight into its lists */
-    for (int unit = 0; unit < 3 && s == ASSAY_OK; unit++) {
-        size_t width = unit == 0 ? k * sizeof *out->ids : unit == 1 ? k * sizeof *out->dist : 0;
-        for (int r = 0; r < P; r++) {
-            size_t a, e;
-            rank_rows(b, r, &a, &e);
-            int send = me != 0 && r == 0, recv = me == 0 && r != 0;
-            if (unit < 2) {
-                sc[r] = send ? (my1 - my0) * width : 0;
-                so[r] = my0 * width;
-                rc[r] = recv ? (e - a) * width : 0;
-                ro[r] = a * width;
-            } else {
-                sc[r] = send ? sizeof tally : 0;
-                so[r] = 0;
-                rc[r] = recv ? sizeof tally : 0;
-                ro[r] = (size_t)r * sizeof tally;
-            }
-        }
-        if (unit == 0)
-            s = exchange(ctx, out->ids, sc, so, out->ids, rc, ro, "neighbour lists");
-        else if (unit == 1)
-            s = exchange(ctx, out->dist, sc, so, out->dist, rc, ro, "neighbour distances");
-        else
-            s = exchange(ctx, tally, sc, so, tallies, rc, ro, "certification counts");
+    for (int r = 0; r < P; r++) {
+        sc[r] = me != 0 && r == 0 ? sizeof tally : 0;
+        so[r] = 0;
+        rc[r] = me == 0 && r != 0 ? sizeof tally : 0;
+        ro[r] = (size_t)r * sizeof tally;
     }
-    if (s == ASSAY_OK && me == 0)
+    if ((s = exchange(ctx, tally, sc, so, tallies, rc, ro, "certification counts")) != ASSAY_OK)
+        goto done;
+    if (me == 0)
         for (int r = 1; r < P; r++) {
             out->n_certified += tallies[3 * r];
             out->n_radius += tallies[3 * r + 1];
