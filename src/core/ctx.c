@@ -43,6 +43,11 @@ assay_status assay_ctx_create(assay_ctx **out, const assay_ctx_opts *opts) {
         free(ctx);
         return ASSAY_E_THREAD;
     }
+    if (pthread_mutex_init(&ctx->errmsg_lock, NULL) != 0) {
+        pthread_mutex_destroy(&ctx->progress_lock);
+        free(ctx);
+        return ASSAY_E_THREAD;
+    }
     *out = ctx;
     return ASSAY_OK;
 }
@@ -50,6 +55,7 @@ assay_status assay_ctx_create(assay_ctx **out, const assay_ctx_opts *opts) {
 void assay_ctx_destroy(assay_ctx *ctx) {
     if (ctx == NULL) return;
     pthread_mutex_destroy(&ctx->progress_lock);
+    pthread_mutex_destroy(&ctx->errmsg_lock);
     free(ctx);
 }
 
@@ -122,7 +128,9 @@ assay_status assay__fail(assay_ctx *ctx, assay_status s, const char *fmt, ...) {
     if (ctx != NULL) {
         va_list ap;
         va_start(ap, fmt);
+        pthread_mutex_lock(&ctx->errmsg_lock);
         vsnprintf(ctx->errmsg, sizeof ctx->errmsg, fmt, ap);
+        pthread_mutex_unlock(&ctx->errmsg_lock);
         va_end(ap);
     }
     return s;
@@ -135,6 +143,7 @@ void assay__errmsg_prefix(assay_ctx *ctx, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
+    pthread_mutex_lock(&ctx->errmsg_lock);
     memcpy(old, ctx->errmsg, sizeof old);
     size_t lp = strlen(prefix);
     if (lp >= sizeof ctx->errmsg) lp = sizeof ctx->errmsg - 1;
@@ -143,6 +152,7 @@ void assay__errmsg_prefix(assay_ctx *ctx, const char *fmt, ...) {
     if (lo > sizeof ctx->errmsg - 1 - lp) lo = sizeof ctx->errmsg - 1 - lp;
     memcpy(ctx->errmsg + lp, old, lo);
     ctx->errmsg[lp + lo] = '\0';
+    pthread_mutex_unlock(&ctx->errmsg_lock);
 }
 
 void assay__progress(assay_ctx *ctx, const char *stage, uint64_t done, uint64_t total) {

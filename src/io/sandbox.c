@@ -457,6 +457,7 @@ static void child_main(assay_ctx *ctx, pid_t parent, int pipe_fd, int mem_fd, si
         ctx->progress = child_progress;
         ctx->progress_user = &sb;
         pthread_mutex_init(&ctx->progress_lock, NULL);
+        pthread_mutex_init(&ctx->errmsg_lock, NULL);
         ctx->errmsg[0] = '\0';
     }
     assay_status s = fn(ctx, &sb, arg);

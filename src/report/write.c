@@ -112,22 +112,64 @@ static assay_status render_one(assay_ctx *ctx, render_src *r, size_t i, FILE *fp
     }
 }
 
-/* scores.csv (every row, every detector's score) is the largest file rendered from the result
- * alone and needs nothing the other files build, and its writer reports no error itself (a
- * failed write shows at the commit): with more than one thread it is written alongside the rest
- * of the set. */
-typedef struct scores_job {
+/* The set is rendered as independent tasks on the context's threads: report.json's document
+ * and every format rendered from it (one task: they share the document), manifest.json,
+ * scores.csv and flagged.csv, largest first. Each task writes its own files; the ETSI table is
+ * loaded before, so the tasks share nothing they write. The bytes do not depend on the threads
+ * (test_reports_identical_across_threads). */
+enum { TASK_DOC, TASK_MANIFEST, TASK_SCORES, TASK_FLAGGED, TASK_COUNT };
+
+typedef struct render_job {
     assay_ctx *ctx;
     render_src *r;
-    FILE *fp;
-    const char *path;
-    assay_status s;
-} scores_job;
+    const uint8_t *want;
+    FILE **fp;
+    char (*path)[PATH_MAX / 4];
+    size_t n_out, wanted, done;
+    pthread_mutex_t lock; /* done, and the progress it reports in order */
+    assay_status s[TASK_COUNT];
+} render_job;
 
-static void *scores_main(void *p) {
-    scores_job *j = p;
-    j->s = render_one(j->ctx, j->r, OUT_SCORES, j->fp, j->path);
-    return NULL;
+static assay_status render_file(render_job *j, size_t i) {
+    if (!j->want[i]) return ASSAY_OK;
+    assay_status s = render_one(j->ctx, j->r, i, j->fp[i], j->path[i]);
+    pthread_mutex_lock(&j->lock);
+    assay__progress(j->ctx, "report", ++j->done, j->wanted);
+    pthread_mutex_unlock(&j->lock);
+    return s;
+}
+
+static void render_task(void *arg, size_t task, int worker) {
+    (void)worker;
+    render_job *j = arg;
+    assay_status s = ASSAY_OK;
+    switch (task) {
+    case TASK_DOC:
+        for (size_t i = OUT_RESULT_COUNT; s == ASSAY_OK && i < j->n_out; i++) s = render_file(j, i);
+        break;
+    case TASK_MANIFEST:
+        s = render_file(j, OUT_MANIFEST);
+        break;
+    case TASK_SCORES:
+        s = render_file(j, OUT_SCORES);
+        break;
+    default:
+        s = render_file(j, OUT_FLAGGED);
+        break;
+    }
+    j->s[task] = s;
+}
+
+static assay_status render_set(assay_ctx *ctx, render_src *r, const uint8_t *want, FILE **fp,
+                               char (*path)[PATH_MAX / 4], size_t n_out) {
+    if (r->etsi == NULL) ASSAY_TRY(assay__etsi_load(ctx, &r->etsi));
+    render_job j = {ctx, r, want, fp, path, n_out, 0, 0, PTHREAD_MUTEX_INITIALIZER, {ASSAY_OK}};
+    for (size_t i = 0; i < n_out; i++) j.wanted += want[i];
+    int threads = ctx->n_threads < TASK_COUNT ? ctx->n_threads : TASK_COUNT;
+    assay_status s = assay__parallel_for(ctx, TASK_COUNT, threads, render_task, &j);
+    for (int t = 0; s == ASSAY_OK && t < TASK_COUNT; t++) s = j.s[t];
+    pthread_mutex_destroy(&j.lock);
+    return s;
 }
 
 assay_status assay_report_prepare_dir(assay_ctx *ctx, const char *dir) {
@@ -177,18 +219,7 @@ assay_status assay_report_write(assay_ctx *ctx, const assay_dataset *ds, const a
         assay__outset_final(&set, set_name(i), path[i], sizeof path[i]);
         if (want[i]) s = assay__outset_add(ctx, &set, set_name(i), &fp[i]);
     }
-    scores_job sj = {ctx, &src, fp[OUT_SCORES], path[OUT_SCORES], ASSAY_OK};
-    pthread_t scores_tid;
-    int side = s == ASSAY_OK && want[OUT_SCORES] && ctx->n_threads > 1 &&
-               pthread_create(&scores_tid, NULL, scores_main, &sj) == 0;
-    for (size_t i = 0; s == ASSAY_OK && i < n_out; i++) {
-        if (want[i] && !(side && i == OUT_SCORES)) s = render_one(ctx, &src, i, fp[i], path[i]);
-        assay__progress(ctx, "report", i + 1, n_out);
-    }
-    if (side) {
-        pthread_join(scores_tid, NULL);
-        if (s == ASSAY_OK) s = sj.s;
-    }
+    if (s == ASSAY_OK) s = render_set(ctx, &src, want, fp, path, n_out);
     if (s == ASSAY_OK && summary_out != NULL) s = summary_line(ctx, src.doc, dir, summary_out);
     if (s == ASSAY_OK) s = assay__outset_commit(ctx, &set);
     if (s != ASSAY_OK && summary_out != NULL) {
