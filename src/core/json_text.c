@@ -79,11 +79,22 @@ char *assay__json_dumps(const json_t *doc, size_t flags) {
     return text ? assay__json_shortest_reals(text) : NULL;
 }
 
+static int fwrite_emit(const char *s, size_t n, void *fp) {
+    return fwrite(s, 1, n, fp) == n ? 0 : -1;
+}
+
+static int filter_chunk(const char *s, size_t n, void *f) {
+    assay__reals_filter_feed(f, s, n);
+    return ((assay__reals_filter *)f)->err;
+}
+
 int assay__json_dumpf(const json_t *doc, FILE *fp, size_t flags) {
-    char *text = assay__json_dumps(doc, flags);
-    int rc = text != NULL && fputs(text, fp) != EOF ? 0 : -1;
-    free(text);
-    return rc;
+    /* streamed: a report with tens of thousands of findings is never one string in memory */
+    assay__reals_filter f = {.emit = fwrite_emit, .user = fp};
+    if (doc == NULL ||
+        json_dump_callback(doc, filter_chunk, &f, flags & ~(size_t)JSON_REAL_PRECISION(31)) != 0)
+        return -1;
+    return assay__reals_filter_end(&f);
 }
 
 /* How every document is written: ASCII only, indented by 2 or compact. */

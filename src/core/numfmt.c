@@ -271,55 +271,109 @@ char *assay_json_shortest_reals(char *json_text) {
     return json_text ? assay__json_shortest_reals(json_text) : NULL;
 }
 
-char *assay__json_shortest_reals(char *text) {
-    char *in = text, *o = text;
-    while (*in) {
-        if (*in == '"') { /* a string: copied as is, escapes included */
-            *o++ = *in++;
-            while (*in && *in != '"') {
-                if (*in == '\\' && in[1]) *o++ = *in++;
-                *o++ = *in++;
-            }
-            if (*in) *o++ = *in++;
-            continue;
-        }
-        if (*in != '-' && (*in < '0' || *in > '9')) {
-            *o++ = *in++;
-            continue;
-        }
-        /* The token alone, scanned and copied by hand: strspn, strtod or a search for '.' on the
-         * document would look at the rest of it (sanitizers' strict string checks measure the
-         * whole string at every call: quadratic on a large report). */
-        size_t n = 0;
-        while (in[n] == '+' || in[n] == '-' || in[n] == '.' || in[n] == 'e' || in[n] == 'E' ||
-               (in[n] >= '0' && in[n] <= '9'))
-            n++;
-        char tok[64];
-        int real = 0;
-        for (size_t k = 0; k < n; k++) real |= in[k] == '.' || in[k] == 'e' || in[k] == 'E';
-        if (!real || n >= sizeof tok) { /* an integer (or not a number we write): as is */
-            memmove(o, in, n);
-            o += n;
-            in += n;
-            continue;
-        }
-        memcpy(tok, in, n);
-        tok[n] = '\0';
-        char num[ASSAY__NUM_BUF + 2];
-        size_t m = assay__fmt_double(num, strtod(tok, NULL));
-        if (strpbrk(num, ".e") == NULL) {
-            memcpy(num + m, ".0", 3);
-            m += 2;
-        }
-        if (m <= n) { /* never longer than the token (always so; kept as is otherwise) */
-            memcpy(o, num, m);
-            o += m;
-        } else {
-            memmove(o, in, n);
-            o += n;
-        }
-        in += n;
+/* ---- the real-number rewriter as a stream: chunks in, rewritten text out ---- */
+
+static int is_num_char(char c) {
+    return c == '+' || c == '-' || c == '.' || c == 'e' || c == 'E' || (c >= '0' && c <= '9');
+}
+
+static void reals_emit(assay__reals_filter *f, const char *s, size_t n) {
+    if (n > 0 && f->err == 0 && f->emit(s, n, f->user) != 0) f->err = -1;
+}
+
+/* The number token held in f->tok is complete: its shortest text, or itself. */
+static void reals_token_end(assay__reals_filter *f) {
+    size_t n = f->n_tok;
+    f->n_tok = 0;
+    if (f->long_tok) { /* too long for a number we write: already passed through */
+        f->long_tok = 0;
+        return;
     }
-    *o = '\0';
+    int real = 0;
+    for (size_t k = 0; k < n; k++) real |= f->tok[k] == '.' || f->tok[k] == 'e' || f->tok[k] == 'E';
+    if (!real) { /* an integer: as is */
+        reals_emit(f, f->tok, n);
+        return;
+    }
+    f->tok[n] = '\0';
+    char num[ASSAY__NUM_BUF + 2];
+    size_t m = assay__fmt_double(num, strtod(f->tok, NULL));
+    if (strpbrk(num, ".e") == NULL) {
+        memcpy(num + m, ".0", 3);
+        m += 2;
+    }
+    /* never longer than the token (always so; kept as is otherwise) */
+    if (m <= n)
+        reals_emit(f, num, m);
+    else
+        reals_emit(f, f->tok, n);
+}
+
+void assay__reals_filter_feed(assay__reals_filter *f, const char *s, size_t n) {
+    size_t span = 0; /* start of the run passed through unchanged */
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (f->in_str) {
+            if (f->esc)
+                f->esc = 0;
+            else if (c == '\\')
+                f->esc = 1;
+            else if (c == '"')
+                f->in_str = 0;
+            continue;
+        }
+        if (f->n_tok > 0 || f->long_tok) {
+            if (is_num_char(c)) {
+                if (f->long_tok) continue; /* passed through with the span */
+                if (f->n_tok < sizeof f->tok - 1) {
+                    f->tok[f->n_tok++] = c;
+                    span = i + 1;
+                    continue;
+                }
+                /* 64 characters and more: not a number we write, passed through as is */
+                reals_emit(f, f->tok, f->n_tok);
+                f->long_tok = 1;
+                span = i;
+                continue;
+            }
+            if (f->long_tok) reals_emit(f, s + span, i - span);
+            reals_token_end(f);
+            span = i;
+        }
+        if (c == '"') {
+            f->in_str = 1;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            reals_emit(f, s + span, i - span);
+            f->tok[f->n_tok++] = c;
+            span = i + 1;
+        }
+    }
+    reals_emit(f, s + span, n - span); /* empty when a token is being read */
+}
+
+int assay__reals_filter_end(assay__reals_filter *f) {
+    if (f->n_tok > 0 || f->long_tok) reals_token_end(f);
+    return f->err;
+}
+
+/* In place: the output never runs ahead of the input (a token is written once it is read, and
+ * its rewrite is never longer). */
+typedef struct inplace_out {
+    char *o;
+} inplace_out;
+
+static int inplace_emit(const char *s, size_t n, void *user) {
+    inplace_out *w = user;
+    memmove(w->o, s, n);
+    w->o += n;
+    return 0;
+}
+
+char *assay__json_shortest_reals(char *text) {
+    inplace_out w = {text};
+    assay__reals_filter f = {.emit = inplace_emit, .user = &w};
+    assay__reals_filter_feed(&f, text, strlen(text));
+    assay__reals_filter_end(&f);
+    *w.o = '\0';
     return text;
 }

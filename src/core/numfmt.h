@@ -39,4 +39,18 @@ double assay__float_as_double(float v);
  * tokens and strings are left alone. The text never grows. Returns text. */
 char *assay__json_shortest_reals(char *text);
 
+/* The same rewrite over JSON text arriving in chunks (json_dump_callback's), so a document is
+ * written without ever being held as one string. Zero-initialise, set emit and user, feed every
+ * chunk in order, then end: 0, or -1 once an emit failed (later output is dropped). */
+typedef struct assay__reals_filter {
+    int (*emit)(const char *s, size_t n, void *user);
+    void *user;
+    int in_str, esc, long_tok; /* inside a string, after its backslash; a token of 64+ chars */
+    size_t n_tok;
+    char tok[64]; /* the number token being read */
+    int err;
+} assay__reals_filter;
+void assay__reals_filter_feed(assay__reals_filter *f, const char *s, size_t n);
+int assay__reals_filter_end(assay__reals_filter *f);
+
 #endif

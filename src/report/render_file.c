@@ -164,25 +164,39 @@ assay_status assay_report_render(assay_ctx *ctx, const char *report_path, const 
     return s;
 }
 
-/* Through assay__dump_json itself, so the rounding is exactly report.json's. */
-assay_status assay__report_as_saved(assay_ctx *ctx, json_t **doc) {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
-    if (mem == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory saving report.json");
-    assay_status s = assay__dump_json(ctx, *doc, mem, 0, "report.json");
-    if (fclose(mem) != 0 && s == ASSAY_OK)
-        s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory saving report.json");
-    json_t *saved = NULL;
-    if (s == ASSAY_OK) {
-        json_error_t err;
-        saved = json_loadb(text, len, 0, &err);
-        if (saved == NULL)
-            s = assay__fail(ctx, ASSAY_E_INTERNAL, "report.json does not read back: %s", err.text);
-    }
+/* *v replaced by the value its text reads back as: written as assay__dump_json writes it (reals
+ * as their shortest round-trip text), then parsed. */
+static assay_status as_saved_value(assay_ctx *ctx, const json_t *v, json_t **out) {
+    char *text = assay__json_dumps(v, JSON_ENSURE_ASCII | JSON_COMPACT | JSON_ENCODE_ANY);
+    if (text == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory saving report.json");
+    json_error_t err;
+    *out = json_loads(text, JSON_DECODE_ANY, &err);
     free(text);
-    if (s != ASSAY_OK) return s;
-    json_decref(*doc);
-    *doc = saved;
+    if (*out == NULL)
+        return assay__fail(ctx, ASSAY_E_INTERNAL, "report.json does not read back: %s", err.text);
+    return ASSAY_OK;
+}
+
+/* Value by value (each top-level member, each element of a top-level array such as the
+ * findings), not the whole document at once: a value's text is the same alone or inside the
+ * document, and the peak holds the document and one finding's copy instead of the document,
+ * its whole text and a whole copy. */
+assay_status assay__report_as_saved(assay_ctx *ctx, json_t **doc) {
+    if (*doc == NULL || !json_is_object(*doc))
+        return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory building report.json");
+    for (void *it = json_object_iter(*doc); it != NULL; it = json_object_iter_next(*doc, it)) {
+        json_t *v = json_object_iter_value(it), *saved = NULL;
+        if (json_is_array(v)) {
+            for (size_t i = 0; i < json_array_size(v); i++) {
+                ASSAY_TRY(as_saved_value(ctx, json_array_get(v, i), &saved));
+                if (json_array_set_new(v, i, saved) != 0)
+                    return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory saving report.json");
+            }
+            continue;
+        }
+        ASSAY_TRY(as_saved_value(ctx, v, &saved));
+        if (json_object_iter_set_new(*doc, it, saved) != 0)
+            return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory saving report.json");
+    }
     return ASSAY_OK;
 }

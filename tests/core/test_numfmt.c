@@ -195,6 +195,73 @@ static void test_numfmt_json_rewrite(void **state) {
     json_decref(doc);
 }
 
+/* The streamed rewrite gives the in-place one's text whatever the chunks: split at every
+ * position and in chunks of every size up to 9, across strings, escapes, number tokens and one
+ * of 64+ characters (left as is) next to one of 63 (rewritten). */
+typedef struct grow {
+    char buf[1024];
+    size_t n;
+} grow;
+
+static int grow_emit(const char *s, size_t n, void *user) {
+    grow *g = user;
+    if (g->n + n >= sizeof g->buf) return -1;
+    memcpy(g->buf + g->n, s, n);
+    g->n += n;
+    return 0;
+}
+
+static void test_numfmt_json_rewrite_in_chunks(void **state) {
+    (void)state;
+    char long_tok[80], just_fits[64];
+    memset(long_tok, '1', 70);
+    memcpy(long_tok, "0.", 2);
+    long_tok[70] = '\0';
+    memset(just_fits, '3', 63);
+    memcpy(just_fits, "0.", 2);
+    just_fits[63] = '\0';
+    char text[600];
+    snprintf(text, sizeof text,
+             "{\"a\":0.69999999999999996,\"s\":\"0.10000000000000001 \\\" 1.0 \\\\\","
+             "\"c\":[1,-2,1.0,1e+300,-0.0,2.5000000000000001e-05,%s,%s,true,null],"
+             "\"k 0.5\":-12}",
+             long_tok, just_fits);
+    char expect[600];
+    memcpy(expect, text, sizeof text);
+    assay__json_shortest_reals(expect);
+    assert_non_null(strstr(expect, long_tok)); /* 70 characters: as is */
+    assert_null(strstr(expect, just_fits));    /* 63: rewritten */
+    size_t n = strlen(text);
+    for (size_t step = 1; step <= 9; step++)
+        for (size_t first = 0; first <= n; first++) {
+            grow g = {{0}, 0};
+            assay__reals_filter f = {.emit = grow_emit, .user = &g};
+            assay__reals_filter_feed(&f, text, first);
+            for (size_t at = first; at < n; at += step)
+                assay__reals_filter_feed(&f, text + at, at + step <= n ? step : n - at);
+            assert_int_equal(assay__reals_filter_end(&f), 0);
+            g.buf[g.n] = '\0';
+            assert_string_equal(g.buf, expect);
+        }
+    /* a failed write is reported, and nothing more is written after it */
+    grow g = {{0}, sizeof g.buf - 4};
+    assay__reals_filter f = {.emit = grow_emit, .user = &g};
+    assay__reals_filter_feed(&f, text, n);
+    assert_int_equal(assay__reals_filter_end(&f), -1);
+    /* a document written to a file is the string assay__json_dumps gives */
+    json_t *doc = json_pack("{s:f, s:[f, f, s], s:I}", "a", 0.7, "b", 1e-5, 2.0 / 3.0,
+                            "0.30000000000000004", "c", (json_int_t)12);
+    char *whole = assay__json_dumps(doc, JSON_INDENT(2)), *streamed = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&streamed, &len);
+    assert_int_equal(assay__json_dumpf(doc, mem, JSON_INDENT(2)), 0);
+    fclose(mem);
+    assert_string_equal(streamed, whole);
+    free(whole);
+    free(streamed);
+    json_decref(doc);
+}
+
 /* Sign, significant digits without leading or trailing zeros, and the decimal exponent of the
  * first one: the number a text names, whatever its layout. */
 static void canon(const char *t, char *out, size_t len) {
@@ -307,6 +374,7 @@ int main(void) {
         cmocka_unit_test(test_numfmt_random_floats),
         cmocka_unit_test(test_numfmt_consecutive),
         cmocka_unit_test(test_numfmt_json_rewrite),
+        cmocka_unit_test(test_numfmt_json_rewrite_in_chunks),
         cmocka_unit_test(test_numfmt_json_round_trip),
         cmocka_unit_test(test_numfmt_digits_as_printf),
     };
