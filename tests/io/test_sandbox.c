@@ -33,6 +33,15 @@ static assay_ctx *new_ctx(void) {
     return ctx;
 }
 
+/* A context that reads files in-process (no_sandbox 1) or in the sandbox (0). */
+static assay_ctx *new_ctx_no_sandbox(int no_sandbox) {
+    assay_ctx *ctx = new_ctx();
+    assay_limits l = *assay_ctx_limits(ctx);
+    l.no_sandbox = no_sandbox;
+    assert_int_equal(assay_ctx_set_limits(ctx, &l), ASSAY_OK);
+    return ctx;
+}
+
 /* ---- child functions ---- */
 
 static assay_status child_ok(assay_ctx *ctx, assay__sandbox *sb, void *arg) {
@@ -309,10 +318,7 @@ static void test_h5_same_sandboxed_or_not(void **state) {
     write_h5(path, 500, 20);
     char hex[2][65];
     for (int k = 0; k < 2; k++) {
-        assay_ctx *ctx = new_ctx();
-        assay_limits l = *assay_ctx_limits(ctx);
-        l.no_sandbox = k;
-        assert_int_equal(assay_ctx_set_limits(ctx, &l), ASSAY_OK);
+        assay_ctx *ctx = new_ctx_no_sandbox(k);
         assay_dataset *ds = NULL;
         assert_int_equal(assay_dataset_load(ctx, path, NULL, &ds), ASSAY_OK);
         assert_int_equal(assay_dataset_rows(ds), 500);
@@ -338,10 +344,7 @@ typedef struct busy_loader {
 
 static void *load_in_process(void *arg) {
     busy_loader *b = arg;
-    assay_ctx *ctx = new_ctx();
-    assay_limits l = *assay_ctx_limits(ctx);
-    l.no_sandbox = 1;
-    assert_int_equal(assay_ctx_set_limits(ctx, &l), ASSAY_OK);
+    assay_ctx *ctx = new_ctx_no_sandbox(1);
     while (!atomic_load(&b->stop)) {
         assay_dataset *ds = NULL;
         if (assay_dataset_load(ctx, b->path, NULL, &ds) != ASSAY_OK) b->failures++;
@@ -399,10 +402,7 @@ static void test_h5_huge_declared_refused(void **state) {
     H5Sclose(sp);
     H5Fclose(f);
     for (int k = 0; k < 2; k++) {
-        assay_ctx *ctx = new_ctx();
-        assay_limits l = *assay_ctx_limits(ctx);
-        l.no_sandbox = k;
-        assert_int_equal(assay_ctx_set_limits(ctx, &l), ASSAY_OK);
+        assay_ctx *ctx = new_ctx_no_sandbox(k);
         assay_dataset *ds2 = NULL;
         double t0 = assay__now();
         assert_int_equal(assay_dataset_load(ctx, path, NULL, &ds2), ASSAY_E_FORMAT);
