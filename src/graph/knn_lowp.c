@@ -122,6 +122,74 @@ static int covered(const knn_build *b, size_t dp) {
     return 1;
 }
 
+/* Rows prepared per task: a multiple of ASSAY_PANEL_ROWS, so each task packs whole panels. */
+#define PREP_ROWS 2048
+_Static_assert(PREP_ROWS % ASSAY_PANEL_ROWS == 0, "whole panels per task");
+
+typedef struct prep_job {
+    knn_build *b;
+    double *max_rho; /* per task */
+} prep_job;
+
+/* Rows [task * PREP_ROWS, ...): codes or bf16 values, norms, the per-pair term's coefficients,
+ * and their panels. */
+static void prep_task(void *arg, size_t task, int worker) {
+    (void)worker;
+    prep_job *J = arg;
+    knn_build *b = J->b;
+    knn_lowp *l = &b->lowp;
+    const size_t n = b->n, r0 = task * PREP_ROWS, r1 = r0 + PREP_ROWS < n ? r0 + PREP_ROWS : n;
+    int i8 = l->prec == ASSAY_PRECISION_INT8, cosine = b->metric == ASSAY_METRIC_COSINE;
+    float alpha = cosine ? 1.0f : -2.0f;
+    double max_rho = 0.0;
+    for (size_t i = r0; i < r1; i++) {
+        const float *xr = b->x + i * b->ld;
+        double hn;
+        double e =
+            i8 ? quantise_i8(l, xr, b->d, i, alpha, &hn) : quantise_bf16(l, xr, b->d, i, &hn);
+        double s2 = 0.0;
+        for (size_t p = 0; p < b->d; p++) s2 += (double)xr[p] * xr[p];
+        double xn = sqrt(s2);
+        if (!b->in_graph[i]) /* never offered (+inf penalty): nothing to bound */
+            e = hn = xn = 0.0;
+        l->err[i] = e;
+        l->hnorm[i] = hn;
+        if (xn > 0.0 && e / xn > max_rho) max_rho = e / xn;
+        /* T(i, j) = cA + sum of coef_i * value_j (see the comment at the top), margin 1%. */
+        float c[8];
+        const double m = 1.01;
+        if (cosine) {
+            double inv = xn > 0.0 ? 1.0 / xn : 0.0, rho = e * inv, kappa = hn * inv;
+            double kp = xn > 0.0 ? (kappa > 1.0 ? kappa : 1.0) : 0.0;
+            c[0] = (float)(m * rho); /* times kappa'_j: |e_i||y_j| / (|x_i||y_j|) <= rho_i k'_j */
+            c[1] = (float)(m * kp);  /* times rho_j */
+            c[2] = (float)(m * l->acc_rel * kappa);
+            c[3] = (float)(m * l->acc_abs * inv);
+            c[4] = (float)kp;
+            c[5] = (float)rho;
+            c[6] = (float)kappa;
+            c[7] = (float)inv;
+        } else {
+            double nn = xn > hn ? xn : hn;
+            c[0] = (float)(m * 2.0 * e);  /* times n_j */
+            c[1] = (float)(m * 2.0 * nn); /* times |e_j| */
+            c[2] = (float)(m * 2.0 * l->acc_rel * hn);
+            c[3] = 0.0f;
+            c[4] = (float)nn;
+            c[5] = (float)e;
+            c[6] = (float)hn;
+            c[7] = 0.0f;
+        }
+        for (int f = 0; f < 8; f++) l->coef[(size_t)f * n + i] = c[f];
+    }
+    J->max_rho[task] = max_rho;
+    /* rows r0.. start panel r0 / 16, at r0 * dp in either layout */
+    if (i8)
+        assay__pack_u8_panels(l->codes + r0 * l->dp, l->dp, r1 - r0, l->dp, l->upanel + r0 * l->dp);
+    else
+        assay__pack_bf16_panels(l->h + r0 * l->dp, l->dp, r1 - r0, l->dp, l->hpanel + r0 * l->dp);
+}
+
 assay_status assay__knn_lowp_prepare(knn_build *b, knn_option o) {
     knn_lowp *l = &b->lowp;
     memset(l, 0, sizeof *l);
@@ -158,57 +226,24 @@ assay_status assay__knn_lowp_prepare(knn_build *b, knn_option o) {
         assay__knn_lowp_free(l);
         return assay__fail(b->ctx, ASSAY_E_NOMEM, "out of memory for the neighbour graph");
     }
-    int cosine = b->metric == ASSAY_METRIC_COSINE;
-    float alpha = cosine ? 1.0f : -2.0f;
     const double u = ldexp(1.0, -24), nd = (double)l->dp;
     l->acc_rel = i8 ? 3.0 * u * (1.0 + u) * (1.0 + u) : nd * u / (1.0 - nd * u);
     l->acc_abs = i8 ? 0.0 : nd * 0x1p-126;
-    for (size_t i = 0; i < n; i++) {
-        const float *xr = b->x + i * b->ld;
-        double hn;
-        double e =
-            i8 ? quantise_i8(l, xr, b->d, i, alpha, &hn) : quantise_bf16(l, xr, b->d, i, &hn);
-        double s2 = 0.0;
-        for (size_t p = 0; p < b->d; p++) s2 += (double)xr[p] * xr[p];
-        double xn = sqrt(s2);
-        if (!b->in_graph[i]) /* never offered (+inf penalty): nothing to bound */
-            e = hn = xn = 0.0;
-        l->err[i] = e;
-        l->hnorm[i] = hn;
-        if (xn > 0.0 && e / xn > l->max_rho) l->max_rho = e / xn;
-        /* T(i, j) = cA + sum of coef_i * value_j (see the comment at the top), margin 1%. */
-        float c[8];
-        const double m = 1.01;
-        if (cosine) {
-            double inv = xn > 0.0 ? 1.0 / xn : 0.0, rho = e * inv, kappa = hn * inv;
-            double kp = xn > 0.0 ? (kappa > 1.0 ? kappa : 1.0) : 0.0;
-            c[0] = (float)(m * rho); /* times kappa'_j: |e_i||y_j| / (|x_i||y_j|) <= rho_i k'_j */
-            c[1] = (float)(m * kp);  /* times rho_j */
-            c[2] = (float)(m * l->acc_rel * kappa);
-            c[3] = (float)(m * l->acc_abs * inv);
-            c[4] = (float)kp;
-            c[5] = (float)rho;
-            c[6] = (float)kappa;
-            c[7] = (float)inv;
-        } else {
-            double nn = xn > hn ? xn : hn;
-            c[0] = (float)(m * 2.0 * e);  /* times n_j */
-            c[1] = (float)(m * 2.0 * nn); /* times |e_j| */
-            c[2] = (float)(m * 2.0 * l->acc_rel * hn);
-            c[3] = 0.0f;
-            c[4] = (float)nn;
-            c[5] = (float)e;
-            c[6] = (float)hn;
-            c[7] = 0.0f;
-        }
-        for (int f = 0; f < 8; f++) l->coef[(size_t)f * n + i] = c[f];
+    l->cA = b->metric == ASSAY_METRIC_COSINE ? 0.0f : (float)(1.01 * 2.0 * l->acc_abs);
+    /* Blocks of rows on the context's threads: every row's fields are its own, and the largest
+     * |e|/|x| is a maximum, so the result does not depend on the threads. */
+    size_t tasks = (n + PREP_ROWS - 1) / PREP_ROWS;
+    prep_job j = {b, calloc(tasks ? tasks : 1, sizeof(double))};
+    if (j.max_rho == NULL) {
+        assay__knn_lowp_free(l);
+        return assay__fail(b->ctx, ASSAY_E_NOMEM, "out of memory for the neighbour graph");
     }
-    l->cA = cosine ? 0.0f : (float)(1.01 * 2.0 * l->acc_abs);
-    if (i8)
-        assay__pack_u8_panels(l->codes, l->dp, n, l->dp, l->upanel);
-    else
-        assay__pack_bf16_panels(l->h, l->dp, n, l->dp, l->hpanel);
-    return ASSAY_OK;
+    assay_status s = assay__parallel_for(b->ctx, tasks, b->ctx->n_threads, prep_task, &j);
+    for (size_t t = 0; t < tasks; t++)
+        if (j.max_rho[t] > l->max_rho) l->max_rho = j.max_rho[t];
+    free(j.max_rho);
+    if (s != ASSAY_OK) assay__knn_lowp_free(l);
+    return s;
 }
 
 void assay__knn_lowp_tile(const knn_build *b, float *t, size_t i0, size_t m, size_t j0, size_t n) {

@@ -212,45 +212,53 @@ static int finish_row_lowp(rerank_job *j, size_t row, rerank_ws *w) {
     return 0;
 }
 
-size_t assay__knn_lowp_pilot(knn_build *b, size_t *sampled) {
-    enum { CHUNKS = 4, CHUNK_ROWS = 64, COLS = 512 };
-    size_t kk = b->heaps.kk, n = b->n, certified = 0, cap = RADIUS_CAP > kk ? RADIUS_CAP : kk;
-    *sampled = 0;
-    float *hd = malloc(CHUNK_ROWS * kk * sizeof *hd), *root = malloc(CHUNK_ROWS * sizeof *root);
-    int32_t *hi = malloc(CHUNK_ROWS * kk * sizeof *hi);
-    float *t = assay__aligned_alloc(CHUNK_ROWS * COLS * sizeof *t);
+enum { PILOT_CHUNKS = 4, PILOT_ROWS = 64, PILOT_COLS = 512 };
+
+typedef struct pilot_job {
+    knn_build *b;
+    size_t sampled[PILOT_CHUNKS], certified[PILOT_CHUNKS];
+} pilot_job;
+
+/* Pilot chunk ch: PILOT_ROWS rows from the middle of the ch-th quarter, their candidates among
+ * every row by the reduced-precision pass, then certified as the re-ranking would. Out of memory
+ * counts the chunk's rows as not certified. */
+static void pilot_task(void *arg, size_t ch, int worker) {
+    (void)worker;
+    pilot_job *J = arg;
+    knn_build *b = J->b;
+    size_t kk = b->heaps.kk, n = b->n, cap = RADIUS_CAP > kk ? RADIUS_CAP : kk;
+    float *hd = malloc(PILOT_ROWS * kk * sizeof *hd), *root = malloc(PILOT_ROWS * sizeof *root);
+    int32_t *hi = malloc(PILOT_ROWS * kk * sizeof *hi);
+    float *t = assay__aligned_alloc(PILOT_ROWS * PILOT_COLS * sizeof *t);
     rerank_ws w = {malloc(cap * sizeof(double)), malloc(cap * sizeof(double)),
                    malloc((b->k + 4) * sizeof(double)), malloc(cap * sizeof(int64_t)),
                    malloc((b->k + 4) * sizeof(int64_t))};
     int cosine = b->metric == ASSAY_METRIC_COSINE;
-    if (hd && root && hi && t && w.fd && w.ed && w.bd && w.ids && w.bi)
-        for (size_t ch = 0; ch < CHUNKS; ch++) {
-            size_t i0 = n * (2 * ch + 1) / (2 * CHUNKS), m = CHUNK_ROWS;
-            if (i0 + m > n) m = n - i0;
-            for (size_t r = 0; r < m * kk; r++) {
-                hd[r] = INFINITY;
-                hi[r] = -1;
-            }
-            for (size_t r = 0; r < m; r++) root[r] = INFINITY;
-            assay_topk h = {hd, hi, root, kk, (int64_t)i0};
-            for (size_t j0 = 0; j0 < n; j0 += COLS) {
-                size_t nj = n - j0 < COLS ? n - j0 : COLS;
-                assay__knn_lowp_tile(b, t, i0, m, j0, nj);
-                if (cosine)
-                    b->K->tile_cos(t, nj, m, nj, b->rowa + i0, b->rowa + j0, b->pen + i0,
-                                   b->pen + j0);
-                else
-                    b->K->tile_l2(t, nj, m, nj, b->rowa + i0, b->rowa + j0, b->pen + i0,
-                                  b->pen + j0);
-                assay__knn_lowp_lower(b, t, i0, m, j0, nj);
-                b->K->select_tile(t, nj, m, nj, (int64_t)j0, &h, NULL);
-            }
-            for (size_t r = 0; r < m; r++) {
-                if (!b->in_graph[i0 + r]) continue;
-                (*sampled)++;
-                certified += (size_t)certify_lowp(b, i0 + r, hd + r * kk, hi + r * kk, &w);
-            }
+    if (hd && root && hi && t && w.fd && w.ed && w.bd && w.ids && w.bi) {
+        size_t i0 = n * (2 * ch + 1) / (2 * PILOT_CHUNKS), m = PILOT_ROWS;
+        if (i0 + m > n) m = n - i0;
+        for (size_t r = 0; r < m * kk; r++) {
+            hd[r] = INFINITY;
+            hi[r] = -1;
         }
+        for (size_t r = 0; r < m; r++) root[r] = INFINITY;
+        assay_topk h = {hd, hi, root, kk, (int64_t)i0};
+        for (size_t j0 = 0; j0 < n; j0 += PILOT_COLS) {
+            size_t nj = n - j0 < PILOT_COLS ? n - j0 : PILOT_COLS;
+            assay__knn_lowp_tile(b, t, i0, m, j0, nj);
+            if (cosine)
+                b->K->tile_cos(t, nj, m, nj, b->rowa + i0, b->rowa + j0, b->pen + i0, b->pen + j0);
+            else
+                b->K->tile_l2(t, nj, m, nj, b->rowa + i0, b->rowa + j0, b->pen + i0, b->pen + j0);
+            assay__knn_lowp_lower(b, t, i0, m, j0, nj);
+            b->K->select_tile(t, nj, m, nj, (int64_t)j0, &h, NULL);
+        }
+        for (size_t r = 0; r < m; r++) {
+            if (!b->in_graph[i0 + r]) continue;
+            J->sampled[ch]++;
+            J->certified[ch] += (size_t)certify_lowp(b, i0 + r, hd + r * kk, hi + r * kk, &w);
+        }
+    }
     free(hd);
     free(root);
     free(hi);
@@ -260,6 +268,20 @@ size_t assay__knn_lowp_pilot(knn_build *b, size_t *sampled) {
     free(w.bd);
     free(w.ids);
     free(w.bi);
+}
+
+size_t assay__knn_lowp_pilot(knn_build *b, size_t *sampled) {
+    pilot_job J;
+    memset(&J, 0, sizeof J);
+    J.b = b;
+    /* the chunks on the context's threads; the counts are sums, whatever ran where */
+    (void)assay__parallel_for(b->ctx, PILOT_CHUNKS, b->ctx->n_threads, pilot_task, &J);
+    size_t certified = 0;
+    *sampled = 0;
+    for (size_t ch = 0; ch < PILOT_CHUNKS; ch++) {
+        *sampled += J.sampled[ch];
+        certified += J.certified[ch];
+    }
     return certified;
 }
 
