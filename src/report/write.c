@@ -19,7 +19,7 @@ static const char *const k_result_names[OUT_RESULT_COUNT] = {"scores.csv", "flag
                                                              "manifest.json"};
 static const char *const k_result_options[OUT_RESULT_COUNT] = {"scores", "flagged", "manifest"};
 
-/* The set: result files, then one per document format, then report.json (written last). */
+/* The set: result files, then one per document format, then report.json (always written). */
 static size_t set_count(void) {
     return OUT_RESULT_COUNT + assay__doc_format_count + 1;
 }
