@@ -29,7 +29,7 @@ struct assay_ctx {
     assay_progress_fn progress;
     void *progress_user;
     pthread_mutex_t progress_lock; /* serialises progress calls from worker threads */
-    pthread_mutex_t errmsg_lock; /* workers that fail at once leave one whole message */
+    pthread_mutex_t errmsg_lock;   /* workers that fail at once leave one whole message */
     char errmsg[ASSAY_ERRMSG_MAX];
     assay_limits limits;
     atomic_int cancel; /* assay_ctx_cancel(): checked between tasks (assay__cancelled) */
