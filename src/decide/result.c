@@ -56,7 +56,8 @@ assay__det_input assay__result_input(assay_ctx *ctx, const assay_dataset *ds,
                            &res->graph,
                            &res->opts,
                            b != NULL && b->compared ? &b->changes : NULL,
-                           trusted ? &res->trusted : NULL};
+                           trusted ? &res->trusted : NULL,
+                           NULL};
     return in;
 }
 

@@ -135,6 +135,8 @@ typedef struct assay__trusted {
 
 /* What a detector may read (all of it read-only). The same view is handed to the descriptor's
  * explain and evidence functions when reports are written (ctx NULL then). */
+typedef struct assay__class_covs assay__class_covs; /* detect/class_cov.h */
+
 typedef struct assay__det_input {
     assay_ctx *ctx; /* threads (assay__parallel_for with ctx->n_threads) and error messages */
     const assay_dataset *ds;
@@ -142,6 +144,7 @@ typedef struct assay__det_input {
     const assay_scan_opts *opts;       /* the scan options; parameters through assay__param */
     const assay__row_changes *changes; /* NULL without a baseline comparison */
     const assay__trusted *trusted;     /* NULL when the scan has no trusted rows */
+    assay__class_covs *class_covs;     /* shared class covariances; NULL: each computes its own */
 } assay__det_input;
 
 /* ---- output ---- */
@@ -295,6 +298,9 @@ typedef size_t (*assay__evidence_fn)(const assay__det_input *in, const assay__de
 
 /* The scan compares the data with the baseline before running a detector that needs it. */
 #define ASSAY__NEEDS_BASELINE 1u
+/* It starts each class from the class's covariance (assay__class_cov): when two such detectors
+ * run, the scan keeps the covariances from the first for the next. */
+#define ASSAY__NEEDS_CLASS_COV 2u
 
 typedef struct assay__detector_desc {
     assay__kind kind;        /* of its findings */

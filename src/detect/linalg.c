@@ -20,6 +20,8 @@ extern void dsyevr_(const char *jobz, const char *range, const char *uplo, const
                     const int *ldz, int *isuppz, double *work, const int *lwork, int *iwork,
                     const int *liwork, int *info, size_t, size_t, size_t);
 extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info, size_t);
+extern void dtrtri_(const char *uplo, const char *diag, const int *n, double *a, const int *lda,
+                    int *info, size_t, size_t);
 
 void assay__rows_mean(const float *x, size_t ld, size_t d, const size_t *rows, size_t m,
                       double *mu) {
@@ -125,6 +127,16 @@ assay_status assay__cholesky(assay_ctx *ctx, double *a, size_t d) {
     if (info != 0)
         return assay__fail(ctx, ASSAY_E_BLAS,
                            "LAPACK dpotrf: the matrix is not positive definite (info %d)", info);
+    return ASSAY_OK;
+}
+
+assay_status assay__lower_inverse(assay_ctx *ctx, double *a, size_t d) {
+    int n = (int)d, info = 0;
+    for (size_t j = 1; j < d; j++) memset(a + j * d, 0, j * sizeof *a);
+    dtrtri_("L", "N", &n, a, &n, &info, 1, 1);
+    if (info != 0)
+        return assay__fail(ctx, ASSAY_E_BLAS, "LAPACK dtrtri: the matrix is singular (info %d)",
+                           info);
     return ASSAY_OK;
 }
 

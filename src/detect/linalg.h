@@ -9,7 +9,7 @@
 #include "core/internal.h"
 #include "core/neighbours.h"
 
-#define ASSAY__LA_BLOCK 256
+#define ASSAY__LA_BLOCK 128
 
 /* mu[d] = mean of rows rows[0..m) of x (row r at x + r * ld). */
 void assay__rows_mean(const float *x, size_t ld, size_t d, const size_t *rows, size_t m,
@@ -34,6 +34,11 @@ assay_status assay__rows_project(assay_ctx *ctx, const float *x, size_t ld, size
 /* In-place Cholesky factor (lower, column-major) of the SPD d x d matrix a. Returns ASSAY_E_BLAS
  * if a is not positive definite (LAPACK info named). */
 assay_status assay__cholesky(assay_ctx *ctx, double *a, size_t d);
+
+/* In place: the lower triangle of a (d x d, column-major) becomes the inverse of the lower
+ * triangular matrix it holds (LAPACK dtrtri), the strict upper triangle zero, so a can be handed
+ * to a general product. Returns ASSAY_E_BLAS if a diagonal entry is zero. */
+assay_status assay__lower_inverse(assay_ctx *ctx, double *a, size_t d);
 
 /* Gathers rows rows[0..m) (m <= ASSAY__LA_BLOCK) centred on mu into blk (d x m column-major,
  * i.e. row i at blk + i * d). */

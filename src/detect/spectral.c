@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* spectral: spectral signatures (Tran, Li, Madry, NeurIPS 2018). Per class, the rows are centred
- * and their top right singular directions found by block power iteration; a backdoor's rows sit
+ * and their top right singular directions found by block power iteration (on the class's
+ * covariance, shared with spectre: detect/class_cov.h); a backdoor's rows sit
  * far out on one side of one of them. The row score is the paper's tau = ((R_i - mean) . v)^2.
  * (The evidence fields of its findings are named in the descriptor at the end.) */
 #include <cblas.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "detect/class_cov.h"
 #include "detect/linalg.h"
 #include "core/stats.h"
 #include "detect/params.h"
@@ -24,7 +26,6 @@
  * (vectors inside a cluster of equal values never settle, and need not). */
 #define SP_VEC_TOL 1e-5
 #define SP_VAL_TOL 1e-10
-#define SP_BLOCK   128 /* rows gathered per sgemm: a 128 x 784 float block stays in L2 */
 
 typedef struct sp_class {
     int tested;
@@ -38,6 +39,7 @@ typedef struct sp_job {
     const assay_dataset *ds;
     const assay__graph *graph;
     const size_t *rows, *start;
+    assay__class_covs *covs;
     size_t m, max_iters, min_rows;
     uint64_t seed;
     double tolerance;
@@ -70,54 +72,37 @@ static void orthonormalise(double *a, size_t d, size_t b, assay__rng *rng) {
     }
 }
 
-/* Top m right singular directions of the centred rows by subspace iteration with b >= m vectors
- * and Rayleigh-Ritz. One pass over the rows per step: each block is gathered (centred, float)
- * once and multiplied twice while in cache, T = X Q and G = X^T T, so a step costs 4 n d b flops.
- * On return u (n x m, row-major) holds the projections of the centred rows on the directions,
- * lam (m) the variances along them, *iters the steps taken. */
-static assay_status power_directions(const float *x, size_t ld, size_t d, const size_t *rows,
-                                     size_t n, size_t m, size_t b, size_t max_iters,
-                                     assay__rng *rng, double *u, double *lam, size_t *iters) {
+/* The top m directions of class c (rows[0..n)) by block power iteration with b >= m vectors on
+ * the class's covariance C (assay__class_cov: shared with spectre, which starts from the same
+ * matrix). Each step is G = C Q and a Rayleigh-Ritz step on Q^T G, O(d^2 b) instead of a pass over
+ * the rows, so the steps cost little next to forming C. On return u (n x m, row-major) holds the
+ * projections of the centred rows on the directions, lam (m) the variances along them, *iters the
+ * steps taken. */
+static assay_status power_directions(assay__class_covs *covs, const assay_dataset *ds, size_t c,
+                                     const size_t *rows, size_t n, size_t m, size_t b,
+                                     size_t max_iters, assay__rng *rng, double *u, double *lam,
+                                     size_t *iters) {
+    const size_t d = ds->d;
     assay_status s = ASSAY_OK;
-    double *mu = malloc(d * sizeof *mu);
-    float *muf = malloc(d * sizeof *muf);
+    double *mu = malloc(d * sizeof *mu), *cov = malloc(d * d * sizeof *cov);
     double *q = malloc(d * b * sizeof *q), *g = malloc(d * b * sizeof *g);
     double *y = malloc(d * b * sizeof *y), *yprev = malloc(d * b * sizeof *yprev);
-    float *qf = malloc(d * b * sizeof *qf), *gf = malloc(d * b * sizeof *gf);
-    float *blk = malloc(d * SP_BLOCK * sizeof *blk), *t = malloc(n * b * sizeof *t);
     double *h = malloc(b * b * sizeof *h), *sv = malloc(b * b * sizeof *sv);
     double *ev = malloc(b * sizeof *ev), *evprev = malloc(b * sizeof *evprev);
-    if (!mu || !muf || !q || !g || !y || !yprev || !qf || !gf || !blk || !t || !h || !sv || !ev ||
-        !evprev) {
+    if (!mu || !cov || !q || !g || !y || !yprev || !h || !sv || !ev || !evprev) {
         s = ASSAY_E_NOMEM;
         goto done;
     }
-    assay__rows_mean(x, ld, d, rows, n, mu);
-    for (size_t j = 0; j < d; j++) muf[j] = (float)mu[j];
+    if ((s = assay__class_cov(NULL, covs, ds, c, rows, n, mu, cov)) != ASSAY_OK) goto done;
     for (size_t i = 0; i < d * b; i++) q[i] = assay__rng_normal(rng);
     orthonormalise(q, d, b, rng);
 
     size_t it = 0;
     for (;;) {
         it++;
-        for (size_t i = 0; i < d * b; i++) qf[i] = (float)q[i];
-        memset(g, 0, d * b * sizeof *g);
-        for (size_t i0 = 0; i0 < n; i0 += SP_BLOCK) {
-            size_t nb = n - i0 < SP_BLOCK ? n - i0 : SP_BLOCK;
-            /* Centring in the gather keeps float products exact enough whatever the offset. */
-            for (size_t i = 0; i < nb; i++) {
-                const float *xr = x + rows[i0 + i] * ld;
-                float *br = blk + i * d;
-                for (size_t j = 0; j < d; j++) br[j] = xr[j] - muf[j];
-            }
-            /* T rows i0.. (b x nb column-major) = Q^T X_blk^T; G += X_blk^T T. */
-            cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)b, (int)nb, (int)d, 1.0f, qf,
-                        (int)d, blk, (int)d, 0.0f, t + i0 * b, (int)b);
-            cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, (int)d, (int)b, (int)nb, 1.0f, blk,
-                        (int)d, t + i0 * b, (int)b, 0.0f, gf, (int)d);
-            for (size_t i = 0; i < d * b; i++) g[i] += gf[i];
-        }
-        /* Rayleigh-Ritz: H = Q^T C Q (C = X^T X), H = S diag(ev) S^T; Ritz vectors Y = Q S. */
+        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)d, (int)b, (int)d, 1.0, cov,
+                    (int)d, q, (int)d, 0.0, g, (int)d);
+        /* Rayleigh-Ritz: H = Q^T C Q = S diag(ev) S^T; Ritz vectors Y = Q S. */
         cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)b, (int)b, (int)d, 1.0, q, (int)d,
                     g, (int)d, 0.0, h, (int)b);
         for (size_t j = 0; j < b; j++)
@@ -130,8 +115,8 @@ static assay_status power_directions(const float *x, size_t ld, size_t d, const 
         if (it > 1) {
             double worst_vec = 0.0, worst_val = 0.0;
             for (size_t j = 0; j < m; j++) {
-                double c = fabs(cblas_ddot((int)d, y + j * d, 1, yprev + j * d, 1));
-                if (1.0 - c > worst_vec) worst_vec = 1.0 - c;
+                double cj = fabs(cblas_ddot((int)d, y + j * d, 1, yprev + j * d, 1));
+                if (1.0 - cj > worst_vec) worst_vec = 1.0 - cj;
                 double dv = fabs(ev[j] - evprev[j]);
                 if (dv > worst_val) worst_val = dv;
             }
@@ -145,26 +130,17 @@ static assay_status power_directions(const float *x, size_t ld, size_t d, const 
                     (int)d, sv, (int)b, 0.0, q, (int)d);
         orthonormalise(q, d, b, rng);
     }
-    /* The last pass computed T = X Q for this Q, so X Y = T S. */
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < m; j++) {
-            double acc = 0.0;
-            for (size_t k = 0; k < b; k++) acc += (double)t[i * b + k] * sv[j * b + k];
-            u[i * m + j] = acc;
-        }
-    for (size_t j = 0; j < m; j++) lam[j] = ev[j] / (double)n;
+    if ((s = assay__rows_project(NULL, ds->x, ds->ld, d, rows, n, mu, y, m, u)) != ASSAY_OK)
+        goto done;
+    for (size_t j = 0; j < m; j++) lam[j] = ev[j];
     *iters = it;
 done:
     free(mu);
-    free(muf);
+    free(cov);
     free(q);
     free(g);
     free(y);
     free(yprev);
-    free(qf);
-    free(gf);
-    free(blk);
-    free(t);
     free(h);
     free(sv);
     free(ev);
@@ -189,7 +165,7 @@ static assay_status spectral_class(void *arg, size_t c, int worker, const size_t
         goto done;
     }
     assay__rng rng = assay__rng_seed(job->seed, 0x5350u + c);
-    s = power_directions(ds->x, ds->ld, d, rows, n, m, b, job->max_iters, &rng, u, lam,
+    s = power_directions(job->covs, ds, c, rows, n, m, b, job->max_iters, &rng, u, lam,
                          &out->iters);
     if (s != ASSAY_OK) goto done;
     assay__tail_test_run(u, n, m, m, job->tolerance, work, &out->t);
@@ -229,7 +205,7 @@ static assay_status detect_spectral(const assay__det_input *in, assay__det_out *
     size_t *rows = NULL, *start = NULL;
     ASSAY_TRY(assay__class_rows(ctx, ds, in->graph, &rows, &start));
     const size_t nc = ds->n_classes, n = ds->n;
-    sp_job job = {ds, in->graph, rows, start, 0, 0, 0, 0, 0.0, NULL, NULL, NULL};
+    sp_job job = {ds, in->graph, rows, start, in->class_covs, 0, 0, 0, 0, 0.0, NULL, NULL, NULL};
     job.m = (size_t)assay__param(in->opts, ASSAY__P_SPECTRAL_DIRECTIONS);
     job.max_iters = (size_t)assay__param(in->opts, ASSAY__P_SPECTRAL_ITERS);
     job.tolerance = assay__param(in->opts, ASSAY__P_SPECTRAL_TOLERANCE);
@@ -374,6 +350,7 @@ const assay__detector_desc assay__detector_spectral = {
                 "at the rows; if they are a real style, accept them or raise "
                 "--spectral-tolerance above the share the test reports.",
     .inputs = "features and labels (per class)",
+    .needs = ASSAY__NEEDS_CLASS_COV,
     .run = detect_spectral,
     .explain = explain_spectral,
     .reasons = k_reasons,

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "detect/class_cov.h"
 #include "detect/linalg.h"
 #include "core/stats.h"
 #include "detect/detector.h"
@@ -43,6 +44,7 @@ typedef struct sx_job {
     const assay_dataset *ds;
     const assay__graph *graph;
     const size_t *rows, *start;
+    assay__class_covs *covs;
     size_t K, m, min_rows;
     double alpha, tolerance, expected, n_labelled;
     double *tau, *p; /* per dataset row */
@@ -167,8 +169,8 @@ typedef struct sx_ws {
 /* ---- robust covariance by filtering ---- */
 
 /* ws->x (n x k, row-major) = L^{-1} (p_i - ws->mu) for the Cholesky factor L of ws->cov (a ridge
- * of 1e-12 of the largest variance keeps it positive definite). Returns 0 if the factorisation
- * fails (the caller falls back to the symmetric root). */
+ * of 1e-12 of the largest variance keeps it positive definite); ws->v2 is overwritten. Returns 0
+ * if the factorisation fails (the caller falls back to the symmetric root). */
 static int whiten_cholesky(const double *P, size_t n, size_t K, size_t k, sx_ws *ws,
                            assay_status *s) {
     double big = 0.0;
@@ -178,10 +180,16 @@ static int whiten_cholesky(const double *P, size_t n, size_t K, size_t k, sx_ws 
     memcpy(ws->w, ws->cov, k * k * sizeof *ws->w);
     for (size_t j = 0; j < k; j++) ws->w[j * k + j] += 1e-12 * big;
     if (assay__cholesky(NULL, ws->w, k) != ASSAY_OK) return 0;
+    /* X = L^{-1} P^T - L^{-1} mu: with L^{-1} formed (k^3 / 3 flops) the rows take one dgemm,
+     * which ran twice as fast as a triangular solve with n right-hand sides (spectre's filter
+     * 1.03 -> 0.57 CPU-s on Fashion-MNIST). */
+    if (assay__lower_inverse(NULL, ws->w, k) != ASSAY_OK) return 0;
+    const int ik = (int)k;
+    cblas_dgemv(CblasColMajor, CblasNoTrans, ik, ik, 1.0, ws->w, ik, ws->mu, 1, 0.0, ws->v2, 1);
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, ik, (int)n, ik, 1.0, ws->w, ik, P,
+                (int)K, 0.0, ws->x, ik);
     for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < k; j++) ws->x[i * k + j] = P[i * K + j] - ws->mu[j];
-    cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, (int)k, (int)n,
-                1.0, ws->w, (int)k, ws->x, (int)k);
+        for (size_t j = 0; j < k; j++) ws->x[i * k + j] -= ws->v2[j];
     *s = ASSAY_OK;
     return 1;
 }
@@ -234,7 +242,7 @@ static assay_status robust_filter(const double *P, size_t n, size_t K, size_t k,
             }
         }
         /* Fourth-moment direction, started from the kept row farthest out. */
-        double nv = sqrt(far_n);
+        double nv = far_n > 0.0 ? sqrt(far_n) : 0.0;
         for (size_t j = 0; j < k; j++) ws->v[j] = nv > 0.0 ? ws->x[far * k + j] / nv : 0.0;
         double *t = ws->z; /* n projections */
         for (int step = 0; step < SX_MOMENT_STEPS; step++) {
@@ -425,11 +433,11 @@ static assay_status spectre_class(void *arg, size_t c, int worker, const size_t 
         s = ASSAY_E_NOMEM;
         goto done;
     }
-    /* PCA of the class: the d x d covariance (one single-precision ssyrk pass over the rows),
+    /* PCA of the class: the d x d covariance (one single-precision ssyrk pass over the rows, or
+     * spectral's copy of it),
      * its top K eigenvectors, P = (R - mean) V; then the sums of P and P^T P that the filter
      * and the dimension criterion downdate. */
-    assay__rows_mean(ds->x, ds->ld, d, rows, n, mu);
-    if ((s = assay__rows_cov_f32(NULL, ds->x, ds->ld, d, rows, n, mu, cov)) != ASSAY_OK) goto done;
+    if ((s = assay__class_cov(NULL, job->covs, ds, c, rows, n, mu, cov)) != ASSAY_OK) goto done;
     if ((s = assay__sym_eig_top(NULL, cov, d, K, lam, V)) != ASSAY_OK) goto done;
     if ((s = assay__rows_project(NULL, ds->x, ds->ld, d, rows, n, mu, V, K, P)) != ASSAY_OK)
         goto done;
@@ -552,6 +560,7 @@ static assay_status detect_spectre(const assay__det_input *in, assay__det_out *o
     job.graph = in->graph;
     job.rows = rows;
     job.start = start;
+    job.covs = in->class_covs;
     size_t max_dim = (size_t)assay__param(in->opts, ASSAY__P_SPECTRE_MAX_DIM);
     job.K = max_dim < ds->d ? max_dim : ds->d;
     job.m = (size_t)assay__param(in->opts, ASSAY__P_SPECTRAL_DIRECTIONS);
@@ -700,6 +709,7 @@ const assay__detector_desc assay__detector_spectre = {
     .on_clean = "As spectral (same family): a natural sub-style only warns; a group that fails "
                 "and is a real style: accept the rows or raise the spectral tolerance.",
     .inputs = "features and labels (per class)",
+    .needs = ASSAY__NEEDS_CLASS_COV,
     .run = detect_spectre,
     .explain = explain_spectre,
     .reasons = k_reasons,

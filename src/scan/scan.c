@@ -8,6 +8,7 @@
 #include "baseline/baseline.h"
 #include "core/numfmt.h"
 #include "decide/result.h"
+#include "detect/class_cov.h"
 #include "detect/label.h"
 #include "graph/graph_file.h"
 #include "graph/knn.h"
@@ -74,32 +75,60 @@ static assay_status graph_plan(assay_ctx *ctx, const assay_dataset *ds, const as
     return ASSAY_OK;
 }
 
+/* Runs detector i of the list (unless skipped) on *in. The baseline comparison is made just before
+ * the first detector that needs it; *in is then renewed to carry it. */
+static assay_status run_one(assay_ctx *ctx, const assay_dataset *ds, assay_result *res, size_t i,
+                            assay__det_input *in) {
+    const assay__detector *d = assay__detector_at(i);
+    assay__det_out *out = &res->det[d->id];
+    if (res->opts.skip >> d->id & 1u) {
+        out->note = "skipped (--skip)";
+        return ASSAY_OK;
+    }
+    ASSAY_TRY(assay__check_cancel(ctx));
+    double t0 = assay__now();
+    if ((d->desc->needs & ASSAY__NEEDS_BASELINE) && res->baseline != NULL &&
+        !res->baseline->compared) {
+        const assay__bl_scan scan = assay__result_bl_scan(ds, res);
+        ASSAY_TRY(assay__baseline_compare(ctx, &scan, res->baseline));
+        res->class_shift_p = res->baseline->diff.p_value;
+        assay__class_covs *covs = in->class_covs;
+        *in = assay__result_input(ctx, ds, res);
+        in->class_covs = covs;
+    }
+    ASSAY_TRY(d->desc->run(in, out));
+    out->seconds = assay__now() - t0;
+    assay__progress(ctx, "detect", i + 1, ASSAY_DET_COUNT);
+    return ASSAY_OK;
+}
+
 /* Runs every detector in the order of the detector list, each on the same read-only view and
  * into its own output. The baseline comparison is made just before the first detector that
- * needs it (tampering, last), so its class statistics see the other detectors' scores. */
+ * needs it (tampering, last), so its class statistics see the other detectors' scores. Class
+ * covariances are kept from the first detector that needs them to the last, when two run. */
 static assay_status detectors_in_order(assay_ctx *ctx, const assay_dataset *ds, assay_result *res) {
-    assay__det_input in = assay__result_input(ctx, ds, res);
+    size_t cov_users = 0, last_cov_user = 0;
     for (size_t i = 0; i < ASSAY_DET_COUNT; i++) {
         const assay__detector *d = assay__detector_at(i);
-        assay__det_out *out = &res->det[d->id];
-        if (res->opts.skip >> d->id & 1u) {
-            out->note = "skipped (--skip)";
-            continue;
+        if ((d->desc->needs & ASSAY__NEEDS_CLASS_COV) && !(res->opts.skip >> d->id & 1u)) {
+            cov_users++;
+            last_cov_user = i;
         }
-        ASSAY_TRY(assay__check_cancel(ctx));
-        double t0 = assay__now();
-        if ((d->desc->needs & ASSAY__NEEDS_BASELINE) && res->baseline != NULL &&
-            !res->baseline->compared) {
-            const assay__bl_scan scan = assay__result_bl_scan(ds, res);
-            ASSAY_TRY(assay__baseline_compare(ctx, &scan, res->baseline));
-            res->class_shift_p = res->baseline->diff.p_value;
-            in = assay__result_input(ctx, ds, res);
-        }
-        ASSAY_TRY(d->desc->run(&in, out));
-        out->seconds = assay__now() - t0;
-        assay__progress(ctx, "detect", i + 1, ASSAY_DET_COUNT);
     }
-    return ASSAY_OK;
+    assay__class_covs *covs =
+        cov_users > 1 ? assay__class_covs_new(ds->n_classes, ds->d, ASSAY__CLASS_COV_BUDGET) : NULL;
+    assay__det_input in = assay__result_input(ctx, ds, res);
+    in.class_covs = covs;
+    assay_status s = ASSAY_OK;
+    for (size_t i = 0; i < ASSAY_DET_COUNT && s == ASSAY_OK; i++) {
+        s = run_one(ctx, ds, res, i, &in);
+        if (i == last_cov_user) {
+            assay__class_covs_free(covs);
+            in.class_covs = covs = NULL;
+        }
+    }
+    assay__class_covs_free(covs);
+    return s;
 }
 
 /* With BLAS single-threaded: OpenBLAS's own thread count, which is the machine's (its CPUs, a

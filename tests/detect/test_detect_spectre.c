@@ -6,6 +6,7 @@
 #include "test_detect_util.h"
 
 #include "core/stats.h"
+#include "detect/class_cov.h"
 
 /* Gaussian class 0 (n0 rows) and classes 1.. (n1 rows each, centred at 12 * class in
  * coordinate 0), standard deviations sd; the first `planted` rows of class 0 are shifted by
@@ -217,6 +218,54 @@ static void test_spectre_clean_quiet(void **state) {
     free(truth);
 }
 
+/* spectral then spectre on one dataset, as a scan runs them: with the class covariances kept
+ * from one to the other (every class, or only class 0 within a budget of one class) or each
+ * computing its own, every score, evidence and test p-value is the same bytes. Fails if a kept
+ * covariance differs from a fresh one or reaches the wrong class (the classes have equal sizes,
+ * so a wrong slot is not refused by its row count). */
+static void test_shared_class_covs_change_nothing(void **state) {
+    (void)state;
+    const size_t n0 = 800, n1 = 800, classes = 3, d = 24, n = n0 + 2 * n1;
+    double sd[24], dir[24] = {0};
+    for (size_t j = 0; j < d; j++) sd[j] = j < 4 ? 5.0 - (double)j : 1.0;
+    dir[9] = 1.0;
+    float *x = malloc(n * d * sizeof *x);
+    int32_t *y = malloc(n * sizeof *y);
+    uint8_t *truth = malloc(n);
+    make_data(x, y, truth, n0, n1, classes, d, sd, 60, dir, 12.0, 77);
+    const size_t one_class = (d * d + d) * sizeof(double);
+    const size_t budgets[3] = {0, ASSAY__CLASS_COV_BUDGET, one_class}; /* 0: no cache */
+    td_fixture f[3];
+    for (int v = 0; v < 3; v++) {
+        td_init(&f[v], x, n, d, y, classes, 10, ASSAY_METRIC_L2, NULL, NULL);
+        assay__det_input in = assay__result_input(f[v].ctx, &f[v].ds, &f[v].res);
+        in.class_covs = budgets[v] ? assay__class_covs_new(classes, d, budgets[v]) : NULL;
+        assert_true(budgets[v] == 0 || in.class_covs != NULL);
+        const assay_detector dets[2] = {ASSAY_DET_SPECTRAL, ASSAY_DET_SPECTRE};
+        for (int k = 0; k < 2; k++)
+            assert_int_equal(assay__detector_get(dets[k])->desc->run(&in, &f[v].res.det[dets[k]]),
+                             ASSAY_OK);
+        assay__class_covs_free(in.class_covs);
+    }
+    for (int v = 1; v < 3; v++) {
+        const assay_detector dets[2] = {ASSAY_DET_SPECTRAL, ASSAY_DET_SPECTRE};
+        for (int k = 0; k < 2; k++) {
+            const assay__det_out *a = &f[0].res.det[dets[k]], *b = &f[v].res.det[dets[k]];
+            assert_memory_equal(a->score, b->score, n * sizeof *a->score);
+            assert_memory_equal(a->evidence, b->evidence, n * sizeof *a->evidence);
+            assert_int_equal(a->n_tests, b->n_tests);
+            for (size_t t = 0; t < a->n_tests; t++)
+                assert_memory_equal(&a->tests[t].p, &b->tests[t].p, sizeof a->tests[t].p);
+        }
+    }
+    /* and the poison is found, so the comparison is of working detectors */
+    assert_true(td_class_auroc(&f[1], ASSAY_DET_SPECTRE, truth, 0) > 0.95);
+    for (int v = 0; v < 3; v++) td_free(&f[v]);
+    free(x);
+    free(y);
+    free(truth);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spectre_hand_case),
@@ -224,6 +273,7 @@ int main(void) {
         cmocka_unit_test(test_spectre_planted_found),
         cmocka_unit_test(test_spectre_substyle_warns),
         cmocka_unit_test(test_spectre_clean_quiet),
+        cmocka_unit_test(test_shared_class_covs_change_nothing),
     };
     return cmocka_run_group_tests_name("detect_spectre", tests, NULL, NULL);
 }
