@@ -45,23 +45,24 @@ static double row_scale(const float *x, size_t d, int normalised) {
     return ss > 0.0 ? 1.0 / sqrt(ss) : 0.0;
 }
 
-/* Centroid and spread of one class's rows. */
+/* Centroid and spread of one class's rows; scale (m) receives the rows' factors, so the second
+ * pass does not compute each row's norm again. */
 static void centroid_and_spread(const assay_dataset *ds, const size_t *rows, size_t m,
-                                int normalised, double *centroid, double *spread) {
+                                int normalised, double *centroid, double *spread, double *scale) {
     const size_t d = ds->d;
     memset(centroid, 0, d * sizeof *centroid);
     for (size_t i = 0; i < m; i++) {
         const float *x = ds->x + rows[i] * ds->ld;
-        const double scale = row_scale(x, d, normalised);
-        for (size_t j = 0; j < d; j++) centroid[j] += scale * x[j];
+        scale[i] = row_scale(x, d, normalised);
+        for (size_t j = 0; j < d; j++) centroid[j] += scale[i] * x[j];
     }
     for (size_t j = 0; j < d; j++) centroid[j] /= (double)m;
     double sum = 0.0;
     for (size_t i = 0; i < m; i++) {
         const float *x = ds->x + rows[i] * ds->ld;
-        const double scale = row_scale(x, d, normalised);
+        const double sc = scale[i];
         for (size_t j = 0; j < d; j++) {
-            double e = scale * x[j] - centroid[j];
+            double e = sc * x[j] - centroid[j];
             sum += e * e;
         }
     }
@@ -97,7 +98,7 @@ assay_status assay__bl_stats_compute(assay_ctx *ctx, const assay__bl_scan *scan,
         if (ok && m > 0) {
             k->centroid = malloc((ds->d ? ds->d : 1) * sizeof *k->centroid);
             ok = k->centroid != NULL;
-            if (ok) centroid_and_spread(ds, cr, m, st->normalised, k->centroid, &k->spread);
+            if (ok) centroid_and_spread(ds, cr, m, st->normalised, k->centroid, &k->spread, scores);
         }
         for (int det = 0; ok && det < ASSAY_DET_COUNT; det++) {
             size_t got = 0;
