@@ -231,6 +231,13 @@ static void test_numfmt_json_rewrite_in_chunks(void **state) {
     assay__json_shortest_reals(expect);
     assert_non_null(strstr(expect, long_tok)); /* 70 characters: as is */
     assert_null(strstr(expect, just_fits));    /* 63: rewritten */
+    char literal[600]; /* the rewrite written out, so the two forms cannot agree on a wrong text */
+    snprintf(literal, sizeof literal,
+             "{\"a\":0.7,\"s\":\"0.10000000000000001 \\\" 1.0 \\\\\","
+             "\"c\":[1,-2,1.0,1e300,-0.0,2.5e-5,%s,0.3333333333333333,true,null],"
+             "\"k 0.5\":-12}",
+             long_tok);
+    assert_string_equal(expect, literal);
     size_t n = strlen(text);
     for (size_t step = 1; step <= 9; step++)
         for (size_t first = 0; first <= n; first++) {
