@@ -9,7 +9,7 @@
 #include "core/internal.h"
 #include "core/neighbours.h"
 
-#define ASSAY__LA_BLOCK 128
+#define ASSAY__LA_BLOCK 256
 
 /* mu[d] = mean of rows rows[0..m) of x (row r at x + r * ld). */
 void assay__rows_mean(const float *x, size_t ld, size_t d, const size_t *rows, size_t m,

@@ -5,8 +5,8 @@
  * class only (the half nearest the coordinatewise median, then the central half again under that
  * half's model), so a poisoned group of up to half the class cannot pull the estimate towards
  * itself and hide; every row's squared distance by the inverse of a Cholesky factor applied to
- * blocks of rows (strmm). Real data are not Gaussian, so rows are judged against their own class's bulk
- * (robust z of the log distance) and a class against the other classes (its share of far
+ * blocks of rows (strmm). Real data are not Gaussian, so rows are judged against their own class's
+ * bulk (robust z of the log distance) and a class against the other classes (its share of far
  * rows). */
 #include <cblas.h>
 #include <float.h>
