@@ -79,8 +79,22 @@ char *assay__json_dumps(const json_t *doc, size_t flags) {
     return text ? assay__json_shortest_reals(text) : NULL;
 }
 
-static int fwrite_emit(const char *s, size_t n, void *fp) {
-    return fwrite(s, 1, n, fp) == n ? 0 : -1;
+/* Where the rewritten text goes: fp, with `indent` spaces after each line break (0: none). */
+typedef struct emit_to {
+    FILE *fp;
+    int indent;
+} emit_to;
+
+static int fwrite_emit(const char *s, size_t n, void *user) {
+    emit_to *to = user;
+    for (size_t a = 0; a < n;) {
+        const char *nl = to->indent > 0 ? memchr(s + a, '\n', n - a) : NULL;
+        size_t b = nl != NULL ? (size_t)(nl - s) + 1 : n;
+        if (fwrite(s + a, 1, b - a, to->fp) != b - a) return -1;
+        if (nl != NULL && fprintf(to->fp, "%*s", to->indent, "") < 0) return -1;
+        a = b;
+    }
+    return 0;
 }
 
 static int filter_chunk(const char *s, size_t n, void *f) {
@@ -88,13 +102,18 @@ static int filter_chunk(const char *s, size_t n, void *f) {
     return ((assay__reals_filter *)f)->err;
 }
 
-int assay__json_dumpf(const json_t *doc, FILE *fp, size_t flags) {
+int assay__json_dumpf_at(const json_t *doc, FILE *fp, size_t flags, int indent) {
     /* streamed: a report with tens of thousands of findings is never one string in memory */
-    assay__reals_filter f = {.emit = fwrite_emit, .user = fp};
+    emit_to to = {fp, indent};
+    assay__reals_filter f = {.emit = fwrite_emit, .user = &to};
     if (doc == NULL ||
         json_dump_callback(doc, filter_chunk, &f, flags & ~(size_t)JSON_REAL_PRECISION(31)) != 0)
         return -1;
     return assay__reals_filter_end(&f);
+}
+
+int assay__json_dumpf(const json_t *doc, FILE *fp, size_t flags) {
+    return assay__json_dumpf_at(doc, fp, flags, 0);
 }
 
 /* How every document is written: ASCII only, indented by 2 or compact. */

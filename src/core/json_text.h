@@ -41,6 +41,9 @@ char *assay__json_dumps(const json_t *doc, size_t flags);
 
 /* The same written to fp (no newline added): 0, or -1 on failure. */
 int assay__json_dumpf(const json_t *doc, FILE *fp, size_t flags);
+/* The same as the value of a member `indent` spaces deep inside an indented document: each line
+ * break of its text is followed by `indent` more spaces. */
+int assay__json_dumpf_at(const json_t *doc, FILE *fp, size_t flags, int indent);
 
 /* Dumps a JSON document to fp (indented by 2, or compact), ASCII only, reals as their shortest
  * round-trip text, and a final newline. ASSAY_E_NOMEM when doc is NULL (a failed build), ASSAY_E_IO

@@ -220,8 +220,9 @@ static assay_status need(assay_ctx *ctx, const void *v, const char *key, const c
     return ASSAY_OK;
 }
 
-assay_status assay__render_cyclonedx(assay_ctx *ctx, const json_t *doc, FILE *fp,
-                                     const char *path) {
+assay_status assay__render_cyclonedx(assay_ctx *ctx, const json_t *doc, assay__findings *fs,
+                                     FILE *fp, const char *path) {
+    (void)fs; /* the findings' counts are in the summary */
     const json_t *in = json_object_get(doc, "input"), *etsi = json_object_get(doc, "etsi");
     const json_t *ev = json_object_get(etsi, "evidence"), *gate = json_object_get(doc, "gate");
     const char *sha = json_string_value(json_object_get(in, "dataset_sha256"));

@@ -69,16 +69,6 @@ int assay__doc_severity(const char *name) {
     return assay_severity_parse(name, &s) == ASSAY_OK ? (int)s : -1;
 }
 
-size_t assay__doc_row_end(const json_t *findings, size_t first) {
-    size_t n = json_array_size(findings);
-    json_int_t row = json_integer_value(json_object_get(json_array_get(findings, first), "index"));
-    size_t end = first + 1;
-    while (end < n &&
-           json_integer_value(json_object_get(json_array_get(findings, end), "index")) == row)
-        end++;
-    return end;
-}
-
 int assay__doc_need(assay_ctx *ctx, assay_status *s, const char *path, const json_t *o,
                     const char *where, const char *key, json_type type) {
     const json_t *v = json_object_get(o, key);

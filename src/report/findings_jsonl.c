@@ -87,13 +87,13 @@ static json_t *primary_first(json_t *etsi) {
 }
 
 /* The line of the row whose findings are findings[first .. end). */
-static json_t *row_line(const json_t *findings, size_t first, size_t end) {
-    const json_t *f0 = json_array_get(findings, first);
+static json_t *row_line(assay__findings *fs, size_t first, size_t end) {
+    const json_t *f0 = assay__findings_at(fs, first);
     json_t *kinds = json_array(), *dets = json_array(), *etsi = json_array();
     const char *severity = "none";
     int allowlisted = -1; /* absent */
     for (size_t i = first; i < end; i++) {
-        const json_t *f = json_array_get(findings, i);
+        const json_t *f = assay__findings_at(fs, i);
         const char *sev = json_string_value(json_object_get(f, "severity"));
         if (assay__doc_severity(sev) > assay__doc_severity(severity)) severity = sev;
         const json_t *kind = json_object_get(f, "kind");
@@ -129,24 +129,22 @@ static json_t *row_line(const json_t *findings, size_t first, size_t end) {
     return o;
 }
 
-assay_status assay__render_findings_jsonl(assay_ctx *ctx, const json_t *doc, FILE *fp,
-                                          const char *path) {
-    const json_t *findings = json_object_get(doc, "findings");
-    if (!json_is_array(findings))
+assay_status assay__render_findings_jsonl(assay_ctx *ctx, const json_t *doc, assay__findings *fs,
+                                          FILE *fp, const char *path) {
+    if (!json_is_array(json_object_get(doc, "findings")))
         return assay__fail(ctx, ASSAY_E_FORMAT, "%s: the report has no \"findings\" list", path);
-    size_t n = json_array_size(findings);
-    for (size_t i = 0; i < n; i++) {
-        assay_status s = check_finding(ctx, json_array_get(findings, i), i, path);
-        if (s != ASSAY_OK) return s;
-    }
-    /* Findings of one row are adjacent (report.json lists them row by row, rank order). */
+    /* Findings of one row are adjacent (report.json lists them row by row, rank order); each
+     * row's are checked before its line is written (a failure discards the whole set). */
+    const size_t n = assay__findings_count(fs);
     for (size_t first = 0, end; first < n; first = end) {
-        end = assay__doc_row_end(findings, first);
-        json_t *line = row_line(findings, first, end);
+        end = assay__doc_row_end(fs, first);
+        for (size_t i = first; i < end; i++)
+            ASSAY_TRY(check_finding(ctx, assay__findings_at(fs, i), i, path));
+        json_t *line = row_line(fs, first, end);
         if (line == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory", path);
         int rc = assay__json_dumpf(line, fp, JSON_COMPACT | JSON_ENSURE_ASCII);
         json_decref(line);
         if (rc != 0 || fputc('\n', fp) == EOF) return assay__write_failed(ctx, fp, path);
     }
-    return ASSAY_OK;
+    return assay__findings_status(ctx, fs, path);
 }

@@ -658,9 +658,8 @@ static assay_status plots_section(assay_ctx *ctx, FILE *fp, const json_t *doc, c
 }
 
 /* The top flagged rows: findings are listed per finding, grouped by row in rank order. */
-static void flagged_section(FILE *fp, const json_t *doc) {
-    const json_t *findings = json_object_get(doc, "findings");
-    size_t n = json_array_size(findings), rows = 0;
+static void flagged_section(FILE *fp, const json_t *doc, assay__findings *findings) {
+    size_t n = assay__findings_count(findings), rows = 0;
     fputs("<section id=\"flagged\"><h2>Top flagged rows</h2>\n", fp);
     if (n == 0) {
         fputs("<p>No rows were flagged.</p></section>\n", fp);
@@ -670,12 +669,8 @@ static void flagged_section(FILE *fp, const json_t *doc) {
           "<th>Findings (detector, severity: evidence)</th><th>Suggested label</th></tr>\n",
           fp);
     for (size_t i = 0; i < n && rows < TOP_ROWS;) {
-        const json_t *f = json_array_get(findings, i);
-        json_int_t index = json_integer_value(json_object_get(f, "index"));
-        size_t j = i;
-        while (j < n &&
-               json_integer_value(json_object_get(json_array_get(findings, j), "index")) == index)
-            j++;
+        const json_t *f = assay__findings_at(findings, i);
+        size_t j = assay__doc_row_end(findings, i);
         fputs("<tr>", fp);
         td_num(fp, json_object_get(f, "rank"));
         fputs("<td class=\"n row\">", fp);
@@ -694,7 +689,7 @@ static void flagged_section(FILE *fp, const json_t *doc) {
         td_num(fp, json_object_get(f, "score"));
         fputs("<td>", fp);
         for (size_t k = i; k < j; k++) {
-            const json_t *g = json_array_get(findings, k);
+            const json_t *g = assay__findings_at(findings, k);
             if (k > i) fputs("<br>", fp);
             fputs("<b>", fp);
             esc(fp, str_of(g, "detector"));
@@ -858,7 +853,8 @@ static void warnings_section(FILE *fp, const json_t *doc) {
     fputs("</ul></section>\n", fp);
 }
 
-assay_status assay__render_html(assay_ctx *ctx, const json_t *doc, FILE *fp, const char *path) {
+assay_status assay__render_html(assay_ctx *ctx, const json_t *doc, assay__findings *fs, FILE *fp,
+                                const char *path) {
     assay_status s = ASSAY_OK;
     static const char *const objects[] = {"input", "gate", "summary", "etsi"};
     for (size_t i = 0; i < sizeof objects / sizeof objects[0]; i++)
@@ -877,7 +873,7 @@ assay_status assay__render_html(assay_ctx *ctx, const json_t *doc, FILE *fp, con
     fingerprint_section(fp, doc);
     detectors_section(fp, doc);
     ASSAY_TRY(plots_section(ctx, fp, doc, path));
-    flagged_section(fp, doc);
+    flagged_section(fp, doc, fs);
     ASSAY_TRY(tests_section(ctx, fp, doc, path));
     ASSAY_TRY(etsi_section(ctx, fp, doc, path));
     warnings_section(fp, doc);
@@ -886,5 +882,5 @@ assay_status assay__render_html(assay_ctx *ctx, const json_t *doc, FILE *fp, con
           "--html</code> redraws it).</p></footer>\n</main></body></html>\n",
           fp);
     if (ferror(fp)) return assay__write_failed(ctx, fp, path);
-    return ASSAY_OK;
+    return assay__findings_status(ctx, fs, path);
 }

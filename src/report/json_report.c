@@ -34,16 +34,19 @@ static json_t *location_json(const assay_dataset *ds, size_t r) {
     return loc;
 }
 
-static json_t *findings_json(const assay_dataset *ds, const assay_result *res, const json_t *etsi) {
+assay_status assay__report_findings(assay_ctx *ctx, const assay_dataset *ds,
+                                    const assay_result *res, const json_t *etsi,
+                                    assay__findings *fs) {
     json_t *kind_refs[ASSAY_DET_COUNT];
     for (int d = 0; d < ASSAY_DET_COUNT; d++)
         kind_refs[d] = assay__etsi_refs(etsi, assay__detector_kind_name(d));
-    json_t *arr = json_array();
+    assay_status s = ASSAY_OK;
     char why[512], digest[65];
-    for (size_t i = 0; i < res->n_flagged; i++) {
+    for (size_t i = 0; s == ASSAY_OK && i < res->n_flagged; i++) {
         size_t r = res->order[i];
         assay__hex32(ds->row_digest[r], digest);
-        for (size_t j = res->finding_start[r]; j < res->finding_start[r + 1]; j++) {
+        for (size_t j = res->finding_start[r]; s == ASSAY_OK && j < res->finding_start[r + 1];
+             j++) {
             const assay__finding *f = &res->findings[j];
             assay__explain(ds, res, f, why, sizeof why);
             int32_t sug = res->suggested[r];
@@ -68,11 +71,12 @@ static json_t *findings_json(const assay_dataset *ds, const assay_result *res, c
                 json_object_set_new(o, "test",
                                     json_pack("{s:I, s:o}", "index", (json_int_t)ti, "q_value",
                                               assay__json_num(res->tests[ti].q)));
-            json_array_append_new(arr, o);
+            s = assay__findings_spool_add(ctx, fs, o);
+            json_decref(o);
         }
     }
     for (int d = 0; d < ASSAY_DET_COUNT; d++) json_decref(kind_refs[d]);
-    return arr;
+    return s == ASSAY_OK ? assay__findings_spool_done(ctx, fs) : s;
 }
 
 static json_t *severity_counts(const size_t *counts) {
@@ -458,7 +462,8 @@ json_t *assay__report_json(const assay_dataset *ds, const assay_result *res,
     if (res->eval.present) json_object_set_new(doc, "evaluation", evaluation_json(res));
     json_object_set_new(doc, "warnings", warnings_json(ds, res));
     json_object_set_new(doc, "baseline", assay__baseline_json(res->baseline, etsi)); /* or null */
-    json_object_set_new(doc, "findings", findings_json(ds, res, etsi));
+    /* the findings are spooled (assay__report_findings) and written in this member's place */
+    json_object_set_new(doc, "findings", json_array());
     json_object_set_new(doc, "etsi", etsi_json(etsi));
     json_object_set_new(doc, "plots", assay__plots_json(ds, res)); /* report.html's figures */
     json_object_set_new(

@@ -14,6 +14,16 @@
 
 #define FIRST_ROWS 10
 
+/* What the cases are written from: the document, and per detector (in "detectors" order) how
+ * many findings it has and the first FIRST_ROWS of them (indices), from one pass over the
+ * findings. */
+typedef struct junit_doc {
+    const json_t *doc;
+    assay__findings *fs;
+    size_t *total;
+    size_t (*first)[FIRST_ROWS];
+} junit_doc;
+
 /* What one test case says: its verdict and the text of its failure or output. */
 typedef struct case_verdict {
     int skipped, failed;
@@ -71,8 +81,10 @@ static case_verdict detector_verdict(const json_t *doc, const json_t *det) {
 }
 
 /* The body of a detector's case: its significant tests, then its first flagged rows. */
-static void detector_body(FILE *fp, const json_t *doc, const char *name) {
-    size_t i, shown = 0, total = 0;
+static void detector_body(FILE *fp, const junit_doc *jd, size_t d) {
+    const json_t *doc = jd->doc;
+    const char *name = assay__doc_str(json_array_get(json_object_get(doc, "detectors"), d), "name");
+    size_t i, shown = 0, total = jd->total[d];
     const json_t *t;
     json_array_foreach(json_object_get(doc, "tests"), i, t) {
         if (strcmp(assay__doc_str(t, "detector"), name) != 0 ||
@@ -91,11 +103,9 @@ static void detector_body(FILE *fp, const json_t *doc, const char *name) {
         assay__xml_put(fp, assay__doc_str(t, "detail"), 0);
         fprintf(fp, " (q = %.3g)\n", json_number_value(json_object_get(t, "q_value")));
     }
-    json_array_foreach(json_object_get(doc, "findings"), i, t) {
-        if (strcmp(assay__doc_str(t, "detector"), name) != 0) continue;
-        total++;
-        if (shown >= FIRST_ROWS) continue;
-        if (shown++ == 0) fputs("first rows (most suspicious first):\n", fp);
+    for (; shown < total && shown < FIRST_ROWS; shown++) {
+        t = assay__findings_at(jd->fs, jd->first[d][shown]);
+        if (shown == 0) fputs("first rows (most suspicious first):\n", fp);
         char idb[64], lab[64];
         fprintf(fp, "  row %lld (id ", (long long)json_integer_value(json_object_get(t, "index")));
         assay__xml_put(fp, assay__doc_scalar_text(json_object_get(t, "id"), idb, sizeof idb), 0);
@@ -120,8 +130,8 @@ static void open_case(FILE *fp, const char *classname, const char *name, double 
 
 /* <failure>/<skipped>/<system-out> of a case and its end; body writes the text (may be NULL). */
 static void close_case(FILE *fp, const case_verdict *v, const char *type,
-                       void (*body)(FILE *, const json_t *, const char *), const json_t *doc,
-                       const char *body_arg) {
+                       void (*body)(FILE *, const junit_doc *, size_t), const junit_doc *jd,
+                       size_t body_arg) {
     if (v->skipped) {
         fputs(">\n      <skipped message=\"", fp);
         assay__xml_put(fp, v->message, 1);
@@ -140,12 +150,13 @@ static void close_case(FILE *fp, const case_verdict *v, const char *type,
         assay__xml_put(fp, v->message, 0);
         fputc('\n', fp);
     }
-    if (body) body(fp, doc, body_arg);
+    if (body) body(fp, jd, body_arg);
     fprintf(fp, "</%s>\n    </testcase>\n", tag);
 }
 
-static void gate_body(FILE *fp, const json_t *doc, const char *unused) {
+static void gate_body(FILE *fp, const junit_doc *jd, size_t unused) {
     (void)unused;
+    const json_t *doc = jd->doc;
     const json_t *gate = json_object_get(doc, "gate");
     const json_t *reasons = json_object_get(gate, "reasons");
     size_t i;
@@ -163,8 +174,9 @@ static void gate_body(FILE *fp, const json_t *doc, const char *unused) {
             (long long)json_integer_value(json_object_get(summary, "rows")));
 }
 
-static void baseline_body(FILE *fp, const json_t *doc, const char *unused) {
+static void baseline_body(FILE *fp, const junit_doc *jd, size_t unused) {
     (void)unused;
+    const json_t *doc = jd->doc;
     const json_t *b = json_object_get(doc, "baseline");
     assay__xml_put(fp, assay__doc_str(b, "summary"), 0);
     fputc('\n', fp);
@@ -178,7 +190,24 @@ static void baseline_body(FILE *fp, const json_t *doc, const char *unused) {
     }
 }
 
-assay_status assay__render_junit(assay_ctx *ctx, const json_t *doc, FILE *fp, const char *path) {
+/* One pass over the findings: each detector's count and its first FIRST_ROWS findings. */
+static void collect_rows(junit_doc *jd, size_t n_det) {
+    const json_t *dets = json_object_get(jd->doc, "detectors");
+    size_t i;
+    const json_t *f;
+    assay__findings_foreach(jd->fs, i, f) {
+        const char *det = assay__doc_str(f, "detector");
+        for (size_t d = 0; d < n_det; d++) {
+            if (strcmp(assay__doc_str(json_array_get(dets, d), "name"), det) != 0) continue;
+            if (jd->total[d] < FIRST_ROWS) jd->first[d][jd->total[d]] = i;
+            jd->total[d]++;
+            break;
+        }
+    }
+}
+
+assay_status assay__render_junit(assay_ctx *ctx, const json_t *doc, assay__findings *fs, FILE *fp,
+                                 const char *path) {
     assay_status s = ASSAY_OK;
     assay__doc_need(ctx, &s, path, doc, "top level", "detectors", JSON_ARRAY);
     assay__doc_need(ctx, &s, path, doc, "top level", "tests", JSON_ARRAY);
@@ -204,7 +233,15 @@ assay_status assay__render_junit(assay_ctx *ctx, const json_t *doc, FILE *fp, co
     size_t n_det = json_array_size(json_object_get(doc, "detectors"));
     size_t tests = n_det + 1 + (size_t)has_baseline, failures = 0, skipped = 0;
     case_verdict *v = calloc(n_det + 2, sizeof *v);
-    if (v == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory", path);
+    junit_doc jd = {doc, fs, calloc(n_det + 1, sizeof *jd.total),
+                    calloc(n_det + 1, sizeof *jd.first)};
+    if (v == NULL || jd.total == NULL || jd.first == NULL) {
+        free(v);
+        free(jd.total);
+        free(jd.first);
+        return assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory", path);
+    }
+    collect_rows(&jd, n_det);
     int tampering_failed = -1; /* no tampering detector */
     json_array_foreach(json_object_get(doc, "detectors"), i, det) {
         v[i] = detector_verdict(doc, det);
@@ -264,19 +301,20 @@ assay_status assay__render_junit(assay_ctx *ctx, const json_t *doc, FILE *fp, co
         open_case(fp, classname, name, json_number_value(json_object_get(det, "seconds")));
         int has_rows = json_integer_value(json_object_get(det, "flagged")) > 0 ||
                        significant_tests(doc, assay__doc_str(det, "name")) > 0;
-        close_case(fp, &v[i], type, has_rows ? detector_body : NULL, doc,
-                   assay__doc_str(det, "name"));
+        close_case(fp, &v[i], type, has_rows ? detector_body : NULL, &jd, i);
     }
     char gate_name[128];
     snprintf(gate_name, sizeof gate_name, "gate (fail-on %s)", assay__doc_str(gate, "fail_on"));
     open_case(fp, "assay.gate", gate_name, 0.0);
-    close_case(fp, gv, "gate", gate_body, doc, NULL);
+    close_case(fp, gv, "gate", gate_body, &jd, 0);
     if (has_baseline) {
         open_case(fp, "assay.baseline", "baseline comparison", 0.0);
-        close_case(fp, bv, "tampering", baseline_body, doc, NULL);
+        close_case(fp, bv, "tampering", baseline_body, &jd, 0);
     }
     fputs("  </testsuite>\n</testsuites>\n", fp);
     free(v);
+    free(jd.total);
+    free(jd.first);
     if (ferror(fp)) return assay__write_failed(ctx, fp, path);
-    return ASSAY_OK;
+    return assay__findings_status(ctx, fs, path);
 }

@@ -6,6 +6,7 @@
 #ifndef ASSAY_REPORT_RENDER_H
 #define ASSAY_REPORT_RENDER_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -15,12 +16,63 @@
 #include "core/json_text.h"
 #include "core/numfmt.h"
 
+/* ---- the findings a renderer reads (findings.c) ----
+ * report.json's "findings", one object per finding, row by row in rank order. A saved
+ * report.json's are its parsed list; a scan's are spooled to an unnamed temporary file as their
+ * report.json text, and parsed back when read: the first ASSAY__FINDINGS_PIN_BYTES of text stay
+ * parsed once read, the others pass through a window of ASSAY__FINDINGS_WINDOW, so the memory of
+ * a scan's reports does not grow with the number of findings. */
+enum { ASSAY__FINDINGS_WINDOW = 256 };
+#define ASSAY__FINDINGS_PIN_BYTES ((size_t)8 << 20)
+/* Tests only: the pinned text's size (ASSAY__FINDINGS_PIN_BYTES; 0 reads every finding back). */
+extern size_t assay__findings_pin_bytes;
+
+typedef struct assay__findings {
+    const json_t *array; /* a saved report's list (borrowed); NULL for a spool */
+    FILE *spool;
+    size_t n, cap;
+    uint64_t *offset; /* n + 1 positions of the findings' text in the spool */
+    size_t n_pinned;  /* findings [0, n_pinned) stay parsed once read */
+    json_t **pinned;
+    json_t *window[ASSAY__FINDINGS_WINDOW];
+    size_t window_at[ASSAY__FINDINGS_WINDOW];
+    json_t *empty; /* what a failed read returns: an object without members */
+    char *buf;
+    size_t buf_cap;
+    int err; /* errno of the first failed read (EILSEQ: text that does not parse) */
+} assay__findings;
+
+/* The findings of a parsed report.json (its "findings" list; none when it has none). */
+void assay__findings_of_doc(assay__findings *fs, const json_t *doc);
+/* A spool in folder dir (NULL: the system's temporary folder); add every finding in order,
+ * then done before reading. */
+assay_status assay__findings_spool_open(assay_ctx *ctx, assay__findings *fs, const char *dir);
+assay_status assay__findings_spool_add(assay_ctx *ctx, assay__findings *fs, const json_t *f);
+assay_status assay__findings_spool_done(assay_ctx *ctx, assay__findings *fs);
+void assay__findings_free(assay__findings *fs);
+static inline size_t assay__findings_count(const assay__findings *fs) {
+    return fs->n;
+}
+/* Finding i (borrowed). A finding of the window stays valid while fewer than
+ * ASSAY__FINDINGS_WINDOW other indices are read, so one row's findings (one per detector at
+ * most) can be held together. A failed read returns an empty object and is kept for
+ * assay__findings_status, which a renderer's caller checks after it ran. */
+const json_t *assay__findings_at(assay__findings *fs, size_t i);
+assay_status assay__findings_status(assay_ctx *ctx, const assay__findings *fs, const char *path);
+#define assay__findings_foreach(fs, i, f)                                                          \
+    for ((i) = 0; (i) < assay__findings_count(fs) && ((f) = assay__findings_at((fs), (i)), 1);     \
+         (i)++)
+/* report.json: doc written as assay__dump_json writes it indented, with its "findings" member
+ * taken from fs. */
+assay_status assay__dump_report(assay_ctx *ctx, const json_t *doc, assay__findings *fs, FILE *fp,
+                                const char *path);
+
 /* Writes one format of the report document `doc` to fp. `path` names the file in messages.
  * Returns ASSAY_OK, ASSAY_E_IO (write failed), ASSAY_E_NOMEM, or ASSAY_E_FORMAT when `doc`
  * lacks something the format needs (a report.json from another version: the message names the
  * missing key). */
-typedef assay_status (*assay__doc_renderer)(assay_ctx *ctx, const json_t *doc, FILE *fp,
-                                            const char *path);
+typedef assay_status (*assay__doc_renderer)(assay_ctx *ctx, const json_t *doc, assay__findings *fs,
+                                            FILE *fp, const char *path);
 
 typedef struct assay__doc_format {
     const char *file;   /* name in the report folder: "report.sarif" */
@@ -47,7 +99,7 @@ const char *assay__doc_scalar_text(const json_t *v, char *buf, size_t len);
 int assay__doc_severity(const char *name);
 /* report.json lists findings row by row: the end of the run of findings that share the
  * "index" of findings[first]. */
-size_t assay__doc_row_end(const json_t *findings, size_t first);
+size_t assay__doc_row_end(assay__findings *fs, size_t first);
 /* Checks that o[key] exists with the given type; otherwise sets *s (if still ASSAY_OK) to
  * ASSAY_E_FORMAT naming the file, `where` in the report and the key. Returns *s == ASSAY_OK, so
  * a renderer can check many keys and report the first missing one. */
@@ -65,18 +117,22 @@ assay_status assay__report_doc_load_buf(assay_ctx *ctx, const char *path, const 
 assay_status assay__report_doc_check(assay_ctx *ctx, const char *name, const json_t *doc);
 
 /* ---- the renderers (one file each in src/report/) ---- */
-assay_status assay__render_findings_jsonl(assay_ctx *ctx, const json_t *doc, FILE *fp,
-                                          const char *path);
+assay_status assay__render_findings_jsonl(assay_ctx *ctx, const json_t *doc, assay__findings *fs,
+                                          FILE *fp, const char *path);
 /* report.sarif (sarif.c): rows are aggregated into one result per rule when more than
  * ASSAY__SARIF_AGGREGATE_ABOVE rows are flagged; the _limited form takes that limit (tests). */
 #define ASSAY__SARIF_AGGREGATE_ABOVE 5000
-assay_status assay__render_sarif(assay_ctx *ctx, const json_t *doc, FILE *fp, const char *path);
-assay_status assay__render_sarif_limited(assay_ctx *ctx, const json_t *doc, FILE *fp,
-                                         const char *path, size_t aggregate_above);
+assay_status assay__render_sarif(assay_ctx *ctx, const json_t *doc, assay__findings *fs, FILE *fp,
+                                 const char *path);
+assay_status assay__render_sarif_limited(assay_ctx *ctx, const json_t *doc, assay__findings *fs,
+                                         FILE *fp, const char *path, size_t aggregate_above);
 /* junit.xml (junit.c) */
-assay_status assay__render_junit(assay_ctx *ctx, const json_t *doc, FILE *fp, const char *path);
+assay_status assay__render_junit(assay_ctx *ctx, const json_t *doc, assay__findings *fs, FILE *fp,
+                                 const char *path);
 /* bom.cdx.json (cyclonedx.c) and report.html (html.c) */
-assay_status assay__render_cyclonedx(assay_ctx *ctx, const json_t *doc, FILE *fp, const char *path);
-assay_status assay__render_html(assay_ctx *ctx, const json_t *doc, FILE *fp, const char *path);
+assay_status assay__render_cyclonedx(assay_ctx *ctx, const json_t *doc, assay__findings *fs,
+                                     FILE *fp, const char *path);
+assay_status assay__render_html(assay_ctx *ctx, const json_t *doc, assay__findings *fs, FILE *fp,
+                                const char *path);
 
 #endif

@@ -153,7 +153,9 @@ assay_status assay_report_render(assay_ctx *ctx, const char *report_path, const 
     for (size_t f = 0; s == ASSAY_OK && f < assay__doc_format_count; f++) {
         if (!chosen[f]) continue;
         assay__outset_final(&set, assay__doc_formats[f].file, final, sizeof final);
-        s = assay__doc_formats[f].render(ctx, doc, fp[f], final);
+        assay__findings fs;
+        assay__findings_of_doc(&fs, doc);
+        s = assay__doc_formats[f].render(ctx, doc, &fs, fp[f], final);
         assay__progress(ctx, "render", f + 1, assay__doc_format_count);
     }
     if (s == ASSAY_OK) s = assay__outset_commit(ctx, &set);

@@ -49,8 +49,15 @@ assay_status assay__write_flagged_csv(assay_ctx *ctx, const assay_dataset *ds,
                                       const assay_result *res, FILE *fp);
 json_t *assay__manifest_json(const assay_dataset *ds, const assay_result *res,
                              const assay_report_opts *opts, const json_t *etsi);
+/* report.json's document with an empty "findings" list, whose members come from
+ * assay__report_findings (report/render.h: assay__dump_report writes both as one file). */
 json_t *assay__report_json(const assay_dataset *ds, const assay_result *res,
                            const assay_report_opts *opts, const json_t *etsi, const char *dir);
+/* The findings of report.json, spooled into fs (open; done on return). */
+struct assay__findings;
+assay_status assay__report_findings(assay_ctx *ctx, const assay_dataset *ds,
+                                    const assay_result *res, const json_t *etsi,
+                                    struct assay__findings *fs);
 /* The one-line summary of a run from a report document (report.json's, or any object with its
  * "gate", "summary" and "input" blocks): assay_report_opts.summary_json. report and out are
  * paths (NULL = null). A malloc'd string without a newline; NULL when out of memory. */

@@ -128,18 +128,6 @@ static assay_status check_doc(assay_ctx *ctx, const json_t *doc, const char *pat
     size_t i;
     const json_t *f;
     char where[64];
-    json_array_foreach(json_object_get(doc, "findings"), i, f) {
-        snprintf(where, sizeof where, "findings[%zu]", i);
-        assay__doc_need(ctx, &s, path, f, where, "index", JSON_INTEGER);
-        assay__doc_need(ctx, &s, path, f, where, "kind", JSON_STRING);
-        assay__doc_need(ctx, &s, path, f, where, "severity", JSON_STRING);
-        assay__doc_need(ctx, &s, path, f, where, "detector", JSON_STRING);
-        assay__doc_need(ctx, &s, path, f, where, "explanation", JSON_STRING);
-        assay__doc_need(ctx, &s, path, f, where, "row_sha256", JSON_STRING);
-        assay__doc_need(ctx, &s, path, f, where, "location", JSON_OBJECT);
-        assay__doc_need(ctx, &s, path, f, where, "etsi", JSON_ARRAY);
-        if (s != ASSAY_OK) break;
-    }
     json_array_foreach(json_object_get(doc, "tests"), i, f) {
         snprintf(where, sizeof where, "tests[%zu]", i);
         assay__doc_need(ctx, &s, path, f, where, "detector", JSON_STRING);
@@ -220,9 +208,13 @@ static json_t *command_line(const json_t *args) {
 
 typedef struct sarif_ctx {
     const json_t *doc;
+    assay__findings *fs;
     json_t *taxa;          /* the taxonomy's taxa, in first-cited order */
     json_t *file_loc;      /* artifactLocation of the input file */
     int rule_sev[N_RULES]; /* highest severity seen per rule (-1: none) */
+    /* per rule, the findings' distinct "etsi" lists in first-seen order: what the rule's
+     * relationships are made of, without holding every finding */
+    json_t *finding_refs[N_RULES];
 } sarif_ctx;
 
 /* Index of provision `ref` in the taxa (added when new). */
@@ -281,10 +273,7 @@ static json_t *rules_json(sarif_ctx *sc) {
                 if (str(d, "kind") && strcmp(str(d, "kind"), t->kind) == 0)
                     add_relationships(sc, rels, json_object_get(d, "etsi"));
             }
-            json_array_foreach(json_object_get(doc, "findings"), i, d) {
-                if (strcmp(str(d, "kind"), t->kind) == 0)
-                    add_relationships(sc, rels, json_object_get(d, "etsi"));
-            }
+            json_array_foreach(sc->finding_refs[k], i, d) add_relationships(sc, rels, d);
         }
         int sev = sc->rule_sev[k] >= 0 ? sc->rule_sev[k] : assay__doc_severity(t->default_severity);
         char help[1024];
@@ -344,9 +333,9 @@ typedef struct row_kind {
     int sev; /* highest severity among the row's findings of this kind */
 } row_kind;
 
-static json_t *row_result(const sarif_ctx *sc, const json_t *findings, const row_kind *rk,
+static json_t *row_result(const sarif_ctx *sc, assay__findings *findings, const row_kind *rk,
                           int rule) {
-    const json_t *f0 = json_array_get(findings, rk->first);
+    const json_t *f0 = assay__findings_at(findings, rk->first);
     char idb[64], lab[64], head[512];
     json_int_t row = json_integer_value(json_object_get(f0, "index"));
     snprintf(head, sizeof head, "Row %lld (id %s, label %s): ", (long long)row,
@@ -354,14 +343,14 @@ static json_t *row_result(const sarif_ctx *sc, const json_t *findings, const row
              assay__doc_scalar_text(json_object_get(f0, "label"), lab, sizeof lab));
     size_t cap = strlen(head) + 16;
     for (size_t i = rk->first; i < rk->end; i++)
-        cap += strlen(str(json_array_get(findings, i), "explanation")) + 64;
+        cap += strlen(str(assay__findings_at(findings, i), "explanation")) + 64;
     char *text = malloc(cap);
     if (text == NULL) return NULL;
     size_t len = (size_t)snprintf(text, cap, "%s", head);
     json_t *dets = json_array();
     int n = 0;
     for (size_t i = rk->first; i < rk->end; i++) {
-        const json_t *f = json_array_get(findings, i);
+        const json_t *f = assay__findings_at(findings, i);
         if (strcmp(str(f, "kind"), rk->kind) != 0) continue;
         len += (size_t)snprintf(text + len, cap - len, "%s%s (%s)", n++ ? "; " : "",
                                 str(f, "explanation"), str(f, "detector"));
@@ -395,19 +384,19 @@ static json_t *row_result(const sarif_ctx *sc, const json_t *findings, const row
 /* Per row and kind, in rank order: calls back for each; the row groups are found by "index". */
 typedef int (*row_kind_fn)(void *user, const row_kind *rk);
 
-static int for_each_row_kind(const json_t *findings, row_kind_fn fn, void *user) {
-    size_t n = json_array_size(findings);
+static int for_each_row_kind(assay__findings *findings, row_kind_fn fn, void *user) {
+    size_t n = assay__findings_count(findings);
     for (size_t first = 0, end; first < n; first = end) {
         end = assay__doc_row_end(findings, first);
         for (size_t i = first; i < end; i++) {
-            const char *kind = str(json_array_get(findings, i), "kind");
+            const char *kind = str(assay__findings_at(findings, i), "kind");
             int earlier = 0;
             for (size_t j = first; j < i; j++)
-                earlier |= strcmp(str(json_array_get(findings, j), "kind"), kind) == 0;
+                earlier |= strcmp(str(assay__findings_at(findings, j), "kind"), kind) == 0;
             if (earlier) continue;
             row_kind rk = {first, end, kind, 0};
             for (size_t j = i; j < end; j++) {
-                const json_t *f = json_array_get(findings, j);
+                const json_t *f = assay__findings_at(findings, j);
                 int s = assay__doc_severity(str(f, "severity"));
                 if (strcmp(str(f, "kind"), kind) == 0 && s > rk.sev) rk.sev = s;
             }
@@ -417,15 +406,22 @@ static int for_each_row_kind(const json_t *findings, row_kind_fn fn, void *user)
     return 1;
 }
 
+/* How many rows, and row results (one per row and kind). */
+typedef struct count_state {
+    size_t rows, results, last_first;
+} count_state;
+
 static int count_cb(void *user, const row_kind *rk) {
-    (void)rk;
-    (*(size_t *)user)++;
+    count_state *c = user;
+    c->rows += c->results == 0 || rk->first != c->last_first;
+    c->last_first = rk->first;
+    c->results++;
     return 1;
 }
 
 typedef struct emit_state {
     sarif_ctx *sc;
-    const json_t *findings;
+    assay__findings *findings;
     json_t *results;
     int ok;
 } emit_state;
@@ -443,7 +439,7 @@ static int emit_cb(void *user, const row_kind *rk) {
 /* Aggregated mode: per kind, the rows (in rank order) and their count per severity. */
 typedef struct agg_state {
     sarif_ctx *sc;
-    const json_t *findings;
+    assay__findings *findings;
     size_t rows[N_RULES];
     size_t by_sev[N_RULES][5];
     json_t *related[N_RULES];
@@ -456,7 +452,7 @@ static int agg_cb(void *user, const row_kind *rk) {
     a->rows[rule]++;
     a->by_sev[rule][rk->sev]++;
     if (json_array_size(a->related[rule]) < MAX_RELATED) {
-        const json_t *f0 = json_array_get(a->findings, rk->first);
+        const json_t *f0 = assay__findings_at(a->findings, rk->first);
         json_t *l = row_location(a->sc, json_object_get(f0, "location"), 1);
         char idb[64], text[160];
         snprintf(text, sizeof text, "row %lld (id %s), score %.3g, severity %s",
@@ -470,7 +466,7 @@ static int agg_cb(void *user, const row_kind *rk) {
     return 1;
 }
 
-static void aggregate_results(sarif_ctx *sc, const json_t *findings, json_t *results,
+static void aggregate_results(sarif_ctx *sc, assay__findings *findings, json_t *results,
                               size_t aggregate_above) {
     agg_state a;
     memset(&a, 0, sizeof a);
@@ -602,15 +598,37 @@ static void drift_result(sarif_ctx *sc, json_t *results) {
     if (sc->rule_sev[rule] < 2) sc->rule_sev[rule] = 2;
 }
 
-/* The highest severity per rule: findings (by summary or by the findings themselves). */
-static void rule_severities(sarif_ctx *sc) {
+/* One pass over the findings: each one's fields checked, the highest severity per rule, and
+ * the distinct provision lists per rule. */
+static assay_status scan_findings(assay_ctx *ctx, sarif_ctx *sc, const char *path) {
+    assay_status s = ASSAY_OK;
     for (int k = 0; k < N_RULES; k++) sc->rule_sev[k] = -1;
     size_t i;
     const json_t *f;
-    json_array_foreach(json_object_get(sc->doc, "findings"), i, f) {
-        int k = rule_of_kind(str(f, "kind")), s = assay__doc_severity(str(f, "severity"));
-        if (k >= 0 && s > sc->rule_sev[k]) sc->rule_sev[k] = s;
+    char where[64];
+    assay__findings_foreach(sc->fs, i, f) {
+        snprintf(where, sizeof where, "findings[%zu]", i);
+        assay__doc_need(ctx, &s, path, f, where, "index", JSON_INTEGER);
+        assay__doc_need(ctx, &s, path, f, where, "kind", JSON_STRING);
+        assay__doc_need(ctx, &s, path, f, where, "severity", JSON_STRING);
+        assay__doc_need(ctx, &s, path, f, where, "detector", JSON_STRING);
+        assay__doc_need(ctx, &s, path, f, where, "explanation", JSON_STRING);
+        assay__doc_need(ctx, &s, path, f, where, "row_sha256", JSON_STRING);
+        assay__doc_need(ctx, &s, path, f, where, "location", JSON_OBJECT);
+        assay__doc_need(ctx, &s, path, f, where, "etsi", JSON_ARRAY);
+        if (s != ASSAY_OK) return s;
+        int k = rule_of_kind(str(f, "kind")), sev = assay__doc_severity(str(f, "severity"));
+        if (k < 0) continue;
+        if (sev > sc->rule_sev[k]) sc->rule_sev[k] = sev;
+        const json_t *refs = json_object_get(f, "etsi");
+        size_t j;
+        const json_t *have;
+        int seen = 0;
+        json_array_foreach(sc->finding_refs[k], j, have) seen |= json_equal(have, refs);
+        if (!seen && json_array_append(sc->finding_refs[k], (json_t *)refs) != 0)
+            return assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory", path);
     }
+    return assay__findings_status(ctx, sc->fs, path);
 }
 
 static json_t *artifacts_json(sarif_ctx *sc, const char *input_path) {
@@ -664,29 +682,38 @@ static json_t *invocation_json(const json_t *doc) {
     return inv;
 }
 
-assay_status assay__render_sarif_limited(assay_ctx *ctx, const json_t *doc, FILE *fp,
-                                         const char *path, size_t aggregate_above) {
+static void sarif_ctx_clear(sarif_ctx *sc) {
+    json_decref(sc->file_loc);
+    for (int k = 0; k < N_RULES; k++) json_decref(sc->finding_refs[k]);
+}
+
+assay_status assay__render_sarif_limited(assay_ctx *ctx, const json_t *doc, assay__findings *fs,
+                                         FILE *fp, const char *path, size_t aggregate_above) {
     assay_status s = check_doc(ctx, doc, path);
     if (s != ASSAY_OK) return s;
     const json_t *input = json_object_get(doc, "input");
-    const json_t *findings = json_object_get(doc, "findings");
+    assay__findings *findings = fs;
     const json_t *gate = json_object_get(doc, "gate");
     const char *input_path = str(input, "path");
-    sarif_ctx sc = {doc, json_array(), NULL, {0}};
+    sarif_ctx sc = {doc, fs, NULL, NULL, {0}, {NULL}};
+    for (int k = 0; k < N_RULES; k++)
+        if ((sc.finding_refs[k] = json_array()) == NULL) s = ASSAY_E_NOMEM;
+    if (s == ASSAY_OK) s = scan_findings(ctx, &sc, path);
+    if (s != ASSAY_OK) {
+        sarif_ctx_clear(&sc);
+        return s == ASSAY_E_NOMEM ? assay__fail(ctx, s, "%s: out of memory", path) : s;
+    }
+    sc.taxa = json_array();
     int rel;
     sc.file_loc = json_pack("{s:o}", "uri", uri_of(input_path, &rel));
     if (rel) json_object_set_new(sc.file_loc, "uriBaseId", json_string("%SRCROOT%"));
     json_t *artifacts = artifacts_json(&sc, input_path);
-    rule_severities(&sc);
 
     /* How many rows and row results: aggregate above the limit, or when per-row results would
      * pass GitHub's 25,000 per run. */
-    size_t n_rows = 0, n_row_results = 0, n = json_array_size(findings);
-    for_each_row_kind(findings, count_cb, &n_row_results);
-    for (size_t i = 0; i < n; i++)
-        n_rows += i == 0 ||
-                  json_integer_value(json_object_get(json_array_get(findings, i), "index")) !=
-                      json_integer_value(json_object_get(json_array_get(findings, i - 1), "index"));
+    count_state counted = {0, 0, 0};
+    for_each_row_kind(findings, count_cb, &counted);
+    size_t n_rows = counted.rows, n_row_results = counted.results;
     int aggregated = n_rows > aggregate_above || n_row_results > MAX_RESULTS - MAX_TEST_RESULTS - 1;
 
     json_t *results = json_array();
@@ -759,16 +786,17 @@ assay_status assay__render_sarif_limited(assay_ctx *ctx, const json_t *doc, FILE
     json_t *log =
         json_pack("{s:s, s:s, s:[o]}", "$schema", "https://json.schemastore.org/sarif-2.1.0.json",
                   "version", "2.1.0", "runs", run);
-    json_decref(sc.file_loc);
+    sarif_ctx_clear(&sc);
     if (s == ASSAY_OK && log == NULL)
         s = assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory", path);
     if (s == ASSAY_OK && (assay__json_dumpf(log, fp, JSON_INDENT(1) | JSON_ENSURE_ASCII) != 0 ||
                           fputc('\n', fp) == EOF))
         s = assay__write_failed(ctx, fp, path);
     json_decref(log);
-    return s;
+    return s == ASSAY_OK ? assay__findings_status(ctx, fs, path) : s;
 }
 
-assay_status assay__render_sarif(assay_ctx *ctx, const json_t *doc, FILE *fp, const char *path) {
-    return assay__render_sarif_limited(ctx, doc, fp, path, ASSAY__SARIF_AGGREGATE_ABOVE);
+assay_status assay__render_sarif(assay_ctx *ctx, const json_t *doc, assay__findings *fs, FILE *fp,
+                                 const char *path) {
+    return assay__render_sarif_limited(ctx, doc, fs, fp, path, ASSAY__SARIF_AGGREGATE_ABOVE);
 }

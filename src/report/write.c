@@ -63,19 +63,23 @@ static assay_status set_index(assay_ctx *ctx, const char *name, size_t *out) {
                        name ? name : "", list);
 }
 
-/* What the set's files are rendered from: the ETSI table and report.json's document, each
- * built on first use. */
+/* What the set's files are rendered from: the ETSI table, report.json's document and its
+ * findings (spooled to a temporary file in spool_dir: the staging folder, or the system's
+ * temporary folder when NULL), each built on first use. */
 typedef struct render_src {
     const assay_dataset *ds;
     const assay_result *res;
     const assay_report_opts *opts;
     const char *dir; /* the folder report.json names as the reports' place */
+    const char *spool_dir;
     json_t *etsi, *doc;
+    assay__findings fs;
 } render_src;
 
 static void render_src_free(render_src *r) {
     json_decref(r->doc);
     json_decref(r->etsi);
+    assay__findings_free(&r->fs);
 }
 
 static assay_status need_doc(assay_ctx *ctx, render_src *r) {
@@ -85,8 +89,11 @@ static assay_status need_doc(assay_ctx *ctx, render_src *r) {
     if (r->doc == NULL)
         return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory building report.json");
     /* The formats are rendered from the document as report.json saves it (its numbers rounded
-     * as written), so `assay report render` reproduces them byte for byte. */
-    return assay__report_as_saved(ctx, &r->doc);
+     * as written), so `assay report render` reproduces them byte for byte; the findings are
+     * read back from their saved text too. */
+    ASSAY_TRY(assay__report_as_saved(ctx, &r->doc));
+    ASSAY_TRY(assay__findings_spool_open(ctx, &r->fs, r->spool_dir));
+    return assay__report_findings(ctx, r->ds, r->res, r->etsi, &r->fs);
 }
 
 /* Writes the set's i-th file to fp (`path` names it in messages). */
@@ -107,8 +114,8 @@ static assay_status render_one(assay_ctx *ctx, render_src *r, size_t i, FILE *fp
     default:
         ASSAY_TRY(need_doc(ctx, r));
         if (i < OUT_RESULT_COUNT + assay__doc_format_count)
-            return assay__doc_formats[i - OUT_RESULT_COUNT].render(ctx, r->doc, fp, path);
-        return assay__dump_json(ctx, r->doc, fp, 1, path);
+            return assay__doc_formats[i - OUT_RESULT_COUNT].render(ctx, r->doc, &r->fs, fp, path);
+        return assay__dump_report(ctx, r->doc, &r->fs, fp, path);
     }
 }
 
@@ -211,10 +218,10 @@ assay_status assay_report_write(assay_ctx *ctx, const assay_dataset *ds, const a
     }
     FILE *fp[MAX_OUT] = {NULL};
     char path[MAX_OUT][PATH_MAX / 4]; /* final paths, for messages */
-    render_src src = {ds, res, opts, dir, NULL, NULL};
     /* The set is staged inside dir and swapped in as a whole by the commit (core/outfile.h). */
     assay__outset set;
     assay_status s = assay__outset_begin(ctx, &set, dir);
+    render_src src = {ds, res, opts, dir, set.stage, NULL, NULL, {0}};
     for (size_t i = 0; s == ASSAY_OK && i < n_out; i++) {
         assay__outset_final(&set, set_name(i), path[i], sizeof path[i]);
         if (want[i]) s = assay__outset_add(ctx, &set, set_name(i), &fp[i]);
@@ -244,7 +251,7 @@ assay_status assay_report_text(assay_ctx *ctx, const assay_dataset *ds, const as
     size_t n = 0;
     FILE *fp = open_memstream(&buf, &n);
     if (fp == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (%s)", set_name(i));
-    render_src src = {ds, res, opts, ".", NULL, NULL};
+    render_src src = {ds, res, opts, ".", NULL, NULL, NULL, {0}};
     assay_status s = render_one(ctx, &src, i, fp, set_name(i));
     render_src_free(&src);
     if (fclose(fp) != 0 && s == ASSAY_OK) s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");

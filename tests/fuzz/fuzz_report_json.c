@@ -20,7 +20,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
         size_t len = 0;
         FILE *mem = open_memstream(&text, &len);
         if (mem == NULL) abort();
-        s = assay__doc_formats[f].render(ctx, doc, mem, assay__doc_formats[f].file);
+        assay__findings fs;
+        assay__findings_of_doc(&fs, doc);
+        s = assay__doc_formats[f].render(ctx, doc, &fs, mem, assay__doc_formats[f].file);
         fclose(mem);
         free(text);
         expect_input_error(ctx, s);

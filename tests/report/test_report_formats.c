@@ -460,6 +460,85 @@ static void test_sarif_aggregates_above_5000_rows(void **state) {
     json_decref(report);
 }
 
+/* A scan's findings are spooled to a temporary file and read back through a window: the report
+ * set written with every finding read back (no pinned findings) is byte for byte the one
+ * written with every finding kept parsed, with more findings than the window holds. */
+static void test_spooled_findings_same_reports(void **state) {
+    (void)state;
+    char data[1024], dir[2][1024];
+    tu_path(data, sizeof data, "formats_spool.h5");
+    make_data(data, DATAGEN_FORMAT_H5, 3000, 0.2, 0.01, 0.005);
+    assay_ctx *ctx = NULL;
+    assert_int_equal(assay_ctx_create(&ctx, NULL), ASSAY_OK);
+    assay_dataset *ds = NULL;
+    assay_result *res = NULL;
+    assert_int_equal(assay_dataset_load(ctx, data, NULL, &ds), ASSAY_OK);
+    assert_int_equal(assay_scan(ctx, ds, NULL, &res), ASSAY_OK);
+    assert_true(assay_result_finding_count(res) > 2 * ASSAY__FINDINGS_WINDOW);
+    const size_t pins[2] = {ASSAY__FINDINGS_PIN_BYTES, 0};
+    for (int k = 0; k < 2; k++) {
+        tu_path(dir[k], sizeof dir[k], "formats_spool_%d", k);
+        tu_remove_dir(dir[k]);
+        assay__findings_pin_bytes = pins[k];
+        assert_int_equal(assay_report_write(ctx, ds, res, dir[k], NULL), ASSAY_OK);
+    }
+    assay__findings_pin_bytes = ASSAY__FINDINGS_PIN_BYTES;
+    static const char *const files[] = {"report.json", "findings.jsonl", "report.sarif",
+                                        "junit.xml",   "bom.cdx.json",   "report.html"};
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        char a[1200], b[1200];
+        snprintf(a, sizeof a, "%s/%s", dir[0], files[f]);
+        snprintf(b, sizeof b, "%s/%s", dir[1], files[f]);
+        if (strcmp(files[f], "bom.cdx.json") != 0) tu_assert_same_file(a, b); /* serial number */
+    }
+    /* and report.json's findings are the result's, row by row in rank order */
+    char p[1200];
+    snprintf(p, sizeof p, "%s/report.json", dir[1]);
+    json_t *report = tu_load_json(p);
+    assert_int_equal(json_array_size(json_object_get(report, "findings")),
+                     assay_result_finding_count(res));
+    json_decref(report);
+    assay_result_destroy(res);
+    assay_dataset_destroy(ds);
+    assay_ctx_destroy(ctx);
+}
+
+/* The spool itself: findings read back in any order (also after the window moved on), and a
+ * spool that lost its text reports the failure instead of rendering from nothing. */
+static void test_findings_spool_reads_back(void **state) {
+    (void)state;
+    assay_ctx *ctx = NULL;
+    assert_int_equal(assay_ctx_create(&ctx, NULL), ASSAY_OK);
+    assay__findings fs;
+    const size_t n = 3 * ASSAY__FINDINGS_WINDOW + 7;
+    assay__findings_pin_bytes = 200; /* the first few stay parsed, the others are windowed */
+    assert_int_equal(assay__findings_spool_open(ctx, &fs, NULL), ASSAY_OK);
+    for (size_t i = 0; i < n; i++) {
+        json_t *f = json_pack("{s:I, s:f}", "index", (json_int_t)i, "score", 0.1 * (double)i);
+        assert_int_equal(assay__findings_spool_add(ctx, &fs, f), ASSAY_OK);
+        json_decref(f);
+    }
+    assert_int_equal(assay__findings_spool_done(ctx, &fs), ASSAY_OK);
+    assay__findings_pin_bytes = ASSAY__FINDINGS_PIN_BYTES;
+    assert_true(fs.n_pinned > 0 && fs.n_pinned < n);
+    assert_int_equal(assay__findings_count(&fs), n);
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t k = 0; k < n; k++) {
+            size_t i = pass == 0 ? k : (k * 7919) % n; /* then in a scattered order */
+            const json_t *f = assay__findings_at(&fs, i);
+            assert_int_equal(json_integer_value(json_object_get(f, "index")), (json_int_t)i);
+        }
+    assert_int_equal(assay__findings_status(ctx, &fs, "test"), ASSAY_OK);
+    /* the text lost (a truncated file): an empty finding, and the status names the failure */
+    assert_int_equal(ftruncate(fileno(fs.spool), 16), 0);
+    const json_t *lost = assay__findings_at(&fs, n - 1);
+    assert_int_equal(json_object_size(lost), 0);
+    assert_int_not_equal(assay__findings_status(ctx, &fs, "report.sarif"), ASSAY_OK);
+    assert_contains(assay_ctx_errmsg(ctx), "report.sarif");
+    assay__findings_free(&fs);
+    assay_ctx_destroy(ctx);
+}
+
 /* The aggregation limit is a parameter of the renderer: a low one aggregates a small report. */
 static void test_sarif_aggregation_limit_parameter(void **state) {
     (void)state;
@@ -475,7 +554,9 @@ static void test_sarif_aggregation_limit_parameter(void **state) {
     assert_non_null(fp);
     assay_ctx *ctx = NULL;
     assert_int_equal(assay_ctx_create(&ctx, NULL), ASSAY_OK);
-    assert_int_equal(assay__render_sarif_limited(ctx, report, fp, sarif, 3), ASSAY_OK);
+    assay__findings fs;
+    assay__findings_of_doc(&fs, report);
+    assert_int_equal(assay__render_sarif_limited(ctx, report, &fs, fp, sarif, 3), ASSAY_OK);
     fclose(fp);
     json_t *log = check_sarif_file(sarif, report, REGION_NONE);
     const json_t *run = json_array_get(json_object_get(log, "runs"), 0);
@@ -506,7 +587,8 @@ static void test_sarif_aggregation_limit_parameter(void **state) {
     /* a report without findings' locations (another version) is refused, naming the key */
     json_object_del(json_array_get(json_object_get(report, "findings"), 0), "location");
     fp = fopen(sarif, "w");
-    assert_int_equal(assay__render_sarif(ctx, report, fp, sarif), ASSAY_E_FORMAT);
+    assay__findings_of_doc(&fs, report);
+    assert_int_equal(assay__render_sarif(ctx, report, &fs, fp, sarif), ASSAY_E_FORMAT);
     fclose(fp);
     assert_contains(assay_ctx_errmsg(ctx), "\"location\"");
     assay_ctx_destroy(ctx);
@@ -557,6 +639,8 @@ int main(void) {
         cmocka_unit_test(test_sarif_aggregation_limit_parameter),
         cmocka_unit_test(test_formats_escape_user_strings),
         cmocka_unit_test(test_sarif_aggregates_above_5000_rows),
+        cmocka_unit_test(test_spooled_findings_same_reports),
+        cmocka_unit_test(test_findings_spool_reads_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
