@@ -43,74 +43,97 @@ static int spool_fd(const char *dir) {
     return named;
 }
 
-assay_status assay__findings_spool_open(assay_ctx *ctx, assay__findings *fs, const char *dir) {
-    memset(fs, 0, sizeof *fs);
+assay_status assay__findings_spool_open(assay_ctx *ctx, assay__findings_spool *sp,
+                                        const char *dir) {
+    memset(sp, 0, sizeof *sp);
     int fd = spool_fd(dir);
-    if (fd >= 0) fs->spool = fdopen(fd, "w+");
-    if (fs->spool == NULL) {
+    if (fd >= 0) sp->file = fdopen(fd, "w+");
+    if (sp->file == NULL) {
         int err = errno;
         if (fd >= 0) close(fd);
         return assay__fail(ctx, err == ENOSPC || err == EDQUOT ? ASSAY_E_RESOURCE : ASSAY_E_IO,
                            "cannot create the findings' temporary file in %s: %s",
                            dir != NULL ? dir : "the temporary folder", strerror(err));
     }
-    fs->cap = 1024;
-    fs->offset = malloc(fs->cap * sizeof *fs->offset);
-    if (fs->offset == NULL) {
-        assay__findings_free(fs);
+    sp->cap = 1024;
+    sp->offset = malloc(sp->cap * sizeof *sp->offset);
+    sp->pinned = malloc(sp->cap * sizeof *sp->pinned);
+    if (sp->offset == NULL || sp->pinned == NULL) {
+        assay__findings_spool_free(sp);
         return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (findings)");
     }
-    fs->offset[0] = 0;
+    sp->offset[0] = 0;
     return ASSAY_OK;
 }
 
-assay_status assay__findings_spool_add(assay_ctx *ctx, assay__findings *fs, const json_t *f) {
-    if (fs->n + 1 >= fs->cap) {
-        uint64_t *grown = realloc(fs->offset, 2 * fs->cap * sizeof *grown);
-        if (grown == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (findings)");
-        fs->offset = grown;
-        fs->cap *= 2;
+static const char k_spool_name[] = "the findings' temporary file";
+
+assay_status assay__findings_spool_add(assay_ctx *ctx, assay__findings_spool *sp, const json_t *f) {
+    if (sp->n + 1 >= sp->cap) {
+        uint64_t *off = realloc(sp->offset, 2 * sp->cap * sizeof *off);
+        if (off != NULL) sp->offset = off;
+        json_t **pin = off != NULL ? realloc(sp->pinned, 2 * sp->cap * sizeof *pin) : NULL;
+        if (pin == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (findings)");
+        sp->pinned = pin;
+        sp->cap *= 2;
     }
     /* report.json's text of the finding, indented as a document of its own */
-    long before = ftell(fs->spool);
-    if (f == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory building a finding");
-    if (before < 0 || assay__json_dumpf(f, fs->spool, JSON_ENSURE_ASCII | JSON_INDENT(2)) != 0)
-        return assay__write_failed(ctx, fs->spool, "the findings' temporary file");
-    long after = ftell(fs->spool);
-    if (after < 0) return assay__write_failed(ctx, fs->spool, "the findings' temporary file");
-    fs->offset[++fs->n] = (uint64_t)after;
+    char *text = assay__json_dumps(f, JSON_ENSURE_ASCII | JSON_INDENT(2));
+    if (text == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory building a finding");
+    size_t len = strlen(text);
+    int failed = fwrite(text, 1, len, sp->file) != len;
+    uint64_t end = sp->offset[sp->n] + len;
+    /* the first ones stay parsed, as they read back: those a small report renders from */
+    json_t *pinned = NULL;
+    if (!failed && sp->n == sp->n_pinned && end <= assay__findings_pin_bytes) {
+        json_error_t e;
+        pinned = json_loadb(text, len, 0, &e);
+        if (pinned == NULL) {
+            free(text);
+            return assay__fail(ctx, ASSAY_E_INTERNAL, "a finding does not read back: %s", e.text);
+        }
+    }
+    free(text);
+    if (failed) return assay__write_failed(ctx, sp->file, k_spool_name);
+    if (pinned != NULL) sp->pinned[sp->n_pinned++] = pinned;
+    sp->offset[++sp->n] = end;
     return ASSAY_OK;
 }
 
-assay_status assay__findings_spool_done(assay_ctx *ctx, assay__findings *fs) {
-    if (fflush(fs->spool) != 0)
-        return assay__write_failed(ctx, fs->spool, "the findings' temporary file");
-    size_t pin = 0;
-    while (pin < fs->n && fs->offset[pin + 1] <= assay__findings_pin_bytes) pin++;
-    fs->n_pinned = pin;
-    fs->pinned = calloc(pin > 0 ? pin : 1, sizeof *fs->pinned);
-    fs->empty = json_object();
-    if (fs->pinned == NULL || fs->empty == NULL)
-        return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (findings)");
-    for (size_t w = 0; w < ASSAY__FINDINGS_WINDOW; w++) fs->window_at[w] = SIZE_MAX;
+assay_status assay__findings_spool_done(assay_ctx *ctx, assay__findings_spool *sp) {
+    if (fflush(sp->file) != 0) return assay__write_failed(ctx, sp->file, k_spool_name);
     return ASSAY_OK;
+}
+
+void assay__findings_spool_free(assay__findings_spool *sp) {
+    if (sp->file != NULL) fclose(sp->file);
+    for (size_t i = 0; sp->pinned != NULL && i < sp->n_pinned; i++) json_decref(sp->pinned[i]);
+    free(sp->pinned);
+    free(sp->offset);
+    memset(sp, 0, sizeof *sp);
+}
+
+assay_status assay__findings_of_spool(assay_ctx *ctx, assay__findings *fs,
+                                      const assay__findings_spool *sp) {
+    memset(fs, 0, sizeof *fs);
+    fs->spool = sp;
+    fs->n = sp->n;
+    for (size_t w = 0; w < ASSAY__FINDINGS_WINDOW; w++) fs->window_at[w] = SIZE_MAX;
+    fs->empty = json_object();
+    return fs->empty != NULL ? ASSAY_OK : assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
 }
 
 void assay__findings_free(assay__findings *fs) {
-    if (fs->spool != NULL) fclose(fs->spool);
-    for (size_t i = 0; fs->pinned != NULL && i < fs->n_pinned; i++) json_decref(fs->pinned[i]);
-    for (size_t w = 0; fs->array == NULL && w < ASSAY__FINDINGS_WINDOW; w++)
-        json_decref(fs->window[w]);
+    for (size_t w = 0; w < ASSAY__FINDINGS_WINDOW; w++) json_decref(fs->window[w]);
     json_decref(fs->empty);
-    free(fs->pinned);
-    free(fs->offset);
     free(fs->buf);
     memset(fs, 0, sizeof *fs);
 }
 
 /* Reads finding i's text into fs->buf (*len bytes); -1 (fs->err set) on failure. */
 static int spool_text(assay__findings *fs, size_t i, size_t *len) {
-    *len = (size_t)(fs->offset[i + 1] - fs->offset[i]);
+    const assay__findings_spool *sp = fs->spool;
+    *len = (size_t)(sp->offset[i + 1] - sp->offset[i]);
     if (*len + 1 > fs->buf_cap) {
         char *grown = realloc(fs->buf, *len + 1);
         if (grown == NULL) {
@@ -122,7 +145,7 @@ static int spool_text(assay__findings *fs, size_t i, size_t *len) {
     }
     for (size_t got = 0; got < *len;) {
         ssize_t r =
-            pread(fileno(fs->spool), fs->buf + got, *len - got, (off_t)(fs->offset[i] + got));
+            pread(fileno(sp->file), fs->buf + got, *len - got, (off_t)(sp->offset[i] + got));
         if (r <= 0) {
             fs->err = r < 0 ? errno : EIO;
             return -1;
@@ -132,31 +155,25 @@ static int spool_text(assay__findings *fs, size_t i, size_t *len) {
     return 0;
 }
 
-/* Finding i parsed from the spool; NULL (fs->err set) on a read or parse failure. */
-static json_t *spool_read(assay__findings *fs, size_t i) {
-    size_t len;
-    if (spool_text(fs, i, &len) != 0) return NULL;
-    json_error_t e;
-    json_t *f = json_loadb(fs->buf, len, 0, &e);
-    if (f == NULL) fs->err = EILSEQ;
-    return f;
-}
-
 const json_t *assay__findings_at(assay__findings *fs, size_t i) {
     if (fs->array != NULL) return json_array_get(fs->array, i);
-    if (i >= fs->n || fs->err != 0) return fs->empty;
-    json_t **slot = i < fs->n_pinned ? &fs->pinned[i] : &fs->window[i % ASSAY__FINDINGS_WINDOW];
-    if (i >= fs->n_pinned && fs->window_at[i % ASSAY__FINDINGS_WINDOW] != i) {
-        json_decref(*slot);
-        *slot = NULL;
-        fs->window_at[i % ASSAY__FINDINGS_WINDOW] = i;
-    }
-    if (*slot == NULL) *slot = spool_read(fs, i);
-    if (*slot == NULL) {
-        fs->window_at[i % ASSAY__FINDINGS_WINDOW] = SIZE_MAX;
+    if (fs->spool == NULL || i >= fs->n || fs->err != 0) return fs->empty;
+    if (i < fs->spool->n_pinned) return fs->spool->pinned[i];
+    size_t w = i % ASSAY__FINDINGS_WINDOW;
+    if (fs->window_at[w] == i) return fs->window[w];
+    json_decref(fs->window[w]);
+    fs->window[w] = NULL;
+    fs->window_at[w] = SIZE_MAX;
+    size_t len;
+    if (spool_text(fs, i, &len) != 0) return fs->empty;
+    json_error_t e;
+    fs->window[w] = json_loadb(fs->buf, len, 0, &e);
+    if (fs->window[w] == NULL) {
+        fs->err = EILSEQ;
         return fs->empty;
     }
-    return *slot;
+    fs->window_at[w] = i;
+    return fs->window[w];
 }
 
 assay_status assay__findings_status(assay_ctx *ctx, const assay__findings *fs, const char *path) {

@@ -36,7 +36,7 @@ static json_t *location_json(const assay_dataset *ds, size_t r) {
 
 assay_status assay__report_findings(assay_ctx *ctx, const assay_dataset *ds,
                                     const assay_result *res, const json_t *etsi,
-                                    assay__findings *fs) {
+                                    assay__findings_spool *sp) {
     json_t *kind_refs[ASSAY_DET_COUNT];
     for (int d = 0; d < ASSAY_DET_COUNT; d++)
         kind_refs[d] = assay__etsi_refs(etsi, assay__detector_kind_name(d));
@@ -71,12 +71,12 @@ assay_status assay__report_findings(assay_ctx *ctx, const assay_dataset *ds,
                 json_object_set_new(o, "test",
                                     json_pack("{s:I, s:o}", "index", (json_int_t)ti, "q_value",
                                               assay__json_num(res->tests[ti].q)));
-            s = assay__findings_spool_add(ctx, fs, o);
+            s = assay__findings_spool_add(ctx, sp, o);
             json_decref(o);
         }
     }
     for (int d = 0; d < ASSAY_DET_COUNT; d++) json_decref(kind_refs[d]);
-    return s == ASSAY_OK ? assay__findings_spool_done(ctx, fs) : s;
+    return s == ASSAY_OK ? assay__findings_spool_done(ctx, sp) : s;
 }
 
 static json_t *severity_counts(const size_t *counts) {

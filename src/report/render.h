@@ -18,22 +18,36 @@
 
 /* ---- the findings a renderer reads (findings.c) ----
  * report.json's "findings", one object per finding, row by row in rank order. A saved
- * report.json's are its parsed list; a scan's are spooled to an unnamed temporary file as their
- * report.json text, and parsed back when read: the first ASSAY__FINDINGS_PIN_BYTES of text stay
- * parsed once read, the others pass through a window of ASSAY__FINDINGS_WINDOW, so the memory of
- * a scan's reports does not grow with the number of findings. */
+ * report.json's are its parsed list. A scan's are spooled to an unnamed temporary file as their
+ * report.json text: those in its first ASSAY__FINDINGS_PIN_BYTES stay parsed (shared, read-only,
+ * by every reader), the others are parsed again when read, through each reader's window of
+ * ASSAY__FINDINGS_WINDOW, so the memory of a scan's reports does not grow with the number of
+ * findings, and renderers can run side by side, each with its own reader. */
 enum { ASSAY__FINDINGS_WINDOW = 256 };
 #define ASSAY__FINDINGS_PIN_BYTES ((size_t)8 << 20)
 /* Tests only: the pinned text's size (ASSAY__FINDINGS_PIN_BYTES; 0 reads every finding back). */
 extern size_t assay__findings_pin_bytes;
 
-typedef struct assay__findings {
-    const json_t *array; /* a saved report's list (borrowed); NULL for a spool */
-    FILE *spool;
+typedef struct assay__findings_spool {
+    FILE *file;
     size_t n, cap;
-    uint64_t *offset; /* n + 1 positions of the findings' text in the spool */
-    size_t n_pinned;  /* findings [0, n_pinned) stay parsed once read */
+    uint64_t *offset; /* n + 1 positions of the findings' text */
+    size_t n_pinned;  /* findings [0, n_pinned) are kept parsed in pinned */
     json_t **pinned;
+} assay__findings_spool;
+
+/* Opens a spool in folder dir (NULL: the system's temporary folder); add every finding in order,
+ * then done before reading. */
+assay_status assay__findings_spool_open(assay_ctx *ctx, assay__findings_spool *sp, const char *dir);
+assay_status assay__findings_spool_add(assay_ctx *ctx, assay__findings_spool *sp, const json_t *f);
+assay_status assay__findings_spool_done(assay_ctx *ctx, assay__findings_spool *sp);
+void assay__findings_spool_free(assay__findings_spool *sp);
+
+/* A reader: one renderer's view of the findings (not shared between threads). */
+typedef struct assay__findings {
+    const json_t *array;                /* a saved report's list (borrowed), or NULL */
+    const assay__findings_spool *spool; /* or a scan's spool (borrowed), or NULL: none */
+    size_t n;
     json_t *window[ASSAY__FINDINGS_WINDOW];
     size_t window_at[ASSAY__FINDINGS_WINDOW];
     json_t *empty; /* what a failed read returns: an object without members */
@@ -42,13 +56,11 @@ typedef struct assay__findings {
     int err; /* errno of the first failed read (EILSEQ: text that does not parse) */
 } assay__findings;
 
-/* The findings of a parsed report.json (its "findings" list; none when it has none). */
+/* A reader of a parsed report.json's "findings" list (none when it has none). */
 void assay__findings_of_doc(assay__findings *fs, const json_t *doc);
-/* A spool in folder dir (NULL: the system's temporary folder); add every finding in order,
- * then done before reading. */
-assay_status assay__findings_spool_open(assay_ctx *ctx, assay__findings *fs, const char *dir);
-assay_status assay__findings_spool_add(assay_ctx *ctx, assay__findings *fs, const json_t *f);
-assay_status assay__findings_spool_done(assay_ctx *ctx, assay__findings *fs);
+/* A reader of a finished spool. */
+assay_status assay__findings_of_spool(assay_ctx *ctx, assay__findings *fs,
+                                      const assay__findings_spool *sp);
 void assay__findings_free(assay__findings *fs);
 static inline size_t assay__findings_count(const assay__findings *fs) {
     return fs->n;
@@ -56,14 +68,14 @@ static inline size_t assay__findings_count(const assay__findings *fs) {
 /* Finding i (borrowed). A finding of the window stays valid while fewer than
  * ASSAY__FINDINGS_WINDOW other indices are read, so one row's findings (one per detector at
  * most) can be held together. A failed read returns an empty object and is kept for
- * assay__findings_status, which a renderer's caller checks after it ran. */
+ * assay__findings_status, which a renderer checks before it returns. */
 const json_t *assay__findings_at(assay__findings *fs, size_t i);
 assay_status assay__findings_status(assay_ctx *ctx, const assay__findings *fs, const char *path);
 #define assay__findings_foreach(fs, i, f)                                                          \
     for ((i) = 0; (i) < assay__findings_count(fs) && ((f) = assay__findings_at((fs), (i)), 1);     \
          (i)++)
 /* report.json: doc written as assay__dump_json writes it indented, with its "findings" member
- * taken from fs. */
+ * taken from fs (a spool's text is copied as it is). */
 assay_status assay__dump_report(assay_ctx *ctx, const json_t *doc, assay__findings *fs, FILE *fp,
                                 const char *path);
 

@@ -54,10 +54,10 @@ json_t *assay__manifest_json(const assay_dataset *ds, const assay_result *res,
 json_t *assay__report_json(const assay_dataset *ds, const assay_result *res,
                            const assay_report_opts *opts, const json_t *etsi, const char *dir);
 /* The findings of report.json, spooled into fs (open; done on return). */
-struct assay__findings;
+struct assay__findings_spool;
 assay_status assay__report_findings(assay_ctx *ctx, const assay_dataset *ds,
                                     const assay_result *res, const json_t *etsi,
-                                    struct assay__findings *fs);
+                                    struct assay__findings_spool *sp);
 /* The one-line summary of a run from a report document (report.json's, or any object with its
  * "gate", "summary" and "input" blocks): assay_report_opts.summary_json. report and out are
  * paths (NULL = null). A malloc'd string without a newline; NULL when out of memory. */

@@ -209,9 +209,10 @@ static json_t *command_line(const json_t *args) {
 typedef struct sarif_ctx {
     const json_t *doc;
     assay__findings *fs;
-    json_t *taxa;          /* the taxonomy's taxa, in first-cited order */
-    json_t *file_loc;      /* artifactLocation of the input file */
-    int rule_sev[N_RULES]; /* highest severity seen per rule (-1: none) */
+    json_t *taxa;                 /* the taxonomy's taxa, in first-cited order */
+    json_t *file_loc;             /* artifactLocation of the input file */
+    int rule_sev[N_RULES];        /* highest severity seen per rule (-1: none) */
+    size_t n_rows, n_row_results; /* flagged rows, and (row, kind) pairs */
     /* per rule, the findings' distinct "etsi" lists in first-seen order: what the rule's
      * relationships are made of, without holding every finding */
     json_t *finding_refs[N_RULES];
@@ -406,19 +407,6 @@ static int for_each_row_kind(assay__findings *findings, row_kind_fn fn, void *us
     return 1;
 }
 
-/* How many rows, and row results (one per row and kind). */
-typedef struct count_state {
-    size_t rows, results, last_first;
-} count_state;
-
-static int count_cb(void *user, const row_kind *rk) {
-    count_state *c = user;
-    c->rows += c->results == 0 || rk->first != c->last_first;
-    c->last_first = rk->first;
-    c->results++;
-    return 1;
-}
-
 typedef struct emit_state {
     sarif_ctx *sc;
     assay__findings *findings;
@@ -598,14 +586,18 @@ static void drift_result(sarif_ctx *sc, json_t *results) {
     if (sc->rule_sev[rule] < 2) sc->rule_sev[rule] = 2;
 }
 
-/* One pass over the findings: each one's fields checked, the highest severity per rule, and
- * the distinct provision lists per rule. */
+/* One pass over the findings: each one's fields checked, the highest severity per rule, the
+ * distinct provision lists per rule, and how many rows and row results (one per row and kind:
+ * a row's findings are adjacent) there are. */
 static assay_status scan_findings(assay_ctx *ctx, sarif_ctx *sc, const char *path) {
     assay_status s = ASSAY_OK;
     for (int k = 0; k < N_RULES; k++) sc->rule_sev[k] = -1;
     size_t i;
     const json_t *f;
     char where[64];
+    json_int_t row = 0;
+    json_t *row_kinds = json_array(); /* the kinds of the current row's findings */
+    if (row_kinds == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory", path);
     assay__findings_foreach(sc->fs, i, f) {
         snprintf(where, sizeof where, "findings[%zu]", i);
         assay__doc_need(ctx, &s, path, f, where, "index", JSON_INTEGER);
@@ -616,19 +608,37 @@ static assay_status scan_findings(assay_ctx *ctx, sarif_ctx *sc, const char *pat
         assay__doc_need(ctx, &s, path, f, where, "row_sha256", JSON_STRING);
         assay__doc_need(ctx, &s, path, f, where, "location", JSON_OBJECT);
         assay__doc_need(ctx, &s, path, f, where, "etsi", JSON_ARRAY);
-        if (s != ASSAY_OK) return s;
+        if (s != ASSAY_OK) break;
+        const json_t *kind = json_object_get(f, "kind");
+        if (i == 0 || json_integer_value(json_object_get(f, "index")) != row) {
+            row = json_integer_value(json_object_get(f, "index"));
+            sc->n_rows++;
+            json_array_clear(row_kinds);
+        }
+        size_t j;
+        const json_t *have;
+        int seen = 0;
+        json_array_foreach(row_kinds, j, have) seen |= json_equal(have, kind);
+        if (!seen) {
+            sc->n_row_results++;
+            if (json_array_append(row_kinds, (json_t *)kind) != 0) {
+                s = assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory", path);
+                break;
+            }
+        }
         int k = rule_of_kind(str(f, "kind")), sev = assay__doc_severity(str(f, "severity"));
         if (k < 0) continue;
         if (sev > sc->rule_sev[k]) sc->rule_sev[k] = sev;
         const json_t *refs = json_object_get(f, "etsi");
-        size_t j;
-        const json_t *have;
-        int seen = 0;
+        seen = 0;
         json_array_foreach(sc->finding_refs[k], j, have) seen |= json_equal(have, refs);
-        if (!seen && json_array_append(sc->finding_refs[k], (json_t *)refs) != 0)
-            return assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory", path);
+        if (!seen && json_array_append(sc->finding_refs[k], (json_t *)refs) != 0) {
+            s = assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory", path);
+            break;
+        }
     }
-    return assay__findings_status(ctx, sc->fs, path);
+    json_decref(row_kinds);
+    return s == ASSAY_OK ? assay__findings_status(ctx, sc->fs, path) : s;
 }
 
 static json_t *artifacts_json(sarif_ctx *sc, const char *input_path) {
@@ -695,7 +705,7 @@ assay_status assay__render_sarif_limited(assay_ctx *ctx, const json_t *doc, assa
     assay__findings *findings = fs;
     const json_t *gate = json_object_get(doc, "gate");
     const char *input_path = str(input, "path");
-    sarif_ctx sc = {doc, fs, NULL, NULL, {0}, {NULL}};
+    sarif_ctx sc = {doc, fs, NULL, NULL, {0}, 0, 0, {NULL}};
     for (int k = 0; k < N_RULES; k++)
         if ((sc.finding_refs[k] = json_array()) == NULL) s = ASSAY_E_NOMEM;
     if (s == ASSAY_OK) s = scan_findings(ctx, &sc, path);
@@ -711,9 +721,7 @@ assay_status assay__render_sarif_limited(assay_ctx *ctx, const json_t *doc, assa
 
     /* How many rows and row results: aggregate above the limit, or when per-row results would
      * pass GitHub's 25,000 per run. */
-    count_state counted = {0, 0, 0};
-    for_each_row_kind(findings, count_cb, &counted);
-    size_t n_rows = counted.rows, n_row_results = counted.results;
+    size_t n_rows = sc.n_rows, n_row_results = sc.n_row_results;
     int aggregated = n_rows > aggregate_above || n_row_results > MAX_RESULTS - MAX_TEST_RESULTS - 1;
 
     json_t *results = json_array();

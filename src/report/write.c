@@ -73,13 +73,13 @@ typedef struct render_src {
     const char *dir; /* the folder report.json names as the reports' place */
     const char *spool_dir;
     json_t *etsi, *doc;
-    assay__findings fs;
+    assay__findings_spool spool;
 } render_src;
 
 static void render_src_free(render_src *r) {
     json_decref(r->doc);
     json_decref(r->etsi);
-    assay__findings_free(&r->fs);
+    assay__findings_spool_free(&r->spool);
 }
 
 static assay_status need_doc(assay_ctx *ctx, render_src *r) {
@@ -92,8 +92,8 @@ static assay_status need_doc(assay_ctx *ctx, render_src *r) {
      * as written), so `assay report render` reproduces them byte for byte; the findings are
      * read back from their saved text too. */
     ASSAY_TRY(assay__report_as_saved(ctx, &r->doc));
-    ASSAY_TRY(assay__findings_spool_open(ctx, &r->fs, r->spool_dir));
-    return assay__report_findings(ctx, r->ds, r->res, r->etsi, &r->fs);
+    ASSAY_TRY(assay__findings_spool_open(ctx, &r->spool, r->spool_dir));
+    return assay__report_findings(ctx, r->ds, r->res, r->etsi, &r->spool);
 }
 
 /* Writes the set's i-th file to fp (`path` names it in messages). */
@@ -111,70 +111,77 @@ static assay_status render_one(assay_ctx *ctx, render_src *r, size_t i, FILE *fp
         json_decref(manifest);
         return s;
     }
-    default:
+    default: {
+        /* the formats rendered from the document: each with its own reader of the findings, so
+         * that they can run side by side */
         ASSAY_TRY(need_doc(ctx, r));
-        if (i < OUT_RESULT_COUNT + assay__doc_format_count)
-            return assay__doc_formats[i - OUT_RESULT_COUNT].render(ctx, r->doc, &r->fs, fp, path);
-        return assay__dump_report(ctx, r->doc, &r->fs, fp, path);
+        assay__findings fs;
+        ASSAY_TRY(assay__findings_of_spool(ctx, &fs, &r->spool));
+        assay_status s =
+            i < OUT_RESULT_COUNT + assay__doc_format_count
+                ? assay__doc_formats[i - OUT_RESULT_COUNT].render(ctx, r->doc, &fs, fp, path)
+                : assay__dump_report(ctx, r->doc, &fs, fp, path);
+        assay__findings_free(&fs);
+        return s;
+    }
     }
 }
 
-/* The set is rendered as independent tasks on the context's threads: report.json's document
- * and every format rendered from it (one task: they share the document), manifest.json,
- * scores.csv and flagged.csv, largest first. Each task writes its own files; the ETSI table is
- * loaded before, so the tasks share nothing they write. The bytes do not depend on the threads
+/* The set is rendered as independent tasks on the context's threads, in two rounds: first
+ * report.json (whose task builds the document and spools the findings), manifest.json,
+ * scores.csv and flagged.csv; then every format rendered from the document, each reading the
+ * findings with its own reader. Each task writes its own file; the ETSI table is loaded before,
+ * so the tasks share nothing they write. The bytes do not depend on the threads
  * (test_reports_identical_across_threads). */
-enum { TASK_DOC, TASK_MANIFEST, TASK_SCORES, TASK_FLAGGED, TASK_COUNT };
-
 typedef struct render_job {
     assay_ctx *ctx;
     render_src *r;
     const uint8_t *want;
     FILE **fp;
     char (*path)[PATH_MAX / 4];
-    size_t n_out, wanted, done;
+    const size_t *files; /* this round's files, largest first */
+    size_t wanted, done;
     pthread_mutex_t lock; /* done, and the progress it reports in order */
-    assay_status s[TASK_COUNT];
+    assay_status *s;      /* per task of the round */
 } render_job;
-
-static assay_status render_file(render_job *j, size_t i) {
-    if (!j->want[i]) return ASSAY_OK;
-    assay_status s = render_one(j->ctx, j->r, i, j->fp[i], j->path[i]);
-    pthread_mutex_lock(&j->lock);
-    assay__progress(j->ctx, "report", ++j->done, j->wanted);
-    pthread_mutex_unlock(&j->lock);
-    return s;
-}
 
 static void render_task(void *arg, size_t task, int worker) {
     (void)worker;
     render_job *j = arg;
-    assay_status s = ASSAY_OK;
-    switch (task) {
-    case TASK_DOC:
-        for (size_t i = OUT_RESULT_COUNT; s == ASSAY_OK && i < j->n_out; i++) s = render_file(j, i);
-        break;
-    case TASK_MANIFEST:
-        s = render_file(j, OUT_MANIFEST);
-        break;
-    case TASK_SCORES:
-        s = render_file(j, OUT_SCORES);
-        break;
-    default:
-        s = render_file(j, OUT_FLAGGED);
-        break;
-    }
-    j->s[task] = s;
+    size_t i = j->files[task];
+    j->s[task] = ASSAY_OK;
+    if (!j->want[i]) return;
+    j->s[task] = render_one(j->ctx, j->r, i, j->fp[i], j->path[i]);
+    pthread_mutex_lock(&j->lock);
+    assay__progress(j->ctx, "report", ++j->done, j->wanted);
+    pthread_mutex_unlock(&j->lock);
 }
 
 static assay_status render_set(assay_ctx *ctx, render_src *r, const uint8_t *want, FILE **fp,
                                char (*path)[PATH_MAX / 4], size_t n_out) {
     if (r->etsi == NULL) ASSAY_TRY(assay__etsi_load(ctx, &r->etsi));
-    render_job j = {ctx, r, want, fp, path, n_out, 0, 0, PTHREAD_MUTEX_INITIALIZER, {ASSAY_OK}};
+    enum { MAX_FILES = OUT_RESULT_COUNT + 16 };
+    const size_t first[] = {n_out - 1, OUT_MANIFEST, OUT_SCORES, OUT_FLAGGED};
+    size_t second[MAX_FILES], n_second = 0;
+    /* SARIF and findings.jsonl read every finding more than once: they go first */
+    static const char *const heavy[] = {"report.sarif", "findings.jsonl"};
+    for (size_t h = 0; h < 2; h++)
+        for (size_t i = OUT_RESULT_COUNT; i + 1 < n_out; i++)
+            if (strcmp(set_name(i), heavy[h]) == 0) second[n_second++] = i;
+    for (size_t i = OUT_RESULT_COUNT; i + 1 < n_out; i++)
+        if (strcmp(set_name(i), heavy[0]) != 0 && strcmp(set_name(i), heavy[1]) != 0)
+            second[n_second++] = i;
+    assay_status st[MAX_FILES];
+    render_job j = {ctx, r, want, fp, path, first, 0, 0, PTHREAD_MUTEX_INITIALIZER, st};
     for (size_t i = 0; i < n_out; i++) j.wanted += want[i];
-    int threads = ctx->n_threads < TASK_COUNT ? ctx->n_threads : TASK_COUNT;
-    assay_status s = assay__parallel_for(ctx, TASK_COUNT, threads, render_task, &j);
-    for (int t = 0; s == ASSAY_OK && t < TASK_COUNT; t++) s = j.s[t];
+    assay_status s = ASSAY_OK;
+    for (int round = 0; s == ASSAY_OK && round < 2; round++) {
+        size_t n = round == 0 ? sizeof first / sizeof first[0] : n_second;
+        j.files = round == 0 ? first : second;
+        int threads = ctx->n_threads < (int)n ? ctx->n_threads : (int)n;
+        s = assay__parallel_for(ctx, n, threads, render_task, &j);
+        for (size_t t = 0; s == ASSAY_OK && t < n; t++) s = st[t];
+    }
     pthread_mutex_destroy(&j.lock);
     return s;
 }
@@ -221,7 +228,7 @@ assay_status assay_report_write(assay_ctx *ctx, const assay_dataset *ds, const a
     /* The set is staged inside dir and swapped in as a whole by the commit (core/outfile.h). */
     assay__outset set;
     assay_status s = assay__outset_begin(ctx, &set, dir);
-    render_src src = {ds, res, opts, dir, set.stage, NULL, NULL, {0}};
+    render_src src = {ds, res, opts, dir, set.stage, NULL, NULL, {NULL}};
     for (size_t i = 0; s == ASSAY_OK && i < n_out; i++) {
         assay__outset_final(&set, set_name(i), path[i], sizeof path[i]);
         if (want[i]) s = assay__outset_add(ctx, &set, set_name(i), &fp[i]);
@@ -251,7 +258,7 @@ assay_status assay_report_text(assay_ctx *ctx, const assay_dataset *ds, const as
     size_t n = 0;
     FILE *fp = open_memstream(&buf, &n);
     if (fp == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (%s)", set_name(i));
-    render_src src = {ds, res, opts, ".", NULL, NULL, NULL, {0}};
+    render_src src = {ds, res, opts, ".", NULL, NULL, NULL, {NULL}};
     assay_status s = render_one(ctx, &src, i, fp, set_name(i));
     render_src_free(&src);
     if (fclose(fp) != 0 && s == ASSAY_OK) s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");

@@ -503,39 +503,50 @@ static void test_spooled_findings_same_reports(void **state) {
     assay_ctx_destroy(ctx);
 }
 
-/* The spool itself: findings read back in any order (also after the window moved on), and a
- * spool that lost its text reports the failure instead of rendering from nothing. */
+/* The spool itself: findings read back in any order (also after the window moved on), by two
+ * readers at once, and a spool that lost its text reports the failure instead of rendering from
+ * nothing. */
 static void test_findings_spool_reads_back(void **state) {
     (void)state;
     assay_ctx *ctx = NULL;
     assert_int_equal(assay_ctx_create(&ctx, NULL), ASSAY_OK);
-    assay__findings fs;
+    assay__findings_spool sp;
     const size_t n = 3 * ASSAY__FINDINGS_WINDOW + 7;
     assay__findings_pin_bytes = 200; /* the first few stay parsed, the others are windowed */
-    assert_int_equal(assay__findings_spool_open(ctx, &fs, NULL), ASSAY_OK);
+    assert_int_equal(assay__findings_spool_open(ctx, &sp, NULL), ASSAY_OK);
     for (size_t i = 0; i < n; i++) {
         json_t *f = json_pack("{s:I, s:f}", "index", (json_int_t)i, "score", 0.1 * (double)i);
-        assert_int_equal(assay__findings_spool_add(ctx, &fs, f), ASSAY_OK);
+        assert_int_equal(assay__findings_spool_add(ctx, &sp, f), ASSAY_OK);
         json_decref(f);
     }
-    assert_int_equal(assay__findings_spool_done(ctx, &fs), ASSAY_OK);
+    assert_int_equal(assay__findings_spool_done(ctx, &sp), ASSAY_OK);
     assay__findings_pin_bytes = ASSAY__FINDINGS_PIN_BYTES;
-    assert_true(fs.n_pinned > 0 && fs.n_pinned < n);
-    assert_int_equal(assay__findings_count(&fs), n);
+    assert_true(sp.n_pinned > 0 && sp.n_pinned < n);
+    assay__findings a, b;
+    assert_int_equal(assay__findings_of_spool(ctx, &a, &sp), ASSAY_OK);
+    assert_int_equal(assay__findings_of_spool(ctx, &b, &sp), ASSAY_OK);
+    assert_int_equal(assay__findings_count(&a), n);
     for (int pass = 0; pass < 2; pass++)
         for (size_t k = 0; k < n; k++) {
             size_t i = pass == 0 ? k : (k * 7919) % n; /* then in a scattered order */
-            const json_t *f = assay__findings_at(&fs, i);
-            assert_int_equal(json_integer_value(json_object_get(f, "index")), (json_int_t)i);
+            const json_t *fa = assay__findings_at(&a, i), *fb = assay__findings_at(&b, n - 1 - i);
+            assert_int_equal(json_integer_value(json_object_get(fa, "index")), (json_int_t)i);
+            assert_int_equal(json_integer_value(json_object_get(fb, "index")),
+                             (json_int_t)(n - 1 - i));
         }
-    assert_int_equal(assay__findings_status(ctx, &fs, "test"), ASSAY_OK);
+    assert_int_equal(assay__findings_status(ctx, &a, "test"), ASSAY_OK);
     /* the text lost (a truncated file): an empty finding, and the status names the failure */
-    assert_int_equal(ftruncate(fileno(fs.spool), 16), 0);
-    const json_t *lost = assay__findings_at(&fs, n - 1);
-    assert_int_equal(json_object_size(lost), 0);
-    assert_int_not_equal(assay__findings_status(ctx, &fs, "report.sarif"), ASSAY_OK);
+    assert_int_equal(ftruncate(fileno(sp.file), 16), 0);
+    assay__findings c;
+    assert_int_equal(assay__findings_of_spool(ctx, &c, &sp), ASSAY_OK);
+    assert_int_equal(json_integer_value(json_object_get(assay__findings_at(&c, 0), "index")), 0);
+    assert_int_equal(json_object_size(assay__findings_at(&c, n - 1)), 0);
+    assert_int_not_equal(assay__findings_status(ctx, &c, "report.sarif"), ASSAY_OK);
     assert_contains(assay_ctx_errmsg(ctx), "report.sarif");
-    assay__findings_free(&fs);
+    assay__findings_free(&a);
+    assay__findings_free(&c);
+    assay__findings_free(&b);
+    assay__findings_spool_free(&sp);
     assay_ctx_destroy(ctx);
 }
 
