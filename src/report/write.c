@@ -228,7 +228,7 @@ assay_status assay_report_write(assay_ctx *ctx, const assay_dataset *ds, const a
     /* The set is staged inside dir and swapped in as a whole by the commit (core/outfile.h). */
     assay__outset set;
     assay_status s = assay__outset_begin(ctx, &set, dir);
-    render_src src = {ds, res, opts, dir, set.stage, NULL, NULL, {NULL}};
+    render_src src = {.ds = ds, .res = res, .opts = opts, .dir = dir, .spool_dir = set.stage};
     for (size_t i = 0; s == ASSAY_OK && i < n_out; i++) {
         assay__outset_final(&set, set_name(i), path[i], sizeof path[i]);
         if (want[i]) s = assay__outset_add(ctx, &set, set_name(i), &fp[i]);
@@ -258,7 +258,7 @@ assay_status assay_report_text(assay_ctx *ctx, const assay_dataset *ds, const as
     size_t n = 0;
     FILE *fp = open_memstream(&buf, &n);
     if (fp == NULL) return assay__fail(ctx, ASSAY_E_NOMEM, "out of memory (%s)", set_name(i));
-    render_src src = {ds, res, opts, ".", NULL, NULL, NULL, {NULL}};
+    render_src src = {.ds = ds, .res = res, .opts = opts, .dir = "."};
     assay_status s = render_one(ctx, &src, i, fp, set_name(i));
     render_src_free(&src);
     if (fclose(fp) != 0 && s == ASSAY_OK) s = assay__fail(ctx, ASSAY_E_NOMEM, "out of memory");
