@@ -85,16 +85,20 @@ typedef struct emit_to {
     int indent;
 } emit_to;
 
-static int fwrite_emit(const char *s, size_t n, void *user) {
-    emit_to *to = user;
+int assay__put_indented(FILE *fp, const char *s, size_t n, int indent) {
     for (size_t a = 0; a < n;) {
-        const char *nl = to->indent > 0 ? memchr(s + a, '\n', n - a) : NULL;
+        const char *nl = indent > 0 ? memchr(s + a, '\n', n - a) : NULL;
         size_t b = nl != NULL ? (size_t)(nl - s) + 1 : n;
-        if (fwrite(s + a, 1, b - a, to->fp) != b - a) return -1;
-        if (nl != NULL && fprintf(to->fp, "%*s", to->indent, "") < 0) return -1;
+        if (fwrite(s + a, 1, b - a, fp) != b - a) return -1;
+        if (nl != NULL && fprintf(fp, "%*s", indent, "") < 0) return -1;
         a = b;
     }
     return 0;
+}
+
+static int fwrite_emit(const char *s, size_t n, void *user) {
+    const emit_to *to = user;
+    return assay__put_indented(to->fp, s, n, to->indent);
 }
 
 static int filter_chunk(const char *s, size_t n, void *f) {

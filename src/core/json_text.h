@@ -44,6 +44,9 @@ int assay__json_dumpf(const json_t *doc, FILE *fp, size_t flags);
 /* The same as the value of a member `indent` spaces deep inside an indented document: each line
  * break of its text is followed by `indent` more spaces. */
 int assay__json_dumpf_at(const json_t *doc, FILE *fp, size_t flags, int indent);
+/* Writes JSON text s[0, n) to fp with `indent` spaces after each line break (JSON strings hold
+ * no raw line breaks, so every one is layout): 0, or -1 on a write error. */
+int assay__put_indented(FILE *fp, const char *s, size_t n, int indent);
 
 /* Dumps a JSON document to fp (indented by 2, or compact), ASCII only, reals as their shortest
  * round-trip text, and a final newline. ASSAY_E_NOMEM when doc is NULL (a failed build), ASSAY_E_IO

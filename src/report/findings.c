@@ -193,19 +193,6 @@ size_t assay__doc_row_end(assay__findings *fs, size_t first) {
     return end;
 }
 
-/* Copies s[0, n) to fp with `indent` spaces after every line break (a document's text placed
- * inside another one, one level deeper: JSON strings hold no raw line breaks). */
-static int put_indented(FILE *fp, const char *s, size_t n, int indent) {
-    for (size_t a = 0; a < n;) {
-        const char *nl = memchr(s + a, '\n', n - a);
-        size_t b = nl != NULL ? (size_t)(nl - s) + 1 : n;
-        if (fwrite(s + a, 1, b - a, fp) != b - a) return -1;
-        if (nl != NULL && fprintf(fp, "%*s", indent, "") < 0) return -1;
-        a = b;
-    }
-    return 0;
-}
-
 /* The findings as report.json's "findings" value at depth 1 ("[]" when there are none). */
 static assay_status put_findings(assay_ctx *ctx, assay__findings *fs, FILE *fp, const char *path) {
     const size_t flags = JSON_ENSURE_ASCII | JSON_INDENT(2);
@@ -220,7 +207,8 @@ static assay_status put_findings(assay_ctx *ctx, assay__findings *fs, FILE *fp, 
         /* the spool holds each finding's text as written: copied, not parsed and written again */
         size_t len;
         if (spool_text(fs, i, &len) != 0) return assay__findings_status(ctx, fs, path);
-        if (put_indented(fp, fs->buf, len, 4) != 0) return assay__write_failed(ctx, fp, path);
+        if (assay__put_indented(fp, fs->buf, len, 4) != 0)
+            return assay__write_failed(ctx, fp, path);
     }
     if (fs->n > 0 && fputs("\n  ]", fp) == EOF) return assay__write_failed(ctx, fp, path);
     return ASSAY_OK;
