@@ -111,6 +111,25 @@ void assay__knn_lowp_tile(const knn_build *b, float *t, size_t i0, size_t m, siz
 /* Turns a finished candidate tile (distances) into lower bounds: t_ij -= T(i0 + i, j0 + j). */
 void assay__knn_lowp_lower(const knn_build *b, float *t, size_t i0, size_t m, size_t j0, size_t n);
 
+/* The reduced-precision rows of scattered rows, gathered for the tile kernels (the radius pass
+ * after a reduced-precision candidate pass). */
+typedef struct knn_lowp_rows {
+    size_t m;
+    int8_t *codes; /* int8: m x dp */
+    int32_t *asum;
+    float *ascale;
+    uint16_t *h; /* bf16: m x dp */
+} knn_lowp_rows;
+/* ASSAY_OK or ASSAY_E_NOMEM (nothing set in the context: the caller falls back). */
+assay_status assay__knn_lowp_gather(const knn_build *b, const size_t *rows, size_t m,
+                                    knn_lowp_rows *g);
+void assay__knn_lowp_rows_free(knn_lowp_rows *g);
+/* As assay__knn_lowp_tile and assay__knn_lowp_lower for the gathered rows (row u is rows[u]). */
+void assay__knn_lowp_tile_rows(const knn_build *b, float *t, const knn_lowp_rows *g, size_t j0,
+                               size_t n);
+void assay__knn_lowp_lower_rows(const knn_build *b, float *t, const size_t *rows, size_t m,
+                                size_t j0, size_t n);
+
 /* Turns the candidate heaps into the exact graph: exact distances of the candidates that can
  * matter, a certificate that no other row can rank in the top k, and for the rows without one
  * a radius pass over all rows (and, if that is not enough, an exhaustive exact search). */

@@ -259,23 +259,75 @@ void assay__knn_lowp_tile(const knn_build *b, float *t, size_t i0, size_t m, siz
 /* Plain loops over j with the coefficients in separate arrays, so the compiler vectorises them
  * (src/CMakeLists.txt gives this file -ftree-vectorize; the sums are per element, so vector and
  * scalar code give the same bits). */
-void assay__knn_lowp_lower(const knn_build *b, float *t, size_t i0, size_t m, size_t j0, size_t n) {
-    const knn_lowp *l = &b->lowp;
-    size_t N = b->n;
+/* Lowers row i of tile t (query row q) by T(q, j0 + j). */
+static void lower_row(const knn_lowp *l, size_t N, int cosine, float *restrict r, size_t q,
+                      size_t j0, size_t n) {
     const float *vb = l->coef + 4 * N + j0, *vc = l->coef + 5 * N + j0, *vd = l->coef + 6 * N + j0,
                 *ve = l->coef + 7 * N + j0;
-    const float cA = l->cA;
+    const float cA = l->cA, a0 = l->coef[q], a1 = l->coef[N + q], a2 = l->coef[2 * N + q],
+                a3 = l->coef[3 * N + q];
+    if (cosine)
+        for (size_t j = 0; j < n; j++)
+            r[j] -= cA + a0 * vb[j] + a1 * vc[j] + a2 * vd[j] + a3 * ve[j];
+    else
+        for (size_t j = 0; j < n; j++) r[j] -= cA + a0 * vb[j] + a1 * vc[j] + a2 * vd[j];
+}
+
+void assay__knn_lowp_lower(const knn_build *b, float *t, size_t i0, size_t m, size_t j0, size_t n) {
     int cosine = b->metric == ASSAY_METRIC_COSINE;
-    for (size_t i = 0; i < m; i++) {
-        const float a0 = l->coef[i0 + i], a1 = l->coef[N + i0 + i], a2 = l->coef[2 * N + i0 + i],
-                    a3 = l->coef[3 * N + i0 + i];
-        float *restrict r = t + i * n;
-        if (cosine)
-            for (size_t j = 0; j < n; j++)
-                r[j] -= cA + a0 * vb[j] + a1 * vc[j] + a2 * vd[j] + a3 * ve[j];
-        else
-            for (size_t j = 0; j < n; j++) r[j] -= cA + a0 * vb[j] + a1 * vc[j] + a2 * vd[j];
+    for (size_t i = 0; i < m; i++) lower_row(&b->lowp, b->n, cosine, t + i * n, i0 + i, j0, n);
+}
+
+void assay__knn_lowp_lower_rows(const knn_build *b, float *t, const size_t *rows, size_t m,
+                                size_t j0, size_t n) {
+    int cosine = b->metric == ASSAY_METRIC_COSINE;
+    for (size_t i = 0; i < m; i++) lower_row(&b->lowp, b->n, cosine, t + i * n, rows[i], j0, n);
+}
+
+assay_status assay__knn_lowp_gather(const knn_build *b, const size_t *rows, size_t m,
+                                    knn_lowp_rows *g) {
+    const knn_lowp *l = &b->lowp;
+    memset(g, 0, sizeof *g);
+    g->m = m;
+    if (l->prec == ASSAY_PRECISION_INT8) {
+        g->codes = malloc(m * l->dp);
+        g->asum = malloc(m * sizeof *g->asum);
+        g->ascale = malloc(m * sizeof *g->ascale);
+        if (g->codes == NULL || g->asum == NULL || g->ascale == NULL) goto nomem;
+        for (size_t u = 0; u < m; u++) {
+            memcpy(g->codes + u * l->dp, l->codes + rows[u] * l->dp, l->dp);
+            g->asum[u] = l->asum[rows[u]];
+            g->ascale[u] = l->ascale[rows[u]];
+        }
+    } else {
+        g->h = malloc(m * l->dp * sizeof *g->h);
+        if (g->h == NULL) goto nomem;
+        for (size_t u = 0; u < m; u++)
+            memcpy(g->h + u * l->dp, l->h + rows[u] * l->dp, l->dp * sizeof *g->h);
     }
+    return ASSAY_OK;
+nomem:
+    assay__knn_lowp_rows_free(g);
+    return ASSAY_E_NOMEM;
+}
+
+void assay__knn_lowp_rows_free(knn_lowp_rows *g) {
+    free(g->codes);
+    free(g->asum);
+    free(g->ascale);
+    free(g->h);
+    memset(g, 0, sizeof *g);
+}
+
+void assay__knn_lowp_tile_rows(const knn_build *b, float *t, const knn_lowp_rows *g, size_t j0,
+                               size_t n) {
+    const knn_lowp *l = &b->lowp;
+    if (l->prec == ASSAY_PRECISION_INT8)
+        l->tile_i8(t, n, g->m, n, l->dp, g->codes, l->dp, l->upanel + j0 * l->dp, g->asum,
+                   g->ascale, l->scale + j0);
+    else
+        b->K->tile_bf16(t, n, g->m, n, l->dp, g->h, l->dp, l->hpanel + j0 * l->dp,
+                        b->metric == ASSAY_METRIC_COSINE ? 1.0f : -2.0f);
 }
 
 double assay__knn_lowp_term(const knn_build *b, size_t q, size_t y) {

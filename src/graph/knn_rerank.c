@@ -23,7 +23,8 @@
 enum {
     FINISH_ROWS = 256, /* rows per task when finishing lists */
     RADIUS_ROWS = 256, /* rows per task of the radius pass */
-    RADIUS_CAP = 512   /* candidates kept per row by the radius pass */
+    RADIUS_CAP = 512,  /* candidates kept per row by the radius pass */
+    LOWP_COLS = 512    /* columns per tile of the reduced-precision radius pass (whole panels) */
 };
 
 double assay__distance_exact(const float *a, const float *b, size_t d, assay_metric metric) {
@@ -121,6 +122,7 @@ typedef struct rerank_job {
     knn_build *b;
     assay__graph *out;
     double *radius;       /* per row: > 0 when the row needs the radius pass */
+    double *kth;          /* after a reduced-precision pass: the exact k-th distance so far */
     struct rerank_ws *ws; /* per worker */
     size_t cap;
     const size_t *pending; /* radius pass: the rows, in order */
@@ -209,6 +211,7 @@ static int finish_row_lowp(rerank_job *j, size_t row, rerank_ws *w) {
         return 1;
     }
     j->radius[row] = w->bd[b->k - 1] + assay__knn_error_bound(b, row);
+    j->kth[row] = w->bd[b->k - 1];
     return 0;
 }
 
@@ -352,17 +355,12 @@ static void exhaustive_row(rerank_job *j, size_t row, double *ed, int64_t *ids) 
     write_list(j, row, ed, ids);
 }
 
-static void radius_task(void *arg, size_t task, int worker) {
-    rerank_job *j = arg;
+/* The float32 radius pass of rows[0, m): every row whose float distance is within the row's
+ * radius (its exact k-th distance + the float32 bound), counted in cnt[u] and, up to the cap,
+ * kept in cand[u * cap ...]. */
+static void radius_f32(rerank_job *j, const size_t *rows, size_t m, size_t *cnt, int64_t *cand,
+                       float *t) {
     const knn_build *b = j->b;
-    size_t p0 = task * RADIUS_ROWS,
-           m = j->n_pending - p0 < RADIUS_ROWS ? j->n_pending - p0 : RADIUS_ROWS;
-    const size_t *rows = j->pending + p0;
-    float *t = j->tiles[worker];
-    int64_t *cand = j->cand[worker];
-    double *ed = j->ws[worker].ed;
-    int64_t *ids = j->ws[worker].ids;
-    size_t cnt[RADIUS_ROWS] = {0};
     int cosine = b->metric == ASSAY_METRIC_COSINE;
     float *q = t + RADIUS_ROWS * b->base_rows; /* gathered rows, then their norms and pens */
     float *qa = q + RADIUS_ROWS * b->d, *qpen = qa + RADIUS_ROWS;
@@ -390,7 +388,61 @@ static void radius_task(void *arg, size_t task, int worker) {
             }
         }
     }
+}
+
+/* After a reduced-precision candidate pass, the same search in that pass's arithmetic (int8 or
+ * bf16 tiles, up to four times the float32 rate): a row y is a candidate unless its lower bound
+ * L(q, y) - e exceeds q's exact k-th distance, e the finish bound, exactly the test that could not
+ * certify q's list (certify_lowp). Every row at or within the k-th exact distance passes it, so
+ * the exact ranking of the candidates is the exact list. Returns 0, or -1 when the tiles do not
+ * fit in t or memory is short (the caller runs the float32 pass instead). */
+static int radius_lowp(rerank_job *j, const size_t *rows, size_t m, size_t *cnt, int64_t *cand,
+                       float *t) {
+    const knn_build *b = j->b;
+    size_t cols =
+        b->base_rows < LOWP_COLS ? b->base_rows / ASSAY_PANEL_ROWS * ASSAY_PANEL_ROWS : LOWP_COLS;
+    knn_lowp_rows g;
+    if (cols == 0 || assay__knn_lowp_gather(b, rows, m, &g) != ASSAY_OK) return -1;
+    int cosine = b->metric == ASSAY_METRIC_COSINE;
+    float qa[RADIUS_ROWS], qpen[RADIUS_ROWS];
+    double kth[RADIUS_ROWS], e[RADIUS_ROWS];
     for (size_t u = 0; u < m; u++) {
+        qa[u] = b->rowa[rows[u]];
+        qpen[u] = 0.0f;
+        kth[u] = j->kth[rows[u]];
+        e[u] = assay__knn_lowp_finish_bound(b, rows[u]);
+    }
+    for (size_t j0 = 0; j0 < b->n; j0 += cols) {
+        size_t nj = b->n - j0 < cols ? b->n - j0 : cols;
+        assay__knn_lowp_tile_rows(b, t, &g, j0, nj);
+        if (cosine)
+            b->K->tile_cos(t, nj, m, nj, qa, b->rowa + j0, qpen, b->pen + j0);
+        else
+            b->K->tile_l2(t, nj, m, nj, qa, b->rowa + j0, qpen, b->pen + j0);
+        assay__knn_lowp_lower_rows(b, t, rows, m, j0, nj);
+        for (size_t u = 0; u < m; u++) {
+            const float *tr = t + u * nj;
+            for (size_t c = 0; c < nj; c++) {
+                if ((double)tr[c] - e[u] > kth[u] || j0 + c == rows[u]) continue;
+                if (cnt[u] < j->cap) cand[u * j->cap + cnt[u]] = (int64_t)(j0 + c);
+                cnt[u]++;
+            }
+        }
+    }
+    assay__knn_lowp_rows_free(&g);
+    return 0;
+}
+
+/* The lists of rows[0, m) from their radius candidates: ranked exactly, or searched
+ * exhaustively when the pass found fewer than k or more than it keeps (with `defer`, rows with
+ * more are left for another pass). */
+static void radius_lists(rerank_job *j, const size_t *rows, size_t m, const size_t *cnt,
+                         const int64_t *cand, int worker, int defer) {
+    const knn_build *b = j->b;
+    double *ed = j->ws[worker].ed;
+    int64_t *ids = j->ws[worker].ids;
+    for (size_t u = 0; u < m; u++) {
+        if (defer && cnt[u] > j->cap) continue;
         if (cnt[u] > j->cap || cnt[u] < b->k) {
             exhaustive_row(j, rows[u], ed, ids);
             j->radius[rows[u]] = -1.0; /* marks the exhaustive ones for the statistics */
@@ -401,6 +453,32 @@ static void radius_task(void *arg, size_t task, int worker) {
         assay__knn_sort_pairs(ed, ids, cnt[u]);
         write_list(j, rows[u], ed, ids);
     }
+}
+
+static void radius_task(void *arg, size_t task, int worker) {
+    rerank_job *j = arg;
+    const knn_build *b = j->b;
+    size_t p0 = task * RADIUS_ROWS,
+           m = j->n_pending - p0 < RADIUS_ROWS ? j->n_pending - p0 : RADIUS_ROWS;
+    const size_t *rows = j->pending + p0;
+    float *t = j->tiles[worker];
+    int64_t *cand = j->cand[worker];
+    size_t cnt[RADIUS_ROWS] = {0};
+    if (b->lowp.prec != ASSAY_PRECISION_FP32 && radius_lowp(j, rows, m, cnt, cand, t) == 0) {
+        /* rows whose reduced-precision candidates overflow the cap get the float32 pass, whose
+         * bound is tighter, before an exhaustive search */
+        radius_lists(j, rows, m, cnt, cand, worker, 1);
+        size_t redo[RADIUS_ROWS], n_redo = 0;
+        for (size_t u = 0; u < m; u++)
+            if (cnt[u] > j->cap) redo[n_redo++] = rows[u];
+        if (n_redo == 0) return;
+        memset(cnt, 0, sizeof cnt);
+        radius_f32(j, redo, n_redo, cnt, cand, t);
+        radius_lists(j, redo, n_redo, cnt, cand, worker, 0);
+        return;
+    }
+    radius_f32(j, rows, m, cnt, cand, t);
+    radius_lists(j, rows, m, cnt, cand, worker, 0);
 }
 
 assay_status assay__knn_rerank(knn_build *b, assay__graph *out) {
@@ -416,12 +494,13 @@ assay_status assay__knn_rerank(knn_build *b, assay__graph *out) {
     out->ids = malloc(nk * sizeof *out->ids);
     out->dist = malloc(nk * sizeof *out->dist);
     j.radius = calloc(b->n ? b->n : 1, sizeof *j.radius);
+    j.kth = calloc(b->n ? b->n : 1, sizeof *j.kth);
     j.ws = calloc((size_t)b->workers, sizeof *j.ws);
     j.tiles = calloc((size_t)b->workers, sizeof *j.tiles);
     j.cand = calloc((size_t)b->workers, sizeof *j.cand);
     size_t *pending = NULL;
     assay_status s = ASSAY_OK;
-    if (!out->ids || !out->dist || !j.radius || !j.ws || !j.tiles || !j.cand) goto nomem;
+    if (!out->ids || !out->dist || !j.radius || !j.kth || !j.ws || !j.tiles || !j.cand) goto nomem;
     for (int w = 0; w < b->workers; w++) {
         j.ws[w].fd = malloc(j.cap * sizeof(double));
         j.ws[w].ed = malloc(j.cap * sizeof(double));
@@ -489,6 +568,7 @@ done:
     free(j.tiles);
     free(j.cand);
     free(j.radius);
+    free(j.kth);
     free(pending);
     return s;
 }
