@@ -141,7 +141,8 @@ typedef struct render_job {
     char (*path)[PATH_MAX / 4];
     const size_t *files; /* this round's files, largest first */
     size_t wanted, done;
-    pthread_mutex_t lock; /* done, and the progress it reports in order */
+    int failed;           /* a task failed: the others that have not started are skipped */
+    pthread_mutex_t lock; /* done, failed, and the progress it reports in order */
     assay_status *s;      /* per task of the round */
 } render_job;
 
@@ -150,10 +151,17 @@ static void render_task(void *arg, size_t task, int worker) {
     render_job *j = arg;
     size_t i = j->files[task];
     j->s[task] = ASSAY_OK;
-    if (!j->want[i]) return;
-    j->s[task] = render_one(j->ctx, j->r, i, j->fp[i], j->path[i]);
     pthread_mutex_lock(&j->lock);
-    assay__progress(j->ctx, "report", ++j->done, j->wanted);
+    int skip = !j->want[i] || j->failed; /* the set is lost: its message stays the first one's */
+    pthread_mutex_unlock(&j->lock);
+    if (skip) return;
+    assay_status s = render_one(j->ctx, j->r, i, j->fp[i], j->path[i]);
+    j->s[task] = s;
+    pthread_mutex_lock(&j->lock);
+    if (s != ASSAY_OK)
+        j->failed = 1;
+    else
+        assay__progress(j->ctx, "report", ++j->done, j->wanted);
     pthread_mutex_unlock(&j->lock);
 }
 
@@ -172,7 +180,7 @@ static assay_status render_set(assay_ctx *ctx, render_src *r, const uint8_t *wan
         if (strcmp(set_name(i), heavy[0]) != 0 && strcmp(set_name(i), heavy[1]) != 0)
             second[n_second++] = i;
     assay_status st[MAX_FILES];
-    render_job j = {ctx, r, want, fp, path, first, 0, 0, PTHREAD_MUTEX_INITIALIZER, st};
+    render_job j = {ctx, r, want, fp, path, first, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER, st};
     for (size_t i = 0; i < n_out; i++) j.wanted += want[i];
     assay_status s = ASSAY_OK;
     for (int round = 0; s == ASSAY_OK && round < 2; round++) {

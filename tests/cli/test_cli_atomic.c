@@ -274,6 +274,51 @@ static void test_atomic_file_size_limit(void **state) {
     free(after);
 }
 
+/* The findings are spooled to an unnamed temporary file in the staging folder before report.json
+ * is written (one thread: that task runs first): a write that fails there (here a file-size
+ * limit, as a full disk would) is exit 3 naming that file, with the previous set intact and
+ * nothing left behind. */
+static void test_atomic_findings_spool_write_fails(void **state) {
+    (void)state;
+    char data[1024], out[1024];
+    tu_path(data, sizeof data, "cli_atomic_spool.h5");
+    datagen_synth_opts o = DATAGEN_SYNTH_OPTS_INIT; /* a small matrix, many findings */
+    o.n = 3000;
+    o.d = 4;
+    o.classes = 4;
+    o.separation = 12.0;
+    o.plant.random_flip = 0.2;
+    tu_write_synth(&o, DATAGEN_FORMAT_H5, data, NULL, NULL);
+    tu_path(out, sizeof out, "cli_atomic_spool");
+    rm_rf(out);
+    const char *args[] = {"assay", "scan", data, "--out", out, "-q", NULL};
+    assert_in_range(run_assay(args), 0, 1);
+    char *before = snapshot(out);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit rl = {256 * 1024, 256 * 1024}; /* the matrix (48 KB) fits, the spool not */
+        setrlimit(RLIMIT_FSIZE, &rl);
+        int fd = open(g_err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 2);
+        int nul = open("/dev/null", O_WRONLY);
+        dup2(nul, 1);
+        execl(ASSAY_BIN, "assay", "scan", data, "--out", out, "-q", "--threads", "1", (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 3);
+    assert_err("the findings' temporary file");
+    assert_err("File too large");
+    char *after = snapshot(out);
+    assert_string_equal(before, after);
+    assert_int_equal(leftovers(out), 0);
+    free(before);
+    free(after);
+}
+
 /* SIGINT, SIGTERM, SIGHUP mid-scan: exit 128 + signal, previous set intact, no temporary. */
 static void test_atomic_signals(void **state) {
     (void)state;
@@ -326,6 +371,7 @@ int main(void) {
         cmocka_unit_test(test_atomic_summary_checked_first),
         cmocka_unit_test(test_atomic_out_not_created_for_bad_input),
         cmocka_unit_test(test_atomic_file_size_limit),
+        cmocka_unit_test(test_atomic_findings_spool_write_fails),
         cmocka_unit_test(test_atomic_signals),
     };
     return cmocka_run_group_tests_name("cli_atomic", tests, setup, NULL);
