@@ -171,7 +171,7 @@ static assay_status render_set(assay_ctx *ctx, render_src *r, const uint8_t *wan
     enum { MAX_FILES = OUT_RESULT_COUNT + 16 };
     const size_t first[] = {n_out - 1, OUT_MANIFEST, OUT_SCORES, OUT_FLAGGED};
     size_t second[MAX_FILES], n_second = 0;
-    /* SARIF and findings.jsonl read every finding more than once: they go first */
+    /* SARIF (two passes over the findings) and findings.jsonl (one) take longest: first */
     static const char *const heavy[] = {"report.sarif", "findings.jsonl"};
     for (size_t h = 0; h < 2; h++)
         for (size_t i = OUT_RESULT_COUNT; i + 1 < n_out; i++)

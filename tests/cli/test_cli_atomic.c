@@ -73,6 +73,16 @@ static int leftovers(const char *dir) {
     return c;
 }
 
+/* The folder is byte for byte what `before` (its snapshot, freed here) recorded, and no
+ * temporary file or staging folder is left in it. */
+static void assert_set_intact(const char *out, char *before) {
+    char *after = snapshot(out);
+    assert_string_equal(before, after);
+    assert_int_equal(leftovers(out), 0);
+    free(before);
+    free(after);
+}
+
 static void rm_rf(const char *path) {
     char cmd[2200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
@@ -120,11 +130,7 @@ static void test_atomic_folder_in_the_way(void **state) {
     char *before = snapshot(out);
     assert_int_equal(run_assay(args), 2);
     assert_err("report.html: a folder is in the way");
-    char *after = snapshot(out);
-    assert_string_equal(before, after);
-    assert_int_equal(leftovers(out), 0);
-    free(before);
-    free(after);
+    assert_set_intact(out, before);
 }
 
 /* Files assay did not write stay as they were; the new set matches its record. */
@@ -241,6 +247,26 @@ static void test_atomic_out_not_created_for_bad_input(void **state) {
     assert_false(tu_exists(out));
 }
 
+/* Runs the assay binary with argv (argv[0] ignored) under a file-size limit of `bytes` (ulimit
+ * -f), its stderr captured into g_err; returns its exit code (-1 when a signal ended it). */
+static int run_with_file_size_limit(const char *const *argv, rlim_t bytes) {
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit rl = {bytes, bytes};
+        setrlimit(RLIMIT_FSIZE, &rl);
+        int fd = open(g_err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 2);
+        int nul = open("/dev/null", O_WRONLY);
+        dup2(nul, 1);
+        execv(ASSAY_BIN, (char *const *)argv);
+        _exit(127);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 /* A file-size limit (ulimit -f): exit 3 with errno's text, previous set intact. */
 static void test_atomic_file_size_limit(void **state) {
     (void)state;
@@ -250,28 +276,11 @@ static void test_atomic_file_size_limit(void **state) {
     const char *args[] = {"assay", "scan", g_data, "--out", out, "-q", NULL};
     assert_in_range(run_assay(args), 0, 1);
     char *before = snapshot(out);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        struct rlimit rl = {64 * 1024, 64 * 1024}; /* the matrix (38 KB) fits, report.html not */
-        setrlimit(RLIMIT_FSIZE, &rl);
-        int fd = open(g_err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fd, 2);
-        int nul = open("/dev/null", O_WRONLY);
-        dup2(nul, 1);
-        execl(ASSAY_BIN, "assay", "scan", g_data, "--out", out, "-q", (char *)NULL);
-        _exit(127);
-    }
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 3);
+    /* the matrix (38 KB) fits, report.html not */
+    const char *limited[] = {"assay", "scan", g_data, "--out", out, "-q", NULL};
+    assert_int_equal(run_with_file_size_limit(limited, 64 * 1024), 3);
     assert_err("File too large");
-    char *after = snapshot(out);
-    assert_string_equal(before, after);
-    assert_int_equal(leftovers(out), 0);
-    free(before);
-    free(after);
+    assert_set_intact(out, before);
 }
 
 /* The findings are spooled to an unnamed temporary file in the staging folder before report.json
@@ -294,29 +303,12 @@ static void test_atomic_findings_spool_write_fails(void **state) {
     const char *args[] = {"assay", "scan", data, "--out", out, "-q", NULL};
     assert_in_range(run_assay(args), 0, 1);
     char *before = snapshot(out);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        struct rlimit rl = {256 * 1024, 256 * 1024}; /* the matrix (48 KB) fits, the spool not */
-        setrlimit(RLIMIT_FSIZE, &rl);
-        int fd = open(g_err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fd, 2);
-        int nul = open("/dev/null", O_WRONLY);
-        dup2(nul, 1);
-        execl(ASSAY_BIN, "assay", "scan", data, "--out", out, "-q", "--threads", "1", (char *)NULL);
-        _exit(127);
-    }
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 3);
+    /* the matrix (48 KB) fits, the spool not */
+    const char *limited[] = {"assay", "scan", data, "--out", out, "-q", "--threads", "1", NULL};
+    assert_int_equal(run_with_file_size_limit(limited, 256 * 1024), 3);
     assert_err("the findings' temporary file");
     assert_err("File too large");
-    char *after = snapshot(out);
-    assert_string_equal(before, after);
-    assert_int_equal(leftovers(out), 0);
-    free(before);
-    free(after);
+    assert_set_intact(out, before);
 }
 
 /* SIGINT, SIGTERM, SIGHUP mid-scan: exit 128 + signal, previous set intact, no temporary. */
