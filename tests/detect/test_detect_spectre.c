@@ -8,14 +8,25 @@
 #include "core/stats.h"
 #include "detect/class_cov.h"
 
+/* A test's data set: rows, labels and which rows are planted. */
+typedef struct spectre_data {
+    float *x;
+    int32_t *y;
+    uint8_t *truth;
+} spectre_data;
+
 /* Gaussian class 0 (n0 rows) and classes 1.. (n1 rows each, centred at 12 * class in
  * coordinate 0), standard deviations sd; the first `planted` rows of class 0 are shifted by
- * `shift` along the unit vector dir (truth marks them). */
-static void make_data(float *x, int32_t *y, uint8_t *truth, size_t n0, size_t n1, size_t classes,
-                      size_t d, const double *sd, size_t planted, const double *dir, double shift,
-                      uint64_t seed) {
+ * `shift` along the unit vector dir (truth marks them). Free with free_data. */
+static spectre_data make_data(size_t n0, size_t n1, size_t classes, size_t d, const double *sd,
+                              size_t planted, const double *dir, double shift, uint64_t seed) {
     uint64_t s = seed;
     size_t n = n0 + (classes - 1) * n1;
+    spectre_data data = {malloc(n * d * sizeof(float)), malloc(n * sizeof(int32_t)), malloc(n)};
+    assert_true(data.x != NULL && data.y != NULL && data.truth != NULL);
+    float *x = data.x;
+    int32_t *y = data.y;
+    uint8_t *truth = data.truth;
     for (size_t r = 0; r < n; r++) {
         int32_t c = r < n0 ? 0 : (int32_t)(1 + (r - n0) / n1);
         y[r] = c;
@@ -26,6 +37,13 @@ static void make_data(float *x, int32_t *y, uint8_t *truth, size_t n0, size_t n1
             x[r * d + j] = (float)v;
         }
     }
+    return data;
+}
+
+static void free_data(spectre_data *data) {
+    free(data->x);
+    free(data->y);
+    free(data->truth);
 }
 
 /* ---- tests ---- */
@@ -81,10 +99,10 @@ static void test_spectre_beats_spectral_at_one_percent(void **state) {
         nn += dir[j] * dir[j];
     }
     for (size_t j = 0; j < d; j++) dir[j] /= sqrt(nn);
-    float *x = malloc(n * d * sizeof *x);
-    int32_t *y = malloc(n * sizeof *y);
-    uint8_t *truth = malloc(n);
-    make_data(x, y, truth, n0, n1, classes, d, sd, 20, dir, 8.0, 7);
+    spectre_data data = make_data(n0, n1, classes, d, sd, 20, dir, 8.0, 7);
+    float *x = data.x;
+    int32_t *y = data.y;
+    uint8_t *truth = data.truth;
     td_fixture f;
     td_init(&f, x, n, d, y, classes, 10, ASSAY_METRIC_L2, NULL, NULL);
     assert_int_equal(td_run(&f, ASSAY_DET_SPECTRAL), ASSAY_OK);
@@ -96,9 +114,7 @@ static void test_spectre_beats_spectral_at_one_percent(void **state) {
     assert_true(a_spectre > 0.98);
     assert_true(a_spectral < 0.8);
     td_free(&f);
-    free(x);
-    free(y);
-    free(truth);
+    free_data(&data);
 }
 
 /* 10% of class 0 shifted by 20 along a low-variance coordinate (a trigger the features encode
@@ -111,10 +127,10 @@ static void test_spectre_planted_found(void **state) {
     double sd[12], dir[12] = {0};
     for (size_t j = 0; j < d; j++) sd[j] = j < 3 ? 4.0 - (double)j : 1.0;
     dir[7] = 1.0;
-    float *x = malloc(n * d * sizeof *x), *x2 = malloc(n * d * sizeof *x2);
-    int32_t *y = malloc(n * sizeof *y);
-    uint8_t *truth = malloc(n);
-    make_data(x, y, truth, n0, n1, classes, d, sd, 150, dir, 20.0, 31);
+    spectre_data data = make_data(n0, n1, classes, d, sd, 150, dir, 20.0, 31);
+    float *x = data.x, *x2 = malloc(n * d * sizeof *x2);
+    int32_t *y = data.y;
+    uint8_t *truth = data.truth;
     for (size_t i = 0; i < n * d; i++) x2[i] = x[i] - 25.0f;
     td_fixture f, g;
     td_init(&f, x, n, d, y, classes, 10, ASSAY_METRIC_L2, NULL, NULL);
@@ -145,10 +161,8 @@ static void test_spectre_planted_found(void **state) {
     assert_non_null(strstr(buf, "significant"));
     td_free(&f);
     td_free(&g);
-    free(x);
     free(x2);
-    free(y);
-    free(truth);
+    free_data(&data);
 }
 
 /* Shifted by 9 instead, the group is a mode of its own class a few robust SDs out whose rows
@@ -160,10 +174,10 @@ static void test_spectre_substyle_warns(void **state) {
     double sd[12], dir[12] = {0};
     for (size_t j = 0; j < d; j++) sd[j] = j < 3 ? 4.0 - (double)j : 1.0;
     dir[7] = 1.0;
-    float *x = malloc(n * d * sizeof *x);
-    int32_t *y = malloc(n * sizeof *y);
-    uint8_t *truth = malloc(n);
-    make_data(x, y, truth, n0, n1, classes, d, sd, 150, dir, 9.0, 31);
+    spectre_data data = make_data(n0, n1, classes, d, sd, 150, dir, 9.0, 31);
+    float *x = data.x;
+    int32_t *y = data.y;
+    uint8_t *truth = data.truth;
     td_fixture f;
     td_init(&f, x, n, d, y, classes, 10, ASSAY_METRIC_L2, NULL, NULL);
     assert_int_equal(td_run(&f, ASSAY_DET_SPECTRE), ASSAY_OK);
@@ -178,9 +192,7 @@ static void test_spectre_substyle_warns(void **state) {
     assert_true(td_class_auroc(&f, ASSAY_DET_SPECTRE, truth, 0) > 0.99);
     assert_true(f.res.gate_passed);
     td_free(&f);
-    free(x);
-    free(y);
-    free(truth);
+    free_data(&data);
 }
 
 /* Clean Gaussian classes: no test is significant, nothing is flagged, the gate passes; with
@@ -191,10 +203,9 @@ static void test_spectre_clean_quiet(void **state) {
     const size_t n0 = 1200, n1 = 1200, classes = 3, d = 20, n = n0 + 2 * n1;
     double sd[20], dir[20] = {0};
     for (size_t j = 0; j < d; j++) sd[j] = 3.0 / (1.0 + 0.2 * (double)j);
-    float *x = malloc(n * d * sizeof *x);
-    int32_t *y = malloc(n * sizeof *y);
-    uint8_t *truth = malloc(n);
-    make_data(x, y, truth, n0, n1, classes, d, sd, 0, dir, 0.0, 5);
+    spectre_data data = make_data(n0, n1, classes, d, sd, 0, dir, 0.0, 5);
+    float *x = data.x;
+    int32_t *y = data.y;
     assay_scan_opts o = ASSAY_SCAN_OPTS_INIT;
     for (int pass = 0; pass < 2; pass++) {
         if (pass) assert_int_equal(assay_param_set(&o, "expected-poison", 0.02), ASSAY_OK);
@@ -213,9 +224,7 @@ static void test_spectre_clean_quiet(void **state) {
         assert_close(pass ? 0.06 : 0.25, f.res.det[ASSAY_DET_SPECTRE].stat[3], 1e-12);
         td_free(&f);
     }
-    free(x);
-    free(y);
-    free(truth);
+    free_data(&data);
 }
 
 /* spectral then spectre on one dataset, as a scan runs them: with the class covariances kept
@@ -229,10 +238,10 @@ static void test_shared_class_covs_change_nothing(void **state) {
     double sd[24], dir[24] = {0};
     for (size_t j = 0; j < d; j++) sd[j] = j < 4 ? 5.0 - (double)j : 1.0;
     dir[9] = 1.0;
-    float *x = malloc(n * d * sizeof *x);
-    int32_t *y = malloc(n * sizeof *y);
-    uint8_t *truth = malloc(n);
-    make_data(x, y, truth, n0, n1, classes, d, sd, 60, dir, 12.0, 77);
+    spectre_data data = make_data(n0, n1, classes, d, sd, 60, dir, 12.0, 77);
+    float *x = data.x;
+    int32_t *y = data.y;
+    uint8_t *truth = data.truth;
     const size_t one_class = (d * d + d) * sizeof(double);
     const size_t budgets[3] = {0, ASSAY__CLASS_COV_BUDGET, one_class}; /* 0: no cache */
     td_fixture f[3];
@@ -261,9 +270,7 @@ static void test_shared_class_covs_change_nothing(void **state) {
     /* and the poison is found, so the comparison is of working detectors */
     assert_true(td_class_auroc(&f[1], ASSAY_DET_SPECTRE, truth, 0) > 0.95);
     for (int v = 0; v < 3; v++) td_free(&f[v]);
-    free(x);
-    free(y);
-    free(truth);
+    free_data(&data);
 }
 
 int main(void) {
