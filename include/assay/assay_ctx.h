@@ -69,6 +69,9 @@ typedef struct assay_limits {
 
 /* Fills *out with the defaults above. */
 ASSAY_API void assay_limits_default(assay_limits *out);
+/* A byte count as the command line and policies write it: "123", "64K", "512MiB", "1.5G"
+ * (powers of 1024; a fraction only with a suffix, rounded down). ASSAY_E_INVAL otherwise. */
+ASSAY_API assay_status assay_size_parse(const char *text, uint64_t *out);
 /* Replaces the context's limits (0 fields = default). Returns ASSAY_OK or ASSAY_E_INVAL. */
 ASSAY_API assay_status assay_ctx_set_limits(assay_ctx *ctx, const assay_limits *limits);
 /* The limits in force (never NULL for a valid context). */
@@ -127,6 +130,19 @@ ASSAY_API assay_status assay_ctx_set_ranks(assay_ctx *ctx, const assay_ranks *ra
 /* This context's rank and the number of ranks (0 and 1 unless set). */
 ASSAY_API int assay_ctx_rank(const assay_ctx *ctx);
 ASSAY_API int assay_ctx_ranks(const assay_ctx *ctx);
+
+/* Bounded memory (docs/memory.md). With a limit, the float32 matrix and the arrays as large as
+ * it are held in unlinked files in `scratch_dir` (NULL: $TMPDIR, else /tmp), mapped into memory,
+ * and the process gives their pages back whenever its resident memory nears three quarters of
+ * `bytes`; the kernel reads them again from the page cache or the disk when they are next
+ * touched. Results are the same with or without a limit. It applies to datasets loaded and scans
+ * run with ctx afterwards; HDF5 and .npy matrices are read block by block, CSV is parsed in
+ * memory. 0 removes the limit; a limit below ASSAY_MEMORY_LIMIT_MIN is ASSAY_E_INVAL. */
+#define ASSAY_MEMORY_LIMIT_MIN ((uint64_t)64 << 20)
+ASSAY_API assay_status assay_ctx_set_memory_limit(assay_ctx *ctx, uint64_t bytes,
+                                                  const char *scratch_dir);
+/* The limit set (0: none). */
+ASSAY_API uint64_t assay_ctx_memory_limit(const assay_ctx *ctx);
 
 /* Threads the context will use (after resolving 0 to the CPU count). */
 ASSAY_API int assay_ctx_threads(const assay_ctx *ctx);

@@ -56,6 +56,7 @@ void assay_ctx_destroy(assay_ctx *ctx) {
     if (ctx == NULL) return;
     pthread_mutex_destroy(&ctx->progress_lock);
     pthread_mutex_destroy(&ctx->errmsg_lock);
+    free(ctx->scratch_dir);
     free(ctx);
 }
 

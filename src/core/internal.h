@@ -32,8 +32,10 @@ struct assay_ctx {
     pthread_mutex_t errmsg_lock;   /* workers that fail at once leave one whole message */
     char errmsg[ASSAY_ERRMSG_MAX];
     assay_limits limits;
-    atomic_int cancel; /* assay_ctx_cancel(): checked between tasks (assay__cancelled) */
-    assay_ranks ranks; /* size 1 unless assay_ctx_set_ranks */
+    atomic_int cancel;  /* assay_ctx_cancel(): checked between tasks (assay__cancelled) */
+    assay_ranks ranks;  /* size 1 unless assay_ctx_set_ranks */
+    uint64_t mem_limit; /* assay_ctx_set_memory_limit: bytes, 0 = none */
+    char *scratch_dir;  /* where bulk arrays live under a limit (NULL: $TMPDIR or /tmp) */
 };
 
 /* 1 when the caller asked ctx's work to stop (assay_ctx_cancel); ctx may be NULL. */
@@ -106,6 +108,26 @@ void assay__utc_timestamp(char *buf, size_t len); /* "2026-11-24T04:32:32Z" */
 /* ---- memory ---- */
 void *assay__aligned_alloc(size_t bytes); /* 64-byte aligned, free with free(); NULL on failure */
 int assay__mul_overflows(size_t a, size_t b, size_t *out);
+
+/* Bulk memory (bulk.c): the matrix and arrays as large as it. Heap memory (64-byte aligned)
+ * without a memory limit; under one, an unlinked file in the scratch folder mapped shared, whose
+ * pages the process gives back when its resident memory nears the limit. On failure *out is NULL
+ * and ctx's message names `what` (ASSAY_E_RESOURCE for a full disk). Free with assay__bulk_free,
+ * which also frees plain heap pointers. */
+assay_status assay__bulk_alloc(assay_ctx *ctx, size_t bytes, const char *what, void **out);
+void assay__bulk_free(void *p);
+/* Makes an existing shared file mapping (the HDF5 sandbox's matrix) one whose pages are given
+ * back under ctx's limit (no-op without one). assay__bulk_release unmaps it (1), or returns 0
+ * when p was never registered. */
+void assay__bulk_adopt(const assay_ctx *ctx, void *p, size_t bytes);
+int assay__bulk_release(void *p);
+/* Where bulk files go, and a new unlinked file there (-1 with errno). */
+const char *assay__scratch_dir(const assay_ctx *ctx);
+int assay__scratch_file(const assay_ctx *ctx);
+/* While bulk regions exist, a watcher thread gives their pages back whenever the process's
+ * resident memory is above three quarters of the limit (bulk.c). */
+void assay__resident_trim(void);    /* gives every bulk page back now */
+size_t assay__resident_trims(void); /* how many times that happened in this process */
 
 /* ---- string pool: stable pointers to many small strings ---- */
 typedef struct assay__strpool_block assay__strpool_block;

@@ -3,6 +3,9 @@
  * defaults are generous for real data (a 1 TiB file, 2^31 - 1 rows) and exist so that a tiny
  * hostile file cannot make the tool allocate without bound. */
 #include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "core/internal.h"
 
@@ -60,4 +63,31 @@ assay_status assay__errno_status(int err) {
     default:
         return ASSAY_E_IO;
     }
+}
+
+assay_status assay_size_parse(const char *s, uint64_t *out) {
+    if (s == NULL || out == NULL || s[0] < '0' || s[0] > '9') return ASSAY_E_INVAL;
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || end == s || !isfinite(v)) return ASSAY_E_INVAL;
+    double mul = 1;
+    if (*end != '\0') {
+        const char *units = "KMGT";
+        const char *u = strchr(units, end[0] >= 'a' ? end[0] - 32 : end[0]);
+        if (u == NULL || end[0] == '\0') return ASSAY_E_INVAL;
+        mul = ldexp(1.0, 10 * (int)(u - units + 1));
+        end++;
+        if (*end == 'i' && end[1] == 'B')
+            end += 2; /* "64KiB" */
+        else if (*end == 'B')
+            end++; /* "64KB" */
+        if (*end != '\0') return ASSAY_E_INVAL;
+    } else if (v != floor(v)) {
+        return ASSAY_E_INVAL;
+    }
+    double r = floor(v * mul);
+    if (!(r < 18446744073709551616.0)) return ASSAY_E_INVAL;
+    *out = (uint64_t)r;
+    return ASSAY_OK;
 }

@@ -412,29 +412,11 @@ static int parse_number(const char *s, double *out) {
     return 0;
 }
 
-/* "123", "64K", "1.5G" (powers of 1024; a fraction only with a suffix, rounded down). */
+/* A size as assay_size_parse reads it, as a double for the range check. */
 static int parse_size(const char *s, double *out) {
-    char *end = NULL;
-    errno = 0;
-    if (s[0] < '0' || s[0] > '9') return -1;
-    double v = strtod(s, &end);
-    if (errno != 0 || end == s || !isfinite(v)) return -1;
-    double mul = 1;
-    if (*end != '\0') {
-        const char *units = "KMGT";
-        const char *u = strchr(units, end[0] >= 'a' ? end[0] - 32 : end[0]);
-        if (u == NULL || end[0] == '\0') return -1;
-        mul = ldexp(1.0, 10 * (int)(u - units + 1));
-        end++;
-        if (*end == 'i' && end[1] == 'B')
-            end += 2; /* "64KiB" */
-        else if (*end == 'B')
-            end++; /* "64KB" */
-        if (*end != '\0') return -1;
-    } else if (v != floor(v)) {
-        return -1;
-    }
-    *out = floor(v * mul);
+    uint64_t v;
+    if (assay_size_parse(s, &v) != ASSAY_OK) return -1;
+    *out = (double)v;
     return 0;
 }
 

@@ -310,9 +310,12 @@ static assay_status build_lists(ivf *v) {
      * and gathers would otherwise be redone for every block that probes a list (a quarter of
      * the time on 200,000 x 128). */
     size_t d = b->d;
-    v->xl = assay__aligned_alloc((v->nu * d + 16) * sizeof(float));
+    void *xl = NULL;
+    ASSAY_TRY(assay__bulk_alloc(b->ctx, (v->nu * d + 16) * sizeof(float),
+                                "the approximate graph's copy of the rows", &xl));
+    v->xl = xl; /* as large as the matrix: bulk memory (--memory-limit) */
     v->lrowa = malloc(v->nu * sizeof(float));
-    if (!v->xl || !v->lrowa)
+    if (!v->lrowa)
         return assay__fail(b->ctx, ASSAY_E_NOMEM,
                            "out of memory for the approximate graph's copy of the rows (%zu MiB)",
                            v->nu * d * sizeof(float) >> 20);
@@ -589,7 +592,7 @@ static void ivf_free(ivf *v) {
     free(v->off);
     free(v->perm);
     free(v->lrow);
-    free(v->xl);
+    assay__bulk_free(v->xl);
     free(v->lrowa);
     free(v->ct);
     free(v->heaps.dist);

@@ -32,13 +32,13 @@
 #define BF16_FLUSH 0x1p-60f
 
 void assay__knn_lowp_free(knn_lowp *l) {
-    free(l->codes);
-    free(l->upanel);
+    assay__bulk_free(l->codes);
+    assay__bulk_free(l->upanel);
     free(l->asum);
     free(l->scale);
     free(l->ascale);
-    free(l->h);
-    free(l->hpanel);
+    assay__bulk_free(l->h);
+    assay__bulk_free(l->hpanel);
     free(l->err);
     free(l->hnorm);
     free(l->coef);
@@ -210,16 +210,32 @@ assay_status assay__knn_lowp_prepare(knn_build *b, knn_option o) {
     l->hnorm = malloc(n * sizeof *l->hnorm);
     l->coef = malloc(n * 8 * sizeof *l->coef);
     int ok = l->err && l->hnorm && l->coef;
+    /* The codes and their panels are as large as the matrix: bulk memory (--memory-limit). */
+    void *codes = NULL, *pan = NULL;
+    if (ok) {
+        assay_status bs =
+            assay__bulk_alloc(b->ctx, i8 ? (cells ? cells : 1) : (cells ? cells : 1) * sizeof *l->h,
+                              "the graph's reduced-precision rows", &codes);
+        if (bs == ASSAY_OK)
+            bs = assay__bulk_alloc(
+                b->ctx, i8 ? (panel ? panel : 1) : (panel ? panel : 1) * sizeof *l->hpanel,
+                "the graph's reduced-precision panels", &pan);
+        if (bs != ASSAY_OK) {
+            assay__bulk_free(codes);
+            assay__knn_lowp_free(l);
+            return bs;
+        }
+    }
     if (i8) {
-        l->codes = assay__aligned_alloc(cells ? cells : 1);
-        l->upanel = assay__aligned_alloc(panel ? panel : 1);
+        l->codes = codes;
+        l->upanel = pan;
         l->asum = malloc(n * sizeof *l->asum);
         l->scale = malloc(n * sizeof *l->scale);
         l->ascale = malloc(n * sizeof *l->ascale);
         ok = ok && l->codes && l->upanel && l->asum && l->scale && l->ascale;
     } else {
-        l->h = assay__aligned_alloc((cells ? cells : 1) * sizeof *l->h);
-        l->hpanel = assay__aligned_alloc((panel ? panel : 1) * sizeof *l->hpanel);
+        l->h = codes;
+        l->hpanel = pan;
         ok = ok && l->h && l->hpanel;
     }
     if (!ok) {

@@ -202,10 +202,11 @@ fail:
 void assay_dataset_destroy(assay_dataset *ds) {
     if (ds == NULL) return;
     free(ds->path);
-    if (ds->x_mapped)
-        munmap(ds->x, ds->x_mapped);
-    else if (!ds->x_borrowed)
-        free(ds->x);
+    if (ds->x_mapped) {
+        if (!assay__bulk_release(ds->x)) munmap(ds->x, ds->x_mapped);
+    } else if (!ds->x_borrowed) {
+        assay__bulk_free(ds->x);
+    }
     assay__column_free(&ds->labels);
     free(ds->y);
     free(ds->class_label);

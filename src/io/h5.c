@@ -468,6 +468,8 @@ static assay_status read_matrix(const h5in *f, hid_t dset, hid_t fspace, const c
             for (size_t r = 0; r < nb; r++)
                 memset(dst + r * ld + cols, 0, (ld - cols) * sizeof *dst);
         if (report_progress) assay__progress(f->ctx, "load", (uint64_t)(r0 + nb), (uint64_t)rows);
+        /* Under --memory-limit the rows read are given back (they are in the scratch file). */
+        assay__sandbox_release(f->sb, dst, nb * ld * sizeof *dst);
     }
     close_id(&mspace, H5Sclose);
     return s;
@@ -491,13 +493,31 @@ static assay_status load_embeddings(const h5in *f, assay_dataset *ds, const char
                         name, n, d);
         goto out;
     }
-    /* In the sandbox's child the matrix is written straight into memory the parent adopts. */
+    /* In the sandbox's child the matrix is written straight into memory the parent adopts;
+     * without the sandbox it is bulk memory (a scratch file under --memory-limit). */
     assay__sandbox_sizes_checked(f->sb);
-    if ((x = f->sb ? assay__sandbox_shared(f->sb, bytes) : assay__aligned_alloc(bytes)) == NULL) {
-        s = assay__fail(f->ctx, ASSAY_E_NOMEM,
-                        "%s:%s: out of memory for the [%zu, %zu] float32 matrix (%.1f MiB)",
-                        f->path, name, n, d, (double)bytes / 1048576.0);
-        goto out;
+    if (f->sb != NULL) {
+        if ((x = assay__sandbox_shared(f->sb, bytes)) == NULL) {
+            int e = errno;
+            s = e == ENOSPC || e == EDQUOT || e == EFBIG
+                    ? assay__fail(f->ctx, ASSAY_E_RESOURCE,
+                                  "%s:%s: no room for the [%zu, %zu] float32 matrix (%.1f MiB) in "
+                                  "the scratch folder %s (--memory-limit): %s",
+                                  f->path, name, n, d, (double)bytes / 1048576.0,
+                                  assay__scratch_dir(f->ctx), strerror(e))
+                    : assay__fail(f->ctx, ASSAY_E_NOMEM,
+                                  "%s:%s: out of memory for the [%zu, %zu] float32 matrix (%.1f "
+                                  "MiB)",
+                                  f->path, name, n, d, (double)bytes / 1048576.0);
+            goto out;
+        }
+    } else {
+        void *p = NULL;
+        if ((s = assay__bulk_alloc(f->ctx, bytes, "the float32 matrix", &p)) != ASSAY_OK) {
+            assay__errmsg_prefix(f->ctx, "%s:%s: ", f->path, name);
+            goto out;
+        }
+        x = p;
     }
     if ((s = read_matrix(f, dset, space, name, n, d, ld, &plan, x, 1)) != ASSAY_OK) goto out;
     char *dup = strdup(name);
@@ -505,7 +525,7 @@ static assay_status load_embeddings(const h5in *f, assay_dataset *ds, const char
         s = assay__fail(f->ctx, ASSAY_E_NOMEM, "out of memory");
         goto out;
     }
-    free(ds->x);
+    assay__bulk_free(ds->x);
     free(ds->h5_embeddings);
     ds->x = x;
     x = NULL;
@@ -514,7 +534,7 @@ static assay_status load_embeddings(const h5in *f, assay_dataset *ds, const char
     ds->ld = ld;
     ds->h5_embeddings = dup;
 out:
-    if (f->sb == NULL) free(x); /* shared memory is released by the parent */
+    if (f->sb == NULL) assay__bulk_free(x); /* shared memory is released by the parent */
     close_id(&space, H5Sclose);
     close_id(&dset, H5Dclose);
     return s;

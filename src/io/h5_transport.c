@@ -200,6 +200,7 @@ static assay_status adopt(assay_ctx *ctx, assay_dataset *ds, const char *path,
     ds->h5_embeddings = e;
     ds->x = out->shared;
     ds->x_mapped = out->shared_bytes;
+    assay__bulk_adopt(ctx, ds->x, ds->x_mapped); /* a scratch file under --memory-limit */
     ds->n = (size_t)n;
     ds->d = (size_t)d;
     ds->ld = (size_t)ld;

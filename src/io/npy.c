@@ -208,6 +208,36 @@ static void convert_f32(const assay__npy_header *h, const unsigned char *src, si
 
 /* ---- loaders ---- */
 
+/* Converts the file's rows into out (row stride `stride`, padding zeroed) in blocks of about
+ * 8 MiB. Under a memory limit the file's pages already converted are given back as it goes. */
+static void convert_rows(const assay_ctx *ctx, const npy_file *f, size_t rows, size_t cols,
+                         size_t stride, float *out) {
+    const assay__npy_header *h = &f->h;
+    size_t row_bytes = cols * h->itemsize;
+    size_t block = ((size_t)8 << 20) / (row_bytes ? row_bytes : 1);
+    if (block == 0) block = 1;
+    int give_back = f->map != NULL && assay_ctx_memory_limit(ctx) != 0;
+    long page = sysconf(_SC_PAGESIZE);
+    for (size_t r0 = 0; r0 < rows; r0 += block) {
+        size_t nb = rows - r0 < block ? rows - r0 : block;
+        if (stride == cols) {
+            convert_f32(h, f->data + r0 * row_bytes, nb * cols, out + r0 * stride);
+        } else {
+            for (size_t r = r0; r < r0 + nb; r++) {
+                float *dst = out + r * stride;
+                convert_f32(h, f->data + r * row_bytes, cols, dst);
+                /* Padding is zero so SIMD kernels may read whole 64-byte blocks of a row. */
+                memset(dst + cols, 0, (stride - cols) * sizeof *dst);
+            }
+        }
+        if (give_back && page > 0) {
+            uintptr_t a = (uintptr_t)f->map, end = (uintptr_t)(f->data + (r0 + nb) * row_bytes);
+            end -= (end - a) % (uintptr_t)page;
+            if (end > a) (void)madvise(f->map, end - a, MADV_DONTNEED); /* read-only, unchanged */
+        }
+    }
+}
+
 /* Both loaders work on an opened file (f->data: its data, mapped or in a buffer). */
 static assay_status matrix_from(assay_ctx *ctx, const char *path, const npy_file *f, int pad_rows,
                                 float **x, size_t *n, size_t *d, size_t *ld,
@@ -247,23 +277,20 @@ static assay_status matrix_from(assay_ctx *ctx, const char *path, const npy_file
                         shape);
         goto out;
     }
-    buf = assay__aligned_alloc(bytes);
-    if (buf == NULL) {
+    if (pad_rows) {
+        /* The embeddings are bulk memory: a scratch file under --memory-limit. */
+        void *p = NULL;
+        if ((s = assay__bulk_alloc(ctx, bytes, "the float32 matrix", &p)) != ASSAY_OK) {
+            assay__errmsg_prefix(ctx, "%s: ", path);
+            goto out;
+        }
+        buf = p;
+    } else if ((buf = assay__aligned_alloc(bytes)) == NULL) {
         s = assay__fail(ctx, ASSAY_E_NOMEM, "%s: out of memory for %zu bytes of float32 data", path,
                         bytes);
         goto out;
     }
-    if (stride == cols) {
-        convert_f32(h, f->data, elems, buf);
-    } else {
-        size_t row_bytes = cols * h->itemsize;
-        for (size_t r = 0; r < rows; r++) {
-            float *dst = buf + r * stride;
-            convert_f32(h, f->data + r * row_bytes, cols, dst);
-            /* Padding is zero so SIMD kernels may read whole 64-byte blocks of a row. */
-            memset(dst + cols, 0, (stride - cols) * sizeof *dst);
-        }
-    }
+    convert_rows(ctx, f, rows, cols, stride, buf);
     *x = buf;
     buf = NULL;
     *n = rows;
@@ -274,7 +301,7 @@ static assay_status matrix_from(assay_ctx *ctx, const char *path, const npy_file
         info->itemsize = h->itemsize;
     }
 out:
-    free(buf);
+    assay__bulk_free(buf);
     return s;
 }
 

@@ -56,6 +56,7 @@ enum { FD_PIPE = 3, FD_MEM = 4 }; /* where the child keeps its two descriptors *
 struct assay__sandbox {
     int fd;
     size_t mem_cap;
+    int mem_on_disk; /* the shared region is a scratch file (--memory-limit), not a memfd */
     void *shared;
     size_t shared_bytes;
     unsigned char *buf;
@@ -100,12 +101,31 @@ void assay__sandbox_sizes_checked(assay__sandbox *sb) {
 }
 
 void *assay__sandbox_shared(assay__sandbox *sb, size_t bytes) {
-    if (sb == NULL || sb->shared != NULL || bytes == 0 || bytes > sb->mem_cap) return NULL;
+    if (sb == NULL || sb->shared != NULL || bytes == 0) return NULL;
+    if (bytes > sb->mem_cap) {
+        /* beyond the caller's file-size limit, which capped the region */
+        errno = sb->mem_on_disk ? EFBIG : ENOMEM;
+        return NULL;
+    }
+    /* On disk the blocks are allocated first: a full disk is then an error here, not a SIGBUS
+     * while writing the mapping. */
+    if (sb->mem_on_disk && (errno = posix_fallocate(FD_MEM, 0, (off_t)bytes)) != 0) return NULL;
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, FD_MEM, 0);
     if (p == MAP_FAILED) return NULL;
     sb->shared = p;
     sb->shared_bytes = bytes;
     return p;
+}
+
+void assay__sandbox_release(assay__sandbox *sb, void *p, size_t len) {
+    if (sb == NULL || !sb->mem_on_disk || sb->shared == NULL || len == 0) return;
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)p, b = a + len, base = (uintptr_t)sb->shared;
+    if (page <= 0 || a < base || b > base + sb->shared_bytes) return;
+    /* Whole pages inside the range only: the neighbouring rows may not be written yet. */
+    a = (a + (uintptr_t)page - 1) / (uintptr_t)page * (uintptr_t)page;
+    b = b / (uintptr_t)page * (uintptr_t)page;
+    if (b > a) (void)madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
 assay_status assay__sandbox_put(assay__sandbox *sb, const void *p, size_t n) {
@@ -242,6 +262,15 @@ static unsigned int arg_lo(int i) {
         emit(b, BPF_RET | BPF_K, 0, 0, RET_DENY);                                                  \
         emit(b, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);                                         \
     } while (0)
+/* calls on one descriptor only (fallocate: the shared region's file) */
+#define ON_FD_ONLY(nr, fd)                                                                         \
+    do {                                                                                           \
+        emit(b, BPF_JMP | BPF_JEQ | BPF_K, 0, 4, (nr));                                            \
+        emit(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, arg_lo(0));                                        \
+        emit(b, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, (unsigned int)(fd));                              \
+        emit(b, BPF_RET | BPF_K, 0, 0, RET_DENY);                                                  \
+        emit(b, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);                                         \
+    } while (0)
 /* signals: to this process only (abort() raises SIGABRT with tgkill(getpid(), ...)) */
 #define SELF_ONLY(nr, pid)                                                                         \
     do {                                                                                           \
@@ -279,6 +308,8 @@ static int install_seccomp(void) {
     RDONLY_OPEN(__NR_open, 1);
     LD_NR();
 #endif
+    ON_FD_ONLY(__NR_fallocate, FD_MEM);
+    LD_NR();
     pid_t pid = getpid();
     SELF_ONLY(__NR_kill, pid);
     LD_NR();
@@ -340,7 +371,6 @@ static int install_seccomp(void) {
         __NR_mknodat,
         __NR_truncate,
         __NR_ftruncate,
-        __NR_fallocate,
         __NR_utimensat,
         __NR_setxattr,
         __NR_fsetxattr,
@@ -435,8 +465,8 @@ static void child_signals(pid_t parent) {
     if (getppid() != parent) _exit(6); /* the parent died before the line above */
 }
 
-static void child_main(assay_ctx *ctx, pid_t parent, int pipe_fd, int mem_fd, size_t mem_cap,
-                       const sb_limits *lim, assay__sandbox_fn fn, void *arg) {
+static void child_main(assay_ctx *ctx, pid_t parent, int pipe_fd, int mem_fd, int mem_on_disk,
+                       size_t mem_cap, const sb_limits *lim, assay__sandbox_fn fn, void *arg) {
     child_signals(parent);
     if (child_fds(pipe_fd, mem_fd) != 0) _exit(4);
     set_limit(RLIMIT_CORE, 0, 0);
@@ -452,6 +482,7 @@ static void child_main(assay_ctx *ctx, pid_t parent, int pipe_fd, int mem_fd, si
     memset(&sb, 0, sizeof sb);
     sb.fd = FD_PIPE;
     sb.mem_cap = mem_cap;
+    sb.mem_on_disk = mem_on_disk;
     /* Progress goes to the parent; the lock may have been held by another thread at fork. */
     if (ctx != NULL) {
         ctx->progress = child_progress;
@@ -638,13 +669,17 @@ assay_status assay__sandbox_run(assay_ctx *ctx, const char *path, const char *wh
     if (getrlimit(RLIMIT_FSIZE, &fl) == 0 && fl.rlim_cur != RLIM_INFINITY &&
         (rlim_t)mem_cap > fl.rlim_cur)
         mem_cap = (size_t)fl.rlim_cur;
-    int mem_fd = memfd_create("assay-sandbox", MFD_CLOEXEC);
+    /* Under a memory limit the region is a scratch file on disk, so that its pages can be
+     * given back (core/bulk.c); else memory. */
+    int on_disk = assay_ctx_memory_limit(ctx) != 0;
+    int mem_fd = on_disk ? assay__scratch_file(ctx) : memfd_create("assay-sandbox", MFD_CLOEXEC);
     if (mem_fd < 0 || ftruncate(mem_fd, (off_t)mem_cap) != 0) {
         int e = errno;
         if (mem_fd >= 0) close(mem_fd);
         return assay__fail(ctx, assay__errno_status(e),
-                           "%s: cannot set up shared memory for the %s: %s", path, what,
-                           strerror(e));
+                           on_disk ? "%s: cannot set up the scratch file for the %s in %s: %s"
+                                   : "%s: cannot set up shared memory for the %s%s: %s",
+                           path, what, on_disk ? assay__scratch_dir(ctx) : "", strerror(e));
     }
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) {
@@ -671,7 +706,7 @@ assay_status assay__sandbox_run(assay_ctx *ctx, const char *path, const char *wh
     }
     if (pid == 0) {
         close(p[0]);
-        child_main(ctx, parent, p[1], mem_fd, mem_cap, &lim, fn, arg);
+        child_main(ctx, parent, p[1], mem_fd, on_disk, mem_cap, &lim, fn, arg);
         _exit(5);
     }
     close(p[1]);

@@ -40,6 +40,10 @@ void assay__sandbox_out_free(assay__sandbox_out *out);
 /* Child side. The shared region: `bytes` of zeroed, page-aligned memory the parent can adopt
  * (at most one region per run; NULL and ENOMEM-like failure when over the memory limit). */
 void *assay__sandbox_shared(assay__sandbox *sb, size_t bytes);
+/* In the child: gives back the pages of p[0..len) in the shared region when that region is a
+ * scratch file on disk (--memory-limit), so the child's resident memory stays at one block.
+ * No-op otherwise, and for sb == NULL. */
+void assay__sandbox_release(assay__sandbox *sb, void *p, size_t len);
 /* Appends bytes to the payload sent with the result (buffered; ASSAY_E_NOMEM on failure). */
 assay_status assay__sandbox_put(assay__sandbox *sb, const void *p, size_t n);
 /* Marks that the file's declared sizes were checked against the file: a limit reached after

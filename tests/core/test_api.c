@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The public API contract: status strings and classes, NULL handling, destroy(NULL), option
  * validation, the ISA choice and its environment override, names and their parsers. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "test_util.h"
 
 #include "assay/assay.h"
 #include "core/dispatch.h"
+#include "core/internal.h"
 
 static void test_api_status_strings_and_classes(void **state) {
     (void)state;
@@ -96,6 +99,72 @@ static void test_api_ranks_are_validated(void **state) {
     assay_ctx_destroy(ctx);
 }
 
+/* --memory-limit's pieces: the size parser, the limit's validation, and bulk memory in a scratch
+ * file, whose contents survive its pages being given back (written or not). */
+static void test_api_memory_limit(void **state) {
+    (void)state;
+    uint64_t v = 0;
+    const struct {
+        const char *text;
+        uint64_t bytes;
+    } good[] = {{"123", 123},
+                {"64K", 65536},
+                {"512M", (uint64_t)512 << 20},
+                {"2G", (uint64_t)2 << 30},
+                {"1.5GiB", (uint64_t)3 << 29},
+                {"3kB", 3072}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        assert_int_equal(assay_size_parse(good[i].text, &v), ASSAY_OK);
+        assert_true(v == good[i].bytes);
+    }
+    const char *bad[] = {"", "abc", "1.5", "-1G", "64Q", "12 M", "1e30T", "G"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(assay_size_parse(bad[i], &v), ASSAY_E_INVAL);
+
+    assay_ctx *ctx = NULL;
+    assert_int_equal(assay_ctx_create(&ctx, NULL), ASSAY_OK);
+    assert_true(assay_ctx_memory_limit(ctx) == 0);
+    assert_int_equal(assay_ctx_set_memory_limit(ctx, (uint64_t)10 << 20, NULL), ASSAY_E_INVAL);
+    assert_true(assay_ctx_memory_limit(ctx) == 0);
+    char dir[] = "/tmp/assay-bulk-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(assay_ctx_set_memory_limit(ctx, ASSAY_MEMORY_LIMIT_MIN, dir), ASSAY_OK);
+    assert_true(assay_ctx_memory_limit(ctx) == ASSAY_MEMORY_LIMIT_MIN);
+
+    /* 4 MiB (bulk: a scratch file), filled, given back, read; rewritten, given back, read. */
+    size_t n = (size_t)1 << 20;
+    void *p = NULL;
+    assert_int_equal(assay__bulk_alloc(ctx, n * sizeof(uint32_t), "a test array", &p), ASSAY_OK);
+    uint32_t *a = p;
+    for (size_t i = 0; i < n; i++) a[i] = (uint32_t)(i * 2654435761u);
+    size_t trims = assay__resident_trims();
+    assay__resident_trim();
+    assert_true(assay__resident_trims() == trims + 1);
+    for (size_t i = 0; i < n; i++) assert_true(a[i] == (uint32_t)(i * 2654435761u));
+    for (size_t i = 0; i < n; i += 1024) a[i] = (uint32_t)i;
+    assay__resident_trim();
+    for (size_t i = 0; i < n; i++)
+        assert_true(a[i] == (i % 1024 == 0 ? (uint32_t)i : (uint32_t)(i * 2654435761u)));
+    assay__bulk_free(a);
+    /* small arrays stay on the heap; bulk_free takes them too */
+    assert_int_equal(assay__bulk_alloc(ctx, 4096, "a small array", &p), ASSAY_OK);
+    assay__bulk_free(p);
+    /* the scratch folder holds nothing afterwards: the files had no name */
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rmdir %s", dir);
+    assert_int_equal(system(cmd), 0);
+
+    /* a scratch folder that does not exist: an error naming it and the option */
+    assert_int_equal(assay_ctx_set_memory_limit(ctx, ASSAY_MEMORY_LIMIT_MIN, dir), ASSAY_OK);
+    assert_int_not_equal(assay__bulk_alloc(ctx, (size_t)8 << 20, "the float32 matrix", &p),
+                         ASSAY_OK);
+    assert_null(p);
+    assert_non_null(strstr(assay_ctx_errmsg(ctx), dir));
+    assert_non_null(strstr(assay_ctx_errmsg(ctx), "--memory-limit"));
+    assert_int_equal(assay_ctx_set_memory_limit(ctx, 0, NULL), ASSAY_OK);
+    assay_ctx_destroy(ctx);
+}
+
 static void test_api_isa_choice_and_override(void **state) {
     (void)state;
     assert_true(assay_isa_supported(ASSAY_ISA_SCALAR));
@@ -164,6 +233,7 @@ int main(void) {
         cmocka_unit_test(test_api_null_handling),
         cmocka_unit_test(test_api_options_are_validated),
         cmocka_unit_test(test_api_ranks_are_validated),
+        cmocka_unit_test(test_api_memory_limit),
         cmocka_unit_test(test_api_isa_choice_and_override),
         cmocka_unit_test(test_api_names_round_trip),
     };
