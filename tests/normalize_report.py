@@ -14,15 +14,16 @@ What is removed (and nothing else):
     - keys "timings_seconds", "seconds", "time" (durations);
     - keys "threads" and "ranks" (tool.threads, tool.ranks: the thread and MPI rank counts);
     - top-level "serialNumber" (CycloneDX: a fresh UUID per document);
-    - in arrays of strings (the recorded command line): "--threads" and the value after it, and
-      "--threads=N";
+    - in arrays of strings (the recorded command line): "--threads" and "--memory-limit" with
+      the value after them, and "--threads=N", "--memory-limit=SIZE";
     - in every string value: RFC 3339 date-times -> <datetime> (e.g. CycloneDX's
-      "assay:scan_started" property), "--threads N" -> removed (SARIF's commandLine).
+      "assay:scan_started" property), "--threads N" and "--memory-limit SIZE" -> removed (SARIF's commandLine).
   Text files (.xml, .html, others):
     - attributes time="..." and timestamp="..." -> time="" / timestamp="";
     - RFC 3339 date-times (2025-01-31T12:00:00Z, with fraction or offset) -> <datetime>;
     - in .html only, durations written as "<number> s" -> <seconds>;
-    - "--threads N" / "--threads=N" -> removed; a JUnit/HTML "threads" property value -> "".
+    - "--threads N" / "--threads=N" and "--memory-limit SIZE" -> removed; a JUnit/HTML "threads"
+      property value -> "".
   CSV files are compared as they are.
 """
 import json
@@ -38,7 +39,8 @@ DROP_TOP_KEYS = {"serialNumber"}
 DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?")
 TIME_ATTR = re.compile(r'\b(time|timestamp)="[^"]*"')
 SECONDS = re.compile(r"\b\d+(?:\.\d+)?(?:e[+-]?\d+)?\s?s\b")
-THREADS_ARG = re.compile(r"\s?--threads(?:=|\s+)\d+")
+THREADS_ARG = re.compile(r"\s?--(?:threads(?:=|\s+)\d+|memory-limit(?:=|\s+)[0-9.]+[A-Za-z]*)")
+RUN_SHAPE_OPTS = ("--threads", "--memory-limit")
 THREADS_PROP = re.compile(r'(name="threads"\s+value=")[^"]*(")')
 
 
@@ -48,10 +50,10 @@ def drop_threads_args(items):
         if skip:
             skip = False
             continue
-        if v == "--threads":
+        if v in RUN_SHAPE_OPTS:
             skip = True
             continue
-        if isinstance(v, str) and v.startswith("--threads="):
+        if isinstance(v, str) and v.startswith(tuple(o + "=" for o in RUN_SHAPE_OPTS)):
             continue
         out.append(v)
     return out

@@ -268,6 +268,16 @@ static int parse_scan_args(int argc, char **argv, cli_opts *o, char *err, size_t
                 return usage_error(err, len, "--precision expects auto, fp32, bf16 or int8",
                                    optarg);
             break;
+        case OPT_MEMORY_LIMIT: {
+            uint64_t v = 0;
+            if (assay_size_parse(optarg, &v) != ASSAY_OK || v < ASSAY_MEMORY_LIMIT_MIN)
+                return usage_error(err, len,
+                                   "--memory-limit expects a size of at least 64M (512M, 2G, "
+                                   "1.5GiB)",
+                                   optarg);
+            o->memory_limit = v;
+            break;
+        }
         case OPT_GRAPH_METHOD:
             if (assay_graph_method_parse(optarg, &o->scan.graph_method) != ASSAY_OK)
                 return usage_error(err, len, "--graph-method expects exact or approx", optarg);

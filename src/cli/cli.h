@@ -83,6 +83,7 @@ enum {
     OPT_JSON_SUMMARY,
     OPT_PROGRESS,
     OPT_NO_SANDBOX,
+    OPT_MEMORY_LIMIT,
     OPT_PRECISION,
     OPT_GRAPH_METHOD,
     OPT_APPROX_RECALL,
@@ -146,8 +147,9 @@ typedef struct cli_opts {
     const char *trusted_labels; /* --trusted-labels: its labels file (.npy trusted data) */
     int threads;                /* 0 = all CPUs */
     int quiet;                  /* no progress, nothing on stdout but the --json-summary line */
-    int progress;   /* --progress: plain progress lines even when stderr is not a terminal */
-    int no_sandbox; /* --no-sandbox: read HDF5 in this process (trusted input) */
+    int progress;          /* --progress: plain progress lines even when stderr is not a terminal */
+    int no_sandbox;        /* --no-sandbox: read HDF5 in this process (trusted input) */
+    uint64_t memory_limit; /* --memory-limit: bytes, 0 = none (docs/memory.md) */
     assay_precision precision;     /* --precision (AUTO by default) */
     int json_summary;              /* --json-summary: stdout ends with one JSON line */
     const char *json_summary_file; /* --json-summary=FILE: the same object written to FILE */

@@ -3,11 +3,13 @@
  * stdout, progress and errors on stderr, and the exit codes of cli.h. */
 #include <errno.h>
 #include <glob.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -112,6 +114,46 @@ static int cmd_info(void) {
     return CLI_EXIT_PASS;
 }
 
+/* Where --memory-limit keeps its scratch files: the output's folder, or its nearest existing
+ * parent when it is not created yet, so they sit on the disk the user chose for the results. */
+static void scratch_dir(const cli_opts *o, char *buf, size_t len) {
+    const char *out = o->out_file != NULL ? o->out_file : o->out_dir;
+    snprintf(buf, len, "%s", out != NULL && out[0] != '\0' ? out : ".");
+    struct stat st;
+    int is_file = o->out_file != NULL;
+    for (;;) {
+        if (!is_file && stat(buf, &st) == 0 && S_ISDIR(st.st_mode)) return;
+        is_file = 0;
+        char *slash = strrchr(buf, '/');
+        if (slash == NULL) {
+            snprintf(buf, len, ".");
+            return;
+        }
+        if (slash == buf) {
+            buf[1] = '\0'; /* "/" */
+            return;
+        }
+        *slash = '\0';
+    }
+}
+
+/* With --memory-limit, a note on stderr when the peak went more than a tenth above the limit:
+ * the process's own memory (graph lists, the detectors' arrays) did not fit, or pages were
+ * mapped faster than they were given back (docs/memory.md). */
+static void note_memory_limit(const cli_opts *o) {
+    struct rusage self, kids;
+    if (o->memory_limit == 0 || o->quiet || getrusage(RUSAGE_SELF, &self) != 0 ||
+        getrusage(RUSAGE_CHILDREN, &kids) != 0)
+        return;
+    double peak = (double)(self.ru_maxrss > kids.ru_maxrss ? self.ru_maxrss : kids.ru_maxrss);
+    double limit = (double)o->memory_limit / 1024.0; /* ru_maxrss is in KiB */
+    if (peak > 1.1 * limit)
+        fprintf(stderr,
+                "assay: note: peak resident memory %.0f MiB, above --memory-limit %.0f MiB: "
+                "what is not the matrix needs more here (docs/memory.md)\n",
+                peak / 1024.0, limit / 1024.0);
+}
+
 /* The context of a scan or knn run, reporting progress to `prog`; NULL after printing why. */
 static assay_ctx *start_ctx(const cli_opts *o, cli_progress *prog, assay_status *s) {
     /* under mpirun: progress from rank 0 only, and the machine's cores shared by its ranks */
@@ -132,6 +174,11 @@ static assay_ctx *start_ctx(const cli_opts *o, cli_progress *prog, assay_status 
         assay_limits l = *assay_ctx_limits(ctx);
         l.no_sandbox = 1;
         *s = assay_ctx_set_limits(ctx, &l);
+    }
+    if (*s == ASSAY_OK && o->memory_limit != 0) {
+        char dir[PATH_MAX];
+        scratch_dir(o, dir, sizeof dir);
+        *s = assay_ctx_set_memory_limit(ctx, o->memory_limit, dir);
     }
     if (*s != ASSAY_OK)
         fprintf(stderr, "assay: error: cannot start: %s%s\n", assay_status_str(*s),
@@ -347,6 +394,7 @@ static int cmd_scan(const cli_opts *o, int argc, char **argv) {
     code = assay_result_exit_code(res); /* the verdict's code; 0 with --exit-zero */
     int summary_code = print_scan_summaries(o, ds, res, summary);
     if (summary_code != 0) code = summary_code;
+    note_memory_limit(o);
 out:
     free_parts(&parts);
     assay_policy_destroy(policy);

@@ -52,6 +52,11 @@ static const cli_option k_own[] = {
      "ASSAY_APPROX_RECALL", "0.99",
      "with --graph-method approx: the recall@k the number of probed lists is chosen for, in "
      "(0, 1]"},
+    {"memory-limit", 0, required_argument, "SIZE", IO, CLI_SEC_SCAN, OPT_MEMORY_LIMIT,
+     "ASSAY_MEMORY_LIMIT", "none",
+     "keep the process's resident memory near SIZE (512M, 2G; at least 64M): the matrix and its "
+     "copies live in unlinked scratch files beside the output and are paged in block by block "
+     "(docs/memory.md); same results"},
     {"shard", 0, required_argument, "I/N", CLI_FOR_SCAN, CLI_SEC_SCAN, OPT_SHARD, NULL, NULL,
      "compute only shard I of N (0 <= I < N): the exact neighbour lists of rows floor(I x rows / "
      "N) to floor((I + 1) x rows / N) against every row, written to DIR/shard-I-of-N.h5 for "
