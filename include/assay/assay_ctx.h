@@ -133,11 +133,12 @@ ASSAY_API int assay_ctx_ranks(const assay_ctx *ctx);
 
 /* Bounded memory (docs/memory.md). With a limit, the float32 matrix and the arrays as large as
  * it are held in unlinked files in `scratch_dir` (NULL: $TMPDIR, else /tmp), mapped into memory,
- * and the process gives their pages back whenever its resident memory nears three quarters of
+ * and a watcher thread gives their pages back whenever the process's resident memory nears
  * `bytes`; the kernel reads them again from the page cache or the disk when they are next
- * touched. Results are the same with or without a limit. It applies to datasets loaded and scans
- * run with ctx afterwards; HDF5 and .npy matrices are read block by block, CSV is parsed in
- * memory. 0 removes the limit; a limit below ASSAY_MEMORY_LIMIT_MIN is ASSAY_E_INVAL. */
+ * touched. The process's own memory (lists, scores, working arrays) is not bounded. Results are the
+ * same with or without a limit. It applies to datasets loaded and scans run with ctx afterwards;
+ * HDF5 and .npy matrices are read block by block, CSV is parsed in memory. 0 removes the limit; a
+ * limit below ASSAY_MEMORY_LIMIT_MIN is ASSAY_E_INVAL. */
 #define ASSAY_MEMORY_LIMIT_MIN ((uint64_t)64 << 20)
 ASSAY_API assay_status assay_ctx_set_memory_limit(assay_ctx *ctx, uint64_t bytes,
                                                   const char *scratch_dir);

@@ -6,7 +6,7 @@
  * reads them again on the next touch. A watcher thread, alive while any such region exists, reads
  * the process's resident memory every millisecond and gives every region's pages back when it
  * nears the limit: no loop anywhere has to know about the limit, and what is resident is the
- * working set (the rows touched in the last few milliseconds) plus everything that is not bulk. */
+ * working set (the rows touched since the last trim) plus everything that is not bulk. */
 #define _GNU_SOURCE /* O_TMPFILE */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,9 +25,9 @@
 #define BULK_MIN_BYTES ((size_t)1 << 20)
 /* The watcher's period: a check reads /proc/self/statm (microseconds). */
 #define WATCH_NS 1000000L
-/* At most one trim per 10 ms: every trim makes the rows in use fault in again, and trimming
- * every millisecond made scans 2 to 4 times slower where 10 ms costs 1.4 times (bench/RESULTS.md,
- * "Bounded memory"); the peak then exceeds the limit by what is mapped in those 10 ms. */
+/* At most one trim per 10 ms: every trim makes the rows in use fault in again. Trimming every
+ * millisecond made the 768M scan of bench/RESULTS.md ("Bounded memory") 2.2 times slower than
+ * without a limit, 10 ms 1.5 times; the peak may then pass the limit by what is mapped in 10 ms. */
 #define TRIM_GAP    0.010
 #define MAX_REGIONS 64
 
@@ -38,7 +38,7 @@ typedef struct region {
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static region g_regions[MAX_REGIONS];
-static atomic_size_t g_count;        /* regions registered (0: ticks return at once) */
+static atomic_size_t g_count;        /* regions registered (0: the watcher ends) */
 static atomic_uint_fast64_t g_limit; /* the smallest limit of the registered regions' contexts */
 static atomic_size_t g_trims;        /* times the regions were given back (tests, docs) */
 static int g_watching;               /* a watcher thread runs (under g_lock) */

@@ -125,7 +125,7 @@ int assay__bulk_release(void *p);
 const char *assay__scratch_dir(const assay_ctx *ctx);
 int assay__scratch_file(const assay_ctx *ctx);
 /* While bulk regions exist, a watcher thread gives their pages back whenever the process's
- * resident memory is above three quarters of the limit (bulk.c). */
+ * resident memory nears the limit (bulk.c). */
 void assay__resident_trim(void);    /* gives every bulk page back now */
 size_t assay__resident_trims(void); /* how many times that happened in this process */
 

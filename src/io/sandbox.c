@@ -262,21 +262,13 @@ static unsigned int arg_lo(int i) {
         emit(b, BPF_RET | BPF_K, 0, 0, RET_DENY);                                                  \
         emit(b, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);                                         \
     } while (0)
-/* calls on one descriptor only (fallocate: the shared region's file) */
-#define ON_FD_ONLY(nr, fd)                                                                         \
+/* calls whose first argument must be one value: signals to this process only (abort() raises
+ * SIGABRT with tgkill(getpid(), ...)); fallocate on the shared region's file only */
+#define ARG0_ONLY(nr, value)                                                                       \
     do {                                                                                           \
         emit(b, BPF_JMP | BPF_JEQ | BPF_K, 0, 4, (nr));                                            \
         emit(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, arg_lo(0));                                        \
-        emit(b, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, (unsigned int)(fd));                              \
-        emit(b, BPF_RET | BPF_K, 0, 0, RET_DENY);                                                  \
-        emit(b, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);                                         \
-    } while (0)
-/* signals: to this process only (abort() raises SIGABRT with tgkill(getpid(), ...)) */
-#define SELF_ONLY(nr, pid)                                                                         \
-    do {                                                                                           \
-        emit(b, BPF_JMP | BPF_JEQ | BPF_K, 0, 4, (nr));                                            \
-        emit(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, arg_lo(0));                                        \
-        emit(b, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, (unsigned int)(pid));                             \
+        emit(b, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, (unsigned int)(value));                           \
         emit(b, BPF_RET | BPF_K, 0, 0, RET_DENY);                                                  \
         emit(b, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);                                         \
     } while (0)
@@ -308,12 +300,12 @@ static int install_seccomp(void) {
     RDONLY_OPEN(__NR_open, 1);
     LD_NR();
 #endif
-    ON_FD_ONLY(__NR_fallocate, FD_MEM);
+    ARG0_ONLY(__NR_fallocate, FD_MEM);
     LD_NR();
     pid_t pid = getpid();
-    SELF_ONLY(__NR_kill, pid);
+    ARG0_ONLY(__NR_kill, pid);
     LD_NR();
-    SELF_ONLY(__NR_tgkill, pid);
+    ARG0_ONLY(__NR_tgkill, pid);
     LD_NR();
     static const int deny[] = {
 #ifdef __NR_creat
