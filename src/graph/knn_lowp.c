@@ -213,13 +213,12 @@ assay_status assay__knn_lowp_prepare(knn_build *b, knn_option o) {
     /* The codes and their panels are as large as the matrix: bulk memory (--memory-limit). */
     void *codes = NULL, *pan = NULL;
     if (ok) {
-        assay_status bs =
-            assay__bulk_alloc(b->ctx, i8 ? (cells ? cells : 1) : (cells ? cells : 1) * sizeof *l->h,
-                              "the graph's reduced-precision rows", &codes);
+        size_t elem = i8 ? 1 : sizeof *l->h; /* an int8 code, or a bf16 value */
+        assay_status bs = assay__bulk_alloc(b->ctx, (cells ? cells : 1) * elem,
+                                            "the graph's reduced-precision rows", &codes);
         if (bs == ASSAY_OK)
-            bs = assay__bulk_alloc(
-                b->ctx, i8 ? (panel ? panel : 1) : (panel ? panel : 1) * sizeof *l->hpanel,
-                "the graph's reduced-precision panels", &pan);
+            bs = assay__bulk_alloc(b->ctx, (panel ? panel : 1) * elem,
+                                   "the graph's reduced-precision panels", &pan);
         if (bs != ASSAY_OK) {
             assay__bulk_free(codes);
             assay__knn_lowp_free(l);

@@ -218,6 +218,7 @@ static void convert_rows(const assay_ctx *ctx, const npy_file *f, size_t rows, s
     if (block == 0) block = 1;
     int give_back = f->map != NULL && assay_ctx_memory_limit(ctx) != 0;
     long page = sysconf(_SC_PAGESIZE);
+    uintptr_t given = (uintptr_t)f->map; /* the file's pages before this are given back */
     for (size_t r0 = 0; r0 < rows; r0 += block) {
         size_t nb = rows - r0 < block ? rows - r0 : block;
         if (stride == cols) {
@@ -231,9 +232,13 @@ static void convert_rows(const assay_ctx *ctx, const npy_file *f, size_t rows, s
             }
         }
         if (give_back && page > 0) {
-            uintptr_t a = (uintptr_t)f->map, end = (uintptr_t)(f->data + (r0 + nb) * row_bytes);
-            end -= (end - a) % (uintptr_t)page;
-            if (end > a) (void)madvise(f->map, end - a, MADV_DONTNEED); /* read-only, unchanged */
+            /* Only this block's whole pages: the earlier ones are given back already. */
+            uintptr_t end = (uintptr_t)(f->data + (r0 + nb) * row_bytes);
+            end -= (end - (uintptr_t)f->map) % (uintptr_t)page;
+            if (end > given) { /* read-only and unchanged: the file has them */
+                (void)madvise((void *)given, end - given, MADV_DONTNEED);
+                given = end;
+            }
         }
     }
 }
